@@ -1,0 +1,54 @@
+"""The `fraudstream` command line: one entry point, a sub-command per component."""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from fraudstream.errors import ConfigError, FraudstreamError
+from fraudstream.ksql.cli import app as ksql_app
+from fraudstream.local.cli import app as local_app
+from fraudstream.producer.cli import produce
+from fraudstream.registry.cli import app as registry_app
+from fraudstream.scorer.cli import score
+from fraudstream.trainer.cli import train
+
+app = typer.Typer(
+    name="fraudstream",
+    help="Streaming credit-card fraud detection on Kafka: produce, preprocess (KSQL), "
+    "train, score, watch.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+app.add_typer(local_app, name="local")
+app.add_typer(registry_app, name="registry")
+app.add_typer(ksql_app, name="ksql")
+app.command("produce")(produce)
+app.command("train")(train)
+app.command("score")(score)
+
+
+def main() -> None:
+    """Run the CLI; project errors become one clear line and a non-zero exit."""
+    try:
+        app(standalone_mode=False)
+    except ConfigError as exc:
+        print(f"config error: {exc}", file=sys.stderr)
+        sys.exit(2)
+    except FraudstreamError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        sys.exit(1)
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except typer.Abort:
+        print("aborted", file=sys.stderr)
+        sys.exit(130)
+    except (typer.BadParameter, typer.BadParameter.__mro__[1]) as exc:  # click.ClickException
+        exc.show()  # type: ignore[attr-defined]
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()

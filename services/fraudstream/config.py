@@ -1,0 +1,80 @@
+"""Twelve-factor settings: every value comes from a `FRAUDSTREAM_*` environment variable.
+
+The defaults are the local stack's (see docs/architecture.md); docker compose and
+Kubernetes override them through the environment. Components with many knobs have their
+own settings class with a longer prefix (e.g. `FRAUDSTREAM_SCORER_`), built the same way
+through `load_settings`, so an invalid value always fails with one line naming the variable.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal, TypeVar
+
+from pydantic import Field, ValidationError
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from fraudstream.errors import ConfigError
+
+ENV_PREFIX = "FRAUDSTREAM_"
+
+
+class Settings(BaseSettings):
+    """Settings shared by every component."""
+
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore", frozen=True)
+
+    kafka_bootstrap: str = Field(
+        "127.0.0.1:9092", description="Kafka bootstrap servers (host:port[,host:port])."
+    )
+    registry_url: str = Field("http://127.0.0.1:8081", description="Schema Registry URL.")
+    ksql_url: str = Field("http://127.0.0.1:8088", description="ksqlDB server URL.")
+    model_dir: Path = Field(Path("models"), description="Model store: <version>/ and LATEST.")
+    data_dir: Path = Field(
+        Path(".fraudstream"), description="Local stack state: broker data, logs, pid files."
+    )
+    bind_host: str = Field("127.0.0.1", description="Address the embedded servers bind to.")
+    metrics_port: int = Field(8000, ge=0, le=65535, description="Scorer /metrics port.")
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
+        "INFO", description="Log level of every component."
+    )
+
+    topic_source: str = Field("creditcardfraud_source", description="Raw JSON card events.")
+    topic_users: str = Field("users", description="Compacted users table topic.")
+    topic_preprocessed: str = Field(
+        "creditcardfraud_preprocessed_avro", description="Labelled training events (Avro)."
+    )
+    topic_live: str = Field(
+        "creditcardfraud_live_avro", description="Every event, masked, for scoring (Avro)."
+    )
+    topic_per_user: str = Field(
+        "creditcardfraud_per_user", description="Events joined with Premium-city users."
+    )
+    topic_scores: str = Field("fraud_scores", description="Scores (Avro, key = event Id).")
+    topic_alerts: str = Field("fraud_alerts", description="Anomalous events (Avro).")
+    topic_dlq: str = Field("fraud_scores_dlq", description="Dead letters: raw bytes + reason.")
+    topic_models: str = Field("fraudstream_models", description="New model announcements.")
+
+
+S = TypeVar("S", bound=BaseSettings)
+
+
+def load_settings(cls: type[S], **overrides: object) -> S:
+    """Build `cls` from the environment; raise ConfigError naming the bad variable."""
+    try:
+        return cls(**overrides)
+    except ValidationError as exc:
+        prefix = str(cls.model_config.get("env_prefix", ENV_PREFIX))
+        err = exc.errors()[0]
+        field = ".".join(str(p) for p in err.get("loc", ())) or "?"
+        got = err.get("input")
+        raise ConfigError(
+            f"{prefix}{field.upper()}: {err.get('msg', 'invalid value')} (got {got!r})"
+        ) from None
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide shared settings (read once from the environment)."""
+    return load_settings(Settings)

@@ -1,0 +1,1 @@
+"""The ksql (see docs/architecture.md)."""

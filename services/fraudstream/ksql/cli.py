@@ -1,0 +1,7 @@
+"""`fraudstream ksql` (placeholder until its issue lands)."""
+
+from __future__ import annotations
+
+import typer
+
+app = typer.Typer(help="ksql (not built yet).", no_args_is_help=True)

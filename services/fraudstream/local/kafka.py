@@ -1,0 +1,208 @@
+"""A real single-node Apache Kafka 4.x broker (KRaft, broker+controller) on 127.0.0.1.
+
+The jars come from Maven Central through `deploy/local/pom.xml` (cached in ~/.m2). State
+lives under `<data_dir>/kafka/`: server.properties, the formatted log dir, broker.log and a
+pid file, so `start`, `status` and `stop` work from separate processes.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+import os
+import shutil
+import subprocess
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+from fraudstream.errors import KafkaUnavailableError, LocalStackError
+from fraudstream.kafka.admin import wait_for_broker
+from fraudstream.local.procs import pid_alive, read_pid, require_port, spawn, stop_pid, tail
+
+log = logging.getLogger(__name__)
+
+PROJECT_ROOT = Path(__file__).resolve().parents[3]
+POM = PROJECT_ROOT / "deploy" / "local" / "pom.xml"
+LIBS = PROJECT_ROOT / "deploy" / "local" / "target" / "kafka-libs"
+
+_LOG4J2 = """\
+status = error
+appender.file.type = File
+appender.file.name = file
+appender.file.fileName = {log}
+appender.file.layout.type = PatternLayout
+appender.file.layout.pattern = [%d] %p %m (%c)%n
+rootLogger.level = {level}
+rootLogger.appenderRef.file.ref = file
+logger.kafka.name = kafka
+logger.kafka.level = {level}
+logger.state.name = state.change.logger
+logger.state.level = WARN
+"""
+
+
+def ensure_jars(libs: Path = LIBS, pom: Path = POM) -> Path:
+    """Resolve the broker jars with Maven unless they are already there."""
+    if libs.is_dir() and any(libs.glob("kafka_2.13-*.jar")):
+        return libs
+    mvn = shutil.which("mvn")
+    if mvn is None:
+        raise LocalStackError("Maven (mvn) is needed to fetch the Kafka jars; install maven")
+    log.info("resolving Kafka broker jars with Maven (%s)", pom)
+    res = subprocess.run(
+        [mvn, "-B", "-q", "-f", str(pom), "dependency:copy-dependencies"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if res.returncode != 0 or not any(libs.glob("kafka_2.13-*.jar")):
+        raise LocalStackError(f"mvn failed to fetch the Kafka jars:\n{res.stdout[-2000:]}")
+    return libs
+
+
+@dataclass
+class LocalKafka:
+    """One KRaft node. `port` is the client listener, `controller_port` the quorum's."""
+
+    data_dir: Path
+    port: int = 9092
+    controller_port: int | None = None
+    host: str = "127.0.0.1"
+    heap: str = "512m"
+    log_level: str = "INFO"
+
+    @property
+    def home(self) -> Path:
+        return self.data_dir / "kafka"
+
+    @property
+    def bootstrap(self) -> str:
+        return f"{self.host}:{self.port}"
+
+    @property
+    def log_file(self) -> Path:
+        return self.home / "broker.log"
+
+    @property
+    def pid_file(self) -> Path:
+        return self.home / "broker.pid"
+
+    def _ctrl_port(self) -> int:
+        return self.controller_port if self.controller_port is not None else self.port + 1
+
+    def pid(self) -> int | None:
+        return read_pid(self.pid_file)
+
+    def running(self) -> bool:
+        return self.pid() is not None
+
+    def _write_config(self) -> Path:
+        self.home.mkdir(parents=True, exist_ok=True)
+        logs = self.home / "data"
+        props = {
+            "process.roles": "broker,controller",
+            "node.id": "1",
+            "controller.quorum.bootstrap.servers": f"{self.host}:{self._ctrl_port()}",
+            "listeners": f"PLAINTEXT://{self.host}:{self.port},CONTROLLER://{self.host}:{self._ctrl_port()}",
+            "advertised.listeners": f"PLAINTEXT://{self.host}:{self.port}",
+            "controller.listener.names": "CONTROLLER",
+            "inter.broker.listener.name": "PLAINTEXT",
+            "listener.security.protocol.map": "CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
+            "log.dirs": str(logs),
+            "num.partitions": "1",
+            "auto.create.topics.enable": "true",
+            "offsets.topic.replication.factor": "1",
+            "offsets.topic.num.partitions": "10",
+            "transaction.state.log.replication.factor": "1",
+            "transaction.state.log.min.isr": "1",
+            "transaction.state.log.num.partitions": "4",
+            "share.coordinator.state.topic.replication.factor": "1",
+            "share.coordinator.state.topic.min.isr": "1",
+            "group.initial.rebalance.delay.ms": "0",
+            "log.retention.hours": "168",
+            "log.segment.bytes": str(64 * 1024 * 1024),
+            "log.cleaner.dedupe.buffer.size": str(16 * 1024 * 1024),
+        }
+        cfg = self.home / "server.properties"
+        cfg.write_text("".join(f"{k}={v}\n" for k, v in props.items()))
+        (self.home / "log4j2.properties").write_text(
+            _LOG4J2.format(log=self.home / "server.log", level=self.log_level)
+        )
+        return cfg
+
+    def _java(self, libs: Path) -> list[str]:
+        java = shutil.which("java")
+        if java is None:
+            raise LocalStackError("Java 17+ is needed for the local Kafka broker (java not found)")
+        return [
+            java,
+            f"-Xmx{self.heap}",
+            f"-Xms{self.heap}",
+            "-XX:+UseG1GC",
+            "-Djava.awt.headless=true",
+            f"-Dlog4j2.configurationFile={self.home / 'log4j2.properties'}",
+            "-cp",
+            f"{libs}/*",
+        ]
+
+    def _format(self, libs: Path, cfg: Path) -> None:
+        if (self.home / "data" / "meta.properties").exists():
+            return
+        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        res = subprocess.run(
+            [*self._java(libs), "kafka.tools.StorageTool", "format", "--standalone",
+             "-t", cluster_id, "-c", str(cfg)],
+            capture_output=True, text=True, check=False,
+        )  # fmt: skip
+        if res.returncode != 0:
+            raise LocalStackError(f"formatting KRaft storage failed:\n{res.stdout}{res.stderr}")
+
+    def start(self, timeout: float = 60.0) -> str:
+        """Start the broker (if not running) and wait until it answers metadata requests."""
+        if self.running():
+            wait_for_broker(self.bootstrap, timeout=timeout)
+            return self.bootstrap
+        require_port(self.host, self.port, "Kafka broker")
+        require_port(self.host, self._ctrl_port(), "Kafka controller")
+        libs = ensure_jars()
+        cfg = self._write_config()
+        self._format(libs, cfg)
+        env = dict(os.environ)
+        proc = spawn(
+            [*self._java(libs), "kafka.Kafka", str(cfg)], self.log_file, self.pid_file, env
+        )
+        log.info("started Kafka broker pid %d on %s", proc.pid, self.bootstrap)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if proc.poll() is not None or not pid_alive(proc.pid):
+                raise LocalStackError(
+                    f"Kafka broker exited with {proc.returncode} during start; log tail:\n"
+                    f"{tail(self.home / 'server.log') or tail(self.log_file)}"
+                )
+            try:
+                wait_for_broker(self.bootstrap, timeout=2.0)
+                return self.bootstrap
+            except KafkaUnavailableError:
+                continue
+        self.stop()
+        raise LocalStackError(
+            f"Kafka broker did not answer on {self.bootstrap} within {timeout:.0f}s; log tail:\n"
+            f"{tail(self.home / 'server.log') or tail(self.log_file)}"
+        )
+
+    def stop(self, timeout: float = 30.0) -> bool:
+        """Stop the broker cleanly (SIGTERM; SIGKILL after timeout). True if it ran."""
+        pid = self.pid()
+        if pid is None:
+            return False
+        stopped = stop_pid(pid, timeout)
+        self.pid_file.unlink(missing_ok=True)
+        return stopped
+
+    def wipe(self) -> None:
+        """Remove all broker state (must be stopped)."""
+        if self.running():
+            raise LocalStackError("stop the broker before wiping its data")
+        shutil.rmtree(self.home, ignore_errors=True)

@@ -1,0 +1,1 @@
+"""The producer (see docs/architecture.md)."""

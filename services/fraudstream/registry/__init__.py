@@ -1,0 +1,1 @@
+"""The registry (see docs/architecture.md)."""

@@ -1,0 +1,1 @@
+"""The trainer (see docs/architecture.md)."""
