@@ -9,8 +9,10 @@ import typer
 from fraudstream.errors import ConfigError, FraudstreamError
 from fraudstream.ksql.cli import app as ksql_app
 from fraudstream.local.cli import app as local_app
+from fraudstream.local.stack_cli import down, status, up
 from fraudstream.producer.cli import produce
 from fraudstream.registry.cli import app as registry_app
+from fraudstream.report.cli import report
 from fraudstream.scorer.cli import score
 from fraudstream.trainer.cli import train
 
@@ -22,12 +24,16 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+app.command("up")(up)
+app.command("down")(down)
+app.command("status")(status)
 app.add_typer(local_app, name="local")
 app.add_typer(registry_app, name="registry")
 app.add_typer(ksql_app, name="ksql")
 app.command("produce")(produce)
 app.command("train")(train)
 app.command("score")(score)
+app.command("report")(report)
 
 
 def main() -> None:
