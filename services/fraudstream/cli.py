@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 
+import click
 import typer
 
 from fraudstream.errors import ConfigError, FraudstreamError
@@ -51,9 +52,9 @@ def main() -> None:
     except typer.Abort:
         print("aborted", file=sys.stderr)
         sys.exit(130)
-    except (typer.BadParameter, typer.BadParameter.__mro__[1]) as exc:  # click.ClickException
-        exc.show()  # type: ignore[attr-defined]
-        sys.exit(2)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
 
 
 if __name__ == "__main__":
