@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import sys
 
-import click
 import typer
 
 from fraudstream.errors import ConfigError, FraudstreamError
@@ -38,23 +37,18 @@ app.command("report")(report)
 
 
 def main() -> None:
-    """Run the CLI; project errors become one clear line and a non-zero exit."""
+    """Run the CLI; project errors become one clear line and a non-zero exit.
+
+    Usage errors are typer's (exit 2); a bad setting exits 2; any other FraudstreamError 1.
+    """
     try:
-        app(standalone_mode=False)
+        app()
     except ConfigError as exc:
         print(f"config error: {exc}", file=sys.stderr)
         sys.exit(2)
     except FraudstreamError as exc:
         print(f"error: {exc}", file=sys.stderr)
         sys.exit(1)
-    except typer.Exit as exc:
-        sys.exit(exc.exit_code)
-    except typer.Abort:
-        print("aborted", file=sys.stderr)
-        sys.exit(130)
-    except click.ClickException as exc:
-        exc.show()
-        sys.exit(exc.exit_code)
 
 
 if __name__ == "__main__":
