@@ -43,3 +43,12 @@ def test_tail_reads_last_lines(tmp_path: Path) -> None:
     log.write_text("".join(f"line {i}\n" for i in range(100)))
     assert tail(log, 3).splitlines() == ["line 97", "line 98", "line 99"]
     assert tail(tmp_path / "missing.log") == ""
+
+
+def test_broker_start_failure_shows_java_output(tmp_path: Path) -> None:
+    from fraudstream.errors import LocalStackError
+
+    broker = LocalKafka(data_dir=tmp_path, port=free_port(), controller_port=free_port(), heap="1x")
+    with pytest.raises(LocalStackError, match="Invalid (maximum|initial) heap size"):
+        broker.start(timeout=20)
+    assert not broker.running()
