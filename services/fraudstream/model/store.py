@@ -1,0 +1,194 @@
+"""The on-disk model store: `models/<version>/` directories and the `models/LATEST` pointer.
+
+Writes are atomic so a scorer polling the store never sees half an artifact: a version is
+written to a temporary directory and renamed into place, and LATEST is replaced with
+`os.replace`. A failed training run therefore leaves LATEST untouched.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import zipfile
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+from pydantic import ValidationError
+
+from fraudstream.model.errors import ModelCorruptError, ModelError, ModelNotFoundError
+from fraudstream.model.manifest import VERSION_RE, ModelManifest
+from fraudstream.model.numpy_model import NumpyModel, check_weights
+
+MANIFEST = "manifest.json"
+WEIGHTS = "weights.npz"
+KERAS = "model.keras"
+METRICS = "metrics.json"
+CARD = "README.md"
+LATEST = "LATEST"
+
+Weights = Sequence[tuple[NDArray[Any], NDArray[Any]]]
+
+
+def content_hash(weights: Weights, payload: Mapping[str, Any]) -> str:
+    """sha256 over the weights' bytes and a canonical JSON of `payload` (hex)."""
+    h = hashlib.sha256()
+    for w, b in weights:
+        for arr in (w, b):
+            a = np.ascontiguousarray(arr)
+            h.update(str(a.dtype).encode())
+            h.update(str(a.shape).encode())
+            h.update(a.tobytes())
+    h.update(json.dumps(payload, sort_keys=True, default=str).encode())
+    return h.hexdigest()
+
+
+def make_version(weights: Weights, payload: Mapping[str, Any], when: datetime | None = None) -> str:
+    """`YYYYMMDDTHHMMSSZ-<first 8 hex of content_hash>` (UTC)."""
+    ts = (when or datetime.now(UTC)).astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
+    return f"{ts}-{content_hash(weights, payload)[:8]}"
+
+
+def save_model(
+    model_dir: Path | str,
+    manifest: ModelManifest,
+    weights: Weights,
+    keras_path: Path | str | None = None,
+    extra_files: Mapping[str, str | bytes] | None = None,
+) -> Path:
+    """Write `model_dir/<manifest.version>/` atomically and return its path.
+
+    `extra_files` maps file names (e.g. metrics.json, README.md) to their content. LATEST is
+    not touched: call `write_latest` once the caller is satisfied with the artifact.
+    """
+    check_weights(manifest, weights)
+    root = Path(model_dir)
+    root.mkdir(parents=True, exist_ok=True)
+    final = root / manifest.version
+    if final.exists():
+        raise ModelError(f"model version {manifest.version} already exists in {root}")
+    tmp = root / f".tmp-{manifest.version}-{os.getpid()}"
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    tmp.mkdir()
+    try:
+        arrays: dict[str, NDArray[Any]] = {}
+        for i, (w, b) in enumerate(weights):
+            arrays[f"W{i}"] = np.asarray(w)
+            arrays[f"b{i}"] = np.asarray(b)
+        with (tmp / WEIGHTS).open("wb") as fh:
+            np.savez(fh, **arrays)  # type: ignore[arg-type]
+        (tmp / MANIFEST).write_text(manifest.model_dump_json(indent=2) + "\n")
+        if keras_path is not None:
+            shutil.copyfile(keras_path, tmp / KERAS)
+        for name, content in (extra_files or {}).items():
+            if "/" in name or name.startswith("."):
+                raise ModelError(f"extra file name {name!r} must be a plain file name")
+            target = tmp / name
+            if isinstance(content, bytes):
+                target.write_bytes(content)
+            else:
+                target.write_text(content)
+        os.rename(tmp, final)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return final
+
+
+def read_manifest(version_dir: Path | str) -> ModelManifest:
+    """Parse and validate `manifest.json` of one version directory."""
+    path = Path(version_dir) / MANIFEST
+    if not path.is_file():
+        raise ModelNotFoundError(f"no {MANIFEST} in {Path(version_dir)}")
+    try:
+        return ModelManifest.model_validate_json(path.read_text())
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first.get("loc", ())) or "(root)"
+        raise ModelCorruptError(f"{path}: invalid manifest at {where}: {first['msg']}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ModelCorruptError(f"{path}: unreadable manifest: {exc}") from None
+
+
+def read_weights(version_dir: Path | str, n_layers: int) -> list[tuple[NDArray[Any], NDArray[Any]]]:
+    """Load W0,b0..W{n-1},b{n-1} from `weights.npz` (no pickles)."""
+    path = Path(version_dir) / WEIGHTS
+    if not path.is_file():
+        raise ModelNotFoundError(f"no {WEIGHTS} in {Path(version_dir)}")
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            missing = [k for i in range(n_layers) for k in (f"W{i}", f"b{i}") if k not in npz.files]
+            if missing:
+                raise ModelCorruptError(f"{path}: missing arrays {', '.join(missing)}")
+            return [(npz[f"W{i}"], npz[f"b{i}"]) for i in range(n_layers)]
+    except ModelError:
+        raise
+    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
+        raise ModelCorruptError(f"{path}: unreadable weights: {exc}") from None
+
+
+def load_model(path: Path | str) -> NumpyModel:
+    """Load a model version directory, or the LATEST version of a model store directory.
+
+    Raises ModelNotFoundError / ModelCorruptError (both `ModelError`) with the reason.
+    """
+    p = Path(path)
+    if not p.exists():
+        raise ModelNotFoundError(f"model path {p} does not exist")
+    if not (p / MANIFEST).exists() and (p / LATEST).exists():
+        latest = resolve_latest(p)
+        assert latest is not None
+        p = latest
+    manifest = read_manifest(p)
+    weights = read_weights(p, len(manifest.layers))
+    return NumpyModel(manifest, weights)
+
+
+def resolve_latest(model_dir: Path | str) -> Path | None:
+    """The version directory LATEST points to; None when nothing was published yet."""
+    root = Path(model_dir)
+    pointer = root / LATEST
+    try:
+        version = pointer.read_text().strip()
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise ModelCorruptError(f"{pointer}: unreadable: {exc}") from None
+    if not VERSION_RE.match(version):
+        raise ModelCorruptError(f"{pointer} holds {version!r}, not a model version name")
+    target = root / version
+    if not (target / MANIFEST).is_file():
+        raise ModelNotFoundError(f"{pointer} names {version}, but {target} has no {MANIFEST}")
+    return target
+
+
+def write_latest(model_dir: Path | str, version: str) -> Path:
+    """Point LATEST at `version` atomically (write a temp file, fsync, os.replace)."""
+    root = Path(model_dir)
+    if not VERSION_RE.match(version):
+        raise ModelError(f"{version!r} is not a model version name")
+    if not (root / version / MANIFEST).is_file():
+        raise ModelNotFoundError(f"cannot publish {version}: {root / version} has no {MANIFEST}")
+    tmp = root / f".{LATEST}.tmp-{os.getpid()}"
+    with tmp.open("w") as fh:
+        fh.write(version + "\n")
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, root / LATEST)
+    return root / LATEST
+
+
+def list_versions(model_dir: Path | str) -> list[str]:
+    """Complete version directories in the store, oldest first."""
+    root = Path(model_dir)
+    if not root.is_dir():
+        return []
+    return sorted(
+        d.name for d in root.iterdir() if VERSION_RE.match(d.name) and (d / MANIFEST).is_file()
+    )
