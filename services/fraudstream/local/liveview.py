@@ -1,0 +1,373 @@
+"""Live terminal view of the running pipeline: throughput, anomalies, precision/recall, model.
+
+It reads the scores topic from the beginning (Avro, decoded with the writer schema fetched by id
+from the registry) and scrapes the scorer's /metrics; the source topic's end offsets give the
+input rate. With no terminal (`--no-view`, CI) the same snapshot is logged as one line at an
+interval instead.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import struct
+import threading
+import time
+import uuid
+from collections import Counter, deque
+from collections.abc import Callable
+from typing import Any
+
+import fastavro
+import httpx
+from confluent_kafka import Consumer, KafkaException, TopicPartition
+from prometheus_client.parser import text_string_to_metric_families
+from pydantic import BaseModel, Field
+from rich.console import Console, Group
+from rich.live import Live
+from rich.panel import Panel
+from rich.table import Table
+
+from fraudstream.errors import SerdeError
+
+log = logging.getLogger(__name__)
+
+
+class WireDecoder:
+    """Confluent wire format (magic 0, 4-byte big-endian schema id, Avro body) -> dict with
+    lower-case keys; writer schemas fetched from the registry once per id."""
+
+    def __init__(
+        self, registry_url: str, timeout: float = 5.0, client: httpx.Client | None = None
+    ) -> None:
+        self.registry_url = registry_url.rstrip("/")
+        self._http = client or httpx.Client(timeout=timeout)
+        self._schemas: dict[int, Any] = {}
+
+    def schema(self, schema_id: int) -> Any:
+        if schema_id not in self._schemas:
+            try:
+                resp = self._http.get(f"{self.registry_url}/schemas/ids/{schema_id}")
+            except httpx.HTTPError as exc:
+                raise SerdeError(f"registry unreachable for schema id {schema_id}: {exc}") from exc
+            if resp.status_code != 200:
+                raise SerdeError(f"schema id {schema_id} not found ({resp.status_code})")
+            self._schemas[schema_id] = fastavro.parse_schema(json.loads(resp.json()["schema"]))
+        return self._schemas[schema_id]
+
+    def decode(self, data: bytes | None) -> dict[str, Any]:
+        if data is None or len(data) < 5 or data[0] != 0:
+            raise SerdeError("not Confluent wire format (magic byte 0 + schema id)")
+        (schema_id,) = struct.unpack(">I", data[1:5])
+        rec = fastavro.schemaless_reader(io.BytesIO(data[5:]), self.schema(schema_id), None)
+        if not isinstance(rec, dict):
+            raise SerdeError(f"schema id {schema_id} is not a record schema")
+        return {str(k).lower(): v for k, v in rec.items()}
+
+
+class ScoreStats:
+    """Running counts over score records: anomalies, confusion against labels, versions."""
+
+    def __init__(self, window_s: float = 5.0) -> None:
+        self.scored = 0
+        self.anomalies = 0
+        self.undecodable = 0
+        self.tp = self.fp = self.fn = self.tn = 0
+        self.unlabelled = 0
+        self.duplicates = 0
+        self.versions: Counter[str] = Counter()
+        self.last_version: str | None = None
+        self._ids: set[int] = set()
+        self._window_s = window_s
+        self._times: deque[tuple[float, int]] = deque()
+
+    def add(self, rec: dict[str, Any]) -> None:
+        """Count one decoded score record (keys lower-case, as WireDecoder returns them)."""
+        self.scored += 1
+        rid = rec.get("id")
+        if isinstance(rid, int):
+            if rid in self._ids:
+                self.duplicates += 1
+            else:
+                self._ids.add(rid)
+        anomalous = bool(rec.get("is_anomaly"))
+        self.anomalies += anomalous
+        version = rec.get("model_version")
+        if isinstance(version, str):
+            self.versions[version] += 1
+            self.last_version = version
+        label = rec.get("label", -1)
+        if label not in (0, 1):
+            self.unlabelled += 1
+        elif label == 1:
+            self.tp += anomalous
+            self.fn += not anomalous
+        else:
+            self.fp += anomalous
+            self.tn += not anomalous
+
+    @property
+    def precision(self) -> float | None:
+        return self.tp / (self.tp + self.fp) if self.tp + self.fp else None
+
+    @property
+    def recall(self) -> float | None:
+        return self.tp / (self.tp + self.fn) if self.tp + self.fn else None
+
+    def tick(self, now: float) -> float:
+        """Record the count at `now`; events/s over the window."""
+        self._times.append((now, self.scored))
+        while len(self._times) > 1 and now - self._times[0][0] > self._window_s:
+            self._times.popleft()
+        (t0, n0), (t1, n1) = self._times[0], self._times[-1]
+        return (n1 - n0) / (t1 - t0) if t1 > t0 else 0.0
+
+
+class MetricsSample(BaseModel):
+    """What the live view takes from the scorer's /metrics."""
+
+    up: bool = False
+    consumed: float = 0.0
+    scored: float = 0.0
+    anomalous: float = 0.0
+    dead_lettered: dict[str, float] = Field(default_factory=dict)
+    lag: float = 0.0
+    model_version: str | None = None
+    threshold: float | None = None
+    reloads_ok: float = 0.0
+    reloads_failed: float = 0.0
+    ready: bool = False
+
+
+def parse_metrics(text: str) -> MetricsSample:
+    """Read the fraudstream_* series the scorer exports (see the metrics contract)."""
+    m = MetricsSample(up=True)
+    for fam in text_string_to_metric_families(text):
+        for s in fam.samples:
+            name, labels, value = s.name, s.labels, float(s.value)
+            if name == "fraudstream_events_consumed_total":
+                m.consumed = value
+            elif name == "fraudstream_events_scored_total":
+                m.scored = value
+            elif name == "fraudstream_events_anomalous_total":
+                m.anomalous = value
+            elif name == "fraudstream_events_dead_lettered_total":
+                m.dead_lettered[labels.get("reason", "other")] = value
+            elif name == "fraudstream_consumer_lag":
+                m.lag += value
+            elif name == "fraudstream_model_info" and value >= 1:
+                m.model_version = labels.get("version")
+            elif name == "fraudstream_model_threshold":
+                m.threshold = value
+            elif name == "fraudstream_model_reloads_total":
+                if labels.get("result") == "ok":
+                    m.reloads_ok = value
+                elif labels.get("result") == "failed":
+                    m.reloads_failed = value
+            elif name == "fraudstream_ready":
+                m.ready = value >= 1
+    return m
+
+
+def scrape(metrics_url: str, timeout: float = 2.0) -> MetricsSample:
+    """GET /metrics; a sample with up=False when the scorer does not answer."""
+    try:
+        resp = httpx.get(metrics_url, timeout=timeout)
+        resp.raise_for_status()
+    except httpx.HTTPError:
+        return MetricsSample(up=False)
+    return parse_metrics(resp.text)
+
+
+class Snapshot(BaseModel):
+    """One refresh of the view."""
+
+    elapsed_s: float
+    events_in: int
+    in_rate: float
+    scored: int
+    scored_rate: float
+    anomalies: int
+    precision: float | None
+    recall: float | None
+    labelled: int
+    duplicates: int
+    undecodable: int
+    versions: dict[str, int]
+    last_version: str | None
+    metrics: MetricsSample
+
+    def line(self) -> str:
+        """The snapshot as one log line (non-interactive mode)."""
+        p = f"{self.precision:.3f}" if self.precision is not None else "-"
+        r = f"{self.recall:.3f}" if self.recall is not None else "-"
+        return (
+            f"t={self.elapsed_s:.0f}s in={self.events_in} ({self.in_rate:.0f}/s) "
+            f"scored={self.scored} ({self.scored_rate:.0f}/s) anomalies={self.anomalies} "
+            f"precision={p} recall={r} labelled={self.labelled} dup={self.duplicates} "
+            f"model={self.metrics.model_version or self.last_version or '-'} "
+            f"lag={self.metrics.lag:.0f} dlq={sum(self.metrics.dead_lettered.values()):.0f}"
+        )
+
+
+def render(s: Snapshot) -> Panel:
+    """The snapshot as a rich panel."""
+    fmt = lambda v: "-" if v is None else f"{v:.3f}"  # noqa: E731
+    t = Table.grid(padding=(0, 3))
+    t.add_column(style="bold cyan")
+    t.add_column(justify="right")
+    t.add_column(style="bold cyan")
+    t.add_column(justify="right")
+    m = s.metrics
+    t.add_row("events in", f"{s.events_in:,}", "in rate", f"{s.in_rate:,.0f}/s")
+    t.add_row("scored", f"{s.scored:,}", "scored rate", f"{s.scored_rate:,.0f}/s")
+    t.add_row("anomalies", f"{s.anomalies:,}", "consumer lag", f"{m.lag:,.0f}")
+    t.add_row("precision", fmt(s.precision), "recall", fmt(s.recall))
+    t.add_row("labelled scored", f"{s.labelled:,}", "duplicates", f"{s.duplicates:,}")
+    dlq = sum(m.dead_lettered.values())
+    t.add_row("dead letters", f"{dlq:,.0f}", "scorer", "ready" if m.ready else "NOT READY")
+    t.add_row(
+        "model",
+        m.model_version or s.last_version or "-",
+        "threshold",
+        fmt(m.threshold),
+    )
+    t.add_row("reloads ok", f"{m.reloads_ok:.0f}", "reloads failed", f"{m.reloads_failed:.0f}")
+    versions = Table("model version", "events scored", box=None)
+    for v, n in sorted(s.versions.items()):
+        versions.add_row(v, f"{n:,}")
+    return Panel(
+        Group(t, versions),
+        title=f"fraudstream — live ({s.elapsed_s:.0f}s)",
+        subtitle="Ctrl-C stops the stack",
+    )
+
+
+class LiveView:
+    """Consumes the scores topic and scrapes /metrics; renders or logs snapshots."""
+
+    def __init__(
+        self,
+        bootstrap: str,
+        registry_url: str,
+        metrics_url: str,
+        scores_topic: str,
+        source_topic: str,
+    ) -> None:
+        self.bootstrap = bootstrap
+        self.metrics_url = metrics_url.rstrip("/") + "/metrics"
+        self.scores_topic = scores_topic
+        self.source_topic = source_topic
+        self.decoder = WireDecoder(registry_url)
+        self.stats = ScoreStats()
+        self._consumer = Consumer(
+            {
+                "bootstrap.servers": bootstrap,
+                "group.id": f"fraudstream-liveview-{uuid.uuid4().hex[:8]}",
+                "enable.auto.commit": False,
+                "auto.offset.reset": "earliest",
+                "log_level": 0,
+            }
+        )
+        self._consumer.subscribe([scores_topic])
+        self._in_hist: deque[tuple[float, int]] = deque()
+        self._t0 = time.monotonic()
+
+    def _events_in(self) -> int:
+        total = 0
+        try:
+            md = self._consumer.list_topics(self.source_topic, timeout=2.0)
+            tmd = md.topics.get(self.source_topic)
+            if tmd is None or tmd.error is not None:
+                return 0
+            for p in tmd.partitions:
+                lo, hi = self._consumer.get_watermark_offsets(
+                    TopicPartition(self.source_topic, p), timeout=2.0
+                )
+                total += hi - lo
+        except KafkaException:
+            return 0
+        return total
+
+    def poll(self, budget_s: float = 0.5) -> None:
+        """Consume score records for up to budget_s."""
+        deadline = time.monotonic() + budget_s
+        while time.monotonic() < deadline:
+            msgs = self._consumer.consume(5000, timeout=0.1)
+            for msg in msgs:
+                if msg.error() is not None:
+                    continue
+                try:
+                    self.stats.add(self.decoder.decode(msg.value()))
+                except SerdeError:
+                    self.stats.undecodable += 1
+            if not msgs:
+                break
+
+    def snapshot(self) -> Snapshot:
+        now = time.monotonic()
+        n_in = self._events_in()
+        self._in_hist.append((now, n_in))
+        while len(self._in_hist) > 1 and now - self._in_hist[0][0] > 5.0:
+            self._in_hist.popleft()
+        (t0, a), (t1, b) = self._in_hist[0], self._in_hist[-1]
+        st = self.stats
+        return Snapshot(
+            elapsed_s=now - self._t0,
+            events_in=n_in,
+            in_rate=(b - a) / (t1 - t0) if t1 > t0 else 0.0,
+            scored=st.scored,
+            scored_rate=st.tick(now),
+            anomalies=st.anomalies,
+            precision=st.precision,
+            recall=st.recall,
+            labelled=st.tp + st.fp + st.fn + st.tn,
+            duplicates=st.duplicates,
+            undecodable=st.undecodable,
+            versions=dict(st.versions),
+            last_version=st.last_version,
+            metrics=scrape(self.metrics_url),
+        )
+
+    def run(
+        self,
+        duration: float | None,
+        stop: threading.Event,
+        interactive: bool,
+        log_every: float = 10.0,
+        console: Console | None = None,
+        alive: Callable[[], bool] | None = None,
+    ) -> Snapshot:
+        """Refresh until `stop` is set, `duration` passes or `alive()` turns false."""
+        end = None if duration is None else time.monotonic() + duration
+        snap = self.snapshot()
+        next_log = time.monotonic()
+
+        def done() -> bool:
+            return (
+                stop.is_set()
+                or (end is not None and time.monotonic() >= end)
+                or (alive is not None and not alive())
+            )
+
+        try:
+            if interactive:
+                with Live(render(snap), console=console, refresh_per_second=2) as live:
+                    while not done():
+                        self.poll(0.5)
+                        snap = self.snapshot()
+                        live.update(render(snap))
+            else:
+                while not done():
+                    self.poll(0.5)
+                    if time.monotonic() >= next_log:
+                        snap = self.snapshot()
+                        log.info("%s", snap.line())
+                        next_log = time.monotonic() + log_every
+                    stop.wait(0.2)
+                snap = self.snapshot()
+                log.info("%s", snap.line())
+        finally:
+            self._consumer.close()
+        return snap

@@ -1,0 +1,344 @@
+"""The whole pipeline on one machine: what `fraudstream up` starts, in dependency order.
+
+broker -> registry -> KSQL engine -> `ksql apply ksql/` -> users + training events -> (wait for
+the training topic) -> `train` -> scorer -> Prometheus (if installed) -> live replay.
+Each step is a command of the project's own CLI run by the `Supervisor`, so every component
+here is exactly what a user can run by hand, and the endpoints travel as FRAUDSTREAM_* env vars.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+from pydantic import BaseModel, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from fraudstream.config import Settings, get_settings
+from fraudstream.kafka.admin import create_topics, wait_for_broker
+from fraudstream.local.kafka import PROJECT_ROOT, LocalKafka
+from fraudstream.local.procs import free_port
+from fraudstream.local.stack import Job, Service, Supervisor, python_cli
+from fraudstream.local.topics import topic_count, wait_for_count
+
+log = logging.getLogger(__name__)
+
+SHARED_SAMPLE_DIR = PROJECT_ROOT.parent / "shared" / "data" / "creditcard"
+
+
+def default_training_csv() -> Path | None:
+    """The shared real sample (first CSV in ../shared/data/creditcard), if present."""
+    if not SHARED_SAMPLE_DIR.is_dir():
+        return None
+    found = sorted(SHARED_SAMPLE_DIR.glob("*.csv"))
+    return found[0] if found else None
+
+
+class StackConfig(BaseSettings):
+    """Options of `fraudstream up` (env prefix FRAUDSTREAM_STACK_; CLI flags override)."""
+
+    model_config = SettingsConfigDict(env_prefix="FRAUDSTREAM_STACK_", extra="ignore")
+
+    data_dir: Path = Field(Path(".fraudstream"), description="Logs, pids, broker data, state.")
+    model_dir: Path | None = Field(
+        None,
+        description="Model store; default FRAUDSTREAM_MODEL_DIR (so `fraudstream train` "
+        "run by hand writes where the scorer watches).",
+    )
+    free_ports: bool = Field(False, description="Pick free ports instead of the defaults.")
+    kafka_port: int = 9092
+    controller_port: int = 9093
+    registry_port: int = 8081
+    ksql_port: int = 8088
+    metrics_port: int = 8000
+    prometheus_port: int = 9090
+    partitions: int = Field(1, ge=1, description="Partitions of the topics the stack creates.")
+    training_csv: Path | None = Field(
+        None, description="Training data CSV; default: the shared real sample, else synthetic."
+    )
+    synthetic_training: int = Field(50_000, ge=1, description="Synthetic training events.")
+    events: int = Field(0, ge=0, description="Live events to replay (0: replay forever).")
+    rate: float = Field(500.0, gt=0, description="Live replay rate, events/s.")
+    seed: int = Field(7, description="Seed of the synthetic live stream.")
+    prometheus: bool = Field(True, description="Start Prometheus when it is installed.")
+    ksql_dir: Path = Field(PROJECT_ROOT / "ksql", description="KSQL statements to apply.")
+    start_timeout: float = Field(120.0, description="Seconds each server has to become ready.")
+    train_timeout: float = Field(900.0, description="Seconds the first training may take.")
+
+
+class Endpoints(BaseModel):
+    """Resolved addresses of one stack (ports fixed or picked free)."""
+
+    host: str = "127.0.0.1"
+    kafka_port: int
+    controller_port: int
+    registry_port: int
+    ksql_port: int
+    metrics_port: int
+    prometheus_port: int
+
+    @property
+    def bootstrap(self) -> str:
+        return f"{self.host}:{self.kafka_port}"
+
+    @property
+    def registry_url(self) -> str:
+        return f"http://{self.host}:{self.registry_port}"
+
+    @property
+    def ksql_url(self) -> str:
+        return f"http://{self.host}:{self.ksql_port}"
+
+    @property
+    def metrics_url(self) -> str:
+        return f"http://{self.host}:{self.metrics_port}"
+
+    @property
+    def prometheus_url(self) -> str:
+        return f"http://{self.host}:{self.prometheus_port}"
+
+    def as_dict(self) -> dict[str, str]:
+        return {
+            "kafka": self.bootstrap,
+            "registry": self.registry_url,
+            "ksql": self.ksql_url,
+            "metrics": self.metrics_url,
+            "prometheus": self.prometheus_url,
+        }
+
+
+def resolve_endpoints(cfg: StackConfig, host: str = "127.0.0.1") -> Endpoints:
+    if cfg.free_ports:
+        return Endpoints(
+            host=host,
+            kafka_port=free_port(host),
+            controller_port=free_port(host),
+            registry_port=free_port(host),
+            ksql_port=free_port(host),
+            metrics_port=free_port(host),
+            prometheus_port=free_port(host),
+        )
+    return Endpoints(
+        host=host,
+        kafka_port=cfg.kafka_port,
+        controller_port=cfg.controller_port,
+        registry_port=cfg.registry_port,
+        ksql_port=cfg.ksql_port,
+        metrics_port=cfg.metrics_port,
+        prometheus_port=cfg.prometheus_port,
+    )
+
+
+class Pipeline:
+    """Brings the stack up step by step through a `Supervisor`; each step can run alone."""
+
+    def __init__(
+        self,
+        cfg: StackConfig,
+        settings: Settings | None = None,
+        progress: Callable[[str], None] | None = None,
+    ) -> None:
+        self.cfg = cfg
+        self.settings = settings or get_settings()
+        self.sup = Supervisor(cfg.data_dir)
+        self.ep = resolve_endpoints(cfg, self.settings.bind_host)
+        self.model_dir = (cfg.model_dir or self.settings.model_dir).resolve()
+        self.progress = progress or (lambda msg: log.info("%s", msg))
+
+    # -- shared environment -------------------------------------------------------------------
+    def env(self) -> dict[str, str]:
+        """FRAUDSTREAM_* variables every child gets: endpoints and model store."""
+        return {
+            "FRAUDSTREAM_KAFKA_BOOTSTRAP": self.ep.bootstrap,
+            "FRAUDSTREAM_REGISTRY_URL": self.ep.registry_url,
+            "FRAUDSTREAM_KSQL_URL": self.ep.ksql_url,
+            "FRAUDSTREAM_MODEL_DIR": str(self.model_dir),
+            "FRAUDSTREAM_DATA_DIR": str(self.sup.data_dir),
+            "FRAUDSTREAM_METRICS_PORT": str(self.ep.metrics_port),
+            "FRAUDSTREAM_BIND_HOST": self.ep.host,
+        }
+
+    def broker(self) -> LocalKafka:
+        return LocalKafka(
+            data_dir=self.sup.data_dir,
+            port=self.ep.kafka_port,
+            controller_port=self.ep.controller_port,
+            host=self.ep.host,
+            log_level="WARN",
+        )
+
+    # -- steps -------------------------------------------------------------------------------
+    def start_kafka(self) -> None:
+        broker = self.broker()
+        self.progress(f"starting Kafka broker on {broker.bootstrap}")
+        broker.start(timeout=self.cfg.start_timeout)
+        pid = broker.pid()
+        assert pid is not None
+        self.sup.adopt("kafka", pid, broker.pid_file, broker.log_file, broker.bootstrap)
+
+    def create_topics(self) -> None:
+        """The topics the stack owns, with the configured partition count."""
+        s = self.settings
+        admin = wait_for_broker(self.ep.bootstrap, timeout=30)
+        create_topics(admin, [s.topic_users], 1, {"cleanup.policy": "compact"})
+        create_topics(
+            admin,
+            [s.topic_source, s.topic_scores, s.topic_alerts, s.topic_dlq, s.topic_models],
+            self.cfg.partitions,
+        )
+
+    def registry_service(self) -> Service:
+        port = self.ep.registry_port
+        return Service(
+            name="registry",
+            argv=python_cli("registry", "serve", "--host", self.ep.host, "--port", str(port)),
+            env=self.env(),
+            port=port,
+            host=self.ep.host,
+            ready_url=f"{self.ep.registry_url}/subjects",
+            url=self.ep.registry_url,
+            ready_timeout=self.cfg.start_timeout,
+        )
+
+    def ksql_service(self) -> Service:
+        port = self.ep.ksql_port
+        return Service(
+            name="ksql",
+            argv=python_cli("ksql", "serve", "--host", self.ep.host, "--port", str(port)),
+            env=self.env(),
+            port=port,
+            host=self.ep.host,
+            ready_url=f"{self.ep.ksql_url}/info",
+            url=self.ep.ksql_url,
+            ready_timeout=self.cfg.start_timeout,
+        )
+
+    def apply_ksql(self) -> None:
+        self.progress(f"applying {self.cfg.ksql_dir}")
+        self.sup.run_job(
+            Job(name="ksql-apply", argv=python_cli("ksql", "apply", str(self.cfg.ksql_dir)),
+                env=self.env(), timeout=180)
+        )  # fmt: skip
+
+    def training_source(self) -> tuple[list[str], int | None]:
+        """Producer args for the training stream, and the labelled count it yields if known."""
+        csv = self.cfg.training_csv or default_training_csv()
+        if csv is not None:
+            rows = max(sum(1 for _ in csv.open()) - 1, 0)
+            return ["--csv", str(csv)], rows
+        return ["--synthetic", str(self.cfg.synthetic_training)], None
+
+    def produce_training(self) -> int:
+        """Users + the training stream; wait until KSQL has written it to the training topic."""
+        args, expected = self.training_source()
+        before = topic_count(self.ep.bootstrap, self.settings.topic_preprocessed)
+        self.progress(f"producing users and training events ({' '.join(args)})")
+        self.sup.run_job(
+            Job(name="produce-training", argv=python_cli("produce", *args), env=self.env(),
+                timeout=600)
+        )  # fmt: skip
+        # A CSV yields its rows minus rejects: require most of them, then wait for it to settle.
+        need = before + (int(expected * 0.95) if expected else 1)
+        self.progress(f"waiting for KSQL to fill {self.settings.topic_preprocessed}")
+        return wait_for_count(
+            self.ep.bootstrap,
+            self.settings.topic_preprocessed,
+            need,
+            timeout=600,
+            settle_s=3.0,
+            progress=self.progress,
+        )
+
+    def train(self, name: str = "train") -> None:
+        self.progress(f"training the model into {self.model_dir}")
+        self.sup.run_job(
+            Job(name=name, argv=python_cli("train"), env=self.env(),
+                timeout=self.cfg.train_timeout)
+        )  # fmt: skip
+
+    def scorer_service(self, name: str = "scorer") -> Service:
+        return Service(
+            name=name,
+            argv=python_cli("score"),
+            env=self.env(),
+            port=self.ep.metrics_port,
+            host=self.ep.host,
+            ready_url=f"{self.ep.metrics_url}/readyz",
+            url=f"{self.ep.metrics_url}/metrics",
+            ready_timeout=self.cfg.start_timeout,
+            stop_timeout=30.0,
+        )
+
+    def prometheus_service(self) -> Service | None:
+        binary = shutil.which("prometheus")
+        if binary is None or not self.cfg.prometheus:
+            return None
+        home = self.sup.data_dir / "prometheus"
+        home.mkdir(parents=True, exist_ok=True)
+        rules = sorted((PROJECT_ROOT / "deploy" / "prometheus").glob("*rules*.y*ml"))
+        lines = [
+            "global:",
+            "  scrape_interval: 5s",
+            "  evaluation_interval: 5s",
+            *(["rule_files:"] + [f"  - {r}" for r in rules] if rules else []),
+            "scrape_configs:",
+            "  - job_name: fraudstream-scorer",
+            "    static_configs:",
+            f"      - targets: ['{self.ep.host}:{self.ep.metrics_port}']",
+        ]
+        cfg_file = home / "prometheus.yml"
+        cfg_file.write_text("\n".join(lines) + "\n")
+        return Service(
+            name="prometheus",
+            argv=[
+                binary,
+                f"--config.file={cfg_file}",
+                f"--storage.tsdb.path={home / 'data'}",
+                f"--web.listen-address={self.ep.host}:{self.ep.prometheus_port}",
+                "--storage.tsdb.retention.time=1d",
+            ],
+            port=self.ep.prometheus_port,
+            host=self.ep.host,
+            ready_url=f"{self.ep.prometheus_url}/-/ready",
+            url=self.ep.prometheus_url,
+            ready_timeout=60,
+        )
+
+    def replay_service(self) -> Service:
+        """Live events at the chosen rate (synthetic, ids after the training stream's)."""
+        args = ["produce", "--synthetic", str(self.cfg.events or 1_000_000_000)]
+        args += ["--rate", str(self.cfg.rate), "--seed", str(self.cfg.seed)]
+        return Service(name="replay", argv=python_cli(*args), env=self.env(), ready_url=None)
+
+    # -- the whole thing -----------------------------------------------------------------------
+    def up(self) -> None:
+        """Start everything in order; on any failure stop what was started and re-raise."""
+        self.sup.claim({**self.ep.as_dict(), "model_dir": str(self.model_dir)})
+        try:
+            self.start_kafka()
+            self.create_topics()
+            for svc in (self.registry_service(), self.ksql_service()):
+                self.progress(f"starting {svc.name} on {svc.url}")
+                self.sup.start(svc, self.progress)
+            self.apply_ksql()
+            n = self.produce_training()
+            self.progress(f"{self.settings.topic_preprocessed}: {n} training records")
+            self.train()
+            self.progress("starting the scorer")
+            self.sup.start(self.scorer_service(), self.progress)
+            prom = self.prometheus_service()
+            if prom is not None:
+                try:
+                    self.sup.start(prom, self.progress)
+                except Exception as exc:  # optional component: the pipeline runs without it
+                    self.progress(f"Prometheus did not start, continuing without it: {exc}")
+            self.progress(f"replaying live events at {self.cfg.rate:g}/s")
+            self.sup.start(self.replay_service(), self.progress)
+        except BaseException:
+            self.down()
+            raise
+
+    def down(self) -> list[tuple[str, bool]]:
+        return self.sup.stop_all(self.progress)

@@ -1,0 +1,168 @@
+"""Live view pieces: wire decoding with the writer schema, running stats, /metrics parsing."""
+
+from __future__ import annotations
+
+import io
+import json
+import struct
+
+import fastavro
+import httpx
+import pytest
+from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
+
+from fraudstream.errors import SerdeError
+from fraudstream.local.liveview import (
+    ScoreStats,
+    Snapshot,
+    WireDecoder,
+    parse_metrics,
+    render,
+)
+from fraudstream.schemas import load_schema, parsed_schema
+
+
+def _wire(schema_id: int, rec: dict[str, object]) -> bytes:
+    buf = io.BytesIO()
+    fastavro.schemaless_writer(buf, parsed_schema("score"), rec)
+    return b"\x00" + struct.pack(">I", schema_id) + buf.getvalue()
+
+
+def _score(i: int, label: int, anomalous: bool, version: str = "v1") -> dict[str, object]:
+    return {
+        "id": i,
+        "user": "XXer_1",
+        "amount": 1.0,
+        "score": 2.0 if anomalous else 0.1,
+        "threshold": 1.0,
+        "is_anomaly": anomalous,
+        "model_version": version,
+        "label": label,
+        "event_time": None,
+        "scored_at": 1_700_000_000_000,
+        "top_features": [{"feature": "V14", "share": 0.5}],
+    }
+
+
+def _decoder(calls: list[str]) -> WireDecoder:
+    def handler(req: httpx.Request) -> httpx.Response:
+        calls.append(req.url.path)
+        if req.url.path == "/schemas/ids/7":
+            return httpx.Response(200, json={"schema": json.dumps(load_schema("score"))})
+        return httpx.Response(404, json={"error_code": 40403, "message": "Schema not found"})
+
+    return WireDecoder(
+        "http://registry", client=httpx.Client(transport=httpx.MockTransport(handler))
+    )
+
+
+def test_decoder_uses_writer_schema_once_and_lowercases_keys() -> None:
+    calls: list[str] = []
+    dec = _decoder(calls)
+    for i in range(3):
+        rec = dec.decode(_wire(7, _score(i, 1, True)))
+        assert rec["id"] == i and rec["is_anomaly"] is True
+    assert calls == ["/schemas/ids/7"]
+
+
+@pytest.mark.parametrize(
+    ("data", "why"),
+    [(b"", "wire format"), (b'{"id": 1}', "wire format"), (None, "wire format")],
+)
+def test_decoder_rejects_non_wire_bytes(data: bytes | None, why: str) -> None:
+    with pytest.raises(SerdeError, match=why):
+        _decoder([]).decode(data)
+
+
+def test_decoder_unknown_schema_id() -> None:
+    with pytest.raises(SerdeError, match="schema id 9 not found"):
+        _decoder([]).decode(_wire(9, _score(1, 0, False)))
+
+
+def test_stats_confusion_duplicates_versions() -> None:
+    st = ScoreStats()
+    rows = [
+        (1, 1, True),  # tp
+        (2, 1, False),  # fn
+        (3, 0, True),  # fp
+        (4, 0, False),  # tn
+        (5, 0, False),  # tn
+        (6, -1, True),  # unlabelled anomaly
+        (1, 1, True),  # duplicate of id 1 (at-least-once redelivery)
+    ]
+    for i, label, anom in rows:
+        st.add(_score(i, label, anom, version="v2" if i == 6 else "v1"))
+    assert (st.tp, st.fn, st.fp, st.tn, st.unlabelled) == (2, 1, 1, 2, 1)
+    assert st.duplicates == 1
+    assert st.precision == pytest.approx(2 / 3)
+    assert st.recall == pytest.approx(2 / 3)
+    assert st.anomalies == 4
+    assert st.versions == {"v1": 6, "v2": 1}
+    assert st.last_version == "v1"
+
+
+def test_stats_rate_over_window() -> None:
+    st = ScoreStats(window_s=5)
+    assert st.tick(100.0) == 0.0
+    for i in range(50):
+        st.add(_score(i, 0, False))
+    assert st.tick(102.0) == pytest.approx(25.0)
+    assert st.tick(110.0) == pytest.approx(0.0)  # old points dropped, nothing new
+
+
+def test_parse_metrics_contract_names() -> None:
+    reg = CollectorRegistry()
+    Counter("fraudstream_events_consumed", "", registry=reg).inc(120)
+    Counter("fraudstream_events_scored", "", registry=reg).inc(100)
+    Counter("fraudstream_events_anomalous", "", registry=reg).inc(3)
+    dl = Counter("fraudstream_events_dead_lettered", "", ["reason"], registry=reg)
+    dl.labels("decode_error").inc(15)
+    dl.labels("invalid_value").inc(5)
+    lag = Gauge("fraudstream_consumer_lag", "", ["topic", "partition"], registry=reg)
+    lag.labels("t", "0").set(4)
+    lag.labels("t", "1").set(6)
+    info = Gauge("fraudstream_model_info", "", ["version"], registry=reg)
+    info.labels("old").set(0)
+    info.labels("20260101T000000Z-abcdef12").set(1)
+    Gauge("fraudstream_model_threshold", "", registry=reg).set(2.5)
+    rel = Counter("fraudstream_model_reloads", "", ["result"], registry=reg)
+    rel.labels("ok").inc(2)
+    rel.labels("failed").inc(1)
+    Gauge("fraudstream_ready", "", registry=reg).set(1)
+    m = parse_metrics(generate_latest(reg).decode())
+    assert m.up and m.ready
+    assert (m.consumed, m.scored, m.anomalous) == (120, 100, 3)
+    assert m.dead_lettered == {"decode_error": 15, "invalid_value": 5}
+    assert m.lag == 10
+    assert m.model_version == "20260101T000000Z-abcdef12"
+    assert m.threshold == 2.5
+    assert (m.reloads_ok, m.reloads_failed) == (2, 1)
+
+
+def test_snapshot_line_and_panel() -> None:
+    m = parse_metrics('fraudstream_model_info{version="v9"} 1.0\n')
+    snap = Snapshot(
+        elapsed_s=12,
+        events_in=1000,
+        in_rate=100,
+        scored=990,
+        scored_rate=99,
+        anomalies=12,
+        precision=0.5,
+        recall=None,
+        labelled=10,
+        duplicates=0,
+        undecodable=0,
+        versions={"v9": 990},
+        last_version="v9",
+        metrics=m,
+    )
+    line = snap.line()
+    assert "scored=990" in line and "precision=0.500" in line and "recall=-" in line
+    assert "model=v9" in line
+    from rich.console import Console
+
+    con = Console(record=True, width=120)
+    con.print(render(snap))
+    text = con.export_text()
+    assert "990" in text and "v9" in text and "NOT READY" in text
