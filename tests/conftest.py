@@ -68,3 +68,21 @@ def topic_factory(kafka_admin: AdminClient) -> Iterator[Callable[..., str]]:
 def unique_id() -> str:
     """A short unique string for group ids, transactional ids and the like."""
     return uuid.uuid4().hex[:10]
+
+
+@pytest.fixture(scope="session")
+def schema_registry_url(kafka_bootstrap: str) -> Iterator[str]:
+    """URL of the embedded Schema Registry: in-process, on a free port, over the session broker.
+
+    Its storage is a unique `_schemas-<hex>` topic, so sessions never see each other's schemas.
+    """
+    from fraudstream.registry.server import RegistryServer
+
+    server = RegistryServer(
+        kafka_bootstrap, port=free_port(), topic=f"_schemas-{uuid.uuid4().hex[:10]}"
+    )
+    server.start(timeout=60)
+    try:
+        yield server.url
+    finally:
+        server.stop()

@@ -1,0 +1,252 @@
+"""Starlette app speaking Confluent Schema Registry's REST API (the parts clients use).
+
+Error bodies are Confluent's `{"error_code": ..., "message": ...}`; every unexpected
+exception becomes a 500/50001 answer and a log line, never a dead server.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from functools import partial
+from typing import Any
+
+import anyio.to_thread
+import orjson
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from fraudstream.registry.errors import (
+    MalformedRequest,
+    NotFound,
+    RestError,
+    UnprocessableEntity,
+)
+from fraudstream.registry.service import Registry
+
+log = logging.getLogger(__name__)
+
+CONTENT_TYPE = "application/vnd.schemaregistry.v1+json"
+
+Handler = Callable[[Request], Awaitable[Response]]
+
+
+def _json(data: Any, status: int = 200) -> Response:
+    return Response(orjson.dumps(data), status_code=status, media_type=CONTENT_TYPE)
+
+
+def _flag(request: Request, name: str) -> bool:
+    return request.query_params.get(name, "false").strip().lower() == "true"
+
+
+async def _body(request: Request) -> dict[str, Any]:
+    raw = await request.body()
+    try:
+        data = orjson.loads(raw) if raw.strip() else None
+    except orjson.JSONDecodeError as exc:
+        raise MalformedRequest(f"Malformed JSON request body: {exc}") from None
+    if not isinstance(data, dict):
+        raise UnprocessableEntity("Request body must be a JSON object")
+    return data
+
+
+def _schema_field(data: dict[str, Any]) -> str:
+    schema = data.get("schema")
+    if schema is None:
+        raise UnprocessableEntity("Unrecognized or missing field: 'schema' is required")
+    if not isinstance(schema, str):
+        # Confluent expects the schema as a JSON string; accept an embedded object too.
+        schema = orjson.dumps(schema).decode()
+    return schema
+
+
+def _guard(handler: Handler) -> Handler:
+    async def wrapped(request: Request) -> Response:
+        try:
+            return await handler(request)
+        except RestError as exc:
+            return _json(exc.body(), exc.status)
+        except Exception as exc:  # the server must answer, not die
+            log.exception("unexpected registry error on %s %s", request.method, request.url.path)
+            return _json({"error_code": 50001, "message": f"Error in the backend: {exc}"}, 500)
+
+    return wrapped
+
+
+def _subject_id(request: Request) -> int:
+    raw = request.path_params["id"]
+    try:
+        return int(raw)
+    except ValueError:
+        raise NotFound(f"HTTP 404 Not Found: schema id {raw!r} is not a number") from None
+
+
+def build_app(registry: Registry) -> Starlette:
+    """The ASGI app for `registry` (one per server)."""
+    run = anyio.to_thread.run_sync
+
+    async def root(request: Request) -> Response:
+        return _json({})
+
+    async def list_subjects(request: Request) -> Response:
+        subjects = registry.state.subjects(
+            include_deleted=_flag(request, "deleted"),
+            deleted_only=_flag(request, "deletedOnly") or _flag(request, "deleted_only"),
+        )
+        prefix = request.query_params.get("subjectPrefix")
+        if prefix:
+            subjects = [s for s in subjects if s.startswith(prefix)]
+        return _json(subjects)
+
+    async def subject_versions(request: Request) -> Response:
+        subject = request.path_params["subject"]
+        return _json(registry.versions(subject, include_deleted=_flag(request, "deleted")))
+
+    async def register(request: Request) -> Response:
+        subject = request.path_params["subject"]
+        data = await _body(request)
+        sv = await run(
+            partial(
+                registry.register,
+                subject,
+                _schema_field(data),
+                data.get("schemaType"),
+                data.get("references"),
+            )
+        )
+        return _json({"id": sv.id})
+
+    async def lookup(request: Request) -> Response:
+        subject = request.path_params["subject"]
+        data = await _body(request)
+        sv = registry.lookup(subject, _schema_field(data), _flag(request, "deleted"))
+        return _json(sv.to_json())
+
+    async def delete_subject(request: Request) -> Response:
+        subject = request.path_params["subject"]
+        versions = await run(registry.delete_subject, subject, _flag(request, "permanent"))
+        return _json(versions)
+
+    async def get_version(request: Request) -> Response:
+        p = request.path_params
+        sv = registry.get_version(p["subject"], p["version"], _flag(request, "deleted"))
+        return _json(sv.to_json())
+
+    async def get_version_schema(request: Request) -> Response:
+        p = request.path_params
+        sv = registry.get_version(p["subject"], p["version"], _flag(request, "deleted"))
+        return Response(sv.schema, media_type=CONTENT_TYPE)
+
+    async def delete_version(request: Request) -> Response:
+        p = request.path_params
+        num = await run(
+            registry.delete_version, p["subject"], p["version"], _flag(request, "permanent")
+        )
+        return _json(num)
+
+    async def referenced_by(request: Request) -> Response:
+        p = request.path_params
+        registry.get_version(p["subject"], p["version"], True)
+        return _json([])
+
+    async def schema_by_id(request: Request) -> Response:
+        return _json({"schema": registry.schema_by_id(_subject_id(request))})
+
+    async def raw_schema_by_id(request: Request) -> Response:
+        return Response(registry.schema_by_id(_subject_id(request)), media_type=CONTENT_TYPE)
+
+    async def id_subjects(request: Request) -> Response:
+        uses = registry.usages(_subject_id(request), _flag(request, "deleted"))
+        return _json(sorted({sv.subject for sv in uses}))
+
+    async def id_versions(request: Request) -> Response:
+        uses = registry.usages(_subject_id(request), _flag(request, "deleted"))
+        return _json([{"subject": sv.subject, "version": sv.version} for sv in uses])
+
+    async def schema_types(request: Request) -> Response:
+        return _json(["AVRO"])
+
+    async def get_global_config(request: Request) -> Response:
+        return _json({"compatibilityLevel": registry.state.level(None).value})
+
+    async def put_config(request: Request) -> Response:
+        subject = request.path_params.get("subject")
+        data = await _body(request)
+        level = data.get("compatibility", data.get("compatibilityLevel"))
+        result = await run(registry.set_level, subject, level)
+        return _json({"compatibility": result.value})
+
+    async def delete_config(request: Request) -> Response:
+        subject = request.path_params.get("subject")
+        previous = await run(registry.delete_level, subject)
+        return _json({"compatibilityLevel": previous.value})
+
+    async def get_subject_config(request: Request) -> Response:
+        level = registry.subject_level(
+            request.path_params["subject"], _flag(request, "defaultToGlobal")
+        )
+        return _json({"compatibilityLevel": level.value})
+
+    async def compatibility(request: Request) -> Response:
+        p = request.path_params
+        data = await _body(request)
+        messages = registry.test_compatibility(
+            p["subject"], p.get("version"), _schema_field(data), data.get("schemaType")
+        )
+        out: dict[str, Any] = {"is_compatible": not messages}
+        if _flag(request, "verbose"):
+            out["messages"] = messages
+        return _json(out)
+
+    async def mode(request: Request) -> Response:
+        return _json({"mode": "READWRITE"})
+
+    async def not_found(request: Request, exc: Exception) -> Response:
+        status = exc.status_code if isinstance(exc, HTTPException) else 404
+        return _json({"error_code": status, "message": f"HTTP {status} {request.url.path}"}, status)
+
+    routes = [
+        Route("/", _guard(root), methods=["GET"]),
+        Route("/subjects", _guard(list_subjects), methods=["GET"]),
+        Route("/subjects/{subject}/versions", _guard(subject_versions), methods=["GET"]),
+        Route("/subjects/{subject}/versions", _guard(register), methods=["POST"]),
+        Route("/subjects/{subject}/versions/{version}", _guard(get_version), methods=["GET"]),
+        Route("/subjects/{subject}/versions/{version}", _guard(delete_version), methods=["DELETE"]),
+        Route(
+            "/subjects/{subject}/versions/{version}/schema",
+            _guard(get_version_schema),
+            methods=["GET"],
+        ),
+        Route(
+            "/subjects/{subject}/versions/{version}/referencedby",
+            _guard(referenced_by),
+            methods=["GET"],
+        ),
+        Route("/subjects/{subject}", _guard(lookup), methods=["POST"]),
+        Route("/subjects/{subject}", _guard(delete_subject), methods=["DELETE"]),
+        Route("/schemas/types", _guard(schema_types), methods=["GET"]),
+        Route("/schemas/ids/{id}", _guard(schema_by_id), methods=["GET"]),
+        Route("/schemas/ids/{id}/schema", _guard(raw_schema_by_id), methods=["GET"]),
+        Route("/schemas/ids/{id}/subjects", _guard(id_subjects), methods=["GET"]),
+        Route("/schemas/ids/{id}/versions", _guard(id_versions), methods=["GET"]),
+        Route("/config", _guard(get_global_config), methods=["GET"]),
+        Route("/config", _guard(put_config), methods=["PUT"]),
+        Route("/config", _guard(delete_config), methods=["DELETE"]),
+        Route("/config/{subject}", _guard(get_subject_config), methods=["GET"]),
+        Route("/config/{subject}", _guard(put_config), methods=["PUT"]),
+        Route("/config/{subject}", _guard(delete_config), methods=["DELETE"]),
+        Route(
+            "/compatibility/subjects/{subject}/versions/{version}",
+            _guard(compatibility),
+            methods=["POST"],
+        ),
+        Route(
+            "/compatibility/subjects/{subject}/versions", _guard(compatibility), methods=["POST"]
+        ),
+        Route("/mode", _guard(mode), methods=["GET"]),
+        Route("/mode/{subject}", _guard(mode), methods=["GET"]),
+    ]
+    return Starlette(routes=routes, exception_handlers={HTTPException: not_found})

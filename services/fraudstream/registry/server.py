@@ -1,0 +1,106 @@
+"""`RegistryServer`: the embedded registry (Kafka-backed state + uvicorn) in one object.
+
+In-process users (tests, the local stack) call `start()`, which replays the `_schemas`
+topic and then serves from a background thread; `fraudstream registry serve` runs the same
+server in the foreground via `serve_forever()`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import time
+
+import uvicorn
+
+from fraudstream.registry.app import build_app
+from fraudstream.registry.errors import RegistryStoreError
+from fraudstream.registry.kafkalog import KafkaLog
+from fraudstream.registry.service import Registry
+from fraudstream.registry.state import RegistryState
+
+log = logging.getLogger(__name__)
+
+
+class RegistryServer:
+    """A Confluent-compatible Schema Registry whose storage is a compacted Kafka topic."""
+
+    def __init__(
+        self,
+        bootstrap: str,
+        host: str = "127.0.0.1",
+        port: int = 8081,
+        topic: str = "_schemas",
+        write_timeout: float = 30.0,
+    ) -> None:
+        self.host = host
+        self.port = port
+        self.state = RegistryState()
+        self.log = KafkaLog(bootstrap, topic, self.state.apply)
+        self.registry = Registry(self.state, self.log, write_timeout=write_timeout)
+        self._server: uvicorn.Server | None = None
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def _uvicorn(self) -> uvicorn.Server:
+        config = uvicorn.Config(
+            build_app(self.registry),
+            host=self.host,
+            port=self.port,
+            log_level="warning",
+            access_log=False,
+            lifespan="off",
+        )
+        return uvicorn.Server(config)
+
+    def start(self, timeout: float = 60.0) -> None:
+        """Replay the topic, then serve in a background thread; return once listening."""
+        deadline = time.monotonic() + timeout
+        self.log.start(timeout=timeout)
+        log.info(
+            "registry state rebuilt from %s: %d subjects, max id %d",
+            self.log.topic,
+            len(self.state.versions),
+            self.state.max_id,
+        )
+        self._server = self._uvicorn()
+        server = self._server
+        self._thread = threading.Thread(
+            target=lambda: asyncio.run(server.serve()), name="registry-http", daemon=True
+        )
+        self._thread.start()
+        while not server.started:
+            if not self._thread.is_alive() or time.monotonic() > deadline:
+                self.stop()
+                raise RegistryStoreError(
+                    f"registry HTTP server did not start on {self.url} within {timeout:.0f}s"
+                )
+            time.sleep(0.02)
+
+    def serve_forever(self, timeout: float = 60.0) -> None:
+        """Foreground mode for the CLI: replay, serve until SIGINT/SIGTERM, then stop."""
+        self.log.start(timeout=timeout)
+        log.info("registry listening on %s (topic %s)", self.url, self.log.topic)
+        try:
+            self._uvicorn().run()
+        finally:
+            self.log.stop()
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.should_exit = True
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+            self._thread = None
+        self._server = None
+        self.log.stop()
+
+    def __enter__(self) -> RegistryServer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
