@@ -1,0 +1,323 @@
+"""A small ksqlDB REST client on httpx (works against real ksqlDB and the embedded engine).
+
+Why not ksql-python: it does not install on Python 3.11 and its fork breaks on httpx 0.28
+(see docs/ksql.md). Every request sets `Accept` explicitly: ksqlDB picks its response shape
+from it, and a default `*/*` gets different bodies from different server versions.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+from fraudstream.errors import KsqlError
+
+KSQL_V1 = "application/vnd.ksql.v1+json"
+DELIMITED = "application/vnd.ksqlapi.delimited.v1"
+
+
+class KsqlServerError(KsqlError):
+    """The server answered with a ksqlDB error body (`@type`, `error_code`, `message`)."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        error_code: int | None = None,
+        status_code: int | None = None,
+        statement_text: str | None = None,
+        body: Any = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.error_code = error_code
+        self.status_code = status_code
+        self.statement_text = statement_text
+        self.body = body
+
+
+class KsqlConnectionError(KsqlError):
+    """The server could not be reached (refused, timed out, DNS)."""
+
+
+@dataclass(frozen=True)
+class QueryHeader:
+    """The first message of a push query: its id and output columns."""
+
+    query_id: str
+    columns: list[str]
+    types: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class QueryFinal:
+    """The last message of a push query (`Limit Reached`, an error, ...)."""
+
+    message: str
+    is_error: bool = False
+
+
+def split_schema(schema: str) -> list[tuple[str, str]]:
+    """`\\`A\\` BIGINT, \\`B\\` STRUCT<\\`X\\` INT, ...>` -> [(name, type), ...].
+
+    A small tokenizer over ksqlDB's header schema string: commas split columns only at
+    depth 0 (outside `<...>` and outside back-quoted names).
+    """
+    out: list[tuple[str, str]] = []
+    depth = 0
+    in_quote = False
+    start = 0
+    parts: list[str] = []
+    for i, ch in enumerate(schema):
+        if ch == "`":
+            in_quote = not in_quote
+        elif not in_quote and ch in "<(":
+            depth += 1
+        elif not in_quote and ch in ">)":
+            depth -= 1
+        elif not in_quote and depth == 0 and ch == ",":
+            parts.append(schema[start:i])
+            start = i + 1
+    parts.append(schema[start:])
+    for raw in parts:
+        part = raw.strip()
+        if not part:
+            continue
+        if part.startswith("`"):
+            end = part.index("`", 1)
+            name, typ = part[1:end], part[end + 1 :].strip()
+        else:
+            name, _, typ = part.partition(" ")
+        typ = typ.removesuffix(" KEY").strip()
+        out.append((name, typ))
+    return out
+
+
+class _JsonStream:
+    """Incrementally pulls JSON values out of a streamed array or newline-delimited body."""
+
+    def __init__(self) -> None:
+        self._buf = ""
+        self._decoder = json.JSONDecoder()
+
+    def feed(self, text: str) -> Iterator[Any]:
+        self._buf += text
+        while True:
+            buf = self._buf.lstrip(" \t\r\n[,]")
+            if not buf:
+                self._buf = ""
+                return
+            try:
+                value, end = self._decoder.raw_decode(buf)
+            except json.JSONDecodeError:
+                self._buf = buf
+                return
+            self._buf = buf[end:]
+            yield value
+
+
+class KsqlClient:
+    """Typed access to the ksqlDB REST API: `/info`, `/healthcheck`, `/ksql`, `/query`."""
+
+    def __init__(self, url: str, *, timeout: float = 30.0, auth: tuple[str, str] | None = None):
+        self.url = url.rstrip("/")
+        self._timeout = timeout
+        self._http = httpx.Client(base_url=self.url, timeout=timeout, auth=auth)
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> KsqlClient:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+    # -- plain requests -------------------------------------------------------------------
+
+    def info(self) -> dict[str, Any]:
+        """`GET /info` (server version, cluster ids, service id)."""
+        return dict(self._get("/info"))
+
+    def healthcheck(self) -> dict[str, Any]:
+        """`GET /healthcheck` (`isHealthy` and per-component details)."""
+        return dict(self._get("/healthcheck", ok_statuses=(200, 503)))
+
+    def ksql(
+        self,
+        sql: str,
+        *,
+        properties: Mapping[str, Any] | None = None,
+        variables: Mapping[str, str] | None = None,
+        command_sequence_number: int | None = None,
+    ) -> list[dict[str, Any]]:
+        """`POST /ksql`: run statements; one entity per statement, errors raised."""
+        body: dict[str, Any] = {
+            "ksql": _terminated(sql),
+            "streamsProperties": dict(properties or {}),
+        }
+        if variables:
+            body["sessionVariables"] = dict(variables)
+        if command_sequence_number is not None:
+            body["commandSequenceNumber"] = command_sequence_number
+        resp = self._post("/ksql", body, accept=KSQL_V1)
+        data = _json(resp)
+        if resp.status_code != 200:
+            raise _error_from(resp, data)
+        if not isinstance(data, list):
+            raise KsqlServerError(f"unexpected /ksql response: {str(data)[:200]}", body=data)
+        for entity in data:
+            status = entity.get("commandStatus") if isinstance(entity, dict) else None
+            if isinstance(status, dict) and status.get("status") == "ERROR":
+                raise KsqlServerError(
+                    str(status.get("message", "statement failed")),
+                    statement_text=entity.get("statementText"),
+                    body=data,
+                )
+        return data
+
+    # -- push queries ---------------------------------------------------------------------
+
+    def query(
+        self,
+        sql: str,
+        *,
+        properties: Mapping[str, Any] | None = None,
+        variables: Mapping[str, str] | None = None,
+        timeout: float | None = None,
+    ) -> Iterator[QueryHeader | list[Any] | QueryFinal]:
+        """`POST /query`: yields the header, then each row's column list, then a final message.
+
+        The stream ends when the server ends it (LIMIT reached, error) or when the caller
+        stops iterating (the connection is closed, which ends the query server-side).
+        `timeout` bounds the wait for each chunk (None: the client's timeout).
+        """
+        body: dict[str, Any] = {
+            "ksql": _terminated(sql),
+            "streamsProperties": dict(properties or {}),
+        }
+        if variables:
+            body["sessionVariables"] = dict(variables)
+        read_timeout = self._timeout if timeout is None else timeout
+        try:
+            with self._http.stream(
+                "POST",
+                "/query",
+                json=body,
+                headers={"Accept": KSQL_V1, "Content-Type": KSQL_V1},
+                timeout=httpx.Timeout(self._timeout, read=read_timeout),
+            ) as resp:
+                if resp.status_code != 200:
+                    resp.read()
+                    raise _error_from(resp, _json(resp))
+                parser = _JsonStream()
+                for chunk in resp.iter_text():
+                    for msg in parser.feed(chunk):
+                        event = _query_event(msg)
+                        if event is not None:
+                            yield event
+        except httpx.TransportError as exc:
+            raise KsqlConnectionError(f"ksqlDB at {self.url}: {exc}") from exc
+
+    def query_rows(
+        self,
+        sql: str,
+        *,
+        properties: Mapping[str, Any] | None = None,
+        variables: Mapping[str, str] | None = None,
+        timeout: float | None = None,
+    ) -> Iterator[dict[str, Any]]:
+        """A push query as a generator of dicts (column name -> value), for notebooks."""
+        columns: list[str] = []
+        for event in self.query(sql, properties=properties, variables=variables, timeout=timeout):
+            if isinstance(event, QueryHeader):
+                columns = event.columns
+            elif isinstance(event, list):
+                yield dict(zip(columns, event, strict=False))
+            elif event.is_error:
+                raise KsqlServerError(event.message)
+
+    # -- helpers --------------------------------------------------------------------------
+
+    def _get(self, path: str, ok_statuses: tuple[int, ...] = (200,)) -> Any:
+        try:
+            resp = self._http.get(path, headers={"Accept": KSQL_V1})
+        except httpx.TransportError as exc:
+            raise KsqlConnectionError(f"ksqlDB at {self.url}: {exc}") from exc
+        data = _json(resp)
+        if resp.status_code not in ok_statuses:
+            raise _error_from(resp, data)
+        return data
+
+    def _post(self, path: str, body: dict[str, Any], *, accept: str) -> httpx.Response:
+        try:
+            return self._http.post(
+                path, json=body, headers={"Accept": accept, "Content-Type": KSQL_V1}
+            )
+        except httpx.TransportError as exc:
+            raise KsqlConnectionError(f"ksqlDB at {self.url}: {exc}") from exc
+
+
+def _terminated(sql: str) -> str:
+    text = sql.strip()
+    if not text:
+        raise KsqlError("empty KSQL statement")
+    return text if text.endswith(";") else text + ";"
+
+
+def _json(resp: httpx.Response) -> Any:
+    try:
+        return resp.json()
+    except ValueError:
+        return None
+
+
+def _error_from(resp: httpx.Response, data: Any) -> KsqlServerError:
+    if isinstance(data, dict) and "message" in data:
+        return KsqlServerError(
+            str(data["message"]),
+            error_code=data.get("error_code"),
+            status_code=resp.status_code,
+            statement_text=data.get("statementText"),
+            body=data,
+        )
+    text = resp.text[:300] if resp.text else resp.reason_phrase
+    return KsqlServerError(f"HTTP {resp.status_code}: {text}", status_code=resp.status_code)
+
+
+def _query_event(msg: Any) -> QueryHeader | list[Any] | QueryFinal | None:
+    """One message of the `/query` (v1) or `/query-stream` body -> a typed event."""
+    if isinstance(msg, list):  # /query-stream row
+        return msg
+    if not isinstance(msg, dict):
+        return None
+    if "header" in msg:
+        header = msg["header"]
+        cols = split_schema(str(header.get("schema", "")))
+        return QueryHeader(
+            query_id=str(header.get("queryId", "")),
+            columns=[c for c, _ in cols],
+            types=[t for _, t in cols],
+        )
+    if "queryId" in msg and "columnNames" in msg:  # /query-stream header
+        return QueryHeader(
+            query_id=str(msg["queryId"]),
+            columns=list(msg["columnNames"]),
+            types=list(msg.get("columnTypes", [])),
+        )
+    if "row" in msg:
+        row = msg["row"] or {}
+        return list(row.get("columns", []))
+    if "finalMessage" in msg:
+        return QueryFinal(str(msg["finalMessage"]))
+    if "errorMessage" in msg:
+        err = msg["errorMessage"]
+        text = err.get("message", str(err)) if isinstance(err, dict) else str(err)
+        return QueryFinal(str(text), is_error=True)
+    if "@type" in msg and "message" in msg:
+        return QueryFinal(str(msg["message"]), is_error=True)
+    return None

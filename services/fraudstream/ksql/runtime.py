@@ -1,0 +1,407 @@
+"""Persistent and push queries as consume -> process -> produce loops on the real broker.
+
+The engine's queries are pure (`process(InRecord) -> list[OutRecord]`); this module feeds them
+from Kafka. Each persistent query has its own consumer group (named like ksqlDB's,
+`_confluent-ksql-<service id>query_<query id>`) and commits a batch's offsets only after every
+output record of that batch is acknowledged by the broker: at-least-once, so a restarted
+server resumes where the last committed batch ended. Records that fail to process are written
+to the processing-log topic and counted; the loop never dies on a bad record.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import orjson
+from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
+
+from fraudstream.kafka.clients import consumer_config, producer_config
+
+log = logging.getLogger(__name__)
+
+ProcessingLogSink = Callable[[dict[str, Any]], None]
+
+
+def query_group_id(service_id: str, query_id: str) -> str:
+    """ksqlDB's consumer group name for a persistent query."""
+    return f"_confluent-ksql-{service_id}query_{query_id}"
+
+
+def _engine_records() -> tuple[Any, Any]:
+    from fraudstream.ksql.engine import InRecord, OutRecord
+
+    return InRecord, OutRecord
+
+
+def entry_to_dict(entry: Any) -> dict[str, Any]:
+    """A processing-log entry (dataclass, pydantic model, dict or text) as a JSON-able dict."""
+    if isinstance(entry, dict):
+        return dict(entry)
+    if dataclasses.is_dataclass(entry) and not isinstance(entry, type):
+        return dataclasses.asdict(entry)
+    for attr in ("to_dict", "model_dump", "as_dict"):
+        fn = getattr(entry, attr, None)
+        if callable(fn):
+            return dict(fn())
+    return {"message": str(entry)}
+
+
+def processing_log_record(query_id: str, entry: Any, *, level: str = "ERROR") -> dict[str, Any]:
+    """ksqlDB's processing-log message shape (logger, level, time, message{type, ...})."""
+    body = entry_to_dict(entry)
+    kind = str(body.get("type", body.get("kind", "RECORD_PROCESSING_ERROR")))
+    message = str(body.get("message", body.get("errorMessage", "")))
+    record = body.get("record")
+    if isinstance(record, bytes):
+        record = record.decode("utf-8", "replace")
+    return {
+        "LOGGER": f"processing.{query_id}",
+        "LEVEL": level,
+        "TIME": int(time.time() * 1000),
+        "MESSAGE": {
+            "TYPE": kind,
+            "ERRORMESSAGE": message,
+            "RECORD": None if record is None else str(record),
+            "TOPIC": body.get("topic"),
+            "PARTITION": body.get("partition"),
+            "OFFSET": body.get("offset"),
+        },
+    }
+
+
+@dataclasses.dataclass
+class RunnerStats:
+    """Counters one query's loop keeps (read by LIST QUERIES / DESCRIBE and the tests)."""
+
+    consumed: int = 0
+    produced: int = 0
+    processing_errors: int = 0
+    delivery_errors: int = 0
+    last_error: str | None = None
+    state: str = "PENDING"
+
+
+class QueryRunner:
+    """Runs one persistent query in a daemon thread until `stop()`."""
+
+    def __init__(
+        self,
+        query: Any,
+        *,
+        bootstrap: str,
+        group_id: str,
+        table_topics: Iterable[str] = (),
+        processing_log: ProcessingLogSink | None = None,
+        batch_size: int = 5000,
+        poll_timeout: float = 0.2,
+    ) -> None:
+        self.query = query
+        self.query_id: str = str(query.id)
+        self.bootstrap = bootstrap
+        self.group_id = group_id
+        self.table_topics = [t for t in table_topics if t in list(query.source_topics)]
+        self.batch_size = batch_size
+        self.poll_timeout = poll_timeout
+        self.stats = RunnerStats()
+        self._processing_log = processing_log
+        self._stop = threading.Event()
+        self._ready = threading.Event()
+        self._thread = threading.Thread(
+            target=self._run, name=f"ksql-query-{self.query_id}", daemon=True
+        )
+        with contextlib.suppress(AttributeError, TypeError):
+            query.on_error = self._on_error
+
+    # -- lifecycle ------------------------------------------------------------------------
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def wait_ready(self, timeout: float = 30.0) -> bool:
+        """True once the consumer subscribed (tables bootstrapped)."""
+        return self._ready.wait(timeout)
+
+    def stop(self, timeout: float = 30.0) -> None:
+        self._stop.set()
+        if self._thread.is_alive() and threading.current_thread() is not self._thread:
+            self._thread.join(timeout)
+
+    @property
+    def alive(self) -> bool:
+        return self._thread.is_alive()
+
+    # -- the loop -------------------------------------------------------------------------
+
+    def _on_error(self, entry: Any) -> None:
+        self.stats.processing_errors += 1
+        body = entry_to_dict(entry)
+        self.stats.last_error = str(body.get("message", body))[:500]
+        if self._processing_log is not None:
+            try:
+                self._processing_log(processing_log_record(self.query_id, entry))
+            except Exception:  # never let the log break the query
+                log.exception("query %s: could not write the processing log", self.query_id)
+
+    def _run(self) -> None:
+        try:
+            self._loop()
+        except Exception as exc:  # the query stops, the server keeps running
+            self.stats.state = "ERROR"
+            self.stats.last_error = f"{type(exc).__name__}: {exc}"
+            log.exception("query %s failed", self.query_id)
+        finally:
+            self._ready.set()
+
+    def _loop(self) -> None:
+        in_record, _ = _engine_records()
+        producer = Producer(producer_config(self.bootstrap, linger_ms=10))
+        failures: list[str] = []
+
+        def on_delivery(err: KafkaError | None, _msg: Message) -> None:
+            if err is not None:
+                failures.append(str(err))
+
+        for topic in self.table_topics:
+            bootstrap_table(
+                self.query,
+                topic,
+                bootstrap=self.bootstrap,
+                group_id=self.group_id,
+                stop=self._stop,
+                in_record=in_record,
+            )
+        consumer = Consumer(
+            consumer_config(
+                self.bootstrap,
+                self.group_id,
+                fetch_max_bytes=52_428_800,
+                queued_min_messages=100_000,
+            )
+        )
+        consumer.subscribe(list(self.query.source_topics))
+        self.stats.state = "RUNNING"
+        self._ready.set()
+        process = self.query.process
+        produce = producer.produce
+        try:
+            while not self._stop.is_set():
+                msgs = consumer.consume(num_messages=self.batch_size, timeout=self.poll_timeout)
+                if not msgs:
+                    producer.poll(0)
+                    continue
+                offsets: dict[tuple[str, int], int] = {}
+                for msg in msgs:
+                    err = msg.error()
+                    if err is not None:
+                        if err.code() != KafkaError._PARTITION_EOF:
+                            log.warning("query %s: consume error %s", self.query_id, err)
+                        continue
+                    topic = msg.topic()
+                    partition = msg.partition()
+                    offset = msg.offset()
+                    offsets[(topic, partition)] = offset
+                    self.stats.consumed += 1
+                    rec = in_record(
+                        topic,
+                        msg.key(),
+                        msg.value(),
+                        msg.timestamp()[1],
+                        partition,
+                        offset,
+                        tuple(msg.headers() or ()),
+                    )
+                    try:
+                        outs = process(rec)
+                    except Exception as exc:  # engine contract: should not raise; be safe
+                        self._on_error(
+                            {
+                                "type": "RECORD_PROCESSING_ERROR",
+                                "message": f"{type(exc).__name__}: {exc}",
+                                "topic": topic,
+                                "partition": partition,
+                                "offset": offset,
+                            }
+                        )
+                        continue
+                    for out in outs:
+                        self._produce(produce, producer, out, on_delivery)
+                producer.flush()
+                if failures:
+                    self.stats.delivery_errors += len(failures)
+                    self.stats.last_error = failures[-1]
+                    failures.clear()
+                    # Do not commit: the batch is re-read after a restart (at-least-once).
+                    continue
+                consumer.commit(
+                    offsets=[TopicPartition(t, p, o + 1) for (t, p), o in offsets.items()],
+                    asynchronous=False,
+                )
+        finally:
+            producer.flush(10)
+            with contextlib.suppress(KafkaException, RuntimeError):
+                consumer.close()
+            if self.stats.state == "RUNNING":
+                self.stats.state = "TERMINATED"
+
+    def _produce(self, produce: Any, producer: Producer, out: Any, on_delivery: Any) -> None:
+        headers = list(out.headers) if getattr(out, "headers", None) else None
+        while True:
+            try:
+                produce(
+                    out.topic,
+                    value=out.value,
+                    key=out.key,
+                    timestamp=int(out.timestamp or 0),
+                    headers=headers,
+                    on_delivery=on_delivery,
+                )
+                self.stats.produced += 1
+                return
+            except BufferError:
+                producer.poll(0.05)
+
+
+def bootstrap_table(
+    query: Any,
+    topic: str,
+    *,
+    bootstrap: str,
+    group_id: str,
+    stop: threading.Event,
+    in_record: Any,
+    batch_size: int = 5000,
+    timeout: float = 60.0,
+) -> int:
+    """Materialize a join's table side from its topic before the stream side is read.
+
+    Reads every partition from its low to its high watermark (as of now) through
+    `query.process` (table updates emit nothing in a stream-table join); returns the count.
+    """
+    consumer = Consumer(consumer_config(bootstrap, f"{group_id}-bootstrap"))
+    count = 0
+    try:
+        md = consumer.list_topics(topic, timeout=10)
+        parts = md.topics[topic].partitions if topic in md.topics else {}
+        assign: list[TopicPartition] = []
+        ends: dict[int, int] = {}
+        for p in parts:
+            low, high = consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)
+            if high > low:
+                assign.append(TopicPartition(topic, p, low))
+                ends[p] = high
+        if not assign:
+            return 0
+        consumer.assign(assign)
+        done: set[int] = set()
+        deadline = time.monotonic() + timeout
+        while len(done) < len(ends) and time.monotonic() < deadline and not stop.is_set():
+            for msg in consumer.consume(num_messages=batch_size, timeout=0.5):
+                if msg.error() is not None:
+                    continue
+                rec = in_record(
+                    topic,
+                    msg.key(),
+                    msg.value(),
+                    msg.timestamp()[1],
+                    msg.partition(),
+                    msg.offset(),
+                    tuple(msg.headers() or ()),
+                )
+                count += 1
+                with contextlib.suppress(Exception):
+                    query.process(rec)
+                if msg.offset() + 1 >= ends[msg.partition()]:
+                    done.add(msg.partition())
+    finally:
+        with contextlib.suppress(KafkaException, RuntimeError):
+            consumer.close()
+    return count
+
+
+class PushQueryRunner:
+    """A transient `SELECT ... EMIT CHANGES` read from Kafka; rows go to a callback.
+
+    No committed offsets (a fresh group each time); `auto.offset.reset` decides where it
+    starts: ksqlDB's default is `latest`, `earliest` reads the topics from the beginning.
+    """
+
+    def __init__(
+        self,
+        query: Any,
+        *,
+        bootstrap: str,
+        group_id: str,
+        offset_reset: str = "latest",
+        table_topics: Iterable[str] = (),
+    ) -> None:
+        self.query = query
+        self.bootstrap = bootstrap
+        self.group_id = group_id
+        self.offset_reset = offset_reset
+        self.table_topics = [t for t in table_topics if t in list(query.source_topics)]
+        self._stop = threading.Event()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    @property
+    def stopped(self) -> bool:
+        return self._stop.is_set()
+
+    def run(self, emit: Callable[[Any], bool]) -> None:
+        """Consume until stopped or `emit` returns False (e.g. the LIMIT is reached)."""
+        in_record, _ = _engine_records()
+        for topic in self.table_topics:
+            bootstrap_table(
+                self.query,
+                topic,
+                bootstrap=self.bootstrap,
+                group_id=self.group_id,
+                stop=self._stop,
+                in_record=in_record,
+            )
+        consumer = Consumer(
+            consumer_config(
+                self.bootstrap,
+                self.group_id,
+                auto_offset_reset=self.offset_reset,
+                enable_partition_eof=False,
+            )
+        )
+        consumer.subscribe(list(self.query.source_topics))
+        try:
+            while not self._stop.is_set():
+                for msg in consumer.consume(num_messages=500, timeout=0.2):
+                    if msg.error() is not None:
+                        continue
+                    rec = in_record(
+                        msg.topic(),
+                        msg.key(),
+                        msg.value(),
+                        msg.timestamp()[1],
+                        msg.partition(),
+                        msg.offset(),
+                        tuple(msg.headers() or ()),
+                    )
+                    try:
+                        outs = self.query.process(rec)
+                    except Exception:
+                        log.exception("push query: record failed")
+                        continue
+                    for out in outs:
+                        if not emit(out):
+                            self._stop.set()
+                            return
+        finally:
+            with contextlib.suppress(KafkaException, RuntimeError):
+                consumer.close()
+
+
+def encode_log_record(record: dict[str, Any]) -> bytes:
+    return orjson.dumps(record)
