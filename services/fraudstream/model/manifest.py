@@ -65,25 +65,51 @@ class LayerSpec(BaseModel):
 class ScoreSpec(BaseModel):
     """How a reconstruction becomes an anomaly score (higher = more anomalous).
 
-    `mse`: mean over features of the squared error in standardized space (the seed's score).
-    `normalized_mse`: each feature's error is first divided by `feature_scale[j]`, the typical
-    reconstruction error of that feature on normal training rows, so features the model
-    reconstructs well are not drowned by the noisy ones.
+    With `d = x - x_hat` in standardized space, the score is the row mean of per-feature
+    terms `c_j` (what `feature_errors` returns, largest = best explanation):
+
+    - `mse`: `c_j = d_j**2` (the seed's score).
+    - `normalized_mse`: `c_j = d_j**2 / feature_scale[j]`, the typical squared error of that
+      feature on normal training rows, so well-reconstructed features are not drowned out.
+    - `mahalanobis`: `e = d - error_mean`, `c_j = e_j * (P @ e)_j` with `P = error_precision`,
+      the inverse covariance of the training rows' reconstruction errors. Normal rows'
+      errors are correlated; this score weighs most the directions in which normal errors
+      are tiny (their sum is the squared Mahalanobis distance of the error; a single `c_j`
+      may be negative).
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    kind: Literal["mse", "normalized_mse"] = "mse"
+    kind: Literal["mse", "normalized_mse", "mahalanobis"] = "mse"
     feature_scale: list[float] | None = None
+    error_mean: list[float] | None = None
+    error_precision: list[list[float]] | None = None
 
     @model_validator(mode="after")
-    def _scale_matches_kind(self) -> ScoreSpec:
+    def _params_match_kind(self) -> ScoreSpec:
         if self.kind == "normalized_mse":
             if not self.feature_scale:
                 raise ValueError("normalized_mse needs feature_scale")
             if not all(math.isfinite(s) and s > 0 for s in self.feature_scale):
                 raise ValueError("feature_scale must be finite and > 0")
+        if self.kind == "mahalanobis":
+            if not self.error_mean or not self.error_precision:
+                raise ValueError("mahalanobis needs error_mean and error_precision")
+            n = len(self.error_mean)
+            if len(self.error_precision) != n or any(len(r) != n for r in self.error_precision):
+                raise ValueError(f"error_precision must be {n} x {n}")
+            flat = [*self.error_mean, *(v for r in self.error_precision for v in r)]
+            if not all(math.isfinite(v) for v in flat):
+                raise ValueError("error_mean and error_precision must be finite")
         return self
+
+    def size(self) -> int | None:
+        """Number of features the parameters describe (None for plain mse)."""
+        if self.kind == "normalized_mse" and self.feature_scale:
+            return len(self.feature_scale)
+        if self.kind == "mahalanobis" and self.error_mean:
+            return len(self.error_mean)
+        return None
 
 
 class ModelManifest(BaseModel):
@@ -163,7 +189,7 @@ class ModelManifest(BaseModel):
             raise ValueError(
                 f"the last layer has {self.layers[-1].units} units; an autoencoder needs {n}"
             )
-        scale = self.score.feature_scale
-        if scale is not None and len(scale) != n:
-            raise ValueError(f"score.feature_scale has {len(scale)} entries, features has {n}")
+        size = self.score.size()
+        if size is not None and size != n:
+            raise ValueError(f"score ({self.score.kind}) has {size} entries, features has {n}")
         return self

@@ -34,11 +34,13 @@ class NumpyModel:
         raw = manifest.raw_inputs
         self._src_idx = np.asarray([raw.index(s) for s in p.sources], np.intp)
         self._transforms = list(p.transforms)
-        scale = manifest.score.feature_scale
+        sc = manifest.score
         self._err_scale = (
-            np.asarray(scale, np.float64)
-            if manifest.score.kind == "normalized_mse" and scale
-            else None
+            np.asarray(sc.feature_scale, np.float64) if sc.kind == "normalized_mse" else None
+        )
+        self._err_mean = np.asarray(sc.error_mean, np.float64) if sc.kind == "mahalanobis" else None
+        self._err_prec = (
+            np.asarray(sc.error_precision, np.float64) if sc.kind == "mahalanobis" else None
         )
 
     # -- identity -------------------------------------------------------------------------
@@ -77,21 +79,7 @@ class NumpyModel:
     def preprocess(self, x_raw: ArrayLike) -> Array:
         """Raw columns (`raw_inputs` order) -> standardized model input (`features` order)."""
         raw = self._as_matrix(x_raw, len(self.raw_inputs), "raw_inputs")
-        cols = raw[:, self._src_idx]
-        out = np.empty_like(cols)
-        for j, t in enumerate(self._transforms):
-            c = cols[:, j]
-            if t == "identity":
-                out[:, j] = c
-            elif t == "log1p":
-                out[:, j] = np.log1p(np.maximum(c, 0.0))
-            elif t == "hour_sin":
-                out[:, j] = np.sin(2.0 * np.pi * (np.mod(c, SECONDS_PER_DAY) / SECONDS_PER_DAY))
-            elif t == "hour_cos":
-                out[:, j] = np.cos(2.0 * np.pi * (np.mod(c, SECONDS_PER_DAY) / SECONDS_PER_DAY))
-            else:  # pragma: no cover - the manifest's Literal type rules this out
-                raise ModelCorruptError(f"unknown transform {t!r}")
-        return (out - self._mean) / self._std
+        return (apply_transforms(raw[:, self._src_idx], self._transforms) - self._mean) / self._std
 
     def reconstruct(self, x: ArrayLike) -> Array:
         """Standardized input -> the autoencoder's reconstruction (same shape)."""
@@ -110,7 +98,11 @@ class NumpyModel:
 
     def errors_from_reconstruction(self, x: Array, x_hat: Array) -> Array:
         """The score's per-feature terms for a given input and reconstruction."""
-        err = (x - x_hat) ** 2
+        d = np.asarray(x, np.float64) - np.asarray(x_hat, np.float64)
+        if self._err_prec is not None and self._err_mean is not None:
+            e = d - self._err_mean
+            return np.asarray(e * (e @ self._err_prec), np.float64)
+        err = d**2
         if self._err_scale is not None:
             err = err / self._err_scale
         return err
@@ -133,6 +125,27 @@ class NumpyModel:
                 f"expected a matrix with {n_cols} columns ({what}), got shape {arr.shape}"
             )
         return arr
+
+
+def apply_transforms(cols: Array, transforms: Sequence[str]) -> Array:
+    """Apply each feature's transform to its source column (before standardizing).
+
+    Shared with the trainer so training and serving cannot drift apart.
+    """
+    out = np.empty(cols.shape, np.float64)
+    for j, t in enumerate(transforms):
+        c = cols[:, j]
+        if t == "identity":
+            out[:, j] = c
+        elif t == "log1p":
+            out[:, j] = np.log1p(np.maximum(c, 0.0))
+        elif t == "hour_sin":
+            out[:, j] = np.sin(2.0 * np.pi * (np.mod(c, SECONDS_PER_DAY) / SECONDS_PER_DAY))
+        elif t == "hour_cos":
+            out[:, j] = np.cos(2.0 * np.pi * (np.mod(c, SECONDS_PER_DAY) / SECONDS_PER_DAY))
+        else:
+            raise ModelCorruptError(f"unknown transform {t!r}")
+    return out
 
 
 def check_weights(manifest: ModelManifest, weights: Sequence[tuple[Array, Array]]) -> None:

@@ -99,3 +99,46 @@ def test_raw_matrix_maps_names_case_insensitively(build_model, raw_rows) -> None
     del records[1]["TIME"]
     with pytest.raises(FeatureMismatchError, match="record 1 lacks fields: Time"):
         model.raw_matrix(records)
+
+
+def test_mahalanobis_score_is_the_error_distance(build_model, raw_rows) -> None:
+    rng = np.random.default_rng(7)
+    a = rng.normal(size=(29, 29))
+    prec = a @ a.T + 29 * np.eye(29)  # symmetric positive definite
+    mu = rng.normal(0, 0.1, 29)
+    manifest, weights = build_model(
+        score=ScoreSpec(kind="mahalanobis", error_mean=mu.tolist(), error_precision=prec.tolist())
+    )
+    model = NumpyModel(manifest, weights)
+    raw = raw_rows(10)
+    x = model.preprocess(raw)
+    e = x - model.reconstruct(x) - mu
+    expected = np.array([row @ prec @ row for row in e]) / 29
+    np.testing.assert_allclose(model.score(raw), expected, rtol=1e-10)
+    np.testing.assert_allclose(model.feature_errors(raw).sum(axis=1), expected * 29, rtol=1e-10)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"kind": "normalized_mse"}, "needs feature_scale"),
+        ({"kind": "normalized_mse", "feature_scale": [1.0, 0.0]}, "finite and > 0"),
+        ({"kind": "mahalanobis", "error_mean": [0.0, 0.0]}, "needs error_mean"),
+        (
+            {"kind": "mahalanobis", "error_mean": [0.0, 0.0], "error_precision": [[1.0]]},
+            "2 x 2",
+        ),
+    ],
+)
+def test_score_spec_validation(kwargs, match: str) -> None:  # type: ignore[no-untyped-def]
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError, match=match):
+        ScoreSpec(**kwargs)
+
+
+def test_score_params_must_match_features(build_model) -> None:
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError, match="has 3 entries, features has 29"):
+        build_model(score=ScoreSpec(kind="normalized_mse", feature_scale=[1.0, 1.0, 1.0]))
