@@ -1,7 +1,95 @@
-"""`fraudstream registry` (placeholder until its issue lands)."""
+"""`fraudstream registry`: serve the embedded Schema Registry, or query any registry."""
 
 from __future__ import annotations
 
-import typer
+import json
+from pathlib import Path
+from urllib.parse import urlparse
 
-app = typer.Typer(help="registry (not built yet).", no_args_is_help=True)
+import typer
+from rich.console import Console
+
+from fraudstream.config import get_settings, load_settings
+from fraudstream.logs import setup_logging
+from fraudstream.registry.settings import RegistrySettings
+
+app = typer.Typer(
+    help="Confluent-compatible Schema Registry (embedded server, storage in Kafka).",
+    no_args_is_help=True,
+)
+console = Console()
+
+
+def _default_port() -> int:
+    port = urlparse(get_settings().registry_url).port
+    return port if port is not None else 8081
+
+
+@app.command("serve")
+def serve(
+    host: str | None = typer.Option(None, help="Bind address (default FRAUDSTREAM_BIND_HOST)."),
+    port: int | None = typer.Option(
+        None, help="HTTP port (default: the port of FRAUDSTREAM_REGISTRY_URL)."
+    ),
+    bootstrap: str | None = typer.Option(
+        None, help="Kafka bootstrap (default FRAUDSTREAM_KAFKA_BOOTSTRAP)."
+    ),
+    topic: str | None = typer.Option(
+        None, help="Storage topic (default FRAUDSTREAM_REGISTRY_TOPIC)."
+    ),
+) -> None:
+    """Read the schemas topic to its end, then serve the REST API until interrupted."""
+    from fraudstream.registry.server import RegistryServer
+
+    s = get_settings()
+    rs = load_settings(RegistrySettings)
+    setup_logging(s.log_level)
+    server = RegistryServer(
+        bootstrap or s.kafka_bootstrap,
+        host=host or s.bind_host,
+        port=port if port is not None else _default_port(),
+        topic=topic or rs.topic,
+        write_timeout=rs.write_timeout_s,
+    )
+    server.serve_forever(timeout=rs.startup_timeout_s)
+
+
+def _client(url: str | None):  # type: ignore[no-untyped-def]
+    from fraudstream.registry.client import registry_client
+
+    return registry_client(url or get_settings().registry_url)
+
+
+Url = typer.Option(None, "--url", help="Registry URL (default FRAUDSTREAM_REGISTRY_URL).")
+
+
+@app.command("subjects")
+def subjects(url: str | None = Url) -> None:
+    """List subjects with their versions and latest id."""
+    client = _client(url)
+    for subject in client.get_subjects():
+        latest = client.get_latest_version(subject)
+        versions = client.get_versions(subject)
+        console.print(f"{subject}  versions={versions}  latest id={latest.schema_id}")
+
+
+@app.command("get")
+def get(
+    schema_id: int = typer.Argument(..., help="Global schema id."), url: str | None = Url
+) -> None:
+    """Print the schema with this id."""
+    text = _client(url).get_schema(schema_id).schema_str or ""
+    console.print_json(text)
+
+
+@app.command("register")
+def register(
+    subject: str = typer.Argument(..., help="Subject, e.g. <topic>-value."),
+    schema_file: Path = typer.Argument(..., exists=True, dir_okay=False, help=".avsc file."),
+    url: str | None = Url,
+) -> None:
+    """Register an .avsc file under a subject and print its id."""
+    from fraudstream.registry.client import register_schema
+
+    schema = json.loads(schema_file.read_text())
+    console.print(f"{subject}: id {register_schema(_client(url), subject, schema)}")

@@ -10,7 +10,6 @@ class RegistrySettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="FRAUDSTREAM_REGISTRY_", extra="ignore")
 
     topic: str = Field("_schemas", description="Compacted topic that stores every schema.")
-    port: int = Field(8081, ge=0, le=65535, description="HTTP port of `registry serve`.")
     startup_timeout_s: float = Field(
         60.0, gt=0, description="Max seconds to reach the broker and read the topic to its end."
     )

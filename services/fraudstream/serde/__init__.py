@@ -1,0 +1,1 @@
+"""Serialization: Confluent-framed Avro (`serde.avro`) and raw JSON events (`serde.jsonevents`)."""

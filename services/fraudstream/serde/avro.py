@@ -1,0 +1,219 @@
+"""Confluent wire-format Avro: magic byte 0, 4-byte big-endian schema id, Avro body.
+
+Decoding always uses the WRITER schema fetched by the id in the header (cached per id,
+parsed once by fastavro), so data from ksqlDB, from confluent-kafka's AvroSerializer and
+from `AvroEncoder` all decode alike. Encoding registers (or looks up) the schema once and
+then writes with fastavro's schemaless writer.
+"""
+
+from __future__ import annotations
+
+import io
+import struct
+import threading
+import time
+from collections.abc import Iterable
+from typing import Any
+
+import fastavro
+import orjson
+from confluent_kafka.schema_registry import Schema, SchemaRegistryClient
+from confluent_kafka.schema_registry.error import SchemaRegistryError
+
+from fraudstream.serde.errors import (
+    EncodeError,
+    PayloadDecodeError,
+    RegistryUnavailableError,
+    SchemaNotFoundError,
+    SerdeFailure,
+)
+
+MAGIC = 0
+HEADER = struct.Struct(">bI")
+HEADER_SIZE = HEADER.size  # 5
+MISS_TTL_S = 5.0  # how long an unknown id is answered from cache before asking again
+
+
+def wire_header(schema_id: int) -> bytes:
+    return HEADER.pack(MAGIC, schema_id)
+
+
+def split_wire(data: bytes) -> tuple[int, memoryview]:
+    """(schema id, body) of a Confluent-framed payload; PayloadDecodeError if not framed."""
+    if data is None or len(data) == 0:
+        raise PayloadDecodeError("empty payload (null or zero bytes)")
+    if len(data) < HEADER_SIZE:
+        raise PayloadDecodeError(f"payload of {len(data)} bytes is shorter than the 5-byte header")
+    magic, schema_id = HEADER.unpack_from(data)
+    if magic != MAGIC:
+        raise PayloadDecodeError(f"unknown magic byte {magic & 0xFF} (expected 0)")
+    return schema_id, memoryview(data)[HEADER_SIZE:]
+
+
+def _is_not_found(exc: SchemaRegistryError) -> bool:
+    return exc.http_status_code == 404
+
+
+class AvroEncoder:
+    """Encode dicts for one subject: `encode(record) -> bytes` in Confluent's framing.
+
+    `auto_register=False` only looks the schema up (services should read schemas that the
+    owner of the topic registered); `True` registers it (idempotent on the registry).
+    """
+
+    def __init__(
+        self,
+        client: SchemaRegistryClient,
+        subject: str,
+        schema: dict[str, Any],
+        auto_register: bool = True,
+    ) -> None:
+        self.client = client
+        self.subject = subject
+        self.schema = schema
+        self.auto_register = auto_register
+        self.parsed = fastavro.parse_schema(schema)
+        self._header: bytes | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def schema_id(self) -> int:
+        """The registry id of the schema (registered or looked up on first use)."""
+        if self._header is None:
+            with self._lock:
+                if self._header is None:
+                    self._header = wire_header(self._resolve_id())
+        return int(HEADER.unpack(self._header)[1])
+
+    def _resolve_id(self) -> int:
+        text = orjson.dumps(self.schema).decode()
+        try:
+            if self.auto_register:
+                return int(self.client.register_schema(self.subject, Schema(text, "AVRO")))
+            reg = self.client.lookup_schema(self.subject, Schema(text, "AVRO"))
+            if reg.schema_id is None:
+                raise SchemaNotFoundError(f"registry returned no id for {self.subject}")
+            return int(reg.schema_id)
+        except SchemaRegistryError as exc:
+            if _is_not_found(exc):
+                raise SchemaNotFoundError(
+                    f"schema is not registered under subject {self.subject}: {exc.error_message}"
+                ) from exc
+            if exc.http_status_code >= 500 or exc.http_status_code < 0:
+                raise RegistryUnavailableError(f"registry error: {exc}") from exc
+            raise EncodeError(
+                f"registry refused the schema for {self.subject}: {exc.error_message} "
+                f"(error_code {exc.error_code})"
+            ) from exc
+        except Exception as exc:
+            if isinstance(exc, SerdeFailure):
+                raise
+            raise RegistryUnavailableError(f"registry unreachable: {exc}") from exc
+
+    def encode(self, record: dict[str, Any]) -> bytes:
+        if self._header is None:
+            _ = self.schema_id
+        assert self._header is not None
+        buf = io.BytesIO()
+        buf.write(self._header)
+        try:
+            fastavro.schemaless_writer(buf, self.parsed, record)
+        except (ValueError, TypeError, KeyError, AttributeError, OverflowError) as exc:
+            raise EncodeError(f"record does not match schema of {self.subject}: {exc}") from exc
+        return buf.getvalue()
+
+    def encode_many(self, records: Iterable[dict[str, Any]]) -> list[bytes]:
+        return [self.encode(r) for r in records]
+
+
+class AvroDecoder:
+    """Decode Confluent-framed Avro with the writer schema looked up by id (cached)."""
+
+    def __init__(self, client: SchemaRegistryClient) -> None:
+        self.client = client
+        self._schemas: dict[int, Any] = {}
+        self._misses: dict[int, float] = {}
+        self._lock = threading.Lock()
+
+    def writer_schema(self, schema_id: int) -> Any:
+        """fastavro-parsed writer schema for `schema_id` (fetched once, then cached)."""
+        parsed = self._schemas.get(schema_id)
+        if parsed is not None:
+            return parsed
+        missed = self._misses.get(schema_id)
+        if missed is not None and time.monotonic() - missed < MISS_TTL_S:
+            raise SchemaNotFoundError(f"schema id {schema_id} is not in the registry")
+        with self._lock:
+            parsed = self._schemas.get(schema_id)
+            if parsed is not None:
+                return parsed
+            try:
+                schema = self.client.get_schema(schema_id)
+            except SchemaRegistryError as exc:
+                if _is_not_found(exc):
+                    self._misses[schema_id] = time.monotonic()
+                    raise SchemaNotFoundError(
+                        f"schema id {schema_id} is not in the registry ({exc.error_message})"
+                    ) from exc
+                raise RegistryUnavailableError(f"registry error for id {schema_id}: {exc}") from exc
+            except Exception as exc:
+                raise RegistryUnavailableError(
+                    f"registry unreachable for id {schema_id}: {exc}"
+                ) from exc
+            if schema.schema_type not in (None, "AVRO"):
+                raise SchemaNotFoundError(
+                    f"schema id {schema_id} is {schema.schema_type}, not AVRO"
+                )
+            try:
+                parsed = fastavro.parse_schema(orjson.loads(schema.schema_str or ""))
+            except Exception as exc:
+                raise SchemaNotFoundError(
+                    f"schema id {schema_id} is not a usable Avro schema: {exc}"
+                ) from exc
+            self._schemas[schema_id] = parsed
+            self._misses.pop(schema_id, None)
+            return parsed
+
+    def decode(self, data: bytes) -> dict[str, Any]:
+        """One record; PayloadDecodeError / SchemaNotFoundError say why it cannot be read."""
+        schema_id, body = split_wire(data)
+        writer = self.writer_schema(schema_id)
+        return self._read(schema_id, writer, body)
+
+    @staticmethod
+    def _read(schema_id: int, writer: Any, body: memoryview) -> dict[str, Any]:
+        buf = io.BytesIO(body)
+        try:
+            record = fastavro.schemaless_reader(buf, writer, None)
+        except Exception as exc:  # fastavro raises EOFError, ValueError, IndexError, ...
+            raise PayloadDecodeError(
+                f"corrupt Avro body for schema id {schema_id}: {type(exc).__name__}: {exc}"
+            ) from exc
+        if buf.tell() != len(body):
+            raise PayloadDecodeError(
+                f"corrupt Avro body for schema id {schema_id}: "
+                f"{len(body) - buf.tell()} trailing bytes"
+            )
+        if not isinstance(record, dict):
+            raise PayloadDecodeError(f"schema id {schema_id} does not describe a record")
+        return record
+
+    def decode_many(self, payloads: Iterable[bytes]) -> list[dict[str, Any] | SerdeFailure]:
+        """Decode a batch; each position holds the record or the SerdeFailure for it.
+
+        Schema lookups happen once per id in the batch; a RegistryUnavailableError (not a
+        per-record problem) propagates so the caller can retry the whole batch.
+        """
+        out: list[dict[str, Any] | SerdeFailure] = []
+        schemas = self._schemas
+        read = self._read
+        for data in payloads:
+            try:
+                schema_id, body = split_wire(data)
+                writer = schemas.get(schema_id)
+                if writer is None:
+                    writer = self.writer_schema(schema_id)
+                out.append(read(schema_id, writer, body))
+            except SerdeFailure as exc:
+                out.append(exc)
+        return out
