@@ -1,0 +1,168 @@
+"""Which model serves, and hot reload: watch `models/LATEST`, load in the background,
+validate, and publish for the scoring loop to pick up between batches.
+
+A version that fails to load or validate is refused once (a log line and
+`fraudstream_model_reloads_total{result="failed"}`), the serving model stays, and the
+watcher does not retry that version until LATEST names another one.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from numpy.typing import NDArray
+
+from fraudstream.errors import FraudstreamError
+from fraudstream.model import NumpyModel, load_model, resolve_latest
+from fraudstream.scorer.avro_codec import ScoreWriter
+from fraudstream.scorer.decode import NUMERIC_COLUMNS
+from fraudstream.scorer.errors import ModelRejectedError
+
+log = logging.getLogger(__name__)
+
+Matrix = NDArray[np.float64]
+_UPPER_NUMERIC = [c.upper() for c in NUMERIC_COLUMNS]
+
+
+@dataclass(frozen=True)
+class ServingModel:
+    """A validated model plus what the hot path needs precomputed for it."""
+
+    model: NumpyModel
+    version: str
+    threshold: float
+    input_idx: NDArray[np.intp]  # columns of the decoded numeric matrix, raw_inputs order
+    writer: ScoreWriter
+    score_is_mean: bool  # score == row mean of feature_errors (one forward pass suffices)
+
+    def score(self, numeric: Matrix) -> tuple[Matrix, Matrix]:
+        """(scores, per-feature errors) for decoded numeric rows."""
+        x = numeric[:, self.input_idx]
+        fe = self.model.feature_errors(x)
+        scores = fe.mean(axis=1) if self.score_is_mean else self.model.score(x)
+        return np.asarray(scores, np.float64), fe
+
+
+def canned_batch(n: int = 64, seed: int = 7) -> NDArray[np.float64]:
+    """Deterministic plausible events (NUMERIC_COLUMNS order) for validating a new model."""
+    rng = np.random.default_rng(seed)
+    x = np.empty((n, len(NUMERIC_COLUMNS)), np.float64)
+    x[:, 0] = rng.uniform(0, 172_800, n)  # Time: two days of seconds
+    x[:, 1:-1] = rng.normal(0.0, 1.5, (n, len(NUMERIC_COLUMNS) - 2))
+    x[:, -1] = rng.lognormal(3.0, 1.5, n)  # Amount
+    return x
+
+
+def prepare(model: NumpyModel, top_k: int = 3) -> ServingModel:
+    """Validate `model` for serving; ModelRejectedError says why it cannot serve."""
+    missing = [c for c in model.raw_inputs if c.upper() not in _UPPER_NUMERIC]
+    if missing:
+        raise ModelRejectedError(
+            f"model {model.version} needs inputs {missing} that events do not carry "
+            f"(available: {', '.join(NUMERIC_COLUMNS)})"
+        )
+    idx = np.asarray([_UPPER_NUMERIC.index(c.upper()) for c in model.raw_inputs], np.intp)
+    batch = canned_batch()[:, idx]
+    try:
+        fe = model.feature_errors(batch)
+        scores = model.score(batch)
+    except FraudstreamError as exc:
+        raise ModelRejectedError(f"model {model.version} fails on a canned batch: {exc}") from exc
+    if fe.shape != (batch.shape[0], len(model.features)):
+        raise ModelRejectedError(
+            f"model {model.version}: feature_errors shape {fe.shape}, "
+            f"expected {(batch.shape[0], len(model.features))}"
+        )
+    if not (np.isfinite(scores).all() and np.isfinite(fe).all()):
+        raise ModelRejectedError(f"model {model.version} gives non-finite scores on a canned batch")
+    score_is_mean = bool(np.allclose(fe.mean(axis=1), scores, rtol=1e-12, atol=1e-12))
+    return ServingModel(
+        model=model,
+        version=model.version,
+        threshold=float(model.threshold),
+        input_idx=idx,
+        writer=ScoreWriter(model.threshold, model.version, model.features),
+        score_is_mean=score_is_mean,
+    )
+
+
+class ModelWatcher:
+    """Polls LATEST; `current` is the serving model (None until a valid one exists)."""
+
+    def __init__(
+        self,
+        model_dir: Path,
+        interval_s: float = 1.0,
+        top_k: int = 3,
+        on_result: Callable[[str, bool, str], None] | None = None,
+    ) -> None:
+        self.model_dir = Path(model_dir)
+        self.interval_s = interval_s
+        self.top_k = top_k
+        self.current: ServingModel | None = None
+        self._on_result = on_result
+        self._refused: set[str] = set()
+        self._last_wait_msg = ""
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def check(self) -> bool:
+        """Load LATEST if it names a new version; True if the serving model changed."""
+        try:
+            target = resolve_latest(self.model_dir)
+        except FraudstreamError as exc:
+            self._waiting(f"LATEST in {self.model_dir} is unusable: {exc}")
+            return False
+        if target is None:
+            self._waiting(f"no model published in {self.model_dir} yet (no LATEST); waiting")
+            return False
+        version = target.name
+        if (self.current is not None and self.current.version == version) or (
+            version in self._refused
+        ):
+            return False
+        try:
+            serving = prepare(load_model(target), self.top_k)
+        except FraudstreamError as exc:
+            self._refused.add(version)
+            keep = self.current.version if self.current else "none"
+            log.error("model %s refused: %s (still serving: %s)", version, exc, keep)
+            self._report(version, False, str(exc))
+            return False
+        old = self.current.version if self.current else None
+        self.current = serving
+        log.info("model %s loaded (threshold %.6g); was %s", version, serving.threshold, old)
+        self._report(version, True, "")
+        return True
+
+    def _waiting(self, msg: str) -> None:
+        if self.current is None and msg != self._last_wait_msg:
+            log.warning("%s", msg)
+        self._last_wait_msg = msg
+
+    def _report(self, version: str, ok: bool, why: str) -> None:
+        if self._on_result is not None:
+            self._on_result(version, ok, why)
+
+    def start(self) -> None:
+        """Check now, then keep checking in a daemon thread."""
+        self.check()
+        self._thread = threading.Thread(target=self._loop, name="model-watcher", daemon=True)
+        self._thread.start()
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self.interval_s):
+            try:
+                self.check()
+            except Exception:  # never let the watcher die: log and keep watching
+                log.exception("model watcher check failed")
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)

@@ -1,0 +1,111 @@
+"""Scorer settings (`FRAUDSTREAM_SCORER_*`); shared values come from `fraudstream.config`.
+
+Every knob has a documented default; the CLI options override the environment.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from fraudstream.config import Settings, get_settings, load_settings
+
+__all__ = ["ScorerSettings", "get_settings", "scorer_settings"]
+
+
+class ScorerSettings(BaseSettings):
+    """Everything `fraudstream score` / `Scorer` needs. Unset shared values (bootstrap,
+    registry, topics, model dir, metrics port) fall back to the shared `Settings`."""
+
+    model_config = SettingsConfigDict(env_prefix="FRAUDSTREAM_SCORER_", extra="ignore")
+
+    # Shared values (None = take it from FRAUDSTREAM_* via get_settings()).
+    kafka_bootstrap: str | None = Field(None, description="Override FRAUDSTREAM_KAFKA_BOOTSTRAP.")
+    registry_url: str | None = Field(None, description="Override FRAUDSTREAM_REGISTRY_URL.")
+    model_dir: Path | None = Field(None, description="Override FRAUDSTREAM_MODEL_DIR.")
+    topic: str | None = Field(None, description="Input topic (default: live Avro or source JSON).")
+    topic_scores: str | None = Field(None, description="Override FRAUDSTREAM_TOPIC_SCORES.")
+    topic_alerts: str | None = Field(None, description="Override FRAUDSTREAM_TOPIC_ALERTS.")
+    topic_dlq: str | None = Field(None, description="Override FRAUDSTREAM_TOPIC_DLQ.")
+    metrics_port: int | None = Field(
+        None, ge=0, le=65535, description="Override FRAUDSTREAM_METRICS_PORT (0 = no HTTP server)."
+    )
+    bind_host: str | None = Field(None, description="Override FRAUDSTREAM_BIND_HOST.")
+
+    input_format: Literal["avro", "json"] = Field(
+        "avro", description="avro: KSQL live stream (default); json: raw source stream."
+    )
+    group: str = Field("fraudstream-scorer", description="Consumer group shared by replicas.")
+    exactly_once: bool = Field(False, description="Transactional produce + offsets.")
+    transactional_id: str | None = Field(
+        None, description="Transactional id prefix (default: <group>-<random>; unique per replica)."
+    )
+    batch_size: int = Field(2000, ge=1, le=100_000, description="Max events per micro-batch.")
+    max_wait_ms: int = Field(100, ge=1, le=60_000, description="Max wait to fill a batch.")
+    commit_interval_ms: int = Field(1000, ge=10, description="At-least-once commit period.")
+    delivery_timeout_s: float = Field(30.0, gt=0, description="Max wait for a batch's acks.")
+    reload_interval_s: float = Field(1.0, gt=0, description="How often models/LATEST is checked.")
+    health_stale_s: float = Field(
+        30.0, gt=0, description="/healthz fails when the poll loop has not run for this long."
+    )
+    lag_interval_s: float = Field(2.0, gt=0, description="Consumer-lag gauge refresh period.")
+    broker_wait_s: float = Field(
+        0.0, ge=0, description="Give up if the broker is unreachable this long (0 = retry forever)."
+    )
+    create_output_topics: bool = Field(True, description="Create scores/alerts/DLQ if missing.")
+    output_partitions: int = Field(4, ge=1, description="Partitions for output topics it creates.")
+    explain_top_k: int = Field(3, ge=1, le=10, description="Top features per score record.")
+
+    def resolved(self, shared: Settings | None = None) -> ResolvedSettings:
+        """Fill every None from the shared settings."""
+        s = shared or get_settings()
+        topic = self.topic or (s.topic_live if self.input_format == "avro" else s.topic_source)
+        return ResolvedSettings(
+            kafka_bootstrap=self.kafka_bootstrap or s.kafka_bootstrap,
+            registry_url=self.registry_url or s.registry_url,
+            model_dir=self.model_dir or s.model_dir,
+            topic=topic,
+            topic_scores=self.topic_scores or s.topic_scores,
+            topic_alerts=self.topic_alerts or s.topic_alerts,
+            topic_dlq=self.topic_dlq or s.topic_dlq,
+            metrics_port=s.metrics_port if self.metrics_port is None else self.metrics_port,
+            bind_host=self.bind_host or s.bind_host,
+            **self.model_dump(
+                exclude={
+                    "kafka_bootstrap",
+                    "registry_url",
+                    "model_dir",
+                    "topic",
+                    "topic_scores",
+                    "topic_alerts",
+                    "topic_dlq",
+                    "metrics_port",
+                    "bind_host",
+                }
+            ),
+        )
+
+
+class ResolvedSettings(ScorerSettings):
+    """`ScorerSettings` with every shared value filled in (what the service runs on)."""
+
+    kafka_bootstrap: str
+    registry_url: str
+    model_dir: Path
+    topic: str
+    topic_scores: str
+    topic_alerts: str
+    topic_dlq: str
+    metrics_port: int
+    bind_host: str
+
+    def resolved(self, shared: Settings | None = None) -> ResolvedSettings:
+        return self
+
+
+def scorer_settings(**overrides: object) -> ResolvedSettings:
+    """Settings from the environment plus explicit overrides, fully resolved."""
+    return load_settings(ScorerSettings, **overrides).resolved()

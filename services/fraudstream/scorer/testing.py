@@ -1,0 +1,296 @@
+"""Helpers for tests, benchmarks and demos: a TensorFlow-free model artifact and live events.
+
+`publish_pca_model` writes a real artifact through `fraudstream.model.save_model`: a linear
+autoencoder whose weights are the top principal components of standardized synthetic
+events (the classic PCA-reconstruction detector), so scores are meaningful without
+training. `live_value` encodes an event exactly as KSQL's live stream does (uppercase
+fields, masked user, CLASS -1 when unknown) in the Confluent wire format.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import struct
+import threading
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import fastavro
+import httpx
+import numpy as np
+from confluent_kafka import Consumer, Producer
+from numpy.typing import NDArray
+
+from fraudstream.events import FEATURE_COLUMNS, V_COLUMNS
+from fraudstream.kafka import consumer_config, producer_config
+from fraudstream.model import (
+    LayerSpec,
+    ModelManifest,
+    Preprocessing,
+    make_version,
+    save_model,
+    write_latest,
+)
+from fraudstream.schemas import load_schema, parsed_schema
+from fraudstream.scorer.service import Scorer
+from fraudstream.scorer.settings import ScorerSettings
+
+Weights = list[tuple[NDArray[np.float64], NDArray[np.float64]]]
+
+
+def pca_model(
+    x_raw: NDArray[np.float64],
+    components: int = 12,
+    quantile: float = 0.99,
+    hours: bool = False,
+    time: NDArray[np.float64] | None = None,
+    bias: float = 0.0,
+) -> tuple[ModelManifest, Weights]:
+    """(manifest, weights) of a PCA linear autoencoder over FEATURE_COLUMNS[, hour_sin/cos].
+
+    `bias` shifts the decoder's output (a different but valid model, for reload tests).
+    """
+    features = list(FEATURE_COLUMNS)
+    sources = list(FEATURE_COLUMNS)
+    transforms: list[Any] = ["identity"] * 28 + ["log1p"]
+    cols = [x_raw[:, :28], np.log1p(np.maximum(x_raw[:, 28:29], 0.0))]
+    if hours:
+        if time is None:
+            raise ValueError("hours=True needs time")
+        ang = 2 * np.pi * (np.mod(time, 86_400.0) / 86_400.0)
+        cols += [np.sin(ang)[:, None], np.cos(ang)[:, None]]
+        features += ["hour_sin", "hour_cos"]
+        sources += ["Time", "Time"]
+        transforms += ["hour_sin", "hour_cos"]
+    x = np.hstack(cols)
+    mean, std = x.mean(axis=0), x.std(axis=0)
+    std[std <= 0] = 1.0
+    z = (x - mean) / std
+    _, _, vt = np.linalg.svd(z - z.mean(axis=0), full_matrices=False)
+    v = vt[:components].T  # (n_features, k)
+    n = len(features)
+    weights: Weights = [(v, np.zeros(components)), (v.T.copy(), np.full(n, bias))]
+    recon = (z @ v + 0.0) @ v.T + bias
+    scores = ((z - recon) ** 2).mean(axis=1)
+    threshold = float(np.quantile(scores, quantile))
+    layers = [LayerSpec(units=components), LayerSpec(units=n)]
+    payload = {"features": features, "threshold": threshold, "bias": bias}
+    manifest = ModelManifest(
+        version=make_version(weights, payload),
+        features=features,
+        preprocessing=Preprocessing(
+            sources=sources, transforms=transforms, mean=mean.tolist(), std=std.tolist()
+        ),
+        layers=layers,
+        threshold=threshold,
+        threshold_strategy="quantile",
+        threshold_params={"quantile": quantile},
+        lineage={"source": "fraudstream.scorer.testing.pca_model"},
+    )
+    return manifest, weights
+
+
+def publish_pca_model(
+    model_dir: Path,
+    x_raw: NDArray[np.float64] | None = None,
+    seed: int = 1,
+    publish: bool = True,
+    **kwargs: Any,
+) -> str:
+    """Save a PCA model into `model_dir` (and point LATEST at it); return its version."""
+    if x_raw is None:
+        from fraudstream.producer.synthetic import generate_arrays
+
+        x_raw, time, _ = generate_arrays(20_000, seed=seed)
+        if kwargs.get("hours"):
+            kwargs.setdefault("time", time.astype(np.float64))
+    manifest, weights = pca_model(x_raw, **kwargs)
+    save_model(model_dir, manifest, weights)
+    if publish:
+        write_latest(model_dir, manifest.version)
+    return manifest.version
+
+
+def mask_left(value: str, n: int = 2) -> str:
+    """KSQL's MASK_LEFT(value, n): upper -> X, lower -> x, digit -> n, other -> -."""
+
+    def m(c: str) -> str:
+        if c.isupper():
+            return "X"
+        if c.islower():
+            return "x"
+        if c.isdigit():
+            return "n"
+        return "-"
+
+    return "".join(m(c) for c in value[:n]) + value[n:]
+
+
+def live_record(event: Mapping[str, Any]) -> dict[str, Any]:
+    """A raw event (contract keys) as KSQL's live stream writes it."""
+    rec: dict[str, Any] = {
+        "ID": event["Id"],
+        "TIMESTAMP": event["Timestamp"],
+        "USERID": mask_left(str(event["User"])),
+        "TIME": event["Time"],
+    }
+    for c in V_COLUMNS:
+        rec[c] = event[c]
+    rec["AMOUNT"] = event["Amount"]
+    cls = event.get("Class")
+    rec["CLASS"] = -1 if cls is None else cls
+    return rec
+
+
+def live_value(event: Mapping[str, Any], schema_id: int) -> bytes:
+    """Confluent wire-format Avro of `live_record(event)` (live.avsc as registered)."""
+    buf = io.BytesIO()
+    buf.write(struct.pack(">bI", 0, schema_id))
+    fastavro.schemaless_writer(buf, parsed_schema("live"), live_record(event))
+    return buf.getvalue()
+
+
+def register(registry_url: str, subject: str, schema: dict[str, Any]) -> int:
+    r = httpx.post(
+        f"{registry_url}/subjects/{subject}/versions",
+        json={"schema": json.dumps(schema)},
+        timeout=10,
+    )
+    r.raise_for_status()
+    return int(r.json()["id"])
+
+
+def get_schema(registry_url: str, schema_id: int) -> Any:
+    r = httpx.get(f"{registry_url}/schemas/ids/{schema_id}", timeout=10)
+    r.raise_for_status()
+    return fastavro.parse_schema(json.loads(r.json()["schema"]))
+
+
+def make_events(n: int, id_offset: int = 0, seed: int = 5) -> list[dict[str, Any]]:
+    """n synthetic events stamped now (so latency metrics are meaningful)."""
+    from fraudstream.producer.synthetic import generate_events
+
+    now = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime()) + ".000Z"
+    return list(
+        generate_events(n, seed=seed, id_offset=id_offset, start=now, unlabelled=0.3, users=50)
+    )
+
+
+@dataclass
+class LiveProducer:
+    bootstrap: str
+    registry_url: str
+    topic: str
+    schema_id: int = 0
+    producer: Producer = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.producer = Producer(producer_config(self.bootstrap))
+        self.schema_id = register(self.registry_url, f"{self.topic}-value", load_schema("live"))
+
+    def send(self, events: list[dict[str, Any]], rate: float | None = None) -> None:
+        start = time.monotonic()
+        for i, ev in enumerate(events):
+            self.producer.produce(
+                self.topic, live_value(ev, self.schema_id), str(ev["User"]).encode()
+            )
+            if i % 500 == 0:
+                self.producer.poll(0)
+                if rate:
+                    ahead = i / rate - (time.monotonic() - start)
+                    if ahead > 0:
+                        time.sleep(ahead)
+        assert self.producer.flush(30) == 0
+
+    def send_raw(self, values: list[bytes | None], key: bytes = b"k") -> None:
+        for v in values:
+            self.producer.produce(self.topic, v, key)
+        assert self.producer.flush(30) == 0
+
+
+def read_topic(
+    bootstrap: str,
+    topic: str,
+    expect: int,
+    timeout: float = 60.0,
+    read_committed: bool = False,
+    idle_s: float = 3.0,
+) -> list[Any]:
+    """All records of `topic` (at least `expect`, then until idle for idle_s)."""
+    conf = consumer_config(bootstrap, f"reader-{time.monotonic_ns()}")
+    conf["enable.auto.offset.store"] = True
+    if read_committed:
+        conf["isolation.level"] = "read_committed"
+    c = Consumer(conf)
+    c.subscribe([topic])
+    out: list[Any] = []
+    deadline = time.monotonic() + timeout
+    last = time.monotonic()
+    try:
+        while time.monotonic() < deadline:
+            msgs = c.consume(1000, timeout=0.5)
+            got = [m for m in msgs if m.error() is None]
+            out.extend(got)
+            if got:
+                last = time.monotonic()
+            elif len(out) >= expect and time.monotonic() - last > idle_s:
+                break
+    finally:
+        c.close()
+    return out
+
+
+def decode_all(registry_url: str, msgs: list[Any]) -> list[dict[str, Any]]:
+    """Decode Confluent-framed Avro values with their writer schemas from the registry."""
+    cache: dict[int, Any] = {}
+    out: list[dict[str, Any]] = []
+    for m in msgs:
+        v = m.value()
+        sid = int.from_bytes(v[1:5], "big")
+        if sid not in cache:
+            cache[sid] = get_schema(registry_url, sid)
+        rec = fastavro.schemaless_reader(io.BytesIO(v[5:]), cache[sid], None)
+        assert isinstance(rec, dict)
+        out.append(rec)
+    return out
+
+
+class RunningScorer:
+    """A Scorer in a background thread (stopped by the fixture)."""
+
+    def __init__(self, settings: ScorerSettings) -> None:
+        self.scorer = Scorer(settings)
+        self.stop = threading.Event()
+        self.error: BaseException | None = None
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        try:
+            self.scorer.run(self.stop)
+        except BaseException as exc:  # surfaced by the test
+            self.error = exc
+
+    def start(self) -> RunningScorer:
+        self.thread.start()
+        return self
+
+    def close(self, timeout: float = 30) -> None:
+        self.stop.set()
+        self.thread.join(timeout)
+        assert not self.thread.is_alive(), "scorer did not stop"
+
+    def url(self, path: str) -> str:
+        return f"http://127.0.0.1:{self.scorer.settings.metrics_port}{path}"
+
+    def wait_ready(self, timeout: float = 30) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            assert self.error is None, self.error
+            if self.scorer.ready()[0]:
+                return
+            time.sleep(0.1)
+        raise AssertionError(f"scorer not ready: {self.scorer.ready()[1]}")
