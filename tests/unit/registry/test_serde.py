@@ -1,0 +1,232 @@
+"""Wire-format Avro and raw JSON event codecs: round trips and every failure reason.
+
+The registry client here is a dict-backed stand-in with confluent-kafka's interface
+(integration tests use the real registry); it counts lookups to prove caching.
+"""
+
+from __future__ import annotations
+
+import json
+import struct
+from typing import Any
+
+import fastavro
+import orjson
+import pytest
+from confluent_kafka.schema_registry import RegisteredSchema, Schema
+from confluent_kafka.schema_registry.error import SchemaRegistryError
+
+from fraudstream.events import RAW_FIELDS
+from fraudstream.schemas import load_schema
+from fraudstream.serde.avro import AvroDecoder, AvroEncoder, split_wire
+from fraudstream.serde.errors import (
+    EncodeError,
+    InvalidValueError,
+    MissingFieldError,
+    PayloadDecodeError,
+    RegistryUnavailableError,
+    SchemaNotFoundError,
+    SerdeFailure,
+    WrongTypeError,
+)
+from fraudstream.serde.jsonevents import decode_raw_event, encode_raw_event
+
+
+class DictClient:
+    def __init__(self) -> None:
+        self.by_id: dict[int, str] = {}
+        self.lookups = 0
+        self.down = False
+
+    def register_schema(self, subject: str, schema: Schema) -> int:
+        for i, text in self.by_id.items():
+            if text == schema.schema_str:
+                return i
+        new = len(self.by_id) + 1
+        self.by_id[new] = str(schema.schema_str)
+        return new
+
+    def lookup_schema(self, subject: str, schema: Schema) -> RegisteredSchema:
+        for i, text in self.by_id.items():
+            if text == schema.schema_str:
+                return RegisteredSchema(i, None, schema, subject, 1)
+        raise SchemaRegistryError(404, 40403, "Schema not found")
+
+    def get_schema(self, schema_id: int) -> Schema:
+        self.lookups += 1
+        if self.down:
+            raise SchemaRegistryError(503, 50003, "unavailable")
+        if schema_id not in self.by_id:
+            raise SchemaRegistryError(404, 40403, f"Schema {schema_id} not found")
+        return Schema(self.by_id[schema_id], "AVRO")
+
+
+LIVE = load_schema("live")
+
+
+def live_record(i: int = 1) -> dict[str, Any]:
+    rec: dict[str, Any] = {f["name"]: None for f in LIVE["fields"]}
+    rec.update({"ID": i, "TIMESTAMP": "2026-01-01T00:00:00Z", "USERID": "xx", "TIME": 5})
+    rec.update({f"V{k}": float(k) / 10 for k in range(1, 29)})
+    rec.update({"AMOUNT": 12.5, "CLASS": -1})
+    return rec
+
+
+def test_round_trip_and_header() -> None:
+    client = DictClient()
+    enc = AvroEncoder(client, "live-value", LIVE)  # type: ignore[arg-type]
+    data = enc.encode(live_record(7))
+    assert data[0] == 0 and struct.unpack(">I", data[1:5])[0] == enc.schema_id == 1
+    dec = AvroDecoder(client)  # type: ignore[arg-type]
+    assert dec.decode(data) == live_record(7)
+    assert dec.decode(enc.encode(live_record(8)))["ID"] == 8
+    assert client.lookups == 1  # writer schema fetched once, then cached
+
+
+def test_decode_uses_writer_schema_not_a_local_one() -> None:
+    client = DictClient()
+    writer = {"type": "record", "name": "W", "fields": [{"name": "only", "type": "string"}]}
+    data = AvroEncoder(client, "s", writer).encode({"only": "hi"})  # type: ignore[arg-type]
+    assert AvroDecoder(client).decode(data) == {"only": "hi"}  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("payload", "needle"),
+    [
+        (b"", "empty"),
+        (b"\x00\x00", "shorter than the 5-byte header"),
+        (b"\x01\x00\x00\x00\x01abc", "magic byte 1"),
+    ],
+)
+def test_framing_errors(payload: bytes, needle: str) -> None:
+    with pytest.raises(PayloadDecodeError) as info:
+        AvroDecoder(DictClient()).decode(payload)  # type: ignore[arg-type]
+    assert needle in str(info.value) and info.value.reason == "decode_error"
+
+
+def test_unknown_id_is_schema_not_found_and_miss_is_cached() -> None:
+    client = DictClient()
+    dec = AvroDecoder(client)  # type: ignore[arg-type]
+    for _ in range(3):
+        with pytest.raises(SchemaNotFoundError) as info:
+            dec.decode(b"\x00\x00\x00\x00\x2a\x02")
+        assert info.value.reason == "schema_not_found" and "42" in str(info.value)
+    assert client.lookups == 1
+
+
+def test_corrupt_and_truncated_bodies() -> None:
+    client = DictClient()
+    data = AvroEncoder(client, "live-value", LIVE).encode(live_record())  # type: ignore[arg-type]
+    dec = AvroDecoder(client)  # type: ignore[arg-type]
+    for bad in (data[:20], data + b"\x00\x01", data[:5] + b"\x07" + data[6:]):
+        with pytest.raises(PayloadDecodeError) as info:
+            dec.decode(bad)
+        assert info.value.reason == "decode_error"
+
+
+def test_registry_down_is_not_a_record_error() -> None:
+    client = DictClient()
+    data = AvroEncoder(client, "s", LIVE).encode(live_record())  # type: ignore[arg-type]
+    client.down = True
+    with pytest.raises(RegistryUnavailableError):
+        AvroDecoder(client).decode(data)  # type: ignore[arg-type]
+
+
+def test_decode_many_keeps_positions() -> None:
+    client = DictClient()
+    enc = AvroEncoder(client, "live-value", LIVE)  # type: ignore[arg-type]
+    batch = [enc.encode(live_record(1)), b"", enc.encode(live_record(3)), b"\x00\x00\x00\x00\x09"]
+    out = AvroDecoder(client).decode_many(batch)  # type: ignore[arg-type]
+    assert isinstance(out[0], dict) and out[0]["ID"] == 1
+    assert isinstance(out[1], SerdeFailure) and out[1].reason == "decode_error"
+    assert isinstance(out[2], dict) and out[2]["ID"] == 3
+    assert isinstance(out[3], SerdeFailure) and out[3].reason == "schema_not_found"
+
+
+def test_encoder_rejects_bad_records_and_unregistered_lookup() -> None:
+    client = DictClient()
+    enc = AvroEncoder(client, "live-value", LIVE)  # type: ignore[arg-type]
+    bad = live_record()
+    bad["ID"] = "not a long"
+    with pytest.raises(EncodeError):
+        enc.encode(bad)
+    lookup_only = AvroEncoder(DictClient(), "x", LIVE, auto_register=False)  # type: ignore[arg-type]
+    with pytest.raises(SchemaNotFoundError):
+        lookup_only.encode(live_record())
+
+
+def test_encoder_output_is_plain_fastavro() -> None:
+    client = DictClient()
+    data = AvroEncoder(client, "s", LIVE).encode(live_record())  # type: ignore[arg-type]
+    sid, body = split_wire(data)
+    import io
+
+    assert (
+        fastavro.schemaless_reader(io.BytesIO(body), fastavro.parse_schema(LIVE)) == live_record()
+    )
+    assert json.loads(client.by_id[sid]) == LIVE
+
+
+# ---- raw JSON events ---------------------------------------------------------------------
+
+
+def raw_event(**over: Any) -> dict[str, Any]:
+    ev: dict[str, Any] = {"Id": 1, "Timestamp": "2026-01-01T00:00:00Z", "User": "alice", "Time": 3}
+    ev.update({f"V{k}": -0.5 * k for k in range(1, 29)})
+    ev.update({"Amount": 9.99, "Class": 0})
+    ev.update(over)
+    return ev
+
+
+def test_raw_event_round_trip() -> None:
+    ev = raw_event()
+    out = decode_raw_event(encode_raw_event(ev))
+    assert out == ev and list(out) == list(RAW_FIELDS)
+    assert decode_raw_event(orjson.dumps(raw_event(Class=None)))["Class"] is None
+    assert decode_raw_event(orjson.dumps(raw_event(Class="1")))["Class"] == 1
+    assert decode_raw_event(orjson.dumps(raw_event(V1=2)))["V1"] == 2.0  # ints become floats
+    no_class = raw_event()
+    del no_class["Class"]
+    assert decode_raw_event(orjson.dumps(no_class))["Class"] is None
+    assert "extra" not in decode_raw_event(orjson.dumps(raw_event(extra=1)))
+
+
+@pytest.mark.parametrize(
+    ("payload", "error", "reason"),
+    [
+        (b"", PayloadDecodeError, "decode_error"),
+        (b"{not json", PayloadDecodeError, "decode_error"),
+        (b'{"Amount": NaN}', PayloadDecodeError, "decode_error"),
+        (b"[1, 2]", WrongTypeError, "wrong_type"),
+        (
+            orjson.dumps({k: v for k, v in raw_event().items() if k != "V7"}),
+            MissingFieldError,
+            "missing_field",
+        ),
+        (orjson.dumps(raw_event(Id="1")), WrongTypeError, "wrong_type"),
+        (orjson.dumps(raw_event(Id=True)), WrongTypeError, "wrong_type"),
+        (orjson.dumps(raw_event(Time=1.5)), WrongTypeError, "wrong_type"),
+        (orjson.dumps(raw_event(V3="x")), WrongTypeError, "wrong_type"),
+        (orjson.dumps(raw_event(User=None)), WrongTypeError, "wrong_type"),
+        (orjson.dumps(raw_event(User="")), InvalidValueError, "invalid_value"),
+        (orjson.dumps(raw_event(Amount=-1.0)), InvalidValueError, "invalid_value"),
+        (orjson.dumps(raw_event(Id=-4)), InvalidValueError, "invalid_value"),
+        (orjson.dumps(raw_event(Class=2)), InvalidValueError, "invalid_value"),
+        (orjson.dumps(raw_event(Class="yes")), WrongTypeError, "wrong_type"),
+        (b'{"Id": 1, "V1": 1e999}', PayloadDecodeError, "decode_error"),
+    ],
+)
+def test_raw_event_errors(payload: bytes, error: type[SerdeFailure], reason: str) -> None:
+    with pytest.raises(error) as info:
+        decode_raw_event(payload)
+    assert info.value.reason == reason
+
+
+def test_non_finite_floats_are_invalid_values() -> None:
+    from fraudstream.serde.jsonevents import validate_raw_event
+
+    with pytest.raises(InvalidValueError) as info:
+        validate_raw_event(raw_event(V5=float("inf")))
+    assert info.value.field == "V5"
+    with pytest.raises(InvalidValueError):
+        encode_raw_event(raw_event(Amount=float("nan")))
