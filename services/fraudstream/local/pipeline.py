@@ -21,7 +21,7 @@ from fraudstream.kafka.admin import create_topics, wait_for_broker
 from fraudstream.local.kafka import PROJECT_ROOT, LocalKafka
 from fraudstream.local.procs import free_port
 from fraudstream.local.stack import Job, Service, Supervisor, python_cli
-from fraudstream.local.topics import topic_count, wait_for_count
+from fraudstream.local.topics import wait_for_count
 
 log = logging.getLogger(__name__)
 
@@ -54,14 +54,15 @@ class StackConfig(BaseSettings):
     ksql_port: int = 8088
     metrics_port: int = 8000
     prometheus_port: int = 9090
-    partitions: int = Field(1, ge=1, description="Partitions of the topics the stack creates.")
+    partitions: int = Field(4, ge=1, description="Partitions of the topics the stack creates.")
     training_csv: Path | None = Field(
         None, description="Training data CSV; default: the shared real sample, else synthetic."
     )
-    synthetic_training: int = Field(50_000, ge=1, description="Synthetic training events.")
-    events: int = Field(0, ge=0, description="Live events to replay (0: replay forever).")
-    rate: float = Field(500.0, gt=0, description="Live replay rate, events/s.")
-    seed: int = Field(7, description="Seed of the synthetic live stream.")
+    synthetic_training: int = Field(
+        10_000, ge=1, description="Synthetic events to train on when no CSV is found."
+    )
+    events: int = Field(0, ge=0, description="Live events after the training pass (0: forever).")
+    rate: float = Field(500.0, gt=0, description="Replay rate, events/s.")
     prometheus: bool = Field(True, description="Start Prometheus when it is installed.")
     ksql_dir: Path = Field(PROJECT_ROOT / "ksql", description="KSQL statements to apply.")
     start_timeout: float = Field(120.0, description="Seconds each server has to become ready.")
@@ -222,33 +223,36 @@ class Pipeline:
                 env=self.env(), timeout=180)
         )  # fmt: skip
 
-    def training_source(self) -> tuple[list[str], int | None]:
-        """Producer args for the training stream, and the labelled count it yields if known."""
+    def source_args(self) -> tuple[list[str], int]:
+        """Producer args of the event stream, and how many training records to wait for.
+
+        One producer process replays everything with --loop: its first pass (the CSV's rows,
+        or the first `synthetic_training` synthetic events) is the training data, and every
+        later pass gets fresh Ids, so live scores never collide with an earlier event's Id.
+        """
         csv = self.cfg.training_csv or default_training_csv()
         if csv is not None:
-            rows = max(sum(1 for _ in csv.open()) - 1, 0)
-            return ["--csv", str(csv)], rows
-        return ["--synthetic", str(self.cfg.synthetic_training)], None
+            with csv.open() as f:
+                rows = max(sum(1 for _ in f) - 1, 0)
+            return ["--csv", str(csv)], max(int(rows * 0.99), 1)
+        return ["--synthetic", str(self.cfg.synthetic_training)], self.cfg.synthetic_training
 
-    def produce_training(self) -> int:
-        """Users + the training stream; wait until KSQL has written it to the training topic."""
-        args, expected = self.training_source()
-        before = topic_count(self.ep.bootstrap, self.settings.topic_preprocessed)
-        self.progress(f"producing users and training events ({' '.join(args)})")
-        self.sup.run_job(
-            Job(name="produce-training", argv=python_cli("produce", *args), env=self.env(),
-                timeout=600)
-        )  # fmt: skip
-        # A CSV yields its rows minus rejects: require most of them, then wait for it to settle.
-        need = before + (int(expected * 0.95) if expected else 1)
-        self.progress(f"waiting for KSQL to fill {self.settings.topic_preprocessed}")
+    def producer_service(self) -> tuple[Service, int]:
+        """The replayer (users table + events at --rate, looping) and the training count."""
+        args, need = self.source_args()
+        args += ["--loop", "--rate", str(self.cfg.rate), "--partitions", str(self.cfg.partitions)]
+        if self.cfg.events:
+            args += ["--limit", str(need + self.cfg.events)]
+        svc = Service(name="producer", argv=python_cli("produce", *args), env=self.env())
+        return svc, need
+
+    def wait_training_data(self, need: int) -> int:
+        """Block until KSQL has written `need` labelled events to the training topic."""
+        topic = self.settings.topic_preprocessed
+        self.progress(f"waiting for {need} training records in {topic}")
+        timeout = max(600.0, 3 * need / self.cfg.rate)
         return wait_for_count(
-            self.ep.bootstrap,
-            self.settings.topic_preprocessed,
-            need,
-            timeout=600,
-            settle_s=3.0,
-            progress=self.progress,
+            self.ep.bootstrap, topic, need, timeout=timeout, settle_s=0.0, progress=self.progress
         )
 
     def train(self, name: str = "train") -> None:
@@ -277,7 +281,7 @@ class Pipeline:
             return None
         home = self.sup.data_dir / "prometheus"
         home.mkdir(parents=True, exist_ok=True)
-        rules = sorted((PROJECT_ROOT / "deploy" / "prometheus").glob("*rules*.y*ml"))
+        rules = sorted((PROJECT_ROOT / "deploy" / "prometheus" / "rules").glob("*.yml"))
         lines = [
             "global:",
             "  scrape_interval: 5s",
@@ -306,12 +310,6 @@ class Pipeline:
             ready_timeout=60,
         )
 
-    def replay_service(self) -> Service:
-        """Live events at the chosen rate (synthetic, ids after the training stream's)."""
-        args = ["produce", "--synthetic", str(self.cfg.events or 1_000_000_000)]
-        args += ["--rate", str(self.cfg.rate), "--seed", str(self.cfg.seed)]
-        return Service(name="replay", argv=python_cli(*args), env=self.env(), ready_url=None)
-
     # -- the whole thing -----------------------------------------------------------------------
     def up(self) -> None:
         """Start everything in order; on any failure stop what was started and re-raise."""
@@ -323,7 +321,12 @@ class Pipeline:
                 self.progress(f"starting {svc.name} on {svc.url}")
                 self.sup.start(svc, self.progress)
             self.apply_ksql()
-            n = self.produce_training()
+            producer, need = self.producer_service()
+            self.progress(
+                f"replaying events at {self.cfg.rate:g}/s ({' '.join(producer.argv[3:])})"
+            )
+            self.sup.start(producer, self.progress)
+            n = self.wait_training_data(need)
             self.progress(f"{self.settings.topic_preprocessed}: {n} training records")
             self.train()
             self.progress("starting the scorer")
@@ -334,8 +337,6 @@ class Pipeline:
                     self.sup.start(prom, self.progress)
                 except Exception as exc:  # optional component: the pipeline runs without it
                     self.progress(f"Prometheus did not start, continuing without it: {exc}")
-            self.progress(f"replaying live events at {self.cfg.rate:g}/s")
-            self.sup.start(self.replay_service(), self.progress)
         except BaseException:
             self.down()
             raise
