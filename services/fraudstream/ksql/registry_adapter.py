@@ -18,12 +18,9 @@ from fraudstream.errors import RegistryError
 
 
 def _client_for(url: str) -> SchemaRegistryClient:
-    try:
-        from fraudstream.registry.client import registry_client  # type: ignore[attr-defined]
+    from fraudstream.registry.client import registry_client
 
-        return registry_client(url)  # type: ignore[no-any-return]
-    except ImportError:
-        return SchemaRegistryClient({"url": url})
+    return registry_client(url)
 
 
 class RegistryAdapter:

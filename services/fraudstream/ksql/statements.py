@@ -74,7 +74,7 @@ class Statement:
 
 def normalize_identifier(word: str) -> str:
     """Unquoted identifiers are upper-cased (ksqlDB's rule); quoted ones keep their case."""
-    if len(word) >= 2 and word[0] == word[-1] and word[0] in "`\"":
+    if len(word) >= 2 and word[0] == word[-1] and word[0] in '`"':
         return word[1:-1]
     return word.upper()
 
