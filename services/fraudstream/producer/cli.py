@@ -1,10 +1,189 @@
-"""`fraudstream produce` (placeholder until its issue lands)."""
+"""`fraudstream produce`: publish the users table, then replay CSV or synthetic events."""
 
 from __future__ import annotations
 
+import logging
+import sys
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import orjson
 import typer
 
+from fraudstream.config import get_settings, load_settings
+from fraudstream.kafka import create_topics, wait_for_broker
+from fraudstream.logs import setup_logging
+from fraudstream.producer.csvsource import CsvReport, read_csv_events
+from fraudstream.producer.errors import BadRowError, CsvFormatError, SourceError
+from fraudstream.producer.replay import ReplayStats, replay, replay_records
+from fraudstream.producer.settings import ProducerSettings
+from fraudstream.producer.synthetic import GeneratorParams, generate_records
+from fraudstream.producer.timefmt import parse_start
+from fraudstream.producer.users import make_users, publish_users
 
-def produce() -> None:
-    """Not built yet."""
-    raise typer.BadParameter("'fraudstream produce' is not built yet")
+log = logging.getLogger("fraudstream.producer")
+
+
+def _fail(message: str, code: int) -> typer.Exit:
+    print(f"error: {message}", file=sys.stderr)
+    return typer.Exit(code)
+
+
+def produce(
+    csv: Path | None = typer.Option(None, "--csv", help="Kaggle/ULB creditcard.csv to replay."),
+    synthetic: int | None = typer.Option(
+        None, "--synthetic", min=1, help="Generate N synthetic events (with --loop: endless)."
+    ),
+    rate: float | None = typer.Option(
+        None, "--rate", min=0, help="Target events/s (token bucket); 0 = as fast as possible."
+    ),
+    loop: bool = typer.Option(
+        False, "--loop", help="Replay again and again (fresh Ids, later timestamps)."
+    ),
+    limit: int | None = typer.Option(None, "--limit", min=0, help="Stop after N events."),
+    strict: bool = typer.Option(False, "--strict", help="Stop at the first bad CSV row."),
+    rejects: Path | None = typer.Option(
+        None, "--rejects", help="Where bad CSV rows go [default: <data_dir>/rejects/<csv>.csv]."
+    ),
+    seed: int | None = typer.Option(None, "--seed", help="Generator and users-table seed."),
+    fraud_rate: float | None = typer.Option(
+        None, "--fraud-rate", min=0, max=0.5, help="Synthetic fraud prevalence."
+    ),
+    hard_fraction: float = typer.Option(
+        0.08, "--hard-fraction", min=0, max=1, help="Share of synthetic frauds that are hard."
+    ),
+    label_noise: float = typer.Option(
+        0.02, "--label-noise", min=0, max=0.5, help="Share of synthetic fraud labels flipped."
+    ),
+    unlabelled: float = typer.Option(
+        0.0, "--unlabelled", min=0, max=1, help="Share of synthetic events sent with Class null."
+    ),
+    users: int | None = typer.Option(None, "--users", min=1, help="Size of the users table."),
+    no_users: bool = typer.Option(False, "--no-users", help="Do not publish the users table."),
+    topic: str | None = typer.Option(None, "--topic", help="Source topic."),
+    users_topic: str | None = typer.Option(None, "--users-topic", help="Users topic."),
+    start: str | None = typer.Option(
+        None, "--start", help="Timestamp origin (ISO-8601 or 'now'); Timestamp = start + Time."
+    ),
+    bootstrap: str | None = typer.Option(None, "--bootstrap", help="Kafka bootstrap servers."),
+    partitions: int | None = typer.Option(
+        None, "--partitions", min=1, help="Partitions when the source topic is created."
+    ),
+    progress: bool | None = typer.Option(
+        None, "--progress/--no-progress", help="Progress bar [default: on a terminal]."
+    ),
+    json_out: bool = typer.Option(False, "--json", help="Print the final stats as JSON."),
+) -> None:
+    """Replay the credit-card data set (or synthetic events) into Kafka as JSON."""
+    shared = get_settings()
+    cfg = load_settings(ProducerSettings)
+    setup_logging(shared.log_level)
+    if (csv is None) == (synthetic is None):
+        raise _fail("give exactly one of --csv PATH or --synthetic N", 2)
+    boot = bootstrap or shared.kafka_bootstrap
+    src_topic = topic or shared.topic_source
+    seed_ = cfg.seed if seed is None else seed
+    n_users = users or cfg.users
+    try:
+        origin = parse_start(start or cfg.start)
+    except SourceError as exc:
+        raise _fail(str(exc), 2) from None
+    rate_ = cfg.rate if rate is None else rate
+    table = make_users(n_users, seed_)
+    ids = [u["userid"] for u in table]
+    report = CsvReport()
+
+    if csv is not None:
+        rej = rejects or shared.data_dir / "rejects" / f"{csv.stem}.rejects.csv"
+        if rej.exists():
+            rej.unlink()  # a stale file from an earlier run would mislead
+        rej.parent.mkdir(parents=True, exist_ok=True)
+        try:  # fail fast (exit 2) on a missing file or wrong header, before touching Kafka
+            read_csv_events(csv, start=origin, users=ids).close()
+        except CsvFormatError as exc:
+            raise _fail(str(exc), 2) from None
+        csv_path = csv
+
+        spans: list[int] = []  # Id and Time span of one pass, known after pass 0
+
+        def source(k: int) -> Iterable[dict[str, Any]]:
+            if k and not spans:
+                spans.extend((report.rows, report.max_time + 1))
+            id_span, time_span = spans if k else (0, 0)
+            return read_csv_events(
+                csv_path,
+                start=origin,
+                users=ids,
+                strict=strict,
+                rejects=rej if k == 0 else None,  # later passes repeat the same bad rows
+                report=report if k == 0 else CsvReport(),
+                id_offset=k * id_span,
+                time_offset=k * time_span,
+            )
+
+        total: int | None = None
+    else:
+        params = GeneratorParams(
+            fraud_rate=cfg.fraud_rate if fraud_rate is None else fraud_rate,
+            hard_fraction=hard_fraction,
+            label_noise=label_noise,
+        )
+        try:
+            params.check()
+        except SourceError as exc:
+            raise _fail(str(exc), 2) from None
+        records = generate_records(
+            None if loop else synthetic,
+            seed=seed_,
+            users=ids,
+            start=origin,
+            unlabelled=unlabelled,
+            params=params,
+        )
+
+        total = synthetic if not loop else None
+
+    admin = wait_for_broker(boot, timeout=cfg.broker_wait_s)
+    create_topics(admin, [src_topic], partitions=partitions or cfg.partitions)
+    if not no_users:
+        sent = publish_users(
+            table, bootstrap=boot, topic=users_topic or shared.topic_users, timeout=60
+        )
+        log.info("published %d users to %s", sent, users_topic or shared.topic_users)
+    show = sys.stderr.isatty() if progress is None else progress
+    common: dict[str, Any] = {
+        "bootstrap": boot,
+        "topic": src_topic,
+        "rate": rate_,
+        "limit": limit,
+        "progress": show,
+        "burst": cfg.burst,
+        "flush_timeout": cfg.flush_timeout_s,
+        "producer_overrides": {
+            "message.timeout.ms": cfg.delivery_timeout_ms,
+            "linger.ms": cfg.linger_ms,
+        },
+    }
+    try:
+        stats: ReplayStats
+        if csv is not None:
+            stats = replay(source, loop=loop, **common)
+        else:  # synthetic: already endless with --loop; the fast pre-encoded path
+            stats = replay_records(records, total_hint=total, **common)
+    except BadRowError as exc:
+        raise _fail(f"{csv}: {exc} (strict mode)", 1) from None
+    if csv is not None:
+        print(report.summary())
+        if report.bad:
+            print(f"rejected rows written to {rej}")
+    print(stats.summary())
+    if json_out:
+        out = stats.model_dump() | {"rate": stats.rate}
+        if csv is not None:
+            out["csv"] = {"rows": report.rows, "good": report.good, "bad": report.bad}
+        print(orjson.dumps(out).decode())
+    if stats.interrupted and not stats.failed:
+        raise typer.Exit(130)
+    if not stats.ok:
+        raise typer.Exit(1)

@@ -1,0 +1,39 @@
+"""Producer defaults (`FRAUDSTREAM_PRODUCER_*`); CLI options override them per run."""
+
+from __future__ import annotations
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class ProducerSettings(BaseSettings):
+    """Knobs of `fraudstream produce`; topic names and bootstrap come from the shared Settings."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="FRAUDSTREAM_PRODUCER_", extra="ignore", frozen=True
+    )
+
+    rate: float = Field(0.0, ge=0, description="Target events/s; 0 = as fast as possible.")
+    burst: float = Field(
+        0.0, ge=0, description="Token-bucket capacity in events; 0 = rate/20 (50 ms worth)."
+    )
+    seed: int = Field(42, description="Seed of the synthetic generator and the users table.")
+    fraud_rate: float = Field(
+        0.00172, ge=0, le=0.5, description="Synthetic fraud prevalence (the dataset's 0.172 %)."
+    )
+    users: int = Field(1000, ge=1, le=10_000_000, description="Size of the users table.")
+    start: str = Field(
+        "2013-09-01T00:00:00Z",
+        description="Timestamp origin: Timestamp = start + Time seconds (ISO-8601, or 'now').",
+    )
+    partitions: int = Field(
+        4, ge=1, le=1000, description="Partitions for the source topic when it is created."
+    )
+    broker_wait_s: float = Field(30.0, gt=0, description="How long to wait for the broker.")
+    flush_timeout_s: float = Field(
+        60.0, gt=0, description="Final flush bound; events still unconfirmed then count as failed."
+    )
+    delivery_timeout_ms: int = Field(
+        60_000, ge=1000, description="librdkafka message.timeout.ms: a delivery attempt's bound."
+    )
+    linger_ms: int = Field(20, ge=0, le=1000, description="librdkafka linger.ms (batching).")
