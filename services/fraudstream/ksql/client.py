@@ -123,10 +123,19 @@ class _JsonStream:
 class KsqlClient:
     """Typed access to the ksqlDB REST API: `/info`, `/healthcheck`, `/ksql`, `/query`."""
 
-    def __init__(self, url: str, *, timeout: float = 30.0, auth: tuple[str, str] | None = None):
+    def __init__(
+        self,
+        url: str,
+        *,
+        timeout: float = 30.0,
+        auth: tuple[str, str] | None = None,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
         self.url = url.rstrip("/")
         self._timeout = timeout
-        self._http = httpx.Client(base_url=self.url, timeout=timeout, auth=auth)
+        self._http = httpx.Client(
+            base_url=self.url, timeout=timeout, auth=auth, transport=transport
+        )
 
     def close(self) -> None:
         self._http.close()
