@@ -136,8 +136,9 @@ def compile_reader(schema: dict[str, Any], columns: Columns) -> Reader | None:
             n = j - i
             sname = f"_s{len(structs)}"
             structs[sname] = struct.Struct("<" + "Bd" * n).unpack_from
-            lines.append(f"    t = {sname}(buf, pos)")
-            lines.append(f"    if t[0::2] == {tuple([2 * val_ix] * n)!r}:")
+            # With nulls in the run the record may be shorter than 9n bytes from here.
+            lines.append(f"    t = {sname}(buf, pos) if pos + {9 * n} <= len(buf) else None")
+            lines.append(f"    if t is not None and t[0::2] == {tuple([2 * val_ix] * n)!r}:")
             lines.append(f"        pos += {9 * n}")
             for k in range(n):
                 col = wanted.get(str(fields[i + k]["name"]).upper())

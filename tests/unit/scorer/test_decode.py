@@ -1,0 +1,178 @@
+"""Decoding batches: good rows become arrays, every bad record a dead letter with a reason."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import orjson
+import pytest
+
+from fraudstream.schemas import load_schema
+from fraudstream.scorer.decode import Decoder, parse_event_time_ms
+
+LIVE = load_schema("live")
+
+
+def _decoder(schemas: dict[int, dict[str, Any]]) -> Any:
+    from conftest import MemorySchemas  # type: ignore[import-not-found]
+
+    return Decoder("avro", MemorySchemas(schemas))
+
+
+def test_avro_batch_decodes_to_columns(
+    live_records: list[dict[str, Any]], events: list[dict[str, Any]], request: Any
+) -> None:
+    from conftest import Msg, avro, numeric  # type: ignore[import-not-found]
+
+    dec = _decoder({7: LIVE})
+    msgs = [Msg(avro(LIVE, r, 7), i) for i, r in enumerate(live_records)]
+    out = dec.decode(msgs)
+    assert out.dead == []
+    assert out.ids == [e["Id"] for e in events]
+    assert out.labels == [(-1 if e["Class"] is None else e["Class"]) for e in events]
+    assert out.users == [r["USERID"] for r in live_records]
+    np.testing.assert_array_equal(out.numeric, numeric(events))
+    assert out.event_ms[0] == parse_event_time_ms(events[0]["Timestamp"])
+    assert dec._schemas.lookups == 1, "writer schema fetched once per id"
+
+
+def test_json_batch_decodes_to_columns(events: list[dict[str, Any]]) -> None:
+    from conftest import Msg, numeric  # type: ignore[import-not-found]
+
+    out = Decoder("json").decode([Msg(orjson.dumps(e)) for e in events])
+    assert out.dead == []
+    assert out.ids == [e["Id"] for e in events]
+    assert out.users == [e["User"] for e in events]
+    np.testing.assert_array_equal(out.numeric, numeric(events))
+
+
+def _bad_avro_cases(rec: dict[str, Any]) -> list[tuple[bytes | None, str]]:
+    from conftest import avro  # type: ignore[import-not-found]
+
+    good = avro(LIVE, rec, 7)
+    nan = dict(rec, V3=math.nan)
+    inf = dict(rec, AMOUNT=math.inf)
+    neg = dict(rec, AMOUNT=-5.0)
+    null_v = dict(rec, V7=None)
+    null_id = dict(rec, ID=None)
+    bad_ts = dict(rec, TIMESTAMP="yesterday")
+    bad_class = dict(rec, CLASS=7)
+    no_amount = {
+        "type": "record",
+        "name": "X",
+        "fields": [f for f in LIVE["fields"] if f["name"] != "AMOUNT"],
+    }
+    string_v1 = {
+        "type": "record",
+        "name": "Y",
+        "fields": [
+            ({"name": "V1", "type": ["null", "string"]} if f["name"] == "V1" else f)
+            for f in LIVE["fields"]
+        ],
+    }
+    return [
+        (None, "missing_field"),
+        (b"", "decode_error"),
+        (b"\x00\x00\x00", "decode_error"),
+        (b"\x01" + good[1:], "decode_error"),
+        (good[:-3], "decode_error"),
+        (good + b"\x00", "decode_error"),
+        (b"\x00\x00\x00\x00\x63" + good[5:], "schema_not_found"),
+        (avro(LIVE, nan, 7), "invalid_value"),
+        (avro(LIVE, inf, 7), "invalid_value"),
+        (avro(LIVE, neg, 7), "invalid_value"),
+        (avro(LIVE, null_v, 7), "missing_field"),
+        (avro(LIVE, null_id, 7), "missing_field"),
+        (avro(LIVE, bad_ts, 7), "invalid_value"),
+        (avro(LIVE, bad_class, 7), "invalid_value"),
+        (avro(no_amount, rec, 8), "missing_field"),
+        (avro(string_v1, dict(rec, V1="1.0"), 9), "wrong_type"),
+    ]
+
+
+def test_bad_avro_records_are_dead_letters_with_reasons(
+    live_records: list[dict[str, Any]],
+) -> None:
+    from conftest import Msg, avro  # type: ignore[import-not-found]
+
+    cases = _bad_avro_cases(live_records[0])
+    no_amount = {
+        "type": "record",
+        "name": "X",
+        "fields": [f for f in LIVE["fields"] if f["name"] != "AMOUNT"],
+    }
+    string_v1 = {
+        "type": "record",
+        "name": "Y",
+        "fields": [
+            ({"name": "V1", "type": ["null", "string"]} if f["name"] == "V1" else f)
+            for f in LIVE["fields"]
+        ],
+    }
+    dec = _decoder({7: LIVE, 8: no_amount, 9: string_v1})
+    good = [Msg(avro(LIVE, r, 7), 1000 + i) for i, r in enumerate(live_records[1:6])]
+    msgs = [Msg(v, i) for i, (v, _) in enumerate(cases)]
+    out = dec.decode(msgs[:8] + good + msgs[8:])
+    assert len(out) == 5 and out.ids == [r["ID"] for r in live_records[1:6]]
+    assert sorted((d.msg.offset(), d.reason) for d in out.dead) == [
+        (i, reason) for i, (_, reason) in enumerate(cases)
+    ]
+    assert all(d.detail for d in out.dead)
+    assert out.numeric.shape == (5, 30)
+
+
+@pytest.mark.parametrize(
+    ("payload", "reason"),
+    [
+        (b"{not json", "decode_error"),
+        (b"[1, 2]", "wrong_type"),
+        (b'{"Id": 1}', "missing_field"),
+        ("V1", "wrong_type"),
+        ("Id", "wrong_type"),
+        ("Timestamp", "wrong_type"),
+        ("bool", "wrong_type"),
+        ("neg", "invalid_value"),
+        ("huge", "decode_error"),  # orjson refuses 1e999 (it would be infinity)
+    ],
+)
+def test_bad_json_records(events: list[dict[str, Any]], payload: Any, reason: str) -> None:
+    from conftest import Msg  # type: ignore[import-not-found]
+
+    ev = dict(events[0])
+    if payload == "V1":
+        ev["V1"] = "1.5"
+    elif payload == "Id":
+        ev["Id"] = "12"
+    elif payload == "Timestamp":
+        ev["Timestamp"] = 12345
+    elif payload == "bool":
+        ev["Amount"] = True
+    elif payload == "neg":
+        ev["Amount"] = -1.0
+    elif payload == "huge":
+        payload = orjson.dumps(ev).replace(b'"V2":', b'"V2":1e999,"x":', 1)
+    if isinstance(payload, str):
+        payload = orjson.dumps(ev)
+    out = Decoder("json").decode([Msg(payload)])
+    assert len(out) == 0
+    assert [d.reason for d in out.dead] == [reason], out.dead
+
+
+def test_json_accepts_uppercase_keys_and_quoted_class(events: list[dict[str, Any]]) -> None:
+    from conftest import Msg  # type: ignore[import-not-found]
+
+    ev = {k.upper(): v for k, v in events[1].items()}
+    ev["USERID"] = ev.pop("USER")
+    ev["CLASS"] = '"1"'
+    out = Decoder("json").decode([Msg(orjson.dumps(ev))])
+    assert out.dead == [] and out.labels == [1] and out.users == [events[1]["User"]]
+
+
+def test_event_time_parsing() -> None:
+    assert parse_event_time_ms("1970-01-01T00:00:01Z") == 1000
+    assert parse_event_time_ms("1970-01-01T00:00:01.250") == 1250
+    assert parse_event_time_ms("1970-01-01T01:00:00+01:00") == 0
+    with pytest.raises(ValueError):
+        parse_event_time_ms("not a time")

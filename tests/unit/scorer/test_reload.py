@@ -1,0 +1,95 @@
+"""Model loading for serving: validation, refusal of broken artifacts, hot swap."""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from fraudstream.model import load_model, write_latest
+from fraudstream.scorer.errors import ModelRejectedError
+from fraudstream.scorer.reload import ModelWatcher, canned_batch, prepare
+from fraudstream.scorer.testing import publish_pca_model
+
+
+def test_serving_model_scores_like_the_model(model_store: tuple[Path, str]) -> None:
+    d, version = model_store
+    model = load_model(d / version)
+    serving = prepare(model)
+    x = canned_batch(200, seed=3)
+    scores, fe = serving.score(x)
+    raw = x[:, serving.input_idx]
+    np.testing.assert_allclose(scores, model.score(raw), rtol=1e-12)
+    np.testing.assert_allclose(fe, model.feature_errors(raw), rtol=1e-12)
+    assert serving.version == version and serving.score_is_mean
+
+
+def test_hour_features_take_time_from_the_event(tmp_path: Path) -> None:
+    version = publish_pca_model(tmp_path, seed=4, hours=True)
+    serving = prepare(load_model(tmp_path / version))
+    assert list(serving.input_idx[-1:]) == [0], "Time is column 0 of the decoded rows"
+
+
+def test_model_needing_unknown_inputs_is_refused(model_store: tuple[Path, str]) -> None:
+    d, version = model_store
+    model = load_model(d / version)
+    raw = model.manifest.model_copy(
+        update={
+            "preprocessing": model.manifest.preprocessing.model_copy(
+                update={"sources": ["Velocity", *model.manifest.preprocessing.sources[1:]]}
+            )
+        }
+    )
+    model.manifest = raw
+    with pytest.raises(ModelRejectedError, match="Velocity"):
+        prepare(model)
+
+
+def test_watcher_waits_then_loads_then_refuses_broken_and_keeps_serving(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    results: list[tuple[str, bool]] = []
+    w = ModelWatcher(tmp_path, on_result=lambda v, ok, why: results.append((v, ok)))
+    caplog.set_level(logging.WARNING)
+    assert not w.check() and w.current is None
+    assert "no model published" in caplog.text
+
+    v1 = publish_pca_model(tmp_path, seed=1)
+    assert w.check() and w.current is not None and w.current.version == v1
+    assert not w.check(), "same version: no reload"
+
+    # A broken version: NaN weights. LATEST points at it; the old model keeps serving.
+    v2 = publish_pca_model(tmp_path, seed=2, publish=False)
+    npz = dict(np.load(tmp_path / v2 / "weights.npz"))
+    npz["W0"][0, 0] = np.nan
+    np.savez(tmp_path / v2 / "weights.npz", **npz)
+    write_latest(tmp_path, v2)
+    caplog.clear()
+    assert not w.check()
+    assert w.current.version == v1
+    assert f"model {v2} refused" in caplog.text and "NaN" in caplog.text
+    assert not w.check(), "a refused version is not retried every poll"
+
+    # A truncated manifest is refused too.
+    v3 = publish_pca_model(tmp_path, seed=3, publish=False)
+    (tmp_path / v3 / "manifest.json").write_text(json.dumps({"format_version": 1})[:10])
+    write_latest_unchecked(tmp_path, v3)
+    assert not w.check() and w.current.version == v1
+
+    # A directory that vanished under LATEST.
+    v4 = publish_pca_model(tmp_path, seed=4, publish=False)
+    write_latest(tmp_path, v4)
+    shutil.rmtree(tmp_path / v4)
+    assert not w.check() and w.current.version == v1
+
+    v5 = publish_pca_model(tmp_path, seed=5)
+    assert w.check() and w.current.version == v5
+    assert results == [(v1, True), (v2, False), (v3, False), (v5, True)]
+
+
+def write_latest_unchecked(root: Path, version: str) -> None:
+    (root / "LATEST").write_text(version + "\n")
