@@ -126,11 +126,26 @@ class AvroEncoder:
         return [self.encode(r) for r in records]
 
 
-class AvroDecoder:
-    """Decode Confluent-framed Avro with the writer schema looked up by id (cached)."""
+def strip_logical_types(node: Any) -> Any:
+    """The schema without `logicalType` annotations: values stay raw (ints, bytes)."""
+    if isinstance(node, dict):
+        return {k: strip_logical_types(v) for k, v in node.items() if k != "logicalType"}
+    if isinstance(node, list):
+        return [strip_logical_types(v) for v in node]
+    return node
 
-    def __init__(self, client: SchemaRegistryClient) -> None:
+
+class AvroDecoder:
+    """Decode Confluent-framed Avro with the writer schema looked up by id (cached).
+
+    `logical_types=True` (default, like confluent-kafka's AvroDeserializer) turns e.g.
+    timestamp-millis into `datetime`; `False` keeps the raw int/bytes, which is faster and
+    what a hot path that only computes with numbers wants.
+    """
+
+    def __init__(self, client: SchemaRegistryClient, logical_types: bool = True) -> None:
         self.client = client
+        self.logical_types = logical_types
         self._schemas: dict[int, Any] = {}
         self._misses: dict[int, float] = {}
         self._lock = threading.Lock()
@@ -165,7 +180,10 @@ class AvroDecoder:
                     f"schema id {schema_id} is {schema.schema_type}, not AVRO"
                 )
             try:
-                parsed = fastavro.parse_schema(orjson.loads(schema.schema_str or ""))
+                raw = orjson.loads(schema.schema_str or "")
+                if not self.logical_types:
+                    raw = strip_logical_types(raw)
+                parsed = fastavro.parse_schema(raw)
             except Exception as exc:
                 raise SchemaNotFoundError(
                     f"schema id {schema_id} is not a usable Avro schema: {exc}"
