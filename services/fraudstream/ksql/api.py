@@ -41,13 +41,16 @@ class KSQLAPI:
         timeout: float = 15,
         api_key: str | None = None,
         secret: str | None = None,
-        **_kwargs: Any,
+        **kwargs: Any,
     ) -> None:
         self.url = url
         self.max_retries = max_retries
         self.timeout = timeout
         auth = (api_key, secret) if api_key and secret else None
-        self._client = KsqlClient(url, timeout=timeout, auth=auth)
+        # `transport` (an httpx transport) is ours, not ksql-python's: tests and proxies.
+        self._client = KsqlClient(
+            url, timeout=timeout, auth=auth, transport=kwargs.get("transport")
+        )
         if check_version:
             self.get_ksql_version()
 

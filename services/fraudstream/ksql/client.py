@@ -98,16 +98,31 @@ def split_schema(schema: str) -> list[tuple[str, str]]:
 
 
 class _JsonStream:
-    """Incrementally pulls JSON values out of a streamed array or newline-delimited body."""
+    """Incrementally pulls JSON values out of a streamed body.
 
-    def __init__(self) -> None:
+    `outer_array=True`: the body is one JSON array streamed element by element (`/query`,
+    `/query-stream` as application/json); False: one value per line (delimited format).
+    """
+
+    def __init__(self, outer_array: bool = False) -> None:
         self._buf = ""
         self._decoder = json.JSONDecoder()
+        self._outer = outer_array
+        self._opened = not outer_array
 
     def feed(self, text: str) -> Iterator[Any]:
         self._buf += text
         while True:
-            buf = self._buf.lstrip(" \t\r\n[,]")
+            buf = self._buf.lstrip()
+            if not self._opened:
+                if not buf:
+                    self._buf = ""
+                    return
+                if buf[0] == "[":
+                    buf = buf[1:]
+                self._opened = True
+            if self._outer:
+                buf = buf.lstrip(" \t\r\n,]")
             if not buf:
                 self._buf = ""
                 return
@@ -223,7 +238,7 @@ class KsqlClient:
                 if resp.status_code != 200:
                     resp.read()
                     raise _error_from(resp, _json(resp))
-                parser = _JsonStream()
+                parser = _JsonStream(outer_array=True)
                 for chunk in resp.iter_text():
                     for msg in parser.feed(chunk):
                         event = _query_event(msg)
