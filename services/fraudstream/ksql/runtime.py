@@ -375,6 +375,8 @@ class PushQueryRunner:
             )
         )
         consumer.subscribe(list(self.query.source_topics))
+        # Rows (column lists) when the engine offers them, else output records.
+        process = getattr(self.query, "process_rows", None) or self.query.process
         try:
             while not self._stop.is_set():
                 for msg in consumer.consume(num_messages=500, timeout=0.2):
@@ -390,7 +392,7 @@ class PushQueryRunner:
                         tuple(msg.headers() or ()),
                     )
                     try:
-                        outs = self.query.process(rec)
+                        outs = process(rec)
                     except Exception:
                         log.exception("push query: record failed")
                         continue
@@ -398,6 +400,9 @@ class PushQueryRunner:
                         if not emit(out):
                             self._stop.set()
                             return
+                    if getattr(self.query, "done", False):
+                        self._stop.set()
+                        return
         finally:
             with contextlib.suppress(KafkaException, RuntimeError):
                 consumer.close()

@@ -688,9 +688,9 @@ class PushSession:
         self.runner.stop()
 
     def _row(self, out: Any) -> list[Any]:
-        to_row = getattr(self.tq, "row_of", None) or getattr(self.tq, "decode_row", None)
-        if callable(to_row):
-            return list(to_row(out))
+        values = getattr(out, "values", None)  # the engine's TransientRow
+        if isinstance(values, list):
+            return values
         value = orjson.loads(out.value) if out.value else {}
         if isinstance(value, dict):
             upper = {str(k).upper(): v for k, v in value.items()}

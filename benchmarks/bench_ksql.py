@@ -1,0 +1,201 @@
+"""KSQL engine throughput: the live preprocessing statement through the local broker.
+
+Measures, in one run and one process:
+  1. engine only: `PersistentQuery.process` over pre-built records in memory (no Kafka);
+  2. through Kafka: the embedded server runs `ksql/01_source.sql` + `ksql/04_live.sql`
+     (project + MASK_LEFT + IFNULL to Avro, every event) and a filtering variant
+     (`WHERE Class IS NOT NULL`, i.e. `ksql/03_training.sql`) over a pre-loaded backlog of N
+     raw JSON events; time from query start until the output topic holds every record;
+and prints events/s for each plus the ratio Kafka/engine-only.
+
+    python benchmarks/bench_ksql.py [--events 200000]
+
+Uses FRAUDSTREAM_KAFKA_BOOTSTRAP when set, else starts the project's local broker.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import orjson
+from confluent_kafka import Consumer, Producer, TopicPartition
+
+from fraudstream.kafka.admin import create_topics, wait_for_broker
+from fraudstream.kafka.clients import consumer_config, producer_config
+from fraudstream.ksql.client import KsqlClient
+from fraudstream.ksql.server import KsqlServer
+from fraudstream.ksql.statements import split_statements
+from fraudstream.local.kafka import LocalKafka
+from fraudstream.local.procs import free_port
+from fraudstream.registry.server import RegistryServer
+
+ROOT = Path(__file__).resolve().parents[1]
+USERS = ["alice", "bob", "carol", "dave", "erin", "frank", "grace", "heidi"]
+
+
+def make_events(n: int) -> list[tuple[bytes, bytes]]:
+    out = []
+    for i in range(n):
+        user = USERS[i % len(USERS)]
+        ev: dict[str, Any] = {"Id": i, "Timestamp": "2013-09-01T00:00:00Z", "User": user, "Time": i}
+        for k in range(1, 29):
+            ev[f"V{k}"] = ((i * 31 + k * 17) % 1000) / 100.0 - 5.0
+        ev["Amount"] = float(i % 500) + 0.25
+        ev["Class"] = None if i % 5 == 0 else i % 2
+        out.append((user.encode(), orjson.dumps(ev)))
+    return out
+
+
+def produce(bootstrap: str, topic: str, records: list[tuple[bytes, bytes]]) -> float:
+    p = Producer(producer_config(bootstrap, linger_ms=20))
+    t0 = time.perf_counter()
+    for k, v in records:
+        while True:
+            try:
+                p.produce(topic, value=v, key=k)
+                break
+            except BufferError:
+                p.poll(0.05)
+    p.flush(120)
+    return time.perf_counter() - t0
+
+
+def topic_count(bootstrap: str, topic: str) -> int:
+    c = Consumer(consumer_config(bootstrap, f"count-{uuid.uuid4().hex[:6]}"))
+    try:
+        md = c.list_topics(topic, timeout=10)
+        if topic not in md.topics:
+            return 0
+        total = 0
+        for p in md.topics[topic].partitions:
+            lo, hi = c.get_watermark_offsets(TopicPartition(topic, p), timeout=10)
+            total += hi - lo
+        return total
+    finally:
+        c.close()
+
+
+def engine_only(records: list[tuple[bytes, bytes]], variables: dict[str, str]) -> float:
+    from fraudstream.ksql.engine import InMemorySchemaRegistry, InRecord, KsqlEngine
+
+    engine = KsqlEngine(schema_registry=InMemorySchemaRegistry())
+    for name in ("01_source.sql", "04_live.sql"):
+        engine.execute((ROOT / "ksql" / name).read_text(), variables)
+    (query,) = engine.queries.values()
+    topic = variables["source_topic"]
+    ins = [InRecord(topic, k, v, 0, 0, i) for i, (k, v) in enumerate(records)]
+    t0 = time.perf_counter()
+    produced = 0
+    for rec in ins:
+        produced += len(query.process(rec))
+    dt = time.perf_counter() - t0
+    assert produced == len(records), (produced, len(records))
+    return len(records) / dt
+
+
+def through_kafka(
+    bootstrap: str,
+    registry_url: str,
+    records: list[tuple[bytes, bytes]],
+    variables: dict[str, str],
+    statement: str,
+    out_topic: str,
+    expected: int,
+) -> float:
+    server = KsqlServer(
+        bootstrap, registry_url, port=free_port(), service_id=f"b{uuid.uuid4().hex[:6]}_"
+    )
+    server.start(timeout=60)
+    try:
+        with KsqlClient(server.url) as client:
+            t0 = time.perf_counter()
+            for name in ("01_source.sql", statement):
+                for stmt in split_statements((ROOT / "ksql" / name).read_text()):
+                    client.ksql(stmt.text, variables=variables)
+        deadline = time.monotonic() + 600
+        last_log = time.monotonic()
+        while time.monotonic() < deadline:
+            n = topic_count(bootstrap, out_topic)
+            if n >= expected:
+                break
+            if time.monotonic() - last_log > 5:
+                print(f"  ... {n}/{expected} records in {out_topic}", flush=True)
+                last_log = time.monotonic()
+            time.sleep(0.1)
+        dt = time.perf_counter() - t0
+        n = topic_count(bootstrap, out_topic)
+        assert n >= expected, f"only {n}/{expected} records after {dt:.0f}s"
+        return len(records) / dt
+    finally:
+        server.stop()
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--events", type=int, default=200_000)
+    ap.add_argument("--partitions", type=int, default=4)
+    args = ap.parse_args()
+
+    print(
+        f"machine: {platform.machine()}, {os.cpu_count()} cpus, python {platform.python_version()}"
+    )
+    broker = None
+    bootstrap = os.environ.get("FRAUDSTREAM_KAFKA_BOOTSTRAP")
+    tmp = tempfile.TemporaryDirectory()
+    if not bootstrap:
+        broker = LocalKafka(
+            data_dir=Path(tmp.name), port=free_port(), controller_port=free_port(), log_level="WARN"
+        )
+        broker.start(timeout=120)
+        bootstrap = broker.bootstrap
+    registry = RegistryServer(
+        bootstrap, port=free_port(), topic=f"_schemas-bench-{uuid.uuid4().hex[:6]}"
+    )
+    registry.start(timeout=60)
+    try:
+        admin = wait_for_broker(bootstrap)
+        uid = uuid.uuid4().hex[:8]
+        source = f"bench-src-{uid}"
+        variables = {
+            "source_topic": source,
+            "source_partitions": str(args.partitions),
+            "live_topic": f"bench-live-{uid}",
+            "live_partitions": str(args.partitions),
+            "training_topic": f"bench-train-{uid}",
+        }
+        create_topics(admin, [source], partitions=args.partitions)
+        records = make_events(args.events)
+        labelled = sum(1 for i in range(args.events) if i % 5 != 0)
+        dt = produce(bootstrap, source, records)
+        print(f"pre-loaded {len(records):,} raw JSON events in {dt:.1f}s")
+
+        eng = engine_only(records, variables)
+        print(f"engine only (process(), no Kafka):          {eng:>10,.0f} events/s")
+        live = through_kafka(
+            bootstrap, registry.url, records, variables, "04_live.sql",
+            variables["live_topic"], args.events,
+        )  # fmt: skip
+        print(f"through Kafka: project+MASK_LEFT -> Avro:   {live:>10,.0f} events/s")
+        filt = through_kafka(
+            bootstrap, registry.url, records, variables, "03_training.sql",
+            variables["training_topic"], labelled,
+        )  # fmt: skip
+        print(f"through Kafka: filter+project -> Avro:      {filt:>10,.0f} events/s (input)")
+        print(f"ratio Kafka/engine-only (live statement):   {live / eng:.2f}")
+        print(f"target >= 30,000 events/s: {'met' if min(live, filt) >= 30_000 else 'NOT met'}")
+    finally:
+        registry.stop()
+        if broker is not None:
+            broker.stop()
+        tmp.cleanup()
+
+
+if __name__ == "__main__":
+    main()
