@@ -1,0 +1,270 @@
+"""Kubernetes manifests: every overlay renders with `kubectl kustomize`, the built-in kinds
+validate (kubernetes-validate, strict), the CRDs (KEDA ScaledObject, PodMonitor) have the
+fields their operators read, and the pieces agree with each other (selectors, probes, the
+ConfigMap, the lag trigger, never more replicas than partitions). Broken overlays fail."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import kubernetes_validate
+import pytest
+import yaml
+
+K8S = Path(__file__).resolve().parents[3] / "deploy" / "k8s"
+KUBE_VERSION = "1.30.0"
+OVERLAYS = ["base", "overlays/dev", "overlays/prod"]
+
+# The parts of the CRDs the manifests use; unknown keys are errors (typos such as
+# `maxReplicas` would otherwise be ignored by the operator without a word).
+SCALED_OBJECT_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["apiVersion", "kind", "metadata", "spec"],
+    "properties": {
+        "apiVersion": {"const": "keda.sh/v1alpha1"},
+        "spec": {
+            "type": "object",
+            "required": ["scaleTargetRef", "triggers", "maxReplicaCount"],
+            "additionalProperties": False,
+            "properties": {
+                "scaleTargetRef": {
+                    "type": "object",
+                    "required": ["name"],
+                    "additionalProperties": False,
+                    "properties": {
+                        "name": {"type": "string"},
+                        "kind": {"type": "string"},
+                        "apiVersion": {"type": "string"},
+                    },
+                },
+                "pollingInterval": {"type": "integer", "minimum": 1},
+                "cooldownPeriod": {"type": "integer", "minimum": 0},
+                "initialCooldownPeriod": {"type": "integer", "minimum": 0},
+                "idleReplicaCount": {"type": "integer", "minimum": 0},
+                "minReplicaCount": {"type": "integer", "minimum": 0},
+                "maxReplicaCount": {"type": "integer", "minimum": 1},
+                "fallback": {"type": "object"},
+                "advanced": {"type": "object"},
+                "triggers": {
+                    "type": "array",
+                    "minItems": 1,
+                    "items": {
+                        "type": "object",
+                        "required": ["type", "metadata"],
+                        "properties": {
+                            "type": {"type": "string"},
+                            "metadata": {
+                                "type": "object",
+                                "additionalProperties": {"type": "string"},
+                            },
+                        },
+                    },
+                },
+            },
+        },
+    },
+}
+POD_MONITOR_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["apiVersion", "kind", "metadata", "spec"],
+    "properties": {
+        "apiVersion": {"const": "monitoring.coreos.com/v1"},
+        "spec": {
+            "type": "object",
+            "required": ["selector", "podMetricsEndpoints"],
+            "additionalProperties": False,
+            "properties": {
+                "jobLabel": {"type": "string"},
+                "podTargetLabels": {"type": "array", "items": {"type": "string"}},
+                "selector": {"type": "object"},
+                "namespaceSelector": {"type": "object"},
+                "sampleLimit": {"type": "integer"},
+                "podMetricsEndpoints": {
+                    "type": "array",
+                    "minItems": 1,
+                    "items": {
+                        "type": "object",
+                        "additionalProperties": False,
+                        "properties": {
+                            "port": {"type": "string"},
+                            "path": {"type": "string"},
+                            "interval": {"type": "string", "pattern": "^[0-9]+(ms|s|m|h)$"},
+                            "scrapeTimeout": {"type": "string"},
+                            "scheme": {"enum": ["http", "https"]},
+                            "relabelings": {"type": "array"},
+                            "metricRelabelings": {"type": "array"},
+                        },
+                    },
+                },
+            },
+        },
+    },
+}
+CRD_SCHEMAS = {"ScaledObject": SCALED_OBJECT_SCHEMA, "PodMonitor": POD_MONITOR_SCHEMA}
+
+
+@pytest.fixture(scope="module")
+def kubectl() -> str:
+    path = shutil.which("kubectl")
+    if path is None:
+        pytest.skip("kubectl is not installed (it provides `kubectl kustomize`)")
+    return path
+
+
+@pytest.fixture(scope="module")
+def rendered(kubectl, run) -> dict[str, list[dict[str, Any]]]:
+    out = {}
+    for name in OVERLAYS:
+        res = run([kubectl, "kustomize", K8S / name])
+        assert res.returncode == 0, f"{name}: {res.stderr}"
+        out[name] = [d for d in yaml.safe_load_all(res.stdout) if d]
+    return out
+
+
+def _one(docs: list[dict[str, Any]], kind: str) -> dict[str, Any]:
+    (doc,) = [d for d in docs if d["kind"] == kind]
+    return doc
+
+
+def validate(doc: dict[str, Any]) -> None:
+    """Built-in kinds against the Kubernetes OpenAPI schema, CRDs against ours."""
+    if doc["kind"] in CRD_SCHEMAS:
+        jsonschema.validate(doc, CRD_SCHEMAS[doc["kind"]])
+    else:
+        kubernetes_validate.validate(doc, KUBE_VERSION, strict=True)
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_every_resource_validates(rendered, overlay):
+    docs = rendered[overlay]
+    kinds = sorted(d["kind"] for d in docs)
+    assert kinds == sorted(
+        [
+            "ConfigMap",
+            "Deployment",
+            "PersistentVolumeClaim",
+            "PodDisruptionBudget",
+            "PodMonitor",
+            "ScaledObject",
+            "Service",
+        ]
+    )
+    for doc in docs:
+        validate(doc)
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_pieces_agree(rendered, overlay):
+    docs = rendered[overlay]
+    deploy = _one(docs, "Deployment")
+    pod_labels = deploy["spec"]["template"]["metadata"]["labels"]
+    selector = deploy["spec"]["selector"]["matchLabels"]
+    assert selector.items() <= pod_labels.items()
+    for kind in ("PodDisruptionBudget", "PodMonitor"):
+        assert _one(docs, kind)["spec"]["selector"]["matchLabels"].items() <= pod_labels.items()
+    assert _one(docs, "Service")["spec"]["selector"].items() <= pod_labels.items()
+
+    (container,) = deploy["spec"]["template"]["spec"]["containers"]
+    ports = {p["name"]: p["containerPort"] for p in container["ports"]}
+    config = _one(docs, "ConfigMap")
+    assert container["envFrom"][0]["configMapRef"]["name"] == config["metadata"]["name"]
+    env = config["data"]
+    assert all(k.startswith("FRAUDSTREAM_") for k in env)
+    assert ports["metrics"] == int(env["FRAUDSTREAM_METRICS_PORT"])
+    assert env["FRAUDSTREAM_BIND_HOST"] == "0.0.0.0"
+
+    probes = {
+        k: container[k]["httpGet"] for k in ("startupProbe", "livenessProbe", "readinessProbe")
+    }
+    assert probes["startupProbe"]["path"] == "/healthz"
+    assert probes["livenessProbe"]["path"] == "/healthz"
+    assert probes["readinessProbe"]["path"] == "/readyz"
+    assert all(p["port"] == "metrics" for p in probes.values())
+    for part in ("requests", "limits"):
+        assert {"cpu", "memory"} <= set(container["resources"][part])
+    assert deploy["spec"]["template"]["spec"]["securityContext"]["runAsNonRoot"] is True
+
+    (endpoint,) = _one(docs, "PodMonitor")["spec"]["podMetricsEndpoints"]
+    assert endpoint["port"] == "metrics" and endpoint["path"] == "/metrics"
+    assert _one(docs, "PodMonitor")["spec"]["jobLabel"] in pod_labels
+    assert pod_labels[_one(docs, "PodMonitor")["spec"]["jobLabel"]] == "fraudstream-scorer"
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_autoscaling_follows_the_lag_and_never_exceeds_partitions(rendered, overlay):
+    docs = rendered[overlay]
+    scaled = _one(docs, "ScaledObject")
+    env = _one(docs, "ConfigMap")["data"]
+    spec = scaled["spec"]
+    assert spec["scaleTargetRef"]["name"] == _one(docs, "Deployment")["metadata"]["name"]
+    partitions = int(scaled["metadata"]["annotations"]["fraudstream.io/live-topic-partitions"])
+    assert 1 <= spec.get("minReplicaCount", 0) <= spec["maxReplicaCount"] <= partitions
+    (trigger,) = spec["triggers"]
+    meta = trigger["metadata"]
+    assert trigger["type"] == "kafka"
+    assert meta["allowIdleConsumers"] == "false"
+    assert meta["topic"] == env["FRAUDSTREAM_TOPIC_LIVE"]
+    assert meta["consumerGroup"] == env["FRAUDSTREAM_SCORER_GROUP"]
+    assert meta["bootstrapServers"] == env["FRAUDSTREAM_KAFKA_BOOTSTRAP"]
+    assert int(meta["lagThreshold"]) > 0
+
+
+def test_overlays_differ_where_they_should(rendered):
+    dev, prod = rendered["overlays/dev"], rendered["overlays/prod"]
+    assert _one(dev, "Deployment")["metadata"]["namespace"] == "fraudstream-dev"
+    assert _one(prod, "Deployment")["metadata"]["namespace"] == "fraudstream"
+    assert _one(dev, "ConfigMap")["data"]["FRAUDSTREAM_LOG_LEVEL"] == "DEBUG"
+    image = _one(prod, "Deployment")["spec"]["template"]["spec"]["containers"][0]["image"]
+    assert image.endswith(":0.1.0")
+    assert _one(prod, "ScaledObject")["spec"]["maxReplicaCount"] == 12
+
+
+def _overlay(tmp_path: Path, patch: str) -> Path:
+    (tmp_path / "kustomization.yaml").write_text(
+        f"""apiVersion: kustomize.config.k8s.io/v1beta1
+kind: Kustomization
+resources:
+  - {os.path.relpath(K8S / "base", tmp_path)}
+patches:
+  - target:
+      kind: Deployment
+      name: fraudstream-scorer
+    patch: |-
+{patch}
+"""
+    )
+    return tmp_path
+
+
+def test_invalid_value_in_an_overlay_fails_validation(kubectl, run, tmp_path):
+    overlay = _overlay(
+        tmp_path,
+        "      - op: replace\n        path: /spec/replicas\n        value: three",
+    )
+    res = run([kubectl, "kustomize", overlay])
+    assert res.returncode == 0, res.stderr
+    deploy = _one(list(yaml.safe_load_all(res.stdout)), "Deployment")
+    with pytest.raises(kubernetes_validate.ValidationError):
+        validate(deploy)
+
+
+def test_misspelt_crd_field_fails_validation(rendered):
+    scaled = dict(_one(rendered["base"], "ScaledObject"))
+    scaled["spec"] = {**scaled["spec"], "maxReplicas": 3}
+    with pytest.raises(jsonschema.ValidationError):
+        validate(scaled)
+
+
+def test_patch_of_a_missing_path_fails_to_render(kubectl, run, tmp_path):
+    overlay = _overlay(
+        tmp_path,
+        "      - op: replace\n        path: /spec/template/spec/containers/3/image\n"
+        "        value: x",
+    )
+    res = run([kubectl, "kustomize", overlay])
+    assert res.returncode != 0
+    assert "missing path: /spec/template/spec/containers/3/image" in res.stderr
