@@ -76,7 +76,7 @@ class KafkaLog:
                 "enable.auto.commit": False,
                 "enable.partition.eof": True,
                 "auto.offset.reset": "earliest",
-                "fetch.wait.max.ms": 10,
+                "fetch.wait.max.ms": 100,
                 "log_level": 3,
             }
         )

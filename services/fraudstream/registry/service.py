@@ -29,12 +29,14 @@ from fraudstream.registry.errors import (
 )
 from fraudstream.registry.kafkalog import KafkaLog
 from fraudstream.registry.state import (
+    WATERMARK_KEY,
     RegistryState,
     SubjectVersion,
     config_key,
     config_value,
     schema_key,
     schema_value,
+    watermark_value,
 )
 
 MAX_VERSION = 2**31 - 1
@@ -126,6 +128,7 @@ class Registry:
             if permanent:
                 if live:
                     raise SubjectNotSoftDeleted(subject)
+                self._append(WATERMARK_KEY, watermark_value(self.state.max_id))
                 for sv in every:
                     self._append(schema_key(subject, sv.version), None)
                 if subject in self.state.configs:
@@ -144,6 +147,7 @@ class Registry:
             if permanent:
                 if not sv.deleted:
                     raise VersionNotSoftDeleted(subject, sv.version)
+                self._append(WATERMARK_KEY, watermark_value(self.state.max_id))
                 self._append(schema_key(subject, sv.version), None)
                 return sv.version
             if sv.deleted:

@@ -9,6 +9,12 @@ values are Confluent's JSON shapes, so the topic stays readable by familiar tool
     key   {"keytype":"CONFIG","subject":S|null,"magic":0}
     value {"compatibilityLevel":"BACKWARD"}                                  (null = cleared)
     key   {"keytype":"NOOP","magic":0}                                       (ignored)
+    key   {"keytype":"ID_WATERMARK","magic":0}   (ours: survives hard deletes)
+    value {"maxId":N}
+
+A hard delete tombstones the version; once no version refers to an id, the id's schema is
+forgotten (40403), but the watermark written first keeps it from ever being handed out
+again, before or after a restart.
 """
 
 from __future__ import annotations
@@ -68,6 +74,13 @@ def schema_value(sv: SubjectVersion) -> bytes:
     return orjson.dumps(value)
 
 
+WATERMARK_KEY = orjson.dumps({"keytype": "ID_WATERMARK", "magic": 0})
+
+
+def watermark_value(max_id: int) -> bytes:
+    return orjson.dumps({"maxId": max_id})
+
+
 def config_key(subject: str | None) -> bytes:
     return orjson.dumps({"keytype": "CONFIG", "subject": subject, "magic": 0})
 
@@ -104,6 +117,11 @@ class RegistryState:
                 self._apply_config(k, v)
             elif keytype in ("DELETE_SUBJECT", "CLEAR_SUBJECT"):
                 self._apply_subject_delete(str(k["subject"]), keytype, v)
+            elif keytype == "ID_WATERMARK":
+                if not isinstance(v, dict):
+                    raise ValueError("watermark value is not a JSON object")
+                with self.lock:
+                    self.max_id = max(self.max_id, int(v["maxId"]))
             elif keytype in ("NOOP", "MODE", "CONTEXT"):
                 pass
             else:
@@ -116,9 +134,11 @@ class RegistryState:
         subject, version = str(k["subject"]), int(k["version"])
         with self.lock:
             if v is None:
-                self.versions.get(subject, {}).pop(version, None)
+                gone = self.versions.get(subject, {}).pop(version, None)
                 if subject in self.versions and not self.versions[subject]:
                     del self.versions[subject]
+                if gone is not None:
+                    self._forget_if_unused(gone.id)
                 return
             if not isinstance(v, dict):
                 raise ValueError("schema value is not a JSON object")
@@ -135,6 +155,16 @@ class RegistryState:
                 self.schemas[sv.id] = sv.schema
                 self.ids.setdefault(self._canonical(sv.schema), sv.id)
             self.max_id = max(self.max_id, sv.id)
+
+    def _forget_if_unused(self, schema_id: int) -> None:
+        if any(sv.id == schema_id for vs in self.versions.values() for sv in vs.values()):
+            return
+        text = self.schemas.pop(schema_id, None)
+        self._parsed.pop(schema_id, None)
+        if text is not None:
+            canonical = self._canonical(text)
+            if self.ids.get(canonical) == schema_id:
+                del self.ids[canonical]
 
     def _apply_config(self, k: dict[str, Any], v: Any) -> None:
         subject = k.get("subject")

@@ -79,8 +79,11 @@ def test_register_evolve_reject(schema_registry_url: str, unique_id: str) -> Non
     assert gone.value.error_code == 40401
     assert client.delete_subject(subject, permanent=True) == [1, 2, 3]
     assert subject not in client.get_subjects(deleted=True)
-    # the schema text is still reachable by id for consumers of old data
+    # v1 is still used by the other subject, so it stays reachable by id; v2 is gone
     assert client.get_schema(v1).schema_str
+    with pytest.raises(SchemaRegistryError) as no_id:
+        SchemaRegistryClient({"url": schema_registry_url}).get_schema(v2)
+    assert no_id.value.error_code == 40403
 
 
 def test_helpers(schema_registry_url: str, unique_id: str) -> None:

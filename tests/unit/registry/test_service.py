@@ -99,7 +99,7 @@ def test_lookup_and_not_found_codes() -> None:
         reg.schema_by_id(99)
 
 
-def test_soft_then_hard_delete_and_reregister_keeps_id() -> None:
+def test_soft_then_hard_delete_never_reuses_the_id() -> None:
     reg, log = make()
     sv = reg.register("t", s(("x", "int")))
     with pytest.raises(e.SubjectNotSoftDeleted) as hard_first:
@@ -112,10 +112,15 @@ def test_soft_then_hard_delete_and_reregister_keeps_id() -> None:
     assert reg.delete_subject("t", permanent=True) == [1]
     with pytest.raises(e.SubjectNotFound):
         reg.versions("t", include_deleted=True)
-    # the id is still known (ids are global and never reused for another schema)
+    # the schema is gone by id, and its id is never handed out again, even after a replay
+    with pytest.raises(e.SchemaNotFound):
+        reg.schema_by_id(sv.id)
+    fresh = RegistryState()
+    for key, value in log.records:
+        fresh.apply(key, value)
+    assert fresh.max_id == sv.id and fresh.schemas == {}
     again = reg.register("t", s(("x", "int")))
-    assert again.id == sv.id and again.version == 1
-    assert log.records[-1][1] is not None
+    assert again.id == sv.id + 1 and again.version == 1
 
 
 def test_version_delete_codes() -> None:
