@@ -174,3 +174,30 @@ def _sample(schema: dict) -> dict:  # type: ignore[type-arg]
             t = t["type"]
         out[f["name"]] = defaults[t]
     return out
+
+
+def test_services_read_schemas_instead_of_registering(
+    schema_registry_url: str, unique_id: str
+) -> None:
+    """auto.register.schemas=False: lookup (POST /subjects/s) or use.latest.version."""
+    client = SchemaRegistryClient({"url": schema_registry_url})
+    topic = f"read-{unique_id}"
+    schema = load_schema("alert")
+    ctx = SerializationContext(topic, MessageField.VALUE)
+    strategy = {"subject.name.strategy": topic_subject_name_strategy}
+    lookup_only = AvroSerializer(
+        client, json.dumps(schema), conf={"auto.register.schemas": False, **strategy}
+    )
+    with pytest.raises(Exception, match=r"40401|not found"):
+        lookup_only(_sample(schema), ctx)  # nothing registered yet: refused, not registered
+    assert value_subject(topic) not in client.get_subjects()
+
+    sid = register_schema(client, value_subject(topic), schema)
+    data = lookup_only(_sample(schema), ctx)
+    assert data is not None and int.from_bytes(data[1:5], "big") == sid
+    latest = AvroSerializer(
+        client,
+        None,
+        conf={"auto.register.schemas": False, "use.latest.version": True, **strategy},
+    )
+    assert latest(_sample(schema), ctx) == data
