@@ -311,9 +311,10 @@ class Pipeline:
         )
 
     # -- the whole thing -----------------------------------------------------------------------
-    def up(self) -> None:
+    def up(self, foreground: bool = True) -> None:
         """Start everything in order; on any failure stop what was started and re-raise."""
-        self.sup.claim({**self.ep.as_dict(), "model_dir": str(self.model_dir)})
+        endpoints = {**self.ep.as_dict(), "model_dir": str(self.model_dir)}
+        self.sup.claim(endpoints, foreground=foreground)
         try:
             self.start_kafka()
             self.create_topics()

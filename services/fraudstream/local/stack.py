@@ -95,6 +95,7 @@ class StackState(BaseModel):
     """The stack as one supervisor left it (stack.json)."""
 
     supervisor_pid: int | None = None
+    supervisor_start: int | None = None
     started_at: float = Field(default_factory=time.time)
     endpoints: dict[str, str] = Field(default_factory=dict)
     components: list[ComponentRecord] = Field(default_factory=list)
@@ -153,17 +154,34 @@ class Supervisor:
     def active(self) -> list[ComponentRecord]:
         return [c for c in self.state.components if self.is_running(c)]
 
-    def claim(self, endpoints: dict[str, str]) -> None:
-        """Become this data dir's supervisor; refuse if a live stack is already there."""
+    def claim(self, endpoints: dict[str, str], foreground: bool = False) -> None:
+        """Take this data dir; refuse if a live stack is already there.
+
+        `foreground`: this process stays and stops the stack itself (`fraudstream up`), so
+        `fraudstream down` asks it (SIGTERM) instead of stopping the components behind its back.
+        """
         live = self.active()
         sup = self.state.supervisor_pid
-        if live or (sup is not None and sup != os.getpid() and pid_alive(sup)):
+        if live or (sup is not None and sup != os.getpid() and self.supervisor_alive()):
             names = ", ".join(c.name for c in live) or f"supervisor pid {sup}"
             raise StackStateError(
                 f"a stack already runs in {self.data_dir} ({names}); run `fraudstream down` first"
             )
-        self.state = StackState(supervisor_pid=os.getpid(), endpoints=endpoints)
+        me = os.getpid()
+        self.state = StackState(
+            supervisor_pid=me if foreground else None,
+            supervisor_start=proc_start_time(me) if foreground else None,
+            endpoints=endpoints,
+        )
         self.save()
+
+    def supervisor_alive(self) -> bool:
+        """The foreground `up` that owns this stack still runs (same process, not a reuse)."""
+        pid = self.state.supervisor_pid
+        if pid is None or not pid_alive(pid):
+            return False
+        start = self.state.supervisor_start
+        return start is None or proc_start_time(pid) == start
 
     def _log_file(self, name: str) -> Path:
         return self.logs_dir / f"{name}.log"

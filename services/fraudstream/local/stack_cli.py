@@ -89,14 +89,12 @@ def up(
     signal.signal(signal.SIGTERM, _sigterm_as_interrupt)
     t0 = time.monotonic()
     try:
-        pipe.up()
+        pipe.up(foreground=not detach)
     except KeyboardInterrupt:
         console.print("interrupted while starting; everything started was stopped")
         raise typer.Exit(130) from None
     console.log(f"stack up in {time.monotonic() - t0:.0f}s: {pipe.ep.as_dict()}")
     if detach:
-        pipe.sup.state.supervisor_pid = None
-        pipe.sup.save()
         console.print(f"detached; `fraudstream down --data-dir {cfg.data_dir}` stops it")
         return
     stop = threading.Event()
@@ -126,7 +124,7 @@ def down(
     setup_logging(get_settings().log_level)
     sup = Supervisor(_data_dir(data_dir))
     sup_pid = sup.state.supervisor_pid
-    if sup_pid is not None and sup_pid != os.getpid() and pid_alive(sup_pid):
+    if sup_pid is not None and sup_pid != os.getpid() and sup.supervisor_alive():
         console.print(f"asking the running `fraudstream up` (pid {sup_pid}) to stop")
         os.kill(sup_pid, signal.SIGTERM)
         deadline = time.monotonic() + timeout
