@@ -68,14 +68,16 @@ class CommandLog:
                 msg = consumer.poll(0.5)
                 if msg is None:
                     continue
-                if msg.error() is not None:
-                    if msg.error().code() == KafkaError._PARTITION_EOF:
+                err = msg.error()
+                if err is not None:
+                    if err.code() == KafkaError._PARTITION_EOF:
                         break
-                    raise KsqlError(f"reading command topic {self.topic}: {msg.error()}")
+                    raise KsqlError(f"reading command topic {self.topic}: {err}")
+                offset = int(msg.offset() or 0)
                 value = msg.value()
                 if value:
-                    out.append((msg.offset(), Command.model_validate_json(value)))
-                if msg.offset() + 1 >= high:
+                    out.append((offset, Command.model_validate_json(value)))
+                if offset + 1 >= high:
                     break
             else:
                 raise KsqlError(f"command topic {self.topic} not read to its end in {timeout}s")

@@ -202,9 +202,9 @@ class QueryRunner:
                         if err.code() != KafkaError._PARTITION_EOF:
                             log.warning("query %s: consume error %s", self.query_id, err)
                         continue
-                    topic = msg.topic()
-                    partition = msg.partition()
-                    offset = msg.offset()
+                    topic = str(msg.topic())
+                    partition = int(msg.partition() or 0)
+                    offset = int(msg.offset() or 0)
                     offsets[(topic, partition)] = offset
                     self.stats.consumed += 1
                     rec = in_record(
@@ -316,8 +316,9 @@ def bootstrap_table(
                 count += 1
                 with contextlib.suppress(Exception):
                     query.process(rec)
-                if msg.offset() + 1 >= ends[msg.partition()]:
-                    done.add(msg.partition())
+                part = int(msg.partition() or 0)
+                if int(msg.offset() or 0) + 1 >= ends[part]:
+                    done.add(part)
     finally:
         with contextlib.suppress(KafkaException, RuntimeError):
             consumer.close()
