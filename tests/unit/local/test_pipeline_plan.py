@@ -1,0 +1,77 @@
+"""What `fraudstream up` would start: ports, env, producer command, Prometheus config."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from fraudstream.config import Settings
+from fraudstream.local.pipeline import Pipeline, StackConfig, resolve_endpoints
+
+
+def test_free_ports_are_distinct_and_defaults_documented() -> None:
+    ep = resolve_endpoints(StackConfig(free_ports=True))
+    ports = [ep.kafka_port, ep.controller_port, ep.registry_port, ep.ksql_port, ep.metrics_port]
+    assert len(set(ports)) == len(ports)
+    d = resolve_endpoints(StackConfig())
+    assert (d.bootstrap, d.registry_url, d.ksql_url, d.metrics_url) == (
+        "127.0.0.1:9092",
+        "http://127.0.0.1:8081",
+        "http://127.0.0.1:8088",
+        "http://127.0.0.1:8000",
+    )
+
+
+def test_children_get_the_stack_endpoints(tmp_path: Path) -> None:
+    cfg = StackConfig(data_dir=tmp_path / "d", model_dir=tmp_path / "m", free_ports=True)
+    p = Pipeline(cfg, Settings())
+    env = p.env()
+    assert env["FRAUDSTREAM_KAFKA_BOOTSTRAP"] == p.ep.bootstrap
+    assert env["FRAUDSTREAM_REGISTRY_URL"] == p.ep.registry_url
+    assert env["FRAUDSTREAM_KSQL_URL"] == p.ep.ksql_url
+    assert env["FRAUDSTREAM_MODEL_DIR"] == str((tmp_path / "m").resolve())
+    assert env["FRAUDSTREAM_METRICS_PORT"] == str(p.ep.metrics_port)
+    scorer = p.scorer_service()
+    assert scorer.ready_url == f"{p.ep.metrics_url}/readyz"
+    assert scorer.argv[-1] == "score" and scorer.env == env
+    reg = p.registry_service()
+    assert reg.argv[-4:] == ["--host", "127.0.0.1", "--port", str(p.ep.registry_port)]
+
+
+def test_producer_replays_csv_with_loop_and_limit(tmp_path: Path) -> None:
+    csv = tmp_path / "c.csv"
+    csv.write_text("Time,V1,Class\n" + "".join(f"{i},0.1,0\n" for i in range(200)))
+    cfg = StackConfig(data_dir=tmp_path, training_csv=csv, rate=123, events=1000)
+    svc, need = Pipeline(cfg, Settings()).producer_service()
+    assert need == 198  # 99 % of the rows: a few rejected rows must not block training
+    args = svc.argv[svc.argv.index("produce") + 1 :]
+    assert args[:2] == ["--csv", str(csv)]
+    assert "--loop" in args
+    assert args[args.index("--rate") + 1] == "123.0"
+    assert args[args.index("--limit") + 1] == str(198 + 1000)
+
+
+def test_producer_falls_back_to_synthetic(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import fraudstream.local.pipeline as pl
+
+    monkeypatch.setattr(pl, "SHARED_SAMPLE_DIR", tmp_path / "nothing-here")
+    cfg = StackConfig(data_dir=tmp_path, synthetic_training=3000)
+    svc, need = Pipeline(cfg, Settings()).producer_service()
+    args = svc.argv[svc.argv.index("produce") + 1 :]
+    assert args[:2] == ["--synthetic", "3000"] and need == 3000
+    assert "--limit" not in args  # events=0: replay forever
+
+
+def test_prometheus_config_scrapes_the_scorer(tmp_path: Path) -> None:
+    p = Pipeline(StackConfig(data_dir=tmp_path, free_ports=True), Settings())
+    svc = p.prometheus_service()
+    if svc is None:
+        pytest.skip("prometheus binary not installed on this machine")
+    text = (tmp_path / "prometheus" / "prometheus.yml").read_text()
+    assert f"127.0.0.1:{p.ep.metrics_port}" in text
+    assert f"--web.listen-address=127.0.0.1:{p.ep.prometheus_port}" in svc.argv
+    assert (
+        Pipeline(StackConfig(data_dir=tmp_path, prometheus=False), Settings()).prometheus_service()
+        is None
+    )
