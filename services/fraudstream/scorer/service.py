@@ -197,14 +197,17 @@ class Scorer:
         cextra: dict[str, Any] = {
             "client.id": client_id,
             "queued.max.messages.kbytes": 32768,
+            "session.timeout.ms": s.session_timeout_ms,
+            "heartbeat.interval.ms": max(s.session_timeout_ms // 4, 500),
             "error_cb": self._on_client_error,
         }
         pextra: dict[str, Any] = {"client.id": client_id, "error_cb": self._on_client_error}
         if s.exactly_once:
             cextra["isolation.level"] = "read_committed"
-            tid = s.transactional_id or s.group
-            pextra["transactional.id"] = f"{tid}-{uuid.uuid4().hex[:12]}"
-            pextra["transaction.timeout.ms"] = 60_000
+            pextra["transactional.id"] = (
+                s.transactional_id or f"{s.group}-{socket.gethostname()}-{uuid.uuid4().hex[:8]}"
+            )
+            pextra["transaction.timeout.ms"] = s.transaction_timeout_ms
         cconf = consumer_config(s.kafka_bootstrap, s.group)
         cconf.update(cextra)
         pconf = producer_config(s.kafka_bootstrap)

@@ -41,10 +41,20 @@ class ScorerSettings(BaseSettings):
     group: str = Field("fraudstream-scorer", description="Consumer group shared by replicas.")
     exactly_once: bool = Field(False, description="Transactional produce + offsets.")
     transactional_id: str | None = Field(
-        None, description="Transactional id prefix (default: <group>-<random>; unique per replica)."
+        None,
+        description="Stable transactional id of this replica (e.g. the pod name): a restarted "
+        "replica then fences its dead predecessor at once. Default: <group>-<host>-<random>.",
+    )
+    transaction_timeout_ms: int = Field(
+        60_000, ge=1000, description="A dead replica's open transaction aborts after this."
     )
     batch_size: int = Field(2000, ge=1, le=100_000, description="Max events per micro-batch.")
     max_wait_ms: int = Field(100, ge=1, le=60_000, description="Max wait to fill a batch.")
+    session_timeout_ms: int = Field(
+        10_000,
+        ge=1000,
+        description="Consumer session timeout: how soon a dead replica's partitions move on.",
+    )
     commit_interval_ms: int = Field(1000, ge=10, description="At-least-once commit period.")
     delivery_timeout_s: float = Field(30.0, gt=0, description="Max wait for a batch's acks.")
     reload_interval_s: float = Field(1.0, gt=0, description="How often models/LATEST is checked.")

@@ -223,8 +223,7 @@ def read_topic(
     """All records of `topic` (at least `expect`, then until idle for idle_s)."""
     conf = consumer_config(bootstrap, f"reader-{time.monotonic_ns()}")
     conf["enable.auto.offset.store"] = True
-    if read_committed:
-        conf["isolation.level"] = "read_committed"
+    conf["isolation.level"] = "read_committed" if read_committed else "read_uncommitted"
     c = Consumer(conf)
     c.subscribe([topic])
     out: list[Any] = []
