@@ -84,22 +84,29 @@ def _le(label: str) -> float:
     return math.inf if label in ("+Inf", "Inf", "inf") else float(label)
 
 
-def _draw_heatmap(ax: Axes, data: PanelData) -> None:
-    """Per-bucket counts per step from cumulative `le` buckets (Grafana's heatmap format)."""
+def heatmap_grid(data: PanelData) -> tuple[list[float], list[float], list[list[float]]]:
+    """(times, bucket upper bounds, counts[bucket][time]) from cumulative `le` series:
+    each bucket's count is its cumulative value minus the bucket below (Grafana's heatmap
+    format); a missing point counts as 0 and a negative difference (a reset) as 0."""
     buckets: dict[float, dict[float, float]] = {}
     for result in data.results:
         for series in result.series:
             if "le" in series.labels:
                 buckets[_le(series.labels["le"])] = dict(series.points)
     times = sorted({t for pts in buckets.values() for t in pts})
-    if not buckets or not times:
-        _no_data(ax)
-        return
     bounds = sorted(buckets)
     grid: list[list[float]] = []
     for i, le in enumerate(bounds):
         below = buckets[bounds[i - 1]] if i else {}
         grid.append([max(0.0, buckets[le].get(t, 0.0) - below.get(t, 0.0)) for t in times])
+    return times, bounds, grid
+
+
+def _draw_heatmap(ax: Axes, data: PanelData) -> None:
+    times, bounds, grid = heatmap_grid(data)
+    if not bounds or not times:
+        _no_data(ax)
+        return
     labels = [("+Inf" if math.isinf(b) else f"{b:g}") for b in bounds]
     mesh = ax.pcolormesh(
         _times([(t, 0.0) for t in times]),
@@ -115,6 +122,8 @@ def _draw_heatmap(ax: Axes, data: PanelData) -> None:
 
 
 def _draw_versions(ax: Axes, data: PanelData) -> None:
+    from matplotlib.ticker import MaxNLocator
+
     drawn = False
     for result in data.results:
         for series in result.series:
@@ -128,7 +137,7 @@ def _draw_versions(ax: Axes, data: PanelData) -> None:
                 drawn = True
     ax.set_ylabel("replicas")
     ax.set_ylim(bottom=0)
-    ax.yaxis.get_major_locator().set_params(integer=True)
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
     if drawn:
         ax.legend(fontsize=7, loc="upper left")
     else:
@@ -188,4 +197,4 @@ def render(
     return out
 
 
-__all__ = ["header", "render"]
+__all__ = ["header", "heatmap_grid", "render"]
