@@ -1,0 +1,1399 @@
+"""Query planner: a parsed SELECT + the metastore -> a runnable query (topology closures).
+
+Handles the shapes of the supported subset: stateless projection/filter over a stream or
+table, PARTITION BY, stream-table / stream-stream (WITHIN) / table-table joins, and
+GROUP BY aggregates (optionally TUMBLING/HOPPING windowed). Names, key selection and
+error messages follow ksqlDB's (old) query planner.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from decimal import Decimal
+from typing import Any
+
+from fraudstream.errors import SerdeError
+from fraudstream.ksql import ast as A
+from fraudstream.ksql import types as T
+from fraudstream.ksql.errors import (
+    KsqlProcessingError,
+    KsqlStatementError,
+    KsqlUnsupportedError,
+)
+from fraudstream.ksql.expressions import (
+    AGGREGATE_NAMES,
+    Compiled,
+    ExpressionCompiler,
+    Scope,
+    ScopeColumn,
+)
+from fraudstream.ksql.formats import FormatSpec, SchemaRegistryLike, check_supported, make_serde
+from fraudstream.ksql.topology import (
+    PSEUDO_COLUMNS,
+    BaseQuery,
+    Column,
+    DataSource,
+    InRecord,
+    OutRecord,
+    SourceReader,
+    TransientQuery,
+    TransientRow,
+    WindowInfo,
+    windowed_key,
+)
+
+DEFAULT_GRACE_MS = 24 * 3600 * 1000
+
+
+@dataclass
+class BoundSource:
+    source: DataSource
+    alias: str
+    offset: int  # position of this source's first column in the combined row
+    reader: SourceReader | None = None
+
+    @property
+    def width(self) -> int:
+        return len(self.source.columns) + 3 + (2 if self.source.window else 0)
+
+    def scope_columns(self) -> list[ScopeColumn]:
+        out = []
+        i = self.offset
+        for c in self.source.key_columns:
+            out.append(ScopeColumn(c.name, c.type, self.alias, i, "KEY"))
+            i += 1
+        for c in self.source.value_columns:
+            out.append(ScopeColumn(c.name, c.type, self.alias, i, "VALUE"))
+            i += 1
+        for name, t in zip(PSEUDO_COLUMNS, (T.T_BIGINT, T.T_INTEGER, T.T_BIGINT), strict=True):
+            out.append(ScopeColumn(name, t, self.alias, i, "PSEUDO"))
+            i += 1
+        if self.source.window:
+            for name in ("WINDOWSTART", "WINDOWEND"):
+                out.append(ScopeColumn(name, T.T_BIGINT, self.alias, i, "WINDOW"))
+                i += 1
+        return out
+
+    @property
+    def rowtime_index(self) -> int:
+        return self.offset + len(self.source.columns)
+
+
+@dataclass
+class OutputColumn:
+    name: str
+    expr: A.Expr
+    compiled: Compiled | None = None
+    is_key: bool = False
+
+
+@dataclass
+class PlannedQuery:
+    query: BaseQuery
+    key_columns: list[Column]
+    value_columns: list[Column]
+    key_format: FormatSpec
+    value_format: FormatSpec
+    window: WindowInfo | None
+    kind: str  # STREAM TABLE (result kind)
+    partitions: int
+    source_names: list[str] = field(default_factory=list)
+
+
+def _strip_pos(e: A.Expr, scope: Scope | None) -> A.Expr:
+    """Expression with positions removed and column refs qualified (for equality checks)."""
+    if isinstance(e, A.ColumnRef):
+        src = e.source
+        if scope is not None:
+            try:
+                col = scope.resolve(e, "SELECT")
+                src = col.source
+            except KsqlStatementError:
+                pass
+        return A.ColumnRef(e.name, src)
+    if isinstance(e, A.Literal | A.IntervalUnit):
+        return e
+    kw: dict[str, Any] = {}
+    for fname in e.__dataclass_fields__:  # type: ignore[attr-defined]
+        v = getattr(e, fname)
+        if isinstance(v, A.Expr):
+            kw[fname] = _strip_pos(v, scope)
+        elif isinstance(v, tuple):
+            kw[fname] = tuple(_strip_tuple(x, scope) for x in v)
+        else:
+            kw[fname] = v
+    return type(e)(**kw)
+
+
+def _strip_tuple(x: Any, scope: Scope | None) -> Any:
+    if isinstance(x, A.Expr):
+        return _strip_pos(x, scope)
+    if isinstance(x, tuple):
+        return tuple(_strip_tuple(y, scope) for y in x)
+    return x
+
+
+def _refs(e: A.Expr) -> list[A.ColumnRef]:
+    return [n for n in A.walk(e) if isinstance(n, A.ColumnRef)]
+
+
+def _join_names(names: list[str]) -> str:
+    if len(names) <= 1:
+        return "".join(names)
+    return ", ".join(names[:-1]) + " and " + names[-1]
+
+
+class Planner:
+    """Plans one query. `sink` is None for transient queries."""
+
+    def __init__(
+        self,
+        *,
+        sources: Mapping[str, DataSource],
+        registry: SchemaRegistryLike | None,
+        properties: Mapping[str, Any],
+        query_id: str,
+        statement_text: str,
+        sink_name: str | None,
+        sink_topic: str | None,
+        sink_kind: str | None,
+        sink_props: Mapping[str, Any],
+        existing_sink: DataSource | None = None,
+    ) -> None:
+        self.sources = sources
+        self.registry = registry
+        self.properties = properties
+        self.query_id = query_id
+        self.text = statement_text
+        self.sink_name = sink_name
+        self.sink_topic = sink_topic
+        self.sink_kind = sink_kind
+        self.sink_props = sink_props
+        self.existing_sink = existing_sink
+        self.query: BaseQuery | None = None
+
+    # ------------------------------------------------------------------ helpers
+    def _source(self, rel: A.Relation) -> DataSource:
+        src = self.sources.get(rel.name)
+        if src is None:
+            raise KsqlStatementError(f"{rel.name} does not exist.")
+        return src
+
+    def _reader(self, b: BoundSource) -> SourceReader:
+        s = b.source
+        kser = make_serde(
+            s.key_format, [(c.name, c.type) for c in s.key_columns], s.topic, True, self.registry
+        )
+        vser = make_serde(
+            s.value_format, [(c.name, c.type) for c in s.value_columns], s.topic, False, self.registry
+        )
+        ts_fn = None
+        if s.timestamp_column:
+            ts_fn = timestamp_extractor(s, s.timestamp_column, s.timestamp_format)
+        return SourceReader(s, kser, vser, ts_fn)
+
+    def _log(self, kind: str, msg: str, rec: InRecord | None) -> None:
+        assert self.query is not None
+        self.query.log_error(kind, msg, rec)
+
+    # ------------------------------------------------------------------ entry point
+    def plan(self, q: A.Query, transient: bool) -> PlannedQuery:
+        if q.window and q.window.type == "SESSION":
+            raise KsqlUnsupportedError("SESSION windows are not supported by the embedded engine")
+        left_src = self._source(q.source)
+        bound = [BoundSource(left_src, q.source.alias or left_src.name, 0)]
+        if len(q.joins) > 1:
+            raise KsqlUnsupportedError("Multi-way joins are not supported by the embedded engine")
+        for j in q.joins:
+            rsrc = self._source(j.right)
+            bound.append(BoundSource(rsrc, j.right.alias or rsrc.name, bound[-1].offset + bound[-1].width))
+        if len(bound) == 2 and bound[0].source.name == bound[1].source.name:
+            raise KsqlStatementError(
+                f"Can not join '{bound[0].source.name}' to '{bound[1].source.name}': self joins "
+                "are not yet supported."
+            )
+        cols: list[ScopeColumn] = []
+        for b in bound:
+            cols.extend(b.scope_columns())
+        scope = Scope(cols, [b.alias for b in bound])
+        if len(bound) == 1:
+            # a single source may also be qualified by its own name
+            scope.sources = [bound[0].alias, bound[0].source.name]
+            for c in list(scope.columns):
+                scope.by_qual[(bound[0].source.name, c.name)] = c
+        for b in bound:
+            b.reader = self._reader(b)
+        self.bound = bound
+        self.scope = scope
+        self.transient = transient
+
+        items = self._expand_select(q, bound)
+        is_join = len(bound) == 2
+        if is_join:
+            join = q.joins[0]
+            self._check_join_formats(bound)
+        where = None
+        if q.where is not None:
+            wc = ExpressionCompiler(scope, "WHERE").compile(q.where)
+            if wc.type.base not in (T.BOOLEAN, T.NULL):
+                raise KsqlStatementError(
+                    f"Type error in WHERE expression: Should evaluate to boolean but is "
+                    f"{A.format_expr(q.where)} ({wc.type}) instead."
+                )
+            where = wc.fn
+
+        if q.group_by is not None or self._has_aggregates(items, q):
+            if is_join:
+                raise KsqlUnsupportedError("GROUP BY over a join is not supported by the embedded engine")
+            return self._plan_aggregate(q, items, where)
+        if q.window is not None:
+            raise KsqlStatementError("WINDOW clause requires a GROUP BY clause.")
+        if q.having is not None:
+            raise KsqlStatementError("HAVING clause requires a GROUP BY clause.")
+        if is_join:
+            if q.partition_by is not None:
+                raise KsqlUnsupportedError("PARTITION BY on a join is not supported by the embedded engine")
+            return self._plan_join(q, join, items, where)
+        return self._plan_single(q, items, where)
+
+    # ------------------------------------------------------------------ select list
+    def _expand_select(self, q: A.Query, bound: list[BoundSource]) -> list[OutputColumn]:
+        is_join = len(bound) > 1
+        items: list[OutputColumn] = []
+        raw: list[tuple[str | None, A.Expr]] = []
+        for it in q.select:
+            if isinstance(it, A.AllColumns):
+                targets = bound
+                if it.source is not None:
+                    targets = [b for b in bound if b.alias == it.source or (len(bound) == 1 and b.source.name == it.source)]
+                    if not targets:
+                        raise KsqlStatementError(
+                            f"Failed to prepare statement: '{it.source}' is not a valid stream/table name or alias."
+                        )
+                for b in targets:
+                    for c in b.source.key_columns + b.source.value_columns:
+                        name = f"{b.alias}_{c.name}" if is_join else c.name
+                        raw.append((name, A.ColumnRef(c.name, b.alias)))
+                    if b.source.window is not None and not is_join and it.source is None and self.transient:
+                        pass
+            else:
+                raw.append((it.alias, it.expr))
+        # names for unaliased expressions (AstSanitizer rules)
+        taken = {n for n, _ in raw if n}
+        for b in bound:
+            taken.update(c.name for c in b.source.columns)
+        counter = 0
+        clashing: set[str] = set()
+        if is_join:
+            seen: dict[str, int] = {}
+            for b in bound:
+                for c in b.source.columns:
+                    seen[c.name] = seen.get(c.name, 0) + 1
+            clashing = {n for n, k in seen.items() if k > 1} | set(PSEUDO_COLUMNS)
+        for name, expr in raw:
+            if name is None:
+                if isinstance(expr, A.ColumnRef):
+                    if expr.source is not None and is_join:
+                        name = f"{expr.source}_{expr.name}" if expr.name in clashing else expr.name
+                    else:
+                        name = expr.name
+                elif isinstance(expr, A.Dereference):
+                    name = expr.field
+                else:
+                    while f"KSQL_COL_{counter}" in taken:
+                        counter += 1
+                    name = f"KSQL_COL_{counter}"
+                    counter += 1
+            items.append(OutputColumn(name, expr))
+        return items
+
+    def _has_aggregates(self, items: list[OutputColumn], q: A.Query) -> bool:
+        exprs = [i.expr for i in items] + ([q.having] if q.having else [])
+        return any(
+            isinstance(n, A.FunctionCall) and n.name in AGGREGATE_NAMES
+            for e in exprs
+            for n in A.walk(e)
+        )
+
+    def _compile_items(self, items: list[OutputColumn], compiler: ExpressionCompiler) -> None:
+        for it in items:
+            it.compiled = compiler.compile(it.expr)
+            if it.compiled.type.base == T.NULL:
+                raise KsqlStatementError(
+                    "Can't infer a type of null. Please explicitly cast it to a required type, "
+                    "e.g. CAST(null AS VARCHAR)."
+                )
+
+    def _check_duplicate_names(self, items: list[OutputColumn]) -> None:
+        seen: set[str] = set()
+        for it in items:
+            if it.name in seen:
+                raise KsqlStatementError(f"Duplicate value columns found in schema: `{it.name}` {it.compiled.type if it.compiled else ''}".strip())
+            seen.add(it.name)
+
+    # ------------------------------------------------------------------ key selection
+    def _pick_keys(
+        self,
+        items: list[OutputColumn],
+        key_exprs: list[A.Expr],
+        what: str,
+        alternatives: list[list[A.Expr]] | None = None,
+    ) -> list[int]:
+        """Indexes (into items) of the projection items that carry each key expression."""
+        scope = self.scope
+        norm_items = [_strip_pos(it.expr, scope) for it in items]
+        picked: list[int] = []
+        missing: list[str] = []
+        for n, ke in enumerate(key_exprs):
+            options = [ke] + ([a[n] for a in alternatives] if alternatives else [])
+            found = []
+            for opt in options:
+                target = _strip_pos(opt, scope)
+                found = [i for i, ne in enumerate(norm_items) if ne == target]
+                if found:
+                    break
+            if not found:
+                missing.append(" or ".join(self._fmt_key_expr(o) for o in options))
+                continue
+            if len(found) > 1:
+                names = sorted(items[i].name for i in found)
+                kname = self._fmt_key_expr(ke) if not isinstance(ke, A.ColumnRef) else ke.name
+                raise KsqlStatementError(
+                    f"The projection contains a key column (`{kname}`) more than once, "
+                    f"aliased as: {_join_names(names)}."
+                )
+            picked.append(found[0])
+        if missing and not self.transient:
+            plural = "s" if len(missing) > 1 else ""
+            raise KsqlStatementError(
+                f"The query used to build `{self.sink_name}` must include the {what}{plural} "
+                f"{_join_names(missing)} in its projection (eg, SELECT {', '.join(missing)}...)."
+            )
+        return picked
+
+    def _fmt_key_expr(self, e: A.Expr) -> str:
+        if isinstance(e, A.ColumnRef) and len(self.bound) == 1 and e.source is None:
+            return e.name
+        return A.format_expr(e)
+
+    # ------------------------------------------------------------------ sink formats
+    def _sink_formats(
+        self, key_cols: list[Column], value_cols: list[Column], base: DataSource
+    ) -> tuple[FormatSpec, FormatSpec]:
+        if self.existing_sink is not None:
+            return self.existing_sink.key_format, self.existing_sink.value_format
+        props = self.sink_props
+        kf = props.get("KEY_FORMAT") or props.get("FORMAT")
+        vf = props.get("VALUE_FORMAT") or props.get("FORMAT")
+        key_format = replace(base.key_format, schema_id=None, schema_full_name=None)
+        if kf:
+            key_format = FormatSpec(str(kf).upper())
+        elif not key_cols:
+            key_format = FormatSpec("KAFKA") if key_format.name in ("NONE",) else key_format
+        if key_cols and key_format.name == "NONE":
+            key_format = FormatSpec(self.properties.get("ksql.persistence.default.format.key", "KAFKA"))
+        value_format = replace(base.value_format, schema_id=None, schema_full_name=None)
+        if vf:
+            value_format = FormatSpec(str(vf).upper())
+        wrap = props.get("WRAP_SINGLE_VALUE")
+        if wrap is not None:
+            value_format.wrap_single_value = bool(wrap)
+        elif vf:
+            value_format.wrap_single_value = None
+        delim = props.get("VALUE_DELIMITER")
+        if delim is not None:
+            value_format.delimiter = str(delim)
+        full = props.get("VALUE_AVRO_SCHEMA_FULL_NAME")
+        if full:
+            value_format.schema_full_name = str(full)
+        if "KEY_DELIMITER" in props:
+            key_format.delimiter = str(props["KEY_DELIMITER"])
+        return key_format, value_format
+
+    # ------------------------------------------------------------------ emit
+    def _make_emitter(
+        self,
+        key_fns: list[Callable[[Sequence[Any]], Any]],
+        value_fns: list[Callable[[Sequence[Any]], Any]],
+        key_cols: list[Column],
+        value_cols: list[Column],
+        key_format: FormatSpec,
+        value_format: FormatSpec,
+        ts_index: int | None,
+        window: WindowInfo | None = None,
+    ) -> Callable[..., list[OutRecord]]:
+        topic = self.sink_topic or ""
+        check_supported(key_format, [(c.name, c.type) for c in key_cols], True)
+        check_supported(value_format, [(c.name, c.type) for c in value_cols], False)
+        kser = make_serde(key_format, [(c.name, c.type) for c in key_cols], topic, True, self.registry).serialize
+        vser = make_serde(value_format, [(c.name, c.type) for c in value_cols], topic, False, self.registry).serialize
+        sink_ts_fn = None
+        sink_ts_col = self.sink_props.get("TIMESTAMP")
+        if sink_ts_col and self.existing_sink is None:
+            name = str(sink_ts_col).upper() if not str(sink_ts_col).startswith("`") else str(sink_ts_col)[1:-1]
+            idx = next((i for i, c in enumerate(value_cols) if c.name == name), None)
+            kidx = next((i for i, c in enumerate(key_cols) if c.name == name), None)
+            if idx is None and kidx is None:
+                raise KsqlStatementError(f"The TIMESTAMP column set in the WITH clause does not exist in the schema: '{name}'")
+            fmt = self.sink_props.get("TIMESTAMP_FORMAT")
+            parse = _ts_parser(str(fmt) if fmt else None)
+            if idx is not None:
+                sink_ts_fn = lambda keys, vals: parse(vals[idx])  # noqa: E731
+            else:
+                sink_ts_fn = lambda keys, vals: parse(keys[kidx])  # noqa: E731
+        log = self._log
+        all_fns = key_fns + value_fns
+        nk = len(key_fns)
+        session = window is not None and window.type == "SESSION"
+
+        def evaluate(row: Sequence[Any], rec: InRecord | None) -> list[Any]:
+            try:
+                return [f(row) for f in all_fns]
+            except Exception:
+                out = []
+                for f in all_fns:
+                    try:
+                        out.append(f(row))
+                    except Exception as exc:
+                        log("RECORD_PROCESSING_ERROR", f"Error computing expression: {exc}", rec)
+                        out.append(None)
+                return out
+
+        def emit(row: Sequence[Any], rec: InRecord | None, ts: int | None = None,
+                 tombstone: bool = False, wstart: int | None = None, wend: int | None = None) -> list[OutRecord]:
+            vals = evaluate(row, rec)
+            keys = vals[:nk]
+            values = vals[nk:]
+            if ts is None:
+                ts = row[ts_index] if ts_index is not None else (rec.timestamp if rec else 0)
+            try:
+                kb = kser(keys)
+                if wstart is not None:
+                    kb = windowed_key(kb, wstart, wend if wend is not None else wstart, session)
+                vb = None if tombstone else vser(values)
+                if sink_ts_fn is not None and not tombstone:
+                    t2 = sink_ts_fn(keys, values)
+                    if t2 is not None:
+                        ts = t2
+            except (SerdeError, KsqlProcessingError, ValueError, TypeError, OverflowError) as exc:
+                log("SERIALIZATION_ERROR", f"Error serializing message to topic: {topic}. {exc}", rec)
+                return []
+            return [OutRecord(topic, kb, vb, int(ts or 0))]
+
+        return emit
+
+    def _transient_emitter(self, fns: list[Callable[[Sequence[Any]], Any]]) -> Callable[..., list[TransientRow]]:
+        log = self._log
+
+        def emit(row: Sequence[Any], rec: InRecord | None, tombstone: bool = False, **_: Any) -> list[TransientRow]:
+            out = []
+            for f in fns:
+                try:
+                    out.append(_json_ready(f(row)))
+                except Exception as exc:
+                    log("RECORD_PROCESSING_ERROR", f"Error computing expression: {exc}", rec)
+                    out.append(None)
+            return [TransientRow(out, tombstone)]
+
+        return emit
+
+    def _new_query(self, source_topics: list[str], schema: list[Column], limit: int | None) -> BaseQuery:
+        from fraudstream.ksql.topology import PersistentQuery
+
+        if self.transient:
+            q: BaseQuery = TransientQuery(self.query_id, self.text, source_topics, None, schema, limit=limit)
+        else:
+            q = PersistentQuery(
+                self.query_id, self.text, source_topics, self.sink_topic, schema, sink_name=self.sink_name
+            )
+        self.query = q
+        return q
+
+    def _register(self, topic: str, handler: Callable[[InRecord], Any]) -> None:
+        assert self.query is not None
+        if self.transient:
+            assert isinstance(self.query, TransientQuery)
+            self.query.row_handlers.setdefault(topic, []).append(handler)
+        else:
+            self.query.handlers.setdefault(topic, []).append(handler)
+
+    def _finish(
+        self,
+        items: list[OutputColumn],
+        key_idx: list[int],
+        base: DataSource,
+        kind: str,
+        limit: int | None,
+        window: WindowInfo | None = None,
+    ) -> tuple[PlannedQuery, Callable[..., Any]]:
+        key_cols = [Column(items[i].name, items[i].compiled.type, "KEY") for i in key_idx]  # type: ignore[union-attr]
+        value_items = [it for i, it in enumerate(items) if i not in key_idx]
+        value_cols = [Column(it.name, it.compiled.type, "VALUE") for it in value_items]  # type: ignore[union-attr]
+        if not self.transient:
+            if not value_cols:
+                raise KsqlStatementError("The projection contains no value columns.")
+            seen: set[str] = set()
+            for c in key_cols + value_cols:
+                if c.name in seen:
+                    raise KsqlStatementError(f"Duplicate value columns found in schema: `{c.name}` {c.type}")
+                seen.add(c.name)
+        schema = key_cols + value_cols
+        topics = [b.source.topic for b in self.bound]
+        if self.transient:
+            schema_cols = [Column(it.name, it.compiled.type, "KEY" if i in key_idx else "VALUE") for i, it in enumerate(items)]  # type: ignore[union-attr]
+            q = self._new_query(topics, schema_cols, limit)
+            emitter: Callable[..., Any] = self._transient_emitter([it.compiled.fn for it in items])  # type: ignore[union-attr]
+            kf, vf = base.key_format, base.value_format
+        else:
+            q = self._new_query(topics, schema, limit)
+            kf, vf = self._sink_formats(key_cols, value_cols, base)
+            if self.existing_sink is not None:
+                self._check_insert_schema(key_cols, value_cols)
+            emitter = self._make_emitter(
+                [items[i].compiled.fn for i in key_idx],  # type: ignore[union-attr]
+                [it.compiled.fn for it in value_items],  # type: ignore[union-attr]
+                key_cols,
+                value_cols,
+                kf,
+                vf,
+                None,
+                window,
+            )
+        partitions = int(self.sink_props.get("PARTITIONS") or max(b.source.partitions for b in self.bound))
+        planned = PlannedQuery(q, key_cols, value_cols, kf, vf, window, kind, partitions, [b.source.name for b in self.bound])
+        return planned, emitter
+
+    def _check_insert_schema(self, key_cols: list[Column], value_cols: list[Column]) -> None:
+        sink = self.existing_sink
+        assert sink is not None
+        result = key_cols + value_cols
+        target = sink.key_columns + sink.value_columns
+        same = len(result) == len(target) and all(
+            a.name == b.name and a.type == b.type and a.namespace == b.namespace
+            for a, b in zip(result, target, strict=True)
+        )
+        if not same:
+
+            def fmt(cols: list[Column]) -> str:
+                return ", ".join(f"`{c.name}` {c.type}{' KEY' if c.namespace == 'KEY' else ''}" for c in cols)
+
+            raise KsqlStatementError(
+                f"Incompatible schema between results and sink.\nResult schema is {fmt(result)}"
+                f"\nSink schema is {fmt(target)}"
+            )
+
+    # ------------------------------------------------------------------ single source
+    def _plan_single(self, q: A.Query, items: list[OutputColumn], where: Callable[..., Any] | None) -> PlannedQuery:
+        b = self.bound[0]
+        src = b.source
+        compiler = ExpressionCompiler(self.scope, "SELECT")
+        self._compile_items(items, compiler)
+        is_table = src.kind == "TABLE"
+        partition_fns: list[Callable[..., Any]] | None = None
+        if q.partition_by is not None:
+            if is_table:
+                raise KsqlStatementError(
+                    "Invalid Partition By: Cannot PARTITION BY a TABLE. Consider using GROUP BY instead."
+                ) if False else KsqlUnsupportedError("PARTITION BY on a TABLE is not supported")
+            if not q.partition_by:
+                raise KsqlStatementError("PARTITION BY requires at least one expression")
+            pcomp = ExpressionCompiler(self.scope, "PARTITION BY")
+            pexprs = q.partition_by
+            nulls = [e for e in pexprs if isinstance(e, A.Literal) and e.kind == "NULL"]
+            if nulls and len(pexprs) > 1:
+                raise KsqlStatementError("Cannot PARTITION BY multiple columns including NULL")
+            for e in pexprs:
+                for r in _refs(e):
+                    try:
+                        self.scope.resolve(r, "PARTITION BY")
+                    except KsqlStatementError:
+                        raise KsqlStatementError(
+                            f"PARTITION BY column '{r.name}' cannot be resolved. '{r.name}' must be a column "
+                            "in the source schema since PARTITION BY is applied on the input."
+                        ) from None
+            if nulls:
+                key_idx: list[int] = []
+            else:
+                for e in pexprs:
+                    pcomp.compile(e)
+                key_idx = self._pick_keys(items, list(pexprs), "partitioning expression")
+        else:
+            key_exprs: list[A.Expr] = [A.ColumnRef(c.name, b.alias) for c in src.key_columns]
+            if self.transient:
+                key_idx = []
+            else:
+                key_idx = self._pick_keys(items, key_exprs, "key column") if key_exprs else []
+        kind = "TABLE" if is_table else "STREAM"
+        planned, emit = self._finish(items, key_idx, src, kind, q.limit, src.window if not self.transient else None)
+        reader = b.reader
+        assert reader is not None
+        read = reader.read
+        log = self._log
+        rt_index = b.rowtime_index
+        windowed = src.window is not None and not self.transient
+        ws_index = rt_index + 3
+
+        def handle(rec: InRecord) -> list[Any]:
+            try:
+                row, tomb = read(rec)
+            except (SerdeError, KsqlProcessingError, ValueError, TypeError, UnicodeDecodeError) as exc:
+                log("DESERIALIZATION_ERROR", f"Failed to deserialize value from topic: {rec.topic}. {exc}", rec)
+                return []
+            if tomb:
+                if is_table:
+                    return emit(row, rec, row[rt_index], tombstone=True,
+                                **({"wstart": row[ws_index], "wend": row[ws_index + 1]} if windowed else {}))
+                return []
+            if where is not None:
+                try:
+                    ok = where(row)
+                except Exception as exc:
+                    log("RECORD_PROCESSING_ERROR", f"Error evaluating WHERE: {exc}", rec)
+                    ok = False
+                if ok is not True:
+                    if is_table:
+                        return emit(row, rec, row[rt_index], tombstone=True,
+                                    **({"wstart": row[ws_index], "wend": row[ws_index + 1]} if windowed else {}))
+                    return []
+            if windowed:
+                return emit(row, rec, row[rt_index], wstart=row[ws_index], wend=row[ws_index + 1])
+            return emit(row, rec, row[rt_index])
+
+        self._register(src.topic, handle)
+        if self.transient:
+            assert isinstance(planned.query, TransientQuery)
+            planned.query.is_table = is_table
+        return planned
+
+    # ------------------------------------------------------------------ joins
+    def _check_join_formats(self, bound: list[BoundSource]) -> None:
+        kafka = [b.source.name for b in bound if b.source.value_format.name == "KAFKA"]
+        if kafka:
+            raise KsqlStatementError(
+                f"Source(s) {', '.join(kafka)} are using the 'KAFKA' value format. "
+                "This format does not yet support JOIN."
+            )
+
+    def _plan_join(self, q: A.Query, join: A.Join, items: list[OutputColumn], where: Callable[..., Any] | None) -> PlannedQuery:
+        lb, rb = self.bound
+        ls, rs = lb.source, rb.source
+        crit = join.criteria
+        if isinstance(crit, A.Logical):
+            raise KsqlStatementError(
+                "Invalid join condition: joins on multiple conditions are not yet supported. "
+                f"Got {A.format_expr(crit)}."
+            )
+        if not isinstance(crit, A.Comparison) or crit.op != "=":
+            raise KsqlStatementError(
+                "Unsupported join expression: "
+                f"{A.format_expr(crit)}. Only equality joins are supported."
+            )
+        jc = ExpressionCompiler(self.scope, "JOIN ON")
+        sides: list[A.Expr] = []
+        for side in (crit.left, crit.right):
+            refs = _refs(side)
+            if not refs:
+                raise KsqlStatementError(
+                    f"Invalid comparison expression '{A.format_expr(side)}' in join "
+                    f"'{A.format_expr(crit)}'. Each side of the join comparision must contain "
+                    "references from exactly one source."
+                )
+            for r in refs:
+                jc.compile(r)
+            sides.append(side)
+        def side_of(e: A.Expr) -> set[str]:
+            return {self.scope.resolve(r, "JOIN ON").source or "" for r in _refs(e)}
+        s0, s1 = side_of(sides[0]), side_of(sides[1])
+        if len(s0) != 1 or len(s1) != 1 or s0 == s1:
+            bad = sides[0] if len(s0) != 1 or s0 == s1 else sides[1]
+            raise KsqlStatementError(
+                f"Invalid comparison expression '{A.format_expr(bad)}' in join "
+                f"'{A.format_expr(crit)}'. Each side of the join comparision must contain "
+                "references from exactly one source."
+            )
+        if s0 == {lb.alias}:
+            lexpr, rexpr = sides
+        else:
+            rexpr, lexpr = sides
+        lc = jc.compile(lexpr)
+        rc = jc.compile(rexpr)
+        if lc.type != rc.type:
+            raise KsqlStatementError(
+                f"Invalid join condition: types don't match. Got {A.format_expr(lexpr)}{{{lc.type}}} = "
+                f"{A.format_expr(rexpr)}{{{rc.type}}}."
+            )
+        jt = join.type
+        jt_text = {"INNER": "[INNER] JOIN", "LEFT": "LEFT [OUTER] JOIN", "RIGHT": "RIGHT [OUTER] JOIN", "FULL": "[FULL] OUTER JOIN"}[jt]
+        if ls.kind == "TABLE" and rs.kind == "STREAM":
+            raise KsqlStatementError(
+                "Invalid join order: table-stream joins are not supported; only stream-table joins. "
+                f"Got {ls.name} {jt_text} {rs.name}."
+            )
+        if ls.kind == "STREAM" and rs.kind == "TABLE":
+            if jt in ("FULL", "RIGHT"):
+                word = "full-outer" if jt == "FULL" else "right-outer"
+                raise KsqlStatementError(
+                    f"Invalid join type: {word} join not supported for stream-table join. "
+                    f"Got {ls.name} {jt_text} {rs.name}."
+                )
+            if join.within is not None:
+                raise KsqlStatementError(
+                    "A window definition was provided for a Stream-Table join. These joins are not "
+                    "windowed. Please drop the window definition (ie. the WITHIN clause) and try to "
+                    "re-run your join."
+                )
+            tkey = rs.key_columns
+            if not (isinstance(rexpr, A.ColumnRef) and len(tkey) == 1 and rexpr.name == tkey[0].name):
+                raise KsqlStatementError(
+                    "Invalid join condition: stream-table joins require to join on the table's "
+                    f"primary key. Got {A.format_expr(lexpr)} = {A.format_expr(rexpr)}."
+                )
+        if ls.kind == "STREAM" and rs.kind == "STREAM" and join.within is None:
+            raise KsqlStatementError(
+                "Stream-Stream joins must have a WITHIN clause specified. None was provided. To learn "
+                "about how to specify a WITHIN clause with a stream-stream join, please visit: "
+                "https://docs.confluent.io/current/ksql/docs/syntax-reference.html#create-stream-as-select"
+            )
+        if ls.kind == "TABLE" and rs.kind == "TABLE":
+            if join.within is not None:
+                raise KsqlStatementError(
+                    "A window definition was provided for a Table-Table join. These joins are not "
+                    "windowed. Please drop the window definition (i.e. the WITHIN clause) and try to "
+                    "re-run your join."
+                )
+            lkey = ls.key_columns
+            tkey = rs.key_columns
+            if not (isinstance(lexpr, A.ColumnRef) and len(lkey) == 1 and lexpr.name == lkey[0].name
+                    and isinstance(rexpr, A.ColumnRef) and len(tkey) == 1 and rexpr.name == tkey[0].name):
+                raise KsqlUnsupportedError(
+                    "Table-table joins on non-key columns (foreign-key joins) are not supported "
+                    "by the embedded engine"
+                )
+        if ls.window is not None or rs.window is not None:
+            raise KsqlUnsupportedError("Joins of windowed sources are not supported by the embedded engine")
+        if jt == "RIGHT":
+            raise KsqlUnsupportedError("RIGHT joins are not supported by the embedded engine")
+        if jt == "FULL":
+            raise KsqlUnsupportedError("FULL OUTER joins are not supported by the embedded engine")
+
+        compiler = ExpressionCompiler(self.scope, "SELECT")
+        self._compile_items(items, compiler)
+        if self.transient:
+            key_idx: list[int] = []
+        else:
+            key_idx = self._pick_keys(items, [lexpr], "join expression", alternatives=[[rexpr]])
+        kind = "TABLE" if ls.kind == "TABLE" and rs.kind == "TABLE" else "STREAM"
+        planned, emit = self._finish(items, key_idx, ls, kind, q.limit)
+        lread, rread = lb.reader.read, rb.reader.read  # type: ignore[union-attr]
+        lkey_fn, rkey_fn = lc.fn, rc.fn
+        lw, rw = lb.width, rb.width
+        l_rt, r_rt = lb.rowtime_index, rb.rowtime_index
+        log = self._log
+        left_outer = jt == "LEFT"
+        null_right = [None] * rw
+
+        def decode(read: Callable[..., Any], rec: InRecord) -> tuple[list[Any], bool] | None:
+            try:
+                return read(rec)  # type: ignore[no-any-return]
+            except (SerdeError, KsqlProcessingError, ValueError, TypeError, UnicodeDecodeError) as exc:
+                log("DESERIALIZATION_ERROR", f"Failed to deserialize value from topic: {rec.topic}. {exc}", rec)
+                return None
+
+        def passes(row: list[Any], rec: InRecord) -> bool:
+            if where is None:
+                return True
+            try:
+                return where(row) is True
+            except Exception as exc:
+                log("RECORD_PROCESSING_ERROR", f"Error evaluating WHERE: {exc}", rec)
+                return False
+
+        def key_of(fn: Callable[..., Any], row: list[Any], rec: InRecord) -> Any:
+            try:
+                k = fn(row)
+            except Exception as exc:
+                log("RECORD_PROCESSING_ERROR", f"Error computing join key: {exc}", rec)
+                return None
+            return _hashable(k)
+
+        if ls.kind == "STREAM" and rs.kind == "TABLE":
+            table: dict[Any, list[Any]] = {}
+            # the right side's row layout starts at offset lw in the combined row
+            def on_stream(rec: InRecord) -> list[Any]:
+                d = decode(lread, rec)
+                if d is None or d[1]:
+                    return []
+                row = d[0]
+                k = key_of(lkey_fn, row, rec)
+                if k is None:
+                    return []
+                right = table.get(k)
+                if right is None:
+                    if not left_outer:
+                        return []
+                    right = null_right
+                full = row + right
+                if not passes(full, rec):
+                    return []
+                return emit(full, rec, row[l_rt])
+
+            def on_table(rec: InRecord) -> list[Any]:
+                d = decode(rread, rec)
+                if d is None:
+                    return []
+                row, tomb = d
+                k = key_of(lambda r: r[0], row, rec) if rs.key_columns else None
+                if k is None:
+                    return []
+                if tomb:
+                    table.pop(k, None)
+                else:
+                    table[k] = row
+                return []
+
+            self._register(ls.topic, on_stream)
+            self._register(rs.topic, on_table)
+            return planned
+
+        if ls.kind == "STREAM" and rs.kind == "STREAM":
+            assert join.within is not None
+            before, after = join.within
+            grace = join.grace
+            lbuf: dict[Any, list[tuple[int, list[Any]]]] = {}
+            rbuf: dict[Any, list[tuple[int, list[Any]]]] = {}
+            state = {"stream_time": -(2**63)}
+            retention = before + after + (grace if grace is not None else DEFAULT_GRACE_MS)
+
+            def expire() -> None:
+                limit = state["stream_time"] - retention
+                for buf in (lbuf, rbuf):
+                    for k in list(buf):
+                        lst = buf[k]
+                        while lst and lst[0][0] < limit:
+                            lst.pop(0)
+                        if not lst:
+                            del buf[k]
+
+            def on_left(rec: InRecord) -> list[Any]:
+                d = decode(lread, rec)
+                if d is None or d[1]:
+                    return []
+                row = d[0]
+                k = key_of(lkey_fn, row, rec)
+                if k is None:
+                    return []
+                ts = row[l_rt]
+                state["stream_time"] = max(state["stream_time"], ts)
+                out: list[Any] = []
+                matched = False
+                for rts, rrow in rbuf.get(k, []):
+                    if ts - before <= rts <= ts + after:
+                        matched = True
+                        full = row + rrow
+                        if passes(full, rec):
+                            out.extend(emit(full, rec, max(ts, rts)))
+                if not matched and left_outer:
+                    full = row + null_right
+                    if passes(full, rec):
+                        out.extend(emit(full, rec, ts))
+                lst = lbuf.setdefault(k, [])
+                bisect.insort(lst, (ts, row), key=lambda x: x[0])
+                expire()
+                return out
+
+            def on_right(rec: InRecord) -> list[Any]:
+                d = decode(rread, rec)
+                if d is None or d[1]:
+                    return []
+                row = d[0]
+                k = key_of(rkey_fn, [None] * lw + row, rec)
+                if k is None:
+                    return []
+                ts = row[r_rt - lw]
+                state["stream_time"] = max(state["stream_time"], ts)
+                out: list[Any] = []
+                for lts, lrow in lbuf.get(k, []):
+                    if lts - before <= ts <= lts + after:
+                        full = lrow + row
+                        if passes(full, rec):
+                            out.extend(emit(full, rec, max(ts, lts)))
+                lst = rbuf.setdefault(k, [])
+                bisect.insort(lst, (ts, row), key=lambda x: x[0])
+                expire()
+                return out
+
+            self._register(ls.topic, on_left)
+            self._register(rs.topic, on_right)
+            return planned
+
+        # table-table (primary-key join)
+        lstate: dict[Any, list[Any]] = {}
+        rstate: dict[Any, list[Any]] = {}
+
+        def tt_emit(k: Any, rec: InRecord, lrow: list[Any] | None, rrow: list[Any] | None,
+                    updated_left: bool, tombstone_source: bool) -> list[Any]:
+            if lrow is None:
+                if updated_left and tombstone_source:
+                    # left row deleted: the joined row disappears
+                    template = [None] * lw
+                    template[0] = k
+                    return emit(template + null_right, rec, rec.timestamp, tombstone=True)
+                return []
+            if rrow is None:
+                if not left_outer:
+                    if tombstone_source and not updated_left:
+                        return emit(lrow + null_right, rec, rec.timestamp, tombstone=True)
+                    return []
+                rrow = null_right
+            full = lrow + rrow
+            ts = max(lrow[l_rt], rrow[r_rt - lw] if rrow is not null_right else lrow[l_rt])
+            if not passes(full, rec):
+                return emit(full, rec, ts, tombstone=True)
+            return emit(full, rec, ts)
+
+        def on_tl(rec: InRecord) -> list[Any]:
+            d = decode(lread, rec)
+            if d is None:
+                return []
+            row, tomb = d
+            k = _hashable(row[0]) if ls.key_columns else None
+            if k is None:
+                return []
+            if tomb:
+                existed = lstate.pop(k, None) is not None
+                if not existed:
+                    return []
+                return tt_emit(k, rec, None, rstate.get(k), True, True)
+            lstate[k] = row
+            return tt_emit(k, rec, row, rstate.get(k), True, False)
+
+        def on_tr(rec: InRecord) -> list[Any]:
+            d = decode(rread, rec)
+            if d is None:
+                return []
+            row, tomb = d
+            k = _hashable(row[0]) if rs.key_columns else None
+            if k is None:
+                return []
+            if tomb:
+                existed = rstate.pop(k, None) is not None
+                if not existed:
+                    return []
+                return tt_emit(k, rec, lstate.get(k), None, False, True)
+            rstate[k] = row
+            return tt_emit(k, rec, lstate.get(k), row, False, False)
+
+        self._register(ls.topic, on_tl)
+        self._register(rs.topic, on_tr)
+        return planned
+
+    # ------------------------------------------------------------------ aggregation
+    def _plan_aggregate(self, q: A.Query, items: list[OutputColumn], where: Callable[..., Any] | None) -> PlannedQuery:
+        b = self.bound[0]
+        src = b.source
+        if q.group_by is None:
+            raise KsqlUnsupportedError("Aggregates without GROUP BY are not supported")
+        if not q.group_by:
+            raise KsqlStatementError("GROUP BY requires at least one expression")
+        gcomp = ExpressionCompiler(self.scope, "GROUP BY")
+        group_compiled = [gcomp.compile(e) for e in q.group_by]
+        group_fns = [c.fn for c in group_compiled]
+        # collect aggregate calls
+        calls: list[A.FunctionCall] = []
+        for e in [it.expr for it in items] + ([q.having] if q.having else []):
+            for n in A.walk(e):
+                if isinstance(n, A.FunctionCall) and n.name in AGGREGATE_NAMES:
+                    key = _strip_pos(n, self.scope)
+                    if key not in [_strip_pos(c, self.scope) for c in calls]:
+                        calls.append(n)
+        in_width = b.width
+        aggs: list[Aggregator] = []
+        for c in calls:
+            args = [gcomp.compile(a) for a in c.args] if not c.star else []
+            aggs.append(make_aggregator(c.name, args, c.star, src.kind == "TABLE"))
+        window = q.window
+        wcols = []
+        base_cols = list(self.scope.columns)
+        agg_base = in_width
+        for i, (c, ag) in enumerate(zip(calls, aggs, strict=True)):
+            wcols.append(ScopeColumn(f"KSQL_AGG_{i}", ag.type, None, agg_base + i, "AGG"))
+        wpos = agg_base + len(aggs)
+        post_cols = [c for c in base_cols if c.name not in ("WINDOWSTART", "WINDOWEND")]
+        if window is not None:
+            post_cols += [
+                ScopeColumn("WINDOWSTART", T.T_BIGINT, b.alias, wpos, "WINDOW"),
+                ScopeColumn("WINDOWEND", T.T_BIGINT, b.alias, wpos + 1, "WINDOW"),
+            ]
+        post_scope = Scope(post_cols + wcols, list(self.scope.sources))
+        for c in post_scope.columns:
+            if c.source:
+                for sname in self.scope.sources:
+                    post_scope.by_qual[(sname, c.name)] = c
+        call_slots = {_strip_pos(c, self.scope): agg_base + i for i, c in enumerate(calls)}
+        planner_scope = self.scope
+
+        class AggCompiler(ExpressionCompiler):
+            def _c_FunctionCall(self, e: A.FunctionCall) -> Compiled:
+                if e.name in AGGREGATE_NAMES:
+                    slot = call_slots[_strip_pos(e, planner_scope)]
+                    t = aggs[slot - agg_base].type
+                    return Compiled(t, lambda r: r[slot])
+                return super()._c_FunctionCall(e)
+
+        acomp = AggCompiler(post_scope, "SELECT")
+        group_norm = [_strip_pos(e, self.scope) for e in q.group_by]
+        # non-aggregate columns must be part of GROUP BY
+        for it in items:
+            if self._outside_aggregates(it.expr, group_norm):
+                bad = [A.format_expr(r) for r in self._loose_refs(it.expr, group_norm)]
+                raise KsqlStatementError(
+                    f"Non-aggregate SELECT expression(s) not part of GROUP BY: {', '.join(bad) or A.format_expr(it.expr)}"
+                )
+        self._compile_items(items, acomp)
+        having = None
+        if q.having is not None:
+            having = AggCompiler(post_scope, "HAVING").compile(q.having).fn
+        key_idx = self._pick_keys(items, list(q.group_by), "grouping expression") if not self.transient else []
+        winfo = None
+        if window is not None:
+            winfo = WindowInfo(window.type, window.size)
+        planned, emit = self._finish(items, key_idx, src, "TABLE", q.limit, winfo if not self.transient else None)
+        read = b.reader.read  # type: ignore[union-attr]
+        log = self._log
+        rt = b.rowtime_index
+        size = window.size if window else 0
+        advance = (window.advance or window.size) if window else 0
+        grace = window.grace if window and window.grace is not None else DEFAULT_GRACE_MS
+        if window is not None and window.type == "HOPPING" and advance > size:
+            raise KsqlStatementError(
+                f"Window advance ({advance} ms) must be less than or equal to window size ({size} ms)."
+            ) if False else None
+        state: dict[Any, list[Any]] = {}
+        stream_time = {"t": -(2**63)}
+        table_prev: dict[Any, tuple[Any, list[Any]]] = {}
+        is_table = src.kind == "TABLE"
+        n_aggs = len(aggs)
+
+        def windows_for(ts: int) -> list[tuple[int, int]]:
+            if window is None:
+                return [(0, 0)]
+            if window.type == "TUMBLING":
+                s = ts - (ts % size)
+                return [(s, s + size)]
+            out = []
+            first = ts - (ts % advance)
+            s = first
+            while s > ts - size:
+                if s >= 0:
+                    out.append((s, s + size))
+                s -= advance
+            out.reverse()
+            return out
+
+        def output(gk: Any, row: list[Any], st: list[Any], ws: int, we: int, rec: InRecord, ts: int) -> list[Any]:
+            post = row[:in_width] + [ag.result(s) for ag, s in zip(aggs, st, strict=True)] + [ws, we]
+            wkw = {"wstart": ws, "wend": we} if window is not None and not self.transient else {}
+            if having is not None:
+                try:
+                    ok = having(post)
+                except Exception as exc:
+                    log("RECORD_PROCESSING_ERROR", f"Error evaluating HAVING: {exc}", rec)
+                    ok = False
+                if ok is not True:
+                    return emit(post, rec, ts, tombstone=True, **wkw)
+            return emit(post, rec, ts, **wkw)
+
+        def apply(row: list[Any], rec: InRecord, sign: int) -> list[Any]:
+            try:
+                gvals = [f(row) for f in group_fns]
+            except Exception as exc:
+                log("RECORD_PROCESSING_ERROR", f"Error computing GROUP BY: {exc}", rec)
+                return []
+            if any(v is None for v in gvals):
+                log("RECORD_PROCESSING_ERROR", "Group-by column with null value", rec)
+                return []
+            gk = _hashable(gvals if len(gvals) > 1 else gvals[0])
+            ts = row[rt]
+            out: list[Any] = []
+            for ws, we in windows_for(ts):
+                if window is not None and we + grace <= stream_time["t"]:
+                    continue  # window closed: late record dropped
+                sk = (gk, ws)
+                st = state.get(sk)
+                if st is None:
+                    st = state[sk] = [ag.init() for ag in aggs]
+                for i in range(n_aggs):
+                    try:
+                        st[i] = aggs[i].add(st[i], row) if sign > 0 else aggs[i].undo(st[i], row)
+                    except Exception as exc:
+                        log("RECORD_PROCESSING_ERROR", f"Error computing aggregate: {exc}", rec)
+                out.extend(output(gk, row, st, ws, we, rec, ts))
+            return out
+
+        def handle(rec: InRecord) -> list[Any]:
+            try:
+                row, tomb = read(rec)
+            except (SerdeError, KsqlProcessingError, ValueError, TypeError, UnicodeDecodeError) as exc:
+                log("DESERIALIZATION_ERROR", f"Failed to deserialize value from topic: {rec.topic}. {exc}", rec)
+                return []
+            out: list[Any] = []
+            if is_table:
+                pk = _hashable(row[: len(src.key_columns)][0]) if src.key_columns else None
+                prev = table_prev.pop(pk, None)
+                if prev is not None:
+                    prow = prev[1]
+                    prow[rt] = row[rt]
+                    out.extend(apply(prow, rec, -1))
+                if tomb:
+                    return out
+                if where is not None and where(row) is not True:
+                    return out
+                table_prev[pk] = (None, row)
+                out.extend(apply(row, rec, +1))
+                return out
+            if tomb:
+                return []
+            ts = row[rt]
+            if window is not None:
+                stream_time["t"] = max(stream_time["t"], ts)
+            if where is not None:
+                try:
+                    ok = where(row)
+                except Exception as exc:
+                    log("RECORD_PROCESSING_ERROR", f"Error evaluating WHERE: {exc}", rec)
+                    ok = False
+                if ok is not True:
+                    return []
+            return apply(row, rec, +1)
+
+        self._register(src.topic, handle)
+        planned.window = winfo
+        return planned
+
+    def _outside_aggregates(self, e: A.Expr, group_norm: list[A.Expr]) -> bool:
+        return bool(self._loose_refs(e, group_norm))
+
+    def _loose_refs(self, e: A.Expr, group_norm: list[A.Expr]) -> list[A.ColumnRef]:
+        """Column refs outside aggregate calls that are not covered by a GROUP BY expression."""
+        if _strip_pos(e, self.scope) in group_norm:
+            return []
+        if isinstance(e, A.FunctionCall) and e.name in AGGREGATE_NAMES:
+            return []
+        if isinstance(e, A.ColumnRef):
+            if e.name in ("WINDOWSTART", "WINDOWEND"):
+                return []
+            return [e]
+        out: list[A.ColumnRef] = []
+        for c in A.children(e):
+            out.extend(self._loose_refs(c, group_norm))
+        return out
+
+
+# ----------------------------------------------------------------------------- aggregates
+
+
+@dataclass
+class Aggregator:
+    type: T.SqlType
+    init: Callable[[], Any]
+    add: Callable[[Any, Sequence[Any]], Any]
+    result: Callable[[Any], Any]
+    undo: Callable[[Any, Sequence[Any]], Any]
+
+
+def _no_undo(name: str) -> Callable[[Any, Sequence[Any]], Any]:
+    def undo(st: Any, row: Sequence[Any]) -> Any:
+        raise KsqlProcessingError(f"{name} cannot be undone for table aggregations")
+
+    return undo
+
+
+def make_aggregator(name: str, args: list[Compiled], star: bool, table: bool) -> Aggregator:
+    if name == "COUNT":
+        if star or not args:
+            return Aggregator(T.T_BIGINT, lambda: 0, lambda s, r: s + 1, lambda s: s, lambda s, r: s - 1)
+        f = args[0].fn
+        return Aggregator(
+            T.T_BIGINT,
+            lambda: 0,
+            lambda s, r: s + (f(r) is not None),
+            lambda s: s,
+            lambda s, r: s - (f(r) is not None),
+        )
+    if not args:
+        raise KsqlStatementError(f"Function '{name}' does not accept parameters ().")
+    f = args[0].fn
+    t = args[0].type
+    if name == "SUM":
+        if not t.is_numeric:
+            raise KsqlStatementError(f"Function 'SUM' does not accept parameters ({t}).")
+        zero: Any = 0.0 if t.base == T.DOUBLE else (Decimal(0).quantize(Decimal(1).scaleb(-t.scale)) if t.base == T.DECIMAL else 0)
+        from fraudstream.ksql.expressions import wrap_int, wrap_long
+
+        wrap = wrap_int if t.base == T.INTEGER else wrap_long if t.base == T.BIGINT else (lambda v: v)
+
+        def sadd(s: Any, r: Sequence[Any]) -> Any:
+            v = f(r)
+            return s if v is None else wrap(s + v)
+
+        def sundo(s: Any, r: Sequence[Any]) -> Any:
+            v = f(r)
+            return s if v is None else wrap(s - v)
+
+        return Aggregator(t, lambda: zero, sadd, lambda s: s, sundo)
+    if name == "AVG":
+        if not t.is_numeric:
+            raise KsqlStatementError(f"Function 'AVG' does not accept parameters ({t}).")
+
+        def aadd(s: Any, r: Sequence[Any]) -> Any:
+            v = f(r)
+            return s if v is None else (s[0] + v, s[1] + 1)
+
+        def aundo(s: Any, r: Sequence[Any]) -> Any:
+            v = f(r)
+            return s if v is None else (s[0] - v, s[1] - 1)
+
+        def ares(s: Any) -> Any:
+            return None if s[1] == 0 else float(s[0]) / s[1]
+
+        return Aggregator(T.T_DOUBLE, lambda: (0, 0), aadd, ares, aundo)
+    if name in ("MIN", "MAX"):
+        pick = min if name == "MIN" else max
+
+        def madd(s: Any, r: Sequence[Any]) -> Any:
+            v = f(r)
+            if v is None:
+                return s
+            return v if s is None else pick(s, v)
+
+        return Aggregator(t, lambda: None, madd, lambda s: s, _no_undo(name))
+    if name in ("LATEST_BY_OFFSET", "EARLIEST_BY_OFFSET"):
+        latest = name == "LATEST_BY_OFFSET"
+        ignore_nulls = True
+        if len(args) > 1 and args[1].const:
+            ignore_nulls = bool(args[1].value)
+
+        def ladd(s: Any, r: Sequence[Any]) -> Any:
+            v = f(r)
+            if v is None and ignore_nulls:
+                return s
+            if latest:
+                return (v,)
+            return s if s is not None else (v,)
+
+        return Aggregator(t, lambda: None, ladd, lambda s: None if s is None else s[0], _no_undo(name))
+    if name in ("COLLECT_LIST", "COLLECT_SET"):
+        uniq = name == "COLLECT_SET"
+
+        def cadd(s: Any, r: Sequence[Any]) -> Any:
+            v = f(r)
+            if uniq and v in s:
+                return s
+            return [*s, v]
+
+        def cundo(s: Any, r: Sequence[Any]) -> Any:
+            v = f(r)
+            out = list(s)
+            if v in out:
+                out.remove(v)
+            return out
+
+        return Aggregator(T.array_of(t), list, cadd, lambda s: list(s), cundo)
+    raise KsqlUnsupportedError(f"Aggregate function {name} is not supported by the embedded engine")
+
+
+# ----------------------------------------------------------------------------- utils
+
+
+def _hashable(v: Any) -> Any:
+    if isinstance(v, list):
+        return tuple(_hashable(x) for x in v)
+    if isinstance(v, dict):
+        return tuple(sorted((k, _hashable(x)) for k, x in v.items()))
+    return v
+
+
+def _json_ready(v: Any) -> Any:
+    if isinstance(v, Decimal):
+        return float(v)
+    if isinstance(v, bytes):
+        import base64
+
+        return base64.b64encode(v).decode()
+    if isinstance(v, list):
+        return [_json_ready(x) for x in v]
+    if isinstance(v, dict):
+        return {k: _json_ready(x) for k, x in v.items()}
+    return v
+
+
+def _ts_parser(fmt: str | None) -> Callable[[Any], int | None]:
+    if fmt is None:
+
+        def as_ms(v: Any) -> int | None:
+            if v is None:
+                return None
+            if isinstance(v, int):
+                return v
+            raise KsqlProcessingError(f"Timestamp column value is not a BIGINT: {v!r}")
+
+        return as_ms
+    import datetime as dt
+
+    py = java_to_strptime(fmt)
+
+    def parse(v: Any) -> int | None:
+        if v is None:
+            return None
+        try:
+            d = dt.datetime.strptime(str(v), py)
+        except ValueError as exc:
+            raise KsqlProcessingError(f"Failed to parse timestamp '{v}' with format '{fmt}': {exc}") from None
+        if d.tzinfo is None:
+            d = d.replace(tzinfo=dt.timezone.utc)
+        return int(d.timestamp() * 1000)
+
+    return parse
+
+
+def java_to_strptime(fmt: str) -> str:
+    """Translate the common java.time pattern letters to strptime directives."""
+    out = []
+    i = 0
+    mapping = [
+        ("yyyy", "%Y"), ("MM", "%m"), ("dd", "%d"), ("HH", "%H"), ("mm", "%M"), ("ss", "%S"),
+        ("SSSSSS", "%f"), ("SSS", "%f"), ("XXX", "%z"), ("Z", "%z"), ("X", "%z"),
+    ]
+    while i < len(fmt):
+        if fmt[i] == "'":
+            j = fmt.index("'", i + 1) if "'" in fmt[i + 1 :] else len(fmt)
+            out.append(fmt[i + 1 : j].replace("%", "%%") or "'")
+            i = j + 1
+            continue
+        for jp, pp in mapping:
+            if fmt.startswith(jp, i):
+                out.append(pp)
+                i += len(jp)
+                break
+        else:
+            out.append(fmt[i])
+            i += 1
+    return "".join(out)
+
+
+def timestamp_extractor(src: DataSource, column: str, fmt: str | None) -> Callable[[list[Any]], int | None]:
+    names = [c.name for c in src.key_columns] + [c.name for c in src.value_columns]
+    if column not in names:
+        raise KsqlStatementError(f"The TIMESTAMP column set in the WITH clause does not exist in the schema: '{column}'")
+    idx = names.index(column)
+    col = src.column(column)
+    assert col is not None
+    if col.type.base not in (T.BIGINT, T.TIMESTAMP) and not (col.type.base == T.STRING and fmt):
+        raise KsqlStatementError(
+            f"Timestamp column, `{column}`, should be LONG(INT64), TIMESTAMP, or a String with a "
+            "timestamp_format specified."
+        )
+    parse = _ts_parser(fmt if col.type.base == T.STRING else None)
+    return lambda row: parse(row[idx])

@@ -1,0 +1,689 @@
+"""In-process runner for ksqlDB's query-validation tests (QTT) against the embedded engine.
+
+The cases are third-party data read in place from `shared/ksql-conformance/` (never
+copied or edited). Each case: fresh engine + in-memory registry, statements in order,
+inputs fed one record at a time (outputs of one query fed on to queries reading that
+topic, as Kafka Streams' TopologyTestDriver does), outputs decoded and compared with
+upstream's rules (exact counts, order, 1e-6 for doubles, exact DECIMAL scale).
+
+Run as a script to print a summary and (with --write-doc) regenerate
+docs/ksql-conformance.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import collections
+import csv
+import io
+import json
+import math
+import re
+import struct
+import sys
+import time
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import fastavro
+
+from fraudstream.ksql import types as T
+from fraudstream.ksql.engine import (
+    DataSource,
+    InMemorySchemaRegistry,
+    InRecord,
+    KsqlEngine,
+    OutRecord,
+)
+from fraudstream.ksql.errors import (
+    KsqlError,
+    KsqlParseError,
+    KsqlStatementError,
+    KsqlUnsupportedError,
+)
+from fraudstream.ksql.formats import _coercer, avro_schema_for, dumps_json
+from fraudstream.ksql.parser import parse
+
+ROOT = Path(__file__).resolve().parents[2]
+CASES_DIR_CANDIDATES = [
+    ROOT.parent / "shared" / "ksql-conformance",
+    ROOT / "shared" / "ksql-conformance",
+    Path("/work/shared/ksql-conformance"),
+]
+
+UNSUPPORTED_FORMATS = ("PROTOBUF", "JSON_SR", "PROTOBUF_NOSR")
+
+
+def cases_dir() -> Path | None:
+    for c in CASES_DIR_CANDIDATES:
+        if (c / "cases").is_dir():
+            return c
+    return None
+
+
+@dataclass
+class Case:
+    file: str
+    name: str
+    format_variant: str
+    config_variant: str
+    test: dict[str, Any]
+    statements: list[str]
+    properties: dict[str, Any]
+
+    @property
+    def full_name(self) -> str:
+        n = f"{self.file.removesuffix('.json')} - {self.name}"
+        if self.format_variant:
+            n += f" - {self.format_variant}"
+        if self.config_variant:
+            n += f" - {self.config_variant}"
+        return n
+
+
+@dataclass
+class Result:
+    case: Case
+    status: str  # pass fail unsupported
+    reason: str = ""
+    seconds: float = 0.0
+
+
+def load_cases(base: Path | None = None) -> list[Case]:
+    base = base or cases_dir()
+    if base is None:
+        return []
+    out: list[Case] = []
+    for path in sorted((base / "cases").glob("*.json")):
+        data = json.loads(path.read_text(), parse_float=Decimal)
+        for test in data.get("tests", []):
+            if test.get("enabled") is False:
+                continue
+            formats = test.get("format") or [""]
+            configs = test.get("config") or [""]
+            for fmt in formats:
+                for cfg in configs:
+                    props = dict(test.get("properties") or {})
+                    cfg_label = ""
+                    for k, v in list(props.items()):
+                        if v == "{CONFIG}":
+                            props[k] = cfg
+                            cfg_label = f"{k}={cfg}"
+                    stmts = [s.replace("{FORMAT}", fmt) for s in test.get("statements", [])]
+                    out.append(Case(path.name, test["name"], fmt, cfg_label, test, stmts, props))
+    return out
+
+
+# ----------------------------------------------------------------------------- execution
+
+
+class Unsupported(Exception):
+    """The case uses something outside the engine's subset."""
+
+
+class Failure(Exception):
+    """The engine produced a wrong result."""
+
+
+def _java_type_matches(expected_type: str, exc: BaseException) -> bool:
+    short = expected_type.rsplit(".", 1)[-1]
+    if short == "ParseFailedException":
+        return isinstance(exc, KsqlParseError)
+    if short == "KsqlStatementException":
+        return isinstance(exc, KsqlStatementError) and not isinstance(exc, KsqlUnsupportedError)
+    if short == "KsqlException":
+        return isinstance(exc, KsqlError) and not isinstance(exc, KsqlUnsupportedError)
+    return False
+
+
+def _fmt_of(spec: str) -> str:
+    return spec.upper()
+
+
+class CaseRunner:
+    def __init__(self, case: Case) -> None:
+        self.case = case
+        self.registry = InMemorySchemaRegistry()
+        props = {k: v for k, v in case.properties.items()}
+        props.setdefault("auto.offset.reset", "earliest")
+        self.engine = KsqlEngine(schema_registry=self.registry, properties=props)
+        self.log: list[tuple[int, OutRecord]] = []  # every record ever written, global order
+        self.outputs: dict[str, list[OutRecord]] = collections.defaultdict(list)
+        self.offsets: dict[str, int] = collections.defaultdict(int)
+        self.topic_meta: dict[str, dict[str, Any]] = {}
+
+    # -------------------------------------------------------------- setup
+    def check_scope(self) -> None:
+        t = self.case.test
+        if str(self.case.properties.get("ksql.new.query.planner.enabled", "false")).lower() == "true":
+            raise Unsupported("ksql.new.query.planner.enabled=true (experimental new planner)")
+        text = " ".join(self.case.statements).upper()
+        for f in UNSUPPORTED_FORMATS:
+            if re.search(rf"\b{f}\b", text):
+                raise Unsupported(f"format {f}")
+        for topic in t.get("topics", []) or []:
+            for k in ("keyFormat", "valueFormat", "format"):
+                v = str(topic.get(k, "")).replace("{FORMAT}", self.case.format_variant).upper()
+                if v in UNSUPPORTED_FORMATS:
+                    raise Unsupported(f"topic format {v}")
+            if topic.get("valueSchemaReferences") or topic.get("keySchemaReferences"):
+                raise Unsupported("schema references")
+        exp = t.get("expectedException")
+        if exp and exp.get("type", "").rsplit(".", 1)[-1] not in (
+            "ParseFailedException", "KsqlStatementException", "KsqlException"
+        ):
+            raise Unsupported(f"runtime exception expectation {exp.get('type')}")
+        if t.get("post", {}).get("topics", {}).get("topics"):
+            pass
+
+    def register_topic_schemas(self) -> None:
+        for topic in self.case.test.get("topics", []) or []:
+            name = topic["name"]
+            self.topic_meta[name] = topic
+            for side in ("key", "value"):
+                schema = topic.get(f"{side}Schema")
+                if schema is None:
+                    continue
+                fmt = str(topic.get(f"{side}Format") or topic.get("format") or "AVRO").replace(
+                    "{FORMAT}", self.case.format_variant
+                ).upper()
+                if fmt != "AVRO":
+                    raise Unsupported(f"pre-registered {fmt} schema")
+                text = schema if isinstance(schema, str) and not schema.strip().startswith(("{", "[")) else None
+                sjson = json.dumps(_plain(schema)) if text is None else json.dumps(text)
+                sid = topic.get(f"{side}SchemaId")
+                self.registry.register(f"{name}-{side}", sjson, int(sid) if sid is not None else None)
+
+    # -------------------------------------------------------------- run
+    def run(self) -> None:
+        self.check_scope()
+        self.register_topic_schemas()
+        exp = self.case.test.get("expectedException")
+        for stmt in self.case.statements:
+            try:
+                results = self.engine.execute(stmt)
+            except KsqlUnsupportedError as exc:
+                raise Unsupported(str(exc).splitlines()[0]) from None
+            except KsqlError as exc:
+                if exp:
+                    self._check_exception(exp, exc)
+                    return
+                raise Failure(f"statement failed: {type(exc).__name__}: {exc}") from None
+            for res in results:
+                if res.query is not None:
+                    self._replay_into(res.query)
+                for rec in res.records:
+                    self._write(rec)
+        if exp:
+            raise Failure(f"expected {exp.get('type', '').rsplit('.', 1)[-1]}: {exp.get('message', '')!r}; nothing raised")
+        for i, inp in enumerate(self.case.test.get("inputs", []) or []):
+            self._write(self._encode_input(inp, i))
+        self._compare_outputs()
+        self._check_post()
+
+    def _check_exception(self, exp: dict[str, Any], exc: KsqlError) -> None:
+        etype = exp.get("type")
+        msg = exp.get("message")
+        if etype and not _java_type_matches(etype, exc):
+            raise Failure(f"expected {etype.rsplit('.', 1)[-1]}, got {type(exc).__name__}: {exc}")
+        if msg and msg not in str(exc):
+            raise Failure(f"message mismatch: expected substring {msg!r}, got {str(exc)!r}")
+
+    def _write(self, rec: OutRecord) -> None:
+        """Append to the topic log and feed every query that reads the topic (depth-first)."""
+        off = self.offsets[rec.topic]
+        self.offsets[rec.topic] = off + 1
+        self.log.append((off, rec))
+        inrec = InRecord(rec.topic, rec.key, rec.value, rec.timestamp, 0, off)
+        for q in list(self.engine.queries.values()):
+            if rec.topic in q.source_topics:
+                for out in q.process(inrec):
+                    self.outputs[out.topic].append(out)
+                    self._write(out)
+
+    def _replay_into(self, query: Any) -> None:
+        for off, rec in list(self.log):
+            if rec.topic in query.source_topics:
+                for out in query.process(InRecord(rec.topic, rec.key, rec.value, rec.timestamp, 0, off)):
+                    self.outputs[out.topic].append(out)
+                    self._write(out)
+
+    # -------------------------------------------------------------- encoding inputs
+    def _source_for_topic(self, topic: str) -> DataSource | None:
+        cands = [s for s in self.engine.sources.values() if s.topic == topic]
+        if not cands:
+            return None
+        return cands[0]
+
+    def _encode_input(self, inp: dict[str, Any], i: int) -> OutRecord:
+        topic = inp["topic"]
+        src = self._source_for_topic(topic)
+        ts = int(inp.get("timestamp", 0) or 0)
+        if src is None:
+            return OutRecord(topic, None, None, ts)
+        key = self._encode_side(inp.get("key"), src, True, topic)
+        if "window" in inp and inp["window"] is not None and key is not None:
+            w = inp["window"]
+            if str(w.get("type", "time")).lower() == "session":
+                key += struct.pack(">qq", int(w["end"]), int(w["start"]))
+            else:
+                key += struct.pack(">q", int(w["start"]))
+        value = self._encode_side(inp.get("value"), src, False, topic)
+        return OutRecord(topic, key, value, ts)
+
+    def _encode_side(self, v: Any, src: DataSource, is_key: bool, topic: str) -> bytes | None:
+        if v is None:
+            return None
+        fmt = src.key_format if is_key else src.value_format
+        cols = src.key_columns if is_key else src.value_columns
+        name = fmt.name
+        if name == "DELIMITED" or (isinstance(v, str) and name in ("DELIMITED",)):
+            return str(v).encode()
+        if name == "KAFKA":
+            if not cols:
+                return None
+            t = cols[0].type
+            if t.base == T.INTEGER:
+                return struct.pack(">i", int(v))
+            if t.base == T.BIGINT:
+                return struct.pack(">q", int(v))
+            if t.base == T.DOUBLE:
+                return struct.pack(">d", float(v))
+            if t.base == T.BYTES:
+                return base64.b64decode(v)
+            return str(v).encode() if not isinstance(v, str) else v.encode()
+        if name == "JSON":
+            return dumps_json(_plain_json(v))
+        if name == "AVRO":
+            return self._encode_avro(v, src, is_key, topic, cols, fmt)
+        if name == "NONE":
+            return None
+        raise Unsupported(f"input format {name}")
+
+    def _encode_avro(self, v: Any, src: DataSource, is_key: bool, topic: str, cols: list[Any], fmt: Any) -> bytes:
+        subject = f"{topic}-{'key' if is_key else 'value'}"
+        meta = self.topic_meta.get(topic, {})
+        latest = self.registry.get_latest(subject)
+        if latest is not None and (meta.get(f"{'key' if is_key else 'value'}Schema") is not None):
+            sid, text = latest
+            schema = json.loads(text)
+        else:
+            unwrapped = len(cols) == 1 and (is_key or fmt.wrap_single_value is False)
+            schema = avro_schema_for([(c.name, c.type) for c in cols], None, unwrapped)
+            sid = self.registry.register(subject, json.dumps(schema))
+        parsed = fastavro.parse_schema(schema)
+        datum = _to_avro_datum(v, schema)
+        buf = io.BytesIO()
+        buf.write(struct.pack(">bI", 0, sid))
+        fastavro.schemaless_writer(buf, parsed, datum)
+        return buf.getvalue()
+
+    # -------------------------------------------------------------- comparing outputs
+    def _compare_outputs(self) -> None:
+        expected = self.case.test.get("outputs", []) or []
+        by_topic: dict[str, list[dict[str, Any]]] = collections.OrderedDict()
+        for e in expected:
+            by_topic.setdefault(e["topic"], []).append(e)
+        for topic, exp_list in by_topic.items():
+            actual = self.outputs.get(topic, [])
+            sink = self._sink_for_topic(topic)
+            if len(actual) != len(exp_list):
+                shown = [self._describe_actual(a, sink) for a in actual[:6]]
+                raise Failure(
+                    f"topic {topic}: expected {len(exp_list)} records, got {len(actual)}: {shown}"
+                )
+            for n, (e, a) in enumerate(zip(exp_list, actual, strict=True)):
+                try:
+                    self._compare_record(e, a, sink)
+                except Failure as exc:
+                    raise Failure(f"topic {topic} record {n}: {exc}") from None
+
+    def _sink_for_topic(self, topic: str) -> DataSource | None:
+        cands = [s for s in self.engine.sources.values() if s.topic == topic]
+        return cands[-1] if cands else None
+
+    def _describe_actual(self, a: OutRecord, sink: DataSource | None) -> str:
+        try:
+            k = self._decode_key(a.key, sink)
+            v = self._decode_value(a.value, sink)
+        except Exception as exc:
+            return f"<undecodable {exc}>"
+        return f"key={k!r} value={v!r} ts={a.timestamp}"
+
+    def _decode_key(self, data: bytes | None, sink: DataSource | None) -> Any:
+        if sink is None:
+            return data
+        window = None
+        if sink.window is not None and data is not None:
+            if sink.window.type == "SESSION":
+                end, start = struct.unpack(">qq", data[-16:])
+                data = data[:-16]
+            else:
+                (start,) = struct.unpack(">q", data[-8:])
+                end = start + (sink.window.size or 0)
+                data = data[:-8]
+            window = (start, end)
+        cols = sink.key_columns
+        if data is None or not cols:
+            return (None, window)
+        return (self._decode(data, sink.key_format, cols, True), window)
+
+    def _decode_value(self, data: bytes | None, sink: DataSource | None) -> Any:
+        if data is None or sink is None:
+            return data
+        return self._decode(data, sink.value_format, sink.value_columns, False)
+
+    def _decode(self, data: bytes, fmt: Any, cols: list[Any], is_key: bool) -> Any:
+        name = fmt.name
+        if name == "JSON":
+            return json.loads(data, parse_float=Decimal)
+        if name == "DELIMITED":
+            return data.decode()
+        if name == "KAFKA":
+            t = cols[0].type.base
+            if t == T.INTEGER:
+                return struct.unpack(">i", data)[0]
+            if t == T.BIGINT:
+                return struct.unpack(">q", data)[0]
+            if t == T.DOUBLE:
+                return struct.unpack(">d", data)[0]
+            if t == T.BYTES:
+                return base64.b64encode(data).decode()
+            return data.decode()
+        if name == "AVRO":
+            sid = int.from_bytes(data[1:5], "big")
+            schema = json.loads(self.registry.get_schema(sid))
+            return _from_avro_datum(fastavro.schemaless_reader(io.BytesIO(data[5:]), fastavro.parse_schema(schema), None))
+        raise Failure(f"cannot decode format {name}")
+
+    def _compare_record(self, e: dict[str, Any], a: OutRecord, sink: DataSource | None) -> None:
+        if sink is None:
+            raise Failure("no sink source for topic")
+        akey, awin = self._decode_key(a.key, sink)
+        types = {c.name: c.type for c in sink.columns}
+        if not _same(e.get("key"), akey, None if len(sink.key_columns) != 1 else sink.key_columns[0].type, types, sink.key_format.name):
+            raise Failure(f"key mismatch: expected {e.get('key')!r}, got {akey!r}")
+        if "window" in e and e["window"] is not None:
+            w = e["window"]
+            if awin is None or int(w["start"]) != awin[0] or int(w["end"]) != awin[1]:
+                raise Failure(f"window mismatch: expected {w}, got {awin}")
+        aval = self._decode_value(a.value, sink)
+        vt = sink.value_columns[0].type if len(sink.value_columns) == 1 else None
+        if not _same(e.get("value"), aval, vt, types, sink.value_format.name):
+            raise Failure(f"value mismatch: expected {e.get('value')!r}, got {aval!r}")
+        if "timestamp" in e and e["timestamp"] is not None and int(e["timestamp"]) != a.timestamp:
+            raise Failure(f"timestamp mismatch: expected {e['timestamp']}, got {a.timestamp}")
+
+    # -------------------------------------------------------------- post conditions
+    def _check_post(self) -> None:
+        post = self.case.test.get("post") or {}
+        for ps in post.get("sources", []) or []:
+            name = ps["name"]
+            src = self.engine.sources.get(name) or self.engine.sources.get(name.upper())
+            if src is None:
+                raise Failure(f"post: source {name} does not exist")
+            if "type" in ps and ps["type"].upper() != src.kind:
+                raise Failure(f"post: {name} is a {src.kind}, expected {ps['type']}")
+            if "schema" in ps:
+                want = _parse_schema(ps["schema"])
+                got = [(c.name, str(c.type), c.namespace == "KEY") for c in src.columns]
+                if want != got:
+                    raise Failure(f"post: {name} schema {got} != expected {want}")
+            kf = ps.get("keyFormat")
+            if isinstance(kf, dict) and "format" in kf and kf["format"].upper() != src.key_format.name:
+                raise Failure(f"post: {name} key format {src.key_format.name} != {kf['format']}")
+            if isinstance(kf, dict) and "windowType" in kf:
+                wt = src.window.type if src.window else None
+                if kf["windowType"] != wt:
+                    raise Failure(f"post: {name} window type {wt} != {kf['windowType']}")
+            vf = ps.get("valueFormat")
+            if isinstance(vf, str) and vf.upper() != src.value_format.name:
+                raise Failure(f"post: {name} value format {src.value_format.name} != {vf}")
+
+
+def _parse_schema(text: str) -> list[tuple[str, str, bool]]:
+    stmt = parse(f"CREATE STREAM X ({text}) WITH (kafka_topic='x', value_format='JSON');")[0]
+    return [
+        (el.name, str(el.type), el.constraint in ("KEY", "PRIMARY KEY"))
+        for el in stmt.elements or []  # type: ignore[attr-defined]
+    ]
+
+
+# ----------------------------------------------------------------------------- value helpers
+
+
+def _plain(v: Any) -> Any:
+    if isinstance(v, Decimal):
+        return float(v) if v != v.to_integral_value() or "." in str(v) or "E" in str(v) else int(v)
+    if isinstance(v, dict):
+        return {k: _plain(x) for k, x in v.items()}
+    if isinstance(v, list):
+        return [_plain(x) for x in v]
+    return v
+
+
+def _plain_json(v: Any) -> Any:
+    return v
+
+
+def _to_avro_datum(v: Any, schema: Any) -> Any:
+    """Expected-style JSON value -> Avro datum for the given schema (case-insensitive fields)."""
+    if v is None:
+        return None
+    if isinstance(schema, list):
+        non_null = [s for s in schema if s != "null"]
+        return _to_avro_datum(v, non_null[0]) if len(non_null) == 1 else _plain(v)
+    if isinstance(schema, str):
+        if schema in ("double", "float"):
+            return float(v)
+        if schema in ("int", "long"):
+            return int(v)
+        if schema == "bytes":
+            return base64.b64decode(v) if isinstance(v, str) else v
+        return _plain(v)
+    t = schema.get("type")
+    if schema.get("logicalType") == "decimal":
+        return Decimal(str(v)).quantize(Decimal(1).scaleb(-int(schema.get("scale", 0))))
+    if t == "record":
+        if not isinstance(v, dict):
+            return v
+        up = {str(k).upper(): x for k, x in v.items()}
+        return {
+            f["name"]: _to_avro_datum(v.get(f["name"], up.get(f["name"].upper())), f["type"])
+            for f in schema["fields"]
+        }
+    if t == "array":
+        return [_to_avro_datum(x, schema["items"]) for x in v]
+    if t == "map":
+        return {k: _to_avro_datum(x, schema["values"]) for k, x in v.items()}
+    if isinstance(t, str | list):
+        return _to_avro_datum(v, t)
+    return _plain(v)
+
+
+def _from_avro_datum(v: Any) -> Any:
+    if isinstance(v, bytes):
+        return base64.b64encode(v).decode()
+    if isinstance(v, dict):
+        return {k: _from_avro_datum(x) for k, x in v.items()}
+    if isinstance(v, list):
+        return [_from_avro_datum(x) for x in v]
+    return v
+
+
+def _num_equal(e: Any, a: Any, t: T.SqlType | None) -> bool:
+    if isinstance(e, bool) or isinstance(a, bool):
+        return e is a or e == a and type(e) is type(a)
+    if t is not None and t.base == T.DECIMAL:
+        if isinstance(e, str):
+            e = Decimal(e)
+        return str(e) == (format(a, "f") if isinstance(a, Decimal) else str(a))
+    try:
+        ef, af = float(e), float(a)
+    except (TypeError, ValueError):
+        return False
+    if math.isnan(ef) and math.isnan(af):
+        return True
+    if isinstance(e, int) and isinstance(a, int):
+        return e == a
+    return abs(ef - af) < 1e-6
+
+
+def _same(e: Any, a: Any, t: T.SqlType | None, types: dict[str, T.SqlType], fmt: str) -> bool:
+    if e is None or a is None:
+        return e is None and a is None
+    if isinstance(e, dict):
+        if not isinstance(a, dict) or len(a) != len(e):
+            return False
+        for k, ev in e.items():
+            if k in a:
+                av = a[k]
+                ak = k
+            elif k.upper() in a:
+                av = a[k.upper()]
+                ak = k.upper()
+            else:
+                return False
+            ft = types.get(ak) if t is None else (t.field_type(ak) if t.base == T.STRUCT else t.item)
+            if not _same(ev, av, ft, {} if t is not None else {}, fmt):
+                return False
+        return True
+    if isinstance(e, list):
+        if not isinstance(a, list) or len(a) != len(e):
+            return False
+        it = t.item if t is not None and t.base == T.ARRAY else None
+        return all(_same(x, y, it, {}, fmt) for x, y in zip(e, a, strict=True))
+    if isinstance(e, str) and isinstance(a, str):
+        if e == a:
+            return True
+        if fmt == "DELIMITED":
+            ef, af = e.split(","), a.split(",")
+            return len(ef) == len(af) and all(x == y or _num_equal(x, y, None) for x, y in zip(ef, af, strict=True))
+        return False
+    if isinstance(e, bool) or isinstance(a, bool):
+        return e == a and type(e) is type(a)
+    if isinstance(e, int | float | Decimal) and isinstance(a, int | float | Decimal):
+        return _num_equal(e, a, t)
+    if isinstance(e, str) and isinstance(a, int | float | Decimal):
+        return t is not None and t.base == T.DECIMAL and _num_equal(e, a, t)
+    if isinstance(e, int | Decimal) and isinstance(a, str) and fmt in ("KAFKA", "DELIMITED"):
+        return str(e) == a
+    return bool(e == a)
+
+
+# ----------------------------------------------------------------------------- driver
+
+
+def run_case(case: Case) -> Result:
+    t0 = time.perf_counter()
+    runner = CaseRunner(case)
+    try:
+        runner.run()
+        status, reason = "pass", ""
+    except Unsupported as exc:
+        status, reason = "unsupported", str(exc)
+    except Failure as exc:
+        status, reason = "fail", str(exc)
+    except Exception as exc:  # an engine crash is a failure, with its type
+        status, reason = "fail", f"crash: {type(exc).__name__}: {exc}"
+    return Result(case, status, reason[:500], time.perf_counter() - t0)
+
+
+def run_all(cases: list[Case] | None = None) -> list[Result]:
+    return [run_case(c) for c in (cases if cases is not None else load_cases())]
+
+
+def load_index(base: Path) -> dict[tuple[str, str, str, str], dict[str, str]]:
+    out = {}
+    with (base / "index.tsv").open() as fh:
+        for row in csv.DictReader(fh, delimiter="\t"):
+            out[(row["file"], row["test_name"], row["format_variant"], row["config_variant"])] = row
+    return out
+
+
+def write_doc(results: list[Result], path: Path) -> None:
+    base = cases_dir()
+    index = load_index(base) if base else {}
+    per_file: dict[str, collections.Counter[str]] = collections.defaultdict(collections.Counter)
+    per_feature: dict[str, collections.Counter[str]] = collections.defaultdict(collections.Counter)
+    reasons: collections.Counter[str] = collections.Counter()
+    for r in results:
+        per_file[r.case.file][r.status] += 1
+        cfg = r.case.config_variant.split("=", 1)[1] if "=" in r.case.config_variant else r.case.config_variant
+        row = index.get((r.case.file, r.case.name, r.case.format_variant, cfg))
+        tags = (row or {}).get("tags", "")
+        for tag in [t for t in tags.split(",") if t] or ["(untagged)"]:
+            per_feature[tag][r.status] += 1
+        if r.status == "unsupported":
+            reasons[re.sub(r"'[^']*'|`[^`]*`|\d+", "…", r.reason)[:90]] += 1
+    total = collections.Counter(r.status for r in results)
+    lines = [
+        "# KSQL conformance (ksqlDB QTT cases, embedded engine)",
+        "",
+        "Generated by `python tests/conformance/ksql_qtt.py --write-doc` (also asserted by",
+        "`pytest tests/conformance`). Cases are ksqlDB's own query-validation tests, read in place",
+        "from `shared/ksql-conformance/cases/*.json` (Confluent Community License; see the README",
+        "there). Each case runs in-process: fresh engine, statements, inputs, outputs compared with",
+        "upstream's rules. `unsupported` = the case uses something outside the engine's subset",
+        "(the reason is recorded); it is never counted as a pass.",
+        "",
+        f"**Total: {len(results)} cases — pass {total['pass']}, fail {total['fail']}, "
+        f"unsupported {total['unsupported']}.**",
+        "",
+        "## Per file",
+        "",
+        "| file | cases | pass | fail | unsupported |",
+        "|---|---|---|---|---|",
+    ]
+    for f in sorted(per_file):
+        c = per_file[f]
+        lines.append(f"| {f} | {sum(c.values())} | {c['pass']} | {c['fail']} | {c['unsupported']} |")
+    lines += ["", "## Per feature tag (index.tsv tags; a case counts under each of its tags)", "",
+              "| tag | cases | pass | fail | unsupported |", "|---|---|---|---|---|"]
+    for tag in sorted(per_feature):
+        c = per_feature[tag]
+        lines.append(f"| {tag} | {sum(c.values())} | {c['pass']} | {c['fail']} | {c['unsupported']} |")
+    lines += ["", "## Why cases are unsupported (grouped)", "", "| reason | cases |", "|---|---|"]
+    for reason, n in reasons.most_common():
+        lines.append(f"| {reason.replace('|', '/')} | {n} |")
+    lines += ["", "## Failing cases", "", "| case | reason |", "|---|---|"]
+    for r in results:
+        if r.status == "fail":
+            reason = r.reason.replace("|", "/").replace("\n", " ")[:200]
+            lines.append(f"| {r.case.full_name.replace('|', '/')} | {reason} |")
+    lines += ["", "## Unsupported cases", "", "| case | reason |", "|---|---|"]
+    for r in results:
+        if r.status == "unsupported":
+            lines.append(f"| {r.case.full_name.replace('|', '/')} | {r.reason.replace('|', '/')[:160]} |")
+    path.write_text("\n".join(lines) + "\n")
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--write-doc", action="store_true", help="write docs/ksql-conformance.md")
+    ap.add_argument("--file", help="only cases from this file (e.g. joins.json)")
+    ap.add_argument("--name", help="only cases whose name contains this text")
+    ap.add_argument("--show", choices=["fail", "unsupported", "pass", "all"], default="fail")
+    args = ap.parse_args(argv)
+    cases = load_cases()
+    if args.file:
+        cases = [c for c in cases if c.file == args.file]
+    if args.name:
+        cases = [c for c in cases if args.name in c.name]
+    t0 = time.perf_counter()
+    results = run_all(cases)
+    for r in results:
+        if args.show == "all" or r.status == args.show:
+            print(f"[{r.status}] {r.case.full_name}: {r.reason}")
+    total = collections.Counter(r.status for r in results)
+    print(f"{len(results)} cases in {time.perf_counter() - t0:.1f}s: {dict(total)}")
+    if args.write_doc:
+        write_doc(results, ROOT / "docs" / "ksql-conformance.md")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
