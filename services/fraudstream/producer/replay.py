@@ -30,6 +30,7 @@ EventSource = Iterable[Event] | Callable[[int], Iterable[Event]]
 Record = tuple[str | bytes, bytes]  # (key, value) already encoded
 RecordSource = Iterable[Record] | Callable[[int], Iterable[Record]]
 MAX_ERRORS_KEPT = 10
+QUEUE_MAX_KBYTES = 64 * 1024
 
 
 class ReplayStats(BaseModel):
@@ -203,6 +204,9 @@ def replay_records(
         "delivery.report.only.error": True,
         "linger.ms": 20,
         "log_level": 3,
+        # Bound the client-side queue (librdkafka's default is 1 GB): when the broker lags,
+        # produce() backs off instead of buffering the whole file in memory.
+        "queue.buffering.max.kbytes": QUEUE_MAX_KBYTES,
     }
     overrides.update(producer_overrides or {})
     conf = producer_config(bootstrap)
