@@ -7,6 +7,7 @@ matrix products, and importing TensorFlow would cost seconds and hundreds of MB 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -21,7 +22,9 @@ Array = NDArray[np.float64]
 class NumpyModel:
     """Preprocess raw columns, reconstruct, and score exactly as the trainer did."""
 
-    def __init__(self, manifest: ModelManifest, weights: Sequence[tuple[Array, Array]]) -> None:
+    def __init__(
+        self, manifest: ModelManifest, weights: Sequence[tuple[NDArray[Any], NDArray[Any]]]
+    ) -> None:
         check_weights(manifest, weights)
         self.manifest = manifest
         self._layers: list[tuple[Array, Array, Callable[[Array], Array]]] = [
@@ -148,7 +151,9 @@ def apply_transforms(cols: Array, transforms: Sequence[str]) -> Array:
     return out
 
 
-def check_weights(manifest: ModelManifest, weights: Sequence[tuple[Array, Array]]) -> None:
+def check_weights(
+    manifest: ModelManifest, weights: Sequence[tuple[NDArray[Any], NDArray[Any]]]
+) -> None:
     """Raise ModelCorruptError unless the weights chain the manifest's layers with finite values."""
     if len(weights) != len(manifest.layers):
         raise ModelCorruptError(

@@ -1,0 +1,72 @@
+"""Trainer settings (`FRAUDSTREAM_TRAINER_*`); CLI options override them per run.
+
+The defaults are the configuration evaluated in docs/model-report (see docs/training.md);
+tests shrink epochs and rows through the same fields.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+ThresholdStrategy = Literal["fpr", "quantile", "precision", "budget"]
+ScoreKind = Literal["mse", "normalized_mse", "mahalanobis"]
+
+# The full Kaggle data: 284,315 normals and 492 frauds. Used to weight metrics on samples
+# that over-represent frauds (docs/model-report).
+REAL_PREVALENCE = 492 / (284_315 + 492)
+
+
+class TrainerSettings(BaseSettings):
+    """Every knob of `fraudstream train`."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="FRAUDSTREAM_TRAINER_", extra="ignore", frozen=True
+    )
+
+    # model
+    encoder_units: list[int] = Field(
+        default=[14, 7], description="Encoder widths; the decoder mirrors them (14-7-(14)-29)."
+    )
+    activation: str = Field("tanh", description="Hidden activation; the output is linear.")
+    hour_features: bool = Field(False, description="Add sin/cos of the hour of day from Time.")
+    score: ScoreKind = Field("mahalanobis", description="Anomaly score (see ScoreSpec).")
+    # optimisation
+    epochs: int = Field(
+        100, ge=1, description="Maximum epochs (early stopping usually ends first)."
+    )
+    batch_size: int = Field(64, ge=1)
+    learning_rate: float = Field(1e-3, gt=0)
+    patience: int = Field(10, ge=1, description="Early-stopping patience on validation loss.")
+    seed: int = Field(42, description="Seeds NumPy, Python and TensorFlow.")
+    threads: int = Field(2, ge=1, description="TensorFlow intra-op threads (shared machine).")
+    # data
+    val_fraction: float = Field(0.2, gt=0, lt=0.5, description="Normals (by time) to validate.")
+    test_fraction: float = Field(0.2, gt=0, lt=0.5, description="Last normals (by time) to test.")
+    min_normal_rows: int = Field(100, ge=10, description="Fewer training normals is an error.")
+    use_unlabeled: bool = Field(False, description="Train also on CLASS=-1 rows (never evaluated).")
+    max_records: int | None = Field(None, ge=1, description="Stop reading the topic after N.")
+    read_idle_timeout_s: float = Field(
+        15.0, gt=0, description="Give up waiting for the snapshot's end offsets after this."
+    )
+    # threshold
+    threshold_strategy: ThresholdStrategy = "fpr"
+    target_fpr: float = Field(0.01, gt=0, lt=1, description="fpr: false-positive rate on val.")
+    quantile: float = Field(0.99, gt=0, lt=1, description="quantile: of validation scores.")
+    target_precision: float = Field(0.5, gt=0, le=1, description="precision: on labelled val.")
+    budget_per_10k: float = Field(100.0, gt=0, description="budget: alerts per 10,000 events.")
+    # evaluation
+    prevalence: float | None = Field(
+        REAL_PREVALENCE,
+        gt=0,
+        lt=1,
+        description="Real fraud prevalence for weighted metrics (None: no weighting).",
+    )
+    baselines: bool = Field(True, description="Fit Isolation Forest and PCA on the same split.")
+    # outputs
+    log_dir: Path = Field(Path("runs"), description="TensorBoard: one sub-directory per run.")
+    report_dir: Path | None = Field(None, description="Write metrics.json, report.md, plots.")
+    announce: bool = Field(False, description="Publish the new version on the models topic.")
