@@ -7,8 +7,8 @@ broker in a temporary directory and stops it at the end. It runs the embedded re
 over that broker, then measures:
   - registry: registrations/s (each one written to _schemas and read back), uncached
     GET /schemas/ids/{id} requests/s, idempotent re-registrations/s;
-  - Avro decode of the live-stream record: AvroDecoder.decode, decode_many, decode_many
-    with raw logical types, against confluent-kafka's AvroDeserializer;
+  - Avro decode of the live-stream record (33 fields): AvroDecoder.decode and decode_many
+    against confluent-kafka's AvroDeserializer;
   - Avro encode: AvroEncoder against confluent-kafka's AvroSerializer;
   - raw JSON events: decode_raw_event against pydantic RawCardEvent.model_validate_json.
 """
@@ -16,6 +16,7 @@ over that broker, then measures:
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import os
 import sys
@@ -42,12 +43,23 @@ from fraudstream.serde.jsonevents import decode_raw_event
 
 def best_rate(n: int, fn: Callable[[], object], repeats: int = 3) -> float:
     """Items per second of the fastest of `repeats` runs of fn (which handles n items)."""
-    best = float("inf")
+    return compare(n, {"_": fn}, repeats)["_"]
+
+
+def compare(n: int, fns: dict[str, Callable[[], object]], repeats: int = 5) -> dict[str, float]:
+    """Best items/s of each fn, runs interleaved so load changes hit every variant alike."""
+    best = dict.fromkeys(fns, float("inf"))
     for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - t0)
-    return n / best
+        for name, fn in fns.items():
+            gc.collect()
+            gc.disable()  # like timeit: collector pauses depend on what ran before
+            try:
+                t0 = time.perf_counter()
+                fn()
+                best[name] = min(best[name], time.perf_counter() - t0)
+            finally:
+                gc.enable()
+    return {name: n / t for name, t in best.items()}
 
 
 def live_record(i: int) -> dict[str, Any]:
@@ -105,20 +117,29 @@ def bench_avro(url: str, n: int) -> None:
     )
     des = AvroDeserializer(client)
     ours = AvroDecoder(client)
-    raw = AvroDecoder(client, logical_types=False)
     assert ours.decode(payloads[0]) == des(payloads[0], ctx) == records[0]
     assert ser(records[0], ctx) == payloads[0]
 
-    r_conf = best_rate(n, lambda: [des(p, ctx) for p in payloads])
-    r_ours = best_rate(n, lambda: [ours.decode(p) for p in payloads])
-    r_many = best_rate(n, lambda: ours.decode_many(payloads))
-    r_raw = best_rate(n, lambda: raw.decode_many(payloads))
+    rates = compare(
+        n,
+        {
+            "conf": lambda: [des(p, ctx) for p in payloads],
+            "ours": lambda: [ours.decode(p) for p in payloads],
+            "many": lambda: ours.decode_many(payloads),
+        },
+    )
+    r_conf, r_ours, r_many = (rates[k] for k in ("conf", "ours", "many"))
     print(f"avro decode  confluent AvroDeserializer  {r_conf:10.0f} rec/s  1.00x")
     print(f"avro decode  AvroDecoder.decode          {r_ours:10.0f} rec/s  {r_ours / r_conf:.2f}x")
     print(f"avro decode  AvroDecoder.decode_many     {r_many:10.0f} rec/s  {r_many / r_conf:.2f}x")
-    print(f"avro decode  decode_many raw logical     {r_raw:10.0f} rec/s  {r_raw / r_conf:.2f}x")
-    e_conf = best_rate(n, lambda: [ser(r, ctx) for r in records])
-    e_ours = best_rate(n, lambda: [enc.encode(r) for r in records])
+    enc_rates = compare(
+        n,
+        {
+            "conf": lambda: [ser(r, ctx) for r in records],
+            "ours": lambda: [enc.encode(r) for r in records],
+        },
+    )
+    e_conf, e_ours = enc_rates["conf"], enc_rates["ours"]
     print(f"avro encode  confluent AvroSerializer    {e_conf:10.0f} rec/s  1.00x")
     print(f"avro encode  AvroEncoder.encode          {e_ours:10.0f} rec/s  {e_ours / e_conf:.2f}x")
 
@@ -126,8 +147,14 @@ def bench_avro(url: str, n: int) -> None:
 def bench_json(n: int) -> None:
     events = [raw_event(i) for i in range(n)]
     assert decode_raw_event(events[1]) == RawCardEvent.model_validate_json(events[1]).model_dump()
-    r_pyd = best_rate(n, lambda: [RawCardEvent.model_validate_json(e) for e in events])
-    r_ours = best_rate(n, lambda: [decode_raw_event(e) for e in events])
+    rates = compare(
+        n,
+        {
+            "pydantic": lambda: [RawCardEvent.model_validate_json(e) for e in events],
+            "ours": lambda: [decode_raw_event(e) for e in events],
+        },
+    )
+    r_pyd, r_ours = rates["pydantic"], rates["ours"]
     print(f"json decode  pydantic RawCardEvent       {r_pyd:10.0f} ev/s   1.00x")
     print(f"json decode  decode_raw_event            {r_ours:10.0f} ev/s   {r_ours / r_pyd:.2f}x")
 
