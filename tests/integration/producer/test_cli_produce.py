@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -58,7 +60,6 @@ def test_synthetic_with_users_table(
     tmp_path: Path,
     unique_id: str,
     read_topic: Callable[..., list[Message]],
-    topic_factory: Callable[..., str],
 ) -> None:
     topic, users_topic = f"cli-src-{unique_id}", f"cli-users-{unique_id}"
     res = _run(
@@ -153,3 +154,26 @@ def test_csv_loop_gives_fresh_ids_and_later_times(
         if v["Id"] >= 44 and v["Id"] - 44 in first:
             base = first[v["Id"] - 44]
             assert v["V1"] == base["V1"] and v["Time"] > base["Time"]
+
+
+def test_ctrl_c_flushes_and_reports_exactly_what_was_sent(
+    kafka_bootstrap: str,
+    tmp_path: Path,
+    topic_factory: Callable[..., str],
+    read_topic: Callable[..., list[Message]],
+) -> None:
+    topic = topic_factory("cli-int")
+    env = {**os.environ, "FRAUDSTREAM_KAFKA_BOOTSTRAP": kafka_bootstrap}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "fraudstream", "produce", "--no-progress", "--synthetic", "100",
+         "--loop", "--rate", "300", "--topic", topic, "--no-users", "--json"],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    time.sleep(4.0)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    stats = orjson.loads(out.strip().splitlines()[-1])
+    assert stats["interrupted"] and stats["failed"] == 0
+    assert stats["delivered"] == stats["produced"] > 100  # went past N: --loop keeps generating
+    assert len(read_topic(topic, stats["delivered"])) == stats["delivered"]
