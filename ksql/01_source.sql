@@ -1,7 +1,6 @@
 -- 01 · Raw card events, exactly as the producer writes them (JSON, one object per event).
 --
--- Topic:     source_topic (default creditcardfraud_source), keyed by the user name
---            (KEY_FORMAT 'KAFKA': the key is the plain UTF-8 string).
+-- Topic:     source_topic (default creditcardfraud_source), keyed by the user name.
 -- Variables: source_topic, source_partitions (the apply command defaults the partition count
 --            to the existing topic's, because ksqlDB rejects a PARTITIONS value that differs
 --            from an existing topic's).
@@ -9,10 +8,11 @@
 -- Class is INT: the producer writes 0, 1 or null (unknown label, live traffic). The seed
 -- declared it VARCHAR because its CSV quoted the label; we decide the type once here and the
 -- producer converts, so IFNULL(Class, -1) downstream stays an integer.
--- The Kafka key (the user name) is exposed as USERKEY; the value's User column holds the same
--- name and is what the statements below read and mask.
+-- No key column is declared: the JSON value carries every column we need (User included),
+-- and ksqlDB requires a declared key column in the projection of every CREATE ... AS SELECT.
+-- A key-less source lets the training and live outputs (03, 04) carry no key at all, so the
+-- raw user name never leaves KSQL through them; 05 re-keys by user where a key is needed.
 CREATE STREAM creditcardfraud_source (
-  UserKey VARCHAR KEY,
   Id BIGINT,
   Timestamp VARCHAR,
   User VARCHAR,
@@ -49,7 +49,6 @@ CREATE STREAM creditcardfraud_source (
   Class INT
 ) WITH (
   KAFKA_TOPIC = '${source_topic}',
-  KEY_FORMAT = 'KAFKA',
   VALUE_FORMAT = 'JSON',
   PARTITIONS = ${source_partitions}
 );

@@ -33,6 +33,7 @@ from fraudstream.kafka.admin import create_topics, delete_topics, wait_for_broke
 from fraudstream.kafka.clients import producer_config
 from fraudstream.ksql import ast as A
 from fraudstream.ksql.commandlog import Command, CommandLog, command_topic_name
+from fraudstream.ksql.engine import split_statements
 from fraudstream.ksql.errors import KsqlParseError, KsqlStatementError
 from fraudstream.ksql.parser import parse
 from fraudstream.ksql.runtime import (
@@ -171,6 +172,7 @@ class KsqlService:
         self._log_producer = Producer(producer_config(self.bootstrap, linger_ms=20))
         with self._lock:
             self.engine = self._new_engine()
+            self._refresh_topics()
             self._ensure_processing_log_stream()
             commands = self.command_log.read_all(timeout=timeout)
             for offset, cmd in commands:
@@ -283,42 +285,45 @@ class KsqlService:
         variables: Mapping[str, str] | None = None,
         properties: Mapping[str, Any] | None = None,
     ) -> list[dict[str, Any]]:
-        """Run the statements of one /ksql request; raise StatementFailure at the first error."""
-        variables = dict(variables or {})
-        try:
-            stmts = parse(sql, variables)
-        except KsqlParseError as exc:
-            raise StatementFailure(
-                400, error_body(40001, str(exc), statement_text=exc.statement_text or sql)
-            ) from None
+        """Run the statements of one /ksql request; raise StatementFailure at the first error.
+
+        Statements are parsed one at a time (a DEFINE affects the statements after it) and
+        each one that changed state is in the command topic before the next one runs.
+        """
+        session = dict(variables or {})
         entities: list[dict[str, Any]] = []
-        for stmt in stmts:
+        for text in split_statements(sql):
             try:
                 with self._lock:
-                    entities.append(self._execute_one(stmt, variables, dict(properties or {})))
+                    stmts = parse(text, {**self.engine.variables, **session})
+                    for stmt in stmts:
+                        entity = self._execute_one(stmt, dict(properties or {}))
+                        if entity:
+                            entities.append(entity)
             except StatementFailure as exc:
                 exc.body["entities"] = entities
                 raise
-            except (KsqlStatementError, KsqlParseError) as exc:
+            except KsqlError as exc:
                 raise StatementFailure(
                     400,
                     error_body(
                         40001,
                         str(exc),
-                        statement_text=getattr(exc, "statement_text", "") or stmt.text,
+                        statement_text=getattr(exc, "statement_text", "") or text,
                         entities=entities,
                     ),
                 ) from None
-            except KsqlError as exc:
-                raise StatementFailure(
-                    400,
-                    error_body(40001, str(exc), statement_text=stmt.text, entities=entities),
-                ) from None
         return entities
 
-    def _execute_one(
-        self, stmt: A.Statement, variables: dict[str, str], properties: dict[str, Any]
-    ) -> dict[str, Any]:
+    def _refresh_topics(self) -> set[str]:
+        """Tell the engine which topics exist (and their partition counts)."""
+        assert self.admin is not None
+        md = self.admin.list_topics(timeout=15).topics
+        self.engine.known_topics.update({t: len(m.partitions) for t, m in md.items()})
+        self.engine.topic_exists = lambda topic: topic in md
+        return set(md)
+
+    def _execute_one(self, stmt: A.Statement, properties: dict[str, Any]) -> dict[str, Any] | None:
         text = stmt.text
         if isinstance(stmt, A.QueryStatement):
             raise StatementFailure(
@@ -330,38 +335,51 @@ class KsqlService:
                     statement_text=text,
                 ),
             )
-        if isinstance(stmt, A.ListStatement):
+        if isinstance(stmt, A.ListStatement) and stmt.what.upper() in ("TOPICS", "QUERIES"):
             return self._list_entity(stmt)
-        if isinstance(stmt, A.Describe) and stmt.name:
+        if isinstance(stmt, A.Describe) and stmt.name and stmt.what.upper() == "SOURCE":
             return self._describe_entity(stmt)
-        if isinstance(stmt, A.DefineVariable):
-            if stmt.value is None:
-                variables.pop(stmt.name, None)
-            else:
-                variables[stmt.name] = stmt.value
-            return {"@type": "currentStatus", "statementText": text, "warnings": []}
+        self._refresh_topics()
         if isinstance(stmt, A.CreateSource):
             self._check_source_topic(stmt)
-        before_sources = set(self.engine.sources)
         before_queries = set(self.engine.queries)
-        dropped_topic: str | None = None
-        if (
-            isinstance(stmt, A.DropSource)
-            and stmt.delete_topic
-            and stmt.name in self.engine.sources
-        ):
-            dropped_topic = str(self.engine.sources[stmt.name].topic)
-        results = self.engine.execute(text, variables or None)
-        if isinstance(stmt, A.CreateSource):
-            self._create_declared_topic(stmt)
-        if isinstance(stmt, A.SetProperty | A.Explain | A.Describe | A.Unsupported):
-            return self._generic_entity(stmt, results)
-        self._sync_runners()
-        if dropped_topic and self.admin is not None:
-            delete_topics(self.admin, [dropped_topic])
-        self.command_seq = self.command_log.append(Command(statement=text, properties=properties))
+        results = self.engine.execute(text, None, properties or None)
+        changed = isinstance(
+            stmt, A.CreateSource | A.CreateAsSelect | A.InsertInto | A.DropSource | A.Terminate
+        )
+        for r in results:
+            if r.topics_to_create and self.admin is not None:
+                for spec in r.topics_to_create:
+                    create_topics(
+                        self.admin, [spec.name], partitions=spec.partitions, config=spec.config
+                    )
+            if r.records:
+                self._produce_records(r.records)
+        if changed:
+            self._sync_runners()
+            for r in results:
+                if r.topics_to_delete and self.admin is not None:
+                    delete_topics(self.admin, r.topics_to_delete)
+            self.command_seq = self.command_log.append(
+                Command(statement=text, properties=properties)
+            )
         new_queries = sorted(set(self.engine.queries) - before_queries)
-        return self._status_entity(stmt, new_queries, before_sources)
+        entity = dict(results[-1].entity) if results and results[-1].entity else None
+        if entity is None:
+            if isinstance(stmt, A.DefineVariable | A.SetProperty | A.InsertValues):
+                return None  # ksqlDB answers these with no entity
+            return self._status_entity(stmt, new_queries, results)
+        if entity.get("@type") == "currentStatus":
+            entity["commandSequenceNumber"] = self.command_seq
+        return entity
+
+    def _produce_records(self, records: list[Any]) -> None:
+        """INSERT ... VALUES: write the engine's records now (not recorded for replay)."""
+        producer = Producer(producer_config(self.bootstrap, linger_ms=0))
+        for rec in records:
+            producer.produce(rec.topic, value=rec.value, key=rec.key, timestamp=rec.timestamp)
+        if producer.flush(30) != 0:
+            raise KsqlError("INSERT VALUES: the broker did not acknowledge the record")
 
     def _check_source_topic(self, stmt: A.CreateSource) -> None:
         assert self.admin is not None
@@ -401,64 +419,24 @@ class KsqlService:
                 ),
             )
 
-    def _create_declared_topic(self, stmt: A.CreateSource) -> None:
-        assert self.admin is not None
-        topic = _str(_literal(stmt.properties, "KAFKA_TOPIC")) or stmt.name
-        wanted = _literal(stmt.properties, "PARTITIONS")
-        if wanted is not None:
-            create_topics(self.admin, [topic], partitions=int(wanted))
-
     # -- entities -------------------------------------------------------------------------
 
     def _status_entity(
-        self, stmt: A.Statement, new_queries: list[str], before_sources: set[str]
+        self, stmt: A.Statement, new_queries: list[str], results: list[Any]
     ) -> dict[str, Any]:
         query_id = new_queries[0] if new_queries else None
-        if isinstance(stmt, A.CreateAsSelect | A.InsertInto) and query_id:
-            message = f"Created query with ID {query_id}"
-            name = getattr(stmt, "name", getattr(stmt, "target", ""))
-            command_id = f"{getattr(stmt, 'kind', 'stream').lower()}/`{name}`/create"
-        elif isinstance(stmt, A.CreateSource):
-            existed = stmt.name in before_sources
-            message = (
-                f"{stmt.kind.title()} created"
-                if not existed or stmt.or_replace
-                else f"Cannot add {stmt.kind.lower()} `{stmt.name}`: A {stmt.kind.lower()} "
-                "with the same name already exists."
-            )
-            command_id = f"{stmt.kind.lower()}/`{stmt.name}`/create"
-        elif isinstance(stmt, A.DropSource):
-            ds_topic = ""
-            message = f"Source `{stmt.name}` {ds_topic}was dropped."
-            command_id = f"{stmt.kind.lower()}/`{stmt.name}`/drop"
-        elif isinstance(stmt, A.Terminate):
-            message = "Query terminated."
-            command_id = f"terminate/{stmt.query_id or 'ALL'}/execute"
-        else:
-            message = "Statement executed."
-            command_id = "statement/execute"
-        status: dict[str, Any] = {"status": "SUCCESS", "message": message}
+        message = results[-1].message if results else ""
+        status: dict[str, Any] = {"status": "SUCCESS", "message": message or "OK"}
         if query_id:
             status["queryId"] = query_id
         return {
             "@type": "currentStatus",
             "statementText": stmt.text,
-            "commandId": command_id,
+            "commandId": f"{type(stmt).__name__.lower()}/execute",
             "commandStatus": status,
             "commandSequenceNumber": self.command_seq,
             "warnings": [],
         }
-
-    def _generic_entity(self, stmt: A.Statement, results: Any) -> dict[str, Any]:
-        out: dict[str, Any] = {"@type": "currentStatus", "statementText": stmt.text}
-        first = results[0] if results else None
-        entity = getattr(first, "entity", None)
-        if isinstance(entity, dict):
-            return {"statementText": stmt.text, **entity}
-        message = getattr(first, "message", None)
-        out["commandStatus"] = {"status": "SUCCESS", "message": _str(message) or "OK"}
-        out["warnings"] = []
-        return out
 
     def _query_summary(self, qid: str, q: Any) -> dict[str, Any]:
         runner = self.runners.get(qid)
@@ -521,8 +499,7 @@ class KsqlService:
                 "defaultProperties": [],
                 **base,
             }
-        results = self.engine.execute(stmt.text)
-        return self._generic_entity(stmt, results)
+        return dict(self.engine.execute(stmt.text)[-1].entity)
 
     def _describe_entity(self, stmt: A.Describe) -> dict[str, Any]:
         name = str(stmt.name)
