@@ -87,7 +87,11 @@ class KafkaLog:
         self._thread = threading.Thread(target=self._run, name="registry-reader", daemon=True)
         self._thread.start()
         log.info("reading %s to offset %d", self.topic, high)
-        self.wait_for(high - 1, max(deadline - time.monotonic(), 0.1))
+        try:
+            self.wait_for(high - 1, max(deadline - time.monotonic(), 0.1))
+        except RegistryStoreError:
+            self.stop()
+            raise
 
     def stop(self) -> None:
         self._stop.set()

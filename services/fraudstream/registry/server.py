@@ -14,6 +14,8 @@ import time
 
 import uvicorn
 
+from fraudstream.errors import RegistryError
+from fraudstream.local.procs import port_free
 from fraudstream.registry.app import build_app
 from fraudstream.registry.errors import RegistryStoreError
 from fraudstream.registry.kafkalog import KafkaLog
@@ -57,9 +59,14 @@ class RegistryServer:
         )
         return uvicorn.Server(config)
 
+    def _check_port(self) -> None:
+        if not port_free(self.host, self.port):
+            raise RegistryError(f"schema registry: port {self.host}:{self.port} is already in use")
+
     def start(self, timeout: float = 60.0) -> None:
         """Replay the topic, then serve in a background thread; return once listening."""
         deadline = time.monotonic() + timeout
+        self._check_port()
         self.log.start(timeout=timeout)
         log.info(
             "registry state rebuilt from %s: %d subjects, max id %d",
@@ -83,6 +90,7 @@ class RegistryServer:
 
     def serve_forever(self, timeout: float = 60.0) -> None:
         """Foreground mode for the CLI: replay, serve until SIGINT/SIGTERM, then stop."""
+        self._check_port()
         self.log.start(timeout=timeout)
         log.info("registry listening on %s (topic %s)", self.url, self.log.topic)
         try:
