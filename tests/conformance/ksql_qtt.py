@@ -538,6 +538,8 @@ def _same(e: Any, a: Any, t: T.SqlType | None, types: dict[str, T.SqlType], fmt:
     if isinstance(e, dict):
         if not isinstance(a, dict) or len(a) != len(e):
             return False
+        if t is not None and t.base not in (T.STRUCT, T.MAP):
+            t = None  # a wrapped record: look field types up by column name
         for k, ev in e.items():
             if k in a:
                 av = a[k]

@@ -404,7 +404,9 @@ class KsqlEngine:
         # schema inference from the registry (CREATE without columns / only key columns)
         if value_format.name == "AVRO" and not any(c.namespace == "VALUE" for c in columns):
             columns += self._infer_avro(topic, False, value_format.schema_id)
-        if key_format.name == "AVRO" and not has_key and stmt.elements is None:
+        if key_format.name == "AVRO" and not has_key and self.schema_registry is not None and (
+            key_format.schema_id is not None or self.schema_registry.get_latest(f"{topic}-key")
+        ):
             columns = self._infer_avro(topic, True, key_format.schema_id) + columns
             has_key = True
         if not columns:
@@ -508,7 +510,7 @@ class KsqlEngine:
         schema = json.loads(text)
         ns = "KEY" if is_key else "VALUE"
         if isinstance(schema, dict) and schema.get("type") == "record":
-            return [Column(f["name"], sql_type_from_avro(f["type"]), ns) for f in schema["fields"]]
+            return [Column(f["name"].upper(), _upper_struct(sql_type_from_avro(f["type"])), ns) for f in schema["fields"]]
         return [Column("ROWKEY" if is_key else "ROWVAL", sql_type_from_avro(schema), ns)]
 
     def _check_replace(self, old: DataSource, new: DataSource) -> None:
@@ -889,6 +891,17 @@ class KsqlEngine:
         return copy.deepcopy(self)
 
 
+def _upper_struct(t: T.SqlType) -> T.SqlType:
+    """Inferred struct field names are upper-cased, as ksqlDB does for Avro records."""
+    if t.base == T.STRUCT:
+        return T.struct_of([(n.upper(), _upper_struct(ft)) for n, ft in t.fields])
+    if t.base == T.ARRAY and t.item is not None:
+        return T.array_of(_upper_struct(t.item))
+    if t.base == T.MAP and t.item is not None and t.key is not None:
+        return T.map_of(t.key, _upper_struct(t.item))
+    return t
+
+
 def field_entity(c: Column) -> dict[str, Any]:
     out: dict[str, Any] = {"name": c.name, "schema": schema_entity(c.type)}
     if c.namespace == "KEY":
@@ -936,7 +949,7 @@ def parse_duration(text: str) -> int:
 
 
 def parse_delimiter(d: str, prop: str) -> str:
-    if d == "":
+    if d.strip() == "" and d not in ("\t",):
         raise KsqlStatementError(
             f"Failed to prepare statement: Configuration {prop} is invalid: Delimiter cannot be "
             "empty, if you meant to have a tab or space for delimiter, please use the special "

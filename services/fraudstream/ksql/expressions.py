@@ -894,8 +894,13 @@ def to_string(v: Any, t: T.SqlType) -> str:
         return base64.b64encode(v).decode()
     if isinstance(v, list):
         return "[" + ", ".join("null" if x is None else to_string(x, t.item or t) for x in v) + "]"
+    if isinstance(v, dict) and t.base == T.STRUCT:
+        # Kafka Connect Struct.toString(): null fields are omitted
+        return "Struct{" + ",".join(
+            f"{k}={to_string(x, t.field_type(k) or t)}" for k, x in v.items() if x is not None
+        ) + "}"
     if isinstance(v, dict):
-        return "{" + ", ".join(f"{k}={'null' if x is None else to_string(x, t)}" for k, x in v.items()) + "}"
+        return "{" + ", ".join(f"{k}={'null' if x is None else to_string(x, t.item or t)}" for k, x in v.items()) + "}"
     return str(v)
 
 
@@ -989,10 +994,13 @@ def coerce_in_item(comp: ExpressionCompiler, item: A.Expr, target: T.SqlType) ->
         try:
             v = coerce_literal(item, c, target)
         except KsqlProcessingError as exc:
-            raise KsqlStatementError(f"Invalid Predicate: {exc}") from None
+            msg = str(exc)
+            if isinstance(item, A.Literal) and not msg.endswith("."):
+                msg += "."
+            raise KsqlStatementError(f"Invalid Predicate: {msg}") from None
         if v is not _NO:
             return _const(target, v)
-    if c.type == target or (c.type.is_numeric and target.is_numeric) or T.can_implicitly_cast(c.type, target) or T.can_implicitly_cast(target, c.type):
+    if c.type == target or (c.type.is_numeric and target.is_numeric) or T.can_implicitly_cast(c.type, target) or T.can_implicitly_cast(target, c.type) or _loosely_comparable(c.type, target):
         return c
     hint = "\nHint: You might need to add explicit type casts." if target.base == T.BOOLEAN else ""
     raise KsqlStatementError(
@@ -1002,6 +1010,23 @@ def coerce_in_item(comp: ExpressionCompiler, item: A.Expr, target: T.SqlType) ->
 
 
 _NO = object()
+
+
+def _loosely_comparable(a: T.SqlType, b: T.SqlType) -> bool:
+    """Struct/array/map types whose shared parts have comparable types (IN lists)."""
+    if a.is_numeric and b.is_numeric:
+        return True
+    if a.base != b.base:
+        return False
+    if a.base == T.STRUCT:
+        return all(
+            _loosely_comparable(ft, b.field_type(n))  # type: ignore[arg-type]
+            for n, ft in a.fields
+            if b.field_type(n) is not None
+        )
+    if a.base in (T.ARRAY, T.MAP) and a.item and b.item:
+        return _loosely_comparable(a.item, b.item)
+    return a == b
 
 
 def is_literalish(e: A.Expr) -> bool:

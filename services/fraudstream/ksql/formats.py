@@ -132,10 +132,11 @@ def check_supported(fmt: FormatSpec, columns: Sequence[Column], is_key: bool) ->
             if ctype.base in (T.ARRAY, T.MAP, T.STRUCT) or (n == "KAFKA" and ctype.base in (T.BOOLEAN, T.DECIMAL, T.DATE, T.TIME, T.TIMESTAMP)) :
                 if is_key:
                     cols = ", ".join(f"`{c}` {t} KEY" for c, t in columns)
+                    col_suffix = f", column: `{cname}`" if n == "DELIMITED" else ""
                     raise KsqlStatementError(
                         f"Key format does not support schema.{chr(10)}format: {n}{chr(10)}"
                         f"schema: Persistence{{columns=[{cols}], features=[]}}{chr(10)}"
-                        f"reason: The '{n}' format does not support type '{ctype.base}'"
+                        f"reason: The '{n}' format does not support type '{ctype.base}'{col_suffix}"
                     )
                 raise KsqlStatementError(f"The '{n}' format does not support type '{ctype.base}'")
     if n == "KAFKA" and len(columns) > 1:
@@ -145,7 +146,7 @@ def check_supported(fmt: FormatSpec, columns: Sequence[Column], is_key: bool) ->
                 f"Key format does not support schema.{chr(10)}format: KAFKA{chr(10)}"
                 f"schema: Persistence{{columns=[{cols}], features=[]}}{chr(10)}"
                 "reason: The 'KAFKA' format only supports a single field. Got: "
-                f"[{', '.join(f'`{c}` {t}' for c, t in columns)}]"
+                f"[{cols}]"
             )
         raise KsqlStatementError(
             "The 'KAFKA' format only supports a single field. Got: "
@@ -389,6 +390,16 @@ def dumps_json(v: Any) -> bytes:
     return _enc(v).encode()
 
 
+def _has_non_finite(v: Any) -> bool:
+    if isinstance(v, float):
+        return v != v or v in (float("inf"), float("-inf"))
+    if isinstance(v, dict):
+        return any(_has_non_finite(x) for x in v.values())
+    if isinstance(v, list):
+        return any(_has_non_finite(x) for x in v)
+    return False
+
+
 def _enc(v: Any) -> str:
     if isinstance(v, Decimal):
         return format(v, "f")
@@ -396,8 +407,8 @@ def _enc(v: Any) -> str:
         return "{" + ",".join(json.dumps(str(k)) + ":" + _enc(x) for k, x in v.items()) + "}"
     if isinstance(v, list):
         return "[" + ",".join(_enc(x) for x in v) + "]"
-    if isinstance(v, float) and v != v:
-        return '"NaN"'
+    if isinstance(v, float) and (v != v or v in (float("inf"), float("-inf"))):
+        return '"NaN"' if v != v else ('"Infinity"' if v > 0 else '"-Infinity"')
     return orjson.dumps(v).decode()
 
 
@@ -420,6 +431,16 @@ def _json_serde(fmt: FormatSpec, columns: Sequence[Column], is_key: bool) -> Ser
     convert = [_needs_conversion(t) for t in types]
     any_conv = any(convert)
     dump: Callable[[Any], bytes] = dumps_json if any(_has_decimal(t) for t in types) else orjson.dumps
+    double_idx = [i for i, t in enumerate(types) if t.base == T.DOUBLE]
+    if double_idx and dump is orjson.dumps:
+        # orjson writes NaN/Infinity as null; ksqlDB (Jackson) writes them as strings
+        fast_dump = orjson.dumps
+
+        def dump(obj: Any) -> bytes:
+            out = fast_dump(obj)
+            if b"null" in out and _has_non_finite(obj):
+                return dumps_json(obj)
+            return out
 
     if unwrapped:
         c0, t0, conv0 = coercers[0], types[0], convert[0]

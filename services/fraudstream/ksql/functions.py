@@ -472,8 +472,8 @@ def _ceil_floor(name: str, fn: Callable[[Any], Any]) -> None:
         if t.base in (T.INTEGER, T.BIGINT):
             return Resolved(t, lambda x: x)
         if t.base == T.DECIMAL:
-            rt = T.SqlType(T.DECIMAL, precision=t.precision - t.scale + (1 if t.scale else 0) or 1, scale=0)
-            return Resolved(rt, lambda x: Decimal(fn(x)))
+            q = Decimal(1).scaleb(-t.scale)
+            return Resolved(t, lambda x: Decimal(fn(x)).quantize(q))
         return Resolved(T.T_DOUBLE, lambda x: float(fn(x)) if math.isfinite(x) else x)
 
     _REGISTRY[name] = resolver

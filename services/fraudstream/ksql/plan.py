@@ -135,6 +135,34 @@ def _strip_tuple(x: Any, scope: Scope | None) -> Any:
     return x
 
 
+def _qualify(e: A.Expr, src: str, scope: Scope) -> A.Expr:
+    """Column refs qualified with the source name (pseudo columns stay bare)."""
+    if isinstance(e, A.ColumnRef):
+        if e.name in PSEUDO_COLUMNS or e.name in ("WINDOWSTART", "WINDOWEND"):
+            return A.ColumnRef(e.name)
+        return A.ColumnRef(e.name, src)
+    if isinstance(e, A.Literal | A.IntervalUnit):
+        return e
+    kw: dict[str, Any] = {}
+    for fname in e.__dataclass_fields__:  # type: ignore[attr-defined]
+        v = getattr(e, fname)
+        if isinstance(v, A.Expr):
+            kw[fname] = _qualify(v, src, scope)
+        elif isinstance(v, tuple):
+            kw[fname] = tuple(_qualify_t(x, src, scope) for x in v)
+        else:
+            kw[fname] = v
+    return type(e)(**kw)
+
+
+def _qualify_t(x: Any, src: str, scope: Scope) -> Any:
+    if isinstance(x, A.Expr):
+        return _qualify(x, src, scope)
+    if isinstance(x, tuple):
+        return tuple(_qualify_t(y, src, scope) for y in x)
+    return x
+
+
 def _refs(e: A.Expr) -> list[A.ColumnRef]:
     return [n for n in A.walk(e) if isinstance(n, A.ColumnRef)]
 
@@ -173,6 +201,8 @@ class Planner:
         self.sink_props = sink_props
         self.existing_sink = existing_sink
         self.query: BaseQuery | None = None
+        self._partition_null = False
+        self._key_passthrough = False
 
     # ------------------------------------------------------------------ helpers
     def _source(self, rel: A.Relation) -> DataSource:
@@ -263,7 +293,13 @@ class Planner:
         is_join = len(bound) > 1
         items: list[OutputColumn] = []
         raw: list[tuple[str | None, A.Expr]] = []
+        pby = q.partition_by if (len(bound) == 1 and q.partition_by) else None
         for it in q.select:
+            if isinstance(it, A.AllColumns) and pby is not None and not (
+                len(pby) == 1 and isinstance(pby[0], A.Literal) and pby[0].kind == "NULL"
+            ):
+                raw.extend(self._partition_star(bound[0], pby))
+                continue
             if isinstance(it, A.AllColumns):
                 targets = bound
                 if it.source is not None:
@@ -309,6 +345,30 @@ class Planner:
             items.append(OutputColumn(name, expr))
         return items
 
+    def _partition_star(self, b: BoundSource, pby: list[A.Expr]) -> list[tuple[str | None, A.Expr]]:
+        """`SELECT *` after PARTITION BY: new key columns, remaining values, old keys."""
+        out: list[tuple[str | None, A.Expr]] = []
+        used: set[str] = set()
+        counter = 0
+        for e in pby:
+            if isinstance(e, A.ColumnRef):
+                col = self.scope.resolve(e, "PARTITION BY")
+                if col.namespace in ("KEY", "VALUE"):
+                    used.add(col.name)
+                out.append((e.name, e))
+            elif isinstance(e, A.Dereference):
+                out.append((e.field, e))
+            else:
+                out.append((f"KSQL_COL_{counter}", e))
+                counter += 1
+        for c in b.source.value_columns:
+            if c.name not in used:
+                out.append((c.name, A.ColumnRef(c.name, b.alias)))
+        for c in b.source.key_columns:
+            if c.name not in used:
+                out.append((c.name, A.ColumnRef(c.name, b.alias)))
+        return out
+
     def _has_aggregates(self, items: list[OutputColumn], q: A.Query) -> bool:
         exprs = [i.expr for i in items] + ([q.having] if q.having else [])
         return any(
@@ -319,7 +379,12 @@ class Planner:
 
     def _compile_items(self, items: list[OutputColumn], compiler: ExpressionCompiler) -> None:
         for it in items:
-            it.compiled = compiler.compile(it.expr)
+            try:
+                it.compiled = compiler.compile(it.expr)
+            except KsqlStatementError as exc:
+                if str(exc).startswith("Cast of") and not isinstance(exc, KsqlUnsupportedError):
+                    raise KsqlStatementError(f"Invalid Select: {exc}") from None
+                raise
             if it.compiled.type.base == T.NULL:
                 raise KsqlStatementError(
                     "Can't infer a type of null. Please explicitly cast it to a required type, "
@@ -355,16 +420,18 @@ class Planner:
                 if found:
                     break
             if not found:
-                missing.append(" or ".join(self._fmt_key_expr(o) for o in options))
+                missing.append(" or ".join(self._fmt_key_expr(o, what) for o in options))
                 continue
             if len(found) > 1:
                 names = sorted(items[i].name for i in found)
-                kname = self._fmt_key_expr(ke) if not isinstance(ke, A.ColumnRef) else ke.name
+                kname = self._fmt_key_expr(ke, what) if not isinstance(ke, A.ColumnRef) else ke.name
                 raise KsqlStatementError(
                     f"The projection contains a key column (`{kname}`) more than once, "
                     f"aliased as: {_join_names(names)}."
                 )
             picked.append(found[0])
+        if missing and what == "key column":
+            missing = [self._fmt_key_expr(k, what) for k in key_exprs]
         if missing and not self.transient:
             plural = "s" if len(missing) > 1 else ""
             raise KsqlStatementError(
@@ -373,9 +440,13 @@ class Planner:
             )
         return picked
 
-    def _fmt_key_expr(self, e: A.Expr) -> str:
-        if isinstance(e, A.ColumnRef) and len(self.bound) == 1 and e.source is None:
+    def _fmt_key_expr(self, e: A.Expr, what: str = "") -> str:
+        if what == "key column" and isinstance(e, A.ColumnRef):
             return e.name
+        if len(self.bound) == 1 and what != "join expression":
+            # ksqlDB qualifies single-source refs with the source name in these messages
+            src = self.bound[0].source.name
+            return A.format_expr(_qualify(e, src, self.scope))
         return A.format_expr(e)
 
     # ------------------------------------------------------------------ sink formats
@@ -391,10 +462,18 @@ class Planner:
         if kf:
             key_format = FormatSpec(str(kf).upper())
         elif not key_cols:
-            key_format = FormatSpec("KAFKA") if key_format.name in ("NONE",) else key_format
+            if self._partition_null:
+                key_format = FormatSpec("NONE")
+            elif key_format.name == "NONE":
+                key_format = FormatSpec("KAFKA")
+        if kf and not key_cols and self._partition_null and str(kf).upper() != "NONE":
+            raise KsqlStatementError("Key format specified for stream without key columns.")
         if key_cols and key_format.name == "NONE":
             key_format = FormatSpec(self.properties.get("ksql.persistence.default.format.key", "KAFKA"))
-        value_format = replace(base.value_format, schema_id=None, schema_full_name=None)
+        value_format = replace(base.value_format, schema_id=None, schema_full_name=None, wrap_single_value=None)
+        default_wrap = self.properties.get("ksql.persistence.wrap.single.values")
+        if default_wrap is not None and str(default_wrap) != "":
+            value_format.wrap_single_value = str(default_wrap).lower() == "true"
         if vf:
             value_format = FormatSpec(str(vf).upper())
         wrap = props.get("WRAP_SINGLE_VALUE")
@@ -444,6 +523,7 @@ class Planner:
             else:
                 sink_ts_fn = lambda keys, vals: parse(keys[kidx])  # noqa: E731
         log = self._log
+        passthrough_null_key = not self._partition_null and self._key_passthrough
         all_fns = key_fns + value_fns
         nk = len(key_fns)
         session = window is not None and window.type == "SESSION"
@@ -462,14 +542,20 @@ class Planner:
                 return out
 
         def emit(row: Sequence[Any], rec: InRecord | None, ts: int | None = None,
-                 tombstone: bool = False, wstart: int | None = None, wend: int | None = None) -> list[OutRecord]:
+                 tombstone: bool = False, wstart: int | None = None, wend: int | None = None,
+                 key_override: list[Any] | None = None) -> list[OutRecord]:
             vals = evaluate(row, rec)
-            keys = vals[:nk]
+            keys = vals[:nk] if key_override is None else key_override
             values = vals[nk:]
             if ts is None:
                 ts = row[ts_index] if ts_index is not None else (rec.timestamp if rec else 0)
             try:
-                kb = kser(keys)
+                if nk and all(k is None for k in keys) and (
+                    nk == 1 or key_format.name in ("DELIMITED", "KAFKA") or (rec is not None and rec.key is None and passthrough_null_key)
+                ):
+                    kb = None
+                else:
+                    kb = kser(keys)
                 if wstart is not None:
                     kb = windowed_key(kb, wstart, wend if wend is not None else wstart, session)
                 vb = None if tombstone else vser(values)
@@ -615,11 +701,13 @@ class Planner:
                         ) from None
             if nulls:
                 key_idx: list[int] = []
+                self._partition_null = True
             else:
                 for e in pexprs:
                     pcomp.compile(e)
                 key_idx = self._pick_keys(items, list(pexprs), "partitioning expression")
         else:
+            self._key_passthrough = True
             key_exprs: list[A.Expr] = [A.ColumnRef(c.name, b.alias) for c in src.key_columns]
             if self.transient:
                 key_idx = []
@@ -627,6 +715,16 @@ class Planner:
                 key_idx = self._pick_keys(items, key_exprs, "key column") if key_exprs else []
         kind = "TABLE" if is_table else "STREAM"
         planned, emit = self._finish(items, key_idx, src, kind, q.limit, src.window if not self.transient else None)
+        tomb_key_fns = None
+        if q.partition_by is not None and key_idx:
+            # tombstones keep key columns; any other partition expression gives NULL
+            tomb_key_fns = []
+            for i in key_idx:
+                e = items[i].expr
+                if all(self.scope.resolve(r, "PARTITION BY").namespace in ("KEY", "PSEUDO") for r in _refs(e)):
+                    tomb_key_fns.append(items[i].compiled.fn)  # type: ignore[union-attr]
+                else:
+                    tomb_key_fns.append(lambda r: None)
         reader = b.reader
         assert reader is not None
         read = reader.read
@@ -645,7 +743,12 @@ class Planner:
                 if is_table:
                     return emit(row, rec, row[rt_index], tombstone=True,
                                 **({"wstart": row[ws_index], "wend": row[ws_index + 1]} if windowed else {}))
-                return []
+                if where is not None:
+                    return []
+                if tomb_key_fns is not None:
+                    return emit(row, rec, row[rt_index], tombstone=True, key_override=[f(row) for f in tomb_key_fns])
+                return emit(row, rec, row[rt_index], tombstone=True,
+                            **({"wstart": row[ws_index], "wend": row[ws_index + 1]} if windowed else {}))
             if where is not None:
                 try:
                     ok = where(row)
