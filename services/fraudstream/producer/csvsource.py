@@ -57,6 +57,20 @@ def _header(row: list[str]) -> list[str]:
     return [c.strip().strip('"').lstrip("\ufeff") for c in row]
 
 
+def _slow_values(texts: list[str]) -> list[float]:
+    """Parse V1..V28, Amount one by one, naming the first bad column."""
+    values: list[float] = []
+    for name, text in zip(_OUT_KEYS, texts, strict=True):
+        try:
+            v = float(text)
+        except ValueError:
+            raise ValueError(f"{name}: not a number: {text!r}") from None
+        if not math.isfinite(v):
+            raise ValueError(f"{name}: not a finite number: {text!r}")
+        values.append(v)
+    return values
+
+
 def _check_row(fields: list[str], ncols: int, skip: int) -> tuple[int, list[float], int | None]:
     """(Time, [V1..V28, Amount], Class) or ValueError with the reason."""
     if len(fields) != ncols:
@@ -69,15 +83,13 @@ def _check_row(fields: list[str], ncols: int, skip: int) -> tuple[int, list[floa
         raise ValueError(f"Time: not a number: {fields[0]!r}") from None
     if not math.isfinite(t) or t < 0 or t != int(t):
         raise ValueError(f"Time: not a whole number of seconds >= 0: {fields[0]!r}")
-    values: list[float] = []
-    for name, text in zip(_OUT_KEYS, fields[1:30], strict=True):
-        try:
-            v = float(text)
-        except ValueError:
-            raise ValueError(f"{name}: not a number: {text!r}") from None
-        if not math.isfinite(v):
-            raise ValueError(f"{name}: not a finite number: {text!r}")
-        values.append(v)
+    try:  # fast path: all 29 parse and their sum is finite (so each one is)
+        values = list(map(float, fields[1:30]))
+        ok = math.isfinite(sum(values))
+    except ValueError:
+        ok = False
+    if not ok:
+        values = _slow_values(fields[1:30])
     if values[-1] < 0:
         raise ValueError(f"Amount: negative: {fields[29]!r}")
     c = fields[30].strip().strip('"')
