@@ -34,7 +34,7 @@ def server_with_stream(
     topic = f"payments-{unique_id}"
     with KsqlClient(server.url) as c:
         c.ksql(
-            "CREATE STREAM PAYMENTS (K VARCHAR KEY, ID BIGINT, WHO VARCHAR, AMOUNT DOUBLE) "
+            "CREATE STREAM PAYMENTS (ID BIGINT, WHO VARCHAR, AMOUNT DOUBLE) "
             f"WITH (KAFKA_TOPIC='{topic}', VALUE_FORMAT='JSON', PARTITIONS=1);"
         )
     produce_json(
