@@ -171,3 +171,40 @@ def test_concurrent_registrations_get_consistent_ids(schema_registry_url: str) -
     with httpx.Client(base_url=schema_registry_url, timeout=10) as http:
         for i in range(5):
             assert http.get(f"/subjects/{prefix}-{i}/versions").json() == [1]
+
+
+def test_garbage_in_the_topic_is_skipped(kafka_bootstrap: str) -> None:
+    """Records the registry did not write (bad JSON, unknown keytypes) never stop a replay."""
+    from confluent_kafka import Producer
+
+    topic = f"_schemas-{uuid.uuid4().hex[:10]}"
+    first = RegistryServer(kafka_bootstrap, port=free_port(), topic=topic)
+    first.start(timeout=60)
+    try:
+        with httpx.Client(base_url=first.url, timeout=10) as http:
+            sid = http.post("/subjects/s/versions", json={"schema": schema(1)}).json()["id"]
+    finally:
+        first.stop()
+    # (a compacted topic refuses records without a key, so those cannot occur)
+    producer = Producer({"bootstrap.servers": kafka_bootstrap})
+    errors: list[object] = []
+    for key, value in [
+        (b"garbage", b"{"),
+        (b'{"keytype":"SOMETHING_NEW","magic":0}', b"{}"),
+        (b'{"keytype":"CONFIG","subject":"s","magic":0}', b'{"compatibilityLevel":"WEIRD"}'),
+        (b'{"keytype":"SCHEMA","subject":"s","version":2,"magic":1}', b'{"id": "x"}'),
+    ]:
+        producer.produce(topic, key=key, value=value, on_delivery=lambda e, m: errors.append(e))
+    assert producer.flush(30) == 0
+    assert errors == [None] * 4
+    second = RegistryServer(kafka_bootstrap, port=free_port(), topic=topic)
+    second.start(timeout=60)
+    try:
+        assert second.state.skipped == 4
+        with httpx.Client(base_url=second.url, timeout=10) as http:
+            assert http.get("/subjects/s/versions").json() == [1]
+            assert http.get(f"/schemas/ids/{sid}").json() == {"schema": schema(1)}
+            r = http.post("/subjects/s/versions", json={"schema": schema(1, 1)})
+            assert r.status_code == 200 and r.json()["id"] == sid + 1
+    finally:
+        second.stop()
