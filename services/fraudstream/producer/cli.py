@@ -36,7 +36,10 @@ def produce(
         None, "--synthetic", min=1, help="Generate N synthetic events (with --loop: endless)."
     ),
     rate: float | None = typer.Option(
-        None, "--rate", min=0, help="Target events/s (token bucket); 0 = as fast as possible."
+        None,
+        "--rate",
+        min=0,
+        help="Target events/s, token bucket; 0 = unlimited (FRAUDSTREAM_PRODUCER_RATE, 0).",
     ),
     loop: bool = typer.Option(
         False, "--loop", help="Replay again and again (fresh Ids, later timestamps)."
@@ -44,11 +47,19 @@ def produce(
     limit: int | None = typer.Option(None, "--limit", min=0, help="Stop after N events."),
     strict: bool = typer.Option(False, "--strict", help="Stop at the first bad CSV row."),
     rejects: Path | None = typer.Option(
-        None, "--rejects", help="Where bad CSV rows go [default: <data_dir>/rejects/<csv>.csv]."
+        None,
+        "--rejects",
+        help="Where bad CSV rows go (default: FRAUDSTREAM_DATA_DIR/rejects/NAME.rejects.csv).",
     ),
-    seed: int | None = typer.Option(None, "--seed", help="Generator and users-table seed."),
+    seed: int | None = typer.Option(
+        None, "--seed", help="Generator and users-table seed (FRAUDSTREAM_PRODUCER_SEED, 42)."
+    ),
     fraud_rate: float | None = typer.Option(
-        None, "--fraud-rate", min=0, max=0.5, help="Synthetic fraud prevalence."
+        None,
+        "--fraud-rate",
+        min=0,
+        max=0.5,
+        help="Synthetic fraud prevalence (FRAUDSTREAM_PRODUCER_FRAUD_RATE, 0.00172).",
     ),
     hard_fraction: float = typer.Option(
         0.08, "--hard-fraction", min=0, max=1, help="Share of synthetic frauds that are hard."
@@ -59,19 +70,30 @@ def produce(
     unlabelled: float = typer.Option(
         0.0, "--unlabelled", min=0, max=1, help="Share of synthetic events sent with Class null."
     ),
-    users: int | None = typer.Option(None, "--users", min=1, help="Size of the users table."),
-    no_users: bool = typer.Option(False, "--no-users", help="Do not publish the users table."),
-    topic: str | None = typer.Option(None, "--topic", help="Source topic."),
-    users_topic: str | None = typer.Option(None, "--users-topic", help="Users topic."),
-    start: str | None = typer.Option(
-        None, "--start", help="Timestamp origin (ISO-8601 or 'now'); Timestamp = start + Time."
+    users: int | None = typer.Option(
+        None, "--users", min=1, help="Size of the users table (FRAUDSTREAM_PRODUCER_USERS, 1000)."
     ),
-    bootstrap: str | None = typer.Option(None, "--bootstrap", help="Kafka bootstrap servers."),
+    no_users: bool = typer.Option(False, "--no-users", help="Do not publish the users table."),
+    topic: str | None = typer.Option(
+        None, "--topic", help="Source topic (FRAUDSTREAM_TOPIC_SOURCE)."
+    ),
+    users_topic: str | None = typer.Option(
+        None, "--users-topic", help="Users topic (FRAUDSTREAM_TOPIC_USERS)."
+    ),
+    start: str | None = typer.Option(
+        None,
+        "--start",
+        help="Timestamp origin, ISO-8601 or 'now'; Timestamp = start + Time "
+        "(FRAUDSTREAM_PRODUCER_START, 2013-09-01T00:00:00Z).",
+    ),
+    bootstrap: str | None = typer.Option(
+        None, "--bootstrap", help="Kafka bootstrap servers (FRAUDSTREAM_KAFKA_BOOTSTRAP)."
+    ),
     partitions: int | None = typer.Option(
         None, "--partitions", min=1, help="Partitions when the source topic is created."
     ),
     progress: bool | None = typer.Option(
-        None, "--progress/--no-progress", help="Progress bar [default: on a terminal]."
+        None, "--progress/--no-progress", help="Progress bar (default: when stderr is a terminal)."
     ),
     json_out: bool = typer.Option(False, "--json", help="Print the final stats as JSON."),
 ) -> None:
