@@ -34,7 +34,11 @@ QUEUE_MAX_KBYTES = 64 * 1024
 
 
 class ReplayStats(BaseModel):
-    """The outcome of a replay. `failed` = reported failures + unconfirmed after the flush."""
+    """The outcome of a replay.
+
+    `failed` = delivery failures reported by the broker + events still unconfirmed after the
+    final flush + (for `replay`) events that could not be encoded and were never sent.
+    """
 
     topic: str
     produced: int = 0
@@ -52,6 +56,7 @@ class ReplayStats(BaseModel):
 
     @property
     def ok(self) -> bool:
+        """Every event was delivered (none failed, none invalid)."""
         return self.failed == 0 and self.delivered == self.produced
 
     def summary(self) -> str:
@@ -151,10 +156,15 @@ def replay(
     passes). Ctrl-C stops producing, flushes what was sent and returns with `interrupted=True`.
     """
     dumps = orjson.dumps
+    invalid: list[str] = []  # events that cannot be encoded: counted as failed, not sent
 
     def encode(batch: Iterable[Event]) -> Iterator[Record]:
         for ev in batch:
-            yield ev[key_field], dumps(ev)
+            try:
+                yield ev[key_field], dumps(ev)
+            except (KeyError, TypeError, orjson.JSONEncodeError) as exc:
+                what = f"missing key {exc}" if isinstance(exc, KeyError) else str(exc)
+                invalid.append(f"invalid event (Id {_event_id(ev)}): {what}")
 
     if callable(events):
         factory = events
@@ -166,7 +176,7 @@ def replay(
         source = lambda k: encode(seq)  # noqa: E731
         if not loop:
             source = encode(seq)
-    return replay_records(
+    stats = replay_records(
         source,
         bootstrap=bootstrap,
         topic=topic,
@@ -179,6 +189,17 @@ def replay(
         producer_overrides=producer_overrides,
         total_hint=total_hint,
     )
+    if invalid:
+        stats.failed += len(invalid)
+        stats.errors = (invalid[:MAX_ERRORS_KEPT] + stats.errors)[:MAX_ERRORS_KEPT]
+    return stats
+
+
+def _event_id(ev: Any) -> str:
+    try:
+        return repr(ev.get("Id"))
+    except AttributeError:
+        return "?"
 
 
 def replay_records(

@@ -131,3 +131,20 @@ def test_loop_with_limit_renumbers_passes(
     assert (stats.delivered, stats.passes) == (120, 3)
     ids = sorted(orjson.loads(m.value())["Id"] for m in read_topic(topic, 120))
     assert ids == list(range(120))
+
+
+def test_events_that_cannot_be_encoded_are_counted_not_sent(
+    kafka_bootstrap: str,
+    topic_factory: Callable[..., str],
+    read_topic: Callable[..., list[Message]],
+) -> None:
+    events: list[dict[str, Any]] = list(generate_events(20, seed=6))
+    broken = dict(events[3])
+    del broken["User"]
+    odd = dict(events[4]) | {"Amount": {1, 2}}  # a set is not JSON
+    topic = topic_factory("invalid")
+    stats = replay([*events, broken, odd], bootstrap=kafka_bootstrap, topic=topic)
+    assert (stats.produced, stats.delivered, stats.failed) == (20, 20, 2)
+    assert not stats.ok
+    assert "missing key 'User'" in stats.errors[0] and "Id 3" in stats.errors[0]
+    assert len(read_topic(topic, 20)) == 20
