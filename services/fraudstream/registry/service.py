@@ -143,7 +143,10 @@ class Registry:
 
     def delete_version(self, subject: str, raw_version: str, permanent: bool) -> int:
         with self._write_lock:
-            sv = self.get_version(subject, raw_version, include_deleted=permanent)
+            # an explicit number may name a soft-deleted version (40406 / hard delete);
+            # "latest" means the latest live one unless deleting permanently
+            explicit = parse_version(raw_version) is not None
+            sv = self.get_version(subject, raw_version, include_deleted=permanent or explicit)
             if permanent:
                 if not sv.deleted:
                     raise VersionNotSoftDeleted(subject, sv.version)

@@ -65,7 +65,8 @@ def test_error_codes(http: httpx.Client, unique_id: str) -> None:
     _err(http.delete(f"/subjects/{subj}?permanent=true"), 404, 40405)
     _err(http.delete(f"/subjects/{subj}/versions/1?permanent=true"), 404, 40407)
     assert http.delete(f"/subjects/{subj}/versions/1").json() == 1
-    _err(http.delete(f"/subjects/{subj}/versions/1"), 404, 40402)
+    _err(http.delete(f"/subjects/{subj}/versions/1"), 404, 40406)
+    _err(http.delete(f"/subjects/{subj}/versions/9"), 404, 40402)
 
 
 def test_rest_shapes(http: httpx.Client, unique_id: str) -> None:

@@ -132,8 +132,11 @@ def test_version_delete_codes() -> None:
     assert reg.delete_version("t", "1", permanent=False) == 1
     assert reg.versions("t") == [2]
     assert reg.versions("t", include_deleted=True) == [1, 2]
-    with pytest.raises(e.VersionNotFound):
+    with pytest.raises(e.VersionSoftDeleted) as again:
         reg.delete_version("t", "1", permanent=False)
+    assert again.value.error_code == 40406
+    with pytest.raises(e.VersionNotFound):
+        reg.delete_version("t", "5", permanent=False)
     assert reg.delete_version("t", "1", permanent=True) == 1
     assert reg.versions("t", include_deleted=True) == [2]
     # a new version after deletes never reuses a live version number
