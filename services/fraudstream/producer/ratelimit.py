@@ -26,8 +26,9 @@ class TokenBucket:
         if not rate > 0:
             raise ValueError(f"rate must be > 0 events/s (got {rate})")
         self.rate = float(rate)
-        # Default capacity: 50 ms of events (at least one), enough to absorb sleep jitter.
-        self.burst = float(burst) if burst > 0 else max(1.0, self.rate / 20.0)
+        # Default capacity: 100 ms of events (at least one): absorbs sleep jitter and short
+        # scheduler stalls on a busy machine without making the output noticeably bursty.
+        self.burst = float(burst) if burst > 0 else max(1.0, self.rate / 10.0)
         self._clock = clock
         self._sleep = sleep
         self._tokens = 1.0  # the first event goes out at once

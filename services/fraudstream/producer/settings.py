@@ -15,7 +15,7 @@ class ProducerSettings(BaseSettings):
 
     rate: float = Field(0.0, ge=0, description="Target events/s; 0 = as fast as possible.")
     burst: float = Field(
-        0.0, ge=0, description="Token-bucket capacity in events; 0 = rate/20 (50 ms worth)."
+        0.0, ge=0, description="Token-bucket capacity in events; 0 = rate/10 (100 ms worth)."
     )
     seed: int = Field(42, description="Seed of the synthetic generator and the users table.")
     fraud_rate: float = Field(
