@@ -67,6 +67,8 @@ class TrainerSettings(BaseSettings):
     )
     baselines: bool = Field(True, description="Fit Isolation Forest and PCA on the same split.")
     # outputs
-    log_dir: Path = Field(Path("runs"), description="TensorBoard: one sub-directory per run.")
+    log_dir: Path | None = Field(
+        Path("runs"), description="TensorBoard: one sub-directory per run (None: no logs)."
+    )
     report_dir: Path | None = Field(None, description="Write metrics.json, report.md, plots.")
     announce: bool = Field(False, description="Publish the new version on the models topic.")

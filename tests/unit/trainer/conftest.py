@@ -1,0 +1,34 @@
+"""Helpers for trainer unit tests: small Kaggle-format CSVs and datasets."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from fraudstream.events import CSV_COLUMNS
+from fraudstream.trainer.data import Dataset, synthetic_dataset
+
+
+@pytest.fixture
+def dataset() -> Callable[..., Dataset]:
+    return synthetic_dataset
+
+
+def write_csv(path: Path, ds: Dataset, quote_class: bool = True) -> Path:
+    lines = [",".join(CSV_COLUMNS)]
+    for row, label in zip(ds.raw, ds.label, strict=True):
+        v = [repr(float(x)) for x in row[:29]]
+        cls = f'"{label}"' if quote_class else str(label)
+        lines.append(",".join([f"{row[29]:.1f}", *v, cls]))
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+@pytest.fixture
+def csv_file(tmp_path: Path) -> Callable[..., Path]:
+    def make(ds: Dataset | None = None, name: str = "cc.csv") -> Path:
+        return write_csv(tmp_path / name, ds if ds is not None else synthetic_dataset(400))
+
+    return make

@@ -1,0 +1,58 @@
+"""Features (fitted on training rows only) and score parameters."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from fraudstream.trainer.data import RAW_COLUMNS
+from fraudstream.trainer.features import feature_spec, fit_preprocessing, transform
+from fraudstream.trainer.scoring import fit_score
+
+
+def test_preprocessing_standardizes_training_rows(dataset) -> None:
+    ds = dataset(500)
+    pre = fit_preprocessing(ds.raw[:300], hour_features=True)
+    x = transform(pre, ds.raw[:300])
+    np.testing.assert_allclose(x.mean(axis=0), 0.0, atol=1e-9)
+    np.testing.assert_allclose(x.std(axis=0), 1.0, atol=1e-9)
+    amount = ds.raw[:300, RAW_COLUMNS.index("Amount")]
+    assert pre.mean[28] == pytest.approx(np.log1p(amount).mean())
+    feats, sources, transforms = feature_spec(True)
+    assert feats[-2:] == ["hour_sin", "hour_cos"] and sources[-1] == "Time"
+    assert transforms[28] == "log1p"
+    # fitted on the first 300 only: the other rows are not exactly standardized
+    assert abs(transform(pre, ds.raw[300:]).mean(axis=0)).max() > 1e-6
+
+
+def test_hour_features_are_circular() -> None:
+    raw = np.zeros((3, len(RAW_COLUMNS)))
+    raw[:, RAW_COLUMNS.index("Time")] = [0.0, 86_400.0, 43_200.0]
+    pre = fit_preprocessing(raw, hour_features=True)
+    from fraudstream.model.numpy_model import apply_transforms
+    from fraudstream.trainer.features import source_matrix
+
+    t = apply_transforms(source_matrix(raw, pre.sources), pre.transforms)
+    np.testing.assert_allclose(t[0, -2:], t[1, -2:], atol=1e-12)  # midnight == midnight
+    np.testing.assert_allclose(t[2, -2:], [0.0, -1.0], atol=1e-12)  # noon
+
+
+def test_constant_column_does_not_divide_by_zero() -> None:
+    raw = np.ones((10, len(RAW_COLUMNS)))
+    pre = fit_preprocessing(raw, hour_features=False)
+    assert np.isfinite(transform(pre, raw)).all()
+
+
+def test_mahalanobis_score_uses_error_correlations() -> None:
+    rng = np.random.default_rng(0)
+    a = rng.normal(size=(2000, 1))
+    errors = np.hstack([a + 0.01 * rng.normal(size=(2000, 1)), a])  # almost identical columns
+    spec = fit_score("mahalanobis", errors)
+    prec = np.asarray(spec.error_precision)
+    same = np.array([1.0, 1.0]) - spec.error_mean
+    opposite = np.array([1.0, -1.0]) - spec.error_mean
+    # equal squared error, but breaking the correlation is far more anomalous
+    assert opposite @ prec @ opposite > 1000 * (same @ prec @ same)
+    assert fit_score("mse", errors).kind == "mse"
+    norm = fit_score("normalized_mse", errors)
+    np.testing.assert_allclose(norm.feature_scale, (errors**2).mean(axis=0))
