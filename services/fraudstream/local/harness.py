@@ -28,7 +28,13 @@ log = logging.getLogger(__name__)
 class Harness:
     """Start/stop/kill components of one stack; produce events; read topics back."""
 
-    def __init__(self, root: Path, partitions: int = 4, scorer_env: dict[str, str] | None = None):
+    def __init__(
+        self,
+        root: Path,
+        partitions: int = 4,
+        scorer_env: dict[str, str] | None = None,
+        trainer_env: dict[str, str] | None = None,
+    ):
         self.root = root
         cfg = StackConfig(
             data_dir=root / "stack",
@@ -42,6 +48,13 @@ class Harness:
         self.sup = self.pipe.sup
         self.ep = self.pipe.ep
         self.scorer_env = scorer_env or {}
+        # Bounded training for tests: fewer epochs, bigger batches, no baseline models.
+        self.trainer_env = {
+            "FRAUDSTREAM_TRAINER_EPOCHS": "30",
+            "FRAUDSTREAM_TRAINER_BATCH_SIZE": "256",
+            "FRAUDSTREAM_TRAINER_BASELINES": "false",
+            **(trainer_env or {}),
+        }
         self._decoder: ValueDecoder | None = None
         self.timings: dict[str, float] = {}
 
@@ -64,7 +77,7 @@ class Harness:
     def train(self, name: str = "train") -> Path:
         """Run `fraudstream train` on the training topic; the version dir it wrote."""
         t0 = time.monotonic()
-        self.pipe.train(name)
+        self.pipe.train(name, self.trainer_env)
         self._timed(name, t0)
         latest = (self.pipe.model_dir / "LATEST").read_text().strip()
         return self.pipe.model_dir / latest

@@ -255,12 +255,17 @@ class Pipeline:
             self.ep.bootstrap, topic, need, timeout=timeout, settle_s=0.0, progress=self.progress
         )
 
-    def train(self, name: str = "train") -> None:
+    def train(self, name: str = "train", extra_env: dict[str, str] | None = None) -> None:
+        """`fraudstream train` on the training topic; TensorBoard logs under the data dir."""
         self.progress(f"training the model into {self.model_dir}")
+        env = {
+            **self.env(),
+            "FRAUDSTREAM_TRAINER_LOG_DIR": str(self.sup.data_dir / "tensorboard"),
+            **(extra_env or {}),
+        }
         self.sup.run_job(
-            Job(name=name, argv=python_cli("train"), env=self.env(),
-                timeout=self.cfg.train_timeout)
-        )  # fmt: skip
+            Job(name=name, argv=python_cli("train"), env=env, timeout=self.cfg.train_timeout)
+        )
 
     def scorer_service(self, name: str = "scorer") -> Service:
         return Service(
