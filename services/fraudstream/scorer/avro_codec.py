@@ -13,9 +13,10 @@ from __future__ import annotations
 import io
 import struct
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, Literal
 
 import fastavro
+import numpy as np
 
 from fraudstream.scorer.errors import RecordError
 
@@ -111,9 +112,60 @@ def column_index(columns: Columns) -> dict[str, int]:
     return out
 
 
-def compile_reader(schema: dict[str, Any], columns: Columns) -> Reader | None:
+BlobKind = Literal["union", "plain"]
+# numpy layouts of a blob: 9 bytes per nullable double (branch byte + value), or 8 per double.
+BLOB_DTYPES: dict[str, np.dtype[Any]] = {
+    "union": np.dtype([("u", "u1"), ("v", "<f8")]),
+    "plain": np.dtype("<f8"),
+}
+
+
+def _runs(kinds: list[tuple[str, int | None, int] | None]) -> list[tuple[int, int]]:
+    """(start, end) of each run of >= 2 consecutive identical double fields."""
+    out = []
+    i = 0
+    while i < len(kinds):
+        k = kinds[i]
+        j = i + 1
+        if k is not None and k[0] == "double":
+            while j < len(kinds) and kinds[j] == k:
+                j += 1
+        if j - i >= 2:
+            out.append((i, j))
+        i = j
+    return out
+
+
+def blob_kind(schema: dict[str, Any], names: Sequence[str]) -> BlobKind | None:
+    """How `names` (in order) are laid out in `schema` if they form one run of doubles that
+    the compiled reader returns as raw bytes; None if they do not."""
+    fields = schema.get("fields", [])
+    kinds = [field_kind(f.get("type")) for f in fields]
+    want = [n.upper() for n in names]
+    for i, j in _runs(kinds):
+        if [str(f["name"]).upper() for f in fields[i:j]] == want:
+            k = kinds[i]
+            assert k is not None
+            if k[1] is not None:
+                return "union"
+            if k[2] == -1:
+                return "plain"
+    return None
+
+
+def compile_reader(
+    schema: dict[str, Any],
+    columns: Columns,
+    blob: tuple[int, Sequence[str]] | None = None,
+) -> Reader | None:
     """A function `(buf, start) -> tuple` of `columns` (None where absent/null), or None when
-    the schema is not a flat record of primitives / nullable primitives."""
+    the schema is not a flat record of primitives / nullable primitives.
+
+    `blob = (slot, names)`: when `names` form one run of doubles in the schema (see
+    `blob_kind`), the reader puts the run's raw bytes in output `slot` instead of decoding
+    each value, so a whole batch converts with one `np.frombuffer`; if any value of the run
+    is null, the values are decoded one by one into their columns and `slot` stays None.
+    """
     if not isinstance(schema, dict) or schema.get("type") != "record":
         return None
     wanted = column_index(columns)
@@ -121,19 +173,41 @@ def compile_reader(schema: dict[str, Any], columns: Columns) -> Reader | None:
     kinds = [field_kind(f.get("type")) for f in fields]
     if any(k is None for k in kinds):
         return None
-    lines = ["def read(buf, pos):", f"    out = [None] * {len(columns)}"]
+    n_out = max(len(columns), blob[0] + 1 if blob else 0)
+    blob_names = [n.upper() for n in blob[1]] if blob else None
+    lines = ["def read(buf, pos):", f"    out = [None] * {n_out}"]
     structs: dict[str, Any] = {}
+    runs = dict(_runs(kinds))
     i = 0
     while i < len(fields):
         kind = kinds[i]
         assert kind is not None
         prim, null_ix, val_ix = kind
-        # A run of nullable doubles: one unpack when none of them is null (the common case).
-        j = i
-        while j < len(fields) and kinds[j] == ("double", null_ix, val_ix) and null_ix is not None:
-            j += 1
-        if j - i >= 2:
-            n = j - i
+        j = runs.get(i, i)
+        n = j - i
+        names = [str(f["name"]).upper() for f in fields[i:j]]
+        if n and blob is not None and names == blob_names:
+            size = 9 * n if null_ix is not None else 8 * n
+            lines.append(f"    blob = buf[pos:pos + {size}]")
+            if null_ix is not None:
+                expect = bytes([2 * val_ix] * n)
+                lines.append(f"    if len(blob) == {size} and blob[0::9] == {expect!r}:")
+            else:
+                lines.append(f"    if len(blob) == {size}:")
+            lines.append(f"        out[{blob[0]}] = blob")
+            lines.append(f"        pos += {size}")
+            lines.append("    else:")
+            if null_ix is None:
+                lines.append("        raise ValueError('record ends inside a run of doubles')")
+            for k in range(n if null_ix is not None else 0):
+                col = wanted.get(names[k])
+                lines.extend("        " + ln for ln in _union_lines("double", null_ix, val_ix))
+                if col is not None:
+                    lines.append(f"        out[{col}] = v")
+            i = j
+            continue
+        if n and null_ix is not None:
+            # A run of nullable doubles: one unpack when none of them is null (common case).
             sname = f"_s{len(structs)}"
             structs[sname] = struct.Struct("<" + "Bd" * n).unpack_from
             # With nulls in the run the record may be shorter than 9n bytes from here.
@@ -141,12 +215,12 @@ def compile_reader(schema: dict[str, Any], columns: Columns) -> Reader | None:
             lines.append(f"    if t is not None and t[0::2] == {tuple([2 * val_ix] * n)!r}:")
             lines.append(f"        pos += {9 * n}")
             for k in range(n):
-                col = wanted.get(str(fields[i + k]["name"]).upper())
+                col = wanted.get(names[k])
                 if col is not None:
                     lines.append(f"        out[{col}] = t[{2 * k + 1}]")
             lines.append("    else:")
             for k in range(n):
-                col = wanted.get(str(fields[i + k]["name"]).upper())
+                col = wanted.get(names[k])
                 lines.extend("        " + ln for ln in _union_lines("double", null_ix, val_ix))
                 if col is not None:
                     lines.append(f"        out[{col}] = v")
@@ -221,9 +295,11 @@ def fallback_reader(schema: dict[str, Any], columns: Columns) -> Reader:
     return read
 
 
-def make_reader(schema: dict[str, Any], columns: Columns) -> Reader:
-    """The fastest reader available for `schema`."""
-    return compile_reader(schema, columns) or fallback_reader(schema, columns)
+def make_reader(
+    schema: dict[str, Any], columns: Columns, blob: tuple[int, Sequence[str]] | None = None
+) -> Reader:
+    """The fastest reader available for `schema` (see `compile_reader` for `blob`)."""
+    return compile_reader(schema, columns, blob) or fallback_reader(schema, columns)
 
 
 # ---------------------------------------------------------------- writer for score records
@@ -245,6 +321,29 @@ def write_long(n: int) -> bytes:
 def write_string(s: str) -> bytes:
     b = s.encode("utf-8")
     return write_long(len(b)) + b
+
+
+def varints(values: Any, prefix: bytes = b"") -> list[bytes]:
+    """`prefix + write_long(v)` for every v of an int64 array, built with numpy."""
+    a = np.asarray(values, dtype=np.int64)
+    n, p = len(a), len(prefix)
+    if n == 0:
+        return []
+    z = ((a << 1) ^ (a >> 63)).view(np.uint64)
+    width = p + 10
+    buf = np.zeros((n, width), np.uint8)
+    if p:
+        buf[:, :p] = np.frombuffer(prefix, np.uint8)
+    lens = np.full(n, p + 1, np.int64)
+    for k in range(10):
+        more = z >= 0x80
+        buf[:, p + k] = (z & 0x7F).astype(np.uint8) | (more.astype(np.uint8) << 7)
+        if not bool(more.any()):
+            break
+        z = z >> np.uint64(7)
+        lens += more
+    raw = buf.tobytes()
+    return [raw[i * width : i * width + ln] for i, ln in enumerate(lens.tolist())]
 
 
 # The score/alert schemas' field order this writer produces (checked against the .avsc).
@@ -278,6 +377,18 @@ class ScoreWriter:
         self._version = write_string(model_version)
         self._names = [write_string(n) for n in feature_names]
         self._user_cache: dict[str | None, bytes] = {}
+        # amount, score, threshold, is_anomaly, model_version, label: fixed width per event
+        # (label is -1/0/1, one zig-zag byte) so a whole batch packs with one numpy call.
+        self._fixed = np.dtype(
+            [
+                ("amount", "<f8"),
+                ("score", "<f8"),
+                ("threshold", "<f8"),
+                ("anomaly", "u1"),
+                ("version", f"S{len(self._version)}"),
+                ("label", "u1"),
+            ]
+        )
 
     def _user(self, user: str | None) -> bytes:
         enc = self._user_cache.get(user)
@@ -319,3 +430,231 @@ class ScoreWriter:
                 parts.append(_D.pack(top_share[j]))
         parts.append(b"\x00")
         return b"".join(parts)
+
+    def encode_batch(
+        self,
+        ids: Sequence[int],
+        users: Sequence[str | None],
+        amounts: Any,
+        scores: Any,
+        anomalous: Any,
+        labels: Sequence[int],
+        event_ms: Sequence[int],
+        scored_at_ms: int,
+        top_idx: Any,
+        top_share: Any,
+    ) -> list[bytes]:
+        """`encode` for a whole batch (labels in -1..1, event times known): the numeric
+        parts are packed by numpy and each body is one `b"".join`."""
+        n = len(ids)
+        if n == 0:
+            return []
+        lab = np.asarray(labels, np.int64)
+        if bool((np.abs(lab) > 1).any()):  # outside the one-byte fast path
+            return [
+                self.encode(
+                    int(ids[i]),
+                    users[i],
+                    float(amounts[i]),
+                    float(scores[i]),
+                    bool(anomalous[i]),
+                    int(labels[i]),
+                    int(event_ms[i]),
+                    scored_at_ms,
+                    list(top_idx[i]),
+                    list(top_share[i]),
+                )
+                for i in range(n)
+            ]
+        fixed = np.empty(n, self._fixed)
+        fixed["amount"] = amounts
+        fixed["score"] = scores
+        fixed["threshold"] = self.threshold
+        fixed["anomaly"] = anomalous
+        fixed["version"] = self._version
+        fixed["label"] = (lab << 1) ^ (lab >> 63)
+        fb = fixed.tobytes()
+        w = self._fixed.itemsize
+        idv = varints(ids)
+        evt = varints(event_ms, prefix=b"\x02")
+        tidx = np.asarray(top_idx, np.int64)
+        k = tidx.shape[1] if tidx.ndim == 2 else 0
+        head = write_long(scored_at_ms) + (write_long(k) if k else b"")
+        sh = np.ascontiguousarray(top_share, dtype="<f8").tobytes()
+        names = self._names
+        user = self._user
+        out: list[bytes] = []
+        append = out.append
+        join = b"".join
+        if k == 3:
+            t = tidx.tolist()
+            for i in range(n):
+                o = 24 * i
+                a, b, c = t[i]
+                append(
+                    join((
+                        idv[i], user(users[i]), fb[w * i : w * i + w], evt[i], head,
+                        names[a], sh[o : o + 8], names[b], sh[o + 8 : o + 16],
+                        names[c], sh[o + 16 : o + 24], b"\x00",
+                    ))
+                )  # fmt: skip
+            return out
+        t = tidx.tolist() if k else [[] for _ in range(n)]
+        for i in range(n):
+            parts = [idv[i], user(users[i]), fb[w * i : w * i + w], evt[i], head]
+            for j, f in enumerate(t[i]):
+                o = 8 * (k * i + j)
+                parts.append(names[f])
+                parts.append(sh[o : o + 8])
+            parts.append(b"\x00")
+            append(join(parts))
+        return out
+
+
+# ------------------------------------------------------- batch reader for one writer schema
+
+ManyReader = Callable[
+    [Sequence[bytes | None], bytes],
+    tuple[list[int], list[int], list[list[Any]], list[bytes]],
+]
+
+
+def _inline_value(prim: str, var: str, ind: str) -> list[str]:
+    """Lines reading one `prim` into `var` at `pos` without a function call."""
+    if prim in ("int", "long"):
+        return [
+            f"{ind}b = buf[pos]",
+            f"{ind}pos += 1",
+            f"{ind}if b < 128:",
+            f"{ind}    {var} = (b >> 1) ^ -(b & 1)",
+            f"{ind}else:",
+            f"{ind}    n = b & 127",
+            f"{ind}    s = 7",
+            f"{ind}    while True:",
+            f"{ind}        b = buf[pos]",
+            f"{ind}        pos += 1",
+            f"{ind}        n |= (b & 127) << s",
+            f"{ind}        s += 7",
+            f"{ind}        if b < 128:",
+            f"{ind}            break",
+            f"{ind}    {var} = (n >> 1) ^ -(n & 1)",
+        ]
+    if prim in ("string", "bytes"):
+        conv = ".decode()" if prim == "string" else ""
+        return [
+            *_inline_value("long", "ln", ind),
+            f"{ind}e = pos + ln",
+            f"{ind}if ln < 0 or e > lb:",
+            f"{ind}    raise ValueError",
+            f"{ind}{var} = buf[pos:e]{conv}",
+            f"{ind}pos = e",
+        ]
+    if prim == "double":
+        return [f"{ind}{var} = _ud(buf, pos)[0]", f"{ind}pos += 8"]
+    if prim == "float":
+        return [f"{ind}{var} = _uf(buf, pos)[0]", f"{ind}pos += 4"]
+    if prim == "boolean":
+        return [f"{ind}{var} = buf[pos] != 0", f"{ind}pos += 1"]
+    return [f"{ind}{var} = None"]
+
+
+def compile_many(
+    schema: dict[str, Any],
+    columns: Columns,
+    blob: tuple[int, Sequence[str]],
+    required: Sequence[int],
+    label_col: int | None = None,
+) -> ManyReader | None:
+    """A whole-batch reader for records written with `schema` (one function call per batch).
+
+    `read_many(values, header)` -> (good positions, other positions, one list per column,
+    blobs). A record goes to "other" when it is not `header`-framed, is malformed, has a
+    null in `required` columns or in the blob run, or (with `label_col`) a label outside
+    -1/0/1 (None counts as -1): the caller re-reads those one by one to name the reason.
+    None when the schema has no blob run or is not flat.
+    """
+    if compile_reader(schema, columns) is None or blob_kind(schema, blob[1]) is None:
+        return None
+    wanted = column_index(columns)
+    fields = schema["fields"]
+    kinds = [field_kind(f.get("type")) for f in fields]
+    blob_names = [n.upper() for n in blob[1]]
+    ncol = len(columns)
+    lines = [
+        "def read_many(vals, H):",
+        "    good = []",
+        "    bad = []",
+        "    blobs = []",
+        *(f"    c{k} = []" for k in range(ncol)),
+        "    for i, buf in enumerate(vals):",
+        "        if buf is None or buf[:5] != H:",
+        "            bad.append(i)",
+        "            continue",
+        *(f"        v{k} = None" for k in range(ncol)),
+        "        try:",
+        "            lb = len(buf)",
+        "            pos = 5",
+    ]
+    ind = "            "
+    runs = dict(_runs(kinds))
+    i = 0
+    while i < len(fields):
+        kind = kinds[i]
+        assert kind is not None
+        prim, null_ix, val_ix = kind
+        j = runs.get(i, i)
+        names = [str(f["name"]).upper() for f in fields[i:j]]
+        if j > i and names == blob_names:
+            n = j - i
+            size = 9 * n if null_ix is not None else 8 * n
+            lines.append(f"{ind}blob = buf[pos:pos + {size}]")
+            if null_ix is not None:
+                expect = bytes([2 * val_ix] * n)
+                lines.append(f"{ind}if len(blob) != {size} or blob[0::9] != {expect!r}:")
+            else:
+                lines.append(f"{ind}if len(blob) != {size}:")
+            lines.append(f"{ind}    raise ValueError")
+            lines.append(f"{ind}pos += {size}")
+            i = j
+            continue
+        col = wanted.get(str(fields[i]["name"]).upper())
+        var = f"v{col}" if col is not None else "_"
+        if null_ix is None and val_ix == -1:
+            lines.extend(_inline_value(prim, var, ind))
+        elif null_ix is None:  # single-branch union
+            lines.extend(_inline_value("long", "u", ind))
+            lines.append(f"{ind}if u != 0:")
+            lines.append(f"{ind}    raise ValueError")
+            lines.extend(_inline_value(prim, var, ind))
+        else:
+            lines.append(f"{ind}u = buf[pos]")
+            lines.append(f"{ind}pos += 1")
+            lines.append(f"{ind}if u == {2 * val_ix}:")
+            lines.extend(_inline_value(prim, var, ind + "    "))
+            lines.append(f"{ind}elif u != {2 * null_ix}:")
+            lines.append(f"{ind}    raise ValueError")
+        i += 1
+    lines += [
+        f"{ind}if pos != lb:",
+        f"{ind}    raise ValueError",
+        "        except Exception:",
+        "            bad.append(i)",
+        "            continue",
+    ]
+    checks = [f"v{k} is None" for k in required]
+    if label_col is not None:
+        lines.append(f"        if v{label_col} is None:")
+        lines.append(f"            v{label_col} = -1")
+        checks.append(f"not (-1 <= v{label_col} <= 1)")
+    if checks:
+        lines.append(f"        if {' or '.join(checks)}:")
+        lines.append("            bad.append(i)")
+        lines.append("            continue")
+    lines.append("        good.append(i)")
+    lines.append("        blobs.append(blob)")
+    lines.extend(f"        c{k}.append(v{k})" for k in range(ncol))
+    lines.append(f"    return good, bad, [{', '.join(f'c{k}' for k in range(ncol))}], blobs")
+    namespace: dict[str, Any] = {"_ud": _DOUBLE.unpack_from, "_uf": _FLOAT.unpack_from}
+    exec("\n".join(lines), namespace)
+    fn: ManyReader = namespace["read_many"]
+    return fn

@@ -10,6 +10,7 @@ outage does (`RegistryUnavailableError`: transient, the caller retries the batch
 from __future__ import annotations
 
 import struct
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -20,7 +21,17 @@ import orjson
 from numpy.typing import NDArray
 
 from fraudstream.events import V_COLUMNS
-from fraudstream.scorer.avro_codec import Reader, field_kind, make_reader
+from fraudstream.scorer.avro_codec import (
+    BLOB_DTYPES,
+    BlobKind,
+    ManyReader,
+    Reader,
+    blob_kind,
+    compile_many,
+    compile_reader,
+    field_kind,
+    make_reader,
+)
 from fraudstream.scorer.errors import DeadLetterReason, RecordError
 from fraudstream.scorer.schemas import SchemaSource
 
@@ -35,6 +46,8 @@ COLUMNS: tuple[str | tuple[str, ...], ...] = (
     *NUMERIC_COLUMNS,
 )
 _NUM0 = 4  # index of the first numeric column in a decoded row
+_BLOB = len(COLUMNS)  # extra slot: raw bytes of V1..Amount when they form one run of doubles
+_BLOB_NAMES: tuple[str, ...] = NUMERIC_COLUMNS[1:]
 _NAMES: tuple[str, ...] = tuple(c if isinstance(c, str) else c[0] for c in COLUMNS)
 _REQUIRED = (0, 1, *range(_NUM0, len(COLUMNS)))
 _NUMERIC_TYPES = {"int", "long", "float", "double"}
@@ -112,17 +125,21 @@ def parse_event_time_ms(ts: str) -> int:
 class _Plan:
     """How to read records written with one schema id (or why they cannot be read)."""
 
-    __slots__ = ("detail", "reader", "reason")
+    __slots__ = ("blob", "detail", "many", "reader", "reason")
 
     def __init__(
         self,
         reader: Reader | None,
         reason: DeadLetterReason | None = None,
         detail: str = "",
+        blob: BlobKind | None = None,
+        many: ManyReader | None = None,
     ):
+        self.many = many  # whole-batch reader (fast path), when the schema allows one
         self.reader = reader
         self.reason = reason
         self.detail = detail
+        self.blob = blob  # layout of the raw V1..Amount bytes in slot _BLOB, if any
 
 
 def plan_for_schema(schema: dict[str, Any], schema_id: int) -> _Plan:
@@ -149,6 +166,11 @@ def plan_for_schema(schema: dict[str, Any], schema_id: int) -> _Plan:
                 f"expected one of {sorted(_EXPECTED[i])}",
             )
     try:
+        layout = blob_kind(schema, _BLOB_NAMES)
+        if layout is not None and compile_reader(schema, COLUMNS) is not None:
+            blob = (_BLOB, _BLOB_NAMES)
+            many = compile_many(schema, COLUMNS, blob, (0, 1, _NUM0), label_col=3)
+            return _Plan(make_reader(schema, COLUMNS, blob), blob=layout, many=many)
         return _Plan(make_reader(schema, COLUMNS))
     except Exception as exc:  # an unparsable schema is the writer's fault, not ours
         return _Plan(None, "schema_not_found", f"schema id {schema_id} unusable: {exc}")
@@ -179,7 +201,19 @@ class Decoder:
             self._plans[schema_id] = plan
         return plan
 
-    def _avro_row(self, data: bytes) -> tuple[Any, ...]:
+    def _fast(self, msgs: Sequence[Any]) -> Any:
+        """Whole-batch decode with the first record's schema, if it has a batch reader."""
+        if not msgs:
+            return None
+        first = msgs[0].value()
+        if not first or len(first) < 5 or first[0] != 0:
+            return None
+        plan = self._plan(int.from_bytes(first[1:5], "big"))
+        if plan.many is None or plan.blob is None:
+            return None
+        return plan.many([m.value() for m in msgs], first[:5]), plan.blob
+
+    def _avro_row(self, data: bytes) -> tuple[tuple[Any, ...], BlobKind | None]:
         if len(data) < 5:
             raise RecordError("decode_error", f"payload of {len(data)} bytes is too short")
         magic, schema_id = _MAGIC_HEADER.unpack_from(data, 0)
@@ -190,7 +224,7 @@ class Decoder:
             assert plan.reason is not None
             raise RecordError(plan.reason, plan.detail)
         try:
-            return plan.reader(data, 5)
+            return plan.reader(data, 5), plan.blob
         except RecordError:
             raise
         except Exception as exc:
@@ -201,49 +235,114 @@ class Decoder:
     def decode(self, msgs: Sequence[Any]) -> DecodedBatch:
         """Decode `msgs` (confluent_kafka Messages or anything shaped like `Message`)."""
         out = DecodedBatch()
-        rows: list[tuple[Any, ...]] = []
         json_input = self.input_format == "json"
+        stamps: list[str] = []
+        # Numeric values arrive either as raw blobs (fast path) or as Python tuples.
+        blobs: dict[BlobKind, tuple[list[int], list[bytes], list[Any]]] = {}
+        tuples: tuple[list[int], list[tuple[Any, ...]]] = ([], [])
+        dead = out.dead
+        fast = None if json_input else self._fast(msgs)
+        if fast is not None:
+            (good, other, cols, raw), kind = fast
+            blobs[kind] = (list(range(len(good))), raw, cols[_NUM0])
+            out.msgs = [msgs[i] for i in good]
+            out.ids, out.users, out.labels, stamps = cols[0], cols[2], cols[3], cols[1]
+            msgs = [msgs[i] for i in other]
         for msg in msgs:
             data = msg.value()
             try:
                 if data is None:
                     raise RecordError("missing_field", "empty record (tombstone)")
-                row = _json_row(data) if json_input else self._avro_row(data)
-                if None in row[_NUM0:] or row[0] is None or row[1] is None:
+                if json_input:
+                    row, kind = _json_row(data), None
+                else:
+                    row, kind = self._avro_row(data)
+                blob = row[_BLOB] if kind is not None else None
+                if (
+                    row[0] is None
+                    or row[1] is None
+                    or row[_NUM0] is None
+                    or (blob is None and None in row[_NUM0:_BLOB])
+                ):
                     missing = [_NAMES[i] for i in _REQUIRED if row[i] is None]
                     raise RecordError("missing_field", f"missing or null: {', '.join(missing)}")
-                try:
-                    ems = parse_event_time_ms(row[1])
-                except (ValueError, TypeError) as exc:
-                    raise RecordError("invalid_value", f"bad Timestamp {row[1]!r}") from exc
+                label = -1 if row[3] is None else row[3]
+                if label not in (-1, 0, 1):
+                    raise RecordError("invalid_value", f"Class {label!r} is not 0, 1 or -1")
             except RecordError as exc:
-                out.dead.append(DeadLetter(msg, exc.reason, str(exc)))
+                dead.append(DeadLetter(msg, exc.reason, str(exc)))
                 continue
-            label = -1 if row[3] is None else row[3]
-            if label not in (-1, 0, 1):
-                out.dead.append(DeadLetter(msg, "invalid_value", f"Class {label!r} not 0/1/-1"))
-                continue
+            pos = len(out.ids)
+            if blob is not None:
+                assert kind is not None
+                entry = blobs.get(kind)
+                if entry is None:
+                    entry = blobs[kind] = ([], [], [])
+                entry[0].append(pos)
+                entry[1].append(blob)
+                entry[2].append(row[_NUM0])
+            else:
+                tuples[0].append(pos)
+                tuples[1].append(row[_NUM0:_BLOB])
             out.msgs.append(msg)
             out.ids.append(row[0])
             out.users.append(row[2])
             out.labels.append(label)
-            out.event_ms.append(ems)
-            rows.append(row[_NUM0:])
-        if rows:
-            out.numeric = np.array(rows, dtype=np.float64)
-            finite = np.asarray(np.isfinite(out.numeric).all(axis=1), dtype=np.bool_)
-            if not bool(finite.all()):
-                why = [_nonfinite_detail(r) for r in out.numeric]
-                out.keep(finite, "invalid_value", why)
-            amount = out.numeric[:, -1]
-            ok = np.asarray(amount >= 0, dtype=np.bool_)
-            if not bool(ok.all()):
-                out.keep(ok, "invalid_value", [f"Amount {a!r} is negative" for a in amount])
-            ids = np.asarray(out.ids, dtype=np.int64) if out.ids else np.empty(0, np.int64)
-            ok = np.asarray(ids >= 0, dtype=np.bool_)
-            if not bool(ok.all()):
-                out.keep(ok, "invalid_value", [f"Id {i} is negative" for i in out.ids])
+            stamps.append(row[1])
+        n = len(out.ids)
+        if n == 0:
+            return out
+        numeric = np.empty((n, len(NUMERIC_COLUMNS)), np.float64)
+        for kind, (rows, raw, times) in blobs.items():
+            arr = np.frombuffer(b"".join(raw), dtype=BLOB_DTYPES[kind]).reshape(len(rows), -1)
+            numeric[rows, 1:] = arr["v"] if kind == "union" else arr
+            numeric[rows, 0] = times
+        if tuples[0]:
+            numeric[tuples[0]] = np.array(tuples[1], dtype=np.float64)
+        out.numeric = numeric
+        out.event_ms, bad_time = parse_times_ms(stamps)
+        if bad_time:
+            ok = np.ones(n, np.bool_)
+            ok[bad_time] = False
+            out.keep(ok, "invalid_value", [f"bad Timestamp {t!r}" for t in stamps])
+        finite = np.asarray(np.isfinite(out.numeric).all(axis=1), dtype=np.bool_)
+        if not bool(finite.all()):
+            why = [_nonfinite_detail(r) for r in out.numeric]
+            out.keep(finite, "invalid_value", why)
+        amount = out.numeric[:, -1]
+        ok = np.asarray(amount >= 0, dtype=np.bool_)
+        if not bool(ok.all()):
+            out.keep(ok, "invalid_value", [f"Amount {a!r} is negative" for a in amount])
+        ids = np.asarray(out.ids, dtype=np.int64) if out.ids else np.empty(0, np.int64)
+        ok = np.asarray(ids >= 0, dtype=np.bool_)
+        if not bool(ok.all()):
+            out.keep(ok, "invalid_value", [f"Id {i} is negative" for i in out.ids])
         return out
+
+
+def parse_times_ms(stamps: list[str]) -> tuple[list[int], list[int]]:
+    """ISO-8601 strings -> epoch ms, plus the positions that did not parse.
+
+    numpy parses a whole batch in C (~40 ns/row vs ~1-5 us for datetime); UTC 'Z' is
+    stripped first. Anything numpy refuses (offsets, junk) goes through `fromisoformat`.
+    """
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            arr = np.array([s[:-1] if s[-1:] == "Z" else s for s in stamps], dtype="datetime64[ms]")
+        if not bool(np.isnat(arr).any()):
+            return arr.astype(np.int64).tolist(), []
+    except (ValueError, TypeError, UserWarning, DeprecationWarning, OverflowError):
+        pass
+    ms: list[int] = []
+    bad: list[int] = []
+    for i, s in enumerate(stamps):
+        try:
+            ms.append(parse_event_time_ms(s))
+        except (ValueError, TypeError, OverflowError):
+            ms.append(0)
+            bad.append(i)
+    return ms, bad
 
 
 def _nonfinite_detail(row: NDArray[np.float64]) -> str:

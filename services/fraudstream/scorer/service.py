@@ -201,7 +201,13 @@ class Scorer:
             "heartbeat.interval.ms": max(s.session_timeout_ms // 4, 500),
             "error_cb": self._on_client_error,
         }
-        pextra: dict[str, Any] = {"client.id": client_id, "error_cb": self._on_client_error}
+        pextra: dict[str, Any] = {
+            "client.id": client_id,
+            "error_cb": self._on_client_error,
+            # Delivery reports only for failures: success is known from flush() == 0.
+            "on_delivery": self._on_delivery,
+            "delivery.report.only.error": True,
+        }
         if s.exactly_once:
             cextra["isolation.level"] = "read_committed"
             pextra["transactional.id"] = (
@@ -426,37 +432,37 @@ class Scorer:
         total = fe.sum(axis=1, keepdims=True)
         share = np.take_along_axis(fe, top, axis=1) / np.where(total > 0, total, 1.0)
         anomalous = scores > model.threshold
-        produce = self._producer.produce  # type: ignore[union-attr]
-        enc = model.writer.encode
-        cb = self._on_delivery
+        bodies = model.writer.encode_batch(
+            batch.ids, batch.users, batch.numeric[:, -1], scores, anomalous, batch.labels,
+            batch.event_ms, int(time.time() * 1000), top, share,
+        )  # fmt: skip
+        assert self._producer is not None
+        produce = self._producer.produce
         st, at = self.settings.topic_scores, self.settings.topic_alerts
         sp, ap = self._score_prefix, self._alert_prefix
-        now_ms = int(time.time() * 1000)
-        amounts = batch.numeric[:, -1].tolist()
-        score_l, anom_l = scores.tolist(), anomalous.tolist()
-        top_l, share_l = top.tolist(), share.tolist()
-        ids, users, labels, ems = batch.ids, batch.users, batch.labels, batch.event_ms
-        for i in range(n):
-            body = enc(
-                ids[i], users[i], amounts[i], score_l[i], anom_l[i], labels[i], ems[i],
-                now_ms, top_l[i], share_l[i],
-            )  # fmt: skip
-            key = str(ids[i]).encode()
-            self._produce(produce, st, key, sp + body, cb)
-            if anom_l[i]:
-                self._produce(produce, at, key, ap + body, cb)
+        keys = [b"%d" % i for i in batch.ids]
+        i, n = 0, len(bodies)
+        while i < n:  # one C call per record; on a full local queue, drain and resume
+            try:
+                for i in range(i, n):  # noqa: B020 - resumes at the record that failed
+                    produce(st, sp + bodies[i], keys[i])
+                i = n
+            except BufferError:
+                self._producer.poll(0.05)
+        for j in np.flatnonzero(anomalous).tolist():
+            self._produce(produce, at, keys[j], ap + bodies[j])
         return scores, int(anomalous.sum())
 
     def _produce(
         self, produce: Callable[..., None], topic: str, key: bytes | None, value: bytes | None,
-        cb: Callable[..., None], headers: list[tuple[str, bytes]] | None = None,
+        headers: list[tuple[str, bytes]] | None = None,
     ) -> None:  # fmt: skip
         while True:
             try:
                 if headers is None:
-                    produce(topic, value, key, on_delivery=cb)
+                    produce(topic, value, key)
                 else:
-                    produce(topic, value, key, on_delivery=cb, headers=headers)
+                    produce(topic, value, key, headers=headers)
                 return
             except BufferError:  # local queue full: let librdkafka drain it
                 assert self._producer is not None
@@ -479,9 +485,7 @@ class Scorer:
                 ("dlq.source.offset", str(m.offset()).encode()),
                 ("dlq.time", now.encode()),
             ]
-            self._produce(
-                produce, self.settings.topic_dlq, m.key(), m.value(), self._on_delivery, headers
-            )
+            self._produce(produce, self.settings.topic_dlq, m.key(), m.value(), headers)
         if len(dead) <= 3:
             for d in dead:
                 log.warning("dead letter (%s): %s", d.reason, d.detail)

@@ -49,7 +49,9 @@ class ScorerSettings(BaseSettings):
         60_000, ge=1000, description="A dead replica's open transaction aborts after this."
     )
     batch_size: int = Field(2000, ge=1, le=100_000, description="Max events per micro-batch.")
-    max_wait_ms: int = Field(100, ge=1, le=60_000, description="Max wait to fill a batch.")
+    max_wait_ms: int = Field(
+        20, ge=1, le=60_000, description="Max wait to fill a batch (bounds idle latency)."
+    )
     session_timeout_ms: int = Field(
         10_000,
         ge=1000,

@@ -176,3 +176,44 @@ def test_event_time_parsing() -> None:
     assert parse_event_time_ms("1970-01-01T01:00:00+01:00") == 0
     with pytest.raises(ValueError):
         parse_event_time_ms("not a time")
+
+
+def test_batch_fast_path_agrees_with_per_record_path(
+    live_records: list[dict[str, Any]],
+) -> None:
+    """The whole-batch reader handles the common case; every record it declines is re-read
+    one by one, so reasons and good rows are the same whichever path a record takes."""
+    from conftest import Msg, avro  # type: ignore[import-not-found]
+
+    no_amount = {
+        "type": "record",
+        "name": "X",
+        "fields": [f for f in LIVE["fields"] if f["name"] != "AMOUNT"],
+    }
+    string_v1 = {
+        "type": "record",
+        "name": "Y",
+        "fields": [
+            ({"name": "V1", "type": ["null", "string"]} if f["name"] == "V1" else f)
+            for f in LIVE["fields"]
+        ],
+    }
+    cases = _bad_avro_cases(live_records[0])
+    goods = [avro(LIVE, r, 7) for r in live_records[1:40]]
+    values: list[bytes | None] = []
+    for i, g in enumerate(goods):
+        values.append(g)
+        if i < len(cases):
+            values.append(cases[i][0])
+    msgs = [Msg(v, i) for i, v in enumerate(values)]
+    fast = _decoder({7: LIVE, 8: no_amount, 9: string_v1})
+    assert fast._fast(msgs) is not None, "first record is good: batch reader used"
+    slow = _decoder({7: LIVE, 8: no_amount, 9: string_v1})
+    slow._fast = lambda _msgs: None  # force the per-record path
+    a, b = fast.decode(msgs), slow.decode(msgs)
+    assert a.ids == b.ids == [r["ID"] for r in live_records[1:40]]
+    assert a.labels == b.labels and a.users == b.users and a.event_ms == b.event_ms
+    np.testing.assert_array_equal(a.numeric, b.numeric)
+    reasons = sorted((d.msg.offset(), d.reason) for d in a.dead)
+    assert reasons == sorted((d.msg.offset(), d.reason) for d in b.dead)
+    assert sorted(r for _, r in reasons) == sorted(r for _, r in cases)

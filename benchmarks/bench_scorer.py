@@ -1,0 +1,333 @@
+"""Scorer benchmark through a real local Kafka broker (one `fraudstream score` process).
+
+Measures, in one run:
+  1. consume-only: a bare confluent-kafka loop reading the pre-filled input topic;
+  2. scorer end to end: consume + decode + score + produce (scores, alerts) + commit,
+     over the same topic, from partition assignment until every event is scored;
+  3. latency at a steady 5,000 events/s: event timestamp -> score record received by a
+     downstream consumer (p50/p99), plus the scorer's own peak RSS (VmHWM);
+  4. per-event Keras `model.predict` on the same weights (TensorFlow in this process only).
+
+Run:  python benchmarks/bench_scorer.py [--events 200000] [--rate 5000] [--no-keras]
+Uses FRAUDSTREAM_KAFKA_BOOTSTRAP when set, otherwise starts the project's local broker.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing as mp
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import numpy as np
+from confluent_kafka import Consumer, Producer
+
+from fraudstream.kafka import consumer_config, create_topics, producer_config, wait_for_broker
+from fraudstream.local.kafka import LocalKafka
+from fraudstream.local.procs import free_port
+from fraudstream.model import load_model
+from fraudstream.producer.synthetic import generate_events
+from fraudstream.registry.server import RegistryServer
+from fraudstream.schemas import load_schema
+from fraudstream.scorer.testing import live_value, publish_pca_model, register
+
+
+def log(msg: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {msg}", flush=True)
+
+
+def fill_topic(bootstrap: str, topic: str, schema_id: int, n: int) -> None:
+    p = Producer(producer_config(bootstrap))
+    t0 = time.monotonic()
+    for i, ev in enumerate(generate_events(n, seed=21, unlabelled=0.5, users=1000)):
+        ev["Timestamp"] = datetime.now(UTC).isoformat(timespec="milliseconds")[:-6] + "Z"
+        while True:
+            try:
+                p.produce(topic, live_value(ev, schema_id), ev["User"].encode())
+                break
+            except BufferError:
+                p.poll(0.05)
+        if i % 20_000 == 0:
+            p.poll(0)
+            log(f"  filled {i}/{n}")
+    assert p.flush(60) == 0
+    log(f"  filled {n} events in {time.monotonic() - t0:.1f}s")
+
+
+def consume_only(bootstrap: str, topic: str, n: int, batch: int) -> float:
+    """Events/s of a bare consume loop (values touched, offsets stored + committed)."""
+    c = Consumer(consumer_config(bootstrap, f"bench-consume-{uuid.uuid4().hex[:8]}"))
+    c.subscribe([topic])
+    got = 0
+    t0 = None
+    total_bytes = 0
+    deadline = time.monotonic() + 300
+    while got < n and time.monotonic() < deadline:
+        msgs = c.consume(batch, timeout=0.02)
+        if not msgs:
+            continue
+        if t0 is None:
+            t0 = time.monotonic()
+        for m in msgs:
+            if m.error() is None:
+                total_bytes += len(m.value() or b"")
+                got += 1
+        c.store_offsets(msgs[-1])
+    c.commit(asynchronous=False)
+    el = time.monotonic() - (t0 or time.monotonic())
+    c.close()
+    return got / el
+
+
+def metric(port: int, name: str) -> float:
+    try:
+        text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=2).text
+    except httpx.HTTPError:
+        return -1.0
+    for line in text.splitlines():
+        if line.startswith(name + " "):
+            return float(line.split()[-1])
+    return 0.0
+
+
+def peak_rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def paced_producer(bootstrap: str, topic: str, schema_id: int, rate: float, secs: float) -> None:
+    """Child process: events stamped at send time, in 10 ms slices, at `rate` per second."""
+    p = Producer(producer_config(bootstrap, linger_ms=1))
+    events = generate_events(int(rate * secs) + 100, seed=33, id_offset=10**9, users=1000)
+    t0 = time.monotonic()
+    sent = 0
+    total = int(rate * secs)
+    while sent < total:
+        due = min(total, int((time.monotonic() - t0) * rate))
+        while sent < due:
+            ev = next(events)
+            ev["Timestamp"] = datetime.now(UTC).isoformat(timespec="milliseconds")[:-6] + "Z"
+            p.produce(topic, live_value(ev, schema_id), ev["User"].encode())
+            sent += 1
+        p.poll(0)
+        time.sleep(0.005)
+    p.flush(30)
+
+
+def latency_run(
+    bootstrap: str, registry: str, topic: str, scores_topic: str, schema_id: int,
+    rate: float, secs: float,
+) -> tuple[float, float, float, int]:  # fmt: skip
+    """(p50, p99, max) seconds from event timestamp to the score arriving downstream."""
+    c = Consumer(consumer_config(bootstrap, f"bench-lat-{uuid.uuid4().hex[:8]}",
+                                 auto_offset_reset="latest", fetch_wait_max_ms=5))  # fmt: skip
+    c.subscribe([scores_topic])
+    t_end = time.monotonic() + 10
+    while not c.assignment() and time.monotonic() < t_end:
+        c.poll(0.1)
+    ctx = mp.get_context("spawn")
+    proc = ctx.Process(target=paced_producer, args=(bootstrap, topic, schema_id, rate, secs))
+    proc.start()
+    lat: list[float] = []
+    expected = int(rate * secs)
+    deadline = time.monotonic() + secs + 30
+    while len(lat) < expected and time.monotonic() < deadline:
+        for m in c.consume(1000, timeout=0.05):
+            if m.error() is not None:
+                continue
+            now_ms = time.time() * 1000.0
+            v = m.value() or b""
+            # event_time is field 9 of the score record; decode just what we need.
+            lat.append(now_ms - _event_time_ms(v))
+    proc.join(30)
+    c.close()
+    arr = np.asarray(lat) / 1000.0
+    return (
+        float(np.percentile(arr, 50)),
+        float(np.percentile(arr, 99)),
+        float(arr.max()),
+        len(lat),
+    )
+
+
+def _event_time_ms(value: bytes) -> float:
+    import io
+
+    import fastavro
+
+    from fraudstream.schemas import parsed_schema
+
+    rec = fastavro.schemaless_reader(io.BytesIO(value[5:]), parsed_schema("score"), None)
+    assert isinstance(rec, dict)
+    return float(rec["event_time"].timestamp() * 1000.0)
+
+
+def keras_baseline(model_dir: Path, version: str, n: int = 200) -> dict[str, float]:
+    """Per-event `model.predict` on a Keras model carrying the same weights."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    import tensorflow as tf
+
+    tf.config.threading.set_intra_op_parallelism_threads(1)
+    tf.config.threading.set_inter_op_parallelism_threads(1)
+    import keras
+
+    m = load_model(model_dir / version)
+    layers = m.manifest.layers
+    npz = np.load(model_dir / version / "weights.npz")
+    inp = keras.Input(shape=(len(m.features),))
+    h = inp
+    for spec in layers:
+        h = keras.layers.Dense(spec.units, activation=spec.activation)(h)
+    km = keras.Model(inp, h)
+    for i, layer in enumerate(km.layers[1:]):
+        layer.set_weights([npz[f"W{i}"], npz[f"b{i}"]])
+    events = list(generate_events(n, seed=5))
+    from fraudstream.events import FEATURE_COLUMNS
+
+    raw = np.array([[e[c] for c in FEATURE_COLUMNS] for e in events])
+    x = m.preprocess(raw)
+    km.predict(x[:1], verbose=0)  # warm-up (graph tracing)
+    t0 = time.perf_counter()
+    for i in range(n):
+        km.predict(x[i : i + 1], verbose=0)
+    per_event = (time.perf_counter() - t0) / n
+    x_hat = km.predict(x, verbose=0)
+    keras_scores = m.errors_from_reconstruction(x, x_hat).mean(axis=1)
+    diff = float(np.max(np.abs(keras_scores - m.score(raw))))
+    t0 = time.perf_counter()
+    reps = 200
+    for _ in range(reps):
+        m.score(raw[:1])
+    numpy_one = (time.perf_counter() - t0) / reps
+    return {
+        "keras_predict_s_per_event": per_event,
+        "keras_events_per_s": 1.0 / per_event,
+        "numpy_single_event_s": numpy_one,
+        "keras_vs_numpy_max_abs_score_diff": diff,
+    }
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("--events", type=int, default=200_000)
+    ap.add_argument("--partitions", type=int, default=4)
+    ap.add_argument("--batch-size", type=int, default=2000)
+    ap.add_argument("--rate", type=float, default=5000.0)
+    ap.add_argument("--latency-secs", type=float, default=20.0)
+    ap.add_argument("--no-keras", action="store_true")
+    ap.add_argument("--json", type=Path, help="also write the results here")
+    args = ap.parse_args()
+
+    work = Path(tempfile.mkdtemp(prefix="bench-scorer-"))
+    broker: LocalKafka | None = None
+    bootstrap = os.environ.get("FRAUDSTREAM_KAFKA_BOOTSTRAP")
+    if not bootstrap:
+        broker = LocalKafka(work, port=free_port(), controller_port=free_port(), log_level="WARN")
+        bootstrap = broker.start(timeout=120)
+    registry = RegistryServer(bootstrap, port=free_port(), topic=f"_schemas-{uuid.uuid4().hex[:8]}")
+    registry.start(timeout=60)
+    scorer: subprocess.Popen[bytes] | None = None
+    results: dict[str, Any] = {
+        "machine": {"nproc": os.cpu_count(), "python": sys.version.split()[0],
+                    "platform": platform.platform(), "loadavg_start": os.getloadavg()},
+        "events": args.events, "partitions": args.partitions, "batch_size": args.batch_size,
+    }  # fmt: skip
+    try:
+        admin = wait_for_broker(bootstrap)
+        tag = uuid.uuid4().hex[:8]
+        topic, scores, alerts, dlq = (f"{x}-{tag}" for x in ("live", "scores", "alerts", "dlq"))
+        create_topics(admin, [topic], partitions=args.partitions)
+        create_topics(admin, [scores, alerts, dlq], partitions=args.partitions)
+        schema_id = register(registry.url, f"{topic}-value", load_schema("live"))
+        model_dir = work / "models"
+        version = publish_pca_model(model_dir, seed=1)
+        log(f"filling {topic} with {args.events} live Avro events")
+        fill_topic(bootstrap, topic, schema_id, args.events)
+
+        log("consume-only loop")
+        base = consume_only(bootstrap, topic, args.events, args.batch_size)
+        results["consume_only_events_per_s"] = base
+        log(f"  consume-only: {base:,.0f} events/s")
+
+        port = free_port()
+        env = dict(os.environ, FRAUDSTREAM_KAFKA_BOOTSTRAP=bootstrap,
+                   FRAUDSTREAM_REGISTRY_URL=registry.url,
+                   FRAUDSTREAM_SCORER_TOPIC_SCORES=scores,
+                   FRAUDSTREAM_SCORER_TOPIC_ALERTS=alerts,
+                   FRAUDSTREAM_SCORER_TOPIC_DLQ=dlq)  # fmt: skip
+        scorer_log = (work / "scorer.log").open("wb")
+        scorer = subprocess.Popen(
+            [sys.executable, "-m", "fraudstream", "score", "--topic", topic,
+             "--group", f"bench-scorer-{tag}", "--model-dir", str(model_dir),
+             "--metrics-port", str(port), "--batch-size", str(args.batch_size)],
+            env=env, stdout=scorer_log, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+        log("scorer end to end (consume, decode, score, produce, commit)")
+        deadline = time.monotonic() + 120
+        while metric(port, "fraudstream_ready") != 1.0:
+            if scorer.poll() is not None or time.monotonic() > deadline:
+                raise SystemExit(
+                    "scorer did not become ready:\n" + (work / "scorer.log").read_text()
+                )
+            time.sleep(0.01)
+        t0 = time.monotonic()
+        while (done := metric(port, "fraudstream_events_scored_total")) < args.events:
+            if time.monotonic() - t0 > 600:
+                raise SystemExit(f"scorer stuck at {done}")
+            time.sleep(0.02)
+        el = time.monotonic() - t0
+        rate = args.events / el
+        results["scorer_events_per_s"] = rate
+        results["ratio_to_consume_only"] = rate / base
+        results["scorer_rss_after_throughput_mb"] = peak_rss_mb(scorer.pid)
+        log(f"  scorer: {rate:,.0f} events/s ({el:.2f}s), ratio to consume-only {rate / base:.2f}")
+
+        log(f"latency at {args.rate:.0f} events/s for {args.latency_secs:.0f}s")
+        p50, p99, mx, n = latency_run(bootstrap, registry.url, topic, scores, schema_id,
+                                      args.rate, args.latency_secs)  # fmt: skip
+        results.update(latency_p50_s=p50, latency_p99_s=p99, latency_max_s=mx, latency_events=n,
+                       latency_rate=args.rate)  # fmt: skip
+        results["scorer_peak_rss_mb"] = peak_rss_mb(scorer.pid)
+        log(f"  p50 {p50 * 1000:.1f} ms, p99 {p99 * 1000:.1f} ms, max {mx * 1000:.1f} ms "
+            f"over {n} events; scorer peak RSS {results['scorer_peak_rss_mb']:.0f} MB")  # fmt: skip
+        scorer.terminate()
+        scorer.wait(30)
+        scorer = None
+
+        if not args.no_keras:
+            log("per-event Keras model.predict baseline (TensorFlow, this process only)")
+            kb = keras_baseline(model_dir, version)
+            results.update(kb)
+            results["ratio_to_keras_per_event"] = rate / kb["keras_events_per_s"]
+            log(f"  keras predict: {kb['keras_events_per_s']:.1f} events/s; scorer is "
+                f"{results['ratio_to_keras_per_event']:,.0f}x; "
+                f"max |score diff| {kb['keras_vs_numpy_max_abs_score_diff']:.2e}")  # fmt: skip
+        results["machine"]["loadavg_end"] = os.getloadavg()
+    finally:
+        if scorer is not None:
+            scorer.kill()
+            scorer.wait(10)
+        registry.stop()
+        if broker is not None:
+            broker.stop()
+        shutil.rmtree(work, ignore_errors=True)
+    print(json.dumps(results, indent=2))
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
