@@ -201,7 +201,7 @@ def test_encode_batch_equals_encode(k: int) -> None:
             123456,
             top[i].tolist(),
             share[i].tolist(),
-        )  # fmt: skip
+        )
         for i in range(n)
     ]
     assert got == want
