@@ -181,10 +181,13 @@ def raw_event(**over: Any) -> dict[str, Any]:
 def test_raw_event_round_trip() -> None:
     ev = raw_event()
     out = decode_raw_event(encode_raw_event(ev))
-    assert out == ev and list(out) == list(RAW_FIELDS)
+    assert out == ev and set(out) == set(RAW_FIELDS)
     assert decode_raw_event(orjson.dumps(raw_event(Class=None)))["Class"] is None
     assert decode_raw_event(orjson.dumps(raw_event(Class="1")))["Class"] == 1
-    assert decode_raw_event(orjson.dumps(raw_event(V1=2)))["V1"] == 2.0  # ints become floats
+    v1 = decode_raw_event(orjson.dumps(raw_event(V1=2)))["V1"]
+    assert v1 == 2.0 and type(v1) is float  # ints become floats
+    lenient = decode_raw_event(orjson.dumps(raw_event(Time=3.0, Class="0")))
+    assert (lenient["Time"], lenient["Class"]) == (3, 0) and type(lenient["Time"]) is int
     no_class = raw_event()
     del no_class["Class"]
     assert decode_raw_event(orjson.dumps(no_class))["Class"] is None
@@ -230,3 +233,40 @@ def test_non_finite_floats_are_invalid_values() -> None:
     assert info.value.field == "V5"
     with pytest.raises(InvalidValueError):
         encode_raw_event(raw_event(Amount=float("nan")))
+
+
+def test_fast_and_hand_written_paths_agree() -> None:
+    """Whatever the strict pydantic path accepts, the hand-written checker accepts identically;
+    whatever it rejects, decode_raw_event still answers (lenient value or a SerdeFailure)."""
+    import contextlib
+    import random
+
+    from fraudstream.serde.jsonevents import _fast, validate_raw_event
+
+    rng = random.Random(7)
+    pool: list[Any] = [0, 1, -1, 2, 3.0, 2.5, -0.5, "1", "x", "", None, True, [], {}, 1e300]
+    fields = [*RAW_FIELDS, "extra"]
+    accepted = rejected = 0
+    for _ in range(3000):
+        ev = raw_event()
+        for _ in range(rng.randint(0, 2)):
+            name = rng.choice(fields)
+            if rng.random() < 0.15:
+                ev.pop(name, None)
+            else:
+                ev[name] = rng.choice(pool)
+        data = orjson.dumps(ev)
+        try:
+            fast = _fast.validate_json(data)
+        except Exception:
+            rejected += 1
+            with contextlib.suppress(SerdeFailure):
+                decode_raw_event(data)
+            continue
+        accepted += 1
+        slow = validate_raw_event(orjson.loads(data))
+        fast.setdefault("Class", None)
+        assert fast == slow, ev
+        assert {k: type(v) for k, v in fast.items()} == {k: type(v) for k, v in slow.items()}
+        assert decode_raw_event(data) == slow
+    assert accepted > 300 and rejected > 300
