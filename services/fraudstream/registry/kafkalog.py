@@ -36,9 +36,12 @@ Apply = Callable[[bytes | None, bytes | None], None]
 class KafkaLog:
     """Single-partition compacted topic with read-your-own-writes."""
 
-    def __init__(self, bootstrap: str, topic: str, apply: Apply) -> None:
+    def __init__(
+        self, bootstrap: str, topic: str, apply: Apply, write_timeout: float = 30.0
+    ) -> None:
         self.bootstrap = bootstrap
         self.topic = topic
+        self.write_timeout = write_timeout
         self._apply = apply
         self._cond = threading.Condition()
         self._next_offset = 0  # offset of the next record the reader will apply
@@ -66,6 +69,9 @@ class KafkaLog:
                 "enable.idempotence": True,
                 "acks": "all",
                 "linger.ms": 0,
+                # a write the client was told failed (50002) must not land later: librdkafka
+                # gives up on it before `append` stops waiting for the delivery report
+                "message.timeout.ms": max(int(self.write_timeout * 800), 1000),
                 "log_level": 3,
             }
         )

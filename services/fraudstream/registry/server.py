@@ -39,7 +39,7 @@ class RegistryServer:
         self.host = host
         self.port = port
         self.state = RegistryState()
-        self.log = KafkaLog(bootstrap, topic, self.state.apply)
+        self.log = KafkaLog(bootstrap, topic, self.state.apply, write_timeout=write_timeout)
         self.registry = Registry(self.state, self.log, write_timeout=write_timeout)
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
