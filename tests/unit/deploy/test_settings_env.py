@@ -1,0 +1,90 @@
+"""Every FRAUDSTREAM_* variable that compose, the images and the Kubernetes ConfigMap set is a
+real setting. pydantic-settings ignores unknown variables, so a typo would otherwise be
+silently dropped and the service would run on its default."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+from pydantic_settings import BaseSettings
+
+from fraudstream.config import Settings
+from fraudstream.producer.settings import ProducerSettings
+from fraudstream.registry.settings import RegistrySettings
+from fraudstream.scorer.settings import ScorerSettings
+from fraudstream.trainer.settings import TrainerSettings
+
+ROOT = Path(__file__).resolve().parents[3]
+SETTINGS: list[type[BaseSettings]] = [
+    Settings,
+    ScorerSettings,
+    TrainerSettings,
+    ProducerSettings,
+    RegistrySettings,
+]
+
+
+def known_variables() -> set[str]:
+    names = set()
+    for cls in SETTINGS:
+        prefix = str(cls.model_config.get("env_prefix", ""))
+        names |= {f"{prefix}{field}".upper() for field in cls.model_fields}
+    return names
+
+
+def _compose_env() -> dict[str, set[str]]:
+    services = yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"]
+    return {
+        name: {k for k in svc.get("environment", {}) if k.startswith("FRAUDSTREAM_")}
+        for name, svc in services.items()
+    }
+
+
+def _configmap_env() -> set[str]:
+    out = set()
+    for path in (ROOT / "deploy" / "k8s").rglob("kustomization.yaml"):
+        doc = yaml.safe_load(path.read_text())
+        for gen in doc.get("configMapGenerator", []):
+            out |= {lit.split("=", 1)[0] for lit in gen.get("literals", [])}
+    return out
+
+
+def _dockerfile_env() -> set[str]:
+    out = set()
+    for path in (ROOT / "deploy" / "docker").glob("*.Dockerfile"):
+        out |= set(re.findall(r"\b(FRAUDSTREAM_[A-Z0-9_]+)=", path.read_text()))
+    return out
+
+
+def test_known_variables_cover_the_shared_and_scorer_settings():
+    known = known_variables()
+    assert {"FRAUDSTREAM_KAFKA_BOOTSTRAP", "FRAUDSTREAM_SCORER_GROUP"} <= known
+    assert "FRAUDSTREAM_KAFKA_BOOTSTRAPS" not in known
+
+
+@pytest.mark.parametrize(
+    "source", ["compose", "configmap", "dockerfiles"], ids=["compose", "k8s", "docker"]
+)
+def test_every_variable_set_is_a_real_setting(source):
+    if source == "compose":
+        used = set().union(*_compose_env().values())
+    elif source == "configmap":
+        used = _configmap_env()
+    else:
+        used = _dockerfile_env()
+    assert used, source
+    unknown = used - known_variables()
+    assert not unknown, f"{source} sets variables no settings class reads: {sorted(unknown)}"
+
+
+def test_ports_agree_between_scorer_and_its_scrapers():
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    scorer = compose["services"]["scorer"]
+    port = str(scorer["environment"]["FRAUDSTREAM_METRICS_PORT"])
+    assert port in " ".join(scorer["healthcheck"]["test"])
+    prom = yaml.safe_load((ROOT / "deploy" / "prometheus" / "prometheus.yml").read_text())
+    job = next(j for j in prom["scrape_configs"] if j["job_name"] == "fraudstream-scorer")
+    assert {str(sd["port"]) for sd in job["dns_sd_configs"]} == {port}
