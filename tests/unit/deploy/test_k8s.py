@@ -9,6 +9,7 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -106,7 +107,55 @@ POD_MONITOR_SCHEMA: dict[str, Any] = {
         },
     },
 }
-CRD_SCHEMAS = {"ScaledObject": SCALED_OBJECT_SCHEMA, "PodMonitor": POD_MONITOR_SCHEMA}
+PROMETHEUS_RULE_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["apiVersion", "kind", "metadata", "spec"],
+    "properties": {
+        "apiVersion": {"const": "monitoring.coreos.com/v1"},
+        "spec": {
+            "type": "object",
+            "required": ["groups"],
+            "additionalProperties": False,
+            "properties": {
+                "groups": {
+                    "type": "array",
+                    "minItems": 1,
+                    "items": {
+                        "type": "object",
+                        "required": ["name", "rules"],
+                        "additionalProperties": False,
+                        "properties": {
+                            "name": {"type": "string"},
+                            "interval": {"type": "string"},
+                            "rules": {
+                                "type": "array",
+                                "items": {
+                                    "type": "object",
+                                    "required": ["expr"],
+                                    "additionalProperties": False,
+                                    "oneOf": [{"required": ["record"]}, {"required": ["alert"]}],
+                                    "properties": {
+                                        "record": {"type": "string"},
+                                        "alert": {"type": "string"},
+                                        "expr": {"type": "string"},
+                                        "for": {"type": "string"},
+                                        "labels": {"type": "object"},
+                                        "annotations": {"type": "object"},
+                                    },
+                                },
+                            },
+                        },
+                    },
+                },
+            },
+        },
+    },
+}
+CRD_SCHEMAS = {
+    "ScaledObject": SCALED_OBJECT_SCHEMA,
+    "PodMonitor": POD_MONITOR_SCHEMA,
+    "PrometheusRule": PROMETHEUS_RULE_SCHEMA,
+}
 
 
 @pytest.fixture(scope="module")
@@ -165,6 +214,7 @@ def test_every_resource_validates(rendered, overlay):
             "PersistentVolumeClaim",
             "PodDisruptionBudget",
             "PodMonitor",
+            "PrometheusRule",
             "ScaledObject",
             "Service",
         ]
@@ -284,3 +334,25 @@ def test_patch_of_a_missing_path_fails_to_render(kustomize, run, tmp_path):
     res = run([*kustomize, overlay])
     assert res.returncode != 0
     assert "missing path: /spec/template/spec/containers/3/image" in res.stderr
+
+
+def test_prometheus_rule_is_in_sync_with_the_promtool_tested_rules(rendered, run):
+    """base/prometheusrule.yaml is generated from deploy/prometheus/rules (sync_rules.py)."""
+    res = run([sys.executable, K8S / "sync_rules.py", "--check"])
+    assert res.returncode == 0, res.stderr
+    groups = []
+    for name in ("recording.yml", "alerts.yml"):
+        groups += yaml.safe_load((K8S.parent / "prometheus" / "rules" / name).read_text())["groups"]
+    for overlay in OVERLAYS:
+        assert _one(rendered[overlay], "PrometheusRule")["spec"]["groups"] == groups
+
+
+def test_stale_prometheus_rule_is_detected(tmp_path, run):
+    """The sync check fails when the generated file differs from the rules."""
+    shutil.copytree(K8S, tmp_path / "k8s")
+    shutil.copytree(K8S.parent / "prometheus", tmp_path / "prometheus")
+    rules = tmp_path / "prometheus" / "rules" / "alerts.yml"
+    rules.write_text(rules.read_text().replace("> 0.25", "> 0.5"))
+    res = run([sys.executable, tmp_path / "k8s" / "sync_rules.py", "--check"])
+    assert res.returncode == 1
+    assert "out of date" in res.stderr
