@@ -160,12 +160,16 @@ class QueryRunner:
 
     def _loop(self) -> None:
         in_record, _ = _engine_records()
-        producer = Producer(producer_config(self.bootstrap, linger_ms=10))
         failures: list[str] = []
 
         def on_delivery(err: KafkaError | None, _msg: Message) -> None:
             if err is not None:
                 failures.append(str(err))
+
+        # Delivery reports only for failures: no Python callback per successful record.
+        conf = producer_config(self.bootstrap, linger_ms=10)
+        conf.update({"on_delivery": on_delivery, "delivery.report.only.error": True})
+        producer = Producer(conf)
 
         for topic in self.table_topics:
             bootstrap_table(
@@ -214,7 +218,7 @@ class QueryRunner:
                         msg.timestamp()[1],
                         partition,
                         offset,
-                        tuple(msg.headers() or ()),
+                        msg.headers() or (),
                     )
                     try:
                         outs = process(rec)
@@ -230,7 +234,15 @@ class QueryRunner:
                         )
                         continue
                     for out in outs:
-                        self._produce(produce, producer, out, on_delivery)
+                        if out.headers:
+                            self._produce(produce, producer, out)
+                            continue
+                        try:
+                            produce(out.topic, out.value, out.key, timestamp=out.timestamp or 0)
+                        except BufferError:
+                            self._produce(produce, producer, out)
+                            continue
+                        self.stats.produced += 1
                 producer.flush()
                 if failures:
                     self.stats.delivery_errors += len(failures)
@@ -249,8 +261,9 @@ class QueryRunner:
             if self.stats.state == "RUNNING":
                 self.stats.state = "TERMINATED"
 
-    def _produce(self, produce: Any, producer: Producer, out: Any, on_delivery: Any) -> None:
-        headers = list(out.headers) if getattr(out, "headers", None) else None
+    def _produce(self, produce: Any, producer: Producer, out: Any) -> None:
+        """The slow path: records with headers, or a full local queue (wait and retry)."""
+        headers = list(out.headers) if out.headers else None
         while True:
             try:
                 produce(
@@ -259,7 +272,6 @@ class QueryRunner:
                     key=out.key,
                     timestamp=int(out.timestamp or 0),
                     headers=headers,
-                    on_delivery=on_delivery,
                 )
                 self.stats.produced += 1
                 return
