@@ -390,3 +390,29 @@ def test_forward_and_full() -> None:
 def test_none_accepts_anything() -> None:
     assert check_level(Level.NONE, _parse("string"), [_parse("int")]) == []
     assert check_level("forward_transitive", _parse("string"), [_parse("int")])
+
+
+# Where this table knowingly differs from Apache Avro's own checker (avro.compatibility, a
+# port of Java's SchemaCompatibility, which is what Confluent's registry runs): Java ignores
+# logical types, the specification says decimals match only with equal precision and scale.
+# We follow the specification, since reading a scale-2 decimal as scale-3 silently divides
+# every amount by 10.
+STRICTER_THAN_APACHE = {"decimal-scale", "decimal-precision"}
+
+
+def test_verdicts_match_apache_avro_checker() -> None:
+    """Cross-check every row against Apache Avro's reference implementation."""
+    avro_schema = pytest.importorskip("avro.schema")
+    compat = pytest.importorskip("avro.compatibility")
+    checked = 0
+    for name, writer, reader, expected, _kind, _why in TABLE:
+        result = compat.ReaderWriterCompatibilityChecker().get_compatibility(
+            avro_schema.parse(json.dumps(reader)), avro_schema.parse(json.dumps(writer))
+        )
+        apache = result.compatibility is compat.SchemaCompatibilityType.compatible
+        if name in STRICTER_THAN_APACHE:
+            assert apache and not expected, name
+        else:
+            assert apache is expected, name
+        checked += 1
+    assert checked == len(TABLE)
