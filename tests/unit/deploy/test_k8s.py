@@ -22,140 +22,10 @@ K8S = Path(__file__).resolve().parents[3] / "deploy" / "k8s"
 KUBE_VERSION = "1.30.0"
 OVERLAYS = ["base", "overlays/dev", "overlays/prod"]
 
-# The parts of the CRDs the manifests use; unknown keys are errors (typos such as
-# `maxReplicas` would otherwise be ignored by the operator without a word).
-SCALED_OBJECT_SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "required": ["apiVersion", "kind", "metadata", "spec"],
-    "properties": {
-        "apiVersion": {"const": "keda.sh/v1alpha1"},
-        "spec": {
-            "type": "object",
-            "required": ["scaleTargetRef", "triggers", "maxReplicaCount"],
-            "additionalProperties": False,
-            "properties": {
-                "scaleTargetRef": {
-                    "type": "object",
-                    "required": ["name"],
-                    "additionalProperties": False,
-                    "properties": {
-                        "name": {"type": "string"},
-                        "kind": {"type": "string"},
-                        "apiVersion": {"type": "string"},
-                    },
-                },
-                "pollingInterval": {"type": "integer", "minimum": 1},
-                "cooldownPeriod": {"type": "integer", "minimum": 0},
-                "initialCooldownPeriod": {"type": "integer", "minimum": 0},
-                "idleReplicaCount": {"type": "integer", "minimum": 0},
-                "minReplicaCount": {"type": "integer", "minimum": 0},
-                "maxReplicaCount": {"type": "integer", "minimum": 1},
-                "fallback": {"type": "object"},
-                "advanced": {"type": "object"},
-                "triggers": {
-                    "type": "array",
-                    "minItems": 1,
-                    "items": {
-                        "type": "object",
-                        "required": ["type", "metadata"],
-                        "properties": {
-                            "type": {"type": "string"},
-                            "metadata": {
-                                "type": "object",
-                                "additionalProperties": {"type": "string"},
-                            },
-                        },
-                    },
-                },
-            },
-        },
-    },
-}
-POD_MONITOR_SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "required": ["apiVersion", "kind", "metadata", "spec"],
-    "properties": {
-        "apiVersion": {"const": "monitoring.coreos.com/v1"},
-        "spec": {
-            "type": "object",
-            "required": ["selector", "podMetricsEndpoints"],
-            "additionalProperties": False,
-            "properties": {
-                "jobLabel": {"type": "string"},
-                "podTargetLabels": {"type": "array", "items": {"type": "string"}},
-                "selector": {"type": "object"},
-                "namespaceSelector": {"type": "object"},
-                "sampleLimit": {"type": "integer"},
-                "podMetricsEndpoints": {
-                    "type": "array",
-                    "minItems": 1,
-                    "items": {
-                        "type": "object",
-                        "additionalProperties": False,
-                        "properties": {
-                            "port": {"type": "string"},
-                            "path": {"type": "string"},
-                            "interval": {"type": "string", "pattern": "^[0-9]+(ms|s|m|h)$"},
-                            "scrapeTimeout": {"type": "string"},
-                            "scheme": {"enum": ["http", "https"]},
-                            "relabelings": {"type": "array"},
-                            "metricRelabelings": {"type": "array"},
-                        },
-                    },
-                },
-            },
-        },
-    },
-}
-PROMETHEUS_RULE_SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "required": ["apiVersion", "kind", "metadata", "spec"],
-    "properties": {
-        "apiVersion": {"const": "monitoring.coreos.com/v1"},
-        "spec": {
-            "type": "object",
-            "required": ["groups"],
-            "additionalProperties": False,
-            "properties": {
-                "groups": {
-                    "type": "array",
-                    "minItems": 1,
-                    "items": {
-                        "type": "object",
-                        "required": ["name", "rules"],
-                        "additionalProperties": False,
-                        "properties": {
-                            "name": {"type": "string"},
-                            "interval": {"type": "string"},
-                            "rules": {
-                                "type": "array",
-                                "items": {
-                                    "type": "object",
-                                    "required": ["expr"],
-                                    "additionalProperties": False,
-                                    "oneOf": [{"required": ["record"]}, {"required": ["alert"]}],
-                                    "properties": {
-                                        "record": {"type": "string"},
-                                        "alert": {"type": "string"},
-                                        "expr": {"type": "string"},
-                                        "for": {"type": "string"},
-                                        "labels": {"type": "object"},
-                                        "annotations": {"type": "object"},
-                                    },
-                                },
-                            },
-                        },
-                    },
-                },
-            },
-        },
-    },
-}
-CRD_SCHEMAS = {
-    "ScaledObject": SCALED_OBJECT_SCHEMA,
-    "PodMonitor": POD_MONITOR_SCHEMA,
-    "PrometheusRule": PROMETHEUS_RULE_SCHEMA,
-}
+# The parts of the CRDs (KEDA ScaledObject, Prometheus Operator PodMonitor and PrometheusRule)
+# the manifests use; unknown keys are errors (typos such as `maxReplicas` would otherwise be
+# ignored by the operator without a word). Shared with test_helm.py.
+CRD_SCHEMAS: dict[str, Any] = json.loads((Path(__file__).parent / "crd_schemas.json").read_text())
 
 
 @pytest.fixture(scope="module")
@@ -349,10 +219,12 @@ def test_prometheus_rule_is_in_sync_with_the_promtool_tested_rules(rendered, run
 
 def test_stale_prometheus_rule_is_detected(tmp_path, run):
     """The sync check fails when the generated file differs from the rules."""
-    shutil.copytree(K8S, tmp_path / "k8s")
-    shutil.copytree(K8S.parent / "prometheus", tmp_path / "prometheus")
+    for part in ("k8s", "prometheus", "helm"):
+        shutil.copytree(K8S.parent / part, tmp_path / part)
+    check = [sys.executable, tmp_path / "k8s" / "sync_rules.py", "--check"]
+    assert run(check).returncode == 0
     rules = tmp_path / "prometheus" / "rules" / "alerts.yml"
     rules.write_text(rules.read_text().replace("> 0.25", "> 0.5"))
-    res = run([sys.executable, tmp_path / "k8s" / "sync_rules.py", "--check"])
+    res = run(check)
     assert res.returncode == 1
     assert "out of date" in res.stderr
