@@ -18,6 +18,7 @@ import struct
 import threading
 import time
 import uuid
+from collections import deque
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -66,7 +67,7 @@ class Scorer:
         self._assigned: set[tuple[str, int]] = set()
         self._last_poll = time.monotonic()
         self._serving: ServingModel | None = None
-        self._delivery_errors: list[str] = []
+        self._inflight: deque[_InFlight] = deque()
         self._consumer: Consumer | None = None
         self._producer: Producer | None = None
         self._http: HttpServer | None = None
@@ -204,9 +205,9 @@ class Scorer:
         pextra: dict[str, Any] = {
             "client.id": client_id,
             "error_cb": self._on_client_error,
-            # Delivery reports only for failures: success is known from flush() == 0.
+            # At-least-once passes a per-batch callback with each record; this default
+            # only logs (exactly-once learns the outcome from commit_transaction).
             "on_delivery": self._on_delivery,
-            "delivery.report.only.error": True,
         }
         if s.exactly_once:
             cextra["isolation.level"] = "read_committed"
@@ -240,6 +241,7 @@ class Scorer:
         # The loop is single-threaded: every batch consumed so far is finished and its
         # offsets stored, so committing here hands the partitions over without re-scoring.
         if not self.settings.exactly_once:
+            self._drain()
             self._commit(asynchronous=False)
         self._assigned.difference_update((p.topic, p.partition) for p in partitions)
         log.info("revoked %s", _fmt_tps(partitions))
@@ -248,6 +250,15 @@ class Scorer:
     def _on_lost(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         self._assigned.difference_update((p.topic, p.partition) for p in partitions)
         log.warning("lost %s (not committing)", _fmt_tps(partitions))
+
+    def _drain(self) -> None:
+        """Wait for every in-flight batch and store its offsets (before a commit)."""
+        if not self._inflight:
+            return
+        try:
+            self._settle(timeout=self.settings.delivery_timeout_s)
+        except DeliveryError as exc:
+            log.warning("in-flight outputs failed while draining (%s); not committed", exc)
 
     def _commit(self, asynchronous: bool) -> None:
         assert self._consumer is not None
@@ -286,14 +297,21 @@ class Scorer:
                         self._handle(good, model)
                         failures = 0
                     except (DeliveryError, RegistryUnavailableError, KafkaException) as exc:
+                        if not isinstance(exc, DeliveryError):  # DeliveryError rewound already
+                            self._rewind(good)
                         failures += 1
                         delay = _backoff(failures, cap=10.0)
                         log.warning(
-                            "batch of %d failed (%s); rewinding, retry in %.1fs",
+                            "batch of %d failed (%s); rewound, retry in %.1fs",
                             len(good), exc, delay,
                         )  # fmt: skip
-                        self._rewind(good)
                         stop.wait(delay)
+            elif self._inflight:
+                self._producer.poll(0)  # type: ignore[union-attr]
+                try:
+                    self._settle()
+                except DeliveryError as exc:
+                    log.warning("in-flight batch failed (%s); rewound", exc)
             if not s.exactly_once and now >= next_commit:
                 self._commit(asynchronous=True)
                 next_commit = now + s.commit_interval_ms / 1000.0
@@ -338,52 +356,133 @@ class Scorer:
                 except KafkaException as exc:
                     log.warning("seek %s[%d]@%d failed: %s", topic, part, off, exc)
 
-    def _next_offsets(self, msgs: Sequence[Message]) -> list[TopicPartition]:
-        last: dict[tuple[str, int], int] = {}
-        for m in msgs:
-            tp = (m.topic() or "", m.partition() or 0)
-            off = m.offset() or 0
-            if off >= last.get(tp, -1):
-                last[tp] = off
-        return [TopicPartition(t, p, o + 1) for (t, p), o in last.items()]
-
     # ------------------------------------------------------------------ one batch
     def _handle(self, msgs: list[Message], model: ServingModel) -> None:
+        """Decode, score and produce one batch. At-least-once: the batch joins the in-flight
+        queue and its offsets are stored once all its outputs are acknowledged (`_settle`);
+        exactly-once: one transaction with the outputs and the input offsets."""
         s = self.settings
         producer = self._producer
         assert producer is not None
         t0 = time.perf_counter()
         self.metrics.consumed.inc(len(msgs))
         self.metrics.batch_size.observe(len(msgs))
+        first, nxt = _offsets(msgs)
         if s.exactly_once:
             producer.begin_transaction()
-        try:
-            batch = self._decoder.decode(msgs)
-            scores, anomalous = self._produce_scores(batch, model)
-            self._produce_dead(batch.dead)
-            self.metrics.scoring_duration.observe(time.perf_counter() - t0)
-            if s.exactly_once:
-                producer.send_offsets_to_transaction(
-                    self._next_offsets(msgs), self._consumer_meta(), 30
-                )
+            try:
+                fl = self._send(msgs, model, first, nxt, t0, track=False)
+                producer.send_offsets_to_transaction(nxt, self._consumer_meta(), 30)
                 producer.commit_transaction(30)
-            else:
-                self._await_delivery()
-        except BaseException:
-            if s.exactly_once:
+            except BaseException:
                 self._abort()
-            raise
-        if not s.exactly_once:
+                raise
+            fl.done_at = time.time()
+            self._complete(fl, store=False)
+            return
+        fl = self._send(msgs, model, first, nxt, t0, track=True)
+        self._inflight.append(fl)
+        producer.poll(0)
+        self._settle(block=len(self._inflight) > s.max_inflight_batches)
+
+    def _send(
+        self,
+        msgs: list[Message],
+        model: ServingModel,
+        first: list[TopicPartition],
+        nxt: list[TopicPartition],
+        t0: float,
+        track: bool,
+    ) -> _InFlight:
+        batch = self._decoder.decode(msgs)
+        scores, anomalous, bodies, keys = self._score(batch, model)
+        fl = _InFlight(first, nxt, batch, scores, int(anomalous.sum()))
+        fl.left = len(bodies) + fl.anomalous + len(batch.dead)
+        cb = fl.ack if track else None
+        st, at = self.settings.topic_scores, self.settings.topic_alerts
+        sp, ap = self._score_prefix, self._alert_prefix
+        assert self._producer is not None
+        produce = self._producer.produce
+        i, n = 0, len(bodies)
+        while i < n:  # one C call per record; on a full local queue, drain and resume
+            try:
+                if cb is None:
+                    for i in range(i, n):  # noqa: B020 - resumes at the record that failed
+                        produce(st, sp + bodies[i], keys[i])
+                else:
+                    for i in range(i, n):  # noqa: B020
+                        produce(st, sp + bodies[i], keys[i], on_delivery=cb)
+                i = n
+            except BufferError:
+                self._producer.poll(0.05)
+        for j in np.flatnonzero(anomalous).tolist():
+            self._produce(produce, at, keys[j], ap + bodies[j], cb)
+        self._produce_dead(batch.dead, cb)
+        self.metrics.scoring_duration.observe(time.perf_counter() - t0)
+        if fl.left == 0:
+            fl.done_at = time.time()
+        return fl
+
+    def _settle(self, block: bool = False, timeout: float | None = None) -> None:
+        """Store offsets of in-flight batches whose outputs are all acknowledged, in order.
+
+        `block`: wait (serving delivery reports) until at least the oldest batch is done
+        (or all of them with `timeout`). A failed or timed-out batch rewinds the consumer
+        to it, dropping the later in-flight batches too: they are simply scored again.
+        """
+        producer = self._producer
+        assert producer is not None
+        drain_all = timeout is not None
+        deadline = time.monotonic() + (timeout or self.settings.delivery_timeout_s)
+        while self._inflight:
+            head = self._inflight[0]
+            if head.left > 0 and not head.errors:
+                if not (block or drain_all):
+                    return
+                if time.monotonic() > deadline:
+                    head.errors.append(f"{head.left} outputs unacknowledged after timeout")
+                else:
+                    producer.poll(0.01)
+                    continue
+            self._inflight.popleft()
+            if head.errors:
+                self._fail(head)
+                return
+            self._complete(head, store=True)
+            block = False
+
+    def _fail(self, head: _InFlight) -> None:
+        """Rewind every partition to the oldest unacknowledged batch; raise DeliveryError."""
+        seek: dict[tuple[str, int], int] = {}
+        for fl in (head, *self._inflight):
+            for tp in fl.first:
+                key = (tp.topic, tp.partition)
+                seek[key] = min(seek.get(key, tp.offset), tp.offset)
+        self._inflight.clear()
+        assert self._consumer is not None
+        for (topic, part), off in seek.items():
+            if (topic, part) in self._assigned:
+                try:
+                    self._consumer.seek(TopicPartition(topic, part, off))
+                except KafkaException as exc:
+                    log.warning("seek %s[%d]@%d failed: %s", topic, part, off, exc)
+        raise DeliveryError(f"{len(head.errors)} outputs failed (first: {head.errors[0]})")
+
+    def _complete(self, fl: _InFlight, store: bool) -> None:
+        """The batch's outputs are durable: store its offsets and count it."""
+        if store:
             assert self._consumer is not None
-            self._consumer.store_offsets(offsets=self._next_offsets(msgs))
-        # Only now are the outputs durable: count them.
-        now_ms = time.time() * 1000.0
+            try:
+                self._consumer.store_offsets(offsets=fl.next)
+            except KafkaException as exc:  # partition revoked meanwhile: its new owner redoes it
+                log.warning("could not store offsets %s: %s", _fmt_tps(fl.next), exc)
+        batch = fl.batch
         if len(batch):
-            lat = (now_ms - np.asarray(batch.event_ms, np.float64)) / 1000.0
+            lat = (fl.done_at * 1000.0 - np.asarray(batch.event_ms, np.float64)) / 1000.0
             observe_many(self.metrics.event_latency, np.maximum(lat, 0.0))
-            observe_many(self.metrics.score, scores)
+            observe_many(self.metrics.score, fl.scores)
         self.metrics.scored.inc(len(batch))
-        self.metrics.anomalous.inc(anomalous)
+        self.metrics.anomalous.inc(fl.anomalous)
         for d in batch.dead:
             self.metrics.dead_lettered.labels(reason=d.reason).inc()
         self.total_scored += len(batch)
@@ -404,23 +503,17 @@ class Scorer:
             log.warning("abort_transaction: %s", exc)
 
     def _on_delivery(self, err: KafkaError | None, msg: Message) -> None:
+        """Default delivery report (exactly-once mode: the transaction commit is the ack)."""
         if err is not None:
-            self._delivery_errors.append(f"{msg.topic()}: {err}")
+            log.error("delivery to %s failed: %s", msg.topic(), err)
 
-    def _await_delivery(self) -> None:
-        assert self._producer is not None
-        left = self._producer.flush(self.settings.delivery_timeout_s)
-        errors, self._delivery_errors = self._delivery_errors, []
-        if left or errors:
-            raise DeliveryError(
-                f"{left} outputs unacknowledged, {len(errors)} failed"
-                + (f" (first: {errors[0]})" if errors else "")
-            )
-
-    def _produce_scores(self, batch: DecodedBatch, model: ServingModel) -> tuple[Any, int]:
+    def _score(
+        self, batch: DecodedBatch, model: ServingModel
+    ) -> tuple[Any, Any, list[bytes], list[bytes]]:
+        """(scores, anomalous mask, encoded bodies, keys) for the batch's scorable rows."""
         n = len(batch)
         if n == 0:
-            return np.empty(0), 0
+            return np.empty(0), np.zeros(0, np.bool_), [], []
         scores, fe = model.score(batch.numeric)
         finite = np.isfinite(scores)
         if not bool(finite.all()):
@@ -428,7 +521,12 @@ class Scorer:
             scores, fe = scores[finite], fe[finite]
             n = len(batch)
         k = min(self.settings.explain_top_k, fe.shape[1])
-        top = np.argsort(-fe, axis=1, kind="stable")[:, :k]
+        top = np.argpartition(-fe, k - 1, axis=1)[:, :k] if k < fe.shape[1] else None
+        if top is None:
+            top = np.argsort(-fe, axis=1, kind="stable")
+        else:  # order the k largest (argpartition leaves them unordered)
+            order = np.argsort(-np.take_along_axis(fe, top, axis=1), axis=1, kind="stable")
+            top = np.take_along_axis(top, order, axis=1)
         total = fe.sum(axis=1, keepdims=True)
         share = np.take_along_axis(fe, top, axis=1) / np.where(total > 0, total, 1.0)
         anomalous = scores > model.threshold
@@ -436,39 +534,27 @@ class Scorer:
             batch.ids, batch.users, batch.numeric[:, -1], scores, anomalous, batch.labels,
             batch.event_ms, int(time.time() * 1000), top, share,
         )  # fmt: skip
-        assert self._producer is not None
-        produce = self._producer.produce
-        st, at = self.settings.topic_scores, self.settings.topic_alerts
-        sp, ap = self._score_prefix, self._alert_prefix
         keys = [b"%d" % i for i in batch.ids]
-        i, n = 0, len(bodies)
-        while i < n:  # one C call per record; on a full local queue, drain and resume
-            try:
-                for i in range(i, n):  # noqa: B020 - resumes at the record that failed
-                    produce(st, sp + bodies[i], keys[i])
-                i = n
-            except BufferError:
-                self._producer.poll(0.05)
-        for j in np.flatnonzero(anomalous).tolist():
-            self._produce(produce, at, keys[j], ap + bodies[j])
-        return scores, int(anomalous.sum())
+        return scores, anomalous, bodies, keys
 
     def _produce(
         self, produce: Callable[..., None], topic: str, key: bytes | None, value: bytes | None,
-        headers: list[tuple[str, bytes]] | None = None,
+        cb: Callable[..., None] | None, headers: list[tuple[str, bytes]] | None = None,
     ) -> None:  # fmt: skip
+        kw: dict[str, Any] = {}
+        if cb is not None:
+            kw["on_delivery"] = cb
+        if headers is not None:
+            kw["headers"] = headers
         while True:
             try:
-                if headers is None:
-                    produce(topic, value, key)
-                else:
-                    produce(topic, value, key, headers=headers)
+                produce(topic, value, key, **kw)
                 return
             except BufferError:  # local queue full: let librdkafka drain it
                 assert self._producer is not None
                 self._producer.poll(0.05)
 
-    def _produce_dead(self, dead: list[DeadLetter]) -> None:
+    def _produce_dead(self, dead: list[DeadLetter], cb: Callable[..., None] | None) -> None:
         if not dead:
             return
         assert self._producer is not None
@@ -485,7 +571,7 @@ class Scorer:
                 ("dlq.source.offset", str(m.offset()).encode()),
                 ("dlq.time", now.encode()),
             ]
-            self._produce(produce, self.settings.topic_dlq, m.key(), m.value(), headers)
+            self._produce(produce, self.settings.topic_dlq, m.key(), m.value(), cb, headers)
         if len(dead) <= 3:
             for d in dead:
                 log.warning("dead letter (%s): %s", d.reason, d.detail)
@@ -515,6 +601,8 @@ class Scorer:
 
     def _shutdown(self) -> None:
         s = self.settings
+        if self._producer is not None and self._consumer is not None:
+            self._drain()
         if self._producer is not None:
             left = self._producer.flush(s.delivery_timeout_s)
             if left:
@@ -537,6 +625,52 @@ class Scorer:
             "scorer stopped: %d scored, %d dead-lettered, %d batches",
             self.total_scored, self.total_dead, self.total_batches,
         )  # fmt: skip
+
+
+class _InFlight:
+    """One produced batch waiting for its acknowledgements (at-least-once)."""
+
+    __slots__ = ("anomalous", "batch", "done_at", "errors", "first", "left", "next", "scores")
+
+    def __init__(
+        self,
+        first: list[TopicPartition],
+        nxt: list[TopicPartition],
+        batch: DecodedBatch,
+        scores: Any,
+        anomalous: int,
+    ) -> None:
+        self.first = first
+        self.next = nxt
+        self.batch = batch
+        self.scores = scores
+        self.anomalous = anomalous
+        self.left = 0
+        self.errors: list[str] = []
+        self.done_at = 0.0
+
+    def ack(self, err: KafkaError | None, msg: Message) -> None:
+        if err is not None:
+            self.errors.append(f"{msg.topic()}: {err}")
+        self.left -= 1
+        if self.left == 0:
+            self.done_at = time.time()
+
+
+def _offsets(msgs: Sequence[Message]) -> tuple[list[TopicPartition], list[TopicPartition]]:
+    """Per partition: the batch's first offset (for a rewind) and last offset + 1 (to store)."""
+    first: dict[tuple[str, int], int] = {}
+    last: dict[tuple[str, int], int] = {}
+    for m in msgs:
+        key = (m.topic() or "", m.partition() or 0)
+        off = m.offset() or 0
+        if key not in first:
+            first[key] = off
+        last[key] = off
+    return (
+        [TopicPartition(t, p, o) for (t, p), o in first.items()],
+        [TopicPartition(t, p, o + 1) for (t, p), o in last.items()],
+    )
 
 
 def _fmt_tps(tps: Sequence[TopicPartition]) -> str:

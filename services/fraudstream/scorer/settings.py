@@ -58,6 +58,9 @@ class ScorerSettings(BaseSettings):
         description="Consumer session timeout: how soon a dead replica's partitions move on.",
     )
     commit_interval_ms: int = Field(1000, ge=10, description="At-least-once commit period.")
+    max_inflight_batches: int = Field(
+        4, ge=1, le=64, description="Batches produced but not yet acknowledged (pipelining)."
+    )
     delivery_timeout_s: float = Field(30.0, gt=0, description="Max wait for a batch's acks.")
     reload_interval_s: float = Field(1.0, gt=0, description="How often models/LATEST is checked.")
     health_stale_s: float = Field(

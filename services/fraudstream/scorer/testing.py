@@ -36,6 +36,9 @@ from fraudstream.model import (
     write_latest,
 )
 from fraudstream.schemas import load_schema, parsed_schema
+from fraudstream.scorer.decode import NUMERIC_COLUMNS
+from fraudstream.scorer.errors import RecordError
+from fraudstream.scorer.schemas import SchemaSource
 from fraudstream.scorer.service import Scorer
 from fraudstream.scorer.settings import ScorerSettings
 
@@ -293,3 +296,69 @@ class RunningScorer:
                 return
             time.sleep(0.1)
         raise AssertionError(f"scorer not ready: {self.scorer.ready()[1]}")
+
+
+@dataclass
+class Msg:
+    """The subset of confluent_kafka.Message the decoder reads."""
+
+    _value: bytes | None
+    _offset: int = 0
+    _key: bytes | None = b"k"
+    _headers: list[tuple[str, bytes]] | None = field(default=None)
+
+    def value(self) -> bytes | None:
+        return self._value
+
+    def key(self) -> bytes | None:
+        return self._key
+
+    def topic(self) -> str:
+        return "in"
+
+    def partition(self) -> int:
+        return 0
+
+    def offset(self) -> int:
+        return self._offset
+
+    def headers(self) -> list[tuple[str, bytes]] | None:
+        return self._headers
+
+
+class MemorySchemas(SchemaSource):
+    """SchemaSource over a dict (the registry HTTP path is covered by integration tests)."""
+
+    def __init__(self, schemas: dict[int, dict[str, Any]]) -> None:
+        self.schemas = schemas
+        self.lookups = 0
+
+    def get(self, schema_id: int) -> dict[str, Any]:
+        self.lookups += 1
+        if schema_id not in self.schemas:
+            raise RecordError("schema_not_found", f"schema id {schema_id} unknown")
+        return self.schemas[schema_id]
+
+
+def avro(schema: dict[str, Any], rec: dict[str, Any], schema_id: int) -> bytes:
+    buf = io.BytesIO()
+    buf.write(struct.pack(">bI", 0, schema_id))
+    fastavro.schemaless_writer(buf, fastavro.parse_schema(schema), rec)
+    return buf.getvalue()
+
+
+def numeric(events: list[dict[str, Any]]) -> NDArray[np.float64]:
+    """The decoded numeric matrix (NUMERIC_COLUMNS order) expected for `events`."""
+    return np.array([[e[c] for c in NUMERIC_COLUMNS] for e in events], dtype=np.float64)
+
+
+class BackgroundSend:
+    """Produce events at a steady rate from a thread."""
+
+    def __init__(self, producer: LiveProducer, events: list[dict[str, Any]], rate: float) -> None:
+        self.thread = threading.Thread(target=producer.send, args=(events, rate), daemon=True)
+        self.thread.start()
+
+    def join(self, timeout: float = 60) -> None:
+        self.thread.join(timeout)
+        assert not self.thread.is_alive()

@@ -7,7 +7,6 @@ import os
 import signal
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -183,15 +182,3 @@ def scorer_process(
     yield start
     for p in procs:
         p.close()
-
-
-class BackgroundSend:
-    """Produce events at a steady rate from a thread."""
-
-    def __init__(self, producer: LiveProducer, events: list[dict[str, Any]], rate: float) -> None:
-        self.thread = threading.Thread(target=producer.send, args=(events, rate), daemon=True)
-        self.thread.start()
-
-    def join(self, timeout: float = 60) -> None:
-        self.thread.join(timeout)
-        assert not self.thread.is_alive()

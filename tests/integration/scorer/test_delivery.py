@@ -23,7 +23,7 @@ def test_kill9_mid_stream_then_restart_scores_every_id(
     model_version: str,
     scorer_process: Callable[..., Any],
 ) -> None:
-    from conftest import BackgroundSend  # type: ignore[import-not-found]
+    from fraudstream.scorer.testing import BackgroundSend
 
     events = make_events(N)
     first = scorer_process(batch_size=500)
@@ -63,7 +63,7 @@ def test_exactly_once_survives_kill9(
     scorer_process: Callable[..., Any],
     unique_id: str,
 ) -> None:
-    from conftest import BackgroundSend  # type: ignore[import-not-found]
+    from fraudstream.scorer.testing import BackgroundSend
 
     events = make_events(N)
     tid = f"scorer-eos-{unique_id}"

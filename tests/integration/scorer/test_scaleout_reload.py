@@ -37,7 +37,7 @@ def test_two_replicas_share_partitions_and_survive_one_stopping(
     model_version: str,
     run_scorer: Callable[..., Any],
 ) -> None:
-    from conftest import BackgroundSend  # type: ignore[import-not-found]
+    from fraudstream.scorer.testing import BackgroundSend
 
     n = 15_000
     events = make_events(n)
@@ -69,7 +69,7 @@ def test_hot_reload_under_load_no_gap_and_broken_model_refused(
     model_version: str,
     run_scorer: Callable[..., Any],
 ) -> None:
-    from conftest import BackgroundSend  # type: ignore[import-not-found]
+    from fraudstream.scorer.testing import BackgroundSend
 
     n = 15_000
     events = make_events(n)

@@ -16,7 +16,7 @@ LIVE = load_schema("live")
 
 
 def _decoder(schemas: dict[int, dict[str, Any]]) -> Any:
-    from conftest import MemorySchemas  # type: ignore[import-not-found]
+    from fraudstream.scorer.testing import MemorySchemas
 
     return Decoder("avro", MemorySchemas(schemas))
 
@@ -24,7 +24,7 @@ def _decoder(schemas: dict[int, dict[str, Any]]) -> Any:
 def test_avro_batch_decodes_to_columns(
     live_records: list[dict[str, Any]], events: list[dict[str, Any]], request: Any
 ) -> None:
-    from conftest import Msg, avro, numeric  # type: ignore[import-not-found]
+    from fraudstream.scorer.testing import Msg, avro, numeric
 
     dec = _decoder({7: LIVE})
     msgs = [Msg(avro(LIVE, r, 7), i) for i, r in enumerate(live_records)]
@@ -39,7 +39,7 @@ def test_avro_batch_decodes_to_columns(
 
 
 def test_json_batch_decodes_to_columns(events: list[dict[str, Any]]) -> None:
-    from conftest import Msg, numeric  # type: ignore[import-not-found]
+    from fraudstream.scorer.testing import Msg, numeric
 
     out = Decoder("json").decode([Msg(orjson.dumps(e)) for e in events])
     assert out.dead == []
@@ -49,7 +49,7 @@ def test_json_batch_decodes_to_columns(events: list[dict[str, Any]]) -> None:
 
 
 def _bad_avro_cases(rec: dict[str, Any]) -> list[tuple[bytes | None, str]]:
-    from conftest import avro  # type: ignore[import-not-found]
+    from fraudstream.scorer.testing import avro
 
     good = avro(LIVE, rec, 7)
     nan = dict(rec, V3=math.nan)
@@ -95,7 +95,7 @@ def _bad_avro_cases(rec: dict[str, Any]) -> list[tuple[bytes | None, str]]:
 def test_bad_avro_records_are_dead_letters_with_reasons(
     live_records: list[dict[str, Any]],
 ) -> None:
-    from conftest import Msg, avro  # type: ignore[import-not-found]
+    from fraudstream.scorer.testing import Msg, avro
 
     cases = _bad_avro_cases(live_records[0])
     no_amount = {
@@ -138,7 +138,7 @@ def test_bad_avro_records_are_dead_letters_with_reasons(
     ],
 )
 def test_bad_json_records(events: list[dict[str, Any]], payload: Any, reason: str) -> None:
-    from conftest import Msg  # type: ignore[import-not-found]
+    from fraudstream.scorer.testing import Msg
 
     ev = dict(events[0])
     if payload == "V1":
@@ -161,7 +161,7 @@ def test_bad_json_records(events: list[dict[str, Any]], payload: Any, reason: st
 
 
 def test_json_accepts_uppercase_keys_and_quoted_class(events: list[dict[str, Any]]) -> None:
-    from conftest import Msg  # type: ignore[import-not-found]
+    from fraudstream.scorer.testing import Msg
 
     ev = {k.upper(): v for k, v in events[1].items()}
     ev["USERID"] = ev.pop("USER")
@@ -183,7 +183,7 @@ def test_batch_fast_path_agrees_with_per_record_path(
 ) -> None:
     """The whole-batch reader handles the common case; every record it declines is re-read
     one by one, so reasons and good rows are the same whichever path a record takes."""
-    from conftest import Msg, avro  # type: ignore[import-not-found]
+    from fraudstream.scorer.testing import Msg, avro
 
     no_amount = {
         "type": "record",
