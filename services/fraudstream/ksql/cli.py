@@ -7,6 +7,7 @@ Every command except `serve` talks to a ksqlDB REST endpoint (`--url`, default
 from __future__ import annotations
 
 import json
+import logging
 import sys
 from enum import StrEnum
 from pathlib import Path
@@ -26,7 +27,7 @@ app = typer.Typer(
     help="KSQL: the embedded engine server and a client for any ksqlDB REST endpoint.",
     no_args_is_help=True,
 )
-out = Console()
+out = Console(width=200)
 err = Console(stderr=True)
 
 URL_OPT = typer.Option(None, "--url", help="ksqlDB URL (default: FRAUDSTREAM_KSQL_URL).")
@@ -65,14 +66,13 @@ def _print_entities(entities: list[dict[str, Any]]) -> None:
                 )
             out.print(t)
         elif kind == "queries":
-            t = Table("id", "state", "sinks", "sink topics", "statement")
+            t = Table("id", "state", "sinks", "sink topics")
             for q in e.get("queries", []):
                 t.add_row(
                     q["id"],
                     str(q.get("state", "")),
                     ", ".join(q.get("sinks", [])),
                     ", ".join(q.get("sinkKafkaTopics", [])),
-                    str(q.get("queryString", ""))[:80],
                 )
             out.print(t)
         elif kind == "kafka_topics":
@@ -117,6 +117,9 @@ def serve(
 
     s = get_settings()
     setup_logging(s.log_level)
+    # The registry client logs every HTTP request at INFO: keep the server's log readable.
+    for noisy in ("httpx", "httpx2", "httpcore"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
     server = KsqlServer(
         bootstrap or s.kafka_bootstrap,
         registry_url or s.registry_url,
