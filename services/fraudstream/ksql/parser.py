@@ -40,7 +40,7 @@ _TIME_UNITS = {
 def _parser() -> Lark:
     grammar = resources.files("fraudstream.ksql").joinpath("grammar.lark").read_text()
     return Lark(
-        grammar, parser="lalr", propagate_positions=True, maybe_placeholders=True, cache=False
+        grammar, parser="lalr", lexer="basic", propagate_positions=True, maybe_placeholders=True, cache=False
     )
 
 
@@ -618,8 +618,6 @@ def _expected_display(names: set[str]) -> str:
         pat = term.pattern
         if pat.type == "str":
             shown.append(f"'{pat.value.upper()}'")
-        elif name in ("ADD_OP", "MUL_OP"):
-            shown.extend(f"'{x}'" for x in pat.value.replace("\\", "").split("|"))
         elif name == "IDENTIFIER":
             shown.append("IDENTIFIER")
         else:
