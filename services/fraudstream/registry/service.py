@@ -94,8 +94,11 @@ class Registry:
         """Register `text` under `subject`; the same schema returns the existing id."""
         self._check_type(schema_type, references)
         new = parse_avro(text)
+        for sv in self.state.subject_versions(subject):  # common case: already registered
+            if self._same(sv, new):
+                return sv
         with self._write_lock:
-            for sv in self.state.subject_versions(subject):
+            for sv in self.state.subject_versions(subject):  # again: a writer may have won
                 if self._same(sv, new):
                     return sv
             live = self.state.subject_versions(subject)
