@@ -13,6 +13,7 @@ import hashlib
 import io
 import json
 import logging
+import operator
 import re
 import struct
 import time
@@ -25,11 +26,19 @@ from typing import Any
 import fastavro
 import numpy as np
 from confluent_kafka import Consumer, KafkaException, TopicPartition
+from numpy.typing import NDArray
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from fraudstream.kafka.clients import consumer_config
-from fraudstream.trainer.data import LABEL_COLUMN, RAW_COLUMNS, Dataset, parse_label
+from fraudstream.trainer.data import (
+    LABEL_COLUMN,
+    RAW_COLUMNS,
+    UNLABELED,
+    Dataset,
+    parse_label,
+)
 from fraudstream.trainer.errors import InputSchemaError, TrainerError
+from fraudstream.trainer.fastavro_batch import FlatPlan
 
 log = logging.getLogger(__name__)
 
@@ -63,10 +72,10 @@ class _WriterSchemas:
 
     def __init__(self, lookup: SchemaLookup) -> None:
         self.lookup = lookup
-        self.cache: dict[int, tuple[Any, list[str]] | None] = {}
+        self.cache: dict[int, tuple[Any, list[str], FlatPlan | None] | None] = {}
         self.fingerprints: dict[int, str] = {}
 
-    def get(self, schema_id: int) -> tuple[Any, list[str]] | None:
+    def get(self, schema_id: int) -> tuple[Any, list[str], FlatPlan | None] | None:
         if schema_id in self.cache:
             return self.cache[schema_id]
         try:
@@ -88,41 +97,117 @@ class _WriterSchemas:
             )
         canonical = json.dumps(schema, sort_keys=True, separators=(",", ":"))
         self.fingerprints[schema_id] = hashlib.sha256(canonical.encode()).hexdigest()
-        entry = (fastavro.parse_schema(schema), [names[c] for c in _NEEDED])
+        fields = [names[c] for c in _NEEDED]
+        entry = (fastavro.parse_schema(schema), fields, FlatPlan.build(schema, fields))
         self.cache[schema_id] = entry
         return entry
 
 
-def decode_row(value: bytes | None, schemas: _WriterSchemas) -> tuple[list[float] | None, int, str]:
-    """(RAW_COLUMNS values, label, "") or (None, 0, skip reason) for one message value."""
-    if value is None or len(value) < 5 or value[0] != 0:
-        return None, 0, "not_wire_format"
-    (schema_id,) = struct.unpack(">I", value[1:5])
-    entry = schemas.get(schema_id)
-    if entry is None:
-        return None, 0, "schema_not_found"
-    parsed, fields = entry
+class BatchDecoder:
+    """Decode message values in bulk into raw rows, labels and skip reasons.
+
+    Bodies that share a writer schema are concatenated and read back-to-back from one
+    buffer (one fastavro call per record, no per-record buffer); the position after each
+    record must equal the end of its body, otherwise that record is a `decode_error` and
+    reading resumes at the next body. Values are validated with NumPy per batch.
+    """
+
+    def __init__(self, schemas: _WriterSchemas) -> None:
+        self.schemas = schemas
+        self.rows: list[tuple[Any, ...]] = []
+        self.chunks: list[NDArray[np.float64]] = []
+        self.skipped: Counter[str] = Counter()
+
+    def add(self, values: list[bytes | None]) -> None:
+        by_schema: dict[int, list[bytes]] = {}
+        for value in values:
+            if value is None or len(value) < 5 or value[0] != 0:
+                self.skipped["not_wire_format"] += 1
+                continue
+            (schema_id,) = _ID.unpack_from(value, 1)
+            by_schema.setdefault(schema_id, []).append(value)
+        for schema_id, group in by_schema.items():
+            entry = self.schemas.get(schema_id)
+            if entry is None:
+                self.skipped["schema_not_found"] += len(group)
+                continue
+            parsed, fields, plan = entry
+            pick = operator.itemgetter(*fields)
+            if plan is None:
+                self._decode(parsed, pick, group)
+                continue
+            decoded, nulls, ok = plan.decode([memoryview(v)[5:] for v in group])
+            missing = nulls[:, :-1].any(axis=1)
+            good = ok & ~missing
+            self.skipped["missing_value"] += int((ok & missing).sum())
+            chunk = decoded[good]
+            chunk[:, -1] = np.where(nulls[good, -1], UNLABELED, chunk[:, -1])
+            self.chunks.append(chunk)
+            if not ok.all():  # let fastavro say what is wrong with these
+                self._decode(parsed, pick, [group[i] for i in np.flatnonzero(~ok)])
+
+    def _decode(self, parsed: Any, pick: Any, group: list[bytes]) -> None:
+        buf = io.BytesIO(b"".join(memoryview(v)[5:] for v in group))
+        reader = fastavro.schemaless_reader
+        rows = self.rows
+        end = 0
+        for v in group:
+            end += len(v) - 5
+            try:
+                rec = reader(buf, parsed, None)
+                ok = buf.tell() == end and isinstance(rec, dict)
+            except Exception:  # fastavro raises several types for garbled bodies
+                ok = False
+            if not ok:
+                self.skipped["decode_error"] += 1
+                buf.seek(end)
+                continue
+            vals = pick(rec)
+            if None in vals[:-1]:
+                self.skipped["missing_value"] += 1
+                continue
+            rows.append(vals)
+
+    def dataset_parts(self) -> tuple[NDArray[np.float64], NDArray[np.int64]]:
+        """(raw matrix, labels) of the valid rows; invalid ones are counted as skipped."""
+        parts = list(self.chunks)
+        if self.rows:
+            cols = list(zip(*self.rows, strict=True))
+            slow = np.asarray([[_to_float(x) for x in c] for c in cols[:-1]], np.float64).T
+            labels = np.asarray([_label(x) for x in cols[-1]], np.float64)
+            parts.append(np.column_stack([slow, labels]))
+        if not parts:
+            return np.empty((0, len(RAW_COLUMNS))), np.empty(0, np.int64)
+        both = np.concatenate(parts)
+        raw = both[:, :-1]
+        lab = both[:, -1]
+        valid_label = np.isin(lab, (0.0, 1.0, float(UNLABELED)))
+        label = np.where(valid_label, lab, _BAD_LABEL).astype(np.int64)
+        finite = np.isfinite(raw).all(axis=1)
+        amount_ok = raw[:, _AMOUNT] >= 0
+        label_ok = label != _BAD_LABEL
+        keep = finite & amount_ok & label_ok
+        self.skipped["non_finite"] += int((~finite).sum())
+        self.skipped["negative_amount"] += int((finite & ~amount_ok).sum())
+        self.skipped["invalid_label"] += int((finite & amount_ok & ~label_ok).sum())
+        self.skipped = +self.skipped  # drop zero counts
+        return raw[keep], label[keep]
+
+
+_ID = struct.Struct(">I")
+_BAD_LABEL = -99
+
+
+def _to_float(x: Any) -> float:
     try:
-        rec = fastavro.schemaless_reader(io.BytesIO(value[5:]), parsed, None)
-    except Exception:  # fastavro raises several types for truncated/garbled bodies
-        return None, 0, "decode_error"
-    if not isinstance(rec, dict):
-        return None, 0, "decode_error"
-    vals = [rec.get(f) for f in fields]
-    label = parse_label(vals[-1])
-    if label is None:
-        return None, 0, "invalid_label"
-    out: list[float] = []
-    for v in vals[:-1]:
-        if v is None:
-            return None, 0, "missing_value"
-        f = float(v)
-        if f != f or f in (float("inf"), float("-inf")):
-            return None, 0, "non_finite"
-        out.append(f)
-    if out[_AMOUNT] < 0:
-        return None, 0, "negative_amount"
-    return out, label, ""
+        return float(x)
+    except (TypeError, ValueError):
+        return float("nan")
+
+
+def _label(x: Any) -> int:
+    v = parse_label(x)
+    return _BAD_LABEL if v is None else v
 
 
 _DURATION = re.compile(r"^(\d+(?:\.\d+)?)([smhd])$")
@@ -200,9 +285,7 @@ def _read(
     pending = {p for p in parts if start[p] < end[p]}
     consumer.assign([TopicPartition(topic, p, start[p]) for p in pending])
     schemas = _WriterSchemas(lookup)
-    rows: list[list[float]] = []
-    labels: list[int] = []
-    skipped: Counter[str] = Counter()
+    decoder = BatchDecoder(schemas)
     read_to = dict(start)
     seen = 0
     t0 = time.monotonic()
@@ -219,6 +302,7 @@ def _read(
         while pending and (max_records is None or seen < max_records):
             msgs = consumer.consume(num_messages=10_000, timeout=0.5)
             now = time.monotonic()
+            batch: list[bytes | None] = []
             for msg in msgs:
                 err = msg.error()
                 if err is not None:
@@ -231,12 +315,8 @@ def _read(
                     continue
                 seen += 1
                 read_to[p] = off + 1
-                values, label, reason = decode_row(msg.value(), schemas)
-                if values is None:
-                    skipped[reason] += 1
-                    continue
-                rows.append(values)
-                labels.append(label)
+                batch.append(msg.value())
+            decoder.add(batch)
             if msgs:
                 last_progress = now
             positions = consumer.position([TopicPartition(topic, p) for p in pending])
@@ -262,10 +342,11 @@ def _read(
         seen / max(seconds, 1e-9),
     )
     ids = sorted(schemas.fingerprints)
+    raw, label = decoder.dataset_parts()
     return Dataset(
-        raw=np.asarray(rows, np.float64).reshape(-1, len(RAW_COLUMNS)),
-        label=np.asarray(labels, np.int64),
-        skipped=skipped,
+        raw=raw,
+        label=label,
+        skipped=decoder.skipped,
         lineage={
             "source": "kafka",
             "bootstrap": bootstrap,

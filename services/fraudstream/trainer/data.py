@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import io
 import logging
 import math
 from collections import Counter
@@ -123,7 +124,11 @@ def read_csv(path: Path, max_records: int | None = None) -> Dataset:
     labels: list[int] = []
     skipped: Counter[str] = Counter()
     size = path.stat().st_size
-    with path.open(newline="") as fh, Progress(transient=True) as progress:
+    with (
+        path.open("rb") as binary,
+        io.TextIOWrapper(binary, newline="") as fh,
+        Progress(transient=True) as progress,
+    ):
         reader = csv.reader(fh)
         try:
             header = next(reader)
@@ -139,7 +144,7 @@ def read_csv(path: Path, max_records: int | None = None) -> Dataset:
             if max_records is not None and len(raws) >= max_records:
                 break
             if i % 20_000 == 0:
-                progress.update(task, completed=fh.buffer.tell())
+                progress.update(task, completed=binary.tell())
             if len(row) != len(names):
                 skipped["wrong_column_count"] += 1
                 continue
