@@ -193,23 +193,33 @@ class QueryRunner:
         self._ready.set()
         process = self.query.process
         produce = producer.produce
+        last_warning = 0.0
         try:
             while not self._stop.is_set():
-                msgs = consumer.consume(num_messages=self.batch_size, timeout=self.poll_timeout)
+                try:
+                    msgs = consumer.consume(num_messages=self.batch_size, timeout=self.poll_timeout)
+                except KafkaException as exc:  # broker gone for a while: wait, never die
+                    last_warning = self._warn(last_warning, f"consume failed: {exc}")
+                    time.sleep(0.5)
+                    continue
                 if not msgs:
                     producer.poll(0)
                     continue
+                first: dict[tuple[str, int], int] = {}
                 offsets: dict[tuple[str, int], int] = {}
                 for msg in msgs:
                     err = msg.error()
                     if err is not None:
                         if err.code() != KafkaError._PARTITION_EOF:
-                            log.warning("query %s: consume error %s", self.query_id, err)
+                            last_warning = self._warn(last_warning, f"consume error: {err}")
                         continue
                     topic = str(msg.topic())
                     partition = int(msg.partition() or 0)
                     offset = int(msg.offset() or 0)
-                    offsets[(topic, partition)] = offset
+                    tp = (topic, partition)
+                    if tp not in first:
+                        first[tp] = offset
+                    offsets[tp] = offset
                     self.stats.consumed += 1
                     rec = in_record(
                         topic,
@@ -243,23 +253,47 @@ class QueryRunner:
                             self._produce(produce, producer, out)
                             continue
                         self.stats.produced += 1
-                producer.flush()
+                if not self._flush(producer):
+                    return  # stopped while the broker was unreachable: nothing committed
                 if failures:
                     self.stats.delivery_errors += len(failures)
                     self.stats.last_error = failures[-1]
+                    last_warning = self._warn(last_warning, f"delivery failed: {failures[-1]}")
                     failures.clear()
-                    # Do not commit: the batch is re-read after a restart (at-least-once).
+                    # Re-read the whole batch (at-least-once: never commit past a lost record).
+                    for (t, p), o in first.items():
+                        with contextlib.suppress(KafkaException):
+                            consumer.seek(TopicPartition(t, p, o))
+                    time.sleep(0.5)
                     continue
-                consumer.commit(
-                    offsets=[TopicPartition(t, p, o + 1) for (t, p), o in offsets.items()],
-                    asynchronous=False,
-                )
+                try:
+                    consumer.commit(
+                        offsets=[TopicPartition(t, p, o + 1) for (t, p), o in offsets.items()],
+                        asynchronous=False,
+                    )
+                except KafkaException as exc:  # the next commit covers these offsets
+                    last_warning = self._warn(last_warning, f"commit failed: {exc}")
         finally:
-            producer.flush(10)
+            producer.flush(5)
             with contextlib.suppress(KafkaException, RuntimeError):
                 consumer.close()
             if self.stats.state == "RUNNING":
                 self.stats.state = "TERMINATED"
+
+    def _warn(self, last: float, message: str) -> float:
+        """Log at most one warning every 10 s per query (an outage is not a log flood)."""
+        now = time.monotonic()
+        if now - last >= 10.0:
+            log.warning("query %s: %s", self.query_id, message)
+            return now
+        return last
+
+    def _flush(self, producer: Producer) -> bool:
+        """Wait for every produced record's ack; False if stopped before that happened."""
+        while producer.flush(1.0) > 0:
+            if self._stop.is_set():
+                return False
+        return True
 
     def _produce(self, produce: Any, producer: Producer, out: Any) -> None:
         """The slow path: records with headers, or a full local queue (wait and retry)."""
@@ -276,6 +310,8 @@ class QueryRunner:
                 self.stats.produced += 1
                 return
             except BufferError:
+                if self._stop.is_set():
+                    return  # the batch will not be committed (see _flush)
                 producer.poll(0.05)
 
 

@@ -102,6 +102,17 @@ def test_statements_run_end_to_end_and_resume_after_restart(
     assert entry["LEVEL"] == "ERROR"
     assert entry["MESSAGE"]["ERRORMESSAGE"]
     assert len(read_topic(ksql_vars["live_topic"], 61)) == 61
+    with KsqlClient(server.url) as client:
+        rows = list(
+            client.query_rows(
+                "SELECT LEVEL, MESSAGE->ERRORMESSAGE AS ERR, MESSAGE->`TOPIC` AS T "
+                "FROM KSQL_PROCESSING_LOG EMIT CHANGES LIMIT 1;",
+                properties={"auto.offset.reset": "earliest"},
+                timeout=30,
+            )
+        )
+    assert rows[0]["LEVEL"] == "ERROR" and rows[0]["ERR"]
+    assert rows[0]["T"] == ksql_vars["source_topic"]
 
     # restart: the new server replays the command topic and resumes from committed offsets
     server.stop()
