@@ -202,7 +202,7 @@ class CaseRunner:
         self.check_scope()
         self.register_topic_schemas()
         exp = self.case.test.get("expectedException")
-        for stmt in self.case.statements:
+        for stmt in ["\n".join(self.case.statements)]:
             try:
                 results = self.engine.execute(stmt)
             except KsqlUnsupportedError as exc:

@@ -180,10 +180,15 @@ class KsqlEngine:
         statements before it); the failing statement leaves the state unchanged."""
         results: list[StatementResult] = []
         # statements are parsed one at a time so DEFINE affects later statements
+        consumed = 0
         for text in split_statements(sql):
             merged = {**self.variables, **(variables or {})}
+            # keep line numbers relative to the whole text (ksqlDB reports them that way)
+            start = sql.find(text, consumed)
+            lines_before = sql.count("\n", 0, start) if start >= 0 else 0
+            consumed = start + len(text) if start >= 0 else consumed
             try:
-                stmts = parse(text, merged)
+                stmts = parse("\n" * lines_before + text, merged)
             except KsqlParseError as exc:
                 exc.completed = results  # type: ignore[attr-defined]
                 raise
@@ -942,7 +947,7 @@ def parse_duration(text: str) -> int:
         raise KsqlStatementError(f"Invalid duration: '{text}'")
     unit = parts[1].upper()
     if unit not in _UNITS:
-        raise KsqlStatementError(
+        raise KsqlParseError(
             f"Configuration WINDOW_SIZE is invalid: Invalid duration: '{text}'. Unknown time unit: '{unit}'"
         )
     return int(parts[0]) * _UNITS[unit]

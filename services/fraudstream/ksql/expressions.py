@@ -71,7 +71,8 @@ class Scope:
         if len(cands) > 1:
             opts = " or ".join(f"{c.source}.{c.name}" for c in cands)
             raise KsqlStatementError(
-                f"{_pos(ref)}Column '{ref.name}' is ambiguous. Could be {opts}."
+                f"Exception while preparing statement: {_pos(ref)}Column '{ref.name}' is "
+                f"ambiguous. Could be {opts}."
             )
         return cands[0]
 
@@ -207,6 +208,10 @@ class ExpressionCompiler:
                 f"Use of aggregate function {e.name} requires a GROUP BY clause."
             )
         if not F.is_known(e.name):
+            if e.name in NOT_IMPLEMENTED_FUNCTIONS:
+                raise KsqlUnsupportedError(
+                    f"Function {e.name} is not implemented by the embedded engine"
+                )
             raise KsqlStatementError(f"Can't find any functions with the name '{e.name}'")
         args = [self.compile(a) for a in e.args]
         res = F.resolve(e.name, [a.type for a in args])
@@ -612,6 +617,31 @@ class ExpressionCompiler:
 def os_linesep() -> str:
     return "\n"
 
+
+# ksqlDB built-ins (and QTT test-only UDFs) that this engine does not implement: using
+# them is reported as unsupported, not as an unknown function.
+NOT_IMPLEMENTED_FUNCTIONS = frozenset(
+    {
+        "EXTRACTJSONFIELD", "PARSE_DATE", "FORMAT_DATE", "PARSE_TIME", "FORMAT_TIME",
+        "PARSE_TIMESTAMP", "FORMAT_TIMESTAMP", "TIMESTAMPTOSTRING", "STRINGTOTIMESTAMP",
+        "STRINGTODATE", "DATETOSTRING", "UNIX_TIMESTAMP", "UNIX_DATE", "CONVERT_TZ",
+        "DATEADD", "DATESUB", "TIMEADD", "TIMESUB", "TIMESTAMPADD", "TIMESTAMPSUB",
+        "FROM_UNIXTIME", "FROM_DAYS", "ARRAY_CONTAINS", "ARRAY_DISTINCT", "ARRAY_EXCEPT",
+        "ARRAY_INTERSECT", "ARRAY_JOIN", "ARRAY_MAX", "ARRAY_MIN", "ARRAY_REMOVE",
+        "ARRAY_SORT", "ARRAY_UNION", "ARRAY_CONCAT", "AS_MAP", "ENTRIES", "GENERATE_SERIES",
+        "MAP_KEYS", "MAP_VALUES", "MAP_UNION", "SLICE", "TRANSFORM", "REDUCE", "FILTER",
+        "JSON_ARRAY_CONTAINS", "JSON_ARRAY_LENGTH", "JSON_CONCAT", "JSON_ITEMS", "JSON_KEYS",
+        "JSON_RECORDS", "IS_JSON_STRING", "TO_JSON_STRING", "CHR", "ENCODE", "FROM_BYTES",
+        "TO_BYTES", "REGEXP_EXTRACT", "REGEXP_EXTRACT_ALL", "REGEXP_REPLACE", "REGEXP_SPLIT_TO_ARRAY",
+        "SPLIT_TO_MAP", "UUID", "URL_DECODE_PARAM", "URL_ENCODE_PARAM", "URL_EXTRACT_FRAGMENT",
+        "URL_EXTRACT_HOST", "URL_EXTRACT_PARAMETER", "URL_EXTRACT_PATH", "URL_EXTRACT_PORT",
+        "URL_EXTRACT_PROTOCOL", "URL_EXTRACT_QUERY", "GEO_DISTANCE", "SUM_LIST", "ELT", "FIELD",
+        "DIFFERENCE", "SOUNDEX", "MASK_LEFT_LAST", "INT_FROM_BYTES", "BIGINT_FROM_BYTES",
+        "DOUBLE_FROM_BYTES", "LOG10",
+        # test-only UDFs of ksqlDB's functional tests
+        "WHENCONDITION", "WHENRESULT", "BAD_UDF", "TEST_UDF", "BAD_TEST_UDF",
+    }
+)
 
 AGGREGATE_NAMES = frozenset(
     {

@@ -589,11 +589,21 @@ def _delimited_serde(fmt: FormatSpec, columns: Sequence[Column]) -> Serde:
             return base64.b64encode(v).decode()
         return str(v)
 
+    specials = {delim, '"', "\r", "\n"}
+
+    def quote(s: str, first: bool) -> str:
+        # Apache Commons CSV MINIMAL quoting, as ksqlDB writes DELIMITED values
+        if not s:
+            return '""' if first else s
+        if s[0] <= " " or s[-1] <= " " or any(c in specials for c in s):
+            return '"' + s.replace('"', '""') + '"'
+        return s
+
     def ser(values: Sequence[Any]) -> bytes | None:
-        buf = io.StringIO()
-        w = csv.writer(buf, delimiter=delim, quotechar='"', lineterminator="", quoting=csv.QUOTE_MINIMAL)
-        w.writerow([fmt_field(v, t) for v, t in zip(values, types, strict=True)])
-        return buf.getvalue().encode()
+        parts = []
+        for i, (v, t) in enumerate(zip(values, types, strict=True)):
+            parts.append("" if v is None else quote(fmt_field(v, t), i == 0))
+        return delim.join(parts).encode()
 
     return Serde(ser, de)
 

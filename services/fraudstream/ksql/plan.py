@@ -411,6 +411,7 @@ class Planner:
         norm_items = [_strip_pos(it.expr, scope) for it in items]
         picked: list[int] = []
         missing: list[str] = []
+        alt_missing: list[list[A.Expr]] = []
         for n, ke in enumerate(key_exprs):
             options = [ke] + ([a[n] for a in alternatives] if alternatives else [])
             found = []
@@ -420,11 +421,16 @@ class Planner:
                 if found:
                     break
             if not found:
+                if len(options) > 1:
+                    alt_missing.append(options)
                 missing.append(" or ".join(self._fmt_key_expr(o, what) for o in options))
                 continue
             if len(found) > 1:
                 names = sorted(items[i].name for i in found)
                 kname = self._fmt_key_expr(ke, what) if not isinstance(ke, A.ColumnRef) else ke.name
+                if isinstance(ke, A.ColumnRef) and len(self.bound) > 1:
+                    col = self.scope.resolve(ke, "SELECT")
+                    kname = f"{col.source}_{col.name}"
                 raise KsqlStatementError(
                     f"The projection contains a key column (`{kname}`) more than once, "
                     f"aliased as: {_join_names(names)}."
@@ -432,6 +438,13 @@ class Planner:
             picked.append(found[0])
         if missing and what == "key column":
             missing = [self._fmt_key_expr(k, what) for k in key_exprs]
+        if alt_missing and not self.transient:
+            opts = alt_missing[0]
+            raise KsqlStatementError(
+                f"The query used to build `{self.sink_name}` must include the {what}s "
+                f"{' or '.join(self._fmt_key_expr(o, what) for o in opts)} in its projection "
+                f"(eg, SELECT {self._fmt_key_expr(opts[0], what)}...)."
+            )
         if missing and not self.transient:
             plural = "s" if len(missing) > 1 else ""
             raise KsqlStatementError(
@@ -732,12 +745,16 @@ class Planner:
         rt_index = b.rowtime_index
         windowed = src.window is not None and not self.transient
         ws_index = rt_index + 3
+        nkeys = len(src.key_columns)
 
         def handle(rec: InRecord) -> list[Any]:
             try:
                 row, tomb = read(rec)
             except (SerdeError, KsqlProcessingError, ValueError, TypeError, UnicodeDecodeError) as exc:
                 log("DESERIALIZATION_ERROR", f"Failed to deserialize value from topic: {rec.topic}. {exc}", rec)
+                return []
+            if is_table and nkeys and all(row[i] is None for i in range(nkeys)):
+                log("RECORD_PROCESSING_ERROR", "Skipping record with a null key for a table", rec)
                 return []
             if tomb:
                 if is_table:
@@ -849,9 +866,17 @@ class Planner:
                 )
             tkey = rs.key_columns
             if not (isinstance(rexpr, A.ColumnRef) and len(tkey) == 1 and rexpr.name == tkey[0].name):
+                by_alias = {lb.alias: ls.name, rb.alias: rs.name}
+
+                def named(e: A.Expr) -> str:
+                    if isinstance(e, A.ColumnRef):
+                        col = self.scope.resolve(e, "JOIN ON")
+                        return f"{by_alias.get(col.source or '', col.source)}.{col.name}"
+                    return A.format_expr(e)
+
                 raise KsqlStatementError(
                     "Invalid join condition: stream-table joins require to join on the table's "
-                    f"primary key. Got {A.format_expr(lexpr)} = {A.format_expr(rexpr)}."
+                    f"primary key. Got {named(lexpr)} = {named(rexpr)}."
                 )
         if ls.kind == "STREAM" and rs.kind == "STREAM" and join.within is None:
             raise KsqlStatementError(
@@ -886,7 +911,8 @@ class Planner:
         if self.transient:
             key_idx: list[int] = []
         else:
-            key_idx = self._pick_keys(items, [lexpr], "join expression", alternatives=[[rexpr]])
+            cands = [e for e in (lexpr, rexpr) if isinstance(e, A.ColumnRef)] or [lexpr, rexpr]
+            key_idx = self._pick_keys(items, [cands[0]], "join expression", alternatives=[[c] for c in cands[1:]])
         kind = "TABLE" if ls.kind == "TABLE" and rs.kind == "TABLE" else "STREAM"
         planned, emit = self._finish(items, key_idx, ls, kind, q.limit)
         lread, rread = lb.reader.read, rb.reader.read  # type: ignore[union-attr]
@@ -979,6 +1005,26 @@ class Planner:
                         if not lst:
                             del buf[k]
 
+            # with GRACE PERIOD: Kafka Streams' spurious-result-free semantics (left-only
+            # results wait for the window to close); without it: eager left-only results
+            pending: list[tuple[int, Any, list[Any]]] = []
+
+            def late(ts: int) -> bool:
+                return grace is not None and ts + after + grace < state["stream_time"]
+
+            def flush_pending(rec: InRecord) -> list[Any]:
+                out: list[Any] = []
+                keep = []
+                for p_ts, p_k, p_row in pending:
+                    if p_ts + after + (grace or 0) < state["stream_time"]:
+                        full = p_row + null_right
+                        if passes(full, rec):
+                            out.extend(emit(full, rec, p_ts))
+                    else:
+                        keep.append((p_ts, p_k, p_row))
+                pending[:] = keep
+                return out
+
             def on_left(rec: InRecord) -> list[Any]:
                 d = decode(lread, rec)
                 if d is None or d[1]:
@@ -990,6 +1036,12 @@ class Planner:
                 ts = row[l_rt]
                 state["stream_time"] = max(state["stream_time"], ts)
                 out: list[Any] = []
+                if late(ts):
+                    if left_outer:
+                        full = row + null_right
+                        if passes(full, rec):
+                            out.extend(emit(full, rec, ts))
+                    return out
                 matched = False
                 for rts, rrow in rbuf.get(k, []):
                     if ts - before <= rts <= ts + after:
@@ -998,12 +1050,17 @@ class Planner:
                         if passes(full, rec):
                             out.extend(emit(full, rec, max(ts, rts)))
                 if not matched and left_outer:
-                    full = row + null_right
-                    if passes(full, rec):
-                        out.extend(emit(full, rec, ts))
+                    if grace is None:
+                        full = row + null_right
+                        if passes(full, rec):
+                            out.extend(emit(full, rec, ts))
+                    else:
+                        pending.append((ts, k, row))
                 lst = lbuf.setdefault(k, [])
                 bisect.insort(lst, (ts, row), key=lambda x: x[0])
                 expire()
+                if grace is not None:
+                    out.extend(flush_pending(rec))
                 return out
 
             def on_right(rec: InRecord) -> list[Any]:
@@ -1017,14 +1074,20 @@ class Planner:
                 ts = row[r_rt - lw]
                 state["stream_time"] = max(state["stream_time"], ts)
                 out: list[Any] = []
+                if late(ts):
+                    return out
                 for lts, lrow in lbuf.get(k, []):
                     if lts - before <= ts <= lts + after:
+                        if pending:
+                            pending[:] = [p for p in pending if not (p[1] == k and p[2] is lrow)]
                         full = lrow + row
                         if passes(full, rec):
                             out.extend(emit(full, rec, max(ts, lts)))
                 lst = rbuf.setdefault(k, [])
                 bisect.insort(lst, (ts, row), key=lambda x: x[0])
                 expire()
+                if grace is not None:
+                    out.extend(flush_pending(rec))
                 return out
 
             self._register(ls.topic, on_left)
@@ -1034,6 +1097,13 @@ class Planner:
         # table-table (primary-key join)
         lstate: dict[Any, list[Any]] = {}
         rstate: dict[Any, list[Any]] = {}
+        emitted: set[Any] = set()
+
+        def tombstone_if_emitted(k: Any, full: list[Any], rec: InRecord, ts: int) -> list[Any]:
+            if k in emitted:
+                emitted.discard(k)
+                return emit(full, rec, ts, tombstone=True)
+            return []
 
         def tt_emit(k: Any, rec: InRecord, lrow: list[Any] | None, rrow: list[Any] | None,
                     updated_left: bool, tombstone_source: bool) -> list[Any]:
@@ -1042,18 +1112,19 @@ class Planner:
                     # left row deleted: the joined row disappears
                     template = [None] * lw
                     template[0] = k
-                    return emit(template + null_right, rec, rec.timestamp, tombstone=True)
+                    return tombstone_if_emitted(k, template + null_right, rec, rec.timestamp)
                 return []
             if rrow is None:
                 if not left_outer:
                     if tombstone_source and not updated_left:
-                        return emit(lrow + null_right, rec, rec.timestamp, tombstone=True)
+                        return tombstone_if_emitted(k, lrow + null_right, rec, rec.timestamp)
                     return []
                 rrow = null_right
             full = lrow + rrow
             ts = max(lrow[l_rt], rrow[r_rt - lw] if rrow is not null_right else lrow[l_rt])
             if not passes(full, rec):
-                return emit(full, rec, ts, tombstone=True)
+                return tombstone_if_emitted(k, full, rec, ts)
+            emitted.add(k)
             return emit(full, rec, ts)
 
         def on_tl(rec: InRecord) -> list[Any]:
