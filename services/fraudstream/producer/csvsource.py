@@ -4,7 +4,8 @@ Rows are read one at a time (constant memory whatever the file size) and checked
 tests instead of a pydantic model per row: 31 columns, finite numbers, whole non-negative
 `Time`, `Amount` >= 0, `Class` 0/1 (quoted or not; empty = unknown). A bad row is skipped,
 counted and written to the rejects file, or, in strict mode, stops the read with its line
-number. A header-less pandas index column (as in some published samples) is dropped.
+number. A header-less pandas index column (as in some published samples) is dropped. Bytes that
+are not UTF-8 are replaced (U+FFFD), so such a row fails its number checks like any bad row.
 """
 
 from __future__ import annotations
@@ -133,13 +134,13 @@ def read_csv_events(
     if not p.is_file():
         raise CsvFormatError(f"{p}: no such file")
     try:
-        fh = p.open(newline="", encoding="utf-8")
+        fh = p.open(newline="", encoding="utf-8", errors="replace")
     except OSError as exc:
         raise CsvFormatError(f"{p}: cannot open ({exc.strerror})") from None
     reader = csv.reader(fh)
     try:
         first = next(reader, None)
-    except (csv.Error, UnicodeDecodeError) as exc:
+    except csv.Error as exc:
         fh.close()
         raise CsvFormatError(f"{p}: unreadable header ({exc})") from None
     if first is None:
@@ -184,8 +185,29 @@ def _rows(
     nusers = len(ids)
     last_t = -1
     last_ts = ""
+
+    def reject(line: int, reason: str, fields: list[str]) -> None:
+        nonlocal rej_fh, rej
+        if strict:
+            raise BadRowError(line, reason)
+        rep.add_bad(line, reason)
+        if rejects is not None:
+            if rej_fh is None:
+                rej_fh = Path(rejects).open("w", newline="", encoding="utf-8")  # noqa: SIM115
+                rej = csv.writer(rej_fh)
+                rej.writerow(["line", "reason", "row"])
+            rej.writerow([line, reason, ",".join(fields)])
+
     try:
-        for fields in reader:
+        while True:
+            try:
+                fields = next(reader)
+            except StopIteration:
+                return
+            except csv.Error as exc:  # e.g. a field over the size limit; the next line is fine
+                rep.rows += 1
+                reject(reader.line_num, f"CSV syntax error: {exc}", [])
+                continue
             line = reader.line_num
             if not fields:
                 continue  # blank line
@@ -193,15 +215,7 @@ def _rows(
             try:
                 t, values, label = _check_row(fields, ncols, skip)
             except ValueError as exc:
-                if strict:
-                    raise BadRowError(line, str(exc)) from None
-                rep.add_bad(line, str(exc))
-                if rejects is not None:
-                    if rej_fh is None:
-                        rej_fh = Path(rejects).open("w", newline="", encoding="utf-8")  # noqa: SIM115 (closed in finally)
-                        rej = csv.writer(rej_fh)
-                        rej.writerow(["line", "reason", "row"])
-                    rej.writerow([line, str(exc), ",".join(fields)])
+                reject(line, str(exc), fields)
                 continue
             eid = rep.rows - 1 + id_offset
             t += time_offset
@@ -219,11 +233,7 @@ def _rows(
             event["Class"] = label
             rep.good += 1
             yield event
-    except csv.Error as exc:
-        raise BadRowError(rep.rows + 1, f"CSV syntax error: {exc}") from None
-    except UnicodeDecodeError as exc:
-        raise BadRowError(rep.rows + 1, f"not UTF-8 text: {exc}") from None
-    finally:
+    finally:  # also when the consumer stops early (generator closed)
         fh.close()
         if rej_fh is not None:
             rej_fh.close()

@@ -144,3 +144,26 @@ def test_real_sample_loads_completely() -> None:
     assert min(e["Time"] for e in events) == 23 and max(e["Time"] for e in events) == 172_703
     for e in events[:500]:
         RawCardEvent(**e)
+
+
+def test_undecodable_bytes_and_oversized_fields_are_bad_rows(tmp_path: Path) -> None:
+    p = tmp_path / "cc.csv"
+    bad_bytes = _row(v="0.5").replace("0.5", "0.\xff5", 1).encode("latin-1")
+    huge = _row(v="1" * 200_000).encode()  # over csv.field_size_limit (131,072)
+    p.write_bytes(
+        HEADER.encode() + b"\n" + _row().encode() + b"\n" + bad_bytes + b"\n" + huge + b"\n"
+        + _row().encode() + b"\n"
+    )  # fmt: skip
+    report = CsvReport()
+    events = list(read_csv_events(p, users=5, report=report))
+    assert [e["Id"] for e in events] == [0, 3]
+    assert report.bad == 2
+    assert [ln for ln, _ in report.first_bad] == [3, 4]
+    assert "V1: not a number" in report.first_bad[0][1]
+    assert "CSV syntax error" in report.first_bad[1][1]
+
+
+def test_utf8_bom_before_the_header_is_accepted(tmp_path: Path) -> None:
+    p = tmp_path / "bom.csv"
+    p.write_text("\ufeff" + HEADER + "\n" + _row() + "\n", encoding="utf-8")
+    assert len(list(read_csv_events(p, users=3))) == 1
