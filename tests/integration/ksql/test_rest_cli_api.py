@@ -4,6 +4,8 @@ against one in-process server on the real broker."""
 from __future__ import annotations
 
 import json
+import threading
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -14,7 +16,7 @@ from typer.testing import CliRunner
 
 from fraudstream.ksql.api import KSQLAPI, KSQLError
 from fraudstream.ksql.cli import app
-from fraudstream.ksql.client import KsqlClient, KsqlServerError
+from fraudstream.ksql.client import KsqlClient, KsqlServerError, QueryHeader
 from fraudstream.ksql.server import KsqlServer
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(240)]
@@ -60,6 +62,10 @@ def test_info_healthcheck_and_error_bodies(server_with_stream: tuple[KsqlServer,
 
         unknown = h.post("/ksql", json={"ksql": "DESCRIBE NOPE;"}).json()
         assert unknown["error_code"] == 40001 and "NOPE" in unknown["message"]
+
+        unsupported = h.post("/ksql", json={"ksql": "PRINT 'some_topic';"})
+        assert unsupported.status_code == 400
+        assert "PRINT" in unsupported.json()["message"]
 
         select = h.post("/ksql", json={"ksql": "SELECT * FROM PAYMENTS EMIT CHANGES;"}).json()
         assert select["error_code"] == 40002
@@ -230,3 +236,28 @@ def test_server_error_reaches_client_typed(server_with_stream: tuple[KsqlServer,
     with KsqlClient(server.url) as c, pytest.raises(KsqlServerError) as info:
         c.ksql("TERMINATE NO_SUCH_QUERY;")
     assert info.value.status_code == 400
+
+
+def test_closing_a_push_query_connection_ends_the_query(
+    server_with_stream: tuple[KsqlServer, str],
+) -> None:
+    server, _ = server_with_stream
+
+    def push_threads() -> int:
+        return sum(1 for t in threading.enumerate() if t.name.startswith("push-"))
+
+    before = push_threads()
+    with KsqlClient(server.url) as c:
+        events = c.query(
+            "SELECT ID FROM PAYMENTS EMIT CHANGES;",  # no LIMIT: runs until the client leaves
+            properties={"auto.offset.reset": "earliest"},
+            timeout=60,
+        )
+        assert isinstance(next(events), QueryHeader)
+        assert next(events) == [0]
+        assert push_threads() == before + 1
+        events.close()  # closes the HTTP response
+    deadline = time.monotonic() + 20
+    while push_threads() > before and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert push_threads() == before
