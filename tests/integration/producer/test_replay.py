@@ -10,10 +10,12 @@ import orjson
 import pytest
 from confluent_kafka import Message
 
+from fraudstream.errors import ProducerError
 from fraudstream.events import RAW_FIELDS, RawCardEvent
 from fraudstream.producer.csvsource import read_csv_events
 from fraudstream.producer.replay import replay, replay_records
 from fraudstream.producer.synthetic import generate_events, generate_records
+from fraudstream.producer.users import make_users, publish_users
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(180)]
 
@@ -148,3 +150,11 @@ def test_events_that_cannot_be_encoded_are_counted_not_sent(
     assert not stats.ok
     assert "missing key 'User'" in stats.errors[0] and "Id 3" in stats.errors[0]
     assert len(read_topic(topic, 20)) == 20
+
+
+def test_users_table_publish_fails_loudly_when_the_broker_rejects_it(
+    kafka_bootstrap: str, topic_factory: Callable[..., str]
+) -> None:
+    topic = topic_factory("users-tiny", config={"max.message.bytes": "50"})
+    with pytest.raises(ProducerError, match=r"users: 5 of 5 records not delivered"):
+        publish_users(make_users(5), bootstrap=kafka_bootstrap, topic=topic, timeout=30)
