@@ -1,0 +1,158 @@
+"""The Helm chart (deploy/helm/fraudstream-scorer): lints, renders resources that validate
+(built-in kinds strictly, CRDs against crd_schemas.json), matches the kustomize base, and a bad
+values file fails with a message that names the problem."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import kubernetes_validate
+import pytest
+import yaml
+
+DEPLOY = Path(__file__).resolve().parents[3] / "deploy"
+CHART = DEPLOY / "helm" / "fraudstream-scorer"
+CRD_SCHEMAS: dict[str, Any] = json.loads((Path(__file__).parent / "crd_schemas.json").read_text())
+KINDS = {
+    "ConfigMap",
+    "Deployment",
+    "PersistentVolumeClaim",
+    "PodDisruptionBudget",
+    "PodMonitor",
+    "PrometheusRule",
+    "ScaledObject",
+    "Service",
+}
+
+
+@pytest.fixture(scope="module")
+def helm() -> str:
+    path = shutil.which("helm")
+    if path is None:
+        pytest.skip("helm is not installed (go install helm.sh/helm/v3/cmd/helm@v3.19.0)")
+    return path
+
+
+@pytest.fixture(scope="module")
+def template(helm, run):
+    def render(*args: str | Path, release: str = "fraudstream-scorer"):
+        res = run([helm, "template", release, CHART, "--namespace", "fraud", *args])
+        docs = [d for d in yaml.safe_load_all(res.stdout) if d] if res.returncode == 0 else []
+        return res, docs
+
+    return render
+
+
+def _one(docs: list[dict[str, Any]], kind: str) -> dict[str, Any]:
+    (doc,) = [d for d in docs if d["kind"] == kind]
+    return doc
+
+
+def _validate(doc: dict[str, Any]) -> None:
+    if doc["kind"] in CRD_SCHEMAS:
+        jsonschema.validate(doc, CRD_SCHEMAS[doc["kind"]])
+    else:
+        kubernetes_validate.validate(doc, "1.30.0", strict=True)
+
+
+def test_chart_lints(helm, run):
+    res = run([helm, "lint", "--strict", CHART])
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert "1 chart(s) linted, 0 chart(s) failed" in res.stdout
+
+
+def test_default_render_validates_and_matches_the_kustomize_base(template):
+    res, docs = template()
+    assert res.returncode == 0, res.stderr
+    assert {d["kind"] for d in docs} == KINDS
+    for doc in docs:
+        _validate(doc)
+        assert doc["metadata"]["name"].startswith("fraudstream-scorer")
+
+    base = yaml.safe_load((DEPLOY / "k8s" / "base" / "kustomization.yaml").read_text())
+    literals = dict(lit.split("=", 1) for lit in base["configMapGenerator"][0]["literals"])
+    assert _one(docs, "ConfigMap")["data"] == literals
+
+    base_deploy = yaml.safe_load((DEPLOY / "k8s" / "base" / "deployment.yaml").read_text())
+    (want,) = base_deploy["spec"]["template"]["spec"]["containers"]
+    (got,) = _one(docs, "Deployment")["spec"]["template"]["spec"]["containers"]
+    for key in ("ports", "startupProbe", "livenessProbe", "readinessProbe", "resources"):
+        assert got[key] == want[key], key
+    assert got["image"] == "fraudstream-scorer:0.1.0"
+
+    groups = []
+    for name in ("recording.yml", "alerts.yml"):
+        groups += yaml.safe_load((DEPLOY / "prometheus" / "rules" / name).read_text())["groups"]
+    assert _one(docs, "PrometheusRule")["spec"]["groups"] == groups
+    scaled = _one(docs, "ScaledObject")
+    assert scaled["spec"]["scaleTargetRef"]["name"] == _one(docs, "Deployment")["metadata"]["name"]
+    assert scaled["spec"]["triggers"][0]["metadata"]["allowIdleConsumers"] == "false"
+
+
+def test_production_values_render(template, tmp_path):
+    values = tmp_path / "prod.yaml"
+    values.write_text(
+        yaml.safe_dump(
+            {
+                "image": {"repository": "registry.example.com/fraudstream/scorer", "tag": "0.1.0"},
+                "replicaCount": 2,
+                "liveTopicPartitions": 12,
+                "keda": {
+                    "enabled": True,
+                    "minReplicas": 2,
+                    "maxReplicas": 12,
+                    "lagThreshold": 5000,
+                },
+                "models": {"existingClaim": "shared-models"},
+                "prometheusRule": {"enabled": True, "labels": {"release": "kube-prometheus"}},
+            }
+        )
+    )
+    res, docs = template("-f", values, release="prod")
+    assert res.returncode == 0, res.stderr
+    for doc in docs:
+        _validate(doc)
+    kinds = {d["kind"] for d in docs}
+    assert "PersistentVolumeClaim" not in kinds  # the existing claim is used
+    deploy = _one(docs, "Deployment")
+    assert deploy["metadata"]["name"] == "prod-fraudstream-scorer"
+    volumes = {v["name"]: v for v in deploy["spec"]["template"]["spec"]["volumes"]}
+    assert volumes["models"]["persistentVolumeClaim"]["claimName"] == "shared-models"
+    assert _one(docs, "ScaledObject")["spec"]["maxReplicaCount"] == 12
+    assert _one(docs, "PrometheusRule")["metadata"]["labels"]["release"] == "kube-prometheus"
+
+
+def test_optional_parts_can_be_switched_off(template):
+    res, docs = template(
+        "--set", "keda.enabled=false", "--set", "podMonitor.enabled=false",
+        "--set", "prometheusRule.enabled=false", "--set", "podDisruptionBudget.enabled=false",
+    )  # fmt: skip
+    assert res.returncode == 0, res.stderr
+    assert {d["kind"] for d in docs} == {
+        "ConfigMap",
+        "Deployment",
+        "PersistentVolumeClaim",
+        "Service",
+    }
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--set", "replicaCount=three"], "replicaCount"),
+        (["--set", "env.KAFKA_BOOTSTRAP=x"], "KAFKA_BOOTSTRAP"),
+        (["--set", "env.FRAUDSTREAM_LOG_LEVEL=LOUD"], "FRAUDSTREAM_LOG_LEVEL"),
+        (["--set", "keda.maxReplicas=8"], "keda.maxReplicas (8) exceeds liveTopicPartitions (4)"),
+        (["--set", "keda.minReplicas=3", "--set", "keda.maxReplicas=2"], "keda.minReplicas (3)"),
+        (["--set", "replicaCount=5"], "replicaCount (5) exceeds liveTopicPartitions (4)"),
+        (["--set", "podMonitr.enabled=true"], "podMonitr"),
+    ],
+)
+def test_bad_values_fail_with_a_clear_message(template, args, message):
+    res, _ = template(*args)
+    assert res.returncode != 0
+    assert message in res.stderr, res.stderr
