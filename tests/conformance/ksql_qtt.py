@@ -23,7 +23,7 @@ import re
 import struct
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -44,7 +44,7 @@ from fraudstream.ksql.errors import (
     KsqlStatementError,
     KsqlUnsupportedError,
 )
-from fraudstream.ksql.formats import _coercer, avro_schema_for, dumps_json
+from fraudstream.ksql.formats import avro_schema_for, dumps_json
 from fraudstream.ksql.parser import parse
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -158,7 +158,10 @@ class CaseRunner:
     # -------------------------------------------------------------- setup
     def check_scope(self) -> None:
         t = self.case.test
-        if str(self.case.properties.get("ksql.new.query.planner.enabled", "false")).lower() == "true":
+        if (
+            str(self.case.properties.get("ksql.new.query.planner.enabled", "false")).lower()
+            == "true"
+        ):
             raise Unsupported("ksql.new.query.planner.enabled=true (experimental new planner)")
         text = " ".join(self.case.statements).upper()
         for f in UNSUPPORTED_FORMATS:
@@ -173,7 +176,9 @@ class CaseRunner:
                 raise Unsupported("schema references")
         exp = t.get("expectedException")
         if exp and exp.get("type", "").rsplit(".", 1)[-1] not in (
-            "ParseFailedException", "KsqlStatementException", "KsqlException"
+            "ParseFailedException",
+            "KsqlStatementException",
+            "KsqlException",
         ):
             raise Unsupported(f"runtime exception expectation {exp.get('type')}")
         if t.get("post", {}).get("topics", {}).get("topics"):
@@ -187,15 +192,23 @@ class CaseRunner:
                 schema = topic.get(f"{side}Schema")
                 if schema is None:
                     continue
-                fmt = str(topic.get(f"{side}Format") or topic.get("format") or "AVRO").replace(
-                    "{FORMAT}", self.case.format_variant
-                ).upper()
+                fmt = (
+                    str(topic.get(f"{side}Format") or topic.get("format") or "AVRO")
+                    .replace("{FORMAT}", self.case.format_variant)
+                    .upper()
+                )
                 if fmt != "AVRO":
                     raise Unsupported(f"pre-registered {fmt} schema")
-                text = schema if isinstance(schema, str) and not schema.strip().startswith(("{", "[")) else None
+                text = (
+                    schema
+                    if isinstance(schema, str) and not schema.strip().startswith(("{", "["))
+                    else None
+                )
                 sjson = json.dumps(_plain(schema)) if text is None else json.dumps(text)
                 sid = topic.get(f"{side}SchemaId")
-                self.registry.register(f"{name}-{side}", sjson, int(sid) if sid is not None else None)
+                self.registry.register(
+                    f"{name}-{side}", sjson, int(sid) if sid is not None else None
+                )
 
     # -------------------------------------------------------------- run
     def run(self) -> None:
@@ -218,7 +231,9 @@ class CaseRunner:
                 for rec in res.records:
                     self._write(rec)
         if exp:
-            raise Failure(f"expected {exp.get('type', '').rsplit('.', 1)[-1]}: {exp.get('message', '')!r}; nothing raised")
+            raise Failure(
+                f"expected {exp.get('type', '').rsplit('.', 1)[-1]}: {exp.get('message', '')!r}; nothing raised"
+            )
         for i, inp in enumerate(self.case.test.get("inputs", []) or []):
             self._write(self._encode_input(inp, i))
         self._compare_outputs()
@@ -247,7 +262,9 @@ class CaseRunner:
     def _replay_into(self, query: Any) -> None:
         for off, rec in list(self.log):
             if rec.topic in query.source_topics:
-                for out in query.process(InRecord(rec.topic, rec.key, rec.value, rec.timestamp, 0, off)):
+                for out in query.process(
+                    InRecord(rec.topic, rec.key, rec.value, rec.timestamp, 0, off)
+                ):
                     self.outputs[out.topic].append(out)
                     self._write(out)
 
@@ -303,7 +320,9 @@ class CaseRunner:
             return None
         raise Unsupported(f"input format {name}")
 
-    def _encode_avro(self, v: Any, src: DataSource, is_key: bool, topic: str, cols: list[Any], fmt: Any) -> bytes:
+    def _encode_avro(
+        self, v: Any, src: DataSource, is_key: bool, topic: str, cols: list[Any], fmt: Any
+    ) -> bytes:
         subject = f"{topic}-{'key' if is_key else 'value'}"
         meta = self.topic_meta.get(topic, {})
         latest = self.registry.get_latest(subject)
@@ -396,7 +415,11 @@ class CaseRunner:
         if name == "AVRO":
             sid = int.from_bytes(data[1:5], "big")
             schema = json.loads(self.registry.get_schema(sid))
-            return _from_avro_datum(fastavro.schemaless_reader(io.BytesIO(data[5:]), fastavro.parse_schema(schema), None))
+            return _from_avro_datum(
+                fastavro.schemaless_reader(
+                    io.BytesIO(data[5:]), fastavro.parse_schema(schema), None
+                )
+            )
         raise Failure(f"cannot decode format {name}")
 
     def _compare_record(self, e: dict[str, Any], a: OutRecord, sink: DataSource | None) -> None:
@@ -404,7 +427,13 @@ class CaseRunner:
             raise Failure("no sink source for topic")
         akey, awin = self._decode_key(a.key, sink)
         types = {c.name: c.type for c in sink.columns}
-        if not _same(e.get("key"), akey, None if len(sink.key_columns) != 1 else sink.key_columns[0].type, types, sink.key_format.name):
+        if not _same(
+            e.get("key"),
+            akey,
+            None if len(sink.key_columns) != 1 else sink.key_columns[0].type,
+            types,
+            sink.key_format.name,
+        ):
             raise Failure(f"key mismatch: expected {e.get('key')!r}, got {akey!r}")
         if "window" in e and e["window"] is not None:
             w = e["window"]
@@ -433,7 +462,11 @@ class CaseRunner:
                 if want != got:
                     raise Failure(f"post: {name} schema {got} != expected {want}")
             kf = ps.get("keyFormat")
-            if isinstance(kf, dict) and "format" in kf and kf["format"].upper() != src.key_format.name:
+            if (
+                isinstance(kf, dict)
+                and "format" in kf
+                and kf["format"].upper() != src.key_format.name
+            ):
                 raise Failure(f"post: {name} key format {src.key_format.name} != {kf['format']}")
             if isinstance(kf, dict) and "windowType" in kf:
                 wt = src.window.type if src.window else None
@@ -516,7 +549,7 @@ def _from_avro_datum(v: Any) -> Any:
 
 def _num_equal(e: Any, a: Any, t: T.SqlType | None) -> bool:
     if isinstance(e, bool) or isinstance(a, bool):
-        return e is a or e == a and type(e) is type(a)
+        return e is a or (e == a and type(e) is type(a))
     if t is not None and t.base == T.DECIMAL:
         if isinstance(e, str):
             e = Decimal(e)
@@ -549,7 +582,9 @@ def _same(e: Any, a: Any, t: T.SqlType | None, types: dict[str, T.SqlType], fmt:
                 ak = k.upper()
             else:
                 return False
-            ft = types.get(ak) if t is None else (t.field_type(ak) if t.base == T.STRUCT else t.item)
+            ft = (
+                types.get(ak) if t is None else (t.field_type(ak) if t.base == T.STRUCT else t.item)
+            )
             if not _same(ev, av, ft, {} if t is not None else {}, fmt):
                 return False
         return True
@@ -563,7 +598,9 @@ def _same(e: Any, a: Any, t: T.SqlType | None, types: dict[str, T.SqlType], fmt:
             return True
         if fmt == "DELIMITED":
             ef, af = e.split(","), a.split(",")
-            return len(ef) == len(af) and all(x == y or _num_equal(x, y, None) for x, y in zip(ef, af, strict=True))
+            return len(ef) == len(af) and all(
+                x == y or _num_equal(x, y, None) for x, y in zip(ef, af, strict=True)
+            )
         return False
     if isinstance(e, bool) or isinstance(a, bool):
         return e == a and type(e) is type(a)
@@ -614,7 +651,11 @@ def write_doc(results: list[Result], path: Path) -> None:
     reasons: collections.Counter[str] = collections.Counter()
     for r in results:
         per_file[r.case.file][r.status] += 1
-        cfg = r.case.config_variant.split("=", 1)[1] if "=" in r.case.config_variant else r.case.config_variant
+        cfg = (
+            r.case.config_variant.split("=", 1)[1]
+            if "=" in r.case.config_variant
+            else r.case.config_variant
+        )
         row = index.get((r.case.file, r.case.name, r.case.format_variant, cfg))
         tags = (row or {}).get("tags", "")
         for tag in [t for t in tags.split(",") if t] or ["(untagged)"]:
@@ -642,12 +683,21 @@ def write_doc(results: list[Result], path: Path) -> None:
     ]
     for f in sorted(per_file):
         c = per_file[f]
-        lines.append(f"| {f} | {sum(c.values())} | {c['pass']} | {c['fail']} | {c['unsupported']} |")
-    lines += ["", "## Per feature tag (index.tsv tags; a case counts under each of its tags)", "",
-              "| tag | cases | pass | fail | unsupported |", "|---|---|---|---|---|"]
+        lines.append(
+            f"| {f} | {sum(c.values())} | {c['pass']} | {c['fail']} | {c['unsupported']} |"
+        )
+    lines += [
+        "",
+        "## Per feature tag (index.tsv tags; a case counts under each of its tags)",
+        "",
+        "| tag | cases | pass | fail | unsupported |",
+        "|---|---|---|---|---|",
+    ]
     for tag in sorted(per_feature):
         c = per_feature[tag]
-        lines.append(f"| {tag} | {sum(c.values())} | {c['pass']} | {c['fail']} | {c['unsupported']} |")
+        lines.append(
+            f"| {tag} | {sum(c.values())} | {c['pass']} | {c['fail']} | {c['unsupported']} |"
+        )
     lines += ["", "## Why cases are unsupported (grouped)", "", "| reason | cases |", "|---|---|"]
     for reason, n in reasons.most_common():
         lines.append(f"| {reason.replace('|', '/')} | {n} |")
@@ -659,7 +709,9 @@ def write_doc(results: list[Result], path: Path) -> None:
     lines += ["", "## Unsupported cases", "", "| case | reason |", "|---|---|"]
     for r in results:
         if r.status == "unsupported":
-            lines.append(f"| {r.case.full_name.replace('|', '/')} | {r.reason.replace('|', '/')[:160]} |")
+            lines.append(
+                f"| {r.case.full_name.replace('|', '/')} | {r.reason.replace('|', '/')[:160]} |"
+            )
     path.write_text("\n".join(lines) + "\n")
 
 

@@ -382,9 +382,7 @@ def format_expr(e: Expr) -> str:
         return f"({format_expr(e.expr)} IS {'NOT ' if e.negated else ''}NULL)"
     if isinstance(e, Between):
         n = "NOT " if e.negated else ""
-        return (
-            f"({format_expr(e.expr)} {n}BETWEEN {format_expr(e.low)} AND {format_expr(e.high)})"
-        )
+        return f"({format_expr(e.expr)} {n}BETWEEN {format_expr(e.low)} AND {format_expr(e.high)})"
     if isinstance(e, InList):
         n = "NOT " if e.negated else ""
         return f"({format_expr(e.expr)} {n}IN ({', '.join(format_expr(i) for i in e.items)}))"

@@ -173,7 +173,10 @@ class KsqlEngine:
         return parse(sql, merged)
 
     def execute(
-        self, sql: str, variables: Mapping[str, str] | None = None, properties: Mapping[str, Any] | None = None
+        self,
+        sql: str,
+        variables: Mapping[str, str] | None = None,
+        properties: Mapping[str, Any] | None = None,
     ) -> list[StatementResult]:
         """Parse and run statements in order. On error raises KsqlParseError /
         KsqlStatementError (with .statement_text and .completed = results of the
@@ -207,7 +210,10 @@ class KsqlEngine:
         return results
 
     def transient_query(
-        self, sql: str, variables: Mapping[str, str] | None = None, properties: Mapping[str, Any] | None = None
+        self,
+        sql: str,
+        variables: Mapping[str, str] | None = None,
+        properties: Mapping[str, Any] | None = None,
     ) -> TransientQuery:
         """Plan a push query (`SELECT ... EMIT CHANGES [LIMIT n]`)."""
         stmts = self.parse(sql, variables)
@@ -282,7 +288,12 @@ class KsqlEngine:
         return self._last_seq
 
     def _status(
-        self, stmt: A.Statement, command_id: str, message: str, query_id: str | None = None, seq: int | None = None
+        self,
+        stmt: A.Statement,
+        command_id: str,
+        message: str,
+        query_id: str | None = None,
+        seq: int | None = None,
     ) -> dict[str, Any]:
         return {
             "@type": "currentStatus",
@@ -298,12 +309,16 @@ class KsqlEngine:
         out: dict[str, Any] = {}
         bad = [k for k in props if k not in allowed]
         if bad:
-            raise KsqlStatementError(f"Invalid config variable(s) in the WITH clause: {','.join(bad)}")
+            raise KsqlStatementError(
+                f"Invalid config variable(s) in the WITH clause: {','.join(bad)}"
+            )
         for k, v in props.items():
             out[k] = _lit_value(v)
         return out
 
-    def _formats(self, p: dict[str, Any], kind: str, has_key: bool) -> tuple[FormatSpec, FormatSpec]:
+    def _formats(
+        self, p: dict[str, Any], kind: str, has_key: bool
+    ) -> tuple[FormatSpec, FormatSpec]:
         fmt = p.get("FORMAT")
         kf = p.get("KEY_FORMAT")
         vf = p.get("VALUE_FORMAT")
@@ -316,7 +331,9 @@ class KsqlEngine:
                 " key and value formats. Either use just 'FORMAT', or use 'KEY_FORMAT' and "
                 "'VALUE_FORMAT'."
             )
-        kname = str(fmt or kf or self.properties.get("ksql.persistence.default.format.key") or "KAFKA").upper()
+        kname = str(
+            fmt or kf or self.properties.get("ksql.persistence.default.format.key") or "KAFKA"
+        ).upper()
         vname = fmt or vf or self.properties.get("ksql.persistence.default.format.value")
         if not vname:
             raise KsqlStatementError(
@@ -327,7 +344,9 @@ class KsqlEngine:
         for n in (kname, vname):
             if n not in SUPPORTED_FORMATS:
                 if n in ("PROTOBUF", "JSON_SR", "PROTOBUF_NOSR"):
-                    raise KsqlUnsupportedError(f"The '{n}' format is not supported by the embedded engine")
+                    raise KsqlUnsupportedError(
+                        f"The '{n}' format is not supported by the embedded engine"
+                    )
                 raise KsqlStatementError(f"Unknown format: {n}")
         key = FormatSpec(kname)
         value = FormatSpec(vname)
@@ -345,11 +364,16 @@ class KsqlEngine:
                 )
             if value.name not in ("KAFKA", "DELIMITED"):
                 value.wrap_single_value = bool(wrap)
-        for side, spec, prop in (("VALUE", value, "VALUE_DELIMITER"), ("KEY", key, "KEY_DELIMITER")):
+        for side, spec, prop in (
+            ("VALUE", value, "VALUE_DELIMITER"),
+            ("KEY", key, "KEY_DELIMITER"),
+        ):
             if prop in p:
                 d = str(p[prop])
                 if spec.name != "DELIMITED":
-                    raise KsqlStatementError(f"{spec.name} does not support the following configs: [delimiter]")
+                    raise KsqlStatementError(
+                        f"{spec.name} does not support the following configs: [delimiter]"
+                    )
                 spec.delimiter = parse_delimiter(d, prop)
         if "VALUE_AVRO_SCHEMA_FULL_NAME" in p:
             value.schema_full_name = str(p["VALUE_AVRO_SCHEMA_FULL_NAME"])
@@ -366,14 +390,25 @@ class KsqlEngine:
         existing = self._sources.get(name)
         if existing is not None and not stmt.or_replace:
             if stmt.if_not_exists:
-                return StatementResult(stmt.text, "currentStatus", "Already exists", self._status(stmt, "", f"Cannot add {kind.lower()} '{name}': A {existing.kind.lower()} with the same name already exists"))
+                return StatementResult(
+                    stmt.text,
+                    "currentStatus",
+                    "Already exists",
+                    self._status(
+                        stmt,
+                        "",
+                        f"Cannot add {kind.lower()} '{name}': A {existing.kind.lower()} with the same name already exists",
+                    ),
+                )
             raise KsqlStatementError(
                 f"Cannot add {kind.lower()} '{name}': A {existing.kind.lower()} with the same name already exists",
                 stmt.text,
             )
         topic = p.get("KAFKA_TOPIC")
         if topic is None:
-            raise KsqlStatementError('Missing required property "KAFKA_TOPIC" which has no default value.')
+            raise KsqlStatementError(
+                'Missing required property "KAFKA_TOPIC" which has no default value.'
+            )
         topic = str(topic)
         elements = stmt.elements or []
         columns: list[Column] = []
@@ -400,17 +435,30 @@ class KsqlEngine:
                     )
                 ns = "KEY"
             elif el.constraint in ("HEADERS", "HEADER"):
-                raise KsqlUnsupportedError("HEADER columns are not supported by the embedded engine")
+                raise KsqlUnsupportedError(
+                    "HEADER columns are not supported by the embedded engine"
+                )
             columns.append(Column(el.name, el.type, ns))
         has_key = any(c.namespace == "KEY" for c in columns)
         key_format, value_format = self._formats(p, kind, has_key)
-        if "KEY_FORMAT" in p and not has_key and kind == "STREAM" and stmt.elements is not None and key_format.name != "NONE":
+        if (
+            "KEY_FORMAT" in p
+            and not has_key
+            and kind == "STREAM"
+            and stmt.elements is not None
+            and key_format.name != "NONE"
+        ):
             pass
         # schema inference from the registry (CREATE without columns / only key columns)
         if value_format.name == "AVRO" and not any(c.namespace == "VALUE" for c in columns):
             columns += self._infer_avro(topic, False, value_format.schema_id)
-        if key_format.name == "AVRO" and not has_key and self.schema_registry is not None and (
-            key_format.schema_id is not None or self.schema_registry.get_latest(f"{topic}-key")
+        if (
+            key_format.name == "AVRO"
+            and not has_key
+            and self.schema_registry is not None
+            and (
+                key_format.schema_id is not None or self.schema_registry.get_latest(f"{topic}-key")
+            )
         ):
             columns = self._infer_avro(topic, True, key_format.schema_id) + columns
             has_key = True
@@ -428,14 +476,25 @@ class KsqlEngine:
             )
         keys = [c for c in columns if c.namespace == "KEY"]
         values = [c for c in columns if c.namespace == "VALUE"]
-        if not keys and key_format.name != "KAFKA" and "KEY_FORMAT" in p and key_format.name != "NONE":
+        if (
+            not keys
+            and key_format.name != "KAFKA"
+            and "KEY_FORMAT" in p
+            and key_format.name != "NONE"
+        ):
             raise KsqlStatementError("Key format specified for stream without key columns.")
         if not keys and "FORMAT" in p:
             key_format = FormatSpec("NONE") if False else key_format
         check_supported(key_format, [(c.name, c.type) for c in keys], True)
         check_supported(value_format, [(c.name, c.type) for c in values], False)
-        if value_format.name == "KAFKA" and value_format.wrap_single_value is not None and "WRAP_SINGLE_VALUE" in p:
-            raise KsqlStatementError("Format 'KAFKA' does not support 'WRAP_SINGLE_VALUE' set to 'true'.")
+        if (
+            value_format.name == "KAFKA"
+            and value_format.wrap_single_value is not None
+            and "WRAP_SINGLE_VALUE" in p
+        ):
+            raise KsqlStatementError(
+                "Format 'KAFKA' does not support 'WRAP_SINGLE_VALUE' set to 'true'."
+            )
         window = None
         if "WINDOW_TYPE" in p:
             wt = str(p["WINDOW_TYPE"]).upper()
@@ -445,7 +504,9 @@ class KsqlEngine:
             if "WINDOW_SIZE" in p:
                 size = parse_duration(str(p["WINDOW_SIZE"]))
             elif wt != "SESSION":
-                raise KsqlStatementError(f"{wt} windows require 'WINDOW_SIZE' to be provided in the WITH clause. For example: 'WINDOW_SIZE'='10 SECONDS'")
+                raise KsqlStatementError(
+                    f"{wt} windows require 'WINDOW_SIZE' to be provided in the WITH clause. For example: 'WINDOW_SIZE'='10 SECONDS'"
+                )
             window = WindowInfo(wt, size)
         partitions = int(p["PARTITIONS"]) if "PARTITIONS" in p else self.known_topics.get(topic, 1)
         src = DataSource(
@@ -466,8 +527,20 @@ class KsqlEngine:
         if src.timestamp_column:
             timestamp_extractor(src, src.timestamp_column, src.timestamp_format)
         # validate serdes can be built (AVRO schema names, registry presence)
-        make_serde(key_format, [(c.name, c.type) for c in keys], topic, True, self.schema_registry or InMemorySchemaRegistry())
-        vs = make_serde(value_format, [(c.name, c.type) for c in values], topic, False, self.schema_registry or InMemorySchemaRegistry())
+        make_serde(
+            key_format,
+            [(c.name, c.type) for c in keys],
+            topic,
+            True,
+            self.schema_registry or InMemorySchemaRegistry(),
+        )
+        vs = make_serde(
+            value_format,
+            [(c.name, c.type) for c in values],
+            topic,
+            False,
+            self.schema_registry or InMemorySchemaRegistry(),
+        )
         _ = vs
         if existing is not None and stmt.or_replace:
             self._check_replace(existing, src)
@@ -515,7 +588,10 @@ class KsqlEngine:
         schema = json.loads(text)
         ns = "KEY" if is_key else "VALUE"
         if isinstance(schema, dict) and schema.get("type") == "record":
-            return [Column(f["name"].upper(), _upper_struct(sql_type_from_avro(f["type"])), ns) for f in schema["fields"]]
+            return [
+                Column(f["name"].upper(), _upper_struct(sql_type_from_avro(f["type"])), ns)
+                for f in schema["fields"]
+            ]
         return [Column("ROWKEY" if is_key else "ROWVAL", sql_type_from_avro(schema), ns)]
 
     def _check_replace(self, old: DataSource, new: DataSource) -> None:
@@ -530,7 +606,9 @@ class KsqlEngine:
             return str(p["KAFKA_TOPIC"])
         return f"{self.properties.get('ksql.output.topic.name.prefix') or ''}{name}"
 
-    def _create_as_select(self, stmt: A.CreateAsSelect, overrides: Mapping[str, Any]) -> StatementResult:
+    def _create_as_select(
+        self, stmt: A.CreateAsSelect, overrides: Mapping[str, Any]
+    ) -> StatementResult:
         p = self._props(stmt.properties, _CREATE_PROPS - {"WINDOW_TYPE", "WINDOW_SIZE"})
         name = stmt.name
         existing = self._sources.get(name)
@@ -547,14 +625,18 @@ class KsqlEngine:
             if fk in p:
                 n = str(p[fk]).upper()
                 if n in ("PROTOBUF", "JSON_SR", "PROTOBUF_NOSR"):
-                    raise KsqlUnsupportedError(f"The '{n}' format is not supported by the embedded engine")
+                    raise KsqlUnsupportedError(
+                        f"The '{n}' format is not supported by the embedded engine"
+                    )
                 if n not in SUPPORTED_FORMATS:
                     raise KsqlStatementError(f"Unknown format: {n}")
                 p[fk] = n
         if "VALUE_DELIMITER" in p:
             vf = p.get("VALUE_FORMAT") or p.get("FORMAT")
             if vf and vf != "DELIMITED":
-                raise KsqlStatementError(f"{vf} does not support the following configs: [delimiter]")
+                raise KsqlStatementError(
+                    f"{vf} does not support the following configs: [delimiter]"
+                )
             p["VALUE_DELIMITER"] = parse_delimiter(str(p["VALUE_DELIMITER"]), "VALUE_DELIMITER")
         topic = self._sink_topic(name, p)
         kind_prefix = "CSAS" if stmt.kind == "STREAM" else "CTAS"
@@ -581,8 +663,13 @@ class KsqlEngine:
                 "Invalid result type. Your SELECT query produces a STREAM. Please use CREATE STREAM AS SELECT statement instead."
             )
         if existing is not None and stmt.or_replace:
-            self._check_replace(existing, DataSource(name, stmt.kind, [], topic, planned.key_format, planned.value_format))
-            old_q = [q for q in self._queries.values() if q.sink_name == name and q.kind == "PERSISTENT"]
+            self._check_replace(
+                existing,
+                DataSource(name, stmt.kind, [], topic, planned.key_format, planned.value_format),
+            )
+            old_q = [
+                q for q in self._queries.values() if q.sink_name == name and q.kind == "PERSISTENT"
+            ]
             qid = old_q[0].id if old_q else qid
             planned.query.id = qid
         sink = DataSource(
@@ -657,16 +744,22 @@ class KsqlEngine:
         self._queries[qid] = query
         msg = f"Created query with ID {qid}"
         return StatementResult(
-            stmt.text, "currentStatus", msg,
-            self._status(stmt, f"stream/`{target.name}`/create", msg, qid), query=query, source=target,
+            stmt.text,
+            "currentStatus",
+            msg,
+            self._status(stmt, f"stream/`{target.name}`/create", msg, qid),
+            query=query,
+            source=target,
         )
 
     def _insert_values(self, stmt: A.InsertValues) -> StatementResult:
         target = self._sources.get(stmt.target)
         if target is None:
-            raise KsqlStatementError(f"Cannot insert values into an unknown stream/table: `{stmt.target}`")
+            raise KsqlStatementError(
+                f"Cannot insert values into an unknown stream/table: `{stmt.target}`"
+            )
         if target.window is not None:
-            raise KsqlStatementError(f"Inserting into windowed sources is not supported.")
+            raise KsqlStatementError("Inserting into windowed sources is not supported.")
         all_cols = [c.name for c in target.columns]
         names = stmt.columns if stmt.columns is not None else all_cols
         if len(names) != len(stmt.values):
@@ -697,10 +790,24 @@ class KsqlEngine:
         vals = [values.get(c.name) for c in target.value_columns]
         reg = self.schema_registry
         try:
-            kb = make_serde(target.key_format, [(c.name, c.type) for c in target.key_columns], target.topic, True, reg).serialize(keys)
-            vb = make_serde(target.value_format, [(c.name, c.type) for c in target.value_columns], target.topic, False, reg).serialize(vals)
+            kb = make_serde(
+                target.key_format,
+                [(c.name, c.type) for c in target.key_columns],
+                target.topic,
+                True,
+                reg,
+            ).serialize(keys)
+            vb = make_serde(
+                target.value_format,
+                [(c.name, c.type) for c in target.value_columns],
+                target.topic,
+                False,
+                reg,
+            ).serialize(vals)
         except SerdeError as exc:
-            raise KsqlStatementError(f"Failed to insert values into '{target.name}'. {exc}") from exc
+            raise KsqlStatementError(
+                f"Failed to insert values into '{target.name}'. {exc}"
+            ) from exc
         if ts is None:
             import time
 
@@ -714,14 +821,25 @@ class KsqlEngine:
         word = "Stream" if stmt.kind == "STREAM" else "Table"
         if src is None:
             if stmt.if_exists:
-                return StatementResult(stmt.text, "currentStatus", "", self._status(stmt, "", f"Source `{stmt.name}` does not exist."))
+                return StatementResult(
+                    stmt.text,
+                    "currentStatus",
+                    "",
+                    self._status(stmt, "", f"Source `{stmt.name}` does not exist."),
+                )
             raise KsqlStatementError(f"{word} {stmt.name} does not exist.")
         if src.kind != stmt.kind:
             raise KsqlStatementError(
                 f"Incompatible data source type is {src.kind}, but statement was DROP {stmt.kind}"
             )
-        readers = sorted(q.id for q in self._queries.values() if src.topic in q.source_topics and q.sink_name != src.name)
-        writers = sorted(q.id for q in self._queries.values() if q.sink_name == src.name and q.kind == "INSERT")
+        readers = sorted(
+            q.id
+            for q in self._queries.values()
+            if src.topic in q.source_topics and q.sink_name != src.name
+        )
+        writers = sorted(
+            q.id for q in self._queries.values() if q.sink_name == src.name and q.kind == "INSERT"
+        )
         if readers or writers:
             raise KsqlStatementError(
                 f"Cannot drop {src.name}.\nThe following queries read from this source: "
@@ -736,7 +854,9 @@ class KsqlEngine:
         del self._sources[src.name]
         msg = f"Source `{src.name}` (topic: {src.topic}) was dropped."
         return StatementResult(
-            stmt.text, "currentStatus", msg,
+            stmt.text,
+            "currentStatus",
+            msg,
             self._status(stmt, f"{stmt.kind.lower()}/`{src.name}`/drop", msg, seq=seq),
             source=src,
             topics_to_delete=[src.topic] if stmt.delete_topic else [],
@@ -757,8 +877,12 @@ class KsqlEngine:
             self._queries[qid].state = "TERMINATED"
             del self._queries[qid]
         return StatementResult(
-            stmt.text, "currentStatus", "Query terminated.",
-            self._status(stmt, f"terminate/{stmt.query_id or 'ALL'}/execute", "Query terminated.", seq=seq),
+            stmt.text,
+            "currentStatus",
+            "Query terminated.",
+            self._status(
+                stmt, f"terminate/{stmt.query_id or 'ALL'}/execute", "Query terminated.", seq=seq
+            ),
             terminated=ids,
         )
 
@@ -777,16 +901,29 @@ class KsqlEngine:
         w = stmt.what
         if w in ("STREAMS", "TABLES"):
             kind = "STREAM" if w == "STREAMS" else "TABLE"
-            items = [self._source_summary(s) for s in sorted(self._sources.values(), key=lambda s: s.name) if s.kind == kind]
+            items = [
+                self._source_summary(s)
+                for s in sorted(self._sources.values(), key=lambda s: s.name)
+                if s.kind == kind
+            ]
             if stmt.extended:
                 entity = {
                     "@type": "source_descriptions",
                     "statementText": stmt.text,
-                    "sourceDescriptions": [self.describe_source(s, True) for s in self._sources.values() if s.kind == kind],
+                    "sourceDescriptions": [
+                        self.describe_source(s, True)
+                        for s in self._sources.values()
+                        if s.kind == kind
+                    ],
                     "warnings": [],
                 }
             else:
-                entity = {"@type": w.lower(), "statementText": stmt.text, w.lower(): items, "warnings": []}
+                entity = {
+                    "@type": w.lower(),
+                    "statementText": stmt.text,
+                    w.lower(): items,
+                    "warnings": [],
+                }
             return StatementResult(stmt.text, w.lower(), "", entity)
         if w == "QUERIES":
             entity = {
@@ -801,27 +938,50 @@ class KsqlEngine:
             entity = {
                 "@type": "kafka_topics",
                 "statementText": stmt.text,
-                "topics": [{"name": t, "replicaInfo": [1] * max(1, self.known_topics.get(t, 1))} for t in topics],
+                "topics": [
+                    {"name": t, "replicaInfo": [1] * max(1, self.known_topics.get(t, 1))}
+                    for t in topics
+                ],
                 "warnings": [],
             }
             return StatementResult(stmt.text, "kafka_topics", "", entity)
         if w == "PROPERTIES":
             props = {k: ("" if v is None else str(v)) for k, v in self.properties.items()}
-            entity = {"@type": "properties", "statementText": stmt.text, "properties": props,
-                      "overwrittenProperties": [], "defaultProperties": [], "warnings": []}
+            entity = {
+                "@type": "properties",
+                "statementText": stmt.text,
+                "properties": props,
+                "overwrittenProperties": [],
+                "defaultProperties": [],
+                "warnings": [],
+            }
             return StatementResult(stmt.text, "properties", "", entity)
         if w == "VARIABLES":
-            entity = {"@type": "variables", "statementText": stmt.text,
-                      "variables": [{"name": k, "value": v} for k, v in self.variables.items()], "warnings": []}
+            entity = {
+                "@type": "variables",
+                "statementText": stmt.text,
+                "variables": [{"name": k, "value": v} for k, v in self.variables.items()],
+                "warnings": [],
+            }
             return StatementResult(stmt.text, "variables", "", entity)
         if w == "FUNCTIONS":
             from fraudstream.ksql.expressions import AGGREGATE_NAMES
             from fraudstream.ksql.functions import _REGISTRY
 
             names = sorted(set(_REGISTRY) | set(AGGREGATE_NAMES))
-            entity = {"@type": "function_names", "statementText": stmt.text,
-                      "functions": [{"name": n, "type": "AGGREGATE" if n in AGGREGATE_NAMES else "SCALAR",
-                                     "category": ""} for n in names], "warnings": []}
+            entity = {
+                "@type": "function_names",
+                "statementText": stmt.text,
+                "functions": [
+                    {
+                        "name": n,
+                        "type": "AGGREGATE" if n in AGGREGATE_NAMES else "SCALAR",
+                        "category": "",
+                    }
+                    for n in names
+                ],
+                "warnings": [],
+            }
             return StatementResult(stmt.text, "function_names", "", entity)
         raise KsqlUnsupportedError(f"LIST {w} is not supported by the embedded engine", stmt.text)
 
@@ -831,8 +991,30 @@ class KsqlEngine:
         return {
             "name": s.name,
             "windowType": s.window.type if s.window else None,
-            "readQueries": [{"queryString": self._queries[q].statement_text, "sinks": [self._queries[q].sink_name], "sinkKafkaTopics": [self._queries[q].sink_topic], "id": q, "statusCount": {"RUNNING": 1}, "queryType": "PERSISTENT", "state": "RUNNING"} for q in readq],
-            "writeQueries": [{"queryString": self._queries[q].statement_text, "sinks": [s.name], "sinkKafkaTopics": [s.topic], "id": q, "statusCount": {"RUNNING": 1}, "queryType": "PERSISTENT", "state": "RUNNING"} for q in writeq],
+            "readQueries": [
+                {
+                    "queryString": self._queries[q].statement_text,
+                    "sinks": [self._queries[q].sink_name],
+                    "sinkKafkaTopics": [self._queries[q].sink_topic],
+                    "id": q,
+                    "statusCount": {"RUNNING": 1},
+                    "queryType": "PERSISTENT",
+                    "state": "RUNNING",
+                }
+                for q in readq
+            ],
+            "writeQueries": [
+                {
+                    "queryString": self._queries[q].statement_text,
+                    "sinks": [s.name],
+                    "sinkKafkaTopics": [s.topic],
+                    "id": q,
+                    "statusCount": {"RUNNING": 1},
+                    "queryType": "PERSISTENT",
+                    "state": "RUNNING",
+                }
+                for q in writeq
+            ],
             "fields": [field_entity(c) for c in s.columns],
             "type": s.kind,
             "timestamp": s.timestamp_column or "",
@@ -855,7 +1037,9 @@ class KsqlEngine:
         if stmt.what == "STREAMS":
             return self._list(A.ListStatement("STREAMS", True, stmt.text))
         if stmt.what == "FUNCTION":
-            raise KsqlUnsupportedError("DESCRIBE FUNCTION is not supported by the embedded engine", stmt.text)
+            raise KsqlUnsupportedError(
+                "DESCRIBE FUNCTION is not supported by the embedded engine", stmt.text
+            )
         assert stmt.name is not None
         s = self._sources.get(stmt.name)
         if s is None:
@@ -870,8 +1054,20 @@ class KsqlEngine:
 
     def _define(self, stmt: A.DefineVariable) -> StatementResult:
         if stmt.value is None:
-            if stmt.name not in self.variables and stmt.name.upper() not in {k.upper() for k in self.variables}:
-                return StatementResult(stmt.text, "warning_entity", f"Cannot undefine variable '{stmt.name}' which was never defined", {"@type": "warning_entity", "statementText": stmt.text, "message": f"Cannot undefine variable '{stmt.name}' which was never defined", "warnings": []})
+            if stmt.name not in self.variables and stmt.name.upper() not in {
+                k.upper() for k in self.variables
+            }:
+                return StatementResult(
+                    stmt.text,
+                    "warning_entity",
+                    f"Cannot undefine variable '{stmt.name}' which was never defined",
+                    {
+                        "@type": "warning_entity",
+                        "statementText": stmt.text,
+                        "message": f"Cannot undefine variable '{stmt.name}' which was never defined",
+                        "warnings": [],
+                    },
+                )
             for k in [k for k in self.variables if k.upper() == stmt.name.upper()]:
                 del self.variables[k]
         else:
@@ -920,9 +1116,18 @@ def schema_entity(t: T.SqlType) -> dict[str, Any]:
     if t.base == T.MAP:
         return {"type": "MAP", "fields": None, "memberSchema": schema_entity(t.item)}  # type: ignore[arg-type]
     if t.base == T.STRUCT:
-        return {"type": "STRUCT", "fields": [{"name": n, "schema": schema_entity(ft)} for n, ft in t.fields], "memberSchema": None}
+        return {
+            "type": "STRUCT",
+            "fields": [{"name": n, "schema": schema_entity(ft)} for n, ft in t.fields],
+            "memberSchema": None,
+        }
     if t.base == T.DECIMAL:
-        return {"type": "DECIMAL", "fields": None, "memberSchema": None, "parameters": {"precision": t.precision, "scale": t.scale}}
+        return {
+            "type": "DECIMAL",
+            "fields": None,
+            "memberSchema": None,
+            "parameters": {"precision": t.precision, "scale": t.scale},
+        }
     return {"type": t.base, "fields": None, "memberSchema": None}
 
 
@@ -936,8 +1141,16 @@ def _col_name(v: Any) -> str | None:
 
 
 _UNITS = {
-    "MILLISECOND": 1, "MILLISECONDS": 1, "SECOND": 1000, "SECONDS": 1000, "MINUTE": 60_000,
-    "MINUTES": 60_000, "HOUR": 3_600_000, "HOURS": 3_600_000, "DAY": 86_400_000, "DAYS": 86_400_000,
+    "MILLISECOND": 1,
+    "MILLISECONDS": 1,
+    "SECOND": 1000,
+    "SECONDS": 1000,
+    "MINUTE": 60_000,
+    "MINUTES": 60_000,
+    "HOUR": 3_600_000,
+    "HOURS": 3_600_000,
+    "DAY": 86_400_000,
+    "DAYS": 86_400_000,
 }
 
 

@@ -316,7 +316,7 @@ class ExpressionCompiler:
                 )
         df = default.fn if default else (lambda r: None)
         conv = _numeric_widener(rt)
-        pairs = [(c, (lambda f: (lambda r: conv(f(r))))(f) if conv else f) for c, f in whens]
+        pairs = [(c, (lambda f: lambda r: conv(f(r)))(f) if conv else f) for c, f in whens]
         dff = (lambda r: conv(df(r))) if conv else df
 
         def case(r: Row) -> Any:
@@ -337,9 +337,7 @@ class ExpressionCompiler:
             neg = e.op == "IS_NOT_DISTINCT"
             return Compiled(T.T_BOOLEAN, lambda r: (lf(r) != rf(r)) ^ neg)
         if lt.base == T.NULL or rt.base == T.NULL:
-            raise KsqlStatementError(
-                f"Comparison with NULL not supported: {lt} {e.op} {rt}"
-            )
+            raise KsqlStatementError(f"Comparison with NULL not supported: {lt} {e.op} {rt}")
         check_comparable(e, lt, rt)
         lf, rf = left.fn, right.fn
         op = _COMPARE[e.op]
@@ -351,20 +349,21 @@ class ExpressionCompiler:
             if lt.base == T.DECIMAL or rt.base == T.DECIMAL:
                 rv = rf(())
             if rv is None:
-                return _const(T.T_BOOLEAN, None)
+                return _const(T.T_BOOLEAN, False)
 
+            # ksqlDB: a comparison with a NULL operand is false (not NULL)
             def cmp_const(r: Row) -> Any:
                 a = lf(r)
-                return None if a is None else op(a, rv)
+                return False if a is None else op(a, rv)
 
             return Compiled(T.T_BOOLEAN, cmp_const)
 
         def cmp(r: Row) -> Any:
             a = lf(r)
             if a is None:
-                return None
+                return False
             b = rf(r)
-            return None if b is None else op(a, b)
+            return False if b is None else op(a, b)
 
         return Compiled(T.T_BOOLEAN, cmp)
 
@@ -430,8 +429,11 @@ class ExpressionCompiler:
                 check_comparable(A.Comparison(">=", e.expr, e.low), v.type, other.type)
         vf, lf, hf = v.fn, lo.fn, hi.fn
         if T.DECIMAL in (v.type.base, lo.type.base, hi.type.base):
-            vf, lf, hf = (_to_decimal_fn(vf, v.type), _to_decimal_fn(lf, lo.type),
-                          _to_decimal_fn(hf, hi.type))
+            vf, lf, hf = (
+                _to_decimal_fn(vf, v.type),
+                _to_decimal_fn(lf, lo.type),
+                _to_decimal_fn(hf, hi.type),
+            )
         neg = e.negated
 
         def between(r: Row) -> Any:
@@ -585,12 +587,12 @@ class ExpressionCompiler:
                     it = it if it.base == T.STRING else t
                 else:
                     raise KsqlStatementError(
-                        f"invalid input syntax for type {it}: \"{A.format_expr(e)}\""
+                        f'invalid input syntax for type {it}: "{A.format_expr(e)}"'
                     )
         conv = _numeric_widener(it)
         fns = [i.fn for i in items]
         if conv:
-            fns = [(lambda f: (lambda r: conv(f(r))))(f) for f in fns]
+            fns = [(lambda f: lambda r: conv(f(r)))(f) for f in fns]
         return Compiled(T.array_of(it), lambda r: [f(r) for f in fns])
 
     def _c_MapCtor(self, e: A.MapCtor) -> Compiled:
@@ -622,24 +624,93 @@ def os_linesep() -> str:
 # them is reported as unsupported, not as an unknown function.
 NOT_IMPLEMENTED_FUNCTIONS = frozenset(
     {
-        "EXTRACTJSONFIELD", "PARSE_DATE", "FORMAT_DATE", "PARSE_TIME", "FORMAT_TIME",
-        "PARSE_TIMESTAMP", "FORMAT_TIMESTAMP", "TIMESTAMPTOSTRING", "STRINGTOTIMESTAMP",
-        "STRINGTODATE", "DATETOSTRING", "UNIX_TIMESTAMP", "UNIX_DATE", "CONVERT_TZ",
-        "DATEADD", "DATESUB", "TIMEADD", "TIMESUB", "TIMESTAMPADD", "TIMESTAMPSUB",
-        "FROM_UNIXTIME", "FROM_DAYS", "ARRAY_CONTAINS", "ARRAY_DISTINCT", "ARRAY_EXCEPT",
-        "ARRAY_INTERSECT", "ARRAY_JOIN", "ARRAY_MAX", "ARRAY_MIN", "ARRAY_REMOVE",
-        "ARRAY_SORT", "ARRAY_UNION", "ARRAY_CONCAT", "AS_MAP", "ENTRIES", "GENERATE_SERIES",
-        "MAP_KEYS", "MAP_VALUES", "MAP_UNION", "SLICE", "TRANSFORM", "REDUCE", "FILTER",
-        "JSON_ARRAY_CONTAINS", "JSON_ARRAY_LENGTH", "JSON_CONCAT", "JSON_ITEMS", "JSON_KEYS",
-        "JSON_RECORDS", "IS_JSON_STRING", "TO_JSON_STRING", "CHR", "ENCODE", "FROM_BYTES",
-        "TO_BYTES", "REGEXP_EXTRACT", "REGEXP_EXTRACT_ALL", "REGEXP_REPLACE", "REGEXP_SPLIT_TO_ARRAY",
-        "SPLIT_TO_MAP", "UUID", "URL_DECODE_PARAM", "URL_ENCODE_PARAM", "URL_EXTRACT_FRAGMENT",
-        "URL_EXTRACT_HOST", "URL_EXTRACT_PARAMETER", "URL_EXTRACT_PATH", "URL_EXTRACT_PORT",
-        "URL_EXTRACT_PROTOCOL", "URL_EXTRACT_QUERY", "GEO_DISTANCE", "SUM_LIST", "ELT", "FIELD",
-        "DIFFERENCE", "SOUNDEX", "MASK_LEFT_LAST", "INT_FROM_BYTES", "BIGINT_FROM_BYTES",
-        "DOUBLE_FROM_BYTES", "LOG10",
+        "EXTRACTJSONFIELD",
+        "PARSE_DATE",
+        "FORMAT_DATE",
+        "PARSE_TIME",
+        "FORMAT_TIME",
+        "PARSE_TIMESTAMP",
+        "FORMAT_TIMESTAMP",
+        "TIMESTAMPTOSTRING",
+        "STRINGTOTIMESTAMP",
+        "STRINGTODATE",
+        "DATETOSTRING",
+        "UNIX_TIMESTAMP",
+        "UNIX_DATE",
+        "CONVERT_TZ",
+        "DATEADD",
+        "DATESUB",
+        "TIMEADD",
+        "TIMESUB",
+        "TIMESTAMPADD",
+        "TIMESTAMPSUB",
+        "FROM_UNIXTIME",
+        "FROM_DAYS",
+        "ARRAY_CONTAINS",
+        "ARRAY_DISTINCT",
+        "ARRAY_EXCEPT",
+        "ARRAY_INTERSECT",
+        "ARRAY_JOIN",
+        "ARRAY_MAX",
+        "ARRAY_MIN",
+        "ARRAY_REMOVE",
+        "ARRAY_SORT",
+        "ARRAY_UNION",
+        "ARRAY_CONCAT",
+        "AS_MAP",
+        "ENTRIES",
+        "GENERATE_SERIES",
+        "MAP_KEYS",
+        "MAP_VALUES",
+        "MAP_UNION",
+        "SLICE",
+        "TRANSFORM",
+        "REDUCE",
+        "FILTER",
+        "JSON_ARRAY_CONTAINS",
+        "JSON_ARRAY_LENGTH",
+        "JSON_CONCAT",
+        "JSON_ITEMS",
+        "JSON_KEYS",
+        "JSON_RECORDS",
+        "IS_JSON_STRING",
+        "TO_JSON_STRING",
+        "CHR",
+        "ENCODE",
+        "FROM_BYTES",
+        "TO_BYTES",
+        "REGEXP_EXTRACT",
+        "REGEXP_EXTRACT_ALL",
+        "REGEXP_REPLACE",
+        "REGEXP_SPLIT_TO_ARRAY",
+        "SPLIT_TO_MAP",
+        "UUID",
+        "URL_DECODE_PARAM",
+        "URL_ENCODE_PARAM",
+        "URL_EXTRACT_FRAGMENT",
+        "URL_EXTRACT_HOST",
+        "URL_EXTRACT_PARAMETER",
+        "URL_EXTRACT_PATH",
+        "URL_EXTRACT_PORT",
+        "URL_EXTRACT_PROTOCOL",
+        "URL_EXTRACT_QUERY",
+        "GEO_DISTANCE",
+        "SUM_LIST",
+        "ELT",
+        "FIELD",
+        "DIFFERENCE",
+        "SOUNDEX",
+        "MASK_LEFT_LAST",
+        "INT_FROM_BYTES",
+        "BIGINT_FROM_BYTES",
+        "DOUBLE_FROM_BYTES",
+        "LOG10",
         # test-only UDFs of ksqlDB's functional tests
-        "WHENCONDITION", "WHENRESULT", "BAD_UDF", "TEST_UDF", "BAD_TEST_UDF",
+        "WHENCONDITION",
+        "WHENRESULT",
+        "BAD_UDF",
+        "TEST_UDF",
+        "BAD_TEST_UDF",
     }
 )
 
@@ -822,7 +893,9 @@ def decimal_result_type(op: str, a: T.SqlType, b: T.SqlType) -> T.SqlType:
     return T.SqlType(T.DECIMAL, precision=max(precision, 1), scale=scale)
 
 
-def arithmetic_op(op: str, at: T.SqlType, bt: T.SqlType) -> tuple[T.SqlType, Callable[[Any, Any], Any]]:
+def arithmetic_op(
+    op: str, at: T.SqlType, bt: T.SqlType
+) -> tuple[T.SqlType, Callable[[Any, Any], Any]]:
     if at.base == T.DOUBLE or bt.base == T.DOUBLE:
         fns: dict[str, Callable[[Any, Any], Any]] = {
             "+": lambda a, b: float(a) + float(b),
@@ -926,11 +999,21 @@ def to_string(v: Any, t: T.SqlType) -> str:
         return "[" + ", ".join("null" if x is None else to_string(x, t.item or t) for x in v) + "]"
     if isinstance(v, dict) and t.base == T.STRUCT:
         # Kafka Connect Struct.toString(): null fields are omitted
-        return "Struct{" + ",".join(
-            f"{k}={to_string(x, t.field_type(k) or t)}" for k, x in v.items() if x is not None
-        ) + "}"
+        return (
+            "Struct{"
+            + ",".join(
+                f"{k}={to_string(x, t.field_type(k) or t)}" for k, x in v.items() if x is not None
+            )
+            + "}"
+        )
     if isinstance(v, dict):
-        return "{" + ", ".join(f"{k}={'null' if x is None else to_string(x, t.item or t)}" for k, x in v.items()) + "}"
+        return (
+            "{"
+            + ", ".join(
+                f"{k}={'null' if x is None else to_string(x, t.item or t)}" for k, x in v.items()
+            )
+            + "}"
+        )
     return str(v)
 
 
@@ -972,7 +1055,11 @@ def cast_function(src: T.SqlType, dst: T.SqlType, text: str) -> Callable[[Any], 
 
         def to_dec(v: Any) -> Decimal:
             try:
-                x = Decimal(v.strip()) if isinstance(v, str) else Decimal(repr(v) if isinstance(v, float) else v)
+                x = (
+                    Decimal(v.strip())
+                    if isinstance(v, str)
+                    else Decimal(repr(v) if isinstance(v, float) else v)
+                )
             except InvalidOperation:
                 raise KsqlProcessingError(f'invalid input syntax for type DECIMAL: "{v}"') from None
             r = x.quantize(q, rounding=ROUND_HALF_UP)
@@ -1011,7 +1098,9 @@ def cast_function(src: T.SqlType, dst: T.SqlType, text: str) -> Callable[[Any], 
             n: (None if c is None or v.get(n) is None else c(v.get(n))) for n, c in convs
         }
     if s in (T.TIMESTAMP, T.DATE, T.TIME) or d in (T.TIMESTAMP, T.DATE, T.TIME, T.BYTES):
-        raise KsqlUnsupportedError(f"Cast of {src} to {dst} is not supported by the embedded engine")
+        raise KsqlUnsupportedError(
+            f"Cast of {src} to {dst} is not supported by the embedded engine"
+        )
     raise KsqlStatementError(f"Cast of {src} to {dst} is not supported")
 
 
@@ -1030,7 +1119,13 @@ def coerce_in_item(comp: ExpressionCompiler, item: A.Expr, target: T.SqlType) ->
             raise KsqlStatementError(f"Invalid Predicate: {msg}") from None
         if v is not _NO:
             return _const(target, v)
-    if c.type == target or (c.type.is_numeric and target.is_numeric) or T.can_implicitly_cast(c.type, target) or T.can_implicitly_cast(target, c.type) or _loosely_comparable(c.type, target):
+    if (
+        c.type == target
+        or (c.type.is_numeric and target.is_numeric)
+        or T.can_implicitly_cast(c.type, target)
+        or T.can_implicitly_cast(target, c.type)
+        or _loosely_comparable(c.type, target)
+    ):
         return c
     hint = "\nHint: You might need to add explicit type casts." if target.base == T.BOOLEAN else ""
     raise KsqlStatementError(
@@ -1089,18 +1184,24 @@ def coerce_literal(e: A.Expr, c: Compiled, target: T.SqlType) -> Any:
                 try:
                     d = Decimal(v.strip())
                 except InvalidOperation:
-                    raise KsqlProcessingError(f'invalid input syntax for type {tb}: "{v}"') from None
+                    raise KsqlProcessingError(
+                        f'invalid input syntax for type {tb}: "{v}"'
+                    ) from None
                 return int(d) if d == int(d) else d
             if tb == T.DOUBLE:
                 try:
                     return float(v.strip())
                 except ValueError:
-                    raise KsqlProcessingError(f'invalid input syntax for type DOUBLE: "{v}"') from None
+                    raise KsqlProcessingError(
+                        f'invalid input syntax for type DOUBLE: "{v}"'
+                    ) from None
             if tb == T.DECIMAL:
                 try:
                     return Decimal(v.strip())
                 except InvalidOperation:
-                    raise KsqlProcessingError(f'invalid input syntax for type DECIMAL: "{v}"') from None
+                    raise KsqlProcessingError(
+                        f'invalid input syntax for type DECIMAL: "{v}"'
+                    ) from None
             if tb == T.BOOLEAN:
                 b = parse_boolean(v)
                 if b is None:

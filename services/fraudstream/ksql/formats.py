@@ -23,11 +23,20 @@ from typing import Any, Protocol
 import fastavro
 import orjson
 
+from fraudstream.errors import SerdeError
 from fraudstream.ksql import types as T
 from fraudstream.ksql.errors import KsqlStatementError
-from fraudstream.errors import SerdeError
 
-KNOWN_FORMATS = ("JSON", "AVRO", "DELIMITED", "KAFKA", "NONE", "PROTOBUF", "JSON_SR", "PROTOBUF_NOSR")
+KNOWN_FORMATS = (
+    "JSON",
+    "AVRO",
+    "DELIMITED",
+    "KAFKA",
+    "NONE",
+    "PROTOBUF",
+    "JSON_SR",
+    "PROTOBUF_NOSR",
+)
 SUPPORTED_FORMATS = ("JSON", "AVRO", "DELIMITED", "KAFKA", "NONE")
 
 
@@ -129,7 +138,9 @@ def check_supported(fmt: FormatSpec, columns: Sequence[Column], is_key: bool) ->
             )
     if n in ("KAFKA", "DELIMITED"):
         for cname, ctype in columns:
-            if ctype.base in (T.ARRAY, T.MAP, T.STRUCT) or (n == "KAFKA" and ctype.base in (T.BOOLEAN, T.DECIMAL, T.DATE, T.TIME, T.TIMESTAMP)) :
+            if ctype.base in (T.ARRAY, T.MAP, T.STRUCT) or (
+                n == "KAFKA" and ctype.base in (T.BOOLEAN, T.DECIMAL, T.DATE, T.TIME, T.TIMESTAMP)
+            ):
                 if is_key:
                     cols = ", ".join(f"`{c}` {t} KEY" for c, t in columns)
                     col_suffix = f", column: `{cname}`" if n == "DELIMITED" else ""
@@ -224,7 +235,9 @@ def _coercer(t: T.SqlType) -> Callable[[Any], Any]:
                 return str(v)
             if isinstance(v, dict | list):
                 return orjson.dumps(v).decode()
-            raise SerdeError(f"Can't convert type. sourceType: {type(v).__name__}, requiredType: STRING")
+            raise SerdeError(
+                f"Can't convert type. sourceType: {type(v).__name__}, requiredType: STRING"
+            )
 
         return to_str
     if b in (T.INTEGER, T.BIGINT):
@@ -248,7 +261,9 @@ def _coercer(t: T.SqlType) -> Callable[[Any], Any]:
                     return int(v.strip())
                 except ValueError:
                     raise SerdeError(f"Can't coerce string to type. targetType: {b}") from None
-            raise SerdeError(f"Can't convert type. sourceType: {type(v).__name__}, requiredType: {b}")
+            raise SerdeError(
+                f"Can't convert type. sourceType: {type(v).__name__}, requiredType: {b}"
+            )
 
         return to_int
     if b == T.DOUBLE:
@@ -257,7 +272,9 @@ def _coercer(t: T.SqlType) -> Callable[[Any], Any]:
             if v is None or type(v) is float:
                 return v
             if isinstance(v, bool):
-                raise SerdeError("Can't convert type. sourceType: BooleanNode, requiredType: DOUBLE")
+                raise SerdeError(
+                    "Can't convert type. sourceType: BooleanNode, requiredType: DOUBLE"
+                )
             if isinstance(v, int | Decimal):
                 return float(v)
             if isinstance(v, str):
@@ -265,7 +282,9 @@ def _coercer(t: T.SqlType) -> Callable[[Any], Any]:
                     return float(v.strip())
                 except ValueError:
                     raise SerdeError("Can't coerce string to type. targetType: DOUBLE") from None
-            raise SerdeError(f"Can't convert type. sourceType: {type(v).__name__}, requiredType: DOUBLE")
+            raise SerdeError(
+                f"Can't convert type. sourceType: {type(v).__name__}, requiredType: DOUBLE"
+            )
 
         return to_double
     if b == T.DECIMAL:
@@ -430,7 +449,9 @@ def _json_serde(fmt: FormatSpec, columns: Sequence[Column], is_key: bool) -> Ser
     unwrapped = len(columns) == 1 and (is_key or fmt.wrap_single_value is False)
     convert = [_needs_conversion(t) for t in types]
     any_conv = any(convert)
-    dump: Callable[[Any], bytes] = dumps_json if any(_has_decimal(t) for t in types) else orjson.dumps
+    dump: Callable[[Any], bytes] = (
+        dumps_json if any(_has_decimal(t) for t in types) else orjson.dumps
+    )
     double_idx = [i for i, t in enumerate(types) if t.base == T.DOUBLE]
     if double_idx and dump is orjson.dumps:
         # orjson writes NaN/Infinity as null; ksqlDB (Jackson) writes them as strings
@@ -493,7 +514,11 @@ def _json_serde(fmt: FormatSpec, columns: Sequence[Column], is_key: bool) -> Ser
 
 # ----------------------------------------------------------------------------- KAFKA
 
-_PACK = {T.INTEGER: struct.Struct(">i"), T.BIGINT: struct.Struct(">q"), T.DOUBLE: struct.Struct(">d")}
+_PACK = {
+    T.INTEGER: struct.Struct(">i"),
+    T.BIGINT: struct.Struct(">q"),
+    T.DOUBLE: struct.Struct(">d"),
+}
 
 
 def _kafka_serde(columns: Sequence[Column], is_key: bool) -> Serde:
@@ -552,7 +577,9 @@ def _delimited_serde(fmt: FormatSpec, columns: Sequence[Column]) -> Serde:
             if b == T.DOUBLE:
                 return float(s.strip())
             if b == T.DECIMAL:
-                return Decimal(s.strip()).quantize(Decimal(1).scaleb(-t.scale), rounding=ROUND_HALF_UP)
+                return Decimal(s.strip()).quantize(
+                    Decimal(1).scaleb(-t.scale), rounding=ROUND_HALF_UP
+                )
             if b == T.BOOLEAN:
                 low = s.strip().lower()
                 if low not in ("true", "false"):
@@ -572,7 +599,7 @@ def _delimited_serde(fmt: FormatSpec, columns: Sequence[Column]) -> Serde:
         fields = rows[0] if rows else [""]
         if len(fields) != n:
             raise SerdeError(
-                f"Column count mismatch on deserialization. topic: , partition: 0, offset: 0"
+                "Column count mismatch on deserialization. topic: , partition: 0, offset: 0"
             )
         return [parse_field(f, t) for f, t in zip(fields, types, strict=True)]
 
@@ -636,7 +663,10 @@ def avro_type(t: T.SqlType, name: str) -> Any:
             "precision": t.precision,
             "scale": t.scale,
             "connect.version": 1,
-            "connect.parameters": {"scale": str(t.scale), "connect.decimal.precision": str(t.precision)},
+            "connect.parameters": {
+                "scale": str(t.scale),
+                "connect.decimal.precision": str(t.precision),
+            },
             "connect.name": "org.apache.kafka.connect.data.Decimal",
         }
     if b == T.DATE:
@@ -663,7 +693,9 @@ def avro_type(t: T.SqlType, name: str) -> Any:
     raise KsqlStatementError(f"Type {t} is not supported by the AVRO format")
 
 
-def avro_schema_for(columns: Sequence[Column], full_name: str | None = None, unwrapped: bool = False) -> dict[str, Any] | list[Any]:
+def avro_schema_for(
+    columns: Sequence[Column], full_name: str | None = None, unwrapped: bool = False
+) -> dict[str, Any] | list[Any]:
     """ksqlDB-style Avro schema: record `KsqlDataSourceSchema`, every field an optional union."""
     if unwrapped:
         return ["null", avro_type(columns[0][1], full_name or f"{AVRO_NAMESPACE}.{AVRO_RECORD}")]
@@ -672,7 +704,9 @@ def avro_schema_for(columns: Sequence[Column], full_name: str | None = None, unw
     else:
         ns, nm = AVRO_NAMESPACE, AVRO_RECORD
     for cname, _ in columns:
-        if not (cname[:1].isalpha() or cname[:1] == "_") or not all(ch.isalnum() or ch == "_" for ch in cname):
+        if not (cname[:1].isalpha() or cname[:1] == "_") or not all(
+            ch.isalnum() or ch == "_" for ch in cname
+        ):
             raise KsqlStatementError(
                 f"Schema is not compatible with Avro: Illegal initial character: {cname}"
                 if not (cname[:1].isalpha() or cname[:1] == "_")
@@ -822,15 +856,24 @@ def sql_type_from_avro(schema: Any) -> T.SqlType:
             raise KsqlStatementError(f"Unsupported Avro union: {schema}")
         return sql_type_from_avro(non_null[0])
     if isinstance(schema, str):
-        m = {"boolean": T.T_BOOLEAN, "int": T.T_INTEGER, "long": T.T_BIGINT, "double": T.T_DOUBLE,
-             "float": T.T_DOUBLE, "string": T.T_STRING, "bytes": T.T_BYTES}
+        m = {
+            "boolean": T.T_BOOLEAN,
+            "int": T.T_INTEGER,
+            "long": T.T_BIGINT,
+            "double": T.T_DOUBLE,
+            "float": T.T_DOUBLE,
+            "string": T.T_STRING,
+            "bytes": T.T_BYTES,
+        }
         if schema in m:
             return m[schema]
         raise KsqlStatementError(f"Unsupported Avro type: {schema}")
     t = schema.get("type")
     lt = schema.get("logicalType")
     if lt == "decimal":
-        return T.SqlType(T.DECIMAL, precision=int(schema["precision"]), scale=int(schema.get("scale", 0)))
+        return T.SqlType(
+            T.DECIMAL, precision=int(schema["precision"]), scale=int(schema.get("scale", 0))
+        )
     if lt == "date":
         return T.T_DATE
     if lt == "time-millis":

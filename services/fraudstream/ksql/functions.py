@@ -12,7 +12,7 @@ import random
 import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import ROUND_DOWN, ROUND_FLOOR, ROUND_HALF_UP, Decimal
 from typing import Any
 
 from fraudstream.ksql import types as T
@@ -72,7 +72,9 @@ _NUM = (T.INTEGER, T.BIGINT, T.DOUBLE, T.DECIMAL)
 # ----------------------------------------------------------------------------- MASK family
 
 
-def _mask_char(c: str, upper: str | None, lower: str | None, digit: str | None, other: str | None) -> str:
+def _mask_char(
+    c: str, upper: str | None, lower: str | None, digit: str | None, other: str | None
+) -> str:
     cat = unicodedata.category(c)
     if cat == "Lu":
         return c if upper is None else upper
@@ -202,8 +204,10 @@ def _ifnull(types: list[T.SqlType]) -> Resolved:
     if len(types) != 2:
         raise _bad_args("IFNULL", types)
     rt = types[0] if types[0].base != T.NULL else types[1]
-    if types[0].base != T.NULL and types[1].base != T.NULL and not T.can_implicitly_cast(
-        types[1], types[0]
+    if (
+        types[0].base != T.NULL
+        and types[1].base != T.NULL
+        and not T.can_implicitly_cast(types[1], types[0])
     ):
         raise _bad_args("IFNULL", types)
     return Resolved(rt, lambda a, b: b if a is None else a, null_safe=False)
@@ -486,8 +490,14 @@ _ceil_floor("FLOOR", math.floor)
 def _java_round_half_up(x: float, places: int = 0) -> float:
     if not math.isfinite(x):
         return x
-    d = Decimal(repr(x)).quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)
-    return float(d)
+    return float(_round_half_ceiling(Decimal(repr(x)), places))
+
+
+def _round_half_ceiling(d: Decimal, places: int) -> Decimal:
+    """ksqlDB rounds half towards positive infinity (Math.round semantics)."""
+    q = Decimal(1).scaleb(-places)
+    r = (d + q / 2).quantize(q, rounding=ROUND_FLOOR)
+    return r + 0  # normalise -0
 
 
 @register("ROUND")
@@ -499,7 +509,7 @@ def _round(types: list[T.SqlType]) -> Resolved:
             return Resolved(t, lambda x: x)
         if t.base == T.DECIMAL:
             rt = T.SqlType(T.DECIMAL, precision=t.precision - t.scale + 1, scale=0)
-            return Resolved(rt, lambda x: x.quantize(Decimal(1), rounding=ROUND_HALF_UP))
+            return Resolved(rt, lambda x: _round_half_ceiling(x, 0))
         # ksqlDB: ROUND(DOUBLE) -> BIGINT, rounding half up (Math.round)
         return Resolved(T.T_BIGINT, lambda x: math.floor(x + 0.5))
     _expect("ROUND", types, _NUM, _INTS)
@@ -509,7 +519,7 @@ def _round(types: list[T.SqlType]) -> Resolved:
     if t.base == T.DECIMAL:
 
         def dec(x: Decimal, p: int) -> Decimal:
-            return x.quantize(Decimal(1).scaleb(-p), rounding=ROUND_HALF_UP).quantize(
+                        return _round_half_ceiling(x, p).quantize(
                 Decimal(1).scaleb(-t.scale)
             )
 
@@ -527,7 +537,21 @@ def _trunc(types: list[T.SqlType]) -> Resolved:
         if t.base == T.DECIMAL:
             return Resolved(t, lambda x: Decimal(int(x)))
         return Resolved(T.T_BIGINT, lambda x: int(x))
-    raise _bad_args("TRUNC", types)
+    _expect("TRUNC", types, _NUM, _INTS)
+    t = types[0]
+
+    def trunc_to(x: Any, p: int) -> Decimal:
+        q = Decimal(1).scaleb(-p)
+        d = Decimal(repr(x)) if isinstance(x, float) else Decimal(x)
+        if p >= 0:
+            return d.quantize(q, rounding=ROUND_DOWN)
+        return (d / q).to_integral_value(ROUND_DOWN) * q
+
+    if t.base == T.DECIMAL:
+        return Resolved(t, lambda x, p: trunc_to(x, p).quantize(Decimal(1).scaleb(-t.scale)))
+    if t.base == T.DOUBLE:
+        return Resolved(T.T_DOUBLE, lambda x, p: float(trunc_to(x, p)) if math.isfinite(x) else x)
+    return Resolved(t, lambda x, p: int(trunc_to(x, p)))
 
 
 def _extreme(name: str, pick: Callable[..., Any]) -> None:

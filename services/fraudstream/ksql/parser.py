@@ -40,7 +40,12 @@ _TIME_UNITS = {
 def _parser() -> Lark:
     grammar = resources.files("fraudstream.ksql").joinpath("grammar.lark").read_text()
     return Lark(
-        grammar, parser="lalr", lexer="basic", propagate_positions=True, maybe_placeholders=True, cache=False
+        grammar,
+        parser="lalr",
+        lexer="basic",
+        propagate_positions=True,
+        maybe_placeholders=True,
+        cache=False,
     )
 
 
@@ -178,7 +183,9 @@ class _ToAst(Transformer[Token, Any]):
 
     def like(self, ch: list[Any]) -> A.Expr:
         exprs = _not_token(ch)
-        esc = next((_string_value(c) for c in ch if isinstance(c, Token) and c.type == "STRING"), None)
+        esc = next(
+            (_string_value(c) for c in ch if isinstance(c, Token) and c.type == "STRING"), None
+        )
         return A.Like(exprs[0], exprs[1], esc, _has(ch, "NOT"))
 
     def is_null(self, ch: list[Any]) -> A.Expr:
@@ -315,7 +322,9 @@ class _ToAst(Transformer[Token, Any]):
     def duration(self, ch: list[Any]) -> _Duration:
         num, unit = ch
         if unit not in _TIME_UNITS:
-            raise KsqlParseError(f"Invalid duration: '{num.value} {unit.lower()}'. Unknown time unit: '{unit}'")
+            raise KsqlParseError(
+                f"Invalid duration: '{num.value} {unit.lower()}'. Unknown time unit: '{unit}'"
+            )
         return _Duration(int(num.value) * _TIME_UNITS[unit])
 
     def grace(self, ch: list[Any]) -> _Grace:
@@ -531,7 +540,9 @@ class _ToAst(Transformer[Token, Any]):
 
     def drop_source(self, ch: list[Any]) -> A.Statement:
         flags = self._flags(ch)
-        return A.DropSource(self._kind(ch), self._name(ch), "IF_EXISTS" in flags, _has(ch, "DELETE"))
+        return A.DropSource(
+            self._kind(ch), self._name(ch), "IF_EXISTS" in flags, _has(ch, "DELETE")
+        )
 
     def terminate_all(self, ch: list[Any]) -> A.Statement:
         return A.Terminate(None)

@@ -24,6 +24,7 @@ from fraudstream.ksql.errors import (
 )
 from fraudstream.ksql.expressions import (
     AGGREGATE_NAMES,
+    NOT_IMPLEMENTED_FUNCTIONS,
     Compiled,
     ExpressionCompiler,
     Scope,
@@ -217,7 +218,11 @@ class Planner:
             s.key_format, [(c.name, c.type) for c in s.key_columns], s.topic, True, self.registry
         )
         vser = make_serde(
-            s.value_format, [(c.name, c.type) for c in s.value_columns], s.topic, False, self.registry
+            s.value_format,
+            [(c.name, c.type) for c in s.value_columns],
+            s.topic,
+            False,
+            self.registry,
         )
         ts_fn = None
         if s.timestamp_column:
@@ -230,6 +235,8 @@ class Planner:
 
     # ------------------------------------------------------------------ entry point
     def plan(self, q: A.Query, transient: bool) -> PlannedQuery:
+        self._reject_unimplemented(q)
+
         if q.window and q.window.type == "SESSION":
             raise KsqlUnsupportedError("SESSION windows are not supported by the embedded engine")
         left_src = self._source(q.source)
@@ -238,7 +245,9 @@ class Planner:
             raise KsqlUnsupportedError("Multi-way joins are not supported by the embedded engine")
         for j in q.joins:
             rsrc = self._source(j.right)
-            bound.append(BoundSource(rsrc, j.right.alias or rsrc.name, bound[-1].offset + bound[-1].width))
+            bound.append(
+                BoundSource(rsrc, j.right.alias or rsrc.name, bound[-1].offset + bound[-1].width)
+            )
         if len(bound) == 2 and bound[0].source.name == bound[1].source.name:
             raise KsqlStatementError(
                 f"Can not join '{bound[0].source.name}' to '{bound[1].source.name}': self joins "
@@ -276,7 +285,9 @@ class Planner:
 
         if q.group_by is not None or self._has_aggregates(items, q):
             if is_join:
-                raise KsqlUnsupportedError("GROUP BY over a join is not supported by the embedded engine")
+                raise KsqlUnsupportedError(
+                    "GROUP BY over a join is not supported by the embedded engine"
+                )
             return self._plan_aggregate(q, items, where)
         if q.window is not None:
             raise KsqlStatementError("WINDOW clause requires a GROUP BY clause.")
@@ -284,9 +295,23 @@ class Planner:
             raise KsqlStatementError("HAVING clause requires a GROUP BY clause.")
         if is_join:
             if q.partition_by is not None:
-                raise KsqlUnsupportedError("PARTITION BY on a join is not supported by the embedded engine")
+                raise KsqlUnsupportedError(
+                    "PARTITION BY on a join is not supported by the embedded engine"
+                )
             return self._plan_join(q, join, items, where)
         return self._plan_single(q, items, where)
+
+    def _reject_unimplemented(self, q: A.Query) -> None:
+        exprs: list[A.Expr] = [i.expr for i in q.select if isinstance(i, A.SelectItem)]
+        exprs += [e for e in (q.where, q.having) if e is not None]
+        exprs += list(q.group_by or []) + list(q.partition_by or [])
+        exprs += [j.criteria for j in q.joins]
+        for e in exprs:
+            for n in A.walk(e):
+                if isinstance(n, A.FunctionCall) and n.name in NOT_IMPLEMENTED_FUNCTIONS:
+                    raise KsqlUnsupportedError(
+                        f"Function {n.name} is not implemented by the embedded engine"
+                    )
 
     # ------------------------------------------------------------------ select list
     def _expand_select(self, q: A.Query, bound: list[BoundSource]) -> list[OutputColumn]:
@@ -295,15 +320,21 @@ class Planner:
         raw: list[tuple[str | None, A.Expr]] = []
         pby = q.partition_by if (len(bound) == 1 and q.partition_by) else None
         for it in q.select:
-            if isinstance(it, A.AllColumns) and pby is not None and not (
-                len(pby) == 1 and isinstance(pby[0], A.Literal) and pby[0].kind == "NULL"
+            if (
+                isinstance(it, A.AllColumns)
+                and pby is not None
+                and not (len(pby) == 1 and isinstance(pby[0], A.Literal) and pby[0].kind == "NULL")
             ):
                 raw.extend(self._partition_star(bound[0], pby))
                 continue
             if isinstance(it, A.AllColumns):
                 targets = bound
                 if it.source is not None:
-                    targets = [b for b in bound if b.alias == it.source or (len(bound) == 1 and b.source.name == it.source)]
+                    targets = [
+                        b
+                        for b in bound
+                        if b.alias == it.source or (len(bound) == 1 and b.source.name == it.source)
+                    ]
                     if not targets:
                         raise KsqlStatementError(
                             f"Failed to prepare statement: '{it.source}' is not a valid stream/table name or alias."
@@ -312,7 +343,12 @@ class Planner:
                     for c in b.source.key_columns + b.source.value_columns:
                         name = f"{b.alias}_{c.name}" if is_join else c.name
                         raw.append((name, A.ColumnRef(c.name, b.alias)))
-                    if b.source.window is not None and not is_join and it.source is None and self.transient:
+                    if (
+                        b.source.window is not None
+                        and not is_join
+                        and it.source is None
+                        and self.transient
+                    ):
                         pass
             else:
                 raw.append((it.alias, it.expr))
@@ -395,7 +431,9 @@ class Planner:
         seen: set[str] = set()
         for it in items:
             if it.name in seen:
-                raise KsqlStatementError(f"Duplicate value columns found in schema: `{it.name}` {it.compiled.type if it.compiled else ''}".strip())
+                raise KsqlStatementError(
+                    f"Duplicate value columns found in schema: `{it.name}` {it.compiled.type if it.compiled else ''}".strip()
+                )
             seen.add(it.name)
 
     # ------------------------------------------------------------------ key selection
@@ -436,7 +474,7 @@ class Planner:
                     f"aliased as: {_join_names(names)}."
                 )
             picked.append(found[0])
-        if missing and what == "key column":
+        if missing and what in ("key column", "partitioning expression"):
             missing = [self._fmt_key_expr(k, what) for k in key_exprs]
         if alt_missing and not self.transient:
             opts = alt_missing[0]
@@ -482,8 +520,12 @@ class Planner:
         if kf and not key_cols and self._partition_null and str(kf).upper() != "NONE":
             raise KsqlStatementError("Key format specified for stream without key columns.")
         if key_cols and key_format.name == "NONE":
-            key_format = FormatSpec(self.properties.get("ksql.persistence.default.format.key", "KAFKA"))
-        value_format = replace(base.value_format, schema_id=None, schema_full_name=None, wrap_single_value=None)
+            key_format = FormatSpec(
+                self.properties.get("ksql.persistence.default.format.key", "KAFKA")
+            )
+        value_format = replace(
+            base.value_format, schema_id=None, schema_full_name=None, wrap_single_value=None
+        )
         default_wrap = self.properties.get("ksql.persistence.wrap.single.values")
         if default_wrap is not None and str(default_wrap) != "":
             value_format.wrap_single_value = str(default_wrap).lower() == "true"
@@ -519,16 +561,26 @@ class Planner:
         topic = self.sink_topic or ""
         check_supported(key_format, [(c.name, c.type) for c in key_cols], True)
         check_supported(value_format, [(c.name, c.type) for c in value_cols], False)
-        kser = make_serde(key_format, [(c.name, c.type) for c in key_cols], topic, True, self.registry).serialize
-        vser = make_serde(value_format, [(c.name, c.type) for c in value_cols], topic, False, self.registry).serialize
+        kser = make_serde(
+            key_format, [(c.name, c.type) for c in key_cols], topic, True, self.registry
+        ).serialize
+        vser = make_serde(
+            value_format, [(c.name, c.type) for c in value_cols], topic, False, self.registry
+        ).serialize
         sink_ts_fn = None
         sink_ts_col = self.sink_props.get("TIMESTAMP")
         if sink_ts_col and self.existing_sink is None:
-            name = str(sink_ts_col).upper() if not str(sink_ts_col).startswith("`") else str(sink_ts_col)[1:-1]
+            name = (
+                str(sink_ts_col).upper()
+                if not str(sink_ts_col).startswith("`")
+                else str(sink_ts_col)[1:-1]
+            )
             idx = next((i for i, c in enumerate(value_cols) if c.name == name), None)
             kidx = next((i for i, c in enumerate(key_cols) if c.name == name), None)
             if idx is None and kidx is None:
-                raise KsqlStatementError(f"The TIMESTAMP column set in the WITH clause does not exist in the schema: '{name}'")
+                raise KsqlStatementError(
+                    f"The TIMESTAMP column set in the WITH clause does not exist in the schema: '{name}'"
+                )
             fmt = self.sink_props.get("TIMESTAMP_FORMAT")
             parse = _ts_parser(str(fmt) if fmt else None)
             if idx is not None:
@@ -554,17 +606,29 @@ class Planner:
                         out.append(None)
                 return out
 
-        def emit(row: Sequence[Any], rec: InRecord | None, ts: int | None = None,
-                 tombstone: bool = False, wstart: int | None = None, wend: int | None = None,
-                 key_override: list[Any] | None = None) -> list[OutRecord]:
+        def emit(
+            row: Sequence[Any],
+            rec: InRecord | None,
+            ts: int | None = None,
+            tombstone: bool = False,
+            wstart: int | None = None,
+            wend: int | None = None,
+            key_override: list[Any] | None = None,
+        ) -> list[OutRecord]:
             vals = evaluate(row, rec)
             keys = vals[:nk] if key_override is None else key_override
             values = vals[nk:]
             if ts is None:
                 ts = row[ts_index] if ts_index is not None else (rec.timestamp if rec else 0)
             try:
-                if nk and all(k is None for k in keys) and (
-                    nk == 1 or key_format.name in ("DELIMITED", "KAFKA") or (rec is not None and rec.key is None and passthrough_null_key)
+                if (
+                    nk
+                    and all(k is None for k in keys)
+                    and (
+                        nk == 1
+                        or key_format.name in ("DELIMITED", "KAFKA")
+                        or (rec is not None and rec.key is None and passthrough_null_key)
+                    )
                 ):
                     kb = None
                 else:
@@ -577,16 +641,24 @@ class Planner:
                     if t2 is not None:
                         ts = t2
             except (SerdeError, KsqlProcessingError, ValueError, TypeError, OverflowError) as exc:
-                log("SERIALIZATION_ERROR", f"Error serializing message to topic: {topic}. {exc}", rec)
+                log(
+                    "SERIALIZATION_ERROR",
+                    f"Error serializing message to topic: {topic}. {exc}",
+                    rec,
+                )
                 return []
             return [OutRecord(topic, kb, vb, int(ts or 0))]
 
         return emit
 
-    def _transient_emitter(self, fns: list[Callable[[Sequence[Any]], Any]]) -> Callable[..., list[TransientRow]]:
+    def _transient_emitter(
+        self, fns: list[Callable[[Sequence[Any]], Any]]
+    ) -> Callable[..., list[TransientRow]]:
         log = self._log
 
-        def emit(row: Sequence[Any], rec: InRecord | None, tombstone: bool = False, **_: Any) -> list[TransientRow]:
+        def emit(
+            row: Sequence[Any], rec: InRecord | None, tombstone: bool = False, **_: Any
+        ) -> list[TransientRow]:
             out = []
             for f in fns:
                 try:
@@ -598,14 +670,23 @@ class Planner:
 
         return emit
 
-    def _new_query(self, source_topics: list[str], schema: list[Column], limit: int | None) -> BaseQuery:
+    def _new_query(
+        self, source_topics: list[str], schema: list[Column], limit: int | None
+    ) -> BaseQuery:
         from fraudstream.ksql.topology import PersistentQuery
 
         if self.transient:
-            q: BaseQuery = TransientQuery(self.query_id, self.text, source_topics, None, schema, limit=limit)
+            q: BaseQuery = TransientQuery(
+                self.query_id, self.text, source_topics, None, schema, limit=limit
+            )
         else:
             q = PersistentQuery(
-                self.query_id, self.text, source_topics, self.sink_topic, schema, sink_name=self.sink_name
+                self.query_id,
+                self.text,
+                source_topics,
+                self.sink_topic,
+                schema,
+                sink_name=self.sink_name,
             )
         self.query = q
         return q
@@ -636,12 +717,17 @@ class Planner:
             seen: set[str] = set()
             for c in key_cols + value_cols:
                 if c.name in seen:
-                    raise KsqlStatementError(f"Duplicate value columns found in schema: `{c.name}` {c.type}")
+                    raise KsqlStatementError(
+                        f"Duplicate value columns found in schema: `{c.name}` {c.type}"
+                    )
                 seen.add(c.name)
         schema = key_cols + value_cols
         topics = [b.source.topic for b in self.bound]
         if self.transient:
-            schema_cols = [Column(it.name, it.compiled.type, "KEY" if i in key_idx else "VALUE") for i, it in enumerate(items)]  # type: ignore[union-attr]
+            schema_cols = [
+                Column(it.name, it.compiled.type, "KEY" if i in key_idx else "VALUE")
+                for i, it in enumerate(items)
+            ]  # type: ignore[union-attr]
             q = self._new_query(topics, schema_cols, limit)
             emitter: Callable[..., Any] = self._transient_emitter([it.compiled.fn for it in items])  # type: ignore[union-attr]
             kf, vf = base.key_format, base.value_format
@@ -660,8 +746,20 @@ class Planner:
                 None,
                 window,
             )
-        partitions = int(self.sink_props.get("PARTITIONS") or max(b.source.partitions for b in self.bound))
-        planned = PlannedQuery(q, key_cols, value_cols, kf, vf, window, kind, partitions, [b.source.name for b in self.bound])
+        partitions = int(
+            self.sink_props.get("PARTITIONS") or max(b.source.partitions for b in self.bound)
+        )
+        planned = PlannedQuery(
+            q,
+            key_cols,
+            value_cols,
+            kf,
+            vf,
+            window,
+            kind,
+            partitions,
+            [b.source.name for b in self.bound],
+        )
         return planned, emitter
 
     def _check_insert_schema(self, key_cols: list[Column], value_cols: list[Column]) -> None:
@@ -676,7 +774,9 @@ class Planner:
         if not same:
 
             def fmt(cols: list[Column]) -> str:
-                return ", ".join(f"`{c.name}` {c.type}{' KEY' if c.namespace == 'KEY' else ''}" for c in cols)
+                return ", ".join(
+                    f"`{c.name}` {c.type}{' KEY' if c.namespace == 'KEY' else ''}" for c in cols
+                )
 
             raise KsqlStatementError(
                 f"Incompatible schema between results and sink.\nResult schema is {fmt(result)}"
@@ -684,7 +784,9 @@ class Planner:
             )
 
     # ------------------------------------------------------------------ single source
-    def _plan_single(self, q: A.Query, items: list[OutputColumn], where: Callable[..., Any] | None) -> PlannedQuery:
+    def _plan_single(
+        self, q: A.Query, items: list[OutputColumn], where: Callable[..., Any] | None
+    ) -> PlannedQuery:
         b = self.bound[0]
         src = b.source
         compiler = ExpressionCompiler(self.scope, "SELECT")
@@ -693,9 +795,13 @@ class Planner:
         partition_fns: list[Callable[..., Any]] | None = None
         if q.partition_by is not None:
             if is_table:
-                raise KsqlStatementError(
-                    "Invalid Partition By: Cannot PARTITION BY a TABLE. Consider using GROUP BY instead."
-                ) if False else KsqlUnsupportedError("PARTITION BY on a TABLE is not supported")
+                raise (
+                    KsqlStatementError(
+                        "Invalid Partition By: Cannot PARTITION BY a TABLE. Consider using GROUP BY instead."
+                    )
+                    if False
+                    else KsqlUnsupportedError("PARTITION BY on a TABLE is not supported")
+                )
             if not q.partition_by:
                 raise KsqlStatementError("PARTITION BY requires at least one expression")
             pcomp = ExpressionCompiler(self.scope, "PARTITION BY")
@@ -727,14 +833,19 @@ class Planner:
             else:
                 key_idx = self._pick_keys(items, key_exprs, "key column") if key_exprs else []
         kind = "TABLE" if is_table else "STREAM"
-        planned, emit = self._finish(items, key_idx, src, kind, q.limit, src.window if not self.transient else None)
+        planned, emit = self._finish(
+            items, key_idx, src, kind, q.limit, src.window if not self.transient else None
+        )
         tomb_key_fns = None
         if q.partition_by is not None and key_idx:
             # tombstones keep key columns; any other partition expression gives NULL
             tomb_key_fns = []
             for i in key_idx:
                 e = items[i].expr
-                if all(self.scope.resolve(r, "PARTITION BY").namespace in ("KEY", "PSEUDO") for r in _refs(e)):
+                if all(
+                    self.scope.resolve(r, "PARTITION BY").namespace == "KEY"
+                    for r in _refs(e)
+                ):
                     tomb_key_fns.append(items[i].compiled.fn)  # type: ignore[union-attr]
                 else:
                     tomb_key_fns.append(lambda r: None)
@@ -750,22 +861,50 @@ class Planner:
         def handle(rec: InRecord) -> list[Any]:
             try:
                 row, tomb = read(rec)
-            except (SerdeError, KsqlProcessingError, ValueError, TypeError, UnicodeDecodeError) as exc:
-                log("DESERIALIZATION_ERROR", f"Failed to deserialize value from topic: {rec.topic}. {exc}", rec)
+            except (
+                SerdeError,
+                KsqlProcessingError,
+                ValueError,
+                TypeError,
+                UnicodeDecodeError,
+            ) as exc:
+                log(
+                    "DESERIALIZATION_ERROR",
+                    f"Failed to deserialize value from topic: {rec.topic}. {exc}",
+                    rec,
+                )
                 return []
             if is_table and nkeys and all(row[i] is None for i in range(nkeys)):
                 log("RECORD_PROCESSING_ERROR", "Skipping record with a null key for a table", rec)
                 return []
             if tomb:
                 if is_table:
-                    return emit(row, rec, row[rt_index], tombstone=True,
-                                **({"wstart": row[ws_index], "wend": row[ws_index + 1]} if windowed else {}))
+                    return emit(
+                        row,
+                        rec,
+                        row[rt_index],
+                        tombstone=True,
+                        **(
+                            {"wstart": row[ws_index], "wend": row[ws_index + 1]} if windowed else {}
+                        ),
+                    )
                 if where is not None:
                     return []
                 if tomb_key_fns is not None:
-                    return emit(row, rec, row[rt_index], tombstone=True, key_override=[f(row) for f in tomb_key_fns])
-                return emit(row, rec, row[rt_index], tombstone=True,
-                            **({"wstart": row[ws_index], "wend": row[ws_index + 1]} if windowed else {}))
+                    return emit(
+                        row,
+                        rec,
+                        row[rt_index],
+                        tombstone=True,
+                        key_override=[f(row) for f in tomb_key_fns],
+                    )
+                return emit(
+                    row,
+                    rec,
+                    row[rt_index],
+                    tombstone=True,
+                    **({"wstart": row[ws_index], "wend": row[ws_index + 1]} if windowed else {}),
+                )
             if where is not None:
                 try:
                     ok = where(row)
@@ -774,8 +913,17 @@ class Planner:
                     ok = False
                 if ok is not True:
                     if is_table:
-                        return emit(row, rec, row[rt_index], tombstone=True,
-                                    **({"wstart": row[ws_index], "wend": row[ws_index + 1]} if windowed else {}))
+                        return emit(
+                            row,
+                            rec,
+                            row[rt_index],
+                            tombstone=True,
+                            **(
+                                {"wstart": row[ws_index], "wend": row[ws_index + 1]}
+                                if windowed
+                                else {}
+                            ),
+                        )
                     return []
             if windowed:
                 return emit(row, rec, row[rt_index], wstart=row[ws_index], wend=row[ws_index + 1])
@@ -796,7 +944,9 @@ class Planner:
                 "This format does not yet support JOIN."
             )
 
-    def _plan_join(self, q: A.Query, join: A.Join, items: list[OutputColumn], where: Callable[..., Any] | None) -> PlannedQuery:
+    def _plan_join(
+        self, q: A.Query, join: A.Join, items: list[OutputColumn], where: Callable[..., Any] | None
+    ) -> PlannedQuery:
         lb, rb = self.bound
         ls, rs = lb.source, rb.source
         crit = join.criteria
@@ -823,8 +973,10 @@ class Planner:
             for r in refs:
                 jc.compile(r)
             sides.append(side)
+
         def side_of(e: A.Expr) -> set[str]:
             return {self.scope.resolve(r, "JOIN ON").source or "" for r in _refs(e)}
+
         s0, s1 = side_of(sides[0]), side_of(sides[1])
         if len(s0) != 1 or len(s1) != 1 or s0 == s1:
             bad = sides[0] if len(s0) != 1 or s0 == s1 else sides[1]
@@ -845,7 +997,12 @@ class Planner:
                 f"{A.format_expr(rexpr)}{{{rc.type}}}."
             )
         jt = join.type
-        jt_text = {"INNER": "[INNER] JOIN", "LEFT": "LEFT [OUTER] JOIN", "RIGHT": "RIGHT [OUTER] JOIN", "FULL": "[FULL] OUTER JOIN"}[jt]
+        jt_text = {
+            "INNER": "[INNER] JOIN",
+            "LEFT": "LEFT [OUTER] JOIN",
+            "RIGHT": "RIGHT [OUTER] JOIN",
+            "FULL": "[FULL] OUTER JOIN",
+        }[jt]
         if ls.kind == "TABLE" and rs.kind == "STREAM":
             raise KsqlStatementError(
                 "Invalid join order: table-stream joins are not supported; only stream-table joins. "
@@ -865,7 +1022,9 @@ class Planner:
                     "re-run your join."
                 )
             tkey = rs.key_columns
-            if not (isinstance(rexpr, A.ColumnRef) and len(tkey) == 1 and rexpr.name == tkey[0].name):
+            if not (
+                isinstance(rexpr, A.ColumnRef) and len(tkey) == 1 and rexpr.name == tkey[0].name
+            ):
                 by_alias = {lb.alias: ls.name, rb.alias: rs.name}
 
                 def named(e: A.Expr) -> str:
@@ -893,14 +1052,22 @@ class Planner:
                 )
             lkey = ls.key_columns
             tkey = rs.key_columns
-            if not (isinstance(lexpr, A.ColumnRef) and len(lkey) == 1 and lexpr.name == lkey[0].name
-                    and isinstance(rexpr, A.ColumnRef) and len(tkey) == 1 and rexpr.name == tkey[0].name):
+            if not (
+                isinstance(lexpr, A.ColumnRef)
+                and len(lkey) == 1
+                and lexpr.name == lkey[0].name
+                and isinstance(rexpr, A.ColumnRef)
+                and len(tkey) == 1
+                and rexpr.name == tkey[0].name
+            ):
                 raise KsqlUnsupportedError(
                     "Table-table joins on non-key columns (foreign-key joins) are not supported "
                     "by the embedded engine"
                 )
         if ls.window is not None or rs.window is not None:
-            raise KsqlUnsupportedError("Joins of windowed sources are not supported by the embedded engine")
+            raise KsqlUnsupportedError(
+                "Joins of windowed sources are not supported by the embedded engine"
+            )
         if jt == "RIGHT":
             raise KsqlUnsupportedError("RIGHT joins are not supported by the embedded engine")
         if jt == "FULL":
@@ -912,7 +1079,9 @@ class Planner:
             key_idx: list[int] = []
         else:
             cands = [e for e in (lexpr, rexpr) if isinstance(e, A.ColumnRef)] or [lexpr, rexpr]
-            key_idx = self._pick_keys(items, [cands[0]], "join expression", alternatives=[[c] for c in cands[1:]])
+            key_idx = self._pick_keys(
+                items, [cands[0]], "join expression", alternatives=[[c] for c in cands[1:]]
+            )
         kind = "TABLE" if ls.kind == "TABLE" and rs.kind == "TABLE" else "STREAM"
         planned, emit = self._finish(items, key_idx, ls, kind, q.limit)
         lread, rread = lb.reader.read, rb.reader.read  # type: ignore[union-attr]
@@ -926,8 +1095,18 @@ class Planner:
         def decode(read: Callable[..., Any], rec: InRecord) -> tuple[list[Any], bool] | None:
             try:
                 return read(rec)  # type: ignore[no-any-return]
-            except (SerdeError, KsqlProcessingError, ValueError, TypeError, UnicodeDecodeError) as exc:
-                log("DESERIALIZATION_ERROR", f"Failed to deserialize value from topic: {rec.topic}. {exc}", rec)
+            except (
+                SerdeError,
+                KsqlProcessingError,
+                ValueError,
+                TypeError,
+                UnicodeDecodeError,
+            ) as exc:
+                log(
+                    "DESERIALIZATION_ERROR",
+                    f"Failed to deserialize value from topic: {rec.topic}. {exc}",
+                    rec,
+                )
                 return None
 
         def passes(row: list[Any], rec: InRecord) -> bool:
@@ -949,6 +1128,7 @@ class Planner:
 
         if ls.kind == "STREAM" and rs.kind == "TABLE":
             table: dict[Any, list[Any]] = {}
+
             # the right side's row layout starts at offset lw in the combined row
             def on_stream(rec: InRecord) -> list[Any]:
                 d = decode(lread, rec)
@@ -1105,8 +1285,14 @@ class Planner:
                 return emit(full, rec, ts, tombstone=True)
             return []
 
-        def tt_emit(k: Any, rec: InRecord, lrow: list[Any] | None, rrow: list[Any] | None,
-                    updated_left: bool, tombstone_source: bool) -> list[Any]:
+        def tt_emit(
+            k: Any,
+            rec: InRecord,
+            lrow: list[Any] | None,
+            rrow: list[Any] | None,
+            updated_left: bool,
+            tombstone_source: bool,
+        ) -> list[Any]:
             if lrow is None:
                 if updated_left and tombstone_source:
                     # left row deleted: the joined row disappears
@@ -1164,7 +1350,9 @@ class Planner:
         return planned
 
     # ------------------------------------------------------------------ aggregation
-    def _plan_aggregate(self, q: A.Query, items: list[OutputColumn], where: Callable[..., Any] | None) -> PlannedQuery:
+    def _plan_aggregate(
+        self, q: A.Query, items: list[OutputColumn], where: Callable[..., Any] | None
+    ) -> PlannedQuery:
         b = self.bound[0]
         src = b.source
         if q.group_by is None:
@@ -1229,11 +1417,17 @@ class Planner:
         having = None
         if q.having is not None:
             having = AggCompiler(post_scope, "HAVING").compile(q.having).fn
-        key_idx = self._pick_keys(items, list(q.group_by), "grouping expression") if not self.transient else []
+        key_idx = (
+            self._pick_keys(items, list(q.group_by), "grouping expression")
+            if not self.transient
+            else []
+        )
         winfo = None
         if window is not None:
             winfo = WindowInfo(window.type, window.size)
-        planned, emit = self._finish(items, key_idx, src, "TABLE", q.limit, winfo if not self.transient else None)
+        planned, emit = self._finish(
+            items, key_idx, src, "TABLE", q.limit, winfo if not self.transient else None
+        )
         read = b.reader.read  # type: ignore[union-attr]
         log = self._log
         rt = b.rowtime_index
@@ -1241,9 +1435,13 @@ class Planner:
         advance = (window.advance or window.size) if window else 0
         grace = window.grace if window and window.grace is not None else DEFAULT_GRACE_MS
         if window is not None and window.type == "HOPPING" and advance > size:
-            raise KsqlStatementError(
-                f"Window advance ({advance} ms) must be less than or equal to window size ({size} ms)."
-            ) if False else None
+            raise (
+                KsqlStatementError(
+                    f"Window advance ({advance} ms) must be less than or equal to window size ({size} ms)."
+                )
+                if False
+                else None
+            )
         state: dict[Any, list[Any]] = {}
         stream_time = {"t": -(2**63)}
         table_prev: dict[Any, tuple[Any, list[Any]]] = {}
@@ -1266,8 +1464,12 @@ class Planner:
             out.reverse()
             return out
 
-        def output(gk: Any, row: list[Any], st: list[Any], ws: int, we: int, rec: InRecord, ts: int) -> list[Any]:
-            post = row[:in_width] + [ag.result(s) for ag, s in zip(aggs, st, strict=True)] + [ws, we]
+        def output(
+            gk: Any, row: list[Any], st: list[Any], ws: int, we: int, rec: InRecord, ts: int
+        ) -> list[Any]:
+            post = (
+                row[:in_width] + [ag.result(s) for ag, s in zip(aggs, st, strict=True)] + [ws, we]
+            )
             wkw = {"wstart": ws, "wend": we} if window is not None and not self.transient else {}
             if having is not None:
                 try:
@@ -1309,8 +1511,18 @@ class Planner:
         def handle(rec: InRecord) -> list[Any]:
             try:
                 row, tomb = read(rec)
-            except (SerdeError, KsqlProcessingError, ValueError, TypeError, UnicodeDecodeError) as exc:
-                log("DESERIALIZATION_ERROR", f"Failed to deserialize value from topic: {rec.topic}. {exc}", rec)
+            except (
+                SerdeError,
+                KsqlProcessingError,
+                ValueError,
+                TypeError,
+                UnicodeDecodeError,
+            ) as exc:
+                log(
+                    "DESERIALIZATION_ERROR",
+                    f"Failed to deserialize value from topic: {rec.topic}. {exc}",
+                    rec,
+                )
                 return []
             out: list[Any] = []
             if is_table:
@@ -1387,7 +1599,9 @@ def _no_undo(name: str) -> Callable[[Any, Sequence[Any]], Any]:
 def make_aggregator(name: str, args: list[Compiled], star: bool, table: bool) -> Aggregator:
     if name == "COUNT":
         if star or not args:
-            return Aggregator(T.T_BIGINT, lambda: 0, lambda s, r: s + 1, lambda s: s, lambda s, r: s - 1)
+            return Aggregator(
+                T.T_BIGINT, lambda: 0, lambda s, r: s + 1, lambda s: s, lambda s, r: s - 1
+            )
         f = args[0].fn
         return Aggregator(
             T.T_BIGINT,
@@ -1403,10 +1617,16 @@ def make_aggregator(name: str, args: list[Compiled], star: bool, table: bool) ->
     if name == "SUM":
         if not t.is_numeric:
             raise KsqlStatementError(f"Function 'SUM' does not accept parameters ({t}).")
-        zero: Any = 0.0 if t.base == T.DOUBLE else (Decimal(0).quantize(Decimal(1).scaleb(-t.scale)) if t.base == T.DECIMAL else 0)
+        zero: Any = (
+            0.0
+            if t.base == T.DOUBLE
+            else (Decimal(0).quantize(Decimal(1).scaleb(-t.scale)) if t.base == T.DECIMAL else 0)
+        )
         from fraudstream.ksql.expressions import wrap_int, wrap_long
 
-        wrap = wrap_int if t.base == T.INTEGER else wrap_long if t.base == T.BIGINT else (lambda v: v)
+        wrap = (
+            wrap_int if t.base == T.INTEGER else wrap_long if t.base == T.BIGINT else (lambda v: v)
+        )
 
         def sadd(s: Any, r: Sequence[Any]) -> Any:
             v = f(r)
@@ -1457,7 +1677,9 @@ def make_aggregator(name: str, args: list[Compiled], star: bool, table: bool) ->
                 return (v,)
             return s if s is not None else (v,)
 
-        return Aggregator(t, lambda: None, ladd, lambda s: None if s is None else s[0], _no_undo(name))
+        return Aggregator(
+            t, lambda: None, ladd, lambda s: None if s is None else s[0], _no_undo(name)
+        )
     if name in ("COLLECT_LIST", "COLLECT_SET"):
         uniq = name == "COLLECT_SET"
 
@@ -1524,9 +1746,11 @@ def _ts_parser(fmt: str | None) -> Callable[[Any], int | None]:
         try:
             d = dt.datetime.strptime(str(v), py)
         except ValueError as exc:
-            raise KsqlProcessingError(f"Failed to parse timestamp '{v}' with format '{fmt}': {exc}") from None
+            raise KsqlProcessingError(
+                f"Failed to parse timestamp '{v}' with format '{fmt}': {exc}"
+            ) from None
         if d.tzinfo is None:
-            d = d.replace(tzinfo=dt.timezone.utc)
+            d = d.replace(tzinfo=dt.UTC)
         return int(d.timestamp() * 1000)
 
     return parse
@@ -1537,8 +1761,17 @@ def java_to_strptime(fmt: str) -> str:
     out = []
     i = 0
     mapping = [
-        ("yyyy", "%Y"), ("MM", "%m"), ("dd", "%d"), ("HH", "%H"), ("mm", "%M"), ("ss", "%S"),
-        ("SSSSSS", "%f"), ("SSS", "%f"), ("XXX", "%z"), ("Z", "%z"), ("X", "%z"),
+        ("yyyy", "%Y"),
+        ("MM", "%m"),
+        ("dd", "%d"),
+        ("HH", "%H"),
+        ("mm", "%M"),
+        ("ss", "%S"),
+        ("SSSSSS", "%f"),
+        ("SSS", "%f"),
+        ("XXX", "%z"),
+        ("Z", "%z"),
+        ("X", "%z"),
     ]
     while i < len(fmt):
         if fmt[i] == "'":
@@ -1557,10 +1790,14 @@ def java_to_strptime(fmt: str) -> str:
     return "".join(out)
 
 
-def timestamp_extractor(src: DataSource, column: str, fmt: str | None) -> Callable[[list[Any]], int | None]:
+def timestamp_extractor(
+    src: DataSource, column: str, fmt: str | None
+) -> Callable[[list[Any]], int | None]:
     names = [c.name for c in src.key_columns] + [c.name for c in src.value_columns]
     if column not in names:
-        raise KsqlStatementError(f"The TIMESTAMP column set in the WITH clause does not exist in the schema: '{column}'")
+        raise KsqlStatementError(
+            f"The TIMESTAMP column set in the WITH clause does not exist in the schema: '{column}'"
+        )
     idx = names.index(column)
     col = src.column(column)
     assert col is not None

@@ -184,7 +184,14 @@ class SourceReader:
         """Decode a record; returns (row, is_tombstone). Raises SerdeError."""
         keys, bounds = self.read_key(rec.key)
         if rec.value is None:
-            return [*keys, *([None] * self.n_values), rec.timestamp, rec.partition, rec.offset, *bounds], True
+            return [
+                *keys,
+                *([None] * self.n_values),
+                rec.timestamp,
+                rec.partition,
+                rec.offset,
+                *bounds,
+            ], True
         values = self.vde(rec.value)
         row = [*keys, *values, rec.timestamp, rec.partition, rec.offset, *bounds]
         if self.timestamp_fn is not None:
@@ -266,7 +273,9 @@ class BaseQuery:
 class PersistentQuery(BaseQuery):
     """A CSAS / CTAS / INSERT INTO query: input topics -> sink topic."""
 
-    def __init__(self, *args: Any, kind: str = "PERSISTENT", sink_name: str | None = None, **kw: Any) -> None:
+    def __init__(
+        self, *args: Any, kind: str = "PERSISTENT", sink_name: str | None = None, **kw: Any
+    ) -> None:
         super().__init__(*args, **kw)
         self.kind = kind
         self.sink_name = sink_name
@@ -325,7 +334,12 @@ class TransientQuery(BaseQuery):
 
     def process(self, record: InRecord) -> list[OutRecord]:
         return [
-            OutRecord("", None, None if r.tombstone else orjson.dumps(r.values, default=str), record.timestamp)
+            OutRecord(
+                "",
+                None,
+                None if r.tombstone else orjson.dumps(r.values, default=str),
+                record.timestamp,
+            )
             for r in self.process_rows(record)
         ]
 

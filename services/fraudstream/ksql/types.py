@@ -9,6 +9,7 @@ TIMESTAMP int (epoch ms), ARRAY list, MAP dict, STRUCT dict (field name -> value
 
 from __future__ import annotations
 
+import decimal
 from dataclasses import dataclass, field
 
 from fraudstream.ksql.errors import KsqlStatementError
@@ -27,6 +28,11 @@ ARRAY = "ARRAY"
 MAP = "MAP"
 STRUCT = "STRUCT"
 NULL = "NULL"  # only the type of a bare NULL literal before inference
+
+# ksqlDB DECIMALs go up to 38 digits; Python's default context keeps only 28.
+if decimal.DefaultContext.prec < 80:
+    decimal.DefaultContext.prec = 80
+    decimal.getcontext().prec = 80
 
 INT_MIN, INT_MAX = -(2**31), 2**31 - 1
 LONG_MIN, LONG_MAX = -(2**63), 2**63 - 1
@@ -195,8 +201,10 @@ def java_double_str(d: float) -> str:
         mantissa, exp = m, e
     else:
         digits = r.replace("-", "").replace(".", "").lstrip("0")
-        e10 = len(r.replace("-", "").split(".")[0]) - 1 if a >= 1 else -(
-            len(r.split(".")[1]) - len(r.split(".")[1].lstrip("0")) + 1
+        e10 = (
+            len(r.replace("-", "").split(".")[0]) - 1
+            if a >= 1
+            else -(len(r.split(".")[1]) - len(r.split(".")[1].lstrip("0")) + 1)
         )
         digits = digits.rstrip("0") or "0"
         mantissa = ("-" if d < 0 else "") + digits[0] + "." + (digits[1:] or "0")

@@ -38,8 +38,15 @@ CREATE STREAM creditcard_per_user WITH (KAFKA_TOPIC='creditcardfraud_per_user', 
 
 
 def _event(i: int, user: str, cls: int | None, v1: float = 0.5) -> bytes:
-    ev = {"Id": i, "Timestamp": "2024-01-01T00:00:00Z", "User": user, "Time": i * 10,
-          **{f"V{k}": float(k) / 10 for k in range(1, 29)}, "Amount": 12.5, "Class": cls}
+    ev = {
+        "Id": i,
+        "Timestamp": "2024-01-01T00:00:00Z",
+        "User": user,
+        "Time": i * 10,
+        **{f"V{k}": float(k) / 10 for k in range(1, 29)},
+        "Amount": 12.5,
+        "Class": cls,
+    }
     ev["V1"] = v1
     return orjson.dumps(ev)
 
@@ -70,17 +77,30 @@ def setup() -> tuple[KsqlEngine, InMemorySchemaRegistry, Driver]:
     reg = InMemorySchemaRegistry()
     engine = KsqlEngine(schema_registry=reg)
     results = engine.execute(PIPELINE)
-    assert [r.message for r in results if r.message][:2] == ["Stream created", "Created query with ID CSAS_CREDITCARD_PREPROCESSED_1"]
+    assert [r.message for r in results if r.message][:2] == [
+        "Stream created",
+        "Created query with ID CSAS_CREDITCARD_PREPROCESSED_1",
+    ]
     return engine, reg, Driver(engine)
 
 
-def test_live_stream_is_masked_and_augmented(setup: tuple[KsqlEngine, InMemorySchemaRegistry, Driver]) -> None:
+def test_live_stream_is_masked_and_augmented(
+    setup: tuple[KsqlEngine, InMemorySchemaRegistry, Driver],
+) -> None:
     engine, reg, d = setup
     d.send("creditcardfraud_source", b"Alice", _event(1, "Alice", None))
     d.send("creditcardfraud_source", b"Bob", _event(2, "Bob", 1))
     live = [_avro(reg, r.value) for r in d.out["creditcardfraud_live_avro"]]  # type: ignore[arg-type]
     assert [(r["ID"], r["USERID"], r["CLASS"]) for r in live] == [(1, "Xxice", -1), (2, "Xxb", 1)]
-    assert set(live[0]) == {"ID", "Timestamp", "USERID", "TIME", *(f"V{i}" for i in range(1, 29)), "AMOUNT", "CLASS"}
+    assert set(live[0]) == {
+        "ID",
+        "Timestamp",
+        "USERID",
+        "TIME",
+        *(f"V{i}" for i in range(1, 29)),
+        "AMOUNT",
+        "CLASS",
+    }
     # the registered schema is ksqlDB-shaped: optional unions with null defaults
     sid, text = reg.get_latest("creditcardfraud_live_avro-value")  # type: ignore[misc]
     schema = json.loads(text)
@@ -88,7 +108,9 @@ def test_live_stream_is_masked_and_augmented(setup: tuple[KsqlEngine, InMemorySc
     assert all(f["type"][0] == "null" and f["default"] is None for f in schema["fields"])
 
 
-def test_training_stream_keeps_only_labelled_events(setup: tuple[KsqlEngine, InMemorySchemaRegistry, Driver]) -> None:
+def test_training_stream_keeps_only_labelled_events(
+    setup: tuple[KsqlEngine, InMemorySchemaRegistry, Driver],
+) -> None:
     engine, reg, d = setup
     for i, cls in enumerate([None, 0, 1, None]):
         d.send("creditcardfraud_source", None, _event(i, "u", cls))
@@ -97,7 +119,9 @@ def test_training_stream_keeps_only_labelled_events(setup: tuple[KsqlEngine, InM
     assert "USERID" not in train[0] and "User" not in train[0]
 
 
-def test_per_user_join_emits_only_premium_cities(setup: tuple[KsqlEngine, InMemorySchemaRegistry, Driver]) -> None:
+def test_per_user_join_emits_only_premium_cities(
+    setup: tuple[KsqlEngine, InMemorySchemaRegistry, Driver],
+) -> None:
     engine, reg, d = setup
     d.send("users", b"alice", b'{"userid": "alice", "name": "Alice", "city": "Premium Paris"}')
     d.send("users", b"bob", b'{"userid": "bob", "name": "Bob", "city": "Lyon"}')
@@ -110,7 +134,9 @@ def test_per_user_join_emits_only_premium_cities(setup: tuple[KsqlEngine, InMemo
     assert d.out["creditcardfraud_per_user"][0].key == b"alice"
 
 
-def test_bad_records_go_to_the_processing_log_not_up(setup: tuple[KsqlEngine, InMemorySchemaRegistry, Driver]) -> None:
+def test_bad_records_go_to_the_processing_log_not_up(
+    setup: tuple[KsqlEngine, InMemorySchemaRegistry, Driver],
+) -> None:
     engine, reg, d = setup
     q = engine.queries["CSAS_CREDITCARD_LIVE_2"]
     assert q.process(InRecord("creditcardfraud_source", None, b"{not json", 0, 3, 42)) == []
@@ -121,7 +147,9 @@ def test_bad_records_go_to_the_processing_log_not_up(setup: tuple[KsqlEngine, In
     assert len(q.process(InRecord("creditcardfraud_source", None, _event(5, "Zed", 0), 0))) == 1
 
 
-def test_failed_statement_leaves_state_unchanged(setup: tuple[KsqlEngine, InMemorySchemaRegistry, Driver]) -> None:
+def test_failed_statement_leaves_state_unchanged(
+    setup: tuple[KsqlEngine, InMemorySchemaRegistry, Driver],
+) -> None:
     engine, _, _ = setup
     before = (set(engine.sources), set(engine.queries))
     with pytest.raises(KsqlStatementError, match="NOPE does not exist") as err:
@@ -132,14 +160,19 @@ def test_failed_statement_leaves_state_unchanged(setup: tuple[KsqlEngine, InMemo
     assert (set(engine.sources), set(engine.queries)) == before
 
 
-def test_list_describe_drop_and_terminate(setup: tuple[KsqlEngine, InMemorySchemaRegistry, Driver]) -> None:
+def test_list_describe_drop_and_terminate(
+    setup: tuple[KsqlEngine, InMemorySchemaRegistry, Driver],
+) -> None:
     engine, _, _ = setup
     (streams,) = engine.execute("SHOW STREAMS;")
     names = {s["name"] for s in streams.entity["streams"]}
     assert {"CREDITCARD_RAW", "CREDITCARD_LIVE"} <= names
     (desc,) = engine.execute("DESCRIBE creditcard_live;")
     fields = desc.entity["sourceDescription"]["fields"]
-    assert fields[0]["name"] == "ID" and fields[2] == {"name": "USERID", "schema": {"type": "STRING", "fields": None, "memberSchema": None}}
+    assert fields[0]["name"] == "ID" and fields[2] == {
+        "name": "USERID",
+        "schema": {"type": "STRING", "fields": None, "memberSchema": None},
+    }
     with pytest.raises(KsqlStatementError, match="The following queries read from this source"):
         engine.execute("DROP STREAM creditcard_raw;")
     (term,) = engine.execute("TERMINATE CSAS_CREDITCARD_LIVE_2;")
@@ -151,11 +184,15 @@ def test_list_describe_drop_and_terminate(setup: tuple[KsqlEngine, InMemorySchem
 
 def test_insert_values_and_push_query_with_limit() -> None:
     engine = KsqlEngine()
-    engine.execute("CREATE STREAM s (k STRING KEY, n INT) WITH (kafka_topic='s', value_format='JSON', partitions=1);")
+    engine.execute(
+        "CREATE STREAM s (k STRING KEY, n INT) WITH (kafka_topic='s', value_format='JSON', partitions=1);"
+    )
     (res,) = engine.execute("INSERT INTO s (k, n, ROWTIME) VALUES ('a', 7, 1000);")
     (rec,) = res.records
     assert (rec.topic, rec.key, rec.value, rec.timestamp) == ("s", b"a", b'{"N":7}', 1000)
-    tq = engine.transient_query("SELECT k, n * 2 AS double_n FROM s WHERE n > 1 EMIT CHANGES LIMIT 2;")
+    tq = engine.transient_query(
+        "SELECT k, n * 2 AS double_n FROM s WHERE n > 1 EMIT CHANGES LIMIT 2;"
+    )
     assert tq.header_schema() == "`K` STRING, `DOUBLE_N` INTEGER"
     rows = []
     for n in (1, 2, 3, 4):
@@ -178,4 +215,8 @@ def test_windowed_count_per_user() -> None:
     values = [orjson.loads(o.value) for o in outs]  # type: ignore[arg-type]
     assert values == [{"N": 1, "TOTAL": 1.0}, {"N": 2, "TOTAL": 3.5}, {"N": 1, "TOTAL": 4.0}]
     # windowed keys: key bytes + 8-byte big-endian window start
-    assert [o.key for o in outs] == [b"u1" + (0).to_bytes(8, "big"), b"u1" + (0).to_bytes(8, "big"), b"u1" + (60000).to_bytes(8, "big")]
+    assert [o.key for o in outs] == [
+        b"u1" + (0).to_bytes(8, "big"),
+        b"u1" + (0).to_bytes(8, "big"),
+        b"u1" + (60000).to_bytes(8, "big"),
+    ]

@@ -63,7 +63,9 @@ def test_join_query_with_like_filter() -> None:
 
 
 def test_expression_precedence_and_literals() -> None:
-    (stmt,) = parse("SELECT a + b * -2, 1.50, 1e3, 'it''s', NOT x OR y AND z FROM s EMIT CHANGES LIMIT 4;")
+    (stmt,) = parse(
+        "SELECT a + b * -2, 1.50, 1e3, 'it''s', NOT x OR y AND z FROM s EMIT CHANGES LIMIT 4;"
+    )
     assert isinstance(stmt, A.QueryStatement)
     items = [A.format_expr(i.expr) for i in stmt.query.select]  # type: ignore[union-attr]
     assert items == ["(A + (B * -2))", "1.50", "1000.0", "'it''s'", "((NOT X) OR (Y AND Z))"]
@@ -84,7 +86,9 @@ def test_windowed_aggregate_and_partition_by() -> None:
 
 
 def test_non_reserved_keywords_are_usable_as_column_names() -> None:
-    (stmt,) = parse("CREATE STREAM s (KEY STRING, VALUE DOUBLE, TIMESTAMP BIGINT, ID INT) WITH (kafka_topic='t', value_format='JSON');")
+    (stmt,) = parse(
+        "CREATE STREAM s (KEY STRING, VALUE DOUBLE, TIMESTAMP BIGINT, ID INT) WITH (kafka_topic='t', value_format='JSON');"
+    )
     assert [e.name for e in stmt.elements or []] == ["KEY", "VALUE", "TIMESTAMP", "ID"]  # type: ignore[attr-defined]
 
 
@@ -99,15 +103,21 @@ def test_variables_are_substituted_before_parsing() -> None:
 
 def test_syntax_error_has_position_expected_tokens_and_statement() -> None:
     with pytest.raises(KsqlParseError) as err:
-        parse("CREATE STREAM INPUT (K STRING (KEY)) WITH (kafka_topic='input',value_format='JSON');")
+        parse(
+            "CREATE STREAM INPUT (K STRING (KEY)) WITH (kafka_topic='input',value_format='JSON');"
+        )
     msg = str(err.value)
     assert msg.startswith("line 1:32: Syntax Error\nExpecting {'STRING', INTEGER_VALUE}")
-    assert msg.endswith("Statement: CREATE STREAM INPUT (K STRING (KEY)) WITH (kafka_topic='input',value_format='JSON');")
+    assert msg.endswith(
+        "Statement: CREATE STREAM INPUT (K STRING (KEY)) WITH (kafka_topic='input',value_format='JSON');"
+    )
 
 
 def test_syntax_error_on_second_line_reports_that_line() -> None:
     with pytest.raises(KsqlParseError) as err:
-        parse("CREATE STREAM a (x INT) WITH (kafka_topic='a', value_format='JSON');\nSELECT FROM a;")
+        parse(
+            "CREATE STREAM a (x INT) WITH (kafka_topic='a', value_format='JSON');\nSELECT FROM a;"
+        )
     assert str(err.value).startswith("line 2:8: Syntax Error")
 
 
