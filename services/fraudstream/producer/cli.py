@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import logging
 import sys
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +29,41 @@ log = logging.getLogger("fraudstream.producer")
 def _fail(message: str, code: int) -> typer.Exit:
     print(f"error: {message}", file=sys.stderr)
     return typer.Exit(code)
+
+
+def _csv_source(
+    csv: Path, origin: datetime, ids: list[str], strict: bool, rej: Path, report: CsvReport
+) -> Callable[[int], Iterable[dict[str, Any]]]:
+    """Check the file now (exit 2 if unusable), return `pass -> events` for the replayer.
+
+    Pass k > 0 shifts Id by the file's row count and Time by its span, so looping never
+    repeats an Id and time keeps moving forward; only pass 0 writes the rejects file.
+    """
+    if rej.exists():
+        rej.unlink()  # a stale file from an earlier run would mislead
+    rej.parent.mkdir(parents=True, exist_ok=True)
+    try:  # fail fast on a missing file or wrong header, before touching Kafka
+        read_csv_events(csv, start=origin, users=ids).close()
+    except CsvFormatError as exc:
+        raise _fail(str(exc), 2) from None
+    spans: list[int] = []  # Id and Time span of one pass, known after pass 0
+
+    def source(k: int) -> Iterable[dict[str, Any]]:
+        if k and not spans:
+            spans.extend((report.rows, report.max_time + 1))
+        id_span, time_span = spans if k else (0, 0)
+        return read_csv_events(
+            csv,
+            start=origin,
+            users=ids,
+            strict=strict,
+            rejects=rej if k == 0 else None,
+            report=report if k == 0 else CsvReport(),
+            id_offset=k * id_span,
+            time_offset=k * time_span,
+        )
+
+    return source
 
 
 def produce(
@@ -118,32 +154,7 @@ def produce(
 
     if csv is not None:
         rej = rejects or shared.data_dir / "rejects" / f"{csv.stem}.rejects.csv"
-        if rej.exists():
-            rej.unlink()  # a stale file from an earlier run would mislead
-        rej.parent.mkdir(parents=True, exist_ok=True)
-        try:  # fail fast (exit 2) on a missing file or wrong header, before touching Kafka
-            read_csv_events(csv, start=origin, users=ids).close()
-        except CsvFormatError as exc:
-            raise _fail(str(exc), 2) from None
-        csv_path = csv
-
-        spans: list[int] = []  # Id and Time span of one pass, known after pass 0
-
-        def source(k: int) -> Iterable[dict[str, Any]]:
-            if k and not spans:
-                spans.extend((report.rows, report.max_time + 1))
-            id_span, time_span = spans if k else (0, 0)
-            return read_csv_events(
-                csv_path,
-                start=origin,
-                users=ids,
-                strict=strict,
-                rejects=rej if k == 0 else None,  # later passes repeat the same bad rows
-                report=report if k == 0 else CsvReport(),
-                id_offset=k * id_span,
-                time_offset=k * time_span,
-            )
-
+        source = _csv_source(csv, origin, ids, strict, rej, report)
         total: int | None = None
     else:
         params = GeneratorParams(
@@ -156,14 +167,13 @@ def produce(
         except SourceError as exc:
             raise _fail(str(exc), 2) from None
         records = generate_records(
-            None if loop else synthetic,
+            None if loop else synthetic,  # --loop: the generator simply goes on
             seed=seed_,
             users=ids,
             start=origin,
             unlabelled=unlabelled,
             params=params,
         )
-
         total = synthetic if not loop else None
 
     admin = wait_for_broker(boot, timeout=cfg.broker_wait_s)
