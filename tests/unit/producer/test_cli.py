@@ -5,22 +5,29 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
 from fraudstream.cli import app
+from fraudstream.config import get_settings
 from fraudstream.events import CSV_COLUMNS
 
 runner = CliRunner()
 
 
 @pytest.fixture(autouse=True)
-def _no_broker(monkeypatch: pytest.MonkeyPatch) -> None:
+def _no_broker(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     # A port nothing listens on: if a test reached Kafka it would fail loudly, not hang.
     monkeypatch.setenv("FRAUDSTREAM_KAFKA_BOOTSTRAP", "127.0.0.1:1")
     monkeypatch.setenv("FRAUDSTREAM_PRODUCER_BROKER_WAIT_S", "2")
+    # The shared settings are cached per process: start clean, and leave no cache built
+    # from this fake environment behind for other tests.
+    get_settings.cache_clear()
+    yield
+    get_settings.cache_clear()
 
 
 def test_missing_file_exits_2_with_one_line(tmp_path: Path) -> None:
