@@ -132,6 +132,15 @@ class _Progress:
             self._bar.stop()
 
 
+def _poll_mask(rate: float) -> int:
+    """Bit mask for `produced & mask == 0`: poll and refresh progress about 10-100x a second."""
+    if rate <= 0 or rate >= 20_000:
+        return 1023
+    if rate >= 1_000:
+        return 63
+    return 0
+
+
 def replay(
     events: EventSource,
     *,
@@ -250,7 +259,7 @@ def replay_records(
     bar = _Progress(progress, total, topic)
     produce = producer.produce
     poll = producer.poll
-    check_every = 0 if bucket is not None else 1023  # bit mask: how often to poll/update
+    check_every = _poll_mask(rate)
     produced = 0
     t0 = time.monotonic()
     try:
