@@ -7,13 +7,14 @@ session variables, so the same files work on real ksqlDB and on the embedded eng
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 from fraudstream.config import Settings
 from fraudstream.errors import KsqlError
-from fraudstream.ksql.client import KsqlClient
+from fraudstream.ksql.client import KsqlClient, KsqlConnectionError, KsqlServerError
 from fraudstream.ksql.statements import Statement, split_statements
 
 # Partition counts used when a topic does not exist yet (an existing topic's count wins,
@@ -54,6 +55,21 @@ def parse_vars(pairs: list[str]) -> dict[str, str]:
             raise KsqlError(f"--var expects KEY=VALUE, got {pair!r}")
         out[key.strip()] = value
     return out
+
+
+def wait_for_server(client: KsqlClient, timeout: float) -> None:
+    """Poll `/info` until the server answers (a starting ksqlDB refuses or answers 503)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            client.info()
+            return
+        except (KsqlConnectionError, KsqlServerError) as exc:
+            if time.monotonic() >= deadline:
+                raise KsqlError(
+                    f"KSQL server at {client.url} not ready after {timeout:.0f}s: {exc}"
+                ) from exc
+            time.sleep(1.0)
 
 
 def topic_partitions(client: KsqlClient) -> dict[str, int]:

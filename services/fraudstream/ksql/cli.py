@@ -137,11 +137,15 @@ def apply_cmd(
     replace: bool = typer.Option(False, "--replace", help="Use CREATE OR REPLACE for existing."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Print the plan, change nothing."),
     var: list[str] = typer.Option([], "--var", help="Variable KEY=VALUE (repeatable)."),
+    wait: float = typer.Option(
+        60.0, "--wait", help="Seconds to wait for the server to answer (0: fail at once)."
+    ),
     url: str | None = URL_OPT,
 ) -> None:
     """Apply statement files in order; existing objects are skipped (idempotent)."""
     files = applier.statement_files(path)
     with _client(url) as client:
+        applier.wait_for_server(client, wait)
         variables = applier.default_variables(get_settings(), applier.topic_partitions(client))
         variables.update(applier.parse_vars(var))
         steps = applier.plan(files, applier.existing_objects(client), replace=replace)

@@ -118,3 +118,16 @@ def test_missing_path_and_empty_dir_are_clear_errors(tmp_path: Path) -> None:
         applier.statement_files(tmp_path / "nope.sql")
     with pytest.raises(KsqlError, match=r"no \.sql files"):
         applier.statement_files(tmp_path)
+
+
+def test_apply_against_an_absent_server_fails_clearly_after_the_wait() -> None:
+    from typer.testing import CliRunner
+
+    from fraudstream.ksql.cli import app
+    from fraudstream.local.procs import free_port
+
+    url = f"http://127.0.0.1:{free_port()}"
+    result = CliRunner().invoke(app, ["apply", str(KSQL_DIR), "--wait", "1", "--url", url])
+    assert result.exit_code != 0
+    assert isinstance(result.exception, KsqlError)
+    assert "not ready after 1s" in str(result.exception)
