@@ -94,6 +94,7 @@ class Compiled:
     fn: Fn
     const: bool = False
     value: Any = None
+    index: int | None = None  # set for a plain column reference (row[index])
 
 
 def _const(t: T.SqlType, v: Any) -> Compiled:
@@ -138,7 +139,7 @@ class ExpressionCompiler:
     def _c_ColumnRef(self, e: A.ColumnRef) -> Compiled:
         col = self.scope.resolve(e, self.clause)
         i = col.index
-        return Compiled(col.type, lambda r: r[i])
+        return Compiled(col.type, lambda r: r[i], index=i)
 
     def _c_IntervalUnit(self, e: A.IntervalUnit) -> Compiled:
         return _const(T.T_STRING, e.unit)

@@ -25,6 +25,7 @@ import orjson
 
 from fraudstream.errors import SerdeError
 from fraudstream.ksql import types as T
+from fraudstream.ksql.codegen import avro_record_encoder, json_record_decoder
 from fraudstream.ksql.errors import KsqlStatementError
 
 KNOWN_FORMATS = (
@@ -478,7 +479,7 @@ def _json_serde(fmt: FormatSpec, columns: Sequence[Column], is_key: bool) -> Ser
         return Serde(ser1, de1)
 
     uppers = [n.upper() for n in names]
-    plan_cache: dict[tuple[str, ...], list[str | None]] = {}
+    plan_cache: dict[tuple[str, ...], Callable[[dict[str, Any]], list[Any]]] = {}
     n_cols = len(names)
 
     def ser(values: Sequence[Any]) -> bytes | None:
@@ -500,14 +501,15 @@ def _json_serde(fmt: FormatSpec, columns: Sequence[Column], is_key: bool) -> Ser
                 f"Can't convert type. sourceType: {type(obj).__name__}, requiredType: STRUCT"
             )
         keys = tuple(obj)
-        plan = plan_cache.get(keys)
-        if plan is None:
+        decode = plan_cache.get(keys)
+        if decode is None:
+            # one generated decoder per observed field layout (producers keep theirs stable)
             up = {k.upper(): k for k in keys}
             plan = [k if k in obj else up.get(u) for k, u in zip(names, uppers, strict=True)]
-            if len(plan_cache) < 1024:
-                plan_cache[keys] = plan
-        get = obj.get
-        return [c(get(k)) if k is not None else None for c, k in zip(coercers, plan, strict=True)]
+            decode = json_record_decoder(plan, types, coercers)
+            if len(plan_cache) < 256:
+                plan_cache[keys] = decode
+        return decode(obj)
 
     return Serde(ser, de)
 
@@ -758,7 +760,18 @@ def _avro_serde(
             w = state["w"] = (_HEADER.pack(0, sid), fastavro.parse_schema(wschema))
         return w  # type: ignore[no-any-return]
 
+    fast: list[Callable[[Sequence[Any]], bytes] | None] = []
+
     def ser(values: Sequence[Any]) -> bytes | None:
+        if fast:
+            enc = fast[0]
+            if enc is not None:
+                return enc(values)
+        elif not unwrapped and fmt.schema_id is None:
+            header, _ = writer()
+            fast.append(avro_record_encoder(types, header))
+            if fast[0] is not None:
+                return fast[0](values)
         if unwrapped:
             if values[0] is None and not is_key:
                 return None

@@ -17,6 +17,7 @@ from typing import Any
 from fraudstream.errors import SerdeError
 from fraudstream.ksql import ast as A
 from fraudstream.ksql import types as T
+from fraudstream.ksql.codegen import projector
 from fraudstream.ksql.errors import (
     KsqlProcessingError,
     KsqlStatementError,
@@ -557,6 +558,7 @@ class Planner:
         value_format: FormatSpec,
         ts_index: int | None,
         window: WindowInfo | None = None,
+        indexes: list[int | None] | None = None,
     ) -> Callable[..., list[OutRecord]]:
         topic = self.sink_topic or ""
         check_supported(key_format, [(c.name, c.type) for c in key_cols], True)
@@ -591,11 +593,12 @@ class Planner:
         passthrough_null_key = not self._partition_null and self._key_passthrough
         all_fns = key_fns + value_fns
         nk = len(key_fns)
+        project = projector(all_fns, indexes if indexes is not None else [None] * len(all_fns))
         session = window is not None and window.type == "SESSION"
 
         def evaluate(row: Sequence[Any], rec: InRecord | None) -> list[Any]:
             try:
-                return [f(row) for f in all_fns]
+                return project(row)
             except Exception:
                 out = []
                 for f in all_fns:
@@ -745,6 +748,8 @@ class Planner:
                 vf,
                 None,
                 window,
+                [items[i].compiled.index for i in key_idx]  # type: ignore[union-attr]
+                + [it.compiled.index for it in value_items],  # type: ignore[union-attr]
             )
         partitions = int(
             self.sink_props.get("PARTITIONS") or max(b.source.partitions for b in self.bound)
@@ -842,10 +847,7 @@ class Planner:
             tomb_key_fns = []
             for i in key_idx:
                 e = items[i].expr
-                if all(
-                    self.scope.resolve(r, "PARTITION BY").namespace == "KEY"
-                    for r in _refs(e)
-                ):
+                if all(self.scope.resolve(r, "PARTITION BY").namespace == "KEY" for r in _refs(e)):
                     tomb_key_fns.append(items[i].compiled.fn)  # type: ignore[union-attr]
                 else:
                     tomb_key_fns.append(lambda r: None)
