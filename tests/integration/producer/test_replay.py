@@ -20,6 +20,19 @@ from fraudstream.producer.users import make_users, publish_users
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(180)]
 
 
+def _val(m: Message) -> Any:
+    """The record's JSON value, decoded."""
+    v = m.value()
+    assert v is not None
+    return orjson.loads(v)
+
+
+def _key(m: Message) -> bytes:
+    k = m.key()
+    assert isinstance(k, bytes)
+    return k
+
+
 def _source_events(sample: Path | None) -> list[dict[str, Any]]:
     if sample is not None:
         return list(read_csv_events(sample, users=500, start="2013-09-01T00:00:00Z"))
@@ -41,15 +54,15 @@ def test_real_sample_round_trip(
     by_id = {e["Id"]: e for e in events}
     seen: set[int] = set()
     for m in msgs:
-        value = orjson.loads(m.value())
+        value = _val(m)
         assert tuple(value) == RAW_FIELDS
         assert value == by_id[value["Id"]]  # every field, exactly as produced
-        assert m.key() == value["User"].encode()
+        assert _key(m) == value["User"].encode()
         seen.add(value["Id"])
     assert seen == set(by_id)
-    RawCardEvent(**orjson.loads(msgs[0].value()))
+    RawCardEvent(**_val(msgs[0]))
     if sample_csv is not None:
-        assert sum(orjson.loads(m.value())["Class"] for m in msgs) == 492
+        assert sum(_val(m)["Class"] for m in msgs) == 492
 
 
 def test_synthetic_records_round_trip_and_user_partitioning(
@@ -65,15 +78,15 @@ def test_synthetic_records_round_trip_and_user_partitioning(
     assert (stats.produced, stats.delivered, stats.failed) == (n, n, 0)
     msgs = read_topic(topic, n)
     assert len(msgs) == n
-    ids = sorted(orjson.loads(m.value())["Id"] for m in msgs)
+    ids = sorted(_val(m)["Id"] for m in msgs)
     assert ids == list(range(n))
     # Each user's events live in one partition (key = User) and keep their order there.
-    part_of: dict[bytes, int] = {}
+    part_of: dict[bytes, int | None] = {}
     last_id: dict[bytes, int] = {}
     for m in msgs:
-        key = m.key()
+        key = _key(m)
         assert part_of.setdefault(key, m.partition()) == m.partition()
-        eid = orjson.loads(m.value())["Id"]
+        eid = _val(m)["Id"]
         assert eid > last_id.get(key, -1)
         last_id[key] = eid
 
@@ -131,7 +144,7 @@ def test_loop_with_limit_renumbers_passes(
 
     stats = replay(passes, bootstrap=kafka_bootstrap, topic=topic, loop=True, limit=120)
     assert (stats.delivered, stats.passes) == (120, 3)
-    ids = sorted(orjson.loads(m.value())["Id"] for m in read_topic(topic, 120))
+    ids = sorted(_val(m)["Id"] for m in read_topic(topic, 120))
     assert ids == list(range(120))
 
 

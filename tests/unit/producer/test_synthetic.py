@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import orjson
@@ -143,7 +144,13 @@ def test_events_follow_the_contract_and_match_the_arrays() -> None:
 
 
 def test_records_are_the_orjson_encoding_of_the_events() -> None:
-    kw = {"seed": 2, "users": 30, "unlabelled": 0.3, "id_offset": 7, "time_offset": 100}
+    kw: dict[str, Any] = {
+        "seed": 2,
+        "users": 30,
+        "unlabelled": 0.3,
+        "id_offset": 7,
+        "time_offset": 100,
+    }
     events = list(generate_events(CHUNK + 10, **kw))
     records = list(generate_records(CHUNK + 10, **kw))
     assert len(records) == len(events)
