@@ -19,7 +19,15 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 import orjson
-from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
+from confluent_kafka import (
+    OFFSET_BEGINNING,
+    Consumer,
+    KafkaError,
+    KafkaException,
+    Message,
+    Producer,
+    TopicPartition,
+)
 
 from fraudstream.kafka.clients import consumer_config, producer_config
 
@@ -171,15 +179,20 @@ class QueryRunner:
         conf.update({"on_delivery": on_delivery, "delivery.report.only.error": True})
         producer = Producer(conf)
 
-        for topic in self.table_topics:
-            bootstrap_table(
+        stream_topics = [t for t in self.query.source_topics if t not in self.table_topics]
+        feeder: TableFeeder | None = None
+        if self.table_topics and stream_topics:  # a stream-table join
+            feeder = TableFeeder(
                 self.query,
-                topic,
+                self.table_topics,
                 bootstrap=self.bootstrap,
                 group_id=self.group_id,
-                stop=self._stop,
                 in_record=in_record,
+                stop=self._stop,
             )
+            feeder.catch_up()
+        else:
+            stream_topics = list(self.query.source_topics)
         consumer = Consumer(
             consumer_config(
                 self.bootstrap,
@@ -188,7 +201,7 @@ class QueryRunner:
                 queued_min_messages=100_000,
             )
         )
-        consumer.subscribe(list(self.query.source_topics))
+        consumer.subscribe(stream_topics)
         self.stats.state = "RUNNING"
         self._ready.set()
         process = self.query.process
@@ -205,6 +218,11 @@ class QueryRunner:
                 if not msgs:
                     producer.poll(0)
                     continue
+                if feeder is not None:
+                    try:
+                        feeder.catch_up()
+                    except KafkaException as exc:
+                        last_warning = self._warn(last_warning, f"table catch-up failed: {exc}")
                 first: dict[tuple[str, int], int] = {}
                 offsets: dict[tuple[str, int], int] = {}
                 for msg in msgs:
@@ -277,6 +295,8 @@ class QueryRunner:
             producer.flush(5)
             with contextlib.suppress(KafkaException, RuntimeError):
                 consumer.close()
+            if feeder is not None:
+                feeder.close()
             if self.stats.state == "RUNNING":
                 self.stats.state = "TERMINATED"
 
@@ -315,62 +335,69 @@ class QueryRunner:
                 producer.poll(0.05)
 
 
-def bootstrap_table(
-    query: Any,
-    topic: str,
-    *,
-    bootstrap: str,
-    group_id: str,
-    stop: threading.Event,
-    in_record: Any,
-    batch_size: int = 5000,
-    timeout: float = 60.0,
-) -> int:
-    """Materialize a join's table side from its topic before the stream side is read.
+class TableFeeder:
+    """Keeps the table side of a stream-table join current, ahead of the stream side.
 
-    Reads every partition from its low to its high watermark (as of now) through
-    `query.process` (table updates emit nothing in a stream-table join); returns the count.
+    The table topics are read by their own consumer (no group: a table is rebuilt from its
+    topic at every start, like a ksqlDB state store restored from its changelog). Before each
+    batch of stream records, `catch_up()` reads the table topics to their end *as of now*:
+    every table update written before those stream records were fetched is applied before
+    they are joined, whatever order the broker's fetches return topics in.
     """
-    consumer = Consumer(consumer_config(bootstrap, f"{group_id}-bootstrap"))
-    count = 0
-    try:
-        md = consumer.list_topics(topic, timeout=10)
-        parts = md.topics[topic].partitions if topic in md.topics else {}
-        assign: list[TopicPartition] = []
-        ends: dict[int, int] = {}
-        for p in parts:
-            low, high = consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)
-            if high > low:
-                assign.append(TopicPartition(topic, p, low))
-                ends[p] = high
-        if not assign:
-            return 0
-        consumer.assign(assign)
-        done: set[int] = set()
+
+    def __init__(
+        self,
+        query: Any,
+        topics: Iterable[str],
+        *,
+        bootstrap: str,
+        group_id: str,
+        in_record: Any,
+        stop: threading.Event,
+    ) -> None:
+        self.query = query
+        self.in_record = in_record
+        self.stop = stop
+        self.consumer = Consumer(consumer_config(bootstrap, f"{group_id}-table"))
+        md = self.consumer.list_topics(timeout=10)
+        self.partitions = [
+            (t, p) for t in topics if t in md.topics for p in sorted(md.topics[t].partitions)
+        ]
+        self.next: dict[tuple[str, int], int] = {tp: 0 for tp in self.partitions}
+        self.consumer.assign([TopicPartition(t, p, OFFSET_BEGINNING) for t, p in self.partitions])
+        self.applied = 0
+
+    def catch_up(self, timeout: float = 60.0) -> int:
+        """Apply table records up to the current end of every table partition."""
+        ends: dict[tuple[str, int], int] = {}
+        for t, p in self.partitions:
+            low, high = self.consumer.get_watermark_offsets(TopicPartition(t, p), timeout=10)
+            self.next[(t, p)] = max(self.next[(t, p)], low)
+            if high > self.next[(t, p)]:
+                ends[(t, p)] = high
+        count = 0
         deadline = time.monotonic() + timeout
-        while len(done) < len(ends) and time.monotonic() < deadline and not stop.is_set():
-            for msg in consumer.consume(num_messages=batch_size, timeout=0.5):
+        while ends and time.monotonic() < deadline and not self.stop.is_set():
+            for msg in self.consumer.consume(num_messages=5000, timeout=0.2):
                 if msg.error() is not None:
                     continue
-                rec = in_record(
-                    topic,
-                    msg.key(),
-                    msg.value(),
-                    msg.timestamp()[1],
-                    msg.partition(),
-                    msg.offset(),
-                    tuple(msg.headers() or ()),
+                tp = (str(msg.topic()), int(msg.partition() or 0))
+                offset = int(msg.offset() or 0)
+                rec = self.in_record(
+                    tp[0], msg.key(), msg.value(), msg.timestamp()[1], tp[1], offset, ()
                 )
+                with contextlib.suppress(Exception):  # errors reach the query's on_error
+                    self.query.process(rec)
                 count += 1
-                with contextlib.suppress(Exception):
-                    query.process(rec)
-                part = int(msg.partition() or 0)
-                if int(msg.offset() or 0) + 1 >= ends[part]:
-                    done.add(part)
-    finally:
+                self.next[tp] = offset + 1
+                if tp in ends and self.next[tp] >= ends[tp]:
+                    del ends[tp]
+        self.applied += count
+        return count
+
+    def close(self) -> None:
         with contextlib.suppress(KafkaException, RuntimeError):
-            consumer.close()
-    return count
+            self.consumer.close()
 
 
 class PushQueryRunner:
@@ -406,15 +433,20 @@ class PushQueryRunner:
     def run(self, emit: Callable[[Any], bool]) -> None:
         """Consume until stopped or `emit` returns False (e.g. the LIMIT is reached)."""
         in_record, _ = _engine_records()
-        for topic in self.table_topics:
-            bootstrap_table(
+        stream_topics = [t for t in self.query.source_topics if t not in self.table_topics]
+        feeder: TableFeeder | None = None
+        if self.table_topics and stream_topics:
+            feeder = TableFeeder(
                 self.query,
-                topic,
+                self.table_topics,
                 bootstrap=self.bootstrap,
                 group_id=self.group_id,
-                stop=self._stop,
                 in_record=in_record,
+                stop=self._stop,
             )
+            feeder.catch_up()
+        else:
+            stream_topics = list(self.query.source_topics)
         consumer = Consumer(
             consumer_config(
                 self.bootstrap,
@@ -423,12 +455,15 @@ class PushQueryRunner:
                 enable_partition_eof=False,
             )
         )
-        consumer.subscribe(list(self.query.source_topics))
+        consumer.subscribe(stream_topics)
         # Rows (column lists) when the engine offers them, else output records.
         process = getattr(self.query, "process_rows", None) or self.query.process
         try:
             while not self._stop.is_set():
-                for msg in consumer.consume(num_messages=500, timeout=0.2):
+                msgs = consumer.consume(num_messages=500, timeout=0.2)
+                if msgs and feeder is not None:
+                    feeder.catch_up()
+                for msg in msgs:
                     if msg.error() is not None:
                         continue
                     rec = in_record(
@@ -455,6 +490,8 @@ class PushQueryRunner:
         finally:
             with contextlib.suppress(KafkaException, RuntimeError):
                 consumer.close()
+            if feeder is not None:
+                feeder.close()
 
 
 def encode_log_record(record: dict[str, Any]) -> bytes:
