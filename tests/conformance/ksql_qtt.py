@@ -75,6 +75,10 @@ class Case:
     properties: dict[str, Any]
 
     @property
+    def is_rest(self) -> bool:
+        return self.file.startswith("rest/")
+
+    @property
     def full_name(self) -> str:
         n = f"{self.file.removesuffix('.json')} - {self.name}"
         if self.format_variant:
@@ -97,7 +101,9 @@ def load_cases(base: Path | None = None) -> list[Case]:
     if base is None:
         return []
     out: list[Case] = []
-    for path in sorted((base / "cases").glob("*.json")):
+    for path in sorted((base / "cases").glob("*.json")) + sorted(
+        (base / "cases" / "rest").glob("*.json")
+    ):
         data = json.loads(path.read_text(), parse_float=Decimal)
         for test in data.get("tests", []):
             if test.get("enabled") is False:
@@ -113,7 +119,8 @@ def load_cases(base: Path | None = None) -> list[Case]:
                             props[k] = cfg
                             cfg_label = f"{k}={cfg}"
                     stmts = [s.replace("{FORMAT}", fmt) for s in test.get("statements", [])]
-                    out.append(Case(path.name, test["name"], fmt, cfg_label, test, stmts, props))
+                    fname = f"rest/{path.name}" if path.parent.name == "rest" else path.name
+                    out.append(Case(fname, test["name"], fmt, cfg_label, test, stmts, props))
     return out
 
 
@@ -485,6 +492,126 @@ def _parse_schema(text: str) -> list[tuple[str, str, bool]]:
     ]
 
 
+class RestCaseRunner(CaseRunner):
+    """RQTT: non-SELECT statements as one /ksql request, inputs, then each SELECT as a push
+    query over the topics (from the earliest offset), compared with the expected rows."""
+
+    def run(self) -> None:
+        self.check_scope()
+        self.register_topic_schemas()
+        stmts = self.case.statements
+        admin = [s for s in stmts if not s.strip().upper().startswith("SELECT ")]
+        selects = [s for s in stmts if s.strip().upper().startswith("SELECT ")]
+        exp_err = self.case.test.get("expectedError")
+        responses: list[dict[str, Any]] = []
+        try:
+            if admin:
+                results = self.engine.execute("\n".join(admin))
+                for res in results:
+                    if res.entity:
+                        responses.append({"admin": res.entity})
+                    if res.query is not None:
+                        self._replay_into(res.query)
+                    for rec in res.records:
+                        self._write(rec)
+            for i, inp in enumerate(self.case.test.get("inputs", []) or []):
+                self._write(self._encode_input(inp, i))
+            for sel in selects:
+                tq = self.engine.transient_query(sel)
+                responses.append({"query": self._run_push(tq)})
+        except KsqlUnsupportedError as exc:
+            raise Unsupported(str(exc).splitlines()[0]) from None
+        except KsqlError as exc:
+            if exp_err:
+                msg = exp_err.get("message", "")
+                if msg and msg not in str(exc):
+                    raise Failure(
+                        f"error message mismatch: expected {msg!r}, got {str(exc)!r}"
+                    ) from None
+                return
+            raise Failure(f"statement failed: {type(exc).__name__}: {exc}") from None
+        if exp_err:
+            raise Failure(f"expected error {exp_err.get('message')!r}; nothing raised")
+        self._compare_responses(responses)
+
+    def _run_push(self, tq: Any) -> list[dict[str, Any]]:
+        out: list[dict[str, Any]] = [{"header": {"schema": tq.header_schema()}}]
+        for off, rec in list(self.log):
+            if tq.done:
+                break
+            if rec.topic not in tq.source_topics:
+                continue
+            for row in tq.process_rows(
+                InRecord(rec.topic, rec.key, rec.value, rec.timestamp, 0, off)
+            ):
+                entry: dict[str, Any] = {"columns": row.values}
+                if row.tombstone:
+                    entry["tombstone"] = True
+                out.append({"row": entry})
+        if tq.done:
+            out.append({"finalMessage": "Limit Reached"})
+        return out
+
+    def _compare_responses(self, actual: list[dict[str, Any]]) -> None:
+        expected = self.case.test.get("responses", []) or []
+        exp_admin = [r["admin"] for r in expected if "admin" in r]
+        act_admin = [r["admin"] for r in actual if "admin" in r]
+        if len(exp_admin) != len(act_admin):
+            raise Failure(f"expected {len(exp_admin)} admin responses, got {len(act_admin)}")
+        for e, a in zip(exp_admin, act_admin, strict=True):
+            for k, v in e.items():
+                if k.endswith("|STARTS_WITH"):
+                    if not str(a.get(k.split("|")[0], "")).startswith(str(v)):
+                        raise Failure(
+                            f"admin {k}: {a.get(k.split('|')[0])!r} does not start with {v!r}"
+                        )
+                elif not _subset(v, a.get(k)):
+                    raise Failure(f"admin {k}: expected {v!r}, got {a.get(k)!r}")
+        exp_q = [r["query"] for r in expected if "query" in r]
+        act_q = [r["query"] for r in actual if "query" in r]
+        ordered = bool((self.case.test.get("outputConditions") or {}).get("verifyOrder"))
+        for e, a in zip(exp_q, act_q, strict=True):
+            if e[0] != a[0]:
+                raise Failure(f"header mismatch: expected {e[0]}, got {a[0]}")
+            erows = [x for x in e[1:] if "row" in x]
+            arows = [x for x in a[1:] if "row" in x]
+            if len(erows) != len(arows):
+                raise Failure(f"expected {len(erows)} rows, got {len(arows)}: {arows[:5]}")
+            if ordered:
+                pairs_ok = all(
+                    _same(x, y, None, {}, "JSON") for x, y in zip(erows, arows, strict=True)
+                )
+            else:
+                remaining = list(arows)
+                pairs_ok = True
+                for x in erows:
+                    hit = next((y for y in remaining if _same(x, y, None, {}, "JSON")), None)
+                    if hit is None:
+                        pairs_ok = False
+                        break
+                    remaining.remove(hit)
+            if not pairs_ok:
+                raise Failure(f"rows mismatch: expected {erows[:5]}, got {arows[:5]}")
+            efinal = [x for x in e if "finalMessage" in x]
+            afinal = [x for x in a if "finalMessage" in x]
+            if efinal != afinal:
+                raise Failure(f"final message mismatch: expected {efinal}, got {afinal}")
+
+
+def _subset(expected: Any, actual: Any) -> bool:
+    if isinstance(expected, dict):
+        return isinstance(actual, dict) and all(
+            _subset(v, actual.get(k)) for k, v in expected.items()
+        )
+    if isinstance(expected, list):
+        return (
+            isinstance(actual, list)
+            and len(expected) == len(actual)
+            and all(_subset(x, y) for x, y in zip(expected, actual, strict=True))
+        )
+    return bool(expected == actual)
+
+
 # ----------------------------------------------------------------------------- value helpers
 
 
@@ -618,7 +745,7 @@ def _same(e: Any, a: Any, t: T.SqlType | None, types: dict[str, T.SqlType], fmt:
 
 def run_case(case: Case) -> Result:
     t0 = time.perf_counter()
-    runner = CaseRunner(case)
+    runner = RestCaseRunner(case) if case.is_rest else CaseRunner(case)
     try:
         runner.run()
         status, reason = "pass", ""

@@ -536,8 +536,14 @@ class ExpressionCompiler:
                 lambda r: None if (x := af(r)) is None or (y := bf(r)) is None else x + y,
             )
         if at.base == T.NULL or bt.base == T.NULL:
-            t = bt if at.base == T.NULL else at
-            return Compiled(t if t.base != T.NULL else T.T_INTEGER, lambda r: None)
+
+            def tn(t: T.SqlType) -> str:
+                return "null" if t.base == T.NULL else str(t)
+
+            raise KsqlStatementError(
+                f"Error processing expression: {A.format_expr(e)}. Arithmetic on types "
+                f"{tn(at)} and {tn(bt)} are not supported."
+            )
         if not (at.is_numeric and bt.is_numeric):
             raise KsqlStatementError(
                 f"Error processing expression: {A.format_expr(e)}. Unsupported arithmetic "

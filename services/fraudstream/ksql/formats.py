@@ -628,10 +628,22 @@ def _delimited_serde(fmt: FormatSpec, columns: Sequence[Column]) -> Serde:
             return '"' + s.replace('"', '""') + '"'
         return s
 
+    # numbers and booleans are printed as-is; text (strings, decimals) goes through quoting
+    textual = [t.base in (T.STRING, T.DECIMAL, T.BYTES) for t in types]
+
     def ser(values: Sequence[Any]) -> bytes | None:
         parts = []
         for i, (v, t) in enumerate(zip(values, types, strict=True)):
-            parts.append("" if v is None else quote(fmt_field(v, t), i == 0))
+            if v is None:
+                parts.append("")
+            elif textual[i]:
+                s = fmt_field(v, t)
+                if t.base == T.DECIMAL and s[:1] == "-":
+                    parts.append('"' + s + '"')
+                else:
+                    parts.append(quote(s, i == 0))
+            else:
+                parts.append(fmt_field(v, t))
         return delim.join(parts).encode()
 
     return Serde(ser, de)

@@ -341,9 +341,18 @@ class Planner:
                             f"Failed to prepare statement: '{it.source}' is not a valid stream/table name or alias."
                         )
                 for b in targets:
-                    for c in b.source.key_columns + b.source.value_columns:
+                    cols = b.source.key_columns + b.source.value_columns
+                    for c in b.source.key_columns:
                         name = f"{b.alias}_{c.name}" if is_join else c.name
                         raw.append((name, A.ColumnRef(c.name, b.alias)))
+                    if self.transient and b.source.window is not None and not is_join:
+                        # push queries over windowed sources show the window bounds
+                        raw.append(("WINDOWSTART", A.ColumnRef("WINDOWSTART", b.alias)))
+                        raw.append(("WINDOWEND", A.ColumnRef("WINDOWEND", b.alias)))
+                    for c in b.source.value_columns:
+                        name = f"{b.alias}_{c.name}" if is_join else c.name
+                        raw.append((name, A.ColumnRef(c.name, b.alias)))
+                    _ = cols
                     if (
                         b.source.window is not None
                         and not is_join
@@ -660,7 +669,11 @@ class Planner:
         log = self._log
 
         def emit(
-            row: Sequence[Any], rec: InRecord | None, tombstone: bool = False, **_: Any
+            row: Sequence[Any],
+            rec: InRecord | None,
+            ts: int | None = None,
+            tombstone: bool = False,
+            **_: Any,
         ) -> list[TransientRow]:
             out = []
             for f in fns:
@@ -890,7 +903,7 @@ class Planner:
                             {"wstart": row[ws_index], "wend": row[ws_index + 1]} if windowed else {}
                         ),
                     )
-                if where is not None:
+                if where is not None or self.transient:
                     return []
                 if tomb_key_fns is not None:
                     return emit(
@@ -1480,6 +1493,8 @@ class Planner:
                     log("RECORD_PROCESSING_ERROR", f"Error evaluating HAVING: {exc}", rec)
                     ok = False
                 if ok is not True:
+                    if self.transient:
+                        return []
                     return emit(post, rec, ts, tombstone=True, **wkw)
             return emit(post, rec, ts, **wkw)
 
