@@ -1,8 +1,10 @@
 """ksqlDB's query-validation cases against the embedded engine, in-process.
 
 Every case in the supported subset must pass; cases outside it are reported as
-`unsupported` in docs/ksql-conformance.md (never counted as passes). The floor below is
-raised as the engine grows; it guards against regressions.
+`unsupported` in docs/ksql-conformance.md (never counted as passes), and the few known
+differences from ksqlDB are listed with their reason in known_deviations.tsv (reported
+as xfail here and as `deviation` in the doc; a listed case that starts passing fails).
+The floor below is raised as the engine grows; it guards against regressions.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ qtt = importlib.util.module_from_spec(_spec)
 sys.modules["ksql_qtt"] = qtt
 _spec.loader.exec_module(qtt)
 
-PASS_FLOOR = 440
+PASS_FLOOR = 670
 
 CASES = qtt.load_cases()
 pytestmark = pytest.mark.skipif(not CASES, reason="shared/ksql-conformance not present")
@@ -48,4 +50,7 @@ def test_case(case: object) -> None:
     r = _result(case)
     if r.status == "fail":  # type: ignore[attr-defined]
         pytest.fail(r.reason)  # type: ignore[attr-defined]
+    if r.status == "deviation":  # type: ignore[attr-defined]
+        # a documented difference from ksqlDB (known_deviations.tsv); shown by `pytest -rx`
+        pytest.xfail(r.reason)  # type: ignore[attr-defined]
     assert r.status in ("pass", "unsupported")  # type: ignore[attr-defined]

@@ -587,12 +587,15 @@ class KsqlEngine:
             text = latest[1]
         schema = json.loads(text)
         ns = "KEY" if is_key else "VALUE"
+        if is_key:
+            # a key schema is one key column: ROWKEY, of the schema's (struct) type
+            return [Column("ROWKEY", _upper_struct(sql_type_from_avro(schema)), ns)]
         if isinstance(schema, dict) and schema.get("type") == "record":
             return [
                 Column(f["name"].upper(), _upper_struct(sql_type_from_avro(f["type"])), ns)
                 for f in schema["fields"]
             ]
-        return [Column("ROWKEY" if is_key else "ROWVAL", sql_type_from_avro(schema), ns)]
+        return [Column("ROWVAL", sql_type_from_avro(schema), ns)]
 
     def _check_replace(self, old: DataSource, new: DataSource) -> None:
         if old.kind != new.kind:

@@ -1011,6 +1011,11 @@ class Planner:
                 f"Invalid join condition: types don't match. Got {A.format_expr(lexpr)}{{{lc.type}}} = "
                 f"{A.format_expr(rexpr)}{{{rc.type}}}."
             )
+        if not isinstance(lexpr, A.ColumnRef) and not isinstance(rexpr, A.ColumnRef):
+            raise KsqlUnsupportedError(
+                "Joins on expressions (keyed by a synthetic ROWKEY column) are not supported "
+                "by the embedded engine; join on a column of either side"
+            )
         jt = join.type
         jt_text = {
             "INNER": "[INNER] JOIN",
