@@ -67,6 +67,7 @@ def fill_topic(bootstrap: str, topic: str, schema_id: int, n: int) -> None:
 
 def consume_only(bootstrap: str, topic: str, n: int, batch: int) -> float:
     """Events/s of a bare consume loop (values touched, offsets stored + committed)."""
+    cpu0 = time.process_time()
     c = Consumer(consumer_config(bootstrap, f"bench-consume-{uuid.uuid4().hex[:8]}"))
     c.subscribe([topic])
     got = 0
@@ -87,7 +88,26 @@ def consume_only(bootstrap: str, topic: str, n: int, batch: int) -> float:
     c.commit(asynchronous=False)
     el = time.monotonic() - (t0 or time.monotonic())
     c.close()
+    log(f"  consume-only CPU: {(time.process_time() - cpu0) / max(got, 1) * 1e6:.1f} us/event")
     return got / el
+
+
+def produce_only(bootstrap: str, topic: str, n: int, linger_ms: float) -> float:
+    """Events/s of producing score-sized records with the scorer's producer settings."""
+    p = Producer(producer_config(bootstrap, linger_ms=linger_ms))
+    value = bytes(range(256))[:150]
+    t0 = time.monotonic()
+    for i in range(n):
+        while True:
+            try:
+                p.produce(topic, value, b"%d" % i)
+                break
+            except BufferError:
+                p.poll(0.05)
+        if i % 5000 == 0:
+            p.poll(0)
+    assert p.flush(120) == 0
+    return n / (time.monotonic() - t0)
 
 
 def metric(port: int, name: str) -> float:
@@ -99,6 +119,41 @@ def metric(port: int, name: str) -> float:
         if line.startswith(name + " "):
             return float(line.split()[-1])
     return 0.0
+
+
+def cpu_seconds(pid: int) -> float:
+    """utime + stime of a process (all its threads), from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def histogram(port: int, name: str) -> list[tuple[float, float]]:
+    """(le, cumulative count) pairs of an unlabelled histogram from /metrics."""
+    text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
+    out = []
+    for line in text.splitlines():
+        if line.startswith(name + "_bucket{"):
+            le = line.split('le="', 1)[1].split('"', 1)[0]
+            out.append((float("inf") if le == "+Inf" else float(le), float(line.split()[-1])))
+    return out
+
+
+def hist_quantile(before: list[tuple[float, float]], after: list[tuple[float, float]],
+                  q: float) -> float:  # fmt: skip
+    """Prometheus-style histogram_quantile over the increase between two scrapes."""
+    counts = [(le, a - b) for (le, a), (_, b) in zip(after, before, strict=True)]
+    total = counts[-1][1]
+    if total <= 0:
+        return float("nan")
+    rank = q * total
+    prev_le, prev_c = 0.0, 0.0
+    for le, c in counts:
+        if c >= rank:
+            if le == float("inf"):
+                return prev_le
+            return prev_le + (le - prev_le) * (rank - prev_c) / max(c - prev_c, 1e-12)
+        prev_le, prev_c = le, c
+    return prev_le
 
 
 def peak_rss_mb(pid: int) -> float:
@@ -237,8 +292,19 @@ def main() -> None:
     if not bootstrap:
         broker = LocalKafka(work, port=free_port(), controller_port=free_port(), log_level="WARN")
         bootstrap = broker.start(timeout=120)
-    registry = RegistryServer(bootstrap, port=free_port(), topic=f"_schemas-{uuid.uuid4().hex[:8]}")
-    registry.start(timeout=60)
+    for attempt in range(3):  # a just-started broker may not lead the new topic yet
+        registry = RegistryServer(
+            bootstrap, port=free_port(), topic=f"_schemas-{uuid.uuid4().hex[:8]}"
+        )
+        try:
+            registry.start(timeout=60)
+            break
+        except Exception as exc:
+            log(f"registry start failed ({exc}); retrying")
+            registry.stop()
+            if attempt == 2:
+                raise
+            time.sleep(2)
     scorer: subprocess.Popen[bytes] | None = None
     results: dict[str, Any] = {
         "machine": {"nproc": os.cpu_count(), "python": sys.version.split()[0],
@@ -262,6 +328,13 @@ def main() -> None:
         results["consume_only_events_per_s"] = base
         log(f"  consume-only: {base:,.0f} events/s")
 
+        log("produce-only loop (score-sized records, the scorer's producer settings)")
+        create_topics(admin, [f"produce-only-{tag}"], partitions=args.partitions)
+        linger = float(os.environ.get("FRAUDSTREAM_SCORER_LINGER_MS", "10"))
+        pbase = produce_only(bootstrap, f"produce-only-{tag}", args.events, linger)
+        results["produce_only_events_per_s"] = pbase
+        log(f"  produce-only: {pbase:,.0f} events/s")
+
         port = free_port()
         env = dict(os.environ, FRAUDSTREAM_KAFKA_BOOTSTRAP=bootstrap,
                    FRAUDSTREAM_REGISTRY_URL=registry.url,
@@ -284,22 +357,36 @@ def main() -> None:
                 )
             time.sleep(0.01)
         t0 = time.monotonic()
+        cpu0 = cpu_seconds(scorer.pid)
         while (done := metric(port, "fraudstream_events_scored_total")) < args.events:
             if time.monotonic() - t0 > 600:
                 raise SystemExit(f"scorer stuck at {done}")
             time.sleep(0.02)
         el = time.monotonic() - t0
+        cpu = cpu_seconds(scorer.pid) - cpu0
+        results["scorer_cpu_us_per_event"] = cpu / args.events * 1e6
+        log(f"  scorer CPU: {cpu:.2f}s = {cpu / args.events * 1e6:.1f} us/event "
+            f"({cpu / el:.2f} cores busy)")  # fmt: skip
         rate = args.events / el
         results["scorer_events_per_s"] = rate
         results["ratio_to_consume_only"] = rate / base
+        results["ratio_to_produce_only"] = rate / pbase
         results["scorer_rss_after_throughput_mb"] = peak_rss_mb(scorer.pid)
-        log(f"  scorer: {rate:,.0f} events/s ({el:.2f}s), ratio to consume-only {rate / base:.2f}")
+        log(f"  scorer: {rate:,.0f} events/s ({el:.2f}s), ratio to consume-only {rate / base:.2f},"
+            f" to produce-only {rate / pbase:.2f}")  # fmt: skip
 
         log(f"latency at {args.rate:.0f} events/s for {args.latency_secs:.0f}s")
+        h0 = histogram(port, "fraudstream_event_latency_seconds")
         p50, p99, mx, n = latency_run(bootstrap, registry.url, topic, scores, schema_id,
                                       args.rate, args.latency_secs)  # fmt: skip
         results.update(latency_p50_s=p50, latency_p99_s=p99, latency_max_s=mx, latency_events=n,
                        latency_rate=args.rate)  # fmt: skip
+        h1 = histogram(port, "fraudstream_event_latency_seconds")
+        results["scorer_histogram_p50_s"] = hist_quantile(h0, h1, 0.5)
+        results["scorer_histogram_p99_s"] = hist_quantile(h0, h1, 0.99)
+        log(f"  scorer's own histogram (event -> outputs acked): p50 "
+            f"{results['scorer_histogram_p50_s'] * 1000:.1f} ms, p99 "
+            f"{results['scorer_histogram_p99_s'] * 1000:.1f} ms")  # fmt: skip
         results["scorer_peak_rss_mb"] = peak_rss_mb(scorer.pid)
         log(f"  p50 {p50 * 1000:.1f} ms, p99 {p99 * 1000:.1f} ms, max {mx * 1000:.1f} ms "
             f"over {n} events; scorer peak RSS {results['scorer_peak_rss_mb']:.0f} MB")  # fmt: skip

@@ -567,8 +567,9 @@ def compile_many(
 ) -> ManyReader | None:
     """A whole-batch reader for records written with `schema` (one function call per batch).
 
-    `read_many(values, header)` -> (good positions, other positions, one list per column,
-    blobs). A record goes to "other" when it is not `header`-framed, is malformed, has a
+    `read_many(values, header)` -> (good positions, other positions, one list per column
+    (None for columns absent from the schema or inside the blob run), blobs).
+    A record goes to "other" when it is not `header`-framed, is malformed, has a
     null in `required` columns or in the blob run, or (with `label_col`) a label outside
     -1/0/1 (None counts as -1): the caller re-reads those one by one to name the reason.
     None when the schema has no blob run or is not flat.
@@ -579,18 +580,21 @@ def compile_many(
     fields = schema["fields"]
     kinds = [field_kind(f.get("type")) for f in fields]
     blob_names = [n.upper() for n in blob[1]]
-    ncol = len(columns)
+    # Collect only columns the schema has outside the blob run (the rest would be all None).
+    in_schema = {wanted[str(f["name"]).upper()] for f in fields if str(f["name"]).upper()
+                 in wanted and str(f["name"]).upper() not in blob_names}  # fmt: skip
+    cols = sorted(in_schema | set(required) | ({label_col} if label_col is not None else set()))
     lines = [
         "def read_many(vals, H):",
         "    good = []",
         "    bad = []",
         "    blobs = []",
-        *(f"    c{k} = []" for k in range(ncol)),
+        *(f"    c{k} = []" for k in cols),
         "    for i, buf in enumerate(vals):",
         "        if buf is None or buf[:5] != H:",
         "            bad.append(i)",
         "            continue",
-        *(f"        v{k} = None" for k in range(ncol)),
+        *(f"        v{k} = None" for k in cols),
         "        try:",
         "            lb = len(buf)",
         "            pos = 5",
@@ -618,7 +622,7 @@ def compile_many(
             i = j
             continue
         col = wanted.get(str(fields[i]["name"]).upper())
-        var = f"v{col}" if col is not None else "_"
+        var = f"v{col}" if col in in_schema else "_"
         if null_ix is None and val_ix == -1:
             lines.extend(_inline_value(prim, var, ind))
         elif null_ix is None:  # single-branch union
@@ -652,8 +656,9 @@ def compile_many(
         lines.append("            continue")
     lines.append("        good.append(i)")
     lines.append("        blobs.append(blob)")
-    lines.extend(f"        c{k}.append(v{k})" for k in range(ncol))
-    lines.append(f"    return good, bad, [{', '.join(f'c{k}' for k in range(ncol))}], blobs")
+    lines.extend(f"        c{k}.append(v{k})" for k in cols)
+    out = ", ".join(f"c{k}" if k in cols else "None" for k in range(len(columns)))
+    lines.append(f"    return good, bad, [{out}], blobs")
     namespace: dict[str, Any] = {"_ud": _DOUBLE.unpack_from, "_uf": _FLOAT.unpack_from}
     exec("\n".join(lines), namespace)
     fn: ManyReader = namespace["read_many"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import threading
 from pathlib import Path
@@ -13,6 +14,10 @@ import typer
 from fraudstream.config import get_settings, load_settings
 from fraudstream.logs import setup_logging
 from fraudstream.scorer.settings import ScorerSettings
+
+# Small per-batch matrices: one BLAS thread is fastest (effective only if numpy is not yet
+# imported; the service also caps it through threadpoolctl when that is installed).
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 
 def score(

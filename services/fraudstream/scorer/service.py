@@ -106,6 +106,8 @@ class Scorer:
     def run(self, stop: threading.Event) -> None:
         """Serve until `stop` is set; always closes what it opened."""
         s = self.settings
+        if s.blas_threads:
+            _limit_blas_threads(s.blas_threads)
         try:
             if s.metrics_port:
                 app = make_app(self.metrics.registry, self.alive, self.ready)
@@ -197,13 +199,14 @@ class Scorer:
         client_id = f"fraudstream-scorer-{socket.gethostname()}-{os.getpid()}"
         cextra: dict[str, Any] = {
             "client.id": client_id,
-            "queued.max.messages.kbytes": 32768,
+            "queued.max.messages.kbytes": 8192,  # prefetch per partition: bounds RSS
             "session.timeout.ms": s.session_timeout_ms,
             "heartbeat.interval.ms": max(s.session_timeout_ms // 4, 500),
             "error_cb": self._on_client_error,
         }
         pextra: dict[str, Any] = {
             "client.id": client_id,
+            "linger.ms": s.linger_ms,
             "error_cb": self._on_client_error,
             # At-least-once passes a per-batch callback with each record; this default
             # only logs (exactly-once learns the outcome from commit_transaction).
@@ -397,6 +400,8 @@ class Scorer:
         batch = self._decoder.decode(msgs)
         scores, anomalous, bodies, keys = self._score(batch, model)
         fl = _InFlight(first, nxt, batch, scores, int(anomalous.sum()))
+        # Keep only what completion needs; the messages themselves can be freed now.
+        batch.msgs = []
         fl.left = len(bodies) + fl.anomalous + len(batch.dead)
         cb = fl.ack if track else None
         st, at = self.settings.topic_scores, self.settings.topic_alerts
@@ -625,6 +630,15 @@ class Scorer:
             "scorer stopped: %d scored, %d dead-lettered, %d batches",
             self.total_scored, self.total_dead, self.total_batches,
         )  # fmt: skip
+
+
+def _limit_blas_threads(n: int) -> None:
+    """Cap BLAS threads (threadpoolctl when installed; OPENBLAS_NUM_THREADS covers the rest)."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        return
+    threadpool_limits(limits=n, user_api="blas")
 
 
 class _InFlight:

@@ -59,7 +59,10 @@ class ScorerSettings(BaseSettings):
     )
     commit_interval_ms: int = Field(1000, ge=10, description="At-least-once commit period.")
     max_inflight_batches: int = Field(
-        4, ge=1, le=64, description="Batches produced but not yet acknowledged (pipelining)."
+        32, ge=1, le=256, description="Batches produced but not yet acknowledged (pipelining)."
+    )
+    linger_ms: float = Field(
+        10.0, ge=0, le=1000, description="Output producer linger: larger batches vs latency."
     )
     delivery_timeout_s: float = Field(30.0, gt=0, description="Max wait for a batch's acks.")
     reload_interval_s: float = Field(1.0, gt=0, description="How often models/LATEST is checked.")
@@ -72,6 +75,12 @@ class ScorerSettings(BaseSettings):
     )
     create_output_topics: bool = Field(True, description="Create scores/alerts/DLQ if missing.")
     output_partitions: int = Field(4, ge=1, description="Partitions for output topics it creates.")
+    blas_threads: int = Field(
+        1,
+        ge=0,
+        description="BLAS threads for the forward pass (0 = library default). Batches are "
+        "small matrices: extra BLAS threads only spin against the Kafka client threads.",
+    )
     explain_top_k: int = Field(3, ge=1, le=10, description="Top features per score record.")
 
     def resolved(self, shared: Settings | None = None) -> ResolvedSettings:
