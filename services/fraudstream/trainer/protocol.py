@@ -74,8 +74,12 @@ def main(
     hour_features: bool = typer.Option(False, "--hour-features/--no-hour-features"),
     score: str = typer.Option("mahalanobis", "--score"),
     batch_size: int = typer.Option(64, "--batch-size"),
+    encoder_units: str = typer.Option("", "--encoder-units", help="e.g. 32,16 (default: settings)"),
 ) -> None:
     setup_logging("INFO")
+    extra: dict[str, Any] = {}
+    if encoder_units:
+        extra["encoder_units"] = [int(u) for u in encoder_units.split(",")]
     res = run_protocol(
         csv,
         list(range(seeds)),
@@ -84,6 +88,7 @@ def main(
         hour_features=hour_features,
         score=score,
         batch_size=batch_size,
+        **extra,
     )
     for m, vals in res["mean"].items():
         sd = res["std"][m]

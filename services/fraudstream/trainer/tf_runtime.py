@@ -26,6 +26,7 @@ def tensorflow(threads: int = 2) -> ModuleType:
         tf.config.threading.set_inter_op_parallelism_threads(1)
     except RuntimeError:  # already initialised by an earlier import in this process
         pass
+    tf.config.experimental.enable_op_determinism()  # same seed, same metrics
     tf.get_logger().setLevel(logging.ERROR)
     logging.getLogger("absl").setLevel(logging.ERROR)
     return tf
