@@ -261,3 +261,18 @@ def test_closing_a_push_query_connection_ends_the_query(
     while push_threads() > before and time.monotonic() < deadline:
         time.sleep(0.2)
     assert push_threads() == before
+
+
+def test_cli_apply_replace_sends_create_or_replace(
+    server_with_stream: tuple[KsqlServer, str], unique_id: str
+) -> None:
+    server, _ = server_with_stream
+    src = str(KSQL_DIR / "01_source.sql")
+    args = ["--var", f"source_topic=src-{unique_id}", "--var", "source_partitions=1"]
+    first = _cli("apply", src, *args, "--url", server.url)
+    assert first.exit_code == 0 and "create: 1" in first.stdout
+    again = _cli("apply", src, *args, "--url", server.url)
+    assert "skip: 1" in again.stdout
+    replaced = _cli("apply", src, "--replace", *args, "--url", server.url)
+    assert replaced.exit_code == 0, replaced.stdout
+    assert "replace: 1" in replaced.stdout
