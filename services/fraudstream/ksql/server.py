@@ -363,6 +363,7 @@ class KsqlService:
             self.command_seq = self.command_log.append(
                 Command(statement=text, properties=properties)
             )
+            log.info("command %d: %s", self.command_seq, " ".join(text.split())[:120])
         new_queries = sorted(set(self.engine.queries) - before_queries)
         entity = dict(results[-1].entity) if results and results[-1].entity else None
         if entity is None:
