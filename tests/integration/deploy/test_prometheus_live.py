@@ -9,6 +9,7 @@ scorer-down alert pending); `fraudstream report` renders the PNG from this Prome
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 import time
@@ -152,8 +153,12 @@ def test_prometheus_scrapes_scorers_under_load(
     for panel in dashboard["panels"]:
         for target in panel["targets"]:
             expr = target["expr"].replace(RATE_INTERVAL, "30s")
-            if not prom.query(expr):
+            result = prom.query(expr)
+            if not result:
                 no_data.append(f"{panel['title']}: {expr}")
+            # every {{label}} of the legend names a label the series really carry
+            for label in re.findall(r"\{\{\s*(\w+)\s*\}\}", target["legendFormat"]):
+                assert all(label in r["metric"] for r in result), (panel["title"], label)
     assert not no_data, f"dashboard queries without data: {no_data}"
 
     # --- the dashboard names only metrics a live scorer exports -------------------------
@@ -193,7 +198,5 @@ def test_prometheus_scrapes_scorers_under_load(
 
 def _raw_metric_names(expr: str) -> set[str]:
     """fraudstream_* sample names in a PromQL expression (recording rules excluded)."""
-    import re
-
     no_labels = re.sub(r"\{[^}]*\}", "", expr)
     return set(re.findall(r"(?<![\w:])fraudstream_[a-z0-9_]+(?![\w:])", no_labels))
