@@ -223,7 +223,8 @@ class KsqlEngine:
         q = stmt.query
         if q.emit is None:
             raise KsqlStatementError(
-                "Pull queries are not supported by the embedded engine; add EMIT CHANGES for a push query.",
+                "Pull queries are not supported by the embedded engine; add EMIT "
+                "CHANGES for a push query.",
                 stmt.text,
             )
         qid = "transient_" + q.source.name + "_" + "".join(random.choices(string.digits, k=19))
@@ -323,12 +324,10 @@ class KsqlEngine:
         kf = p.get("KEY_FORMAT")
         vf = p.get("VALUE_FORMAT")
         if fmt and (kf or vf):
+            other = "KEY_FORMAT" if kf else "VALUE_FORMAT"
             raise KsqlStatementError(
-                "Cannot supply both 'KEY_FORMAT' and 'FORMAT' properties, as 'FORMAT' sets both key "
-                "and value formats. Either use just 'FORMAT', or use 'KEY_FORMAT' and 'VALUE_FORMAT'."
-                if kf
-                else "Cannot supply both 'VALUE_FORMAT' and 'FORMAT' properties, as 'FORMAT' sets both"
-                " key and value formats. Either use just 'FORMAT', or use 'KEY_FORMAT' and "
+                f"Cannot supply both '{other}' and 'FORMAT' properties, as 'FORMAT' sets both "
+                "key and value formats. Either use just 'FORMAT', or use 'KEY_FORMAT' and "
                 "'VALUE_FORMAT'."
             )
         kname = str(
@@ -338,7 +337,8 @@ class KsqlEngine:
         if not vname:
             raise KsqlStatementError(
                 "Statement is missing the 'VALUE_FORMAT' property from the WITH clause. Either "
-                "provide one or set a default via the 'ksql.persistence.default.format.value' config."
+                "provide one or set a default via the "
+                "'ksql.persistence.default.format.value' config."
             )
         vname = str(vname).upper()
         for n in (kname, vname):
@@ -364,7 +364,7 @@ class KsqlEngine:
                 )
             if value.name not in ("KAFKA", "DELIMITED"):
                 value.wrap_single_value = bool(wrap)
-        for side, spec, prop in (
+        for _side, spec, prop in (
             ("VALUE", value, "VALUE_DELIMITER"),
             ("KEY", key, "KEY_DELIMITER"),
         ):
@@ -397,11 +397,13 @@ class KsqlEngine:
                     self._status(
                         stmt,
                         "",
-                        f"Cannot add {kind.lower()} '{name}': A {existing.kind.lower()} with the same name already exists",
+                        f"Cannot add {kind.lower()} '{name}': A {existing.kind.lower()} "
+                        "with the same name already exists",
                     ),
                 )
             raise KsqlStatementError(
-                f"Cannot add {kind.lower()} '{name}': A {existing.kind.lower()} with the same name already exists",
+                f"Cannot add {kind.lower()} '{name}': A {existing.kind.lower()} with "
+                "the same name already exists",
                 stmt.text,
             )
         topic = p.get("KAFKA_TOPIC")
@@ -423,13 +425,15 @@ class KsqlEngine:
             if el.constraint in ("KEY", "PRIMARY KEY"):
                 if kind == "STREAM" and el.constraint == "PRIMARY KEY":
                     raise KsqlStatementError(
-                        f"Column `{el.name}` is a 'PRIMARY KEY' column: please use 'KEY' for streams.\n"
+                        f"Column `{el.name}` is a 'PRIMARY KEY' column: please use "
+                        "'KEY' for streams.\n"
                         "Tables have PRIMARY KEYs, which are unique and NON NULL.\n"
                         "Streams have KEYs, which have no uniqueness or NULL constraints."
                     )
                 if kind == "TABLE" and el.constraint == "KEY":
                     raise KsqlStatementError(
-                        f"Column `{el.name}` is a 'KEY' column: please use 'PRIMARY KEY' for tables.\n"
+                        f"Column `{el.name}` is a 'KEY' column: please use 'PRIMARY "
+                        "KEY' for tables.\n"
                         "Tables have PRIMARY KEYs, which are unique and NON NULL.\n"
                         "Streams have KEYs, which have no uniqueness or NULL constraints."
                     )
@@ -505,7 +509,8 @@ class KsqlEngine:
                 size = parse_duration(str(p["WINDOW_SIZE"]))
             elif wt != "SESSION":
                 raise KsqlStatementError(
-                    f"{wt} windows require 'WINDOW_SIZE' to be provided in the WITH clause. For example: 'WINDOW_SIZE'='10 SECONDS'"
+                    f"{wt} windows require 'WINDOW_SIZE' to be provided in the WITH "
+                    "clause. For example: 'WINDOW_SIZE'='10 SECONDS'"
                 )
             window = WindowInfo(wt, size)
         partitions = int(p["PARTITIONS"]) if "PARTITIONS" in p else self.known_topics.get(topic, 1)
@@ -550,9 +555,11 @@ class KsqlEngine:
             if not exists and "PARTITIONS" not in p:
                 raise KsqlStatementError(
                     f"Topic '{topic}' does not exist. If you want to create a new topic for the "
-                    f"{kind.lower()} please re-run the statement providing the required 'PARTITIONS' "
+                    f"{kind.lower()} please re-run the statement providing the required "
+                    "'PARTITIONS' "
                     "configuration in the WITH clause (and optionally 'REPLICAS'). For example: "
-                    f"CREATE {kind} {name} (...) WITH (KAFKA_TOPIC='{topic}', PARTITIONS=2, REPLICAS=1, "
+                    f"CREATE {kind} {name} (...) WITH (KAFKA_TOPIC='{topic}', "
+                    "PARTITIONS=2, REPLICAS=1, "
                     "...);"
                 )
             topics.append(TopicSpec(topic, partitions, src.replicas))
@@ -581,7 +588,8 @@ class KsqlEngine:
             latest = self.schema_registry.get_latest(subject)
             if latest is None:
                 raise KsqlStatementError(
-                    f"Schema for message {'keys' if is_key else 'values'} on topic '{topic}' does not "
+                    f"Schema for message {'keys' if is_key else 'values'} on topic "
+                    f"'{topic}' does not "
                     f"exist in the Schema Registry.Subject: {subject}"
                 )
             text = latest[1]
@@ -600,7 +608,8 @@ class KsqlEngine:
     def _check_replace(self, old: DataSource, new: DataSource) -> None:
         if old.kind != new.kind:
             raise KsqlStatementError(
-                f"Cannot add {new.kind.lower()} '{new.name}': A {old.kind.lower()} with the same name already exists"
+                f"Cannot add {new.kind.lower()} '{new.name}': A {old.kind.lower()} with "
+                "the same name already exists"
             )
 
     # ------------------------------------------------------------------ CSAS / CTAS / INSERT
@@ -619,7 +628,8 @@ class KsqlEngine:
             if stmt.if_not_exists:
                 return StatementResult(stmt.text, "currentStatus", "Already exists", {})
             raise KsqlStatementError(
-                f"Cannot add {stmt.kind.lower()} '{name}': A {existing.kind.lower()} with the same name already exists",
+                f"Cannot add {stmt.kind.lower()} '{name}': A {existing.kind.lower()} "
+                "with the same name already exists",
                 stmt.text,
             )
         if "FORMAT" in p and ("KEY_FORMAT" in p or "VALUE_FORMAT" in p):
@@ -660,10 +670,12 @@ class KsqlEngine:
         if planned.kind != stmt.kind:
             if stmt.kind == "STREAM":
                 raise KsqlStatementError(
-                    "Invalid result type. Your SELECT query produces a TABLE. Please use CREATE TABLE AS SELECT statement instead."
+                    "Invalid result type. Your SELECT query produces a TABLE. Please "
+                    "use CREATE TABLE AS SELECT statement instead."
                 )
             raise KsqlStatementError(
-                "Invalid result type. Your SELECT query produces a STREAM. Please use CREATE STREAM AS SELECT statement instead."
+                "Invalid result type. Your SELECT query produces a STREAM. Please use "
+                "CREATE STREAM AS SELECT statement instead."
             )
         if existing is not None and stmt.or_replace:
             self._check_replace(
@@ -736,7 +748,8 @@ class KsqlEngine:
         planned = planner.plan(stmt.query, transient=False)
         if planned.kind != "STREAM":
             raise KsqlStatementError(
-                f"Incompatible data sink and query result. Data sink ({target.name}) type is STREAM but select query result is TABLE."
+                f"Incompatible data sink and query result. Data sink ({target.name}) "
+                "type is STREAM but select query result is TABLE."
             )
         query = planned.query
         assert isinstance(query, PersistentQuery)
@@ -767,7 +780,8 @@ class KsqlEngine:
         names = stmt.columns if stmt.columns is not None else all_cols
         if len(names) != len(stmt.values):
             raise KsqlStatementError(
-                f"Expected a value for each column. Expected Columns: {names}. Got {[A.format_expr(v) for v in stmt.values]}"
+                f"Expected a value for each column. Expected Columns: {names}. Got "
+                f"{[A.format_expr(v) for v in stmt.values]}"
             )
         comp = ExpressionCompiler(Scope([]), "VALUES")
         values: dict[str, Any] = {}
@@ -902,6 +916,7 @@ class KsqlEngine:
 
     def _list(self, stmt: A.ListStatement) -> StatementResult:
         w = stmt.what
+        entity: dict[str, Any]
         if w in ("STREAMS", "TABLES"):
             kind = "STREAM" if w == "STREAMS" else "TABLE"
             items = [
@@ -1067,7 +1082,8 @@ class KsqlEngine:
                     {
                         "@type": "warning_entity",
                         "statementText": stmt.text,
-                        "message": f"Cannot undefine variable '{stmt.name}' which was never defined",
+                        "message": f"Cannot undefine variable '{stmt.name}' which was "
+                        "never defined",
                         "warnings": [],
                     },
                 )
@@ -1164,7 +1180,8 @@ def parse_duration(text: str) -> int:
     unit = parts[1].upper()
     if unit not in _UNITS:
         raise KsqlParseError(
-            f"Configuration WINDOW_SIZE is invalid: Invalid duration: '{text}'. Unknown time unit: '{unit}'"
+            f"Configuration WINDOW_SIZE is invalid: Invalid duration: '{text}'. Unknown "
+            f"time unit: '{unit}'"
         )
     return int(parts[0]) * _UNITS[unit]
 
@@ -1183,7 +1200,8 @@ def parse_delimiter(d: str, prop: str) -> str:
     if len(d) != 1:
         raise KsqlStatementError(
             f"Failed to prepare statement: Configuration {prop} is invalid: Invalid delimiter "
-            f"value: '{d}'. Delimiter must be a single character or TAB,SPACE\nExample valid value: ';'"
+            f"value: '{d}'. Delimiter must be a single character or TAB,SPACE\nExample "
+            "valid value: ';'"
         )
     return d
 

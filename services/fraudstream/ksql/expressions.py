@@ -312,12 +312,13 @@ class ExpressionCompiler:
                     continue
                 raise KsqlStatementError(
                     "Invalid Case expression. Type for all 'THEN' clauses should be the same."
-                    f"{os_linesep()}THEN expression '{A.format_expr(e.whens[0][1])}' has type: {rt}."
+                    f"{os_linesep()}THEN expression '{A.format_expr(e.whens[0][1])}' "
+                    f"has type: {rt}."
                     f"{os_linesep()}THEN expression 'x' has type: {t}."
                 )
         df = default.fn if default else (lambda r: None)
         conv = _numeric_widener(rt)
-        pairs = [(c, (lambda f: lambda r: conv(f(r)))(f) if conv else f) for c, f in whens]
+        pairs = [(c, _widened(f, conv) if conv else f) for c, f in whens]
         dff = (lambda r: conv(df(r))) if conv else df
 
         def case(r: Row) -> Any:
@@ -599,7 +600,7 @@ class ExpressionCompiler:
         conv = _numeric_widener(it)
         fns = [i.fn for i in items]
         if conv:
-            fns = [(lambda f: lambda r: conv(f(r)))(f) for f in fns]
+            fns = [_widened(f, conv) for f in fns]
         return Compiled(T.array_of(it), lambda r: [f(r) for f in fns])
 
     def _c_MapCtor(self, e: A.MapCtor) -> Compiled:
@@ -621,6 +622,10 @@ class ExpressionCompiler:
         st = T.struct_of([(n, c.type if c.type.base != T.NULL else T.T_STRING) for n, c in fields])
         fns = [(n, c.fn) for n, c in fields]
         return Compiled(st, lambda r: {n: f(r) for n, f in fns})
+
+
+def _widened(f: Fn, conv: Callable[[Any], Any]) -> Fn:
+    return lambda r: conv(f(r))
 
 
 def os_linesep() -> str:
@@ -809,7 +814,7 @@ def _numeric_widener(t: T.SqlType) -> Callable[[Any], Any] | None:
 
 
 def decimal_literal_type(d: Decimal) -> T.SqlType:
-    sign, digits, exp = d.as_tuple()
+    _sign, digits, exp = d.as_tuple()
     assert isinstance(exp, int)
     scale = max(-exp, 0)
     precision = max(len(digits), scale)
@@ -1029,9 +1034,8 @@ def cast_function(src: T.SqlType, dst: T.SqlType, text: str) -> Callable[[Any], 
     s, d = src.base, dst.base
     if src == dst or s == T.NULL:
         return lambda v: v
-    if d == T.STRING:
-        if s in (T.ARRAY, T.MAP, T.STRUCT) or src.is_primitive:
-            return lambda v: to_string(v, src)
+    if d == T.STRING and (s in (T.ARRAY, T.MAP, T.STRUCT) or src.is_primitive):
+        return lambda v: to_string(v, src)
     if d == T.INTEGER or d == T.BIGINT:
         lo, hi = (T.INT_MIN, T.INT_MAX) if d == T.INTEGER else (T.LONG_MIN, T.LONG_MAX)
         if s == T.STRING:

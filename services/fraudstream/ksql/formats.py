@@ -540,10 +540,8 @@ def _kafka_serde(columns: Sequence[Column], is_key: bool) -> Serde:
 
         def de(data: bytes) -> Values:
             if len(data) != size:
-                raise SerdeError(
-                    f"Size of data received by {'Long' if tname == T.BIGINT else 'Integer' if tname == T.INTEGER else 'Double'}"
-                    f"Deserializer is not {size}"
-                )
+                kind = {T.BIGINT: "Long", T.INTEGER: "Integer"}.get(tname, "Double")
+                raise SerdeError(f"Size of data received by {kind}Deserializer is not {size}")
             return [st.unpack(data)[0]]
 
         return Serde(ser, de)
@@ -770,7 +768,7 @@ def _avro_serde(
                 sid = registry.register(subject, schema_str)
                 wschema = schema_obj
             w = state["w"] = (_HEADER.pack(0, sid), fastavro.parse_schema(wschema))
-        return w  # type: ignore[no-any-return]
+        return w
 
     fast: list[Callable[[Sequence[Any]], bytes] | None] = []
 

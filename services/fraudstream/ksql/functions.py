@@ -12,7 +12,7 @@ import random
 import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from decimal import ROUND_DOWN, ROUND_FLOOR, ROUND_HALF_UP, Decimal
+from decimal import ROUND_DOWN, ROUND_FLOOR, Decimal
 from typing import Any
 
 from fraudstream.ksql import types as T
@@ -519,9 +519,7 @@ def _round(types: list[T.SqlType]) -> Resolved:
     if t.base == T.DECIMAL:
 
         def dec(x: Decimal, p: int) -> Decimal:
-                        return _round_half_ceiling(x, p).quantize(
-                Decimal(1).scaleb(-t.scale)
-            )
+            return _round_half_ceiling(x, p).quantize(Decimal(1).scaleb(-t.scale))
 
         return Resolved(t, dec)
     return Resolved(T.T_DOUBLE, lambda x, p: _java_round_half_up(x, p))

@@ -338,7 +338,8 @@ class Planner:
                     ]
                     if not targets:
                         raise KsqlStatementError(
-                            f"Failed to prepare statement: '{it.source}' is not a valid stream/table name or alias."
+                            f"Failed to prepare statement: '{it.source}' is not a valid "
+                            "stream/table name or alias."
                         )
                 for b in targets:
                     cols = b.source.key_columns + b.source.value_columns
@@ -374,21 +375,24 @@ class Planner:
                 for c in b.source.columns:
                     seen[c.name] = seen.get(c.name, 0) + 1
             clashing = {n for n, k in seen.items() if k > 1} | set(PSEUDO_COLUMNS)
-        for name, expr in raw:
-            if name is None:
+        for raw_name, expr in raw:
+            col_name = raw_name
+            if col_name is None:
                 if isinstance(expr, A.ColumnRef):
                     if expr.source is not None and is_join:
-                        name = f"{expr.source}_{expr.name}" if expr.name in clashing else expr.name
+                        col_name = (
+                            f"{expr.source}_{expr.name}" if expr.name in clashing else expr.name
+                        )
                     else:
-                        name = expr.name
+                        col_name = expr.name
                 elif isinstance(expr, A.Dereference):
-                    name = expr.field
+                    col_name = expr.field
                 else:
                     while f"KSQL_COL_{counter}" in taken:
                         counter += 1
-                    name = f"KSQL_COL_{counter}"
+                    col_name = f"KSQL_COL_{counter}"
                     counter += 1
-            items.append(OutputColumn(name, expr))
+            items.append(OutputColumn(col_name, expr))
         return items
 
     def _partition_star(self, b: BoundSource, pby: list[A.Expr]) -> list[tuple[str | None, A.Expr]]:
@@ -442,7 +446,8 @@ class Planner:
         for it in items:
             if it.name in seen:
                 raise KsqlStatementError(
-                    f"Duplicate value columns found in schema: `{it.name}` {it.compiled.type if it.compiled else ''}".strip()
+                    f"Duplicate value columns found in schema: `{it.name}` "
+                    f"{it.compiled.type if it.compiled else ''}".strip()
                 )
             seen.add(it.name)
 
@@ -590,7 +595,8 @@ class Planner:
             kidx = next((i for i, c in enumerate(key_cols) if c.name == name), None)
             if idx is None and kidx is None:
                 raise KsqlStatementError(
-                    f"The TIMESTAMP column set in the WITH clause does not exist in the schema: '{name}'"
+                    "The TIMESTAMP column set in the WITH clause does not exist in the "
+                    f"schema: '{name}'"
                 )
             fmt = self.sink_props.get("TIMESTAMP_FORMAT")
             parse = _ts_parser(str(fmt) if fmt else None)
@@ -741,9 +747,9 @@ class Planner:
         topics = [b.source.topic for b in self.bound]
         if self.transient:
             schema_cols = [
-                Column(it.name, it.compiled.type, "KEY" if i in key_idx else "VALUE")
+                Column(it.name, it.compiled.type, "KEY" if i in key_idx else "VALUE")  # type: ignore[union-attr]
                 for i, it in enumerate(items)
-            ]  # type: ignore[union-attr]
+            ]
             q = self._new_query(topics, schema_cols, limit)
             emitter: Callable[..., Any] = self._transient_emitter([it.compiled.fn for it in items])  # type: ignore[union-attr]
             kf, vf = base.key_format, base.value_format
@@ -810,16 +816,9 @@ class Planner:
         compiler = ExpressionCompiler(self.scope, "SELECT")
         self._compile_items(items, compiler)
         is_table = src.kind == "TABLE"
-        partition_fns: list[Callable[..., Any]] | None = None
         if q.partition_by is not None:
             if is_table:
-                raise (
-                    KsqlStatementError(
-                        "Invalid Partition By: Cannot PARTITION BY a TABLE. Consider using GROUP BY instead."
-                    )
-                    if False
-                    else KsqlUnsupportedError("PARTITION BY on a TABLE is not supported")
-                )
+                raise KsqlUnsupportedError("PARTITION BY on a TABLE is not supported")
             if not q.partition_by:
                 raise KsqlStatementError("PARTITION BY requires at least one expression")
             pcomp = ExpressionCompiler(self.scope, "PARTITION BY")
@@ -833,7 +832,8 @@ class Planner:
                         self.scope.resolve(r, "PARTITION BY")
                     except KsqlStatementError:
                         raise KsqlStatementError(
-                            f"PARTITION BY column '{r.name}' cannot be resolved. '{r.name}' must be a column "
+                            f"PARTITION BY column '{r.name}' cannot be resolved. "
+                            f"'{r.name}' must be a column "
                             "in the source schema since PARTITION BY is applied on the input."
                         ) from None
             if nulls:
@@ -1008,7 +1008,8 @@ class Planner:
         rc = jc.compile(rexpr)
         if lc.type != rc.type:
             raise KsqlStatementError(
-                f"Invalid join condition: types don't match. Got {A.format_expr(lexpr)}{{{lc.type}}} = "
+                "Invalid join condition: types don't match. Got "
+                f"{A.format_expr(lexpr)}{{{lc.type}}} = "
                 f"{A.format_expr(rexpr)}{{{rc.type}}}."
             )
         if not isinstance(lexpr, A.ColumnRef) and not isinstance(rexpr, A.ColumnRef):
@@ -1025,7 +1026,8 @@ class Planner:
         }[jt]
         if ls.kind == "TABLE" and rs.kind == "STREAM":
             raise KsqlStatementError(
-                "Invalid join order: table-stream joins are not supported; only stream-table joins. "
+                "Invalid join order: table-stream joins are not supported; only "
+                "stream-table joins. "
                 f"Got {ls.name} {jt_text} {rs.name}."
             )
         if ls.kind == "STREAM" and rs.kind == "TABLE":
@@ -1038,7 +1040,8 @@ class Planner:
             if join.within is not None:
                 raise KsqlStatementError(
                     "A window definition was provided for a Stream-Table join. These joins are not "
-                    "windowed. Please drop the window definition (ie. the WITHIN clause) and try to "
+                    "windowed. Please drop the window definition (ie. the WITHIN "
+                    "clause) and try to "
                     "re-run your join."
                 )
             tkey = rs.key_columns
@@ -1059,7 +1062,8 @@ class Planner:
                 )
         if ls.kind == "STREAM" and rs.kind == "STREAM" and join.within is None:
             raise KsqlStatementError(
-                "Stream-Stream joins must have a WITHIN clause specified. None was provided. To learn "
+                "Stream-Stream joins must have a WITHIN clause specified. None was "
+                "provided. To learn "
                 "about how to specify a WITHIN clause with a stream-stream join, please visit: "
                 "https://docs.confluent.io/current/ksql/docs/syntax-reference.html#create-stream-as-select"
             )
@@ -1067,7 +1071,8 @@ class Planner:
             if join.within is not None:
                 raise KsqlStatementError(
                     "A window definition was provided for a Table-Table join. These joins are not "
-                    "windowed. Please drop the window definition (i.e. the WITHIN clause) and try to "
+                    "windowed. Please drop the window definition (i.e. the WITHIN "
+                    "clause) and try to "
                     "re-run your join."
                 )
             lkey = ls.key_columns
@@ -1098,7 +1103,7 @@ class Planner:
         if self.transient:
             key_idx: list[int] = []
         else:
-            cands = [e for e in (lexpr, rexpr) if isinstance(e, A.ColumnRef)] or [lexpr, rexpr]
+            cands: list[A.Expr] = [e for e in (lexpr, rexpr) if isinstance(e, A.ColumnRef)]
             key_idx = self._pick_keys(
                 items, [cands[0]], "join expression", alternatives=[[c] for c in cands[1:]]
             )
@@ -1114,7 +1119,7 @@ class Planner:
 
         def decode(read: Callable[..., Any], rec: InRecord) -> tuple[list[Any], bool] | None:
             try:
-                return read(rec)  # type: ignore[no-any-return]
+                return read(rec)
             except (
                 SerdeError,
                 KsqlProcessingError,
@@ -1399,7 +1404,7 @@ class Planner:
         wcols = []
         base_cols = list(self.scope.columns)
         agg_base = in_width
-        for i, (c, ag) in enumerate(zip(calls, aggs, strict=True)):
+        for i, ag in enumerate(aggs):
             wcols.append(ScopeColumn(f"KSQL_AGG_{i}", ag.type, None, agg_base + i, "AGG"))
         wpos = agg_base + len(aggs)
         post_cols = [c for c in base_cols if c.name not in ("WINDOWSTART", "WINDOWEND")]
@@ -1409,10 +1414,10 @@ class Planner:
                 ScopeColumn("WINDOWEND", T.T_BIGINT, b.alias, wpos + 1, "WINDOW"),
             ]
         post_scope = Scope(post_cols + wcols, list(self.scope.sources))
-        for c in post_scope.columns:
-            if c.source:
+        for pc in post_scope.columns:
+            if pc.source:
                 for sname in self.scope.sources:
-                    post_scope.by_qual[(sname, c.name)] = c
+                    post_scope.by_qual[(sname, pc.name)] = pc
         call_slots = {_strip_pos(c, self.scope): agg_base + i for i, c in enumerate(calls)}
         planner_scope = self.scope
 
@@ -1431,7 +1436,8 @@ class Planner:
             if self._outside_aggregates(it.expr, group_norm):
                 bad = [A.format_expr(r) for r in self._loose_refs(it.expr, group_norm)]
                 raise KsqlStatementError(
-                    f"Non-aggregate SELECT expression(s) not part of GROUP BY: {', '.join(bad) or A.format_expr(it.expr)}"
+                    "Non-aggregate SELECT expression(s) not part of GROUP BY: "
+                    f"{', '.join(bad) or A.format_expr(it.expr)}"
                 )
         self._compile_items(items, acomp)
         having = None
@@ -1455,12 +1461,9 @@ class Planner:
         advance = (window.advance or window.size) if window else 0
         grace = window.grace if window and window.grace is not None else DEFAULT_GRACE_MS
         if window is not None and window.type == "HOPPING" and advance > size:
-            raise (
-                KsqlStatementError(
-                    f"Window advance ({advance} ms) must be less than or equal to window size ({size} ms)."
-                )
-                if False
-                else None
+            raise KsqlStatementError(
+                f"Window advance ({advance} ms) must not be larger than the window size "
+                f"({size} ms)."
             )
         state: dict[Any, list[Any]] = {}
         stream_time = {"t": -(2**63)}

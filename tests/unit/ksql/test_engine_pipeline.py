@@ -23,14 +23,16 @@ CREATE STREAM creditcard_preprocessed WITH (KAFKA_TOPIC='creditcardfraud_preproc
   SELECT Id, `Timestamp`, Time, {", ".join(f"V{i}" for i in range(1, 29))}, Amount, Class
   FROM creditcard_raw WHERE Class IS NOT NULL EMIT CHANGES;
 CREATE STREAM creditcard_live WITH (KAFKA_TOPIC='creditcardfraud_live_avro', VALUE_FORMAT='AVRO') AS
-  SELECT Id, `Timestamp`, MASK_LEFT(`User`, 2) AS USERID, Time, {", ".join(f"V{i}" for i in range(1, 29))},
+  SELECT Id, `Timestamp`, MASK_LEFT(`User`, 2) AS USERID, Time,
+         {", ".join(f"V{i}" for i in range(1, 29))},
          Amount, IFNULL(Class, -1) AS CLASS
   FROM creditcard_raw EMIT CHANGES;
 CREATE TABLE users (userid VARCHAR PRIMARY KEY, name VARCHAR, city VARCHAR)
   WITH (KAFKA_TOPIC='users', VALUE_FORMAT='JSON', PARTITIONS=1);
 CREATE STREAM creditcard_keyed AS SELECT `User` AS userid, Id, V1, V2, Amount
   FROM creditcard_raw PARTITION BY `User`;
-CREATE STREAM creditcard_per_user WITH (KAFKA_TOPIC='creditcardfraud_per_user', VALUE_FORMAT='AVRO') AS
+CREATE STREAM creditcard_per_user
+  WITH (KAFKA_TOPIC='creditcardfraud_per_user', VALUE_FORMAT='AVRO') AS
   SELECT c.userid AS userid, c.Id AS id, u.city AS city, c.V1 AS v1, c.Amount AS amount
   FROM creditcard_keyed c INNER JOIN users u ON c.userid = u.userid
   WHERE V1 > 5 AND V2 IS NOT NULL AND u.CITY LIKE 'Premium%' EMIT CHANGES;
@@ -87,7 +89,7 @@ def setup() -> tuple[KsqlEngine, InMemorySchemaRegistry, Driver]:
 def test_live_stream_is_masked_and_augmented(
     setup: tuple[KsqlEngine, InMemorySchemaRegistry, Driver],
 ) -> None:
-    engine, reg, d = setup
+    _engine, reg, d = setup
     d.send("creditcardfraud_source", b"Alice", _event(1, "Alice", None))
     d.send("creditcardfraud_source", b"Bob", _event(2, "Bob", 1))
     live = [_avro(reg, r.value) for r in d.out["creditcardfraud_live_avro"]]  # type: ignore[arg-type]
@@ -102,7 +104,7 @@ def test_live_stream_is_masked_and_augmented(
         "CLASS",
     }
     # the registered schema is ksqlDB-shaped: optional unions with null defaults
-    sid, text = reg.get_latest("creditcardfraud_live_avro-value")  # type: ignore[misc]
+    _sid, text = reg.get_latest("creditcardfraud_live_avro-value")  # type: ignore[misc]
     schema = json.loads(text)
     assert schema["name"] == "KsqlDataSourceSchema"
     assert all(f["type"][0] == "null" and f["default"] is None for f in schema["fields"])
@@ -111,7 +113,7 @@ def test_live_stream_is_masked_and_augmented(
 def test_training_stream_keeps_only_labelled_events(
     setup: tuple[KsqlEngine, InMemorySchemaRegistry, Driver],
 ) -> None:
-    engine, reg, d = setup
+    _engine, reg, d = setup
     for i, cls in enumerate([None, 0, 1, None]):
         d.send("creditcardfraud_source", None, _event(i, "u", cls))
     train = [_avro(reg, r.value) for r in d.out["creditcardfraud_preprocessed_avro"]]  # type: ignore[arg-type]
@@ -122,7 +124,7 @@ def test_training_stream_keeps_only_labelled_events(
 def test_per_user_join_emits_only_premium_cities(
     setup: tuple[KsqlEngine, InMemorySchemaRegistry, Driver],
 ) -> None:
-    engine, reg, d = setup
+    _engine, reg, d = setup
     d.send("users", b"alice", b'{"userid": "alice", "name": "Alice", "city": "Premium Paris"}')
     d.send("users", b"bob", b'{"userid": "bob", "name": "Bob", "city": "Lyon"}')
     d.send("creditcardfraud_source", None, _event(1, "alice", None, v1=6.0))
@@ -137,7 +139,7 @@ def test_per_user_join_emits_only_premium_cities(
 def test_bad_records_go_to_the_processing_log_not_up(
     setup: tuple[KsqlEngine, InMemorySchemaRegistry, Driver],
 ) -> None:
-    engine, reg, d = setup
+    engine, _reg, _d = setup
     q = engine.queries["CSAS_CREDITCARD_LIVE_2"]
     assert q.process(InRecord("creditcardfraud_source", None, b"{not json", 0, 3, 42)) == []
     assert q.process(InRecord("creditcardfraud_source", None, b'{"Id": "abc"}', 0)) == []
@@ -185,7 +187,8 @@ def test_list_describe_drop_and_terminate(
 def test_insert_values_and_push_query_with_limit() -> None:
     engine = KsqlEngine()
     engine.execute(
-        "CREATE STREAM s (k STRING KEY, n INT) WITH (kafka_topic='s', value_format='JSON', partitions=1);"
+        "CREATE STREAM s (k STRING KEY, n INT) "
+        "WITH (kafka_topic='s', value_format='JSON', partitions=1);"
     )
     (res,) = engine.execute("INSERT INTO s (k, n, ROWTIME) VALUES ('a', 7, 1000);")
     (rec,) = res.records
@@ -204,7 +207,8 @@ def test_insert_values_and_push_query_with_limit() -> None:
 def test_windowed_count_per_user() -> None:
     engine = KsqlEngine()
     engine.execute(
-        "CREATE STREAM tx (userid STRING KEY, amount DOUBLE) WITH (kafka_topic='tx', value_format='JSON', partitions=1);"
+        "CREATE STREAM tx (userid STRING KEY, amount DOUBLE) "
+        "WITH (kafka_topic='tx', value_format='JSON', partitions=1);"
         "CREATE TABLE velocity AS SELECT userid, COUNT(*) AS n, SUM(amount) AS total FROM tx "
         "WINDOW TUMBLING (SIZE 1 MINUTE) GROUP BY userid;"
     )

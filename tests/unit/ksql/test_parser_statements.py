@@ -87,13 +87,17 @@ def test_windowed_aggregate_and_partition_by() -> None:
 
 def test_non_reserved_keywords_are_usable_as_column_names() -> None:
     (stmt,) = parse(
-        "CREATE STREAM s (KEY STRING, VALUE DOUBLE, TIMESTAMP BIGINT, ID INT) WITH (kafka_topic='t', value_format='JSON');"
+        "CREATE STREAM s (KEY STRING, VALUE DOUBLE, TIMESTAMP BIGINT, ID INT) "
+        "WITH (kafka_topic='t', value_format='JSON');"
     )
     assert [e.name for e in stmt.elements or []] == ["KEY", "VALUE", "TIMESTAMP", "ID"]  # type: ignore[attr-defined]
 
 
 def test_variables_are_substituted_before_parsing() -> None:
-    sql = "CREATE STREAM s (a INT) WITH (kafka_topic='${topic}', value_format='JSON', partitions=${parts});"
+    sql = (
+        "CREATE STREAM s (a INT) "
+        "WITH (kafka_topic='${topic}', value_format='JSON', partitions=${parts});"
+    )
     (stmt,) = parse(sql, {"TOPIC": "events", "parts": "4"})
     assert isinstance(stmt, A.CreateSource)
     assert stmt.properties["KAFKA_TOPIC"].value == "events"
@@ -109,7 +113,8 @@ def test_syntax_error_has_position_expected_tokens_and_statement() -> None:
     msg = str(err.value)
     assert msg.startswith("line 1:32: Syntax Error\nExpecting {'STRING', INTEGER_VALUE}")
     assert msg.endswith(
-        "Statement: CREATE STREAM INPUT (K STRING (KEY)) WITH (kafka_topic='input',value_format='JSON');"
+        "Statement: CREATE STREAM INPUT (K STRING (KEY)) "
+        "WITH (kafka_topic='input',value_format='JSON');"
     )
 
 
