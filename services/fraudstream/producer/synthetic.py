@@ -292,6 +292,7 @@ def generate_events(
     `users`: userids, user dicts or a count (`make_users(count, seed)`); each event's user is
     a fixed function of its Id. `unlabelled`: share of events published with Class null (live
     traffic whose label is not known yet). `id_offset`/`time_offset` shift Id and Time.
+    `params` sets every knob of the data model; when given, `fraud_rate` is ignored.
     """
     chunks = _prepared(
         n, seed, fraud_rate, users, start, unlabelled, id_offset, time_offset, params
