@@ -27,7 +27,20 @@ def model_card(m: ModelManifest, metrics: dict[str, Any]) -> str:
         for name, r in rows
         if r
     )
+    k = int(t.get("ensemble", 1) or 1)
     dims = "-".join([str(len(m.features)), *(str(s.units) for s in m.layers)])
+    if k > 1:
+        member = "-".join(
+            [
+                str(len(m.features)),
+                *(str(s.units // k) for s in m.layers[:-1]),
+                str(len(m.features)),
+            ]
+        )
+        dims = (
+            f"{member} x {k} members trained side by side (independent losses) and served as "
+            f"their mean reconstruction: one block-diagonal stack {dims}"
+        )
     acts = ", ".join(s.activation for s in m.layers)
     return f"""# Model card: {m.version}
 

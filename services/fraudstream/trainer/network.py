@@ -26,37 +26,97 @@ log = logging.getLogger(__name__)
 
 
 def layer_specs(n_features: int, encoder_units: list[int], activation: str) -> list[LayerSpec]:
-    """The dense stack input-to-output, mirrored decoder, linear output."""
+    """One member's dense stack, input to output: mirrored decoder, linear output."""
     hidden = [*encoder_units, *reversed(encoder_units[:-1])]
     return [LayerSpec(units=u, activation=activation) for u in hidden] + [
         LayerSpec(units=n_features, activation="linear")
     ]
 
 
+def merged_specs(member: list[LayerSpec], members: int) -> list[LayerSpec]:
+    """The served stack of `members` side-by-side autoencoders (hidden widths x members)."""
+    return [
+        LayerSpec(units=s.units * (members if i < len(member) - 1 else 1), activation=s.activation)
+        for i, s in enumerate(member)
+    ]
+
+
+Pair = tuple[NDArray[np.float32], NDArray[np.float32]]
+
+
+def merge_members(members: list[list[Pair]]) -> list[Pair]:
+    """K autoencoders -> one dense stack whose output is the mean of their outputs.
+
+    First layer: kernels side by side; middle layers: block-diagonal; last layer: kernels
+    stacked and divided by K, biases averaged. Activations are element-wise, so each block
+    computes exactly its member's activations.
+    """
+    k = len(members)
+    if k == 1:
+        return members[0]
+    n_layers = len(members[0])
+    out: list[Pair] = []
+    for i in range(n_layers):
+        ws = [m[i][0] for m in members]
+        bs = [m[i][1] for m in members]
+        if i == n_layers - 1:
+            w = np.vstack(ws) / k
+            b = np.mean(bs, axis=0)
+        elif i == 0:
+            w = np.hstack(ws)
+            b = np.concatenate(bs)
+        else:
+            rows, cols = ws[0].shape
+            w = np.zeros((rows * k, cols * k), ws[0].dtype)
+            for j, wj in enumerate(ws):
+                w[j * rows : (j + 1) * rows, j * cols : (j + 1) * cols] = wj
+            b = np.concatenate(bs)
+        out.append((w.astype(np.float32), b.astype(np.float32)))
+    return out
+
+
 @dataclass
 class TrainResult:
-    model: Any  # keras.Model
+    model: Any  # keras.Model serving the (mean) reconstruction
     history: dict[str, list[float]]
     epochs_run: int
     best_epoch: int
     seconds: float
     rows_per_second: float
-    weights: list[tuple[NDArray[np.float32], NDArray[np.float32]]] = field(default_factory=list)
+    weights: list[Pair] = field(default_factory=list)
+    members: int = 1
 
 
-def build_model(n_features: int, layers: list[LayerSpec], seed: int, learning_rate: float) -> Any:
-    """A compiled Keras functional model (MSE, Adam) with seeded initialisers."""
+def build_model(
+    n_features: int, layers: list[LayerSpec], seed: int, learning_rate: float, members: int = 1
+) -> tuple[Any, Any]:
+    """(training model, serving model) with seeded initialisers, MSE and Adam.
+
+    With several members, the training model has one output per member and the loss is
+    the sum of their MSEs, so members train independently in one pass over the data; the
+    serving model averages their outputs.
+    """
     tensorflow()
     import keras
 
     keras.utils.set_random_seed(seed)
     inp = keras.Input(shape=(n_features,), name="features")
-    h = inp
-    for i, spec in enumerate(layers):
-        h = keras.layers.Dense(spec.units, activation=spec.activation, name=f"dense_{i}")(h)
-    model = keras.Model(inp, h, name="autoencoder")
-    model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss="mse")
-    return model
+    outs = []
+    for m in range(members):
+        h = inp
+        for i, spec in enumerate(layers):
+            h = keras.layers.Dense(spec.units, activation=spec.activation, name=f"m{m}_dense_{i}")(
+                h
+            )
+        outs.append(h)
+    if members == 1:
+        model = keras.Model(inp, outs[0], name="autoencoder")
+        model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss="mse")
+        return model, model
+    train = keras.Model(inp, outs, name="autoencoder_members")
+    train.compile(optimizer=keras.optimizers.Adam(learning_rate), loss=["mse"] * members)
+    serve = keras.Model(inp, keras.layers.Average(name="mean")(outs), name="autoencoder")
+    return train, serve
 
 
 class _Progress:
@@ -97,7 +157,10 @@ def train_autoencoder(
     tensorflow(settings.threads)
     import keras
 
-    model = build_model(x_train.shape[1], layers, settings.seed, settings.learning_rate)
+    k = settings.ensemble
+    model, serve = build_model(
+        x_train.shape[1], layers, settings.seed, settings.learning_rate, members=k
+    )
     callbacks: list[Any] = [
         keras.callbacks.EarlyStopping(
             monitor="val_loss", patience=settings.patience, restore_best_weights=True
@@ -111,8 +174,8 @@ def train_autoencoder(
     t0 = time.monotonic()
     hist = model.fit(
         xt,
-        xt,
-        validation_data=(xv, xv),
+        xt if k == 1 else [xt] * k,
+        validation_data=(xv, xv if k == 1 else [xv] * k),
         epochs=settings.epochs,
         batch_size=settings.batch_size,
         shuffle=True,
@@ -120,23 +183,34 @@ def train_autoencoder(
         callbacks=callbacks,
     )
     seconds = time.monotonic() - t0
-    history = {k: [float(v) for v in vals] for k, vals in hist.history.items()}
+    # Report the mean member MSE so curves compare across ensemble sizes.
+    history = {
+        name: [float(v) / (k if name in ("loss", "val_loss") else 1) for v in vals]
+        for name, vals in hist.history.items()
+    }
     epochs_run = len(history.get("loss", []))
     val = history.get("val_loss", [])
     best = int(np.argmin(val)) + 1 if val else epochs_run
-    weights = [
-        (layer.kernel.numpy().astype(np.float32), layer.bias.numpy().astype(np.float32))
-        for layer in model.layers
-        if isinstance(layer, keras.layers.Dense)
+    members: list[list[Pair]] = [
+        [
+            (
+                model.get_layer(f"m{m}_dense_{i}").kernel.numpy().astype(np.float32),
+                model.get_layer(f"m{m}_dense_{i}").bias.numpy().astype(np.float32),
+            )
+            for i in range(len(layers))
+        ]
+        for m in range(k)
     ]
+    weights = merge_members(members)
     return TrainResult(
-        model=model,
+        model=serve,
         history=history,
         epochs_run=epochs_run,
         best_epoch=best,
         seconds=seconds,
         rows_per_second=len(xt) * epochs_run / max(seconds, 1e-9),
         weights=weights,
+        members=k,
     )
 
 

@@ -31,7 +31,12 @@ from fraudstream.trainer import card, evaluate
 from fraudstream.trainer.data import Dataset
 from fraudstream.trainer.errors import TrainerError
 from fraudstream.trainer.features import feature_spec, fit_preprocessing, raw_inputs_matrix
-from fraudstream.trainer.network import keras_reconstruct, layer_specs, train_autoencoder
+from fraudstream.trainer.network import (
+    keras_reconstruct,
+    layer_specs,
+    merged_specs,
+    train_autoencoder,
+)
 from fraudstream.trainer.scoring import fit_score
 from fraudstream.trainer.settings import TrainerSettings
 from fraudstream.trainer.splits import time_split
@@ -85,7 +90,8 @@ def run_training(
     raw = data.raw
     pre = fit_preprocessing(raw[split.train], settings.hour_features)
     features, _, _ = feature_spec(settings.hour_features)
-    layers = layer_specs(len(features), settings.encoder_units, settings.activation)
+    member_layers = layer_specs(len(features), settings.encoder_units, settings.activation)
+    layers = merged_specs(member_layers, settings.ensemble)
 
     # A placeholder manifest gives us the serving code path (NumpyModel) for preprocessing.
     base = dict(
@@ -104,14 +110,15 @@ def run_training(
     run_id = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ") + f"-seed{settings.seed}"
     log_dir = settings.log_dir / run_id if settings.log_dir else None
     log.info(
-        "training %s on %d rows (%d features), up to %d epochs; TensorBoard: %s",
-        "-".join(str(s.units) for s in layers),
+        "training %s%s on %d rows (%d features), up to %d epochs; TensorBoard: %s",
+        f"{settings.ensemble} x " if settings.ensemble > 1 else "",
+        "-".join(str(s.units) for s in member_layers),
         len(x_train),
         len(features),
         settings.epochs,
         log_dir,
     )
-    result = train_autoencoder(x_train, x_val, layers, settings, log_dir)
+    result = train_autoencoder(x_train, x_val, member_layers, settings, log_dir)
     log.info(
         "trained %d epochs (best %d) in %.1fs, %.0f rows/s",
         result.epochs_run,
@@ -296,6 +303,7 @@ def _training_info(
         "learning_rate": settings.learning_rate,
         "patience": settings.patience,
         "encoder_units": settings.encoder_units,
+        "ensemble": settings.ensemble,
         "activation": settings.activation,
         "hour_features": settings.hour_features,
         "use_unlabeled": settings.use_unlabeled,

@@ -75,9 +75,12 @@ def main(
     score: str = typer.Option("mahalanobis", "--score"),
     batch_size: int = typer.Option(64, "--batch-size"),
     encoder_units: str = typer.Option("", "--encoder-units", help="e.g. 32,16 (default: settings)"),
+    ensemble: int = typer.Option(0, "--ensemble", help="Members (default: settings)."),
 ) -> None:
     setup_logging("INFO")
     extra: dict[str, Any] = {}
+    if ensemble:
+        extra["ensemble"] = ensemble
     if encoder_units:
         extra["encoder_units"] = [int(u) for u in encoder_units.split(",")]
     res = run_protocol(

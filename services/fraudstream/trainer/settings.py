@@ -32,6 +32,9 @@ class TrainerSettings(BaseSettings):
         default=[14, 7], description="Encoder widths; the decoder mirrors them (14-7-(14)-29)."
     )
     activation: str = Field("tanh", description="Hidden activation; the output is linear.")
+    ensemble: int = Field(
+        1, ge=1, le=16, description="Autoencoders trained side by side; served as their mean."
+    )
     hour_features: bool = Field(False, description="Add sin/cos of the hour of day from Time.")
     score: ScoreKind = Field("mahalanobis", description="Anomaly score (see ScoreSpec).")
     # optimisation

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 
@@ -56,3 +58,34 @@ def test_mahalanobis_score_uses_error_correlations() -> None:
     assert fit_score("mse", errors).kind == "mse"
     norm = fit_score("normalized_mse", errors)
     np.testing.assert_allclose(norm.feature_scale, (errors**2).mean(axis=0))
+
+
+def test_merged_members_compute_the_mean_reconstruction() -> None:
+    from fraudstream.model import LayerSpec
+    from fraudstream.model.activations import activation
+    from fraudstream.trainer.network import merge_members, merged_specs
+
+    rng = np.random.default_rng(4)
+    dims = [6, 4, 2, 4, 6]
+    acts = ["tanh", "tanh", "tanh", "linear"]
+    members = [
+        [
+            (rng.normal(size=(i, o)).astype(np.float32), rng.normal(size=o).astype(np.float32))
+            for i, o in itertools.pairwise(dims)
+        ]
+        for _ in range(3)
+    ]
+
+    def forward(weights, x):  # type: ignore[no-untyped-def]
+        h = x
+        for (w, b), a in zip(weights, acts, strict=True):
+            h = activation(a)(h @ w.astype(np.float64) + b)
+        return h
+
+    x = rng.normal(size=(10, 6))
+    merged = merge_members(members)
+    assert [w.shape for w, _ in merged] == [(6, 12), (12, 6), (6, 12), (12, 6)]
+    expected = np.mean([forward(m, x) for m in members], axis=0)
+    np.testing.assert_allclose(forward(merged, x), expected, rtol=1e-5, atol=1e-6)
+    member = [LayerSpec(units=d, activation=a) for d, a in zip(dims[1:], acts, strict=True)]
+    assert [s.units for s in merged_specs(member, 3)] == [12, 6, 12, 6]

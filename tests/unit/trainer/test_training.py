@@ -121,3 +121,25 @@ def test_cli_import_does_not_load_tensorflow() -> None:
     )
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert res.returncode == 0, res.stdout + res.stderr
+
+
+def test_ensemble_is_served_as_one_stack_with_keras_parity(tmp_path: Path) -> None:
+    import keras
+
+    ds = synthetic_dataset(1200, seed=6, fraud_rate=0.05)
+    settings = TrainerSettings(
+        epochs=4, ensemble=3, encoder_units=[8, 4], log_dir=tmp_path / "runs", baselines=False
+    )
+    outcome = run_training(ds, settings, tmp_path / "models")
+    model = load_model(outcome.path)
+    assert [s.units for s in model.manifest.layers] == [24, 12, 24, 29]
+    assert model.manifest.training["ensemble"] == 3
+    serve = keras.models.load_model(outcome.path / "model.keras")
+    x_raw = raw_inputs_matrix(ds.raw, model.raw_inputs)
+    x = model.preprocess(x_raw)
+    np.testing.assert_allclose(
+        model.reconstruct(x), serve.predict(x.astype(np.float32), verbose=0), atol=2e-5
+    )
+    assert outcome.metrics["parity_max_rel_diff"] < 1e-5
+    assert "3 members" in (outcome.path / "README.md").read_text()
+    assert read_events(outcome.log_dir)["graph_events"] == 1
