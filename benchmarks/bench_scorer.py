@@ -65,8 +65,8 @@ def fill_topic(bootstrap: str, topic: str, schema_id: int, n: int) -> None:
     log(f"  filled {n} events in {time.monotonic() - t0:.1f}s")
 
 
-def consume_only(bootstrap: str, topic: str, n: int, batch: int) -> float:
-    """Events/s of a bare consume loop (values touched, offsets stored + committed)."""
+def consume_only(bootstrap: str, topic: str, n: int, batch: int) -> tuple[float, float]:
+    """(events/s, CPU us/event) of a bare consume loop (values touched, offsets committed)."""
     cpu0 = time.process_time()
     c = Consumer(consumer_config(bootstrap, f"bench-consume-{uuid.uuid4().hex[:8]}"))
     c.subscribe([topic])
@@ -88,8 +88,9 @@ def consume_only(bootstrap: str, topic: str, n: int, batch: int) -> float:
     c.commit(asynchronous=False)
     el = time.monotonic() - (t0 or time.monotonic())
     c.close()
-    log(f"  consume-only CPU: {(time.process_time() - cpu0) / max(got, 1) * 1e6:.1f} us/event")
-    return got / el
+    cpu_us = (time.process_time() - cpu0) / max(got, 1) * 1e6
+    log(f"  consume-only CPU: {cpu_us:.1f} us/event")
+    return got / el, cpu_us
 
 
 def produce_only(bootstrap: str, topic: str, n: int, linger_ms: float) -> float:
@@ -324,8 +325,9 @@ def main() -> None:
         fill_topic(bootstrap, topic, schema_id, args.events)
 
         log("consume-only loop")
-        base = consume_only(bootstrap, topic, args.events, args.batch_size)
+        base, base_cpu = consume_only(bootstrap, topic, args.events, args.batch_size)
         results["consume_only_events_per_s"] = base
+        results["consume_only_cpu_us_per_event"] = base_cpu
         log(f"  consume-only: {base:,.0f} events/s")
 
         log("produce-only loop (score-sized records, the scorer's producer settings)")
@@ -365,6 +367,9 @@ def main() -> None:
         el = time.monotonic() - t0
         cpu = cpu_seconds(scorer.pid) - cpu0
         results["scorer_cpu_us_per_event"] = cpu / args.events * 1e6
+        # Throughput if the scorer had one core to itself (CPU-bound; load-independent).
+        results["scorer_events_per_cpu_s"] = args.events / cpu
+        results["cpu_ratio_to_consume_only"] = base_cpu / (cpu / args.events * 1e6)
         log(f"  scorer CPU: {cpu:.2f}s = {cpu / args.events * 1e6:.1f} us/event "
             f"({cpu / el:.2f} cores busy)")  # fmt: skip
         rate = args.events / el

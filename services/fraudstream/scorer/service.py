@@ -672,18 +672,22 @@ class _InFlight:
 
 
 def _offsets(msgs: Sequence[Message]) -> tuple[list[TopicPartition], list[TopicPartition]]:
-    """Per partition: the batch's first offset (for a rewind) and last offset + 1 (to store)."""
-    first: dict[tuple[str, int], int] = {}
-    last: dict[tuple[str, int], int] = {}
+    """Per partition: the batch's first offset (for a rewind) and last offset + 1 (to store).
+
+    The scorer subscribes to one topic, so partitions are keyed by number alone.
+    """
+    topic = msgs[0].topic() or ""
+    first: dict[Any, Any] = {}  # partition -> offset (never None for a fetched record)
+    last: dict[Any, Any] = {}
     for m in msgs:
-        key = (m.topic() or "", m.partition() or 0)
-        off = m.offset() or 0
-        if key not in first:
-            first[key] = off
-        last[key] = off
+        p = m.partition()
+        off = m.offset()
+        if p not in first:
+            first[p] = off
+        last[p] = off
     return (
-        [TopicPartition(t, p, o) for (t, p), o in first.items()],
-        [TopicPartition(t, p, o + 1) for (t, p), o in last.items()],
+        [TopicPartition(topic, p, o) for p, o in first.items()],
+        [TopicPartition(topic, p, o + 1) for p, o in last.items()],
     )
 
 
