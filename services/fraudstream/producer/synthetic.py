@@ -24,10 +24,12 @@ and array (`generate_arrays`) forms give the same numbers.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+import queue
+import threading
+from collections.abc import Generator, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -286,7 +288,7 @@ def generate_events(
     id_offset: int = 0,
     time_offset: int = 0,
     params: GeneratorParams | None = None,
-) -> Iterator[dict[str, Any]]:
+) -> Generator[dict[str, Any], None, None]:
     """Raw-event dicts (the contract's keys, in RAW_FIELDS order); `n=None` is endless.
 
     `users`: userids, user dicts or a count (`make_users(count, seed)`); each event's user is
@@ -311,7 +313,7 @@ def generate_records(
     id_offset: int = 0,
     time_offset: int = 0,
     params: GeneratorParams | None = None,
-) -> Iterator[tuple[bytes, bytes]]:
+) -> Generator[tuple[bytes, bytes], None, None]:
     """The same events as `generate_events`, already encoded: (key = User, value = JSON).
 
     The value bytes equal `orjson.dumps(event)` of the matching dict (a unit test checks
@@ -385,7 +387,7 @@ def _prepare(
         )
 
 
-def _events(chunks: Iterator[_Prepared]) -> Iterator[dict[str, Any]]:
+def _events(chunks: Iterator[_Prepared]) -> Generator[dict[str, Any], None, None]:
     keys = RAW_FIELDS
     for c in chunks:
         rows = c.batch.X.tolist()
@@ -403,14 +405,61 @@ _RECORD_FORMAT = (
 _CLASS_BYTES: dict[int | None, bytes] = {0: b"0", 1: b"1", None: b"null"}
 
 
-def _records(chunks: Iterator[_Prepared]) -> Iterator[tuple[bytes, bytes]]:
+def _encode_chunk(c: _Prepared) -> tuple[_Prepared, list[bytes], list[bytes], list[bytes]]:
+    """The per-chunk (vectorised) part of encoding: values as JSON text, keys and stamps."""
+    body = orjson.dumps(c.batch.X, option=orjson.OPT_SERIALIZE_NUMPY)
+    rows = body[2:-2].split(b"],[") if len(c.ids) else []
+    return c, rows, [u.encode() for u in c.users], [t.encode() for t in c.stamps]
+
+
+def _records(chunks: Iterator[_Prepared]) -> Generator[tuple[bytes, bytes], None, None]:
     fmt = _RECORD_FORMAT
     cls_b = _CLASS_BYTES
-    for c in chunks:
-        body = orjson.dumps(c.batch.X, option=orjson.OPT_SERIALIZE_NUMPY)
-        rows = body[2:-2].split(b"],[") if len(c.ids) else []
-        for eid, ts, user, t, row, cls in zip(
-            c.ids, c.stamps, c.users, c.times, rows, c.labels, strict=True
+    for c, rows, keys, stamps in _prefetch(map(_encode_chunk, chunks)):
+        for eid, ts, key, t, row, cls in zip(
+            c.ids, stamps, keys, c.times, rows, c.labels, strict=True
         ):
-            key = user.encode()
-            yield key, fmt % (eid, ts.encode(), key, t, *row.split(b","), cls_b[cls])
+            yield key, fmt % (eid, ts, key, t, *row.split(b","), cls_b[cls])
+
+
+T = TypeVar("T")
+_DONE = object()
+
+
+def _prefetch(items: Iterator[T], depth: int = 3) -> Iterator[T]:
+    """Run `items` in a helper thread, `depth` ahead of the consumer.
+
+    Chunk generation is mostly numpy, which releases the GIL, so on a machine with a spare
+    core it overlaps with the per-event loop (formatting + produce) of the caller. Errors in
+    the helper are re-raised here; closing this generator early stops the helper.
+    """
+    q: queue.Queue[Any] = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def work() -> None:
+        try:
+            for item in items:
+                while not stop.is_set():
+                    try:
+                        q.put(item, timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            q.put(_DONE)
+        except BaseException as exc:  # handed to the consumer, which re-raises it
+            q.put(exc)
+
+    helper = threading.Thread(target=work, name="synthetic-prefetch", daemon=True)
+    helper.start()
+    try:
+        while True:
+            item = q.get()
+            if item is _DONE:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()

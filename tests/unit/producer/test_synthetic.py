@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import csv
+import threading
+import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +19,7 @@ from fraudstream.producer.synthetic import (
     CHUNK,
     GeneratorParams,
     SyntheticBatch,
+    _prefetch,
     generate_arrays,
     generate_batch,
     generate_events,
@@ -172,3 +176,28 @@ def test_endless_stream_and_bad_parameters() -> None:
         generate_events(10, unlabelled=1.5)
     with pytest.raises(SourceError):
         GeneratorParams(label_noise=-0.1).check()
+
+
+def test_prefetch_helper_stops_when_the_consumer_stops_early() -> None:
+    it = generate_records(None, seed=1)  # endless
+    for _ in range(CHUNK * 3):
+        next(it)
+    it.close()
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and any(
+        t.name == "synthetic-prefetch" for t in threading.enumerate()
+    ):
+        time.sleep(0.05)
+    assert not any(t.name == "synthetic-prefetch" for t in threading.enumerate())
+
+
+def test_prefetch_reraises_errors_of_the_helper() -> None:
+    def boom() -> Iterator[int]:
+        yield 1
+        raise RuntimeError("chunk failed")
+
+    got = []
+    with pytest.raises(RuntimeError, match="chunk failed"):
+        for x in _prefetch(boom()):
+            got.append(x)
+    assert got == [1]
