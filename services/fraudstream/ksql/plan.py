@@ -1093,8 +1093,6 @@ class Planner:
             raise KsqlUnsupportedError(
                 "Joins of windowed sources are not supported by the embedded engine"
             )
-        if jt == "RIGHT":
-            raise KsqlUnsupportedError("RIGHT joins are not supported by the embedded engine")
         if jt == "FULL":
             raise KsqlUnsupportedError("FULL OUTER joins are not supported by the embedded engine")
 
@@ -1115,7 +1113,9 @@ class Planner:
         l_rt, r_rt = lb.rowtime_index, rb.rowtime_index
         log = self._log
         left_outer = jt == "LEFT"
+        right_outer = jt == "RIGHT"
         null_right = [None] * rw
+        null_left = [None] * lw
 
         def decode(read: Callable[..., Any], rec: InRecord) -> tuple[list[Any], bool] | None:
             try:
@@ -1140,27 +1140,33 @@ class Planner:
             try:
                 return where(row) is True
             except Exception as exc:
-                log("RECORD_PROCESSING_ERROR", f"Error evaluating WHERE: {exc}", rec)
+                log("RECORD_PROCESSING_ERROR", f"Error computing join key: {exc}", rec)
                 return False
 
-        def key_of(fn: Callable[..., Any], row: list[Any], rec: InRecord) -> Any:
+        def key_of(fn: Callable[..., Any], row: list[Any], rec: InRecord) -> tuple[Any, Any]:
+            """(raw join key, hashable join key); (None, None) when it cannot be computed."""
             try:
-                k = fn(row)
+                raw = fn(row)
             except Exception as exc:
                 log("RECORD_PROCESSING_ERROR", f"Error computing join key: {exc}", rec)
-                return None
-            return _hashable(k)
+                return None, None
+            return raw, _hashable(raw)
+
+        def out(full: list[Any], rec: InRecord, ts: int, raw_key: Any, **kw: Any) -> list[Any]:
+            # the join key column always carries the join key (also for outer-join rows)
+            if self.transient:
+                return emit(full, rec, ts, **kw)
+            return emit(full, rec, ts, key_override=[raw_key], **kw)
 
         if ls.kind == "STREAM" and rs.kind == "TABLE":
             table: dict[Any, list[Any]] = {}
 
-            # the right side's row layout starts at offset lw in the combined row
             def on_stream(rec: InRecord) -> list[Any]:
                 d = decode(lread, rec)
                 if d is None or d[1]:
                     return []
                 row = d[0]
-                k = key_of(lkey_fn, row, rec)
+                raw, k = key_of(lkey_fn, row, rec)
                 if k is None:
                     return []
                 right = table.get(k)
@@ -1171,14 +1177,14 @@ class Planner:
                 full = row + right
                 if not passes(full, rec):
                     return []
-                return emit(full, rec, row[l_rt])
+                return out(full, rec, row[l_rt], raw)
 
             def on_table(rec: InRecord) -> list[Any]:
                 d = decode(rread, rec)
                 if d is None:
                     return []
                 row, tomb = d
-                k = key_of(lambda r: r[0], row, rec) if rs.key_columns else None
+                k = _hashable(row[0]) if rs.key_columns else None
                 if k is None:
                     return []
                 if tomb:
@@ -1197,181 +1203,154 @@ class Planner:
             grace = join.grace
             lbuf: dict[Any, list[tuple[int, list[Any]]]] = {}
             rbuf: dict[Any, list[tuple[int, list[Any]]]] = {}
-            state = {"stream_time": -(2**63)}
+            # Kafka Streams semantics: one stream time shared by both sides decides when
+            # outer-only results are final; each side's window store keeps its own observed
+            # time and drops records older than its retention.
+            state = {"stream_time": -(2**63), "l_time": -(2**63), "r_time": -(2**63)}
             retention = before + after + (grace if grace is not None else DEFAULT_GRACE_MS)
+            pending: list[tuple[int, Any, list[Any], bool, Any]] = []  # ts, k, row, is_left, raw
 
-            def expire() -> None:
-                limit = state["stream_time"] - retention
-                for buf in (lbuf, rbuf):
-                    for k in list(buf):
-                        lst = buf[k]
-                        while lst and lst[0][0] < limit:
-                            lst.pop(0)
-                        if not lst:
-                            del buf[k]
-
-            # with GRACE PERIOD: Kafka Streams' spurious-result-free semantics (left-only
-            # results wait for the window to close); without it: eager left-only results
-            pending: list[tuple[int, Any, list[Any]]] = []
-
-            def late(ts: int) -> bool:
-                return grace is not None and ts + after + grace < state["stream_time"]
+            def outer_row(row: list[Any], is_left: bool) -> list[Any]:
+                return row + null_right if is_left else null_left + row
 
             def flush_pending(rec: InRecord) -> list[Any]:
-                out: list[Any] = []
+                res: list[Any] = []
                 keep = []
-                for p_ts, p_k, p_row in pending:
-                    if p_ts + after + (grace or 0) < state["stream_time"]:
-                        full = p_row + null_right
+                for p in pending:
+                    p_ts, _p_k, p_row, p_left, p_raw = p
+                    window_end = p_ts + (after if p_left else before)
+                    if window_end + (grace or 0) < state["stream_time"]:
+                        full = outer_row(p_row, p_left)
                         if passes(full, rec):
-                            out.extend(emit(full, rec, p_ts))
+                            res.extend(out(full, rec, p_ts, p_raw))
                     else:
-                        keep.append((p_ts, p_k, p_row))
+                        keep.append(p)
                 pending[:] = keep
-                return out
+                return res
 
-            def on_left(rec: InRecord) -> list[Any]:
-                d = decode(lread, rec)
+            def store(
+                buf: dict[Any, list[tuple[int, list[Any]]]],
+                tkey: str,
+                k: Any,
+                ts: int,
+                row: list[Any],
+            ) -> None:
+                state[tkey] = max(state[tkey], ts)
+                limit = state[tkey] - retention
+                if ts <= limit:
+                    return  # too old for this side's window store
+                lst = buf.setdefault(k, [])
+                bisect.insort(lst, (ts, row), key=lambda x: x[0])
+                while lst and lst[0][0] <= limit:
+                    lst.pop(0)
+
+            def on_side(rec: InRecord, is_left: bool) -> list[Any]:
+                d = decode(lread if is_left else rread, rec)
                 if d is None or d[1]:
                     return []
                 row = d[0]
-                k = key_of(lkey_fn, row, rec)
+                if is_left:
+                    raw, k = key_of(lkey_fn, row, rec)
+                    ts = row[l_rt]
+                else:
+                    raw, k = key_of(rkey_fn, null_left + row, rec)
+                    ts = row[r_rt - lw]
                 if k is None:
                     return []
-                ts = row[l_rt]
+                outer = left_outer if is_left else right_outer
                 state["stream_time"] = max(state["stream_time"], ts)
-                out: list[Any] = []
-                if late(ts):
-                    if left_outer:
-                        full = row + null_right
-                        if passes(full, rec):
-                            out.extend(emit(full, rec, ts))
-                    return out
+                res: list[Any] = []
+                if grace is not None and pending and ts == state["stream_time"]:
+                    res.extend(flush_pending(rec))
                 matched = False
-                for rts, rrow in rbuf.get(k, []):
-                    if ts - before <= rts <= ts + after:
+                others = rbuf.get(k, []) if is_left else lbuf.get(k, [])
+                lo, hi = (ts - before, ts + after) if is_left else (ts - after, ts + before)
+                for ots, orow in others:
+                    if lo <= ots <= hi:
                         matched = True
-                        full = row + rrow
-                        if passes(full, rec):
-                            out.extend(emit(full, rec, max(ts, rts)))
-                if not matched and left_outer:
-                    if grace is None:
-                        full = row + null_right
-                        if passes(full, rec):
-                            out.extend(emit(full, rec, ts))
-                    else:
-                        pending.append((ts, k, row))
-                lst = lbuf.setdefault(k, [])
-                bisect.insort(lst, (ts, row), key=lambda x: x[0])
-                expire()
-                if grace is not None:
-                    out.extend(flush_pending(rec))
-                return out
-
-            def on_right(rec: InRecord) -> list[Any]:
-                d = decode(rread, rec)
-                if d is None or d[1]:
-                    return []
-                row = d[0]
-                k = key_of(rkey_fn, [None] * lw + row, rec)
-                if k is None:
-                    return []
-                ts = row[r_rt - lw]
-                state["stream_time"] = max(state["stream_time"], ts)
-                out: list[Any] = []
-                if late(ts):
-                    return out
-                for lts, lrow in lbuf.get(k, []):
-                    if lts - before <= ts <= lts + after:
                         if pending:
-                            pending[:] = [p for p in pending if not (p[1] == k and p[2] is lrow)]
-                        full = lrow + row
+                            pending[:] = [p for p in pending if p[2] is not orow]
+                        full = row + orow if is_left else orow + row
                         if passes(full, rec):
-                            out.extend(emit(full, rec, max(ts, lts)))
-                lst = rbuf.setdefault(k, [])
-                bisect.insort(lst, (ts, row), key=lambda x: x[0])
-                expire()
-                if grace is not None:
-                    out.extend(flush_pending(rec))
-                return out
+                            res.extend(out(full, rec, max(ts, ots), raw))
+                if not matched and outer:
+                    if grace is None or hi < state["stream_time"]:
+                        full = outer_row(row, is_left)
+                        if passes(full, rec):
+                            res.extend(out(full, rec, ts, raw))
+                    else:
+                        pending.append((ts, k, row, is_left, raw))
+                if is_left:
+                    store(lbuf, "l_time", k, ts, row)
+                else:
+                    store(rbuf, "r_time", k, ts, row)
+                state["n"] = state.get("n", 0) + 1
+                if state["n"] % 1024 == 0:
+                    sweep()
+                return res
 
-            self._register(ls.topic, on_left)
-            self._register(rs.topic, on_right)
+            def sweep() -> None:
+                """Drop expired rows of keys that are not seen again (bounded memory)."""
+                for buf, tkey in ((lbuf, "l_time"), (rbuf, "r_time")):
+                    limit = state[tkey] - retention
+                    for key in list(buf):
+                        lst = buf[key]
+                        while lst and lst[0][0] <= limit:
+                            lst.pop(0)
+                        if not lst:
+                            del buf[key]
+
+            self._register(ls.topic, lambda rec: on_side(rec, True))
+            self._register(rs.topic, lambda rec: on_side(rec, False))
             return planned
 
-        # table-table (primary-key join)
+        # table-table (primary-key join): re-evaluate the key's join row on every update
         lstate: dict[Any, list[Any]] = {}
         rstate: dict[Any, list[Any]] = {}
+        raw_keys: dict[Any, Any] = {}
         emitted: set[Any] = set()
 
-        def tombstone_if_emitted(k: Any, full: list[Any], rec: InRecord, ts: int) -> list[Any]:
+        def tt_emit(k: Any, rec: InRecord) -> list[Any]:
+            lrow, rrow = lstate.get(k), rstate.get(k)
+            raw = raw_keys.get(k)
+            present = (lrow is not None and (rrow is not None or left_outer)) or (
+                rrow is not None and right_outer
+            )
+            full = (lrow if lrow is not None else null_left) + (
+                rrow if rrow is not None else null_right
+            )
+            if present and passes(full, rec):
+                ts = max(
+                    lrow[l_rt] if lrow is not None else -(2**63),
+                    rrow[r_rt - lw] if rrow is not None else -(2**63),
+                )
+                emitted.add(k)
+                return out(full, rec, ts, raw)
             if k in emitted:
                 emitted.discard(k)
-                return emit(full, rec, ts, tombstone=True)
+                return out(full, rec, rec.timestamp, raw, tombstone=True)
             return []
 
-        def tt_emit(
-            k: Any,
-            rec: InRecord,
-            lrow: list[Any] | None,
-            rrow: list[Any] | None,
-            updated_left: bool,
-            tombstone_source: bool,
-        ) -> list[Any]:
-            if lrow is None:
-                if updated_left and tombstone_source:
-                    # left row deleted: the joined row disappears
-                    template = [None] * lw
-                    template[0] = k
-                    return tombstone_if_emitted(k, template + null_right, rec, rec.timestamp)
-                return []
-            if rrow is None:
-                if not left_outer:
-                    if tombstone_source and not updated_left:
-                        return tombstone_if_emitted(k, lrow + null_right, rec, rec.timestamp)
-                    return []
-                rrow = null_right
-            full = lrow + rrow
-            ts = max(lrow[l_rt], rrow[r_rt - lw] if rrow is not null_right else lrow[l_rt])
-            if not passes(full, rec):
-                return tombstone_if_emitted(k, full, rec, ts)
-            emitted.add(k)
-            return emit(full, rec, ts)
-
-        def on_tl(rec: InRecord) -> list[Any]:
-            d = decode(lread, rec)
+        def on_table_side(rec: InRecord, is_left: bool) -> list[Any]:
+            d = decode(lread if is_left else rread, rec)
             if d is None:
                 return []
             row, tomb = d
-            k = _hashable(row[0]) if ls.key_columns else None
+            src = ls if is_left else rs
+            k = _hashable(row[0]) if src.key_columns else None
             if k is None:
                 return []
+            store = lstate if is_left else rstate
             if tomb:
-                existed = lstate.pop(k, None) is not None
-                if not existed:
+                if store.pop(k, None) is None:
                     return []
-                return tt_emit(k, rec, None, rstate.get(k), True, True)
-            lstate[k] = row
-            return tt_emit(k, rec, row, rstate.get(k), True, False)
+            else:
+                store[k] = row
+                raw_keys[k] = row[0]
+            return tt_emit(k, rec)
 
-        def on_tr(rec: InRecord) -> list[Any]:
-            d = decode(rread, rec)
-            if d is None:
-                return []
-            row, tomb = d
-            k = _hashable(row[0]) if rs.key_columns else None
-            if k is None:
-                return []
-            if tomb:
-                existed = rstate.pop(k, None) is not None
-                if not existed:
-                    return []
-                return tt_emit(k, rec, lstate.get(k), None, False, True)
-            rstate[k] = row
-            return tt_emit(k, rec, lstate.get(k), row, False, False)
-
-        self._register(ls.topic, on_tl)
-        self._register(rs.topic, on_tr)
+        self._register(ls.topic, lambda rec: on_table_side(rec, True))
+        self._register(rs.topic, lambda rec: on_table_side(rec, False))
         return planned
 
     # ------------------------------------------------------------------ aggregation
