@@ -4,6 +4,7 @@ context (.dockerignore) that holds every file the Dockerfiles copy."""
 from __future__ import annotations
 
 import fnmatch
+import json
 import re
 import subprocess
 import sys
@@ -51,6 +52,21 @@ def test_runs_as_non_root_with_a_healthcheck(name):
     assert last_user < entry
     health = [a for op, a in ins if op == "HEALTHCHECK"]
     assert len(health) == 1 and "CMD" in health[0] and not health[0].startswith("NONE")
+
+
+@pytest.mark.parametrize("name", IMAGES)
+def test_exec_forms_are_valid_json(name):
+    """Docker silently runs an invalid JSON array as a shell string; make sure none is."""
+    forms = 0
+    for op, args in _instructions(_dockerfile(name)):
+        if op == "HEALTHCHECK":
+            args = args[args.index("CMD") + 3 :].strip()
+        if op in {"CMD", "ENTRYPOINT", "HEALTHCHECK"}:
+            assert args.startswith("["), f"{op} {args}: use the exec form"
+            parsed = json.loads(args)
+            assert isinstance(parsed, list) and all(isinstance(a, str) for a in parsed)
+            forms += 1
+    assert forms == 3
 
 
 @pytest.mark.parametrize("name", IMAGES)
