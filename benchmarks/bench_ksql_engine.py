@@ -117,8 +117,9 @@ def main() -> None:
             "velocity: TUMBLING 1 min COUNT/SUM/AVG",
             engine_with(
                 ["01_source.sql"],
-                "CREATE TABLE velocity AS SELECT `USER` AS uid, COUNT(*) AS n, SUM(Amount) AS total,"
-                " AVG(Amount) AS mean FROM creditcardfraud_source WINDOW TUMBLING (SIZE 1 MINUTE)"
+                "CREATE TABLE velocity AS SELECT `USER` AS uid, COUNT(*) AS n,"
+                " SUM(Amount) AS total, AVG(Amount) AS mean FROM creditcardfraud_source"
+                " WINDOW TUMBLING (SIZE 1 MINUTE)"
                 " GROUP BY `USER`;",
             ),
         ),
