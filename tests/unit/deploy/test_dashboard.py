@@ -94,15 +94,37 @@ def test_panels_fit_the_grid_without_overlap():
                 cells[(x, y)] = p["title"]
 
 
+def resolve_datasource(ref: dict, dash: dict, provisioned: dict[str, str]) -> str:
+    """The provisioned datasource uid a panel/target reference ends up at (KeyError if none):
+    a fixed uid, or `${var}` naming a datasource variable whose default is provisioned."""
+    uid = ref["uid"]
+    match = re.fullmatch(r"\$\{(\w+)\}|\$(\w+)", uid)
+    if match:
+        name = match.group(1) or match.group(2)
+        (var,) = [v for v in dash["templating"]["list"] if v["name"] == name]
+        assert var["type"] == "datasource" and var["query"] == ref["type"], var
+        uid = var["current"]["value"]
+    assert provisioned[uid] == ref["type"], (uid, ref)
+    return uid
+
+
 def test_datasource_references_resolve_to_the_provisioned_datasource():
     prov = yaml.safe_load((GRAFANA / "provisioning" / "datasources" / "prometheus.yml").read_text())
-    uids = {d["uid"]: d["type"] for d in prov["datasources"]}
+    provisioned = {d["uid"]: d["type"] for d in prov["datasources"]}
     dash = _dashboard()
     refs = [p["datasource"] for p in dash["panels"]] + [t["datasource"] for _, t in _targets(dash)]
-    assert refs
+    assert len(refs) == len(dash["panels"]) + len(_targets(dash))
     for ref in refs:
-        assert ref["uid"] in uids, f"unknown datasource uid {ref['uid']!r}"
-        assert ref["type"] == uids[ref["uid"]]
+        assert resolve_datasource(ref, dash, provisioned) == "fraudstream-prometheus"
+
+
+def test_an_unresolvable_datasource_is_caught():
+    provisioned = {"fraudstream-prometheus": "prometheus"}
+    dash = _dashboard()
+    with pytest.raises(KeyError):
+        resolve_datasource({"type": "prometheus", "uid": "nope"}, dash, provisioned)
+    with pytest.raises(ValueError):  # a variable that does not exist
+        resolve_datasource({"type": "prometheus", "uid": "${ds}"}, dash, provisioned)
 
 
 def test_dashboard_provider_points_at_the_mounted_dashboards():

@@ -50,7 +50,11 @@ def template(helm, run):
 
 
 def _one(docs: list[dict[str, Any]], kind: str) -> dict[str, Any]:
-    (doc,) = [d for d in docs if d["kind"] == kind]
+    """The one resource of a kind (the scorer's settings, for ConfigMap)."""
+    found = [d for d in docs if d["kind"] == kind]
+    if kind == "ConfigMap":
+        found = [d for d in found if not d["metadata"]["name"].endswith("-grafana-dashboard")]
+    (doc,) = found
     return doc
 
 
@@ -90,6 +94,10 @@ def test_default_render_validates_and_matches_the_kustomize_base(template):
     for name in ("recording.yml", "alerts.yml"):
         groups += yaml.safe_load((DEPLOY / "prometheus" / "rules" / name).read_text())["groups"]
     assert _one(docs, "PrometheusRule")["spec"]["groups"] == groups
+    (board,) = [d for d in docs if d["metadata"]["name"].endswith("-grafana-dashboard")]
+    assert board["metadata"]["labels"]["grafana_dashboard"] == "1"
+    dashboard = json.loads((DEPLOY / "grafana" / "dashboards" / "fraudstream.json").read_text())
+    assert json.loads(board["data"]["fraudstream.json"]) == dashboard
     scaled = _one(docs, "ScaledObject")
     assert scaled["spec"]["scaleTargetRef"]["name"] == _one(docs, "Deployment")["metadata"]["name"]
     assert scaled["spec"]["triggers"][0]["metadata"]["allowIdleConsumers"] == "false"
@@ -132,6 +140,7 @@ def test_optional_parts_can_be_switched_off(template):
     res, docs = template(
         "--set", "keda.enabled=false", "--set", "podMonitor.enabled=false",
         "--set", "prometheusRule.enabled=false", "--set", "podDisruptionBudget.enabled=false",
+        "--set", "grafanaDashboard.enabled=false",
     )  # fmt: skip
     assert res.returncode == 0, res.stderr
     assert {d["kind"] for d in docs} == {

@@ -61,7 +61,11 @@ def rendered(kustomize, run) -> dict[str, list[dict[str, Any]]]:
 
 
 def _one(docs: list[dict[str, Any]], kind: str) -> dict[str, Any]:
-    (doc,) = [d for d in docs if d["kind"] == kind]
+    """The one resource of a kind (the scorer's settings, for ConfigMap)."""
+    found = [d for d in docs if d["kind"] == kind]
+    if kind == "ConfigMap":
+        found = [d for d in found if "grafana" not in d["metadata"]["name"]]
+    (doc,) = found
     return doc
 
 
@@ -79,6 +83,7 @@ def test_every_resource_validates(rendered, overlay):
     kinds = sorted(d["kind"] for d in docs)
     assert kinds == sorted(
         [
+            "ConfigMap",
             "ConfigMap",
             "Deployment",
             "PersistentVolumeClaim",
@@ -207,8 +212,8 @@ def test_patch_of_a_missing_path_fails_to_render(kustomize, run, tmp_path):
 
 
 def test_prometheus_rule_is_in_sync_with_the_promtool_tested_rules(rendered, run):
-    """base/prometheusrule.yaml is generated from deploy/prometheus/rules (sync_rules.py)."""
-    res = run([sys.executable, K8S / "sync_rules.py", "--check"])
+    """base/prometheusrule.yaml is generated from deploy/prometheus/rules (sync.py)."""
+    res = run([sys.executable, K8S / "sync.py", "--check"])
     assert res.returncode == 0, res.stderr
     groups = []
     for name in ("recording.yml", "alerts.yml"):
@@ -219,12 +224,24 @@ def test_prometheus_rule_is_in_sync_with_the_promtool_tested_rules(rendered, run
 
 def test_stale_prometheus_rule_is_detected(tmp_path, run):
     """The sync check fails when the generated file differs from the rules."""
-    for part in ("k8s", "prometheus", "helm"):
+    for part in ("k8s", "prometheus", "helm", "grafana"):
         shutil.copytree(K8S.parent / part, tmp_path / part)
-    check = [sys.executable, tmp_path / "k8s" / "sync_rules.py", "--check"]
+    check = [sys.executable, tmp_path / "k8s" / "sync.py", "--check"]
     assert run(check).returncode == 0
     rules = tmp_path / "prometheus" / "rules" / "alerts.yml"
     rules.write_text(rules.read_text().replace("> 0.25", "> 0.5"))
     res = run(check)
     assert res.returncode == 1
     assert "out of date" in res.stderr
+
+
+def test_grafana_dashboard_configmap_is_the_dashboard(rendered):
+    dashboard = json.loads((K8S.parent / "grafana" / "dashboards" / "fraudstream.json").read_text())
+    for overlay in OVERLAYS:
+        (cm,) = [
+            d
+            for d in rendered[overlay]
+            if d["kind"] == "ConfigMap" and d["metadata"]["name"] == "fraudstream-grafana-dashboard"
+        ]
+        assert cm["metadata"]["labels"]["grafana_dashboard"] == "1"
+        assert json.loads(cm["data"]["fraudstream.json"]) == dashboard
