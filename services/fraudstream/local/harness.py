@@ -23,6 +23,7 @@ from fraudstream.local.topics import wait_for_count
 from fraudstream.local.verify import IdLedger, Record, ValueDecoder, read_topic, wait_for_ids
 
 log = logging.getLogger(__name__)
+logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per probe drowns the test log
 
 
 class Harness:
