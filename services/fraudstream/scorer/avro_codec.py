@@ -483,6 +483,7 @@ class ScoreWriter:
         sh = np.ascontiguousarray(top_share, dtype="<f8").tobytes()
         names = self._names
         user = self._user
+        ucache = self._user_cache
         out: list[bytes] = []
         append = out.append
         join = b"".join
@@ -491,9 +492,10 @@ class ScoreWriter:
             for i in range(n):
                 o = 24 * i
                 a, b, c = t[i]
+                u = ucache.get(users[i]) or user(users[i])
                 append(
                     join((
-                        idv[i], user(users[i]), fb[w * i : w * i + w], evt[i], head,
+                        idv[i], u, fb[w * i : w * i + w], evt[i], head,
                         names[a], sh[o : o + 8], names[b], sh[o + 8 : o + 16],
                         names[c], sh[o + 16 : o + 24], b"\x00",
                     ))
@@ -586,10 +588,9 @@ def compile_many(
     cols = sorted(in_schema | set(required) | ({label_col} if label_col is not None else set()))
     lines = [
         "def read_many(vals, H):",
-        "    good = []",
+        "    rows = []",
         "    bad = []",
-        "    blobs = []",
-        *(f"    c{k} = []" for k in cols),
+        "    keep = rows.append",
         "    for i, buf in enumerate(vals):",
         "        if buf is None or buf[:5] != H:",
         "            bad.append(i)",
@@ -654,11 +655,15 @@ def compile_many(
         lines.append(f"        if {' or '.join(checks)}:")
         lines.append("            bad.append(i)")
         lines.append("            continue")
-    lines.append("        good.append(i)")
-    lines.append("        blobs.append(blob)")
-    lines.extend(f"        c{k}.append(v{k})" for k in cols)
-    out = ", ".join(f"c{k}" if k in cols else "None" for k in range(len(columns)))
-    lines.append(f"    return good, bad, [{out}], blobs")
+    # One tuple per good record; zip(*rows) transposes them to columns in C.
+    lines.append(f"        keep((i, blob, {', '.join(f'v{k}' for k in cols)}))")
+    lines.append("    if not rows:")
+    lines.append(f"        return [], bad, [{', '.join(['None'] * len(columns))}], []")
+    lines.append("    t = list(zip(*rows))")
+    out = ", ".join(
+        f"list(t[{2 + cols.index(k)}])" if k in cols else "None" for k in range(len(columns))
+    )
+    lines.append(f"    return list(t[0]), bad, [{out}], list(t[1])")
     namespace: dict[str, Any] = {"_ud": _DOUBLE.unpack_from, "_uf": _FLOAT.unpack_from}
     exec("\n".join(lines), namespace)
     fn: ManyReader = namespace["read_many"]
