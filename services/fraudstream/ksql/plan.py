@@ -268,6 +268,7 @@ class Planner:
         self.bound = bound
         self.scope = scope
         self.transient = transient
+        self._synthetic = self._synthetic_key(q, bound) if len(bound) == 2 else None
 
         items = self._expand_select(q, bound)
         is_join = len(bound) == 2
@@ -302,6 +303,31 @@ class Planner:
             return self._plan_join(q, join, items, where)
         return self._plan_single(q, items, where)
 
+    def _synthetic_key(self, q: A.Query, bound: list[BoundSource]) -> str | None:
+        """ksqlDB keys FULL OUTER joins, and joins on expressions, by a synthetic ROWKEY
+        column (the join key); it is appended to the combined row and the scope."""
+        join = q.joins[0]
+        crit = join.criteria
+        if not isinstance(crit, A.Comparison):
+            return None
+        if join.type != "FULL" and (
+            isinstance(crit.left, A.ColumnRef) or isinstance(crit.right, A.ColumnRef)
+        ):
+            return None
+        try:
+            t = ExpressionCompiler(self.scope, "JOIN ON").compile(crit.left).type
+        except KsqlStatementError:
+            return None  # reported by the join planning with ksqlDB's message
+        taken = {c.name for b in bound for c in b.source.columns}
+        name, n = "ROWKEY", 0
+        while name in taken:
+            n += 1
+            name = f"ROWKEY_{n}"
+        col = ScopeColumn(name, t, None, bound[-1].offset + bound[-1].width, "KEY")
+        self.scope.columns.append(col)
+        self.scope.by_name.setdefault(name, []).append(col)
+        return name
+
     def _reject_unimplemented(self, q: A.Query) -> None:
         exprs: list[A.Expr] = [i.expr for i in q.select if isinstance(i, A.SelectItem)]
         exprs += [e for e in (q.where, q.having) if e is not None]
@@ -320,7 +346,10 @@ class Planner:
         items: list[OutputColumn] = []
         raw: list[tuple[str | None, A.Expr]] = []
         pby = q.partition_by if (len(bound) == 1 and q.partition_by) else None
+        synthetic = getattr(self, "_synthetic", None)
         for it in q.select:
+            if isinstance(it, A.AllColumns) and it.source is None and synthetic:
+                raw.append((synthetic, A.ColumnRef(synthetic)))
             if (
                 isinstance(it, A.AllColumns)
                 and pby is not None
@@ -1012,11 +1041,6 @@ class Planner:
                 f"{A.format_expr(lexpr)}{{{lc.type}}} = "
                 f"{A.format_expr(rexpr)}{{{rc.type}}}."
             )
-        if not isinstance(lexpr, A.ColumnRef) and not isinstance(rexpr, A.ColumnRef):
-            raise KsqlUnsupportedError(
-                "Joins on expressions (keyed by a synthetic ROWKEY column) are not supported "
-                "by the embedded engine; join on a column of either side"
-            )
         jt = join.type
         jt_text = {
             "INNER": "[INNER] JOIN",
@@ -1093,13 +1117,29 @@ class Planner:
             raise KsqlUnsupportedError(
                 "Joins of windowed sources are not supported by the embedded engine"
             )
-        if jt == "FULL":
-            raise KsqlUnsupportedError("FULL OUTER joins are not supported by the embedded engine")
 
         compiler = ExpressionCompiler(self.scope, "SELECT")
         self._compile_items(items, compiler)
+        syn = self._synthetic
         if self.transient:
             key_idx: list[int] = []
+        elif syn is not None:
+            key_idx = [
+                i
+                for i, it in enumerate(items)
+                if isinstance(it.expr, A.ColumnRef)
+                and it.expr.name == syn
+                and it.expr.source is None
+            ][:1]
+            if not key_idx:
+                raise KsqlStatementError(
+                    "Key missing from projection (ie, SELECT). See https://cnfl.io/2LV7ouS.\n"
+                    f"The query used to build `{self.sink_name}` must include the join "
+                    f"expression {syn} in its projection (eg, SELECT {syn}...).\n"
+                    f"{syn} was added as a synthetic key column because the join criteria "
+                    "did not match any source column. This expression must be included in the "
+                    "projection and may be aliased."
+                )
         else:
             cands: list[A.Expr] = [e for e in (lexpr, rexpr) if isinstance(e, A.ColumnRef)]
             key_idx = self._pick_keys(
@@ -1112,8 +1152,8 @@ class Planner:
         lw, rw = lb.width, rb.width
         l_rt, r_rt = lb.rowtime_index, rb.rowtime_index
         log = self._log
-        left_outer = jt == "LEFT"
-        right_outer = jt == "RIGHT"
+        left_outer = jt in ("LEFT", "FULL")
+        right_outer = jt in ("RIGHT", "FULL")
         null_right = [None] * rw
         null_left = [None] * lw
 
@@ -1134,11 +1174,11 @@ class Planner:
                 )
                 return None
 
-        def passes(row: list[Any], rec: InRecord) -> bool:
+        def passes(row: list[Any], rec: InRecord, raw_key: Any) -> bool:
             if where is None:
                 return True
             try:
-                return where(row) is True
+                return where([*row, raw_key]) is True
             except Exception as exc:
                 log("RECORD_PROCESSING_ERROR", f"Error computing join key: {exc}", rec)
                 return False
@@ -1154,9 +1194,10 @@ class Planner:
 
         def out(full: list[Any], rec: InRecord, ts: int, raw_key: Any, **kw: Any) -> list[Any]:
             # the join key column always carries the join key (also for outer-join rows)
+            row = [*full, raw_key]  # the synthetic key slot (ROWKEY) ends the combined row
             if self.transient:
-                return emit(full, rec, ts, **kw)
-            return emit(full, rec, ts, key_override=[raw_key], **kw)
+                return emit(row, rec, ts, **kw)
+            return emit(row, rec, ts, key_override=[raw_key], **kw)
 
         if ls.kind == "STREAM" and rs.kind == "TABLE":
             table: dict[Any, list[Any]] = {}
@@ -1175,7 +1216,7 @@ class Planner:
                         return []
                     right = null_right
                 full = row + right
-                if not passes(full, rec):
+                if not passes(full, rec, raw):
                     return []
                 return out(full, rec, row[l_rt], raw)
 
@@ -1221,7 +1262,7 @@ class Planner:
                     window_end = p_ts + (after if p_left else before)
                     if window_end + (grace or 0) < state["stream_time"]:
                         full = outer_row(p_row, p_left)
-                        if passes(full, rec):
+                        if passes(full, rec, p_raw):
                             res.extend(out(full, rec, p_ts, p_raw))
                     else:
                         keep.append(p)
@@ -1271,12 +1312,12 @@ class Planner:
                         if pending:
                             pending[:] = [p for p in pending if p[2] is not orow]
                         full = row + orow if is_left else orow + row
-                        if passes(full, rec):
+                        if passes(full, rec, raw):
                             res.extend(out(full, rec, max(ts, ots), raw))
                 if not matched and outer:
                     if grace is None or hi < state["stream_time"]:
                         full = outer_row(row, is_left)
-                        if passes(full, rec):
+                        if passes(full, rec, raw):
                             res.extend(out(full, rec, ts, raw))
                     else:
                         pending.append((ts, k, row, is_left, raw))
@@ -1319,7 +1360,7 @@ class Planner:
             full = (lrow if lrow is not None else null_left) + (
                 rrow if rrow is not None else null_right
             )
-            if present and passes(full, rec):
+            if present and passes(full, rec, raw):
                 ts = max(
                     lrow[l_rt] if lrow is not None else -(2**63),
                     rrow[r_rt - lw] if rrow is not None else -(2**63),
