@@ -46,7 +46,8 @@ def fault_results() -> Iterator[list[dict[str, Any]]]:
 
 @pytest.fixture(scope="session")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Harness]:
-    """Infra up, users published, a first model trained on 20,000 events, scorer running."""
+    """Infra up, users published, a first model trained on 20,000 events, scorer running,
+    the watchdog restarting servers that die (no test restarts a crashed one by hand)."""
     h = Harness(
         Path(tmp_path_factory.mktemp("faults")),
         scorer_env={"FRAUDSTREAM_SCORER_RELOAD_INTERVAL_S": "0.5"},
@@ -59,6 +60,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Harness]:
         h.wait_count(h.settings.topic_preprocessed, len(train), timeout=300)
         h.train()
         h.start_scorer()
+        h.start_watchdog(interval=2.0)  # as `fraudstream up` runs it
         yield h
     finally:
         h.stop()

@@ -28,7 +28,12 @@ def test_restart_ksql_engine_mid_run(
     old = h.sup.record("ksql")
     assert old is not None
     t_fault = time.monotonic()
-    rec = h.sup.restart("ksql")  # SIGTERM, start the same command, wait for /info
+    assert h.dog is not None
+    h.dog.pause("ksql")  # a deliberate restart, not a crash
+    try:
+        rec = h.sup.restart("ksql")  # SIGTERM, start the same command, wait for /info
+    finally:
+        h.dog.resume("ksql")
     ready_s = time.monotonic() - t_fault
     assert rec.pid != old.pid
     assert http_ok(f"{h.ep.ksql_url}/info")

@@ -21,6 +21,7 @@ from fraudstream.local.pipeline import Pipeline, StackConfig
 from fraudstream.local.stack import ComponentRecord
 from fraudstream.local.topics import wait_for_count
 from fraudstream.local.verify import IdLedger, Record, ValueDecoder, read_topic, wait_for_ids
+from fraudstream.local.watchdog import Watchdog
 
 log = logging.getLogger(__name__)
 logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per probe drowns the test log
@@ -58,6 +59,7 @@ class Harness:
         }
         self._decoder: ValueDecoder | None = None
         self.timings: dict[str, float] = {}
+        self.dog: Watchdog | None = None
 
     # -- lifecycle -----------------------------------------------------------------------------
     def _timed(self, name: str, t0: float) -> None:
@@ -88,7 +90,16 @@ class Harness:
         svc.env.update(self.scorer_env)
         return self.sup.start(svc)
 
+    def start_watchdog(self, interval: float = 2.0) -> Watchdog:
+        """Restart dead/unhealthy servers in the background, as `fraudstream up` does."""
+        self.dog = self.pipe.watchdog()
+        self.dog.interval = interval
+        self.dog.start()
+        return self.dog
+
     def stop(self) -> None:
+        if self.dog is not None:
+            self.dog.stop()
         self.sup.stop_all()
 
     # -- events --------------------------------------------------------------------------------

@@ -22,6 +22,7 @@ from fraudstream.local.kafka import PROJECT_ROOT, LocalKafka
 from fraudstream.local.procs import free_port
 from fraudstream.local.stack import Job, Service, Supervisor, python_cli
 from fraudstream.local.topics import wait_for_count
+from fraudstream.local.watchdog import HealthProbe, Watchdog, http_probe, ksql_probe
 
 log = logging.getLogger(__name__)
 
@@ -314,6 +315,17 @@ class Pipeline:
             url=self.ep.prometheus_url,
             ready_timeout=60,
         )
+
+    def watchdog(self, on_event: Callable[[str], None] | None = None) -> Watchdog:
+        """Restarts a server that died or whose health probe keeps failing. The producer is
+        not watched: with --events it ends on purpose, and a restart would replay again."""
+        probes: dict[str, HealthProbe | None] = {
+            "registry": http_probe(f"{self.ep.registry_url}/subjects"),
+            "ksql": ksql_probe(self.ep.ksql_url),
+            "scorer": http_probe(f"{self.ep.metrics_url}/healthz"),
+            "prometheus": http_probe(f"{self.ep.prometheus_url}/-/healthy"),
+        }
+        return Watchdog(self.sup, probes, on_event=on_event or self.progress)
 
     # -- the whole thing -----------------------------------------------------------------------
     def up(self, foreground: bool = True) -> None:

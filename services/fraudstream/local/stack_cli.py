@@ -98,6 +98,8 @@ def up(
         console.print(f"detached; `fraudstream down --data-dir {cfg.data_dir}` stops it")
         return
     stop = threading.Event()
+    dog = pipe.watchdog(lambda msg: console.log(msg))
+    dog.start()
     view = LiveView(
         pipe.ep.bootstrap,
         pipe.ep.registry_url,
@@ -112,6 +114,7 @@ def up(
         console.print("stopping (Ctrl-C)")
     finally:
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        dog.stop()  # before stopping: it must not restart what `down` stops
         for name, ran in pipe.down():
             console.log(f"{name}: {'stopped' if ran else 'was not running'}")
 
