@@ -229,20 +229,20 @@ class QueryRunner:
                         last_warning = self._warn(last_warning, f"table catch-up failed: {exc}")
                 first: dict[tuple[str, int], int] = {}
                 offsets: dict[tuple[str, int], int] = {}
+                produced = 0
+                msg: Any
                 for msg in msgs:
-                    err = msg.error()
-                    if err is not None:
-                        if err.code() != KafkaError._PARTITION_EOF:
-                            last_warning = self._warn(last_warning, f"consume error: {err}")
+                    if msg.error() is not None:
+                        if msg.error().code() != KafkaError._PARTITION_EOF:
+                            last_warning = self._warn(last_warning, f"consume error: {msg.error()}")
                         continue
-                    topic = str(msg.topic())
-                    partition = int(msg.partition() or 0)
-                    offset = int(msg.offset() or 0)
+                    topic = msg.topic()
+                    partition = msg.partition()
+                    offset = msg.offset()
                     tp = (topic, partition)
                     if tp not in first:
                         first[tp] = offset
                     offsets[tp] = offset
-                    self.stats.consumed += 1
                     rec = in_record(
                         topic,
                         msg.key(),
@@ -274,7 +274,9 @@ class QueryRunner:
                         except BufferError:
                             self._produce(produce, producer, out)
                             continue
-                        self.stats.produced += 1
+                        produced += 1
+                self.stats.consumed += len(msgs)
+                self.stats.produced += produced
                 if not self._flush(producer):
                     return  # stopped while the broker was unreachable: nothing committed
                 if failures:
