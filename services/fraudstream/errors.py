@@ -13,7 +13,8 @@ The tree (keep it current when adding a class):
     ├── ProducerError          event source failure (bad CSV header, missing file, ...)
     ├── TrainerError           training could not produce a model
     ├── ModelError             a model artifact is missing, broken or incompatible
-    └── ScorerError            the scoring service failed
+    ├── ScorerError            the scoring service failed
+    └── ReportError            the dashboard report could not be rendered
 
 Sub-packages may subclass their own base (e.g. `KsqlParseError(KsqlError)`) in their
 `errors.py`; callers that only care about "fraudstream failed" catch `FraudstreamError`.
@@ -68,3 +69,7 @@ class ModelError(FraudstreamError):
 
 class ScorerError(FraudstreamError):
     """The scoring service failed."""
+
+
+class ReportError(FraudstreamError):
+    """The dashboard report could not be rendered (Prometheus unreachable, no data)."""

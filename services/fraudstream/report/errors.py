@@ -1,16 +1,12 @@
 """Errors of `fraudstream report`: Prometheus unreachable, a query refused, bad arguments.
 
-The project's error tree has no report base yet, so `ReportError` hangs off the root; callers
-catch `FraudstreamError` and the CLI turns it into one line and exit status 1.
+`ReportError` is the part's base in `fraudstream.errors`; callers catch `FraudstreamError`
+and the CLI turns it into one line and exit status 1.
 """
 
 from __future__ import annotations
 
-from fraudstream.errors import FraudstreamError
-
-
-class ReportError(FraudstreamError):
-    """The report could not be produced."""
+from fraudstream.errors import ReportError
 
 
 class PrometheusUnavailableError(ReportError):
