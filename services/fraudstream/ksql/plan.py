@@ -296,9 +296,11 @@ class Planner:
         if q.having is not None:
             raise KsqlStatementError("HAVING clause requires a GROUP BY clause.")
         if is_join:
-            if q.partition_by is not None:
+            if q.partition_by is not None and (
+                any(isinstance(i, A.AllColumns) for i in q.select) or not q.partition_by
+            ):
                 raise KsqlUnsupportedError(
-                    "PARTITION BY on a join is not supported by the embedded engine"
+                    "PARTITION BY on a join with SELECT * is not supported by the embedded engine"
                 )
             return self._plan_join(q, join, items, where)
         return self._plan_single(q, items, where)
@@ -1121,8 +1123,14 @@ class Planner:
         compiler = ExpressionCompiler(self.scope, "SELECT")
         self._compile_items(items, compiler)
         syn = self._synthetic
+        repartition = q.partition_by is not None
         if self.transient:
             key_idx: list[int] = []
+        elif repartition:
+            pcomp = ExpressionCompiler(self.scope, "PARTITION BY")
+            for e in q.partition_by or []:
+                pcomp.compile(e)
+            key_idx = self._pick_keys(items, list(q.partition_by or []), "partitioning expression")
         elif syn is not None:
             key_idx = [
                 i
@@ -1195,7 +1203,7 @@ class Planner:
         def out(full: list[Any], rec: InRecord, ts: int, raw_key: Any, **kw: Any) -> list[Any]:
             # the join key column always carries the join key (also for outer-join rows)
             row = [*full, raw_key]  # the synthetic key slot (ROWKEY) ends the combined row
-            if self.transient:
+            if self.transient or repartition:
                 return emit(row, rec, ts, **kw)
             return emit(row, rec, ts, key_override=[raw_key], **kw)
 
