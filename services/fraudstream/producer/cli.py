@@ -131,11 +131,18 @@ def produce(
     progress: bool | None = typer.Option(
         None, "--progress/--no-progress", help="Progress bar (default: when stderr is a terminal)."
     ),
+    compression: str | None = typer.Option(
+        None,
+        "--compression",
+        help="none|gzip|snappy|lz4|zstd (FRAUDSTREAM_PRODUCER_COMPRESSION, lz4).",
+    ),
     json_out: bool = typer.Option(False, "--json", help="Print the final stats as JSON."),
 ) -> None:
     """Replay the credit-card data set (or synthetic events) into Kafka as JSON."""
     shared = get_settings()
     cfg = load_settings(ProducerSettings)
+    if compression is not None:
+        cfg = load_settings(ProducerSettings, compression=compression)
     setup_logging(shared.log_level)
     if (csv is None) == (synthetic is None):
         raise _fail("give exactly one of --csv PATH or --synthetic N", 2)
@@ -195,6 +202,7 @@ def produce(
         "producer_overrides": {
             "message.timeout.ms": cfg.delivery_timeout_ms,
             "linger.ms": cfg.linger_ms,
+            "compression.type": cfg.compression,
         },
     }
     try:
