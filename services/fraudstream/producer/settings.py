@@ -42,5 +42,5 @@ class ProducerSettings(BaseSettings):
     compression: Literal["none", "gzip", "snappy", "lz4", "zstd"] = Field(
         "lz4",
         description="Batch compression. 'none' costs the producer and a local broker less CPU "
-        "(see docs/bench-producer.md) but stores ~3x more bytes.",
+        "(see docs/bench-producer.md) but stores ~1.7x more bytes (540 vs 315 B/event).",
     )
