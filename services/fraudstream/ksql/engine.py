@@ -1187,7 +1187,7 @@ def parse_duration(text: str) -> int:
 
 
 def parse_delimiter(d: str, prop: str) -> str:
-    if d.strip() == "" and d not in ("\t",):
+    if d.strip() == "":
         raise KsqlStatementError(
             f"Failed to prepare statement: Configuration {prop} is invalid: Delimiter cannot be "
             "empty, if you meant to have a tab or space for delimiter, please use the special "

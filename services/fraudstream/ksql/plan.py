@@ -30,6 +30,7 @@ from fraudstream.ksql.expressions import (
     ExpressionCompiler,
     Scope,
     ScopeColumn,
+    cast_function,
 )
 from fraudstream.ksql.formats import FormatSpec, SchemaRegistryLike, check_supported, make_serde
 from fraudstream.ksql.topology import (
@@ -761,6 +762,8 @@ class Planner:
         limit: int | None,
         window: WindowInfo | None = None,
     ) -> tuple[PlannedQuery, Callable[..., Any]]:
+        if self.existing_sink is not None and not self.transient:
+            self._widen_to_sink(items, key_idx)
         key_cols = [Column(items[i].name, items[i].compiled.type, "KEY") for i in key_idx]  # type: ignore[union-attr]
         value_items = [it for i, it in enumerate(items) if i not in key_idx]
         value_cols = [Column(it.name, it.compiled.type, "VALUE") for it in value_items]  # type: ignore[union-attr]
@@ -816,6 +819,24 @@ class Planner:
             [b.source.name for b in self.bound],
         )
         return planned, emitter
+
+    def _widen_to_sink(self, items: list[OutputColumn], key_idx: list[int]) -> None:
+        """INSERT INTO: implicitly widen result columns to the sink's column types."""
+        sink = self.existing_sink
+        assert sink is not None
+        for i, it in enumerate(items):
+            col = sink.column(it.name)
+            c = it.compiled
+            if col is None or c is None or c.type == col.type:
+                continue
+            if (col.namespace == "KEY") != (i in key_idx):
+                continue
+            if T.can_implicitly_cast(c.type, col.type):
+                conv = cast_function(c.type, col.type, A.format_expr(it.expr))
+                f = c.fn
+                it.compiled = Compiled(
+                    col.type, lambda r, f=f, conv=conv: None if (v := f(r)) is None else conv(v)
+                )
 
     def _check_insert_schema(self, key_cols: list[Column], value_cols: list[Column]) -> None:
         sink = self.existing_sink
