@@ -138,6 +138,16 @@ def _strip_tuple(x: Any, scope: Scope | None) -> Any:
     return x
 
 
+def _converted(
+    f: Callable[[Sequence[Any]], Any], conv: Callable[[Any], Any]
+) -> Callable[[Sequence[Any]], Any]:
+    def run(r: Sequence[Any]) -> Any:
+        v = f(r)
+        return None if v is None else conv(v)
+
+    return run
+
+
 def _qualify(e: A.Expr, src: str, scope: Scope) -> A.Expr:
     """Column refs qualified with the source name (pseudo columns stay bare)."""
     if isinstance(e, A.ColumnRef):
@@ -833,10 +843,7 @@ class Planner:
                 continue
             if T.can_implicitly_cast(c.type, col.type):
                 conv = cast_function(c.type, col.type, A.format_expr(it.expr))
-                f = c.fn
-                it.compiled = Compiled(
-                    col.type, lambda r, f=f, conv=conv: None if (v := f(r)) is None else conv(v)
-                )
+                it.compiled = Compiled(col.type, _converted(c.fn, conv))
 
     def _check_insert_schema(self, key_cols: list[Column], value_cols: list[Column]) -> None:
         sink = self.existing_sink
