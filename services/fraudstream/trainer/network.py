@@ -88,7 +88,12 @@ class TrainResult:
 
 
 def build_model(
-    n_features: int, layers: list[LayerSpec], seed: int, learning_rate: float, members: int = 1
+    n_features: int,
+    layers: list[LayerSpec],
+    seed: int,
+    learning_rate: float,
+    members: int = 1,
+    steps_per_execution: int = 32,
 ) -> tuple[Any, Any]:
     """(training model, serving model) with seeded initialisers, MSE and Adam.
 
@@ -111,10 +116,18 @@ def build_model(
         outs.append(h)
     if members == 1:
         model = keras.Model(inp, outs[0], name="autoencoder")
-        model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss="mse")
+        model.compile(
+            optimizer=keras.optimizers.Adam(learning_rate),
+            loss="mse",
+            steps_per_execution=steps_per_execution,
+        )
         return model, model
     train = keras.Model(inp, outs, name="autoencoder_members")
-    train.compile(optimizer=keras.optimizers.Adam(learning_rate), loss=["mse"] * members)
+    train.compile(
+        optimizer=keras.optimizers.Adam(learning_rate),
+        loss=["mse"] * members,
+        steps_per_execution=steps_per_execution,
+    )
     serve = keras.Model(inp, keras.layers.Average(name="mean")(outs), name="autoencoder")
     return train, serve
 
@@ -159,7 +172,12 @@ def train_autoencoder(
 
     k = settings.ensemble
     model, serve = build_model(
-        x_train.shape[1], layers, settings.seed, settings.learning_rate, members=k
+        x_train.shape[1],
+        layers,
+        settings.seed,
+        settings.learning_rate,
+        members=k,
+        steps_per_execution=settings.steps_per_execution,
     )
     callbacks: list[Any] = [
         keras.callbacks.EarlyStopping(
