@@ -636,7 +636,6 @@ def os_linesep() -> str:
 # them is reported as unsupported, not as an unknown function.
 NOT_IMPLEMENTED_FUNCTIONS = frozenset(
     {
-        "EXTRACTJSONFIELD",
         "PARSE_DATE",
         "FORMAT_DATE",
         "PARSE_TIME",
@@ -707,7 +706,6 @@ NOT_IMPLEMENTED_FUNCTIONS = frozenset(
         "URL_EXTRACT_PROTOCOL",
         "URL_EXTRACT_QUERY",
         "GEO_DISTANCE",
-        "SUM_LIST",
         "ELT",
         "FIELD",
         "DIFFERENCE",
@@ -739,6 +737,7 @@ AGGREGATE_NAMES = frozenset(
         "COLLECT_SET",
         "TOPK",
         "TOPKDISTINCT",
+        "SUM_LIST",
         "COUNT_DISTINCT",
         "HISTOGRAM",
         "STDDEV_SAMPLE",

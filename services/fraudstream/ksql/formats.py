@@ -767,6 +767,7 @@ def _avro_serde(
             else:
                 sid = registry.register(subject, schema_str)
                 wschema = schema_obj
+            state["raw_schema"] = wschema
             w = state["w"] = (_HEADER.pack(0, sid), fastavro.parse_schema(wschema))
         return w
 
@@ -788,6 +789,9 @@ def _avro_serde(
             rec: Any = _avro_value(values[0], types[0])
         else:
             rec = {n: _avro_value(v, t) for n, v, t in zip(names, values, types, strict=True)}
+            if fmt.schema_id is not None:
+                writer()
+                rec = _fit_to_schema(rec, state["raw_schema"])
         header, parsed = writer()
         buf = io.BytesIO()
         buf.write(header)
@@ -855,6 +859,29 @@ def _avro_value(v: Any, t: T.SqlType) -> Any:
         return [_avro_value(x, t.item) for x in v]
     if b == T.MAP and t.item is not None and not t.item.is_primitive:
         return {k: _avro_value(x, t.item) for k, x in v.items()}
+    return v
+
+
+def _fit_to_schema(v: Any, schema: Any) -> Any:
+    """Shape a record for a user-supplied writer schema (VALUE_SCHEMA_ID): field names are
+    matched case-insensitively and NULLs of non-nullable fields take the field default."""
+    if isinstance(schema, list):
+        branches = [b for b in schema if b != "null"]
+        return None if v is None else _fit_to_schema(v, branches[0] if len(branches) == 1 else None)
+    if isinstance(schema, dict) and schema.get("type") == "record" and isinstance(v, dict):
+        up = {str(k).upper(): x for k, x in v.items()}
+        out = {}
+        for f in schema.get("fields", []):
+            name = f["name"]
+            x = v[name] if name in v else up.get(name.upper())
+            ftype = f.get("type")
+            nullable = isinstance(ftype, list) and "null" in ftype
+            if x is None and not nullable and "default" in f:
+                x = f["default"]
+            out[name] = _fit_to_schema(x, ftype)
+        return out
+    if isinstance(schema, dict) and schema.get("type") == "array" and isinstance(v, list):
+        return [_fit_to_schema(x, schema.get("items")) for x in v]
     return v
 
 

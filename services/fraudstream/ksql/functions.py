@@ -7,8 +7,10 @@ unless a function says otherwise, a NULL argument gives a NULL result without ca
 
 from __future__ import annotations
 
+import json
 import math
 import random
+import re
 import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -584,3 +586,51 @@ def _as_value(types: list[T.SqlType]) -> Resolved:
     if len(types) != 1:
         raise _bad_args("AS_VALUE", types)
     return Resolved(types[0], lambda x: x, null_safe=False)
+
+
+_JSON_PATH = re.compile(r"\.([^.\[\]]+)|\[(\d+)\]|\['([^']*)'\]|\[\"([^\"]*)\"\]")
+
+
+def _json_path(path: str) -> list[str | int] | None:
+    if not path.startswith("$"):
+        return None
+    steps: list[str | int] = []
+    pos = 1
+    while pos < len(path):
+        m = _JSON_PATH.match(path, pos)
+        if m is None:
+            return None
+        if m.group(2) is not None:
+            steps.append(int(m.group(2)))
+        else:
+            steps.append(next(g for g in (m.group(1), m.group(3), m.group(4)) if g is not None))
+        pos = m.end()
+    return steps
+
+
+@register("EXTRACTJSONFIELD")
+def _extract_json_field(types: list[T.SqlType]) -> Resolved:
+    _expect("EXTRACTJSONFIELD", types, _STR, _STR)
+
+    def impl(text: str, path: str) -> Any:
+        steps = _json_path(path)
+        if steps is None:
+            return None
+        try:
+            node: Any = json.loads(text)
+        except ValueError:
+            return None
+        for step in steps:
+            if isinstance(step, int) and isinstance(node, list) and step < len(node):
+                node = node[step]
+            elif isinstance(step, str) and isinstance(node, dict) and step in node:
+                node = node[step]
+            else:
+                return None
+        if node is None:
+            return None
+        if isinstance(node, str):
+            return node
+        return json.dumps(node, separators=(",", ":"))
+
+    return Resolved(T.T_STRING, impl)

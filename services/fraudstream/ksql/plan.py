@@ -596,6 +596,8 @@ class Planner:
         delim = props.get("VALUE_DELIMITER")
         if delim is not None:
             value_format.delimiter = str(delim)
+        if props.get("VALUE_SCHEMA_ID") is not None:
+            value_format.schema_id = int(props["VALUE_SCHEMA_ID"])
         full = props.get("VALUE_AVRO_SCHEMA_FULL_NAME")
         if full:
             value_format.schema_full_name = str(full)
@@ -1778,6 +1780,33 @@ def make_aggregator(name: str, args: list[Compiled], star: bool, table: bool) ->
             return out
 
         return Aggregator(T.array_of(t), list, cadd, lambda s: list(s), cundo)
+    if name == "SUM_LIST":
+        if t.base != T.ARRAY or t.item is None or not t.item.is_numeric:
+            raise KsqlStatementError(f"Function 'SUM_LIST' does not accept parameters ({t}).")
+        lzero: Any = 0.0 if t.item.base == T.DOUBLE else 0
+
+        def ladd_list(s: Any, r: Sequence[Any]) -> Any:
+            xs = f(r)
+            return s if xs is None else s + sum(x for x in xs if x is not None)
+
+        def lundo_list(s: Any, r: Sequence[Any]) -> Any:
+            xs = f(r)
+            return s if xs is None else s - sum(x for x in xs if x is not None)
+
+        return Aggregator(t.item, lambda: lzero, ladd_list, lambda s: s, lundo_list)
+    if name in ("TOPK", "TOPKDISTINCT"):
+        if len(args) != 2 or not args[1].const or not isinstance(args[1].value, int):
+            raise KsqlStatementError(f"Function '{name}' does not accept parameters.")
+        k = int(args[1].value)
+        distinct = name == "TOPKDISTINCT"
+
+        def tadd(s: Any, r: Sequence[Any]) -> Any:
+            v = f(r)
+            if v is None or (distinct and v in s):
+                return s
+            return sorted([*s, v], reverse=True)[:k]
+
+        return Aggregator(T.array_of(t), list, tadd, lambda s: list(s), _no_undo(name))
     raise KsqlUnsupportedError(f"Aggregate function {name} is not supported by the embedded engine")
 
 
