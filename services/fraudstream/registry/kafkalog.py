@@ -86,9 +86,7 @@ class KafkaLog:
                 "log_level": 3,
             }
         )
-        _low, high = self._consumer.get_watermark_offsets(
-            TopicPartition(self.topic, 0), timeout=max(deadline - time.monotonic(), 1.0)
-        )
+        high = self._end_offset(deadline)
         self._consumer.assign([TopicPartition(self.topic, 0, OFFSET_BEGINNING)])
         self._thread = threading.Thread(target=self._run, name="registry-reader", daemon=True)
         self._thread.start()
@@ -98,6 +96,20 @@ class KafkaLog:
         except RegistryStoreError:
             self.stop()
             raise
+
+    def _end_offset(self, deadline: float) -> int:
+        """The topic's end offset; retried while a just-created partition has no leader yet."""
+        assert self._consumer is not None
+        while True:
+            try:
+                _low, high = self._consumer.get_watermark_offsets(
+                    TopicPartition(self.topic, 0), timeout=max(deadline - time.monotonic(), 1.0)
+                )
+                return int(high)
+            except KafkaException:
+                if time.monotonic() >= deadline:
+                    raise
+                time.sleep(0.2)
 
     def stop(self) -> None:
         self._stop.set()
