@@ -621,12 +621,11 @@ def _extract_json_field(types: list[T.SqlType]) -> Resolved:
         except ValueError:
             return None
         for step in steps:
-            if isinstance(step, int) and isinstance(node, list) and step < len(node):
-                node = node[step]
-            elif isinstance(step, str) and isinstance(node, dict) and step in node:
-                node = node[step]
-            else:
+            in_list = isinstance(step, int) and isinstance(node, list) and step < len(node)
+            in_obj = isinstance(step, str) and isinstance(node, dict) and step in node
+            if not (in_list or in_obj):
                 return None
+            node = node[step]
         if node is None:
             return None
         if isinstance(node, str):
