@@ -129,7 +129,7 @@ def run_training(
 
     plain = NumpyModel(ModelManifest(**base), result.weights)
     train_err = x_train - plain.reconstruct(x_train)
-    score_spec = fit_score(settings.score, train_err)
+    score_spec = fit_score(settings.score, train_err, settings.covariance, settings.seed)
     scored = NumpyModel(
         ModelManifest(**{**base, "score": score_spec}),
         result.weights,
@@ -304,6 +304,8 @@ def _training_info(
         "patience": settings.patience,
         "encoder_units": settings.encoder_units,
         "ensemble": settings.ensemble,
+        "score": settings.score,
+        "covariance": settings.covariance,
         "activation": settings.activation,
         "hour_features": settings.hour_features,
         "use_unlabeled": settings.use_unlabeled,

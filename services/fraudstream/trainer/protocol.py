@@ -76,9 +76,12 @@ def main(
     batch_size: int = typer.Option(64, "--batch-size"),
     encoder_units: str = typer.Option("", "--encoder-units", help="e.g. 32,16 (default: settings)"),
     ensemble: int = typer.Option(0, "--ensemble", help="Members (default: settings)."),
+    covariance: str = typer.Option("", "--covariance", help="classic | robust | both."),
 ) -> None:
     setup_logging("INFO")
     extra: dict[str, Any] = {}
+    if covariance:
+        extra["covariance"] = covariance
     if ensemble:
         extra["ensemble"] = ensemble
     if encoder_units:

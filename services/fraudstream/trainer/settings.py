@@ -37,6 +37,9 @@ class TrainerSettings(BaseSettings):
     )
     hour_features: bool = Field(False, description="Add sin/cos of the hour of day from Time.")
     score: ScoreKind = Field("mahalanobis", description="Anomaly score (see ScoreSpec).")
+    covariance: Literal["classic", "robust", "both"] = Field(
+        "classic", description="mahalanobis: error covariance estimate (see trainer/scoring.py)."
+    )
     # optimisation
     epochs: int = Field(
         100, ge=1, description="Maximum epochs (early stopping usually ends first)."

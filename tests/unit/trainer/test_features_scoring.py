@@ -89,3 +89,21 @@ def test_merged_members_compute_the_mean_reconstruction() -> None:
     np.testing.assert_allclose(forward(merged, x), expected, rtol=1e-5, atol=1e-6)
     member = [LayerSpec(units=d, activation=a) for d, a in zip(dims[1:], acts, strict=True)]
     assert [s.units for s in merged_specs(member, 3)] == [12, 6, 12, 6]
+
+
+def test_robust_covariance_ignores_a_few_odd_training_rows() -> None:
+    rng = np.random.default_rng(5)
+    a = rng.normal(size=(1000, 1))
+    errors = np.hstack([a + 0.01 * rng.normal(size=(1000, 1)), a, rng.normal(size=(1000, 1))])
+    errors[:30, 0] += rng.normal(0, 3, 30)  # odd rows that widen the "tight" direction
+    probe = np.array([[1.0, -1.0, 0.0]])
+
+    def dist(spec) -> float:  # type: ignore[no-untyped-def]
+        e = probe - np.asarray(spec.error_mean)
+        return float((e @ np.asarray(spec.error_precision) @ e.T)[0, 0])
+
+    classic = dist(fit_score("mahalanobis", errors, "classic"))
+    robust = dist(fit_score("mahalanobis", errors, "robust", seed=0))
+    both = fit_score("mahalanobis", errors, "both", seed=0)
+    assert robust > 20 * classic
+    assert dist(both) == pytest.approx(classic + robust, rel=0.05)  # up to the dropped constant
