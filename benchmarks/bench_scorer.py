@@ -332,7 +332,7 @@ def main() -> None:
 
         log("produce-only loop (score-sized records, the scorer's producer settings)")
         create_topics(admin, [f"produce-only-{tag}"], partitions=args.partitions)
-        linger = float(os.environ.get("FRAUDSTREAM_SCORER_LINGER_MS", "10"))
+        linger = float(os.environ.get("FRAUDSTREAM_SCORER_LINGER_MS", "5"))
         pbase = produce_only(bootstrap, f"produce-only-{tag}", args.events, linger)
         results["produce_only_events_per_s"] = pbase
         log(f"  produce-only: {pbase:,.0f} events/s")

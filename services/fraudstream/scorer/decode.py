@@ -195,7 +195,8 @@ class Decoder:
             try:
                 schema = self._schemas.get(schema_id)
             except RecordError as exc:
-                # Not cached: a schema registered later is picked up on the next record.
+                # Not cached here: a schema registered later is picked up once the
+                # SchemaSource miss cache (30 s) expires.
                 return _Plan(None, exc.reason, str(exc))
             plan = plan_for_schema(schema, schema_id)
             self._plans[schema_id] = plan

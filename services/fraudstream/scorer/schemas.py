@@ -11,11 +11,12 @@ from __future__ import annotations
 import json
 import logging
 import threading
+import time
 from typing import Any
 
 import httpx
 
-from fraudstream.scorer.errors import RecordError, RegistryUnavailableError
+from fraudstream.scorer.errors import RecordError, RegistryUnavailableError, ScorerError
 
 log = logging.getLogger(__name__)
 
@@ -23,11 +24,13 @@ log = logging.getLogger(__name__)
 class SchemaSource:
     """Schema Registry client with an id -> schema cache."""
 
+    miss_ttl_s = 30.0
+
     def __init__(self, url: str, timeout: float = 5.0) -> None:
         self.url = url.rstrip("/")
         self._http = httpx.Client(base_url=self.url, timeout=timeout)
         self._cache: dict[int, dict[str, Any]] = {}
-        self._missing: set[int] = set()
+        self._missing: dict[int, float] = {}  # id -> when it was last not found
         self._lock = threading.Lock()
 
     def close(self) -> None:
@@ -38,7 +41,8 @@ class SchemaSource:
         cached = self._cache.get(schema_id)
         if cached is not None:
             return cached
-        if schema_id in self._missing:
+        missed = self._missing.get(schema_id)
+        if missed is not None and time.monotonic() - missed < self.miss_ttl_s:
             raise RecordError("schema_not_found", f"schema id {schema_id} is not in the registry")
         with self._lock:
             try:
@@ -46,9 +50,8 @@ class SchemaSource:
             except httpx.HTTPError as exc:
                 raise RegistryUnavailableError(f"registry {self.url} unreachable: {exc}") from exc
             if resp.status_code == 404:
-                # Remember misses briefly? Ids are never reused for other schemas, but one
-                # could be registered later; a restart clears this set.
-                self._missing.add(schema_id)
+                # Remember a miss briefly so a burst of such records costs one request.
+                self._missing[schema_id] = time.monotonic()
                 raise RecordError(
                     "schema_not_found", f"schema id {schema_id} is not in the registry"
                 )
@@ -81,9 +84,14 @@ class SchemaSource:
             )
         except httpx.HTTPError as exc:
             raise RegistryUnavailableError(f"registry {self.url} unreachable: {exc}") from exc
+        if resp.status_code in (409, 422):  # incompatible / invalid: retrying cannot help
+            raise ScorerError(
+                f"registry {self.url} refused the {subject} schema: {resp.status_code} "
+                f"{resp.text[:300]}"
+            )
         if resp.status_code != 200:
             raise RegistryUnavailableError(
-                f"registry {self.url} refused {subject}: {resp.status_code} {resp.text[:300]}"
+                f"registry {self.url} answered {resp.status_code} for {subject}: {resp.text[:300]}"
             )
         sid = int(resp.json()["id"])
         self._cache[sid] = schema

@@ -68,6 +68,7 @@ class Scorer:
         self._last_poll = time.monotonic()
         self._serving: ServingModel | None = None
         self._inflight: deque[_InFlight] = deque()
+        self._inflight_events = 0
         self._consumer: Consumer | None = None
         self._producer: Producer | None = None
         self._http: HttpServer | None = None
@@ -291,7 +292,12 @@ class Scorer:
                 self._serving = model
                 self.metrics.set_model(model.version, model.threshold)
                 log.info("serving model %s", model.version)
-            msgs = consumer.consume(s.batch_size, timeout=timeout)
+            # Wake on the first record, then take whatever else is already fetched: light
+            # traffic is scored at once (low latency), heavy traffic fills whole batches.
+            head_msg = consumer.poll(timeout)
+            msgs = [head_msg] if head_msg is not None else []
+            if msgs and s.batch_size > 1:
+                msgs += consumer.consume(s.batch_size - 1, timeout=0)
             now = time.monotonic()
             if msgs:
                 good = self._drop_errors(msgs)
@@ -385,8 +391,10 @@ class Scorer:
             return
         fl = self._send(msgs, model, first, nxt, t0, track=True)
         self._inflight.append(fl)
+        self._inflight_events += len(msgs)
         producer.poll(0)
-        self._settle(block=len(self._inflight) > s.max_inflight_batches)
+        limit = s.max_inflight_batches * s.batch_size
+        self._settle(block=self._inflight_events > limit or len(self._inflight) > 4096)
 
     def _send(
         self,
@@ -400,6 +408,7 @@ class Scorer:
         batch = self._decoder.decode(msgs)
         scores, anomalous, bodies, keys = self._score(batch, model)
         fl = _InFlight(first, nxt, batch, scores, int(anomalous.sum()))
+        fl.size = len(msgs)
         # Keep only what completion needs; the messages themselves can be freed now.
         batch.msgs = []
         fl.left = len(bodies) + fl.anomalous + len(batch.dead)
@@ -450,6 +459,7 @@ class Scorer:
                     producer.poll(0.01)
                     continue
             self._inflight.popleft()
+            self._inflight_events -= head.size
             if head.errors:
                 self._fail(head)
                 return
@@ -464,6 +474,7 @@ class Scorer:
                 key = (tp.topic, tp.partition)
                 seek[key] = min(seek.get(key, tp.offset), tp.offset)
         self._inflight.clear()
+        self._inflight_events = 0
         assert self._consumer is not None
         for (topic, part), off in seek.items():
             if (topic, part) in self._assigned:
@@ -644,7 +655,9 @@ def _limit_blas_threads(n: int) -> None:
 class _InFlight:
     """One produced batch waiting for its acknowledgements (at-least-once)."""
 
-    __slots__ = ("anomalous", "batch", "done_at", "errors", "first", "left", "next", "scores")
+    __slots__ = (
+        "anomalous", "batch", "done_at", "errors", "first", "left", "next", "scores", "size",
+    )  # fmt: skip
 
     def __init__(
         self,
@@ -660,6 +673,7 @@ class _InFlight:
         self.scores = scores
         self.anomalous = anomalous
         self.left = 0
+        self.size = 0
         self.errors: list[str] = []
         self.done_at = 0.0
 

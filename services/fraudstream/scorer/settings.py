@@ -50,7 +50,11 @@ class ScorerSettings(BaseSettings):
     )
     batch_size: int = Field(2000, ge=1, le=100_000, description="Max events per micro-batch.")
     max_wait_ms: int = Field(
-        20, ge=1, le=60_000, description="Max wait to fill a batch (bounds idle latency)."
+        100,
+        ge=1,
+        le=60_000,
+        description="Poll timeout when idle. A batch is whatever is fetched (<= batch_size) "
+        "once the first record arrives, so this does not delay records.",
     )
     session_timeout_ms: int = Field(
         10_000,
@@ -59,10 +63,14 @@ class ScorerSettings(BaseSettings):
     )
     commit_interval_ms: int = Field(1000, ge=10, description="At-least-once commit period.")
     max_inflight_batches: int = Field(
-        32, ge=1, le=256, description="Batches produced but not yet acknowledged (pipelining)."
+        32,
+        ge=1,
+        le=256,
+        description="Pipelining: up to this many full batches (x batch_size events) may be "
+        "produced but not yet acknowledged.",
     )
     linger_ms: float = Field(
-        10.0, ge=0, le=1000, description="Output producer linger: larger batches vs latency."
+        5.0, ge=0, le=1000, description="Output producer linger: larger batches vs latency."
     )
     delivery_timeout_s: float = Field(30.0, gt=0, description="Max wait for a batch's acks.")
     reload_interval_s: float = Field(1.0, gt=0, description="How often models/LATEST is checked.")
