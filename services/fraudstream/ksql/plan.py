@@ -383,26 +383,21 @@ class Planner:
                             f"Failed to prepare statement: '{it.source}' is not a valid "
                             "stream/table name or alias."
                         )
-                for b in targets:
-                    cols = b.source.key_columns + b.source.value_columns
+                for n_b, b in enumerate(targets):
                     for c in b.source.key_columns:
                         name = f"{b.alias}_{c.name}" if is_join else c.name
                         raw.append((name, A.ColumnRef(c.name, b.alias)))
-                    if self.transient and b.source.window is not None and not is_join:
-                        # push queries over windowed sources show the window bounds
+                    windowed_src = b.source.window is not None
+                    if windowed_src and self.transient and (not is_join or n_b == 0):
+                        # push queries over windowed sources show the (result) window bounds
                         raw.append(("WINDOWSTART", A.ColumnRef("WINDOWSTART", b.alias)))
                         raw.append(("WINDOWEND", A.ColumnRef("WINDOWEND", b.alias)))
+                    if windowed_src and is_join:
+                        for wb in ("WINDOWSTART", "WINDOWEND"):
+                            raw.append((f"{b.alias}_{wb}", A.ColumnRef(wb, b.alias)))
                     for c in b.source.value_columns:
                         name = f"{b.alias}_{c.name}" if is_join else c.name
                         raw.append((name, A.ColumnRef(c.name, b.alias)))
-                    _ = cols
-                    if (
-                        b.source.window is not None
-                        and not is_join
-                        and it.source is None
-                        and self.transient
-                    ):
-                        pass
             else:
                 raw.append((it.alias, it.expr))
         # names for unaliased expressions (AstSanitizer rules)
@@ -847,6 +842,43 @@ class Planner:
                 conv = cast_function(c.type, col.type, A.format_expr(it.expr))
                 it.compiled = Compiled(col.type, _converted(c.fn, conv))
 
+    def _check_windowed_join(
+        self, ls: DataSource, rs: DataSource, lexpr: A.Expr, rexpr: A.Expr
+    ) -> bool:
+        """ksqlDB's rules for joining windowed sources; True when both sides are windowed."""
+        lw_, rw_ = ls.window, rs.window
+        if lw_ is None and rw_ is None:
+            return False
+        if lw_ is None or rw_ is None:
+            w, n = (ls, rs) if lw_ is not None else (rs, ls)
+            raise KsqlStatementError(
+                "Can not join windowed source to non-windowed source.\n"
+                f"`{w.name}` is {w.window.type if w.window else ''} windowed\n"
+                f"`{n.name}` is not windowed"
+            )
+        if (lw_.type == "SESSION") != (rw_.type == "SESSION"):
+            raise KsqlStatementError(
+                "Incompatible windowed sources.\n"
+                f"Left source: {lw_.type}\nRight source: {rw_.type}\n"
+                "Session windowed sources can only be joined to other session windowed sources, "
+                "and may still not result in expected behaviour as session bounds must be an "
+                "exact match for the join to work\n"
+                "Hopping and tumbling windowed sources can only be joined to other hopping and "
+                "tumbling windowed sources"
+            )
+        on_keys = all(
+            isinstance(e, A.ColumnRef)
+            and len(src.key_columns) == 1
+            and e.name == src.key_columns[0].name
+            for e, src in ((lexpr, ls), (rexpr, rs))
+        )
+        if not on_keys or lw_.size != rw_.size:
+            raise KsqlStatementError(
+                "Implicit repartitioning of windowed sources is not supported. "
+                "See https://github.com/confluentinc/ksql/issues/4385."
+            )
+        return True
+
     def _check_insert_schema(self, key_cols: list[Column], value_cols: list[Column]) -> None:
         sink = self.existing_sink
         assert sink is not None
@@ -1145,10 +1177,7 @@ class Planner:
                     "Table-table joins on non-key columns (foreign-key joins) are not supported "
                     "by the embedded engine"
                 )
-        if ls.window is not None or rs.window is not None:
-            raise KsqlUnsupportedError(
-                "Joins of windowed sources are not supported by the embedded engine"
-            )
+        windowed = self._check_windowed_join(ls, rs, lexpr, rexpr)
 
         compiler = ExpressionCompiler(self.scope, "SELECT")
         self._compile_items(items, compiler)
@@ -1184,7 +1213,18 @@ class Planner:
                 items, [cands[0]], "join expression", alternatives=[[c] for c in cands[1:]]
             )
         kind = "TABLE" if ls.kind == "TABLE" and rs.kind == "TABLE" else "STREAM"
-        planned, emit = self._finish(items, key_idx, ls, kind, q.limit)
+        planned, emit = self._finish(
+            items,
+            key_idx,
+            ls,
+            kind,
+            q.limit,
+            ls.window if windowed and not self.transient else None,
+        )
+        if windowed and not self.transient:
+            planned.window = ls.window
+        l_ws = lb.rowtime_index + 3  # WINDOWSTART of a left row (and of the combined row)
+        r_ws = rb.rowtime_index + 3  # WINDOWSTART of the right part of the combined row
         lread, rread = lb.reader.read, rb.reader.read  # type: ignore[union-attr]
         lkey_fn, rkey_fn = lc.fn, rc.fn
         lw, rw = lb.width, rb.width
@@ -1221,18 +1261,29 @@ class Planner:
                 log("RECORD_PROCESSING_ERROR", f"Error computing join key: {exc}", rec)
                 return False
 
-        def key_of(fn: Callable[..., Any], row: list[Any], rec: InRecord) -> tuple[Any, Any]:
-            """(raw join key, hashable join key); (None, None) when it cannot be computed."""
+        def key_of(
+            fn: Callable[..., Any], row: list[Any], rec: InRecord, ws: int = 0
+        ) -> tuple[Any, Any]:
+            """(raw join key, hashable join key); (None, None) when it cannot be computed.
+            Windowed sources join on key and window: the bounds are part of the hashable key."""
             try:
                 raw = fn(row)
             except Exception as exc:
                 log("RECORD_PROCESSING_ERROR", f"Error computing join key: {exc}", rec)
                 return None, None
+            if raw is None:
+                return None, None
+            if windowed:
+                return raw, (_hashable(raw), row[ws], row[ws + 1])
             return raw, _hashable(raw)
 
         def out(full: list[Any], rec: InRecord, ts: int, raw_key: Any, **kw: Any) -> list[Any]:
             # the join key column always carries the join key (also for outer-join rows)
             row = [*full, raw_key]  # the synthetic key slot (ROWKEY) ends the combined row
+            if windowed and not self.transient:
+                ws = full[l_ws] if full[l_ws] is not None else full[r_ws]
+                we = full[l_ws + 1] if full[l_ws] is not None else full[r_ws + 1]
+                kw = {**kw, "wstart": ws, "wend": we}
             if self.transient or repartition:
                 return emit(row, rec, ts, **kw)
             return emit(row, rec, ts, key_override=[raw_key], **kw)
@@ -1245,7 +1296,7 @@ class Planner:
                 if d is None or d[1]:
                     return []
                 row = d[0]
-                raw, k = key_of(lkey_fn, row, rec)
+                raw, k = key_of(lkey_fn, row, rec, l_ws)
                 if k is None:
                     return []
                 right = table.get(k)
@@ -1266,6 +1317,8 @@ class Planner:
                 k = _hashable(row[0]) if rs.key_columns else None
                 if k is None:
                     return []
+                if windowed:
+                    k = (k, row[r_ws - lw], row[r_ws - lw + 1])
                 if tomb:
                     table.pop(k, None)
                 else:
@@ -1329,10 +1382,10 @@ class Planner:
                     return []
                 row = d[0]
                 if is_left:
-                    raw, k = key_of(lkey_fn, row, rec)
+                    raw, k = key_of(lkey_fn, row, rec, l_ws)
                     ts = row[l_rt]
                 else:
-                    raw, k = key_of(rkey_fn, null_left + row, rec)
+                    raw, k = key_of(rkey_fn, null_left + row, rec, r_ws)
                     ts = row[r_rt - lw]
                 if k is None:
                     return []
@@ -1419,6 +1472,9 @@ class Planner:
             k = _hashable(row[0]) if src.key_columns else None
             if k is None:
                 return []
+            if windowed:
+                ws = l_ws if is_left else r_ws - lw
+                k = (k, row[ws], row[ws + 1])
             store = lstate if is_left else rstate
             if tomb:
                 if store.pop(k, None) is None:
