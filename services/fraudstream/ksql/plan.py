@@ -1173,6 +1173,10 @@ class Planner:
                 and len(tkey) == 1
                 and rexpr.name == tkey[0].name
             ):
+                if ls.window is not None or rs.window is not None:
+                    raise KsqlStatementError(
+                        "Foreign-key table-table joins are not supported on windowed tables."
+                    )
                 raise KsqlUnsupportedError(
                     "Table-table joins on non-key columns (foreign-key joins) are not supported "
                     "by the embedded engine"
@@ -1495,7 +1499,12 @@ class Planner:
         b = self.bound[0]
         src = b.source
         if q.group_by is None:
-            raise KsqlUnsupportedError("Aggregates without GROUP BY are not supported")
+            if not self.transient:
+                raise KsqlUnsupportedError(
+                    "Persistent aggregates without GROUP BY are not supported"
+                )
+            # a push query aggregating the whole stream: one global group
+            q.group_by = [A.Literal(1, "INTEGER")]
         if not q.group_by:
             raise KsqlStatementError("GROUP BY requires at least one expression")
         gcomp = ExpressionCompiler(self.scope, "GROUP BY")
