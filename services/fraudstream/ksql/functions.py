@@ -679,7 +679,7 @@ def _timestamp_to_string(types: list[T.SqlType]) -> Resolved:
     from zoneinfo import ZoneInfo
 
     def impl(ms: int, fmt: str, tz: str | None = None) -> str:
-        zone = ZoneInfo(tz) if tz else dt.timezone.utc
+        zone = ZoneInfo(tz) if tz else dt.UTC
         d = dt.datetime.fromtimestamp(ms / 1000, tz=zone)
         out = d.strftime(java_pattern_to_strftime(fmt))
         if "SSS" in fmt and "SSSSSS" not in fmt:
