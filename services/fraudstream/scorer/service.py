@@ -200,7 +200,10 @@ class Scorer:
         client_id = f"fraudstream-scorer-{socket.gethostname()}-{os.getpid()}"
         cextra: dict[str, Any] = {
             "client.id": client_id,
-            "queued.max.messages.kbytes": 8192,  # prefetch per partition: bounds RSS
+            # Prefetch bound (whole consumer queue, bounds RSS). When it is full librdkafka
+            # pauses fetching for fetch.queue.backoff.ms (default 1 s!): keep that short.
+            "queued.max.messages.kbytes": 16384,
+            "fetch.queue.backoff.ms": 5,
             "session.timeout.ms": s.session_timeout_ms,
             "heartbeat.interval.ms": max(s.session_timeout_ms // 4, 500),
             "error_cb": self._on_client_error,
