@@ -771,8 +771,20 @@ class KsqlEngine:
     def _insert_values(self, stmt: A.InsertValues) -> StatementResult:
         target = self._sources.get(stmt.target)
         if target is None:
+            hint = ""
+            similar = [n for n in self._sources if n.upper() == stmt.target.upper()]
+            if similar and stmt.target == stmt.target.upper():
+                hint = (
+                    f'\nDid you mean "{similar[0]}"? Hint: wrap the source name in double '
+                    "quotes to make it case-sensitive."
+                )
+            elif similar:
+                hint = (
+                    f"\nDid you mean {similar[0]}? Hint: try removing double quotes from the "
+                    "source name."
+                )
             raise KsqlStatementError(
-                f"Cannot insert values into an unknown stream/table: `{stmt.target}`"
+                f"Cannot insert values into an unknown stream/table: `{stmt.target}`{hint}"
             )
         if target.window is not None:
             raise KsqlStatementError("Inserting into windowed sources is not supported.")

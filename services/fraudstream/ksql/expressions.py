@@ -454,8 +454,17 @@ class ExpressionCompiler:
         items: list[Fn] = []
         consts: list[Any] = []
         all_const = True
+        # ksqlDB reports a DECIMAL operand widened with the list's numeric literals
+        display = target
+        if target.base == T.DECIMAL:
+            for item in e.items:
+                if isinstance(item, A.Literal) and item.kind in ("INTEGER", "BIGINT", "DECIMAL"):
+                    lt = T.decimal_for_int(self._c_Literal(item).type)
+                    scale = max(display.scale, lt.scale)
+                    prec = max(display.precision - display.scale, lt.precision - lt.scale) + scale
+                    display = T.SqlType(T.DECIMAL, precision=prec, scale=scale)
         for item in e.items:
-            c = coerce_in_item(self, item, target)
+            c = coerce_in_item(self, item, target, display)
             items.append(c.fn)
             if c.const:
                 consts.append(c.value)
@@ -1113,7 +1122,9 @@ def cast_function(src: T.SqlType, dst: T.SqlType, text: str) -> Callable[[Any], 
     raise KsqlStatementError(f"Cast of {src} to {dst} is not supported")
 
 
-def coerce_in_item(comp: ExpressionCompiler, item: A.Expr, target: T.SqlType) -> Compiled:
+def coerce_in_item(
+    comp: ExpressionCompiler, item: A.Expr, target: T.SqlType, display: T.SqlType | None = None
+) -> Compiled:
     """Type an IN-list item against the tested expression's type, converting literals."""
     c = comp.compile(item)
     if c.type.base == T.NULL:
@@ -1138,7 +1149,7 @@ def coerce_in_item(comp: ExpressionCompiler, item: A.Expr, target: T.SqlType) ->
         return c
     hint = "\nHint: You might need to add explicit type casts." if target.base == T.BOOLEAN else ""
     raise KsqlStatementError(
-        f"Invalid Predicate: operator does not exist: {target} = {c.type} "
+        f"Invalid Predicate: operator does not exist: {display or target} = {c.type} "
         f"({A.format_expr(item)}){hint}"
     )
 

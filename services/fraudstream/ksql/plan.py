@@ -1182,6 +1182,14 @@ class Planner:
                     "by the embedded engine"
                 )
         windowed = self._check_windowed_join(ls, rs, lexpr, rexpr)
+        if lc.type.contains_map() and isinstance(lexpr, A.ColumnRef):
+            col = self.scope.resolve(lexpr, "JOIN ON")
+            raise KsqlStatementError(
+                "Map keys, including types that contain maps, are not supported as they may "
+                "lead to unexpected behavior due to inconsistent serialization. "
+                f"Key column name: `{col.source}_{col.name}`. Column type: {lc.type}. "
+                "See https://github.com/confluentinc/ksql/issues/6621 for more."
+            )
 
         compiler = ExpressionCompiler(self.scope, "SELECT")
         self._compile_items(items, compiler)
