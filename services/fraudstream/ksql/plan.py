@@ -1527,6 +1527,13 @@ class Planner:
                     if key not in [_strip_pos(c, self.scope) for c in calls]:
                         calls.append(n)
         in_width = b.width
+        sink_vf = str(self.sink_props.get("VALUE_FORMAT") or self.sink_props.get("FORMAT") or "")
+        vf_name = sink_vf.upper() or src.value_format.name
+        if vf_name in ("DELIMITED", "KAFKA") and any(c.name == "AVG" for c in calls):
+            raise KsqlStatementError(
+                "One of the functions used in the statement has an intermediate type that the "
+                "value format can not handle. Please remove the function or change the format."
+            )
         aggs: list[Aggregator] = []
         for c in calls:
             args = [gcomp.compile(a) for a in c.args] if not c.star else []
@@ -1637,7 +1644,16 @@ class Planner:
                     return emit(post, rec, ts, tombstone=True, **wkw)
             return emit(post, rec, ts, **wkw)
 
-        def apply(row: list[Any], rec: InRecord, sign: int) -> list[Any]:
+        def group_key(row: list[Any]) -> Any:
+            try:
+                gvals = [f(row) for f in group_fns]
+            except Exception:
+                return None
+            if any(v is None for v in gvals):
+                return None
+            return _hashable(gvals if len(gvals) > 1 else gvals[0])
+
+        def apply(row: list[Any], rec: InRecord, sign: int, quiet: bool = False) -> list[Any]:
             try:
                 gvals = [f(row) for f in group_fns]
             except Exception as exc:
@@ -1661,7 +1677,8 @@ class Planner:
                         st[i] = aggs[i].add(st[i], row) if sign > 0 else aggs[i].undo(st[i], row)
                     except Exception as exc:
                         log("RECORD_PROCESSING_ERROR", f"Error computing aggregate: {exc}", rec)
-                out.extend(output(gk, row, st, ws, we, rec, ts))
+                if not quiet:
+                    out.extend(output(gk, row, st, ws, we, rec, ts))
             return out
 
         def handle(rec: InRecord) -> list[Any]:
@@ -1684,13 +1701,15 @@ class Planner:
             if is_table:
                 pk = _hashable(row[: len(src.key_columns)][0]) if src.key_columns else None
                 prev = table_prev.pop(pk, None)
+                keep = not tomb and (where is None or where(row) is True)
                 if prev is not None:
                     prow = prev[1]
                     prow[rt] = row[rt]
-                    out.extend(apply(prow, rec, -1))
-                if tomb:
-                    return out
-                if where is not None and where(row) is not True:
+                    # an update that stays in its group gives one output, as Kafka Streams
+                    # forwards a single change when the group key is unchanged
+                    same_group = keep and group_key(prow) == group_key(row)
+                    out.extend(apply(prow, rec, -1, quiet=same_group))
+                if not keep:
                     return out
                 table_prev[pk] = (None, row)
                 out.extend(apply(row, rec, +1))
