@@ -12,6 +12,7 @@ from fraudstream.model.errors import (
 )
 from fraudstream.model.manifest import (
     FORMAT_VERSION,
+    ErrorComponent,
     LayerSpec,
     ModelManifest,
     Preprocessing,
@@ -37,6 +38,7 @@ __all__ = [
     "LATEST",
     "MANIFEST",
     "WEIGHTS",
+    "ErrorComponent",
     "FeatureMismatchError",
     "LayerSpec",
     "ModelCorruptError",

@@ -62,6 +62,27 @@ class LayerSpec(BaseModel):
     activation: str = "linear"
 
 
+class ErrorComponent(BaseModel):
+    """One Mahalanobis view of the reconstruction error, divided by `scale`."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    error_mean: list[float]
+    error_precision: list[list[float]]
+    scale: float = Field(gt=0)
+    name: str = ""
+
+    @model_validator(mode="after")
+    def _square(self) -> ErrorComponent:
+        n = len(self.error_mean)
+        if len(self.error_precision) != n or any(len(r) != n for r in self.error_precision):
+            raise ValueError(f"error_precision must be {n} x {n}")
+        flat = [*self.error_mean, *(v for r in self.error_precision for v in r), self.scale]
+        if not all(math.isfinite(v) for v in flat):
+            raise ValueError("error_mean, error_precision and scale must be finite")
+        return self
+
+
 class ScoreSpec(BaseModel):
     """How a reconstruction becomes an anomaly score (higher = more anomalous).
 
@@ -76,14 +97,18 @@ class ScoreSpec(BaseModel):
       errors are correlated; this score weighs most the directions in which normal errors
       are tiny (their sum is the squared Mahalanobis distance of the error; a single `c_j`
       may be negative).
+    - `max_mahalanobis`: the same terms for each of several `components` (e.g. a classic and
+      a robust covariance estimate), each divided by its `scale`; the score is the largest
+      component's mean, and `feature_errors` returns that component's terms.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    kind: Literal["mse", "normalized_mse", "mahalanobis"] = "mse"
+    kind: Literal["mse", "normalized_mse", "mahalanobis", "max_mahalanobis"] = "mse"
     feature_scale: list[float] | None = None
     error_mean: list[float] | None = None
     error_precision: list[list[float]] | None = None
+    components: list[ErrorComponent] | None = None
 
     @model_validator(mode="after")
     def _params_match_kind(self) -> ScoreSpec:
@@ -101,6 +126,11 @@ class ScoreSpec(BaseModel):
             flat = [*self.error_mean, *(v for r in self.error_precision for v in r)]
             if not all(math.isfinite(v) for v in flat):
                 raise ValueError("error_mean and error_precision must be finite")
+        if self.kind == "max_mahalanobis":
+            if not self.components:
+                raise ValueError("max_mahalanobis needs components")
+            if len({len(c.error_mean) for c in self.components}) != 1:
+                raise ValueError("max_mahalanobis components must have the same size")
         return self
 
     def size(self) -> int | None:
@@ -109,6 +139,8 @@ class ScoreSpec(BaseModel):
             return len(self.feature_scale)
         if self.kind == "mahalanobis" and self.error_mean:
             return len(self.error_mean)
+        if self.kind == "max_mahalanobis" and self.components:
+            return len(self.components[0].error_mean)
         return None
 
 

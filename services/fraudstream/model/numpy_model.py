@@ -45,6 +45,15 @@ class NumpyModel:
         self._err_prec = (
             np.asarray(sc.error_precision, np.float64) if sc.kind == "mahalanobis" else None
         )
+        self._components = [
+            (
+                np.asarray(c.error_mean, np.float64),
+                np.asarray(c.error_precision, np.float64),
+                float(c.scale),
+            )
+            for c in (sc.components or [])
+            if sc.kind == "max_mahalanobis"
+        ]
 
     # -- identity -------------------------------------------------------------------------
     @property
@@ -102,6 +111,10 @@ class NumpyModel:
     def errors_from_reconstruction(self, x: Array, x_hat: Array) -> Array:
         """The score's per-feature terms for a given input and reconstruction."""
         d = np.asarray(x, np.float64) - np.asarray(x_hat, np.float64)
+        if self._components:
+            terms = np.stack([(d - m) * ((d - m) @ p) / s for m, p, s in self._components])
+            best = terms.mean(axis=2).argmax(axis=0)  # component with the largest score
+            return np.asarray(np.take_along_axis(terms, best[None, :, None], 0)[0], np.float64)
         if self._err_prec is not None and self._err_mean is not None:
             e = d - self._err_mean
             return np.asarray(e * (e @ self._err_prec), np.float64)

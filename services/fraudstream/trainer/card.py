@@ -95,6 +95,16 @@ network for Keras users. Keras/NumPy score parity (max relative difference):
 
 
 def _score_text(kind: str) -> str:
+    if kind == "max_mahalanobis":
+        return (
+            "The larger of two Mahalanobis distances of the reconstruction error (error mean "
+            "and inverse covariance fitted on the training rows: one classic, one robust "
+            "Minimum Covariance Determinant estimate), each divided by its 99th percentile on "
+            "the validation normals. Normal rows' errors are strongly correlated; frauds break "
+            "those correlations in directions where normal errors are tiny, which a plain MSE "
+            "averages away. The robust estimate keeps those directions tight (precision at "
+            "low prevalence), the classic one adds frauds that deviate moderately everywhere."
+        )
     if kind == "mahalanobis":
         return (
             "The squared Mahalanobis distance of the reconstruction error, with the error "

@@ -129,7 +129,14 @@ def run_training(
 
     plain = NumpyModel(ModelManifest(**base), result.weights)
     train_err = x_train - plain.reconstruct(x_train)
-    score_spec = fit_score(settings.score, train_err, settings.covariance, settings.seed)
+    val_normal = x_val[data.label[split.val] == 0]
+    score_spec = fit_score(
+        settings.score,
+        train_err,
+        settings.covariance,
+        settings.seed,
+        val_errors=val_normal - plain.reconstruct(val_normal),
+    )
     scored = NumpyModel(
         ModelManifest(**{**base, "score": score_spec}),
         result.weights,

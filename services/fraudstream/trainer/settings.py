@@ -13,7 +13,7 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 ThresholdStrategy = Literal["fpr", "quantile", "precision", "budget"]
-ScoreKind = Literal["mse", "normalized_mse", "mahalanobis"]
+ScoreKind = Literal["mse", "normalized_mse", "mahalanobis", "max_mahalanobis"]
 
 # The full Kaggle data: 284,315 normals and 492 frauds. Used to weight metrics on samples
 # that over-represent frauds (docs/model-report).
@@ -36,7 +36,7 @@ class TrainerSettings(BaseSettings):
         1, ge=1, le=16, description="Autoencoders trained side by side; served as their mean."
     )
     hour_features: bool = Field(False, description="Add sin/cos of the hour of day from Time.")
-    score: ScoreKind = Field("mahalanobis", description="Anomaly score (see ScoreSpec).")
+    score: ScoreKind = Field("max_mahalanobis", description="Anomaly score (see ScoreSpec).")
     covariance: Literal["classic", "robust", "both"] = Field(
         "classic", description="mahalanobis: error covariance estimate (see trainer/scoring.py)."
     )

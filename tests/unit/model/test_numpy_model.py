@@ -142,3 +142,35 @@ def test_score_params_must_match_features(build_model) -> None:
 
     with pytest.raises(ValidationError, match="has 3 entries, features has 29"):
         build_model(score=ScoreSpec(kind="normalized_mse", feature_scale=[1.0, 1.0, 1.0]))
+
+
+def test_max_mahalanobis_takes_the_larger_scaled_component(build_model, raw_rows) -> None:
+    from fraudstream.model import ErrorComponent
+
+    rng = np.random.default_rng(8)
+    # each component stresses one half of the features: either may win on a given row
+    halves = [
+        np.r_[np.full(15, 10.0), np.full(14, 0.1)],
+        np.r_[np.full(15, 0.1), np.full(14, 10.0)],
+    ]
+    comps = [
+        ErrorComponent(
+            error_mean=rng.normal(0, 0.1, 29).tolist(),
+            error_precision=np.diag(h).tolist(),
+            scale=scale,
+        )
+        for h, scale in zip(halves, (1.0, 1.3), strict=True)
+    ]
+    manifest, weights = build_model(score=ScoreSpec(kind="max_mahalanobis", components=comps))
+    model = NumpyModel(manifest, weights)
+    raw = raw_rows(40)
+    x = model.preprocess(raw)
+    d = x - model.reconstruct(x)
+    per = []
+    for c in comps:
+        e = d - np.asarray(c.error_mean)
+        per.append(np.einsum("ij,jk,ik->i", e, np.asarray(c.error_precision), e) / c.scale / 29)
+    np.testing.assert_allclose(model.score(raw), np.maximum(*per), rtol=1e-10)
+    terms = model.feature_errors(raw)
+    np.testing.assert_allclose(terms.mean(axis=1), np.maximum(*per), rtol=1e-10)
+    assert (np.asarray(per[0]) > per[1]).any() and (np.asarray(per[1]) > per[0]).any()

@@ -107,3 +107,21 @@ def test_robust_covariance_ignores_a_few_odd_training_rows() -> None:
     both = fit_score("mahalanobis", errors, "both", seed=0)
     assert robust > 20 * classic
     assert dist(both) == pytest.approx(classic + robust, rel=0.05)  # up to the dropped constant
+
+
+def test_max_mahalanobis_components_flag_one_percent_of_validation_each() -> None:
+    from fraudstream.model.manifest import ScoreSpec
+
+    rng = np.random.default_rng(6)
+    cov = np.array([[1.0, 0.95, 0.0], [0.95, 1.0, 0.0], [0.0, 0.0, 1.0]])
+    train = rng.multivariate_normal(np.zeros(3), cov, 3000)
+    val = rng.multivariate_normal(np.zeros(3), cov, 5000)
+    spec = fit_score("max_mahalanobis", train, seed=0, val_errors=val)
+    assert isinstance(spec, ScoreSpec) and spec.components is not None
+    assert [c.name for c in spec.components] == ["classic", "robust"]
+    for c in spec.components:
+        e = val - np.asarray(c.error_mean)
+        q = np.einsum("ij,jk,ik->i", e, np.asarray(c.error_precision), e) / 3 / c.scale
+        assert (q > 1.0).mean() == pytest.approx(0.01, abs=0.002)
+    with pytest.raises(ValueError, match="needs validation errors"):
+        fit_score("max_mahalanobis", train)

@@ -41,14 +41,14 @@ def test_artifact_is_complete_and_published(trained) -> None:  # type: ignore[no
     assert manifest["raw_inputs"] == [*(f"V{i}" for i in range(1, 29)), "Amount", "Time"]
     assert manifest["features"][-2:] == ["hour_sin", "hour_cos"]
     assert manifest["layers"][-1] == {"units": 31, "activation": "linear"}
-    assert manifest["score"]["kind"] == "mahalanobis"
+    assert manifest["score"]["kind"] == "max_mahalanobis"
     assert manifest["threshold_strategy"] == "fpr"
     assert manifest["lineage"]["source"] == "synthetic"
     assert manifest["training"]["epochs_run"] == 20
     metrics = json.loads((outcome.path / "metrics.json").read_text())
     assert set(metrics["baselines"]) == {"isolation_forest", "pca_reconstruction"}
     card = (outcome.path / "README.md").read_text()
-    assert outcome.version in card and "mahalanobis" in card.lower()
+    assert outcome.version in card and "robust" in card.lower()
 
 
 def test_numpy_scores_match_keras(trained) -> None:  # type: ignore[no-untyped-def]
