@@ -376,7 +376,9 @@ class KsqlEngine:
                     )
                 spec.delimiter = parse_delimiter(d, prop)
         if "VALUE_AVRO_SCHEMA_FULL_NAME" in p:
-            value.schema_full_name = str(p["VALUE_AVRO_SCHEMA_FULL_NAME"])
+            value.schema_full_name = check_full_name(
+                str(p["VALUE_AVRO_SCHEMA_FULL_NAME"]), value.name
+            )
         if "VALUE_SCHEMA_ID" in p:
             value.schema_id = int(p["VALUE_SCHEMA_ID"])
         if "KEY_SCHEMA_ID" in p:
@@ -644,6 +646,14 @@ class KsqlEngine:
                 if n not in SUPPORTED_FORMATS:
                     raise KsqlStatementError(f"Unknown format: {n}")
                 p[fk] = n
+        if "VALUE_AVRO_SCHEMA_FULL_NAME" in p:
+            src_vf = self._sources.get(stmt.query.source.name)
+            fmt_name = str(
+                p.get("VALUE_FORMAT")
+                or p.get("FORMAT")
+                or (src_vf.value_format.name if src_vf else "AVRO")
+            ).upper()
+            check_full_name(str(p["VALUE_AVRO_SCHEMA_FULL_NAME"]), fmt_name)
         if "VALUE_DELIMITER" in p:
             vf = p.get("VALUE_FORMAT") or p.get("FORMAT")
             if vf and vf != "DELIMITED":
@@ -1183,6 +1193,19 @@ _UNITS = {
     "DAY": 86_400_000,
     "DAYS": 86_400_000,
 }
+
+
+def check_full_name(name: str, fmt: str) -> str:
+    """VALUE_AVRO_SCHEMA_FULL_NAME is an AVRO-only, non-empty setting (ksqlDB's messages)."""
+    if fmt != "AVRO":
+        raise KsqlStatementError(f"{fmt} does not support the following configs: [fullSchemaName]")
+    if not name.strip():
+        raise KsqlStatementError(
+            "fullSchemaName cannot be empty. Format configuration: {fullSchemaName="
+            + name.strip()
+            + "}"
+        )
+    return name
 
 
 def parse_duration(text: str) -> int:

@@ -77,6 +77,14 @@ class Scope:
         return cands[0]
 
     def unresolved(self, ref: A.ColumnRef, clause: str) -> KsqlStatementError:
+        if ref.name in ("WINDOWSTART", "WINDOWEND") and ref.source is None:
+            if clause == "WHERE":
+                return KsqlStatementError(f"Error in WHERE expression: Unknown column {ref.name}.")
+            if clause == "GROUP BY":
+                return KsqlStatementError(
+                    f"Window bounds column {ref.name} can only be used in the SELECT clause of "
+                    "windowed aggregations"
+                )
         return KsqlStatementError(
             f"{_pos(ref)}{clause} column '{A.format_expr(ref)}' cannot be resolved."
         )

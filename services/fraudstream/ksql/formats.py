@@ -938,6 +938,8 @@ def sql_type_from_avro(schema: Any) -> T.SqlType:
         return T.struct_of([(f["name"], sql_type_from_avro(f["type"])) for f in schema["fields"]])
     if t == "enum":
         return T.T_STRING
+    if t == "fixed":
+        return T.T_BYTES
     if isinstance(t, str | list):
         return sql_type_from_avro(t)
     raise KsqlStatementError(f"Unsupported Avro schema: {schema}")

@@ -262,6 +262,14 @@ def _concat(types: list[T.SqlType]) -> Resolved:
 
 @register("CONCAT_WS")
 def _concat_ws(types: list[T.SqlType]) -> Resolved:
+    if len(types) >= 2 and all(t.base in (T.BYTES, T.NULL) for t in types):
+
+        def impl_bytes(sep: Any, *vals: Any) -> Any:
+            if sep is None:
+                return None
+            return sep.join(v for v in vals if v is not None)
+
+        return Resolved(T.T_BYTES, impl_bytes, null_safe=False)
     if len(types) < 2 or any(t.base not in (T.STRING, T.NULL) for t in types):
         raise _bad_args("CONCAT_WS", types)
 
