@@ -118,7 +118,8 @@ class ScoreStats:
     def tick(self, now: float) -> float:
         """Record the count at `now`; events/s over the window."""
         self._times.append((now, self.scored))
-        while len(self._times) > 1 and now - self._times[0][0] > self._window_s:
+        # Keep one point at or beyond the window as the baseline, however rarely this is called.
+        while len(self._times) > 2 and now - self._times[1][0] >= self._window_s:
             self._times.popleft()
         (t0, n0), (t1, n1) = self._times[0], self._times[-1]
         return (n1 - n0) / (t1 - t0) if t1 > t0 else 0.0
@@ -309,7 +310,7 @@ class LiveView:
         now = time.monotonic()
         n_in = self._events_in()
         self._in_hist.append((now, n_in))
-        while len(self._in_hist) > 1 and now - self._in_hist[0][0] > 5.0:
+        while len(self._in_hist) > 2 and now - self._in_hist[1][0] >= 5.0:
             self._in_hist.popleft()
         (t0, a), (t1, b) = self._in_hist[0], self._in_hist[-1]
         st = self.stats

@@ -360,4 +360,10 @@ class Pipeline:
             raise
 
     def down(self) -> list[tuple[str, bool]]:
-        return self.sup.stop_all(self.progress)
+        """Stop the input first (so the rest drains), then everything in reverse order."""
+        first = []
+        rec = self.sup.record("producer")
+        if rec is not None and self.sup.is_running(rec):
+            self.progress(f"stopping producer (pid {rec.pid})")
+            first.append(("producer", self.sup.stop("producer")))
+        return first + [(n, r) for n, r in self.sup.stop_all(self.progress) if n != "producer"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import signal
 import threading
@@ -68,6 +69,7 @@ def up(
     """Start broker, registry, KSQL, train the first model, score live events, watch them."""
     settings = get_settings()
     setup_logging(settings.log_level)
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # not one line per health probe
     given: dict[str, Any] = {
         "data_dir": _data_dir(data_dir),
         "rate": rate,
@@ -150,6 +152,9 @@ def status(
     sup = Supervisor(_data_dir(data_dir))
     rows = sup.status()
     running = [r for r in rows if r.running]
+    if not rows and not as_json:
+        console.print(f"nothing runs in {sup.data_dir}")
+        raise typer.Exit(1)
     if as_json:
         print(
             json.dumps(

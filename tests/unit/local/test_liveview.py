@@ -166,3 +166,15 @@ def test_snapshot_line_and_panel() -> None:
     con.print(render(snap))
     text = con.export_text()
     assert "990" in text and "v9" in text and "NOT READY" in text
+
+
+def test_stats_rate_when_sampled_rarely() -> None:
+    """Called every 10 s with a 5 s window: the previous point stays the baseline."""
+    st = ScoreStats(window_s=5)
+    st.tick(0.0)
+    for i in range(100):
+        st.add(_score(i, 0, False))
+    assert st.tick(10.0) == pytest.approx(10.0)
+    for i in range(100, 150):
+        st.add(_score(i, 0, False))
+    assert st.tick(20.0) == pytest.approx(5.0)
