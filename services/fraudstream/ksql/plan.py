@@ -1644,6 +1644,12 @@ class Planner:
                     return emit(post, rec, ts, tombstone=True, **wkw)
             return emit(post, rec, ts, **wkw)
 
+        def evict_closed_windows() -> None:
+            """Windows past end + grace can never change again: drop their state."""
+            horizon = stream_time["t"] - grace - (size or 0)
+            for sk in [sk for sk in state if sk[1] < horizon]:
+                del state[sk]
+
         def group_key(row: list[Any]) -> Any:
             try:
                 gvals = [f(row) for f in group_fns]
@@ -1719,6 +1725,9 @@ class Planner:
             ts = row[rt]
             if window is not None:
                 stream_time["t"] = max(stream_time["t"], ts)
+                stream_time["n"] = stream_time.get("n", 0) + 1
+                if stream_time["n"] % 1024 == 0:
+                    evict_closed_windows()
             if where is not None:
                 try:
                     ok = where(row)
