@@ -7,7 +7,7 @@ messages quote expressions (`(T.ID = 0)`, `ABS(INPUT.ID)`).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
@@ -324,10 +324,6 @@ class Explain(Statement):
 # --------------------------------------------------------------------------- formatting
 
 
-def quote_name(name: str) -> str:
-    return name
-
-
 def format_literal(lit: Literal) -> str:
     if lit.kind == "NULL":
         return "null"
@@ -454,6 +450,3 @@ def children(e: Expr) -> list[Expr]:
     if isinstance(e, Lambda):
         return [e.body]
     return []
-
-
-_ = field  # re-exported for dataclass users

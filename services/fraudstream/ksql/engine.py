@@ -16,7 +16,7 @@ import json
 import random
 import string
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 from fraudstream.errors import SerdeError
@@ -39,7 +39,7 @@ from fraudstream.ksql.formats import (
     make_serde,
     sql_type_from_avro,
 )
-from fraudstream.ksql.parser import parse, substitute_variables
+from fraudstream.ksql.parser import parse
 from fraudstream.ksql.plan import Planner, timestamp_extractor
 from fraudstream.ksql.topology import (
     Column,
@@ -1296,6 +1296,3 @@ def _has_code(text: str) -> bool:
         return bool(parse(text))
     except KsqlParseError:
         return True
-
-
-_ = (replace, substitute_variables)

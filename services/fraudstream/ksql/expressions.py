@@ -351,13 +351,8 @@ class ExpressionCompiler:
         check_comparable(e, lt, rt)
         lf, rf = left.fn, right.fn
         op = _COMPARE[e.op]
-        if lt.base == T.DECIMAL or rt.base == T.DECIMAL:
-            lf = _to_decimal_fn(lf, lt)
-            rf = _to_decimal_fn(rf, rt)
         if right.const:
             rv = right.value
-            if lt.base == T.DECIMAL or rt.base == T.DECIMAL:
-                rv = rf(())
             if rv is None:
                 return _const(T.T_BOOLEAN, False)
 
@@ -438,12 +433,6 @@ class ExpressionCompiler:
             if other.type.base != T.NULL:
                 check_comparable(A.Comparison(">=", e.expr, e.low), v.type, other.type)
         vf, lf, hf = v.fn, lo.fn, hi.fn
-        if T.DECIMAL in (v.type.base, lo.type.base, hi.type.base):
-            vf, lf, hf = (
-                _to_decimal_fn(vf, v.type),
-                _to_decimal_fn(lf, lo.type),
-                _to_decimal_fn(hf, hi.type),
-            )
         neg = e.negated
 
         def between(r: Row) -> Any:
@@ -480,9 +469,6 @@ class ExpressionCompiler:
                 all_const = False
         vf = v.fn
         neg = e.negated
-        if target.base == T.DECIMAL or any(isinstance(x, Decimal) for x in consts):
-            vf = _to_decimal_fn(vf, target)
-            items = [_to_decimal_fn(f, T.SqlType(T.DECIMAL, precision=38, scale=0)) for f in items]
         if all_const and target.is_primitive and target.base != T.DECIMAL:
             values = frozenset(x for x in consts if x is not None)
 
@@ -809,15 +795,6 @@ def _deep_eq(a: Any, b: Any) -> bool:
         except InvalidOperation:
             return False
     return bool(a == b)
-
-
-def _to_decimal_fn(f: Fn, t: T.SqlType) -> Fn:
-    if t.base == T.DOUBLE:
-        return f
-    if t.base in (T.INTEGER, T.BIGINT):
-        return f
-
-    return f
 
 
 def _numeric_widener(t: T.SqlType) -> Callable[[Any], Any] | None:

@@ -655,13 +655,11 @@ def _syntax_error(sql: str, err: UnexpectedInput) -> KsqlParseError:
     pos = getattr(err, "pos_in_stream", 0) or 0
     if isinstance(err, UnexpectedToken):
         tok = err.token
-        near = "<EOF>" if tok.type == "$END" else str(tok)
         expected = _expected_display(set(err.expected) | set(err.accepts or ()))
         if tok.type == "$END":
             line, col = sql.count("\n") + 1, len(sql) - sql.rfind("\n")
             pos = len(sql)
         msg = f"line {line}:{col}: Syntax Error\nExpecting {expected}"
-        _ = near
     elif isinstance(err, UnexpectedCharacters):
         ch = sql[pos : pos + 1]
         msg = f"line {line}:{col}: Syntax Error\nextraneous input '{ch}'"
