@@ -26,9 +26,11 @@ class SchemaSource:
 
     miss_ttl_s = 30.0
 
-    def __init__(self, url: str, timeout: float = 5.0) -> None:
+    def __init__(
+        self, url: str, timeout: float = 5.0, transport: httpx.BaseTransport | None = None
+    ) -> None:
         self.url = url.rstrip("/")
-        self._http = httpx.Client(base_url=self.url, timeout=timeout)
+        self._http = httpx.Client(base_url=self.url, timeout=timeout, transport=transport)
         self._cache: dict[int, dict[str, Any]] = {}
         self._missing: dict[int, float] = {}  # id -> when it was last not found
         self._lock = threading.Lock()

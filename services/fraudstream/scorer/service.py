@@ -590,7 +590,13 @@ class Scorer:
                 ("dlq.source.offset", str(m.offset()).encode()),
                 ("dlq.time", now.encode()),
             ]
-            self._produce(produce, self.settings.topic_dlq, m.key(), m.value(), cb, headers)
+            value = m.value()
+            limit = self.settings.dlq_max_value_bytes
+            if value is not None and len(value) > limit:
+                # Too big to fit a DLQ record with its headers: keep the head, say so.
+                headers.append(("dlq.truncated_from", str(len(value)).encode()))
+                value = value[:limit]
+            self._produce(produce, self.settings.topic_dlq, m.key(), value, cb, headers)
         if len(dead) <= 3:
             for d in dead:
                 log.warning("dead letter (%s): %s", d.reason, d.detail)

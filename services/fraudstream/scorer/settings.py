@@ -89,6 +89,12 @@ class ScorerSettings(BaseSettings):
         description="BLAS threads for the forward pass (0 = library default). Batches are "
         "small matrices: extra BLAS threads only spin against the Kafka client threads.",
     )
+    dlq_max_value_bytes: int = Field(
+        900_000,
+        ge=1024,
+        description="Dead letters keep at most this many bytes of the original value (a "
+        "record at the broker's size limit plus DLQ headers would otherwise never fit).",
+    )
     explain_top_k: int = Field(3, ge=1, le=10, description="Top features per score record.")
 
     def resolved(self, shared: Settings | None = None) -> ResolvedSettings:

@@ -115,3 +115,29 @@ def test_json_input_scores_and_dead_letters(
         "decode_error",
         "wrong_type",
     ]
+
+
+def test_oversized_garbage_is_truncated_into_dlq_and_partition_moves_on(
+    kafka_bootstrap: str,
+    topics: Any,
+    live_producer: Any,
+    model_version: str,
+    run_scorer: Callable[..., Any],
+) -> None:
+    big = b"\x00\x00\x00\x00\x01" + bytes(999_600)  # at the 1 MB limit; DLQ keeps 900 kB
+    good = make_events(5)
+    rs = run_scorer()
+    rs.wait_ready()
+    p = live_producer.producer
+    p.produce(topics.input, big, b"big", partition=0)
+    for ev in good:
+        p.produce(topics.input, live_value(ev, live_producer.schema_id), b"u", partition=0)
+    assert p.flush(30) == 0
+    dlq = read_topic(kafka_bootstrap, topics.dlq, 1, timeout=30, idle_s=1)
+    scores = read_topic(kafka_bootstrap, topics.scores, len(good), timeout=30, idle_s=1)
+    assert len(dlq) == 1
+    h = dict(dlq[0].headers())
+    assert h["dlq.reason"] == b"decode_error"
+    assert int(h["dlq.truncated_from"]) == len(big)
+    assert dlq[0].value() == big[: len(dlq[0].value())] and len(dlq[0].value()) == 900_000
+    assert sorted(int(m.key()) for m in scores) == [e["Id"] for e in good]
