@@ -72,7 +72,7 @@ def main(
     out: Path | None = typer.Option(None, "--out"),
     epochs: int = typer.Option(100, "--epochs"),
     hour_features: bool = typer.Option(False, "--hour-features/--no-hour-features"),
-    score: str = typer.Option("mahalanobis", "--score"),
+    score: str = typer.Option("", "--score", help="Default: the settings' score."),
     batch_size: int = typer.Option(64, "--batch-size"),
     encoder_units: str = typer.Option("", "--encoder-units", help="e.g. 32,16 (default: settings)"),
     ensemble: int = typer.Option(0, "--ensemble", help="Members (default: settings)."),
@@ -82,6 +82,8 @@ def main(
     extra: dict[str, Any] = {}
     if covariance:
         extra["covariance"] = covariance
+    if score:
+        extra["score"] = score
     if ensemble:
         extra["ensemble"] = ensemble
     if encoder_units:
@@ -92,7 +94,6 @@ def main(
         out,
         epochs=epochs,
         hour_features=hour_features,
-        score=score,
         batch_size=batch_size,
         **extra,
     )

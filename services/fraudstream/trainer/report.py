@@ -97,8 +97,9 @@ def _hist(o: TrainOutcome, path: Path) -> Path:
     lo = max(float(np.min(s)), 1e-6)
     bins = np.logspace(np.log10(lo), np.log10(float(np.max(s)) + 1e-9), 60)
     fig, ax = plt.subplots(figsize=(7, 4.5))
-    ax.hist(s[o.test_labels == 0], bins=bins, alpha=0.6, density=True, label="normal")
-    ax.hist(s[o.test_labels == 1], bins=bins, alpha=0.6, density=True, label="fraud")
+    ax.hist(s[o.test_labels == 0], bins=bins, alpha=0.6, label="normal")
+    ax.hist(s[o.test_labels == 1], bins=bins, alpha=0.6, label="fraud")
+    ax.set_yscale("log")
     ax.axvline(o.manifest.threshold, color="k", ls="--", label="threshold")
     ax.set_xscale("log")
     ax.set(
