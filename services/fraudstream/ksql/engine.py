@@ -457,7 +457,9 @@ class KsqlEngine:
             pass
         # schema inference from the registry (CREATE without columns / only key columns)
         if value_format.name == "AVRO" and not any(c.namespace == "VALUE" for c in columns):
-            columns += self._infer_avro(topic, False, value_format.schema_id)
+            columns += self._infer_avro(
+                topic, False, value_format.schema_id, value_format.wrap_single_value is False
+            )
         if (
             key_format.name == "AVRO"
             and not has_key
@@ -580,7 +582,9 @@ class KsqlEngine:
             topics_to_create=topics,
         )
 
-    def _infer_avro(self, topic: str, is_key: bool, schema_id: int | None) -> list[Column]:
+    def _infer_avro(
+        self, topic: str, is_key: bool, schema_id: int | None, unwrapped: bool = False
+    ) -> list[Column]:
         if self.schema_registry is None:
             raise KsqlStatementError("Schema inference requires a Schema Registry")
         subject = f"{topic}-{'key' if is_key else 'value'}"
@@ -600,12 +604,12 @@ class KsqlEngine:
         if is_key:
             # a key schema is one key column: ROWKEY, of the schema's (struct) type
             return [Column("ROWKEY", _upper_struct(sql_type_from_avro(schema)), ns)]
-        if isinstance(schema, dict) and schema.get("type") == "record":
+        if isinstance(schema, dict) and schema.get("type") == "record" and not unwrapped:
             return [
                 Column(f["name"].upper(), _upper_struct(sql_type_from_avro(f["type"])), ns)
                 for f in schema["fields"]
             ]
-        return [Column("ROWVAL", sql_type_from_avro(schema), ns)]
+        return [Column("ROWVAL", _upper_struct(sql_type_from_avro(schema)), ns)]
 
     def _check_replace(self, old: DataSource, new: DataSource) -> None:
         if old.kind != new.kind:
