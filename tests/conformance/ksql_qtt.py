@@ -650,7 +650,8 @@ def _to_avro_datum(v: Any, schema: Any) -> Any:
         return _plain(v)
     t = schema.get("type")
     if schema.get("logicalType") == "decimal":
-        return Decimal(str(v)).quantize(Decimal(1).scaleb(-int(schema.get("scale", 0))))
+        scale = int(schema.get("scale", 0))
+        return Decimal(str(v)).quantize(T.decimal_quantum(scale), context=T.DECIMAL_CONTEXT)
     if t == "record":
         if not isinstance(v, dict):
             return v

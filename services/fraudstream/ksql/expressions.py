@@ -577,6 +577,9 @@ class ExpressionCompiler:
         if not a.type.is_numeric:
             raise KsqlStatementError(f"Unsupported arithmetic type for negation: {a.type}")
         f = a.fn
+        if a.type.base == T.DECIMAL:
+            minus = T.DECIMAL_CONTEXT.minus
+            return Compiled(a.type, lambda r: None if (v := f(r)) is None else minus(v))
         return Compiled(a.type, lambda r: None if (v := f(r)) is None else -v)
 
     # ------------------------------------------------------------------ constructors
@@ -912,23 +915,26 @@ def arithmetic_op(
     if at.base == T.DECIMAL or bt.base == T.DECIMAL:
         da, db = T.decimal_for_int(at), T.decimal_for_int(bt)
         rt = decimal_result_type(op, da, db)
-        q = Decimal(1).scaleb(-rt.scale)
+        q = T.decimal_quantum(rt.scale)
+        ctx = T.DECIMAL_CONTEXT
 
         def dec(fn: Callable[[Decimal, Decimal], Decimal]) -> Callable[[Any, Any], Any]:
             def run(a: Any, b: Any) -> Any:
                 try:
-                    return fn(Decimal(a), Decimal(b)).quantize(q, rounding=ROUND_HALF_UP)
+                    return fn(Decimal(a), Decimal(b)).quantize(
+                        q, rounding=ROUND_HALF_UP, context=ctx
+                    )
                 except (InvalidOperation, ZeroDivisionError) as exc:
                     raise KsqlProcessingError(f"Decimal arithmetic failed: {exc}") from None
 
             return run
 
         dfns = {
-            "+": dec(lambda a, b: a + b),
-            "-": dec(lambda a, b: a - b),
-            "*": dec(lambda a, b: a * b),
-            "/": dec(lambda a, b: a / b),
-            "%": dec(lambda a, b: a % b),
+            "+": dec(ctx.add),
+            "-": dec(ctx.subtract),
+            "*": dec(ctx.multiply),
+            "/": dec(ctx.divide),
+            "%": dec(ctx.remainder),
         }
         return rt, dfns[op]
     wrap = wrap_long if T.BIGINT in (at.base, bt.base) else wrap_int
@@ -1053,8 +1059,8 @@ def cast_function(src: T.SqlType, dst: T.SqlType, text: str) -> Callable[[Any], 
 
             return sd
     if d == T.DECIMAL:
-        q = Decimal(1).scaleb(-dst.scale)
-        limit = Decimal(10) ** (dst.precision - dst.scale)
+        q = T.decimal_quantum(dst.scale)
+        limit = Decimal(f"1E{dst.precision - dst.scale}")
 
         def to_dec(v: Any) -> Decimal:
             try:
@@ -1065,8 +1071,8 @@ def cast_function(src: T.SqlType, dst: T.SqlType, text: str) -> Callable[[Any], 
                 )
             except InvalidOperation:
                 raise KsqlProcessingError(f'invalid input syntax for type DECIMAL: "{v}"') from None
-            r = x.quantize(q, rounding=ROUND_HALF_UP)
-            if abs(r) >= limit:
+            r = x.quantize(q, rounding=ROUND_HALF_UP, context=T.DECIMAL_CONTEXT)
+            if r.copy_abs() >= limit:
                 raise KsqlProcessingError(
                     f"Numeric field overflow: A field with precision {dst.precision} and "
                     f"scale {dst.scale} must round to an absolute value less than "

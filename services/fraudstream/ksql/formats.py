@@ -289,7 +289,7 @@ def _coercer(t: T.SqlType) -> Callable[[Any], Any]:
 
         return to_double
     if b == T.DECIMAL:
-        q = Decimal(1).scaleb(-t.scale)
+        q = T.decimal_quantum(t.scale)
 
         def to_dec(v: Any) -> Any:
             if v is None:
@@ -300,7 +300,7 @@ def _coercer(t: T.SqlType) -> Callable[[Any], Any]:
                 d = Decimal(repr(v)) if isinstance(v, float) else Decimal(v)
             except (InvalidOperation, TypeError):
                 raise SerdeError(f"Can't convert {v!r} to DECIMAL") from None
-            return d.quantize(q, rounding=ROUND_HALF_UP)
+            return d.quantize(q, rounding=ROUND_HALF_UP, context=T.DECIMAL_CONTEXT)
 
         return to_dec
     if b == T.BOOLEAN:
@@ -578,7 +578,7 @@ def _delimited_serde(fmt: FormatSpec, columns: Sequence[Column]) -> Serde:
                 return float(s.strip())
             if b == T.DECIMAL:
                 return Decimal(s.strip()).quantize(
-                    Decimal(1).scaleb(-t.scale), rounding=ROUND_HALF_UP
+                    T.decimal_quantum(t.scale), rounding=ROUND_HALF_UP, context=T.DECIMAL_CONTEXT
                 )
             if b == T.BOOLEAN:
                 low = s.strip().lower()

@@ -470,6 +470,8 @@ def _power(types: list[T.SqlType]) -> Resolved:
 @register("ABS")
 def _abs(types: list[T.SqlType]) -> Resolved:
     _expect("ABS", types, _NUM)
+    if types[0].base == T.DECIMAL:
+        return Resolved(types[0], T.DECIMAL_CONTEXT.abs)
     return Resolved(types[0] if types[0].base != T.NULL else T.T_DOUBLE, abs)
 
 
@@ -486,8 +488,8 @@ def _ceil_floor(name: str, fn: Callable[[Any], Any]) -> None:
         if t.base in (T.INTEGER, T.BIGINT):
             return Resolved(t, lambda x: x)
         if t.base == T.DECIMAL:
-            q = Decimal(1).scaleb(-t.scale)
-            return Resolved(t, lambda x: Decimal(fn(x)).quantize(q))
+            q = T.decimal_quantum(t.scale)
+            return Resolved(t, lambda x: Decimal(fn(x)).quantize(q, context=T.DECIMAL_CONTEXT))
         return Resolved(T.T_DOUBLE, lambda x: float(fn(x)) if math.isfinite(x) else x)
 
     _REGISTRY[name] = resolver
@@ -505,9 +507,10 @@ def _java_round_half_up(x: float, places: int = 0) -> float:
 
 def _round_half_ceiling(d: Decimal, places: int) -> Decimal:
     """ksqlDB rounds half towards positive infinity (Math.round semantics)."""
-    q = Decimal(1).scaleb(-places)
-    r = (d + q / 2).quantize(q, rounding=ROUND_FLOOR)
-    return r + 0  # normalise -0
+    ctx = T.DECIMAL_CONTEXT
+    q = T.decimal_quantum(places)
+    r = ctx.add(d, ctx.divide(q, 2)).quantize(q, rounding=ROUND_FLOOR, context=ctx)
+    return ctx.add(r, 0)  # normalise -0
 
 
 @register("ROUND")
@@ -529,7 +532,9 @@ def _round(types: list[T.SqlType]) -> Resolved:
     if t.base == T.DECIMAL:
 
         def dec(x: Decimal, p: int) -> Decimal:
-            return _round_half_ceiling(x, p).quantize(Decimal(1).scaleb(-t.scale))
+            return _round_half_ceiling(x, p).quantize(
+                T.decimal_quantum(t.scale), context=T.DECIMAL_CONTEXT
+            )
 
         return Resolved(t, dec)
     return Resolved(T.T_DOUBLE, lambda x, p: _java_round_half_up(x, p))
@@ -549,14 +554,20 @@ def _trunc(types: list[T.SqlType]) -> Resolved:
     t = types[0]
 
     def trunc_to(x: Any, p: int) -> Decimal:
-        q = Decimal(1).scaleb(-p)
+        ctx = T.DECIMAL_CONTEXT
+        q = T.decimal_quantum(p)
         d = Decimal(repr(x)) if isinstance(x, float) else Decimal(x)
         if p >= 0:
-            return d.quantize(q, rounding=ROUND_DOWN)
-        return (d / q).to_integral_value(ROUND_DOWN) * q
+            return d.quantize(q, rounding=ROUND_DOWN, context=ctx)
+        return ctx.multiply(ctx.divide(d, q).to_integral_value(ROUND_DOWN, context=ctx), q)
 
     if t.base == T.DECIMAL:
-        return Resolved(t, lambda x, p: trunc_to(x, p).quantize(Decimal(1).scaleb(-t.scale)))
+        return Resolved(
+            t,
+            lambda x, p: trunc_to(x, p).quantize(
+                T.decimal_quantum(t.scale), context=T.DECIMAL_CONTEXT
+            ),
+        )
     if t.base == T.DOUBLE:
         return Resolved(T.T_DOUBLE, lambda x, p: float(trunc_to(x, p)) if math.isfinite(x) else x)
     return Resolved(t, lambda x, p: int(trunc_to(x, p)))

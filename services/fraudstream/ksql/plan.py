@@ -9,6 +9,7 @@ error messages follow ksqlDB's (old) query planner.
 from __future__ import annotations
 
 import bisect
+import operator
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
@@ -1804,7 +1805,7 @@ def make_aggregator(name: str, args: list[Compiled], star: bool, table: bool) ->
         zero: Any = (
             0.0
             if t.base == T.DOUBLE
-            else (Decimal(0).quantize(Decimal(1).scaleb(-t.scale)) if t.base == T.DECIMAL else 0)
+            else (Decimal(0).scaleb(-t.scale) if t.base == T.DECIMAL else 0)
         )
         from fraudstream.ksql.expressions import wrap_int, wrap_long
 
@@ -1812,26 +1813,30 @@ def make_aggregator(name: str, args: list[Compiled], star: bool, table: bool) ->
             wrap_int if t.base == T.INTEGER else wrap_long if t.base == T.BIGINT else (lambda v: v)
         )
 
+        add, sub = _adder(t)
+
         def sadd(s: Any, r: Sequence[Any]) -> Any:
             v = f(r)
-            return s if v is None else wrap(s + v)
+            return s if v is None else wrap(add(s, v))
 
         def sundo(s: Any, r: Sequence[Any]) -> Any:
             v = f(r)
-            return s if v is None else wrap(s - v)
+            return s if v is None else wrap(sub(s, v))
 
         return Aggregator(t, lambda: zero, sadd, lambda s: s, sundo)
     if name == "AVG":
         if not t.is_numeric:
             raise KsqlStatementError(f"Function 'AVG' does not accept parameters ({t}).")
 
+        avg_add, avg_sub = _adder(t)
+
         def aadd(s: Any, r: Sequence[Any]) -> Any:
             v = f(r)
-            return s if v is None else (s[0] + v, s[1] + 1)
+            return s if v is None else (avg_add(s[0], v), s[1] + 1)
 
         def aundo(s: Any, r: Sequence[Any]) -> Any:
             v = f(r)
-            return s if v is None else (s[0] - v, s[1] - 1)
+            return s if v is None else (avg_sub(s[0], v), s[1] - 1)
 
         def ares(s: Any) -> Any:
             return None if s[1] == 0 else float(s[0]) / s[1]
@@ -1912,6 +1917,13 @@ def make_aggregator(name: str, args: list[Compiled], star: bool, table: bool) ->
 
 
 # ----------------------------------------------------------------------------- utils
+
+
+def _adder(t: T.SqlType) -> tuple[Callable[[Any, Any], Any], Callable[[Any, Any], Any]]:
+    """Add/subtract for a SUM/AVG accumulator: DECIMALs in the engine's own decimal context."""
+    if t.base == T.DECIMAL:
+        return T.DECIMAL_CONTEXT.add, T.DECIMAL_CONTEXT.subtract
+    return operator.add, operator.sub
 
 
 def _hashable(v: Any) -> Any:

@@ -29,10 +29,16 @@ MAP = "MAP"
 STRUCT = "STRUCT"
 NULL = "NULL"  # only the type of a bare NULL literal before inference
 
-# ksqlDB DECIMALs go up to 38 digits; Python's default context keeps only 28.
-if decimal.DefaultContext.prec < 80:
-    decimal.DefaultContext.prec = 80
-    decimal.getcontext().prec = 80
+# ksqlDB DECIMALs go up to 38 digits; Python's default context keeps only 28. Every
+# context-sensitive DECIMAL operation of the engine (arithmetic, quantize, scaleb) passes this
+# context explicitly, so importing the engine leaves the process-wide decimal context alone.
+DECIMAL_CONTEXT = decimal.Context(prec=80, rounding=decimal.ROUND_HALF_UP)
+
+
+def decimal_quantum(scale: int) -> decimal.Decimal:
+    """10^-scale, the quantize() target for a DECIMAL(p, scale) value."""
+    return decimal.Decimal(1).scaleb(-scale, context=DECIMAL_CONTEXT)
+
 
 INT_MIN, INT_MAX = -(2**31), 2**31 - 1
 LONG_MIN, LONG_MAX = -(2**63), 2**63 - 1
