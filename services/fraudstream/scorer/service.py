@@ -639,6 +639,9 @@ class Scorer:
                 self._consumer.close()
             except (KafkaException, RuntimeError) as exc:
                 log.warning("consumer close: %s", exc)
+        # Drop the clients so librdkafka's threads end now, not at garbage collection.
+        self._producer = None
+        self._consumer = None
         self._assigned.clear()
         self.watcher.stop()
         if self._schemas is not None:

@@ -59,7 +59,19 @@ def test_scores_match_model_and_alerts_are_anomalies(
     )
     assert {a["id"] for a in alerts} == anomalous
 
-    metrics = httpx.get(rs.url("/metrics")).text
+    import time
+
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:  # the lag gauge refreshes every 2 s
+        metrics = httpx.get(rs.url("/metrics")).text
+        lags = [ln for ln in metrics.splitlines() if ln.startswith("fraudstream_consumer_lag{")]
+        if len(lags) == 4 and all(ln.endswith(" 0.0") for ln in lags):
+            break
+        time.sleep(0.2)
+    assert len(lags) == 4 and all(f'topic="{topics.input}"' in ln for ln in lags), lags
+    assert all(ln.endswith(" 0.0") for ln in lags), "caught up: no lag"
+    assert "fraudstream_event_latency_seconds_count 3000.0" in metrics
+    assert "fraudstream_score_count 3000.0" in metrics
     assert f"fraudstream_events_scored_total {float(n)}" in metrics
     assert f'fraudstream_model_info{{version="{model_version}"}} 1.0' in metrics
     assert httpx.get(rs.url("/readyz")).status_code == 200
