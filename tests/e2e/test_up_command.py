@@ -1,0 +1,104 @@
+"""The README's first command as a user runs it: `fraudstream up --detach` brings the whole
+pipeline up (data from the shared sample, or synthetic), `status` shows every component ready,
+scores flow, Prometheus scrapes the scorer, `fraudstream train` while live publishes a version
+the scorer switches to without a gap, and `fraudstream down` leaves nothing running."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from fraudstream.local.liveview import scrape
+from fraudstream.local.topics import topic_count
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(900)]
+
+
+def cli(*args: str, env: dict[str, str] | None = None, timeout: float = 600) -> str:
+    res = subprocess.run(
+        [sys.executable, "-m", "fraudstream", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, **(env or {})},
+        check=False,
+    )
+    assert res.returncode == 0, f"fraudstream {' '.join(args)} failed:\n{res.stderr[-3000:]}"
+    return res.stdout + res.stderr
+
+
+def wait(cond: object, timeout: float, what: str) -> float:
+    t0 = time.monotonic()
+    while not cond():  # type: ignore[operator]
+        if time.monotonic() - t0 > timeout:
+            pytest.fail(f"timed out after {timeout:.0f}s waiting for {what}")
+        time.sleep(1)
+    return time.monotonic() - t0
+
+
+def test_up_status_retrain_down(tmp_path: Path) -> None:
+    data, models = tmp_path / "stack", tmp_path / "models"
+    trainer_env = {
+        "FRAUDSTREAM_TRAINER_EPOCHS": "20",
+        "FRAUDSTREAM_TRAINER_BATCH_SIZE": "256",
+        "FRAUDSTREAM_TRAINER_BASELINES": "false",
+    }
+    cli(
+        "up", "--detach", "--free-ports", "--rate", "1000",
+        "--data-dir", str(data), "--model-dir", str(models),
+        env=trainer_env, timeout=700,
+    )  # fmt: skip
+    try:
+        st = json.loads(cli("status", "--json", "--data-dir", str(data)))
+        comps = {c["name"]: c for c in st["components"]}
+        for name in ("kafka", "registry", "ksql", "producer", "scorer"):
+            assert comps[name]["running"], name
+        for name in ("registry", "ksql", "scorer"):
+            assert comps[name]["ready"] is True, name
+        ep = st["endpoints"]
+        first = (models / "LATEST").read_text().strip()
+        metrics = f"{ep['metrics']}/metrics"
+        wait(lambda: scrape(metrics).scored > 1000, 120, "scores")
+        assert scrape(metrics).model_version == first
+        if "prometheus" in comps:
+            q = f"{ep['prometheus']}/api/v1/query"
+
+            def scraped() -> bool:
+                r = httpx.get(q, params={"query": 'up{job="fraudstream-scorer"}'}, timeout=5)
+                res = r.json()["data"]["result"]
+                return bool(res) and res[0]["value"][1] == "1"
+
+            wait(scraped, 60, "Prometheus to scrape the scorer")
+        # retrain while live, as a user would with the env `status` prints
+        env = {
+            "FRAUDSTREAM_KAFKA_BOOTSTRAP": ep["kafka"],
+            "FRAUDSTREAM_REGISTRY_URL": ep["registry"],
+            "FRAUDSTREAM_MODEL_DIR": ep["model_dir"],
+            "FRAUDSTREAM_TRAINER_LOG_DIR": str(tmp_path / "tb"),
+            **trainer_env,
+        }
+        cli("train", env=env)
+        second = (models / "LATEST").read_text().strip()
+        assert second != first
+        before = scrape(metrics).scored
+        wait(lambda: scrape(metrics).model_version == second, 60, "the scorer to switch")
+        m = scrape(metrics)
+        assert m.reloads_ok >= 1 and m.reloads_failed == 0
+        wait(lambda: scrape(metrics).scored > before + 500, 60, "scores after the switch")
+        assert topic_count(ep["kafka"], "fraud_scores") >= scrape(metrics).scored
+    finally:
+        out = cli("down", "--data-dir", str(data))
+    for name in ("scorer", "ksql", "registry", "kafka"):
+        assert f"{name}: stopped" in out
+    res = subprocess.run(
+        [sys.executable, "-m", "fraudstream", "status", "--data-dir", str(data)],
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert res.returncode == 1
