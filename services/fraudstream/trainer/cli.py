@@ -33,7 +33,11 @@ def train(
     threshold_strategy: str | None = typer.Option(
         None, "--threshold-strategy", help="fpr (default) | quantile | precision | budget."
     ),
-    score: str | None = typer.Option(None, "--score", help="mahalanobis | normalized_mse | mse."),
+    score: str | None = typer.Option(
+        None,
+        "--score",
+        help="max_mahalanobis (default) | mahalanobis | normalized_mse | mse.",
+    ),
     hour_features: bool | None = typer.Option(
         None, "--hour-features/--no-hour-features", help="Add sin/cos hour of day from Time."
     ),

@@ -104,7 +104,7 @@ def _hist(o: TrainOutcome, path: Path) -> Path:
     ax.set_xscale("log")
     ax.set(
         xlabel=f"score ({o.manifest.score.kind}, log)",
-        ylabel="density",
+        ylabel="rows (log)",
         title="Anomaly scores on the test split",
     )
     ax.legend()
