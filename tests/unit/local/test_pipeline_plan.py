@@ -75,3 +75,42 @@ def test_prometheus_config_scrapes_the_scorer(tmp_path: Path) -> None:
         Pipeline(StackConfig(data_dir=tmp_path, prometheus=False), Settings()).prometheus_service()
         is None
     )
+
+
+def test_kafka_start_retries_a_rejected_cluster_id(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """kafka-storage takes a random cluster id starting with '-' for an option: retry."""
+    from fraudstream.errors import LocalStackError
+
+    calls: list[int] = []
+
+    class FlakyBroker:
+        bootstrap = "127.0.0.1:1"
+        pid_file = tmp_path / "b.pid"
+        log_file = tmp_path / "b.log"
+
+        def start(self, timeout: float) -> str:
+            calls.append(1)
+            if len(calls) == 1:
+                raise LocalStackError("formatting KRaft storage failed:\nexpected one argument")
+            return self.bootstrap
+
+        def pid(self) -> int:
+            import os
+
+            return os.getpid()
+
+    p = Pipeline(StackConfig(data_dir=tmp_path, free_ports=True), Settings())
+    monkeypatch.setattr(p, "broker", lambda: FlakyBroker())
+    p.start_kafka()
+    assert len(calls) == 2
+    assert p.sup.record("kafka") is not None
+
+    class DeadBroker(FlakyBroker):
+        def start(self, timeout: float) -> str:
+            raise LocalStackError("Kafka broker exited with 1 during start")
+
+    monkeypatch.setattr(p, "broker", lambda: DeadBroker())
+    with pytest.raises(LocalStackError, match="exited"):
+        p.start_kafka()
