@@ -592,7 +592,7 @@ def compile_many(
         "    bad = []",
         "    keep = rows.append",
         "    for i, buf in enumerate(vals):",
-        "        if buf is None or buf[:5] != H:",
+        "        if buf is None or not buf.startswith(H):",
         "            bad.append(i)",
         "            continue",
         *(f"        v{k} = None" for k in cols),

@@ -341,6 +341,9 @@ class Scorer:
                 next_log = now + 10.0
 
     def _drop_errors(self, msgs: list[Message]) -> list[Message]:
+        good = [m for m in msgs if m.error() is None]
+        if len(good) == len(msgs):
+            return good
         good = []
         for m in msgs:
             err = m.error()
@@ -703,17 +706,17 @@ def _offsets(msgs: Sequence[Message]) -> tuple[list[TopicPartition], list[TopicP
     The scorer subscribes to one topic, so partitions are keyed by number alone.
     """
     topic = msgs[0].topic() or ""
-    first: dict[Any, Any] = {}  # partition -> offset (never None for a fetched record)
-    last: dict[Any, Any] = {}
-    for m in msgs:
-        p = m.partition()
-        off = m.offset()
-        if p not in first:
-            first[p] = off
-        last[p] = off
+    parts = np.asarray([m.partition() for m in msgs], np.int64)
+    offs = np.asarray([m.offset() for m in msgs], np.int64)
+    uniq, first_ix = np.unique(parts, return_index=True)
+    _, last_rev = np.unique(parts[::-1], return_index=True)
+    last_ix = len(parts) - 1 - last_rev
     return (
-        [TopicPartition(topic, p, o) for p, o in first.items()],
-        [TopicPartition(topic, p, o + 1) for p, o in last.items()],
+        [TopicPartition(topic, int(p), int(offs[i])) for p, i in zip(uniq, first_ix, strict=True)],
+        [
+            TopicPartition(topic, int(p), int(offs[i]) + 1)
+            for p, i in zip(uniq, last_ix, strict=True)
+        ],
     )
 
 
