@@ -18,7 +18,10 @@ from fraudstream.trainer.pipeline import run_training
 from fraudstream.trainer.settings import TrainerSettings
 from fraudstream.trainer.tensorboard import read_events
 
-pytestmark = pytest.mark.timeout(240)
+pytestmark = [
+    pytest.mark.timeout(240),
+    pytest.mark.filterwarnings("ignore::DeprecationWarning"),  # Keras 3 on NumPy 2 __array__
+]
 
 
 @pytest.fixture(scope="module")
