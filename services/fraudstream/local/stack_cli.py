@@ -113,7 +113,7 @@ def up(
         interactive = not no_view and console.is_terminal
         view.run(duration, stop, interactive=interactive, console=console)
     except KeyboardInterrupt:
-        console.print("stopping (Ctrl-C)")
+        console.print("stopping (Ctrl-C or `fraudstream down`)")
     finally:
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
         dog.stop()  # before stopping: it must not restart what `down` stops
@@ -129,7 +129,9 @@ def down(
     setup_logging(get_settings().log_level)
     sup = Supervisor(_data_dir(data_dir))
     sup_pid = sup.state.supervisor_pid
+    asked = False
     if sup_pid is not None and sup_pid != os.getpid() and sup.supervisor_alive():
+        asked = True
         console.print(f"asking the running `fraudstream up` (pid {sup_pid}) to stop")
         os.kill(sup_pid, signal.SIGTERM)
         deadline = time.monotonic() + timeout
@@ -137,7 +139,8 @@ def down(
             time.sleep(0.2)
         sup = Supervisor(sup.data_dir)  # what it left, if anything
     if not sup.state.components:
-        console.print("nothing runs in " + str(sup.data_dir))
+        done = "the running `fraudstream up` stopped the stack" if asked else "nothing runs"
+        console.print(f"{done} in {sup.data_dir}")
         sup.state_file.unlink(missing_ok=True)
         return
     for name, ran in sup.stop_all(lambda m: console.print(m)):
