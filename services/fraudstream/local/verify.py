@@ -31,6 +31,7 @@ class Record:
     key: bytes | None
     value: bytes | None
     headers: dict[str, bytes] = field(default_factory=dict)
+    timestamp_ms: int = -1
 
 
 def read_topic(bootstrap: str, topic: str, timeout: float = 120.0) -> list[Record]:
@@ -74,7 +75,8 @@ def read_topic(bootstrap: str, topic: str, timeout: float = 120.0) -> list[Recor
                 pos[p] = off
                 if off < ends[p]:
                     hdrs = {str(h[0]): _as_bytes(h[1]) for h in (msg.headers() or [])}
-                    out.append(Record(p, off, msg.key(), msg.value(), hdrs))
+                    ts = msg.timestamp()[1]
+                    out.append(Record(p, off, msg.key(), msg.value(), hdrs, ts))
             # Transaction markers occupy offsets: stop when the position passes the end.
             for p in ends:
                 tp = consumer.position([TopicPartition(topic, p)])[0]
