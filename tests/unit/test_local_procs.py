@@ -52,3 +52,14 @@ def test_broker_start_failure_shows_java_output(tmp_path: Path) -> None:
     with pytest.raises(LocalStackError, match="Invalid (maximum|initial) heap size"):
         broker.start(timeout=20)
     assert not broker.running()
+
+
+def test_cluster_ids_never_look_like_options() -> None:
+    import base64
+
+    from fraudstream.local.kafka import new_cluster_id
+
+    ids = [new_cluster_id() for _ in range(2000)]
+    assert not any(i.startswith("-") for i in ids)
+    assert all(len(base64.urlsafe_b64decode(i + "==")) == 16 for i in ids)
+    assert len(set(ids)) == len(ids)

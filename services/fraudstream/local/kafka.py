@@ -62,6 +62,18 @@ def ensure_jars(libs: Path = LIBS, pom: Path = POM) -> Path:
     return libs
 
 
+def new_cluster_id() -> str:
+    """A random KRaft cluster id (base64 of a UUID, as kafka-storage makes them).
+
+    Ids starting with '-' are skipped: kafka-storage's argument parser would take one for an
+    option and refuse to format.
+    """
+    while True:
+        cid = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        if not cid.startswith("-"):
+            return cid
+
+
 @dataclass
 class LocalKafka:
     """One KRaft node. `port` is the client listener, `controller_port` the quorum's."""
@@ -150,7 +162,7 @@ class LocalKafka:
     def _format(self, libs: Path, cfg: Path) -> None:
         if (self.home / "data" / "meta.properties").exists():
             return
-        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        cluster_id = new_cluster_id()
         res = subprocess.run(
             [*self._java(libs), "kafka.tools.StorageTool", "format", "--standalone",
              "-t", cluster_id, "-c", str(cfg)],
