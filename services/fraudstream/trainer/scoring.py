@@ -64,7 +64,7 @@ def _robust(
 
 
 # max_mahalanobis: each component is divided by this quantile of its validation scores.
-SCALE_QUANTILE = 0.99
+SCALE_QUANTILES = {"classic": 0.99, "robust": 0.99}
 
 
 def _quadratic(errors: NDArray[np.float64], mean: NDArray[np.float64], prec: Any) -> Any:
@@ -95,7 +95,7 @@ def fit_score(
             ("robust", _robust(errors, seed)),
         ):
             prec = (prec + prec.T) / 2.0
-            q = float(np.quantile(_quadratic(val_errors, mean, prec), SCALE_QUANTILE))
+            q = float(np.quantile(_quadratic(val_errors, mean, prec), SCALE_QUANTILES[name]))
             parts.append(
                 ErrorComponent(
                     name=name,
