@@ -77,7 +77,9 @@ recall {_fmt(at.get("recall"))}, F1 {_fmt(at.get("f1"))}, FPR {_fmt(at.get("fpr"
 confusion {json.dumps(at.get("confusion", {}))}.
 
 ## Data and lineage
+```json
 {json.dumps(m.lineage, indent=2, default=str)}
+```
 
 Rows: {t.get("rows")} kept, skipped {json.dumps(t.get("skipped", {}))};
 split {json.dumps(t.get("split", {}))}.
