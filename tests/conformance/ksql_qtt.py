@@ -157,9 +157,10 @@ class CaseRunner:
         props = {k: v for k, v in case.properties.items()}
         props.setdefault("auto.offset.reset", "earliest")
         self.engine = KsqlEngine(schema_registry=self.registry, properties=props)
-        self.log: list[tuple[int, OutRecord]] = []  # every record ever written, global order
+        # every record ever written, global order: (partition, offset, record)
+        self.log: list[tuple[int, int, OutRecord]] = []
         self.outputs: dict[str, list[OutRecord]] = collections.defaultdict(list)
-        self.offsets: dict[str, int] = collections.defaultdict(int)
+        self.offsets: dict[tuple[str, int], int] = collections.defaultdict(int)
         self.topic_meta: dict[str, dict[str, Any]] = {}
 
     # -------------------------------------------------------------- setup
@@ -257,21 +258,26 @@ class CaseRunner:
 
     def _write(self, rec: OutRecord) -> None:
         """Append to the topic log and feed every query that reads the topic (depth-first)."""
-        off = self.offsets[rec.topic]
-        self.offsets[rec.topic] = off + 1
-        self.log.append((off, rec))
-        inrec = InRecord(rec.topic, rec.key, rec.value, rec.timestamp, 0, off)
+        part = self._partition(rec)
+        off = self.offsets[(rec.topic, part)]
+        self.offsets[(rec.topic, part)] = off + 1
+        self.log.append((part, off, rec))
+        inrec = InRecord(rec.topic, rec.key, rec.value, rec.timestamp, part, off)
         for q in list(self.engine.queries.values()):
             if rec.topic in q.source_topics:
                 for out in q.process(inrec):
                     self.outputs[out.topic].append(out)
                     self._write(out)
 
+    def _partition(self, rec: OutRecord) -> int:
+        """TopologyTestDriver (QTT) puts every record in partition 0."""
+        return 0
+
     def _replay_into(self, query: Any) -> None:
-        for off, rec in list(self.log):
+        for part, off, rec in list(self.log):
             if rec.topic in query.source_topics:
                 for out in query.process(
-                    InRecord(rec.topic, rec.key, rec.value, rec.timestamp, 0, off)
+                    InRecord(rec.topic, rec.key, rec.value, rec.timestamp, part, off)
                 ):
                     self.outputs[out.topic].append(out)
                     self._write(out)
@@ -493,6 +499,34 @@ def _parse_schema(text: str) -> list[tuple[str, str, bool]]:
     ]
 
 
+RQTT_PARTITIONS = 4
+
+
+def murmur2(data: bytes) -> int:
+    """Kafka's murmur2 hash (the Java client's default partitioner)."""
+    m, r = 0x5BD1E995, 24
+    h = (0x9747B28C ^ len(data)) & 0xFFFFFFFF
+    n4 = len(data) // 4
+    for i in range(n4):
+        (k,) = struct.unpack_from("<I", data, i * 4)
+        k = (k * m) & 0xFFFFFFFF
+        k ^= k >> r
+        k = (k * m) & 0xFFFFFFFF
+        h = ((h * m) & 0xFFFFFFFF) ^ k
+    rest = data[n4 * 4 :]
+    if len(rest) == 3:
+        h ^= rest[2] << 16
+    if len(rest) >= 2:
+        h ^= rest[1] << 8
+    if rest:
+        h ^= rest[0]
+        h = (h * m) & 0xFFFFFFFF
+    h ^= h >> 13
+    h = (h * m) & 0xFFFFFFFF
+    h ^= h >> 15
+    return h
+
+
 class RestCaseRunner(CaseRunner):
     """RQTT: non-SELECT statements as one /ksql request, inputs, then each SELECT as a push
     query over the topics (from the earliest offset), compared with the expected rows."""
@@ -535,15 +569,30 @@ class RestCaseRunner(CaseRunner):
             raise Failure(f"expected error {exp_err.get('message')!r}; nothing raised")
         self._compare_responses(responses)
 
+    def _partition(self, rec: OutRecord) -> int:
+        """RQTT runs on a real (embedded) Kafka cluster whose topics have 4 partitions:
+        keyed records go where Kafka's default partitioner (murmur2 of the key) puts them;
+        windowed keys are partitioned by the key without its window, as Kafka Streams'
+        WindowedStreamPartitioner does."""
+        key = rec.key
+        if key is None:
+            return 0
+        for src in self.engine.sources.values():
+            if src.topic == rec.topic and src.window is not None:
+                cut = 16 if src.window.type == "SESSION" else 8
+                key = key[:-cut] if len(key) >= cut else key
+                break
+        return (murmur2(key) & 0x7FFFFFFF) % RQTT_PARTITIONS
+
     def _run_push(self, tq: Any) -> list[dict[str, Any]]:
         out: list[dict[str, Any]] = [{"header": {"schema": tq.header_schema()}}]
-        for off, rec in list(self.log):
+        for part, off, rec in list(self.log):
             if tq.done:
                 break
             if rec.topic not in tq.source_topics:
                 continue
             for row in tq.process_rows(
-                InRecord(rec.topic, rec.key, rec.value, rec.timestamp, 0, off)
+                InRecord(rec.topic, rec.key, rec.value, rec.timestamp, part, off)
             ):
                 entry: dict[str, Any] = {"columns": row.values}
                 if row.tombstone:
@@ -685,7 +734,8 @@ def _num_equal(e: Any, a: Any, t: T.SqlType | None) -> bool:
     if t is not None and t.base == T.DECIMAL:
         if isinstance(e, str):
             e = Decimal(e)
-        return str(e) == (format(a, "f") if isinstance(a, Decimal) else str(a))
+        es = format(e, "f") if isinstance(e, Decimal) else str(e)
+        return es == (format(a, "f") if isinstance(a, Decimal) else str(a))
     try:
         ef, af = float(e), float(a)
     except (TypeError, ValueError):

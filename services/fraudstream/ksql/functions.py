@@ -521,7 +521,7 @@ def _round(types: list[T.SqlType]) -> Resolved:
         if t.base in (T.INTEGER, T.BIGINT):
             return Resolved(t, lambda x: x)
         if t.base == T.DECIMAL:
-            rt = T.SqlType(T.DECIMAL, precision=t.precision - t.scale + 1, scale=0)
+            rt = T.SqlType(T.DECIMAL, precision=max(t.precision - t.scale, 1), scale=0)
             return Resolved(rt, lambda x: _round_half_ceiling(x, 0))
         # ksqlDB: ROUND(DOUBLE) -> BIGINT, rounding half up (Math.round)
         return Resolved(T.T_BIGINT, lambda x: math.floor(x + 0.5))
@@ -564,8 +564,9 @@ def _trunc(types: list[T.SqlType]) -> Resolved:
     if t.base == T.DECIMAL:
         return Resolved(
             t,
-            lambda x, p: trunc_to(x, p).quantize(
-                T.decimal_quantum(t.scale), context=T.DECIMAL_CONTEXT
+            # plus() turns -0 into 0: BigDecimal has no negative zero
+            lambda x, p: T.DECIMAL_CONTEXT.plus(
+                trunc_to(x, p).quantize(T.decimal_quantum(t.scale), context=T.DECIMAL_CONTEXT)
             ),
         )
     if t.base == T.DOUBLE:

@@ -7,7 +7,6 @@ import decimal
 import subprocess
 import sys
 
-
 from fraudstream.ksql.engine import InRecord, KsqlEngine
 
 
