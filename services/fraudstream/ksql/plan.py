@@ -34,6 +34,7 @@ from fraudstream.ksql.expressions import (
     cast_function,
 )
 from fraudstream.ksql.formats import FormatSpec, SchemaRegistryLike, check_supported, make_serde
+from fraudstream.ksql.state import StateStore
 from fraudstream.ksql.topology import (
     PSEUDO_COLUMNS,
     BaseQuery,
@@ -1609,6 +1610,12 @@ class Planner:
         table_prev: dict[Any, tuple[Any, list[Any]]] = {}
         is_table = src.kind == "TABLE"
         n_aggs = len(aggs)
+        # the runtime writes changed keys of these stores to the query's changelog topic
+        agg_store = StateStore("aggregate", state)
+        time_store = StateStore("stream_time", stream_time)
+        prev_store = StateStore("table_prev", table_prev)
+        if not self.transient and self.query is not None:
+            self.query.state_stores.extend([agg_store, time_store, prev_store])
 
         def windows_for(ts: int) -> list[tuple[int, int]]:
             if window is None:
@@ -1648,8 +1655,11 @@ class Planner:
         def evict_closed_windows() -> None:
             """Windows past end + grace can never change again: drop their state."""
             horizon = stream_time["t"] - grace - (size or 0)
+            dirty = agg_store.dirty
             for sk in [sk for sk in state if sk[1] < horizon]:
                 del state[sk]
+                if dirty is not None:
+                    dirty.add(sk)
 
         def group_key(row: list[Any]) -> Any:
             try:
@@ -1684,6 +1694,8 @@ class Planner:
                         st[i] = aggs[i].add(st[i], row) if sign > 0 else aggs[i].undo(st[i], row)
                     except Exception as exc:
                         log("RECORD_PROCESSING_ERROR", f"Error computing aggregate: {exc}", rec)
+                if agg_store.dirty is not None:
+                    agg_store.dirty.add(sk)
                 if not quiet:
                     out.extend(output(gk, row, st, ws, we, rec, ts))
             return out
@@ -1708,6 +1720,8 @@ class Planner:
             if is_table:
                 pk = _hashable(row[: len(src.key_columns)][0]) if src.key_columns else None
                 prev = table_prev.pop(pk, None)
+                if prev_store.dirty is not None:
+                    prev_store.dirty.add(pk)
                 keep = not tomb and (where is None or where(row) is True)
                 if prev is not None:
                     prow = prev[1]
@@ -1725,7 +1739,10 @@ class Planner:
                 return []
             ts = row[rt]
             if window is not None:
-                stream_time["t"] = max(stream_time["t"], ts)
+                if ts > stream_time["t"]:
+                    stream_time["t"] = ts
+                    if time_store.dirty is not None:
+                        time_store.dirty.add("t")
                 stream_time["n"] = stream_time.get("n", 0) + 1
                 if stream_time["n"] % 1024 == 0:
                     evict_closed_windows()

@@ -28,8 +28,12 @@ from confluent_kafka import (
     Producer,
     TopicPartition,
 )
+from confluent_kafka.admin import AdminClient
 
+from fraudstream.errors import KafkaUnavailableError, SerdeError
+from fraudstream.kafka.admin import create_topics
 from fraudstream.kafka.clients import consumer_config, producer_config
+from fraudstream.ksql.state import changelog_entry, changelog_key, encode_state
 
 log = logging.getLogger(__name__)
 
@@ -91,6 +95,7 @@ class RunnerStats:
     produced: int = 0
     processing_errors: int = 0
     delivery_errors: int = 0
+    restored: int = 0  # state changelog records read back at start
     last_error: str | None = None
     state: str = "PENDING"
 
@@ -108,6 +113,7 @@ class QueryRunner:
         processing_log: ProcessingLogSink | None = None,
         batch_size: int = 5000,
         poll_timeout: float = 0.2,
+        commit_interval: float = 1.0,
     ) -> None:
         self.query = query
         self.query_id: str = str(query.id)
@@ -116,6 +122,11 @@ class QueryRunner:
         self.table_topics = [t for t in table_topics if t in list(query.source_topics)]
         self.batch_size = batch_size
         self.poll_timeout = poll_timeout
+        self.commit_interval = commit_interval
+        # stateful queries keep their state in a compacted changelog topic
+        self.changelog_topic: str | None = (
+            changelog_topic(group_id) if getattr(query, "state_stores", None) else None
+        )
         self.stats = RunnerStats()
         self._processing_log = processing_log
         self._stop = threading.Event()
@@ -179,6 +190,11 @@ class QueryRunner:
         conf.update({"on_delivery": on_delivery, "delivery.report.only.error": True})
         producer = Producer(conf)
 
+        changelog: Changelog | None = None
+        if self.changelog_topic is not None:
+            changelog = Changelog(self.query, self.bootstrap, self.changelog_topic, stop=self._stop)
+            self.stats.restored = changelog.restore()
+
         stream_topics = [t for t in self.query.source_topics if t not in self.table_topics]
         feeder: TableFeeder | None = None
         if self.table_topics and stream_topics:  # a stream-table join
@@ -211,6 +227,13 @@ class QueryRunner:
         process = self.query.process
         produce = producer.produce
         last_warning = 0.0
+        # Offsets processed since the last commit: first (to re-read after a failed
+        # delivery) and last (to commit) per partition. Commits happen every
+        # `commit_interval` s or when idle, after every output of those records is acked:
+        # at-least-once, and the broker's acks overlap with processing the next batches.
+        first: dict[tuple[str, int], int] = {}
+        offsets: dict[tuple[str, int], int] = {}
+        last_commit = time.monotonic()
         try:
             while not self._stop.is_set():
                 try:
@@ -219,64 +242,71 @@ class QueryRunner:
                     last_warning = self._warn(last_warning, f"consume failed: {exc}")
                     time.sleep(0.5)
                     continue
-                if not msgs:
+                if msgs:
+                    if feeder is not None:
+                        try:
+                            feeder.catch_up()
+                        except KafkaException as exc:
+                            last_warning = self._warn(last_warning, f"table catch-up failed: {exc}")
+                    produced = 0
+                    msg: Any
+                    for msg in msgs:
+                        if msg.error() is not None:
+                            if msg.error().code() != KafkaError._PARTITION_EOF:
+                                last_warning = self._warn(
+                                    last_warning, f"consume error: {msg.error()}"
+                                )
+                            continue
+                        topic = msg.topic()
+                        partition = msg.partition()
+                        offset = msg.offset()
+                        tp = (topic, partition)
+                        if tp not in first:
+                            first[tp] = offset
+                        offsets[tp] = offset
+                        headers = msg.headers()
+                        rec = in_record(
+                            topic,
+                            msg.key(),
+                            msg.value(),
+                            msg.timestamp()[1],
+                            partition,
+                            offset,
+                            headers or (),
+                        )
+                        try:
+                            outs = process(rec)
+                        except Exception as exc:  # engine contract: should not raise; be safe
+                            self._on_error(
+                                {
+                                    "type": "RECORD_PROCESSING_ERROR",
+                                    "message": f"{type(exc).__name__}: {exc}",
+                                    "topic": topic,
+                                    "partition": partition,
+                                    "offset": offset,
+                                }
+                            )
+                            continue
+                        for out in outs:
+                            if out.headers:
+                                self._produce(produce, producer, out)
+                                continue
+                            try:
+                                produce(out.topic, out.value, out.key, timestamp=out.timestamp or 0)
+                            except BufferError:
+                                self._produce(produce, producer, out)
+                                continue
+                            produced += 1
+                    self.stats.consumed += len(msgs)
+                    self.stats.produced += produced
+                    if changelog is not None:
+                        changelog.write(producer)
+                    producer.poll(0)
+                    if time.monotonic() - last_commit < self.commit_interval:
+                        continue
+                elif not offsets:
                     producer.poll(0)
                     continue
-                if feeder is not None:
-                    try:
-                        feeder.catch_up()
-                    except KafkaException as exc:
-                        last_warning = self._warn(last_warning, f"table catch-up failed: {exc}")
-                first: dict[tuple[str, int], int] = {}
-                offsets: dict[tuple[str, int], int] = {}
-                produced = 0
-                msg: Any
-                for msg in msgs:
-                    if msg.error() is not None:
-                        if msg.error().code() != KafkaError._PARTITION_EOF:
-                            last_warning = self._warn(last_warning, f"consume error: {msg.error()}")
-                        continue
-                    topic = msg.topic()
-                    partition = msg.partition()
-                    offset = msg.offset()
-                    tp = (topic, partition)
-                    if tp not in first:
-                        first[tp] = offset
-                    offsets[tp] = offset
-                    rec = in_record(
-                        topic,
-                        msg.key(),
-                        msg.value(),
-                        msg.timestamp()[1],
-                        partition,
-                        offset,
-                        msg.headers() or (),
-                    )
-                    try:
-                        outs = process(rec)
-                    except Exception as exc:  # engine contract: should not raise; be safe
-                        self._on_error(
-                            {
-                                "type": "RECORD_PROCESSING_ERROR",
-                                "message": f"{type(exc).__name__}: {exc}",
-                                "topic": topic,
-                                "partition": partition,
-                                "offset": offset,
-                            }
-                        )
-                        continue
-                    for out in outs:
-                        if out.headers:
-                            self._produce(produce, producer, out)
-                            continue
-                        try:
-                            produce(out.topic, out.value, out.key, timestamp=out.timestamp or 0)
-                        except BufferError:
-                            self._produce(produce, producer, out)
-                            continue
-                        produced += 1
-                self.stats.consumed += len(msgs)
-                self.stats.produced += produced
                 if not self._flush(producer):
                     return  # stopped while the broker was unreachable: nothing committed
                 if failures:
@@ -284,27 +314,43 @@ class QueryRunner:
                     self.stats.last_error = failures[-1]
                     last_warning = self._warn(last_warning, f"delivery failed: {failures[-1]}")
                     failures.clear()
-                    # Re-read the whole batch (at-least-once: never commit past a lost record).
+                    # Re-read since the last commit (at-least-once: never commit past a lost
+                    # record).
                     for (t, p), o in first.items():
                         with contextlib.suppress(KafkaException):
                             consumer.seek(TopicPartition(t, p, o))
+                    first.clear()
+                    offsets.clear()
                     time.sleep(0.5)
                     continue
-                try:
-                    consumer.commit(
-                        offsets=[TopicPartition(t, p, o + 1) for (t, p), o in offsets.items()],
-                        asynchronous=False,
-                    )
-                except KafkaException as exc:  # the next commit covers these offsets
-                    last_warning = self._warn(last_warning, f"commit failed: {exc}")
+                last_warning = self._commit(consumer, offsets, last_warning)
+                first.clear()
+                offsets.clear()
+                last_commit = time.monotonic()
         finally:
-            producer.flush(5)
+            # a clean stop commits what it processed, so a restart neither skips nor repeats
+            if producer.flush(5) == 0 and not failures and offsets:
+                self._commit(consumer, offsets, last_warning)
             with contextlib.suppress(KafkaException, RuntimeError):
                 consumer.close()
             if feeder is not None:
                 feeder.close()
+            if changelog is not None:
+                changelog.close()
             if self.stats.state == "RUNNING":
                 self.stats.state = "TERMINATED"
+
+    def _commit(
+        self, consumer: Consumer, offsets: dict[tuple[str, int], int], last_warning: float
+    ) -> float:
+        try:
+            consumer.commit(
+                offsets=[TopicPartition(t, p, o + 1) for (t, p), o in offsets.items()],
+                asynchronous=False,
+            )
+        except KafkaException as exc:  # the next commit covers these offsets
+            return self._warn(last_warning, f"commit failed: {exc}")
+        return last_warning
 
     def _warn(self, last: float, message: str) -> float:
         """Log at most one warning every 10 s per query (an outage is not a log flood)."""
@@ -339,6 +385,99 @@ class QueryRunner:
                 if self._stop.is_set():
                     return  # the batch will not be committed (see _flush)
                 producer.poll(0.05)
+
+
+def changelog_topic(group_id: str) -> str:
+    """The compacted topic holding a stateful query's state, named after ksqlDB's internal
+    topics (`_confluent-ksql-<service id>query_<query id>-Aggregate-Materialize-changelog`)."""
+    return f"{group_id}-Aggregate-Materialize-changelog"
+
+
+class Changelog:
+    """A stateful query's state stores, written to and restored from a compacted topic.
+
+    After each batch the runtime `write()`s every changed key (latest value, or a tombstone
+    for a deleted one, e.g. an evicted window) with that batch's outputs; the batch's
+    offsets are committed only after both are acked. At start, `restore()` reads the topic to
+    its end before the query consumes anything, so it resumes from the committed offsets with
+    the state those offsets had. Compaction keeps the topic at one record per live key.
+    """
+
+    def __init__(
+        self, query: Any, bootstrap: str, topic: str, *, stop: threading.Event | None = None
+    ) -> None:
+        self.bootstrap = bootstrap
+        self.topic = topic
+        self.stop = stop or threading.Event()
+        self.stores = {s.name: s for s in query.state_stores}
+        self.errors = 0
+        admin = AdminClient({"bootstrap.servers": bootstrap})
+        create_topics(admin, [topic], partitions=1, config={"cleanup.policy": "compact"})
+        for store in self.stores.values():
+            store.track()
+
+    def restore(self, timeout: float = 120.0) -> int:
+        """Load the topic into the stores; returns the number of records read."""
+        consumer = Consumer(
+            consumer_config(self.bootstrap, f"{self.topic}-restore", enable_partition_eof=False)
+        )
+        count = 0
+        try:
+            low, high = consumer.get_watermark_offsets(TopicPartition(self.topic, 0), timeout=10)
+            if high <= low:
+                return 0
+            consumer.assign([TopicPartition(self.topic, 0, OFFSET_BEGINNING)])
+            deadline = time.monotonic() + timeout
+            next_offset = low
+            while next_offset < high and not self.stop.is_set():
+                if time.monotonic() > deadline:
+                    raise KafkaUnavailableError(
+                        f"state restore from {self.topic} timed out at offset {next_offset}"
+                        f" of {high}"
+                    )
+                for msg in consumer.consume(num_messages=5000, timeout=0.5):
+                    if msg.error() is not None:
+                        continue
+                    next_offset = int(msg.offset() or 0) + 1
+                    try:
+                        name, key, value, deleted = changelog_entry(msg.key() or b"", msg.value())
+                    except SerdeError as exc:
+                        self.errors += 1
+                        log.warning("state changelog %s: %s", self.topic, exc)
+                        continue
+                    store = self.stores.get(name)
+                    if store is not None:
+                        store.restore(key, value, deleted)
+                        count += 1
+        finally:
+            with contextlib.suppress(KafkaException, RuntimeError):
+                consumer.close()
+        log.info("restored %d state records from %s", count, self.topic)
+        return count
+
+    def write(self, producer: Producer) -> int:
+        """Produce every key changed since the last write; returns how many."""
+        n = 0
+        for store in self.stores.values():
+            for key, value, deleted in store.drain():
+                try:
+                    raw_key = changelog_key(store.name, key)
+                    raw_value = None if deleted else encode_state(value)
+                except SerdeError as exc:
+                    self.errors += 1
+                    log.warning("state changelog %s: %s", self.topic, exc)
+                    continue
+                while True:
+                    try:
+                        producer.produce(self.topic, raw_value, raw_key)
+                        break
+                    except BufferError:
+                        producer.poll(0.05)
+                n += 1
+        return n
+
+    def close(self) -> None:
+        """Nothing held between writes; kept for symmetry with the other feeders."""
 
 
 class TableFeeder:

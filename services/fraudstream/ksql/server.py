@@ -260,7 +260,12 @@ class KsqlService:
         queries = dict(self.engine.queries)
         for qid in list(self.runners):
             if qid not in queries:
-                self.runners.pop(qid).stop(timeout=15)
+                gone = self.runners.pop(qid)
+                gone.stop(timeout=15)
+                if gone.changelog_topic and self.admin is not None:
+                    # a terminated query's state is gone with it, as in ksqlDB
+                    with contextlib.suppress(Exception):
+                        delete_topics(self.admin, [gone.changelog_topic])
         if any(qid not in self.runners for qid in queries):
             self._ensure_sink_topics()
         tables = self._table_topics()

@@ -19,6 +19,7 @@ import orjson
 from fraudstream.errors import SerdeError
 from fraudstream.ksql import types as T
 from fraudstream.ksql.formats import FormatSpec, Serde, window_suffix
+from fraudstream.ksql.state import StateStore
 
 # ----------------------------------------------------------------------------- records
 
@@ -233,6 +234,8 @@ class BaseQuery:
         self.state = "RUNNING"
         self.records_processed = 0
         self.processing_errors = 0
+        # keyed state of stateful queries (aggregates), restorable from a changelog topic
+        self.state_stores: list[StateStore] = []
 
     def log_error(self, kind: str, message: str, rec: InRecord | None) -> None:
         self.processing_errors += 1
