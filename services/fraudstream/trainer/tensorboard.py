@@ -74,8 +74,7 @@ def TensorBoardLogger(log_dir: Path) -> Any:
 def read_events(log_dir: Path) -> dict[str, Any]:
     """Summarise a run directory: graph events, scalar tags/steps, total bytes.
 
-    Uses TensorBoard's own event loader when the `tensorboard` package is installed, else
-    TensorFlow's summary iterator (the same TFRecord/Event protocol).
+    Reads the files with TensorBoard's own event loader, as TensorBoard itself would.
     """
     files = sorted(p for p in log_dir.rglob("events.out.tfevents.*") if p.is_file())
     graphs = 0
@@ -96,10 +95,6 @@ def read_events(log_dir: Path) -> dict[str, Any]:
 
 
 def _iter_events(path: Path) -> Any:
-    try:
-        from tensorboard.backend.event_processing.event_file_loader import EventFileLoader
-    except ImportError:
-        tf = tensorflow()
-        yield from tf.compat.v1.train.summary_iterator(str(path))
-        return
+    from tensorboard.backend.event_processing.event_file_loader import EventFileLoader
+
     yield from EventFileLoader(str(path)).Load()
