@@ -46,24 +46,48 @@ def avro_record_encoder(
     if not all(t.base in _AVRO_FAST_TYPES for t in types):
         return None
     lines = ["def encode(values):", "    out = [HEADER]", "    ap = out.append"]
-    for i, t in enumerate(types):
-        lines.append(f"    v = values[{i}]")
-        lines.append("    if v is None:")
-        lines.append("        ap(b'\\x00')")
-        lines.append("    else:")
-        b = t.base
-        if b == T.DOUBLE:
-            lines.append("        ap(b'\\x02'); ap(PACK_D(v))")
-        elif b in (T.INTEGER, T.BIGINT):
-            lines.append("        ap(b'\\x02'); ap(ZZ(v))")
-        elif b == T.BOOLEAN:
-            lines.append("        ap(b'\\x02\\x01' if v else b'\\x02\\x00')")
-        elif b == T.STRING:
-            lines.append("        s = v.encode('utf-8'); ap(b'\\x02'); ap(ZZ(len(s))); ap(s)")
-        elif b == T.BYTES:
-            lines.append("        ap(b'\\x02'); ap(ZZ(len(v))); ap(bytes(v))")
-    lines.append("    return b''.join(out)")
     ns: dict[str, Any] = {"HEADER": header, "PACK_D": _PACK_D, "ZZ": zigzag_varint}
+    ns["STRUCT_ERROR"] = struct.error
+
+    def field(i: int, indent: str) -> None:
+        lines.append(f"{indent}v = values[{i}]")
+        lines.append(f"{indent}if v is None:")
+        lines.append(f"{indent}    ap(b'\\x00')")
+        lines.append(f"{indent}else:")
+        b = types[i].base
+        body = f"{indent}    "
+        if b == T.DOUBLE:
+            lines.append(body + "ap(b'\\x02'); ap(PACK_D(v))")
+        elif b in (T.INTEGER, T.BIGINT):
+            lines.append(body + "ap(b'\\x02'); ap(ZZ(v))")
+        elif b == T.BOOLEAN:
+            lines.append(body + "ap(b'\\x02\\x01' if v else b'\\x02\\x00')")
+        elif b == T.STRING:
+            lines.append(body + "s = v.encode('utf-8'); ap(b'\\x02'); ap(ZZ(len(s))); ap(s)")
+        elif b == T.BYTES:
+            lines.append(body + "ap(b'\\x02'); ap(ZZ(len(v))); ap(bytes(v))")
+
+    i = 0
+    while i < len(types):
+        j = i
+        while j < len(types) and types[j].base == T.DOUBLE:
+            j += 1
+        if j - i >= 2:
+            # a run of DOUBLEs: one struct call (union index 1 + 8 bytes each) when none is
+            # NULL; a NULL makes struct raise, and the run is written field by field
+            name = f"RUN{i}"
+            ns[name] = struct.Struct("<" + "Bd" * (j - i)).pack
+            args = ", ".join(f"2, values[{k}]" for k in range(i, j))
+            lines.append("    try:")
+            lines.append(f"        ap({name}({args}))")
+            lines.append("    except STRUCT_ERROR:")
+            for k in range(i, j):
+                field(k, "        ")
+            i = j
+        else:
+            field(i, "    ")
+            i += 1
+    lines.append("    return b''.join(out)")
     exec("\n".join(lines), ns)
     encode: Callable[[Sequence[Any]], bytes] = ns["encode"]
 
