@@ -241,6 +241,18 @@ class CreateAsSelect(Statement):
     text: str = ""
 
 
+class Name(str):
+    """A source name as written in a statement, with its line and column (ksqlDB prefixes
+    some errors about it with `Line: L, Col: C: `)."""
+
+    line: int = 0
+    column: int = 0
+
+    @property
+    def where(self) -> str:
+        return f"Line: {self.line}, Col: {self.column}: " if self.line else ""
+
+
 @dataclass
 class InsertInto(Statement):
     target: str

@@ -740,7 +740,8 @@ class KsqlEngine:
         p = self._props(stmt.properties, {"QUERY_ID"})
         target = self._sources.get(stmt.target)
         if target is None:
-            raise KsqlStatementError(f"Source `{stmt.target}` does not exist.")
+            where = stmt.target.where if isinstance(stmt.target, A.Name) else ""
+            raise KsqlStatementError(f"{where}Source `{stmt.target}` does not exist.")
         if target.kind != "STREAM":
             raise KsqlStatementError(
                 f"INSERT INTO can only be used to insert into a stream. {target.name} is a table."

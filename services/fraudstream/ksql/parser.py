@@ -101,8 +101,12 @@ class _ToAst(Transformer[Token, Any]):
     def alias_nonreserved(self, ch: list[Any]) -> str:
         return str(ch[0]).upper()
 
-    def source_name(self, ch: list[Any]) -> str:
-        return str(ch[0])
+    @v_args(meta=True)
+    def source_name(self, meta: Any, ch: list[Any]) -> str:
+        name = A.Name(str(ch[0]))
+        name.line = getattr(meta, "line", 0)
+        name.column = getattr(meta, "column", 0)
+        return name
 
     def func_name(self, ch: list[Any]) -> str:
         return str(ch[0]).upper()

@@ -276,6 +276,7 @@ class Planner:
             scope.sources = [bound[0].alias, bound[0].source.name]
             for c in list(scope.columns):
                 scope.by_qual[(bound[0].source.name, c.name)] = c
+        _check_qualifiers(q, scope.sources)
         for b in bound:
             b.reader = self._reader(b)
         self.bound = bound
@@ -1789,6 +1790,23 @@ class Aggregator:
     add: Callable[[Any, Sequence[Any]], Any]
     result: Callable[[Any], Any]
     undo: Callable[[Any, Sequence[Any]], Any]
+
+
+def _check_qualifiers(q: A.Query, sources: Sequence[str]) -> None:
+    """ksqlDB's AST builder rejects a qualifier naming no source of the FROM clause before
+    any other check (so it wins over, e.g., an ambiguous column elsewhere in the query)."""
+    exprs: list[A.Expr | None] = [it.expr for it in q.select if isinstance(it, A.SelectItem)]
+    exprs += [j.criteria for j in q.joins] + [q.where, q.having]
+    exprs += list(q.group_by or []) + list(q.partition_by or [])
+    for e in exprs:
+        if e is None:
+            continue
+        for n in A.walk(e):
+            if isinstance(n, A.ColumnRef) and n.source is not None and n.source not in sources:
+                raise KsqlStatementError(
+                    f"Failed to prepare statement: '{n.source}' is not a valid stream/table"
+                    " name or alias."
+                )
 
 
 def _no_undo(name: str) -> Callable[[Any, Sequence[Any]], Any]:
