@@ -16,24 +16,21 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
+import fastavro
 import numpy as np
 import orjson
 from numpy.typing import NDArray
 
 from fraudstream.events import V_COLUMNS
-from fraudstream.scorer.avro_codec import (
-    BLOB_DTYPES,
-    BlobKind,
-    ManyReader,
-    Reader,
-    blob_kind,
-    compile_many,
-    compile_reader,
-    field_kind,
-    make_reader,
-)
 from fraudstream.scorer.errors import DeadLetterReason, RecordError
 from fraudstream.scorer.schemas import SchemaSource
+from fraudstream.serde.flatavro import (
+    FlatBatch,
+    FlatDecodeError,
+    FlatPlan,
+    decode_one,
+    field_types,
+)
 
 # Numeric inputs a model may ask for (manifest.raw_inputs must be a subset), in this order.
 NUMERIC_COLUMNS: tuple[str, ...] = ("Time", *V_COLUMNS, "Amount")
@@ -46,8 +43,10 @@ COLUMNS: tuple[str | tuple[str, ...], ...] = (
     *NUMERIC_COLUMNS,
 )
 _NUM0 = 4  # index of the first numeric column in a decoded row
-_BLOB = len(COLUMNS)  # extra slot: raw bytes of V1..Amount when they form one run of doubles
-_BLOB_NAMES: tuple[str, ...] = NUMERIC_COLUMNS[1:]
+_END = len(COLUMNS)
+# The fast path's columns: numeric Id, Class, then NUMERIC_COLUMNS; text Timestamp, User.
+_FAST_NUMERIC: tuple[str, ...] = ("Id", "Class", *NUMERIC_COLUMNS)
+_FAST_TEXT: tuple[str | tuple[str, ...], ...] = ("Timestamp", ("User", "UserId"))
 _NAMES: tuple[str, ...] = tuple(c if isinstance(c, str) else c[0] for c in COLUMNS)
 _REQUIRED = (0, 1, *range(_NUM0, len(COLUMNS)))
 _NUMERIC_TYPES = {"int", "long", "float", "double"}
@@ -122,31 +121,51 @@ def parse_event_time_ms(ts: str) -> int:
     return int(dt.timestamp() * 1000)
 
 
+@dataclass
+class _Fast:
+    """Rows of a batch decoded by the vectorized path (`pick`: which rows of `batch`)."""
+
+    rows: list[int]  # positions in the batch's message list
+    batch: FlatBatch
+    label: NDArray[np.int64]
+    pick: NDArray[np.intp] | None
+
+
+def _prim_of(t: Any) -> str | None:
+    """The value type of a primitive or `[null, primitive]` field, else None."""
+    branches = field_types(t)
+    if branches is None or len(branches) > 2:
+        return None
+    values = [b for b in branches if b != "null"]
+    return values[0] if len(values) == 1 else None
+
+
 class _Plan:
     """How to read records written with one schema id (or why they cannot be read)."""
 
-    __slots__ = ("blob", "detail", "many", "reader", "reason")
+    __slots__ = ("columns", "detail", "flat", "parsed", "reason")
 
     def __init__(
         self,
-        reader: Reader | None,
+        parsed: Any = None,
         reason: DeadLetterReason | None = None,
         detail: str = "",
-        blob: BlobKind | None = None,
-        many: ManyReader | None = None,
+        flat: FlatPlan | None = None,
+        columns: dict[str, int] | None = None,
     ):
-        self.many = many  # whole-batch reader (fast path), when the schema allows one
-        self.reader = reader
+        self.parsed = parsed  # fastavro's parsed writer schema (the per-record path)
         self.reason = reason
         self.detail = detail
-        self.blob = blob  # layout of the raw V1..Amount bytes in slot _BLOB, if any
+        self.flat = flat  # whole-batch vectorized plan (fast path), when the schema is flat
+        self.columns = columns or {}  # upper-cased field name -> position in COLUMNS
 
 
 def plan_for_schema(schema: dict[str, Any], schema_id: int) -> _Plan:
-    """Check the writer schema has every column with a usable type, then compile a reader."""
+    """Check the writer schema has every column with a usable type, then plan the decode."""
     if schema.get("type") != "record":
         return _Plan(None, "wrong_type", f"schema id {schema_id} is not a record")
     by_upper = {str(f.get("name", "")).upper(): f for f in schema.get("fields", [])}
+    columns: dict[str, int] = {}
     for i, col in enumerate(COLUMNS):
         names = (col,) if isinstance(col, str) else col
         f = next((by_upper[n.upper()] for n in names if n.upper() in by_upper), None)
@@ -156,8 +175,8 @@ def plan_for_schema(schema: dict[str, Any], schema_id: int) -> _Plan:
                     None, "missing_field", f"schema id {schema_id} has no field {names[0]}"
                 )
             continue
-        kind = field_kind(f.get("type"))
-        prim = kind[0] if kind else None
+        columns[str(f.get("name")).upper()] = i
+        prim = _prim_of(f.get("type"))
         if prim not in _EXPECTED[i]:
             return _Plan(
                 None,
@@ -166,14 +185,11 @@ def plan_for_schema(schema: dict[str, Any], schema_id: int) -> _Plan:
                 f"expected one of {sorted(_EXPECTED[i])}",
             )
     try:
-        layout = blob_kind(schema, _BLOB_NAMES)
-        if layout is not None and compile_reader(schema, COLUMNS) is not None:
-            blob = (_BLOB, _BLOB_NAMES)
-            many = compile_many(schema, COLUMNS, blob, (0, 1, _NUM0), label_col=3)
-            return _Plan(make_reader(schema, COLUMNS, blob), blob=layout, many=many)
-        return _Plan(make_reader(schema, COLUMNS))
+        parsed = fastavro.parse_schema(schema)
+        flat = FlatPlan.build(schema, _FAST_NUMERIC, _FAST_TEXT, require_all=False)
     except Exception as exc:  # an unparsable schema is the writer's fault, not ours
         return _Plan(None, "schema_not_found", f"schema id {schema_id} unusable: {exc}")
+    return _Plan(parsed, flat=flat, columns=columns)
 
 
 class Decoder:
@@ -202,69 +218,110 @@ class Decoder:
             self._plans[schema_id] = plan
         return plan
 
-    def _fast(self, msgs: Sequence[Any]) -> Any:
-        """Whole-batch decode with the first record's schema, if it has a batch reader."""
-        if not msgs:
-            return None
-        first = msgs[0].value()
+    def _fast(self, msgs: Sequence[Any]) -> tuple[list[_Fast], list[Any]]:
+        """Vectorized decode of every record whose schema has a flat plan: the parts it
+        vouches for, and the messages left for the per-record path (which names the
+        reason, or reads records the fast path does not cover such as a null V1)."""
+        vals = [m.value() for m in msgs]
+        first = vals[0] if vals else None
         if not first or len(first) < 5 or first[0] != 0:
-            return None
-        plan = self._plan(int.from_bytes(first[1:5], "big"))
-        if plan.many is None or plan.blob is None:
-            return None
-        return plan.many([m.value() for m in msgs], first[:5]), plan.blob
+            return [], list(msgs)
+        head = first[:5]
+        same = [v is not None and v.startswith(head) for v in vals]
+        groups: dict[bytes, list[int]] = {}
+        if all(same):
+            groups[head] = list(range(len(vals)))
+        else:
+            for i, v in enumerate(vals):
+                if v is not None and len(v) >= 5 and v[0] == 0:
+                    groups.setdefault(v[:5], []).append(i)
+        parts: list[_Fast] = []
+        slow: list[int] = [i for i, v in enumerate(vals) if not v or len(v) < 5 or v[0] != 0]
+        for h, idx in groups.items():
+            plan = self._plan(int.from_bytes(h[1:5], "big"))
+            if plan.flat is None:
+                slow.extend(idx)
+                continue
+            fb = plan.flat.decode(vals if len(idx) == len(vals) else [vals[i] for i in idx], 5)
+            nulls = fb.nulls
+            label = np.where(nulls[:, 1], -1, fb.longs[:, 1])
+            good = (
+                fb.ok
+                & ~nulls[:, 0]
+                & ~fb.text_nulls[:, 0]
+                & ~nulls[:, 2:].any(axis=1)
+                & (label >= -1)
+                & (label <= 1)
+            )
+            if good.all():
+                rows = idx
+                pick: Any = None
+            else:
+                where = np.flatnonzero(good)
+                rows = [idx[i] for i in where.tolist()]
+                slow.extend(idx[i] for i in np.flatnonzero(~good).tolist())
+                pick = where
+            parts.append(_Fast(rows, fb, label, pick))
+        slow.sort()
+        return parts, [msgs[i] for i in slow]
 
-    def _avro_row(self, data: bytes) -> tuple[tuple[Any, ...], BlobKind | None]:
+    def _avro_row(self, data: bytes) -> tuple[Any, ...]:
         if len(data) < 5:
             raise RecordError("decode_error", f"payload of {len(data)} bytes is too short")
         magic, schema_id = _MAGIC_HEADER.unpack_from(data, 0)
         if magic != 0:
             raise RecordError("decode_error", f"bad magic byte {magic} (not Confluent Avro)")
         plan = self._plan(schema_id)
-        if plan.reader is None:
+        if plan.parsed is None:
             assert plan.reason is not None
             raise RecordError(plan.reason, plan.detail)
         try:
-            return plan.reader(data, 5), plan.blob
-        except RecordError:
-            raise
-        except Exception as exc:
+            rec = decode_one(plan.parsed, data, 5)
+        except FlatDecodeError as exc:
             raise RecordError(
                 "decode_error", f"corrupt Avro body for schema id {schema_id}: {exc}"
             ) from exc
+        row: list[Any] = [None] * _END
+        cols = plan.columns
+        for k, v in rec.items():
+            i = cols.get(str(k).upper())
+            if i is not None:
+                row[i] = v
+        return tuple(row)
 
     def decode(self, msgs: Sequence[Any]) -> DecodedBatch:
         """Decode `msgs` (confluent_kafka Messages or anything shaped like `Message`)."""
         out = DecodedBatch()
         json_input = self.input_format == "json"
         stamps: list[str] = []
-        # Numeric values arrive either as raw blobs (fast path) or as Python tuples.
-        blobs: dict[BlobKind, tuple[list[int], list[bytes], list[Any]]] = {}
-        tuples: tuple[list[int], list[tuple[Any, ...]]] = ([], [])
+        numeric_parts: list[NDArray[np.float64]] = []
         dead = out.dead
-        fast = None if json_input else self._fast(msgs)
-        if fast is not None:
-            (good, other, cols, raw), kind = fast
-            blobs[kind] = (list(range(len(good))), raw, cols[_NUM0])
-            out.msgs = [msgs[i] for i in good]
-            out.ids, out.users, out.labels, stamps = cols[0], cols[2], cols[3], cols[1]
-            msgs = [msgs[i] for i in other]
+        if not json_input and msgs:
+            given = msgs
+            fast, msgs = self._fast(msgs)
+            for part in fast:
+                fb, pick = part.batch, part.pick
+                ids, labels, num = fb.longs[:, 0], part.label, fb.values[:, 2:]
+                ts, users = fb.text[0], fb.text[1]
+                if pick is not None:
+                    ids, labels, num = ids[pick], labels[pick], num[pick]
+                    sel = pick.tolist()
+                    ts, users = [ts[i] for i in sel], [users[i] for i in sel]
+                rows = part.rows
+                out.msgs.extend(given if len(rows) == len(given) else [given[i] for i in rows])
+                out.ids.extend(ids.tolist())
+                out.labels.extend(labels.tolist())
+                out.users.extend(users)
+                stamps.extend(ts)  # type: ignore[arg-type]  # not null on the fast path
+                numeric_parts.append(num)
+        slow_rows: list[tuple[Any, ...]] = []
         for msg in msgs:
             data = msg.value()
             try:
                 if data is None:
                     raise RecordError("missing_field", "empty record (tombstone)")
-                if json_input:
-                    row, kind = _json_row(data), None
-                else:
-                    row, kind = self._avro_row(data)
-                blob = row[_BLOB] if kind is not None else None
-                if (
-                    row[0] is None
-                    or row[1] is None
-                    or row[_NUM0] is None
-                    or (blob is None and None in row[_NUM0:_BLOB])
-                ):
+                row = _json_row(data) if json_input else self._avro_row(data)
+                if row[0] is None or row[1] is None or None in row[_NUM0:]:
                     missing = [_NAMES[i] for i in _REQUIRED if row[i] is None]
                     raise RecordError("missing_field", f"missing or null: {', '.join(missing)}")
                 label = -1 if row[3] is None else row[3]
@@ -273,34 +330,18 @@ class Decoder:
             except RecordError as exc:
                 dead.append(DeadLetter(msg, exc.reason, str(exc)))
                 continue
-            pos = len(out.ids)
-            if blob is not None:
-                assert kind is not None
-                entry = blobs.get(kind)
-                if entry is None:
-                    entry = blobs[kind] = ([], [], [])
-                entry[0].append(pos)
-                entry[1].append(blob)
-                entry[2].append(row[_NUM0])
-            else:
-                tuples[0].append(pos)
-                tuples[1].append(row[_NUM0:_BLOB])
+            slow_rows.append(row[_NUM0:])
             out.msgs.append(msg)
             out.ids.append(row[0])
             out.users.append(row[2])
             out.labels.append(label)
             stamps.append(row[1])
+        if slow_rows:
+            numeric_parts.append(np.array(slow_rows, dtype=np.float64))
         n = len(out.ids)
         if n == 0:
             return out
-        numeric = np.empty((n, len(NUMERIC_COLUMNS)), np.float64)
-        for kind, (rows, raw, times) in blobs.items():
-            arr = np.frombuffer(b"".join(raw), dtype=BLOB_DTYPES[kind]).reshape(len(rows), -1)
-            numeric[rows, 1:] = arr["v"] if kind == "union" else arr
-            numeric[rows, 0] = times
-        if tuples[0]:
-            numeric[tuples[0]] = np.array(tuples[1], dtype=np.float64)
-        out.numeric = numeric
+        out.numeric = numeric_parts[0] if len(numeric_parts) == 1 else np.concatenate(numeric_parts)
         out.event_ms, bad_time = parse_times_ms(stamps)
         if bad_time:
             ok = np.ones(n, np.bool_)

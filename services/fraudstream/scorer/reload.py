@@ -19,8 +19,8 @@ from numpy.typing import NDArray
 
 from fraudstream.errors import FraudstreamError
 from fraudstream.model import NumpyModel, load_model, resolve_latest
-from fraudstream.scorer.avro_codec import ScoreWriter
 from fraudstream.scorer.decode import NUMERIC_COLUMNS
+from fraudstream.scorer.encode import ScoreWriter
 from fraudstream.scorer.errors import ModelRejectedError
 
 log = logging.getLogger(__name__)

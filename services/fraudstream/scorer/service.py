@@ -297,7 +297,10 @@ class Scorer:
                 log.info("serving model %s", model.version)
             # Wake on the first record, then take whatever else is already fetched: light
             # traffic is scored at once (low latency), heavy traffic fills whole batches.
-            head_msg = consumer.poll(timeout)
+            # With outputs awaiting acks, wake every 2 ms to serve their delivery reports
+            # (offsets stored and latency observed when the ack arrives, not when the next
+            # record does).
+            head_msg = consumer.poll(0.002 if self._inflight else timeout)
             msgs = [head_msg] if head_msg is not None else []
             if msgs and s.batch_size > 1:
                 msgs += consumer.consume(s.batch_size - 1, timeout=0)
@@ -428,15 +431,15 @@ class Scorer:
             try:
                 if cb is None:
                     for i in range(i, n):  # noqa: B020 - resumes at the record that failed
-                        produce(st, sp + bodies[i], keys[i])
+                        produce(st, bodies[i], keys[i])
                 else:
                     for i in range(i, n):  # noqa: B020
-                        produce(st, sp + bodies[i], keys[i], on_delivery=cb)
+                        produce(st, bodies[i], keys[i], on_delivery=cb)
                 i = n
             except BufferError:
                 self._producer.poll(0.05)
         for j in np.flatnonzero(anomalous).tolist():
-            self._produce(produce, at, keys[j], ap + bodies[j], cb)
+            self._produce(produce, at, keys[j], ap + bodies[j][len(sp) :], cb)
         self._produce_dead(batch.dead, cb)
         self.metrics.scoring_duration.observe(time.perf_counter() - t0)
         if fl.left == 0:
@@ -554,7 +557,7 @@ class Scorer:
         anomalous = scores > model.threshold
         bodies = model.writer.encode_batch(
             batch.ids, batch.users, batch.numeric[:, -1], scores, anomalous, batch.labels,
-            batch.event_ms, int(time.time() * 1000), top, share,
+            batch.event_ms, int(time.time() * 1000), top, share, self._score_prefix,
         )  # fmt: skip
         keys = [b"%d" % i for i in batch.ids]
         return scores, anomalous, bodies, keys

@@ -10,7 +10,6 @@ own test producers work; field names are matched case-insensitively (KSQL upper-
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 import logging
 import operator
@@ -30,6 +29,7 @@ from numpy.typing import NDArray
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from fraudstream.kafka.clients import consumer_config
+from fraudstream.serde.flatavro import FlatDecodeError, FlatPlan, decode_one
 from fraudstream.trainer.data import (
     LABEL_COLUMN,
     RAW_COLUMNS,
@@ -38,7 +38,6 @@ from fraudstream.trainer.data import (
     parse_label,
 )
 from fraudstream.trainer.errors import InputSchemaError, TrainerError
-from fraudstream.trainer.fastavro_batch import FlatPlan
 
 log = logging.getLogger(__name__)
 
@@ -106,10 +105,10 @@ class _WriterSchemas:
 class BatchDecoder:
     """Decode message values in bulk into raw rows, labels and skip reasons.
 
-    Bodies that share a writer schema are concatenated and read back-to-back from one
-    buffer (one fastavro call per record, no per-record buffer); the position after each
-    record must equal the end of its body, otherwise that record is a `decode_error` and
-    reading resumes at the next body. Values are validated with NumPy per batch.
+    Values that share a writer schema are decoded together by `fraudstream.serde.flatavro`
+    (one vectorized pass for flat schemas); records it cannot vouch for, and every record
+    of a non-flat schema, are decoded one by one with fastavro, where a body that does not
+    end exactly at its end is a `decode_error`. Values are validated with NumPy per batch.
     """
 
     def __init__(self, schemas: _WriterSchemas) -> None:
@@ -136,31 +135,24 @@ class BatchDecoder:
             if plan is None:
                 self._decode(parsed, pick, group)
                 continue
-            decoded, nulls, ok = plan.decode([memoryview(v)[5:] for v in group])
+            batch = plan.decode(group, offset=5)
+            decoded, nulls, ok = batch.values, batch.nulls, batch.ok
             missing = nulls[:, :-1].any(axis=1)
             good = ok & ~missing
             self.skipped["missing_value"] += int((ok & missing).sum())
             chunk = decoded[good]
             chunk[:, -1] = np.where(nulls[good, -1], UNLABELED, chunk[:, -1])
             self.chunks.append(chunk)
-            if not ok.all():  # let fastavro say what is wrong with these
+            if not ok.all():  # the per-record decode says what is wrong with these
                 self._decode(parsed, pick, [group[i] for i in np.flatnonzero(~ok)])
 
     def _decode(self, parsed: Any, pick: Any, group: list[bytes]) -> None:
-        buf = io.BytesIO(b"".join(memoryview(v)[5:] for v in group))
-        reader = fastavro.schemaless_reader
         rows = self.rows
-        end = 0
         for v in group:
-            end += len(v) - 5
             try:
-                rec = reader(buf, parsed, None)
-                ok = buf.tell() == end and isinstance(rec, dict)
-            except Exception:  # fastavro raises several types for garbled bodies
-                ok = False
-            if not ok:
+                rec = decode_one(parsed, v, offset=5)
+            except FlatDecodeError:
                 self.skipped["decode_error"] += 1
-                buf.seek(end)
                 continue
             vals = pick(rec)
             if None in vals[:-1]:

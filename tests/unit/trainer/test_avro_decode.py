@@ -12,10 +12,10 @@ import numpy as np
 import pytest
 
 from fraudstream.schemas import load_schema
+from fraudstream.serde.flatavro import FlatPlan
 from fraudstream.trainer.avro_source import BatchDecoder, _WriterSchemas, parse_since
 from fraudstream.trainer.data import RAW_COLUMNS
 from fraudstream.trainer.errors import InputSchemaError, TrainerError
-from fraudstream.trainer.fastavro_batch import FlatPlan
 
 WANTED = [*(f"V{i}" for i in range(1, 29)), "AMOUNT", "TIME", "CLASS"]
 
@@ -52,7 +52,8 @@ def test_fast_plan_matches_fastavro_exactly() -> None:
     bodies = [_encode(schema, r)[5:] for r in recs]
     plan = FlatPlan.build(schema, WANTED)
     assert plan is not None
-    values, nulls, ok = plan.decode(bodies)
+    batch = plan.decode(bodies)
+    values, nulls, ok = batch.values, batch.nulls, batch.ok
     assert ok.all()
     for i, r in enumerate(recs):
         for j, name in enumerate(WANTED):
@@ -69,7 +70,7 @@ def test_fast_plan_flags_bodies_it_cannot_vouch_for() -> None:
     bodies = [good[0], good[1][:-3], good[2] + b"\x00", b"\x07" * 40, good[3], b""]
     plan = FlatPlan.build(schema, WANTED)
     assert plan is not None
-    _, _, ok = plan.decode(bodies)
+    ok = plan.decode(bodies).ok
     assert ok.tolist() == [True, False, False, False, True, False]
 
 
