@@ -4,6 +4,7 @@ precision/recall match a recount from the records, and it shows the serving mode
 from __future__ import annotations
 
 import threading
+import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -78,3 +79,23 @@ def test_liveview_counts_match_scores_topic(
     assert snap.versions == {version: N}
     assert snap.metrics.up and snap.metrics.model_version == version
     assert snap.metrics.scored == N
+
+
+def test_interactive_view_renders_and_stops(kafka_bootstrap: str) -> None:
+    """The terminal (rich Live) path: renders, refreshes, stops on time with no scorer up."""
+    import io
+
+    from rich.console import Console
+
+    out = io.StringIO()
+    con = Console(file=out, force_terminal=True, width=110)
+    port = free_port()
+    view = LiveView(
+        kafka_bootstrap, "http://127.0.0.1:1", f"http://127.0.0.1:{port}", "no-scores", "no-src"
+    )
+    t0 = time.monotonic()
+    snap = view.run(3.0, threading.Event(), interactive=True, console=con)
+    assert 2.5 < time.monotonic() - t0 < 30
+    assert snap.scored == 0 and not snap.metrics.up
+    text = out.getvalue()
+    assert "fraudstream — live" in text and "NOT READY" in text
