@@ -17,7 +17,6 @@ from pydantic import BaseModel, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from fraudstream.config import Settings, get_settings
-from fraudstream.errors import LocalStackError
 from fraudstream.kafka.admin import create_topics, wait_for_broker
 from fraudstream.local.kafka import PROJECT_ROOT, LocalKafka
 from fraudstream.local.procs import free_port
@@ -176,16 +175,7 @@ class Pipeline:
     def start_kafka(self) -> None:
         broker = self.broker()
         self.progress(f"starting Kafka broker on {broker.bootstrap}")
-        for attempt in range(3):
-            try:
-                broker.start(timeout=self.cfg.start_timeout)
-                break
-            except LocalStackError as exc:
-                # LocalKafka passes a random cluster id as `-t <id>`; one starting with '-'
-                # (1 in 64) is taken for an option by kafka-storage. A new id fixes it.
-                if "formatting KRaft storage failed" not in str(exc) or attempt == 2:
-                    raise
-                self.progress("KRaft format rejected the random cluster id; retrying")
+        broker.start(timeout=self.cfg.start_timeout)
         pid = broker.pid()
         assert pid is not None
         self.sup.adopt("kafka", pid, broker.pid_file, broker.log_file, broker.bootstrap)
