@@ -91,3 +91,14 @@ def test_aggregates_continue_after_restart(
         assert by_user[user]["TOTAL"] == pytest.approx(sum(amounts))
         assert by_user[user]["MEAN"] == pytest.approx(sum(amounts) / 15)
     assert sorted(v["N"] for v in wait_counts(read_topic, totals, 15).values()) == [15, 15, 15]
+
+    # TERMINATE drops the query's state with it
+    (qid, runner) = next(
+        (q, r) for q, r in restarted.service.runners.items() if r.query.sink_topic == totals
+    )
+    with KsqlClient(restarted.url) as client:
+        client.ksql(f"TERMINATE {qid};")
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and runner.changelog_topic in admin.list_topics().topics:
+        time.sleep(0.2)
+    assert runner.changelog_topic not in admin.list_topics().topics
