@@ -1455,7 +1455,21 @@ class Planner:
         lstate: dict[Any, list[Any]] = {}
         rstate: dict[Any, list[Any]] = {}
         raw_keys: dict[Any, Any] = {}
-        emitted: set[Any] = set()
+        emitted: dict[Any, bool] = {}  # keys whose join row was last emitted (not a tombstone)
+        # both tables' rows are the join's state: the runtime restores them from a changelog
+        stores = {
+            "left": StateStore("left", lstate),
+            "right": StateStore("right", rstate),
+            "raw_keys": StateStore("raw_keys", raw_keys),
+            "emitted": StateStore("emitted", emitted),
+        }
+        if not self.transient and self.query is not None:
+            self.query.state_stores.extend(stores.values())
+
+        def mark(name: str, k: Any) -> None:
+            dirty = stores[name].dirty
+            if dirty is not None:
+                dirty.add(k)
 
         def tt_emit(k: Any, rec: InRecord) -> list[Any]:
             lrow, rrow = lstate.get(k), rstate.get(k)
@@ -1471,10 +1485,13 @@ class Planner:
                     lrow[l_rt] if lrow is not None else -(2**63),
                     rrow[r_rt - lw] if rrow is not None else -(2**63),
                 )
-                emitted.add(k)
+                if k not in emitted:
+                    emitted[k] = True
+                    mark("emitted", k)
                 return out(full, rec, ts, raw)
             if k in emitted:
-                emitted.discard(k)
+                del emitted[k]
+                mark("emitted", k)
                 return out(full, rec, rec.timestamp, raw, tombstone=True)
             return []
 
@@ -1496,7 +1513,10 @@ class Planner:
                     return []
             else:
                 store[k] = row
-                raw_keys[k] = row[0]
+                if raw_keys.get(k, raw_keys) != row[0]:
+                    raw_keys[k] = row[0]
+                    mark("raw_keys", k)
+            mark("left" if is_left else "right", k)
             return tt_emit(k, rec)
 
         self._register(ls.topic, lambda rec: on_table_side(rec, True))
