@@ -351,6 +351,10 @@ class ExpressionCompiler:
         check_comparable(e, lt, rt)
         lf, rf = left.fn, right.fn
         op = _COMPARE[e.op]
+        if {lt.base, rt.base} == {T.DOUBLE, T.DECIMAL}:
+            # ksqlDB compares a DOUBLE with a DECIMAL as BigDecimal.valueOf(double): the
+            # double's shortest decimal text, so 11.1 = 11.1 holds (exact binary value does not)
+            op = _decimal_double_compare(op)
         if right.const:
             rv = right.value
             if rv is None:
@@ -785,6 +789,19 @@ def check_comparable(e: A.Comparison, lt: T.SqlType, rt: T.SqlType) -> None:
             f"Cannot compare {A.format_expr(e.left)} ({lt}) to {A.format_expr(e.right)} "
             f"({rt}) with {_OP_NAMES.get(e.op, e.op)}."
         )
+
+
+def _decimal_double_compare(op: Callable[[Any, Any], Any]) -> Callable[[Any, Any], Any]:
+    def as_dec(v: Any) -> Any:
+        return Decimal(repr(v)) if isinstance(v, float) and math.isfinite(v) else v
+
+    def compare(a: Any, b: Any) -> Any:
+        a, b = as_dec(a), as_dec(b)
+        if isinstance(a, float) or isinstance(b, float):  # NaN / infinity: as doubles
+            return op(float(a), float(b))
+        return op(a, b)
+
+    return compare
 
 
 def _deep_eq(a: Any, b: Any) -> bool:

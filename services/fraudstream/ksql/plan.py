@@ -968,6 +968,13 @@ class Planner:
         windowed = src.window is not None and not self.transient
         ws_index = rt_index + 3
         nkeys = len(src.key_columns)
+        # a push query over a table retracts (tombstone) only rows it has shown
+        track_shown = is_table and self.transient
+        shown: set[Any] = set()
+
+        def row_key(row: Sequence[Any]) -> Any:
+            k = _hashable(list(row[:nkeys]))
+            return (k, row[ws_index], row[ws_index + 1]) if src.window is not None else k
 
         def handle(rec: InRecord) -> list[Any]:
             try:
@@ -990,6 +997,8 @@ class Planner:
                 return []
             if tomb:
                 if is_table:
+                    if track_shown:
+                        shown.discard(row_key(row))
                     return emit(
                         row,
                         rec,
@@ -1024,6 +1033,11 @@ class Planner:
                     ok = False
                 if ok is not True:
                     if is_table:
+                        if track_shown:
+                            key = row_key(row)
+                            if key not in shown:
+                                return []
+                            shown.discard(key)
                         return emit(
                             row,
                             rec,
@@ -1038,6 +1052,8 @@ class Planner:
                     return []
             if windowed:
                 return emit(row, rec, row[rt_index], wstart=row[ws_index], wend=row[ws_index + 1])
+            if track_shown:
+                shown.add(row_key(row))
             return emit(row, rec, row[rt_index])
 
         self._register(src.topic, handle)

@@ -97,3 +97,36 @@ def test_define_variables_apply_to_later_statements() -> None:
     # variable names are case-insensitive identifiers
     names = {v["name"]: v["value"] for v in res.entity["variables"]}
     assert names == {"SRC_TOPIC": "events", "PARTS": "3"}
+
+
+def test_double_equals_decimal_literal_by_its_decimal_text() -> None:
+    engine = KsqlEngine()
+    engine.execute(
+        "CREATE STREAM s (x DOUBLE) WITH (kafka_topic='s', value_format='JSON', partitions=1);"
+        "CREATE STREAM o AS SELECT x FROM s WHERE x = 11.1 OR x > 100.25;"
+    )
+    (q,) = engine.queries.values()
+    kept = [
+        v
+        for v in (11.1, 11.2, 100.25, 100.5, float("nan"))
+        if q.process(InRecord("s", None, orjson.dumps({"x": v}), 0))
+    ]
+    assert kept == [11.1, 100.5]
+
+
+def test_push_query_over_table_retracts_only_rows_it_showed() -> None:
+    engine = KsqlEngine()
+    engine.execute(
+        "CREATE TABLE t (k STRING PRIMARY KEY, n INT) WITH (kafka_topic='t', value_format='JSON',"
+        " partitions=1);"
+    )
+    tq = engine.transient_query("SELECT * FROM t WHERE n > 1 EMIT CHANGES;")
+
+    def rows(key: bytes, n: int) -> list[tuple[list[object], bool]]:
+        recs = tq.process_rows(InRecord("t", key, orjson.dumps({"n": n}), 0))
+        return [(r.values, r.tombstone) for r in recs]
+
+    assert rows(b"a", 0) == []  # never shown: nothing to retract
+    assert rows(b"a", 5) == [(["a", 5], False)]
+    assert rows(b"a", 0) == [(["a", 0], True)]  # shown, now filtered out: retracted
+    assert rows(b"a", 0) == []
