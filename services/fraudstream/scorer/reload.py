@@ -109,6 +109,7 @@ class ModelWatcher:
         self._refused: set[str] = set()
         self._last_wait_msg = ""
         self._stop = threading.Event()
+        self._wake = threading.Event()
         self._thread: threading.Thread | None = None
 
     def check(self) -> bool:
@@ -155,8 +156,16 @@ class ModelWatcher:
         self._thread = threading.Thread(target=self._loop, name="model-watcher", daemon=True)
         self._thread.start()
 
+    def wake(self) -> None:
+        """Check LATEST now instead of at the next interval (a model was announced)."""
+        self._wake.set()
+
     def _loop(self) -> None:
-        while not self._stop.wait(self.interval_s):
+        while not self._stop.is_set():
+            self._wake.wait(self.interval_s)
+            self._wake.clear()
+            if self._stop.is_set():
+                break
             try:
                 self.check()
             except Exception:  # never let the watcher die: log and keep watching
@@ -164,5 +173,6 @@ class ModelWatcher:
 
     def stop(self) -> None:
         self._stop.set()
+        self._wake.set()
         if self._thread is not None:
             self._thread.join(timeout=5)

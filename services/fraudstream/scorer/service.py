@@ -36,6 +36,7 @@ from confluent_kafka import (
 from fraudstream.errors import ConfigError, KafkaUnavailableError
 from fraudstream.kafka import consumer_config, create_topics, producer_config, wait_for_broker
 from fraudstream.schemas import load_schema
+from fraudstream.scorer.announcements import AnnouncementListener
 from fraudstream.scorer.decode import DeadLetter, DecodedBatch, Decoder
 from fraudstream.scorer.errors import DeliveryError, RegistryUnavailableError, ScorerError
 from fraudstream.scorer.http import HttpServer, make_app
@@ -68,6 +69,7 @@ class Scorer:
         self._last_poll = time.monotonic()
         self._serving: ServingModel | None = None
         self._inflight: deque[_InFlight] = deque()
+        self.announcements: AnnouncementListener | None = None
         self._inflight_events = 0
         self._consumer: Consumer | None = None
         self._producer: Producer | None = None
@@ -116,6 +118,11 @@ class Scorer:
                 self._http.start()
                 self.port = s.metrics_port
             self.watcher.start()
+            if s.listen_announcements:
+                self.announcements = AnnouncementListener(
+                    s.kafka_bootstrap, s.topic_models, lambda _v: self.watcher.wake()
+                )
+                self.announcements.start()
             if not self._wait_for_model(stop):
                 return
             if not self._connect(stop):
@@ -650,6 +657,8 @@ class Scorer:
         self._consumer = None
         self._assigned.clear()
         self.watcher.stop()
+        if self.announcements is not None:
+            self.announcements.stop()
         if self._schemas is not None:
             self._schemas.close()
         if self._http is not None:

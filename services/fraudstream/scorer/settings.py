@@ -30,6 +30,10 @@ class ScorerSettings(BaseSettings):
     topic_scores: str | None = Field(None, description="Override FRAUDSTREAM_TOPIC_SCORES.")
     topic_alerts: str | None = Field(None, description="Override FRAUDSTREAM_TOPIC_ALERTS.")
     topic_dlq: str | None = Field(None, description="Override FRAUDSTREAM_TOPIC_DLQ.")
+    topic_models: str | None = Field(None, description="Override FRAUDSTREAM_TOPIC_MODELS.")
+    listen_announcements: bool = Field(
+        True, description="Also check LATEST at once when the trainer announces a model."
+    )
     metrics_port: int | None = Field(
         None, ge=0, le=65535, description="Override FRAUDSTREAM_METRICS_PORT (0 = no HTTP server)."
     )
@@ -109,6 +113,7 @@ class ScorerSettings(BaseSettings):
             topic_scores=self.topic_scores or s.topic_scores,
             topic_alerts=self.topic_alerts or s.topic_alerts,
             topic_dlq=self.topic_dlq or s.topic_dlq,
+            topic_models=self.topic_models or s.topic_models,
             metrics_port=s.metrics_port if self.metrics_port is None else self.metrics_port,
             bind_host=self.bind_host or s.bind_host,
             **self.model_dump(
@@ -120,6 +125,7 @@ class ScorerSettings(BaseSettings):
                     "topic_scores",
                     "topic_alerts",
                     "topic_dlq",
+                    "topic_models",
                     "metrics_port",
                     "bind_host",
                 }
@@ -137,6 +143,7 @@ class ResolvedSettings(ScorerSettings):
     topic_scores: str
     topic_alerts: str
     topic_dlq: str
+    topic_models: str
     metrics_port: int
     bind_host: str
 

@@ -154,3 +154,36 @@ def _status(url: str) -> int:
         return httpx.get(url, timeout=2).status_code
     except httpx.HTTPError:
         return 0
+
+
+@pytest.mark.timeout(90)
+def test_model_announcement_triggers_reload_before_the_poll(
+    kafka_bootstrap: str,
+    topic_factory: Callable[..., str],
+    model_dir: Path,
+    model_version: str,
+    run_scorer: Callable[..., Any],
+) -> None:
+    """LATEST is polled only every 60 s here: the trainer's announcement makes the scorer
+    check at once, and a garbled announcement costs nothing but a check."""
+    from fraudstream.trainer.announce import announce
+
+    models_topic = topic_factory("models", partitions=1)
+    rs = run_scorer(reload_interval_s=60.0, topic_models=models_topic)
+    rs.wait_ready()
+    listener = rs.scorer.announcements
+    assert listener is not None and listener.assigned.wait(20), "listener never assigned"
+    time.sleep(1.0)  # the latest-offset reset happens right after assignment
+    assert rs.scorer.watcher.current is not None
+    assert rs.scorer.watcher.current.version == model_version
+    new = publish_pca_model(model_dir, seed=9, bias=0.25)
+    assert new != model_version
+    time.sleep(1.5)
+    assert rs.scorer.watcher.current.version == model_version, "no poll within 60 s"
+    t0 = time.monotonic()
+    announce(kafka_bootstrap, models_topic, load_model(model_dir / new).manifest, str(model_dir))
+    deadline = t0 + 20
+    while rs.scorer.watcher.current.version != new and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert rs.scorer.watcher.current.version == new, "announcement did not trigger a reload"
+    assert time.monotonic() - t0 < 20

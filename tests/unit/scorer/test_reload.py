@@ -93,3 +93,23 @@ def test_watcher_waits_then_loads_then_refuses_broken_and_keeps_serving(
 
 def write_latest_unchecked(root: Path, version: str) -> None:
     (root / "LATEST").write_text(version + "\n")
+
+
+def test_wake_checks_latest_before_the_interval(tmp_path: Path) -> None:
+    import time
+
+    first = publish_pca_model(tmp_path, seed=4)
+    w = ModelWatcher(tmp_path, interval_s=60.0)
+    w.start()
+    try:
+        assert w.current is not None and w.current.version == first
+        second = publish_pca_model(tmp_path, seed=5, bias=0.5)
+        time.sleep(0.3)
+        assert w.current.version == first, "the 60 s poll has not run"
+        w.wake()
+        deadline = time.monotonic() + 10
+        while w.current.version != second and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert w.current.version == second
+    finally:
+        w.stop()
