@@ -49,7 +49,7 @@ def test_broker_start_failure_shows_java_output(tmp_path: Path) -> None:
     from fraudstream.errors import LocalStackError
 
     broker = LocalKafka(data_dir=tmp_path, port=free_port(), controller_port=free_port(), heap="1x")
-    with pytest.raises(LocalStackError, match="Invalid (maximum|initial) heap size"):
+    with pytest.raises(LocalStackError, match=r"Invalid (maximum|initial) heap size"):
         broker.start(timeout=20)
     assert not broker.running()
 
