@@ -3,11 +3,16 @@
 -- The seed joined a stream that did not exist (creditcardfraud_enahnced) on a CITY column its
 -- USERS table lacked, and wrote into the training topic. Here:
 --   a) creditcardfraud_enriched re-keys the source by user id (PARTITION BY) into
---      users_partitions partitions, so the stream side is co-partitioned with USERS;
---   b) creditcardfraud_per_user joins it to USERS and keeps the seed's filter
---      (V1 > per_user_min_v1, default 5 as in the seed; V2 present; city LIKE 'Premium%').
--- ksqlDB requires the join key in the projection, so the per-user topic is keyed by the user id;
--- its value carries the masked user only. Nothing downstream of KSQL scores this topic.
+--      users_partitions partitions, so the stream side is co-partitioned with USERS. Its topic
+--      (enriched_topic) is KSQL-INTERNAL: it holds the raw user id as key and value, and no
+--      consumer outside KSQL may read it.
+--   b) creditcardfraud_per_user joins it to USERS, keeps the seed's filter (V1 > per_user_min_v1,
+--      default 5 as in the seed; V2 present; city LIKE 'Premium%') and re-keys the result by the
+--      MASKED user (PARTITION BY MASK_LEFT(c.userid, 2)). ksqlDB requires the partitioning
+--      expression in the projection (it becomes the key column USERID); with PARTITION BY the
+--      join key itself need not be projected (ksqlDB's "partition by non-Key in join on Key"
+--      case). So neither the key nor the value of per_user_topic carries a raw user id or name:
+--      key = masked user, value = MASKED_USER (the same masked user, AS_VALUE), CITY, event.
 --
 -- Variables: enriched_topic, users_partitions, per_user_topic, per_user_min_v1.
 CREATE STREAM creditcardfraud_enriched WITH (
@@ -27,8 +32,8 @@ CREATE STREAM creditcardfraud_per_user WITH (
   KAFKA_TOPIC = '${per_user_topic}',
   VALUE_FORMAT = 'AVRO'
 ) AS SELECT
-  c.userid AS USERID,
-  MASK_LEFT(c.userid, 2) AS MASKED_USER,
+  MASK_LEFT(c.userid, 2) AS USERID,
+  AS_VALUE(MASK_LEFT(c.userid, 2)) AS MASKED_USER,
   u.city AS CITY,
   c.Id AS ID,
   c.Timestamp AS TIMESTAMP,
@@ -66,4 +71,5 @@ CREATE STREAM creditcardfraud_per_user WITH (
 FROM creditcardfraud_enriched c
 INNER JOIN USERS u ON c.userid = u.userid
 WHERE c.V1 > ${per_user_min_v1} AND c.V2 IS NOT NULL AND u.city LIKE 'Premium%'
+PARTITION BY MASK_LEFT(c.userid, 2)
 EMIT CHANGES;

@@ -752,18 +752,23 @@ def build_app(service: KsqlService) -> Starlette:
         )
 
     async def healthcheck(_request: Request) -> Response:
+        # ksqlDB's HealthCheckAgent sets isHealthy = every detail healthy, and its
+        # HealthCheckResource answers EndpointResponse.ok(...): 200 with isHealthy false in
+        # the body when a check fails (not 503). A failed persistent query shows up here as
+        # commandRunner unhealthy. 503 only while the server has not started.
         runners_ok = all(r.stats.state != "ERROR" for r in service.runners.values())
-        healthy = service.started
+        started = service.started
+        details = {
+            "metastore": {"isHealthy": started},
+            "kafka": {"isHealthy": started},
+            "commandRunner": {"isHealthy": started and runners_ok},
+        }
         body = {
-            "isHealthy": healthy,
-            "details": {
-                "metastore": {"isHealthy": healthy},
-                "kafka": {"isHealthy": healthy},
-                "commandRunner": {"isHealthy": healthy and runners_ok},
-            },
+            "isHealthy": all(d["isHealthy"] for d in details.values()),
+            "details": details,
             "ksqlServiceId": service.service_id,
         }
-        return _json(body, 200 if healthy else 503)
+        return _json(body, 200 if started else 503)
 
     def run_ksql(data: dict[str, Any]) -> Response:
         sql = data.get("ksql")

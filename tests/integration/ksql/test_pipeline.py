@@ -82,12 +82,16 @@ def test_statements_run_end_to_end_and_resume_after_restart(
     want_join = sorted(
         e["Id"] for e in first if USERS[e["User"]].startswith("Premium") and e["V1"] > 5
     )
-    joined = [
-        decoder.decode(m.value())
-        for m in read_topic(ksql_vars["per_user_topic"], len(want_join), settle=1.0)
-    ]
+    joined_msgs = read_topic(ksql_vars["per_user_topic"], len(want_join), settle=1.0)
+    joined = [decoder.decode(m.value()) for m in joined_msgs]
     assert sorted(r["ID"] for r in joined) == want_join
     assert {r["CITY"] for r in joined} <= {"Premium Berlin", "Premium Oslo"}
+    # keyed by the masked user; no raw user id or name in any key or value of the topic
+    by_key = {m.key(): r["MASKED_USER"] for m, r in zip(joined_msgs, joined, strict=True)}
+    assert by_key == {b"xxice": "xxice", b"xxrol": "xxrol"}
+    for m in joined_msgs:
+        for raw in (*USERS, *(u.title() for u in USERS)):
+            assert raw.encode() not in (m.key() or b"") + (m.value() or b"")
 
     # idempotent: a second apply skips every object
     assert apply_dir(server, ksql_vars) == {"create": 0, "replace": 0, "skip": 6, "run": 0}

@@ -33,9 +33,11 @@ CREATE STREAM creditcard_keyed AS SELECT `User` AS userid, Id, V1, V2, Amount
   FROM creditcard_raw PARTITION BY `User`;
 CREATE STREAM creditcard_per_user
   WITH (KAFKA_TOPIC='creditcardfraud_per_user', VALUE_FORMAT='AVRO') AS
-  SELECT c.userid AS userid, c.Id AS id, u.city AS city, c.V1 AS v1, c.Amount AS amount
+  SELECT MASK_LEFT(c.userid, 2) AS userid, AS_VALUE(MASK_LEFT(c.userid, 2)) AS masked_user,
+         c.Id AS id, u.city AS city, c.V1 AS v1, c.Amount AS amount
   FROM creditcard_keyed c INNER JOIN users u ON c.userid = u.userid
-  WHERE V1 > 5 AND V2 IS NOT NULL AND u.CITY LIKE 'Premium%' EMIT CHANGES;
+  WHERE V1 > 5 AND V2 IS NOT NULL AND u.CITY LIKE 'Premium%'
+  PARTITION BY MASK_LEFT(c.userid, 2) EMIT CHANGES;
 """
 
 
@@ -131,9 +133,16 @@ def test_per_user_join_emits_only_premium_cities(
     d.send("creditcardfraud_source", None, _event(2, "bob", None, v1=7.0))
     d.send("creditcardfraud_source", None, _event(3, "alice", None, v1=1.0))  # V1 too small
     d.send("creditcardfraud_source", None, _event(4, "carol", None, v1=9.0))  # unknown user
-    rows = [_avro(reg, r.value) for r in d.out["creditcardfraud_per_user"]]  # type: ignore[arg-type]
-    assert [(r["ID"], r["CITY"]) for r in rows] == [(1, "Premium Paris")]
-    assert d.out["creditcardfraud_per_user"][0].key == b"alice"
+    out = d.out["creditcardfraud_per_user"]
+    rows = [_avro(reg, r.value) for r in out]  # type: ignore[arg-type]
+    assert [(r["ID"], r["CITY"], r["MASKED_USER"]) for r in rows] == [(1, "Premium Paris", "xxice")]
+    # re-keyed by the masked user: no raw user id in the key or the value of the output topic
+    assert [r.key for r in out] == [b"xxice"]
+    assert "USERID" not in rows[0]  # the key column is not repeated in the value
+    for r in out:
+        assert b"alice" not in (r.key or b"") and b"alice" not in (r.value or b"")
+    # the raw id stays in the KSQL-internal re-key topic only
+    assert d.out["CREDITCARD_KEYED"][0].key == b"alice"
 
 
 def test_bad_records_go_to_the_processing_log_not_up(
@@ -224,3 +233,46 @@ def test_windowed_count_per_user() -> None:
         b"u1" + (0).to_bytes(8, "big"),
         b"u1" + (60000).to_bytes(8, "big"),
     ]
+
+
+def test_project_statements_keep_raw_users_inside_ksql() -> None:
+    """The real `ksql/*.sql` files: the per-user topic is keyed by the masked user and no topic
+    a consumer reads carries a raw user id or name; only the internal re-key topic holds ids."""
+    from pathlib import Path
+
+    from fraudstream.config import Settings
+    from fraudstream.ksql import apply as applier
+
+    ksql_dir = Path(__file__).resolve().parents[3] / "ksql"
+    variables = applier.default_variables(Settings(), {})
+    reg = InMemorySchemaRegistry()
+    engine = KsqlEngine(schema_registry=reg)
+    for f in applier.statement_files(ksql_dir):
+        engine.execute(f.read_text(), variables=variables)
+    d = Driver(engine)
+    users = {"alice7": ("Alice Smith", "Premium Paris"), "bob": ("Bob Jones", "Lyon")}
+    for uid, (name, city) in users.items():
+        d.send("users", uid.encode(), orjson.dumps({"userid": uid, "name": name, "city": city}))
+    for i, (uid, v1) in enumerate(
+        [("alice7", 6.0), ("bob", 7.0), ("alice7", 1.0), ("alice7", 9.5)]
+    ):
+        d.send("creditcardfraud_source", uid.encode(), _event(i, uid, None, v1=v1))
+
+    per_user = d.out[variables["per_user_topic"]]
+    rows = [_avro(reg, r.value) for r in per_user]  # type: ignore[arg-type]
+    assert [(r["ID"], r["CITY"], r["MASKED_USER"]) for r in rows] == [
+        (0, "Premium Paris", "xxice7"),
+        (3, "Premium Paris", "xxice7"),
+    ]
+    assert {r.key for r in per_user} == {b"xxice7"}
+    raw = [s.encode() for uid, (name, _c) in users.items() for s in (uid, name)]
+    internal = {variables["enriched_topic"]}
+    for topic, recs in d.out.items():
+        if topic in internal:
+            continue
+        for r in recs:
+            for s in raw:
+                assert s not in (r.key or b""), (topic, r.key)
+                assert s not in (r.value or b""), (topic, r.value)
+    # the KSQL-internal re-key topic is where the raw id lives (and why it is internal)
+    assert d.out[variables["enriched_topic"]][0].key == b"alice7"
