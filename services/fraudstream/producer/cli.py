@@ -134,7 +134,7 @@ def produce(
     compression: str | None = typer.Option(
         None,
         "--compression",
-        help="none|gzip|snappy|lz4|zstd (FRAUDSTREAM_PRODUCER_COMPRESSION, none).",
+        help="none|gzip|snappy|lz4|zstd (FRAUDSTREAM_PRODUCER_COMPRESSION, lz4).",
     ),
     json_out: bool = typer.Option(False, "--json", help="Print the final stats as JSON."),
 ) -> None:
