@@ -11,6 +11,7 @@ CLI): the current batch finishes, outputs are flushed, offsets committed, client
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import socket
@@ -127,6 +128,10 @@ class Scorer:
                 return
             if not self._connect(stop):
                 return
+            # Start-up objects (modules, model, clients) never die: keep them out of the
+            # cyclic GC's full collections, which would otherwise walk them mid-stream.
+            gc.collect()
+            gc.freeze()
             self._loop(stop)
         finally:
             self._shutdown()
