@@ -146,6 +146,31 @@ def test_per_user_join_only_premium(run: dict[str, Any]) -> None:
     assert got == qualifying, f"qualifying events missing: {sorted(qualifying - got)[:10]}"
 
 
+def test_per_user_topic_carries_no_original_user(run: dict[str, Any]) -> None:
+    """The join's output leaves KSQL: its keys and values hold the masked user, never an
+    original user id or name (the raw id stays in KSQL's internal re-key topic)."""
+    users = run["users"]
+    originals = {u["userid"] for u in users}
+    names = {u["name"] for u in users}
+    events = run["events"]
+    records = run["h"].read(run["h"].settings.topic_per_user)
+    assert len(records) == len(run["per_user"]) > 0
+    decode = run["h"].decode
+    for rec in records:
+        assert rec.key is not None and rec.value is not None
+        key = rec.key.decode()
+        value = decode(rec.value)
+        orig = events[int(value["id"])]["User"]
+        assert key == mask_left(orig) == value["masked_user"], (key, value["masked_user"], orig)
+        assert key not in originals and key not in names
+        assert "userid" not in value  # the masked key column is not repeated as a raw field
+        for field, v in value.items():
+            assert v not in originals and v not in names, (field, v)
+        # byte level too: no original id or name anywhere in the key or the Avro value
+        raw = rec.key + rec.value
+        assert orig.encode() not in raw, orig
+
+
 def test_live_roc_auc_above_0_9(run: dict[str, Any]) -> None:
     from sklearn.metrics import roc_auc_score
 
