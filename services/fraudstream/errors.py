@@ -1,23 +1,57 @@
 """One exception root for the whole project; each part raises its own subclass.
 
-The tree (keep it current when adding a class):
+The tree (keep it current when adding a class; the leaves live in each part's `errors.py`):
 
     FraudstreamError
-    ├── ConfigError            invalid FRAUDSTREAM_* setting (message names the variable)
-    ├── KafkaUnavailableError  broker not reachable within the bounded wait
-    ├── LocalStackError        the embedded local stack could not start or stop
-    │   └── PortInUseError     a port it needs is taken
-    ├── SerdeError             bytes that do not decode / records that do not encode
-    ├── RegistryError          Schema Registry client or server failure
-    ├── KsqlError              KSQL client, parser or engine failure
-    ├── ProducerError          event source failure (bad CSV header, missing file, ...)
-    ├── TrainerError           training could not produce a model
-    ├── ModelError             a model artifact is missing, broken or incompatible
-    ├── ScorerError            the scoring service failed
-    └── ReportError            the dashboard report could not be rendered
+    ├── ConfigError                 invalid FRAUDSTREAM_* setting (message names the variable)
+    ├── KafkaUnavailableError       broker not reachable within the bounded wait
+    ├── LocalStackError             the embedded local stack could not start or stop
+    │   ├── PortInUseError          a port it needs is taken
+    │   ├── ComponentStartError     a component died or never became ready (local/errors.py)
+    │   ├── JobFailedError          a one-shot step (apply, train) failed (local/errors.py)
+    │   └── StackStateError         the stack's state file disagrees with what runs
+    ├── SerdeError                  bytes that do not decode / records that do not encode
+    │   └── SerdeFailure            has a stable `.reason` for dead letters (serde/errors.py)
+    │       ├── PayloadDecodeError  decode_error: not the wire format, corrupt body, bad JSON
+    │       ├── SchemaNotFoundError schema_not_found: unknown schema id
+    │       ├── MissingFieldError   missing_field
+    │       ├── WrongTypeError      wrong_type
+    │       ├── InvalidValueError   invalid_value: NaN, inf, out of range
+    │       └── EncodeError         a record that does not fit its schema
+    ├── RegistryError               Schema Registry client or server failure
+    │   ├── RegistryUnavailableError the registry did not answer: retry, do not dead-letter
+    │   ├── RegistryStoreError      the `_schemas` topic could not be read or written
+    │   └── RestError               a Confluent error body (error_code + message):
+    │                               SubjectNotFound 40401, VersionNotFound 40402,
+    │                               SchemaNotFound 40403, IncompatibleSchema 409,
+    │                               InvalidSchema 42201, StoreUnavailable 50002, ...
+    ├── KsqlError                   KSQL client, parser or engine failure (ksql/errors.py)
+    │   ├── KsqlParseError          syntax error with line:column and expected tokens
+    │   ├── KsqlStatementError      a statement that cannot run (unknown source, types, ...)
+    │   │   └── KsqlUnsupportedError a construct outside the supported subset, named
+    │   └── KsqlProcessingError     a record a query could not process (processing log)
+    ├── ProducerError               event source failure (producer/errors.py)
+    │   ├── CsvFormatError          missing/unreadable file or wrong header
+    │   ├── BadRowError             a bad CSV row in --strict mode; names the line
+    │   └── SourceError             invalid generator/replay arguments
+    ├── TrainerError                training could not produce a model (trainer/errors.py)
+    │   ├── InputSchemaError        the input lacks features the model needs (names them)
+    │   ├── NotEnoughDataError      fewer normal rows than the minimum
+    │   └── ThresholdError          no threshold satisfies the strategy
+    ├── ModelError                  a model artifact is missing, broken or incompatible
+    │   ├── ModelNotFoundError      no LATEST / no such version (model/errors.py)
+    │   ├── ModelCorruptError       unreadable manifest, NaN weights, wrong shapes
+    │   └── FeatureMismatchError    the model expects other input features
+    ├── ScorerError                 the scoring service failed (scorer/errors.py)
+    │   ├── RecordError             one input record is bad: dead-lettered with its reason
+    │   ├── DeliveryError           outputs were not acknowledged: the batch is retried
+    │   └── ModelRejectedError      a new model failed validation; the old one keeps serving
+    └── ReportError                 the dashboard report could not be rendered
+        ├── PrometheusUnavailableError
+        └── PrometheusQueryError
 
-Sub-packages may subclass their own base (e.g. `KsqlParseError(KsqlError)`) in their
-`errors.py`; callers that only care about "fraudstream failed" catch `FraudstreamError`.
+Callers that only care about "fraudstream failed" catch `FraudstreamError`; the CLI turns it
+into one line on stderr and a non-zero exit.
 """
 
 from __future__ import annotations
