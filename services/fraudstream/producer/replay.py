@@ -239,7 +239,7 @@ def replay_records(
         # produce() backs off instead of buffering the whole file in memory.
         "queue.buffering.max.kbytes": QUEUE_MAX_KBYTES,
         # lz4: ~1.7x fewer bytes than none and the fastest on a quiet machine; "none" costs
-        # less producer CPU (both measured in docs/bench-producer.md).
+        # less producer CPU (both measured in docs/benchmarks.md).
         "compression.type": DEFAULT_COMPRESSION,
     }
     overrides.update(producer_overrides or {})

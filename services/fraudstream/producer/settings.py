@@ -43,5 +43,5 @@ class ProducerSettings(BaseSettings):
         "lz4",
         description="Batch compression of the source topic. lz4 (default) stores ~1.7x fewer "
         "bytes (315 vs 540 B/event) and was fastest on a quiet machine; 'none' costs the "
-        "producer less CPU, which helped on a CPU-starved one (see docs/bench-producer.md).",
+        "producer less CPU, which helped on a CPU-starved one (see docs/benchmarks.md).",
     )
