@@ -20,7 +20,6 @@ from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
 import orjson
-import uvicorn
 from confluent_kafka import Producer
 from confluent_kafka.admin import AdminClient
 from starlette.applications import Starlette
@@ -29,6 +28,7 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from fraudstream.errors import KsqlError
+from fraudstream.httpserver import HttpServer
 from fraudstream.kafka.admin import create_topics, delete_topics, wait_for_broker
 from fraudstream.kafka.clients import producer_config
 from fraudstream.ksql import ast as A
@@ -900,57 +900,46 @@ class KsqlServer:
             processing_log_topic=processing_log_topic,
             properties=properties,
         )
-        self._server: uvicorn.Server | None = None
-        self._thread: threading.Thread | None = None
+        self._http: HttpServer | None = None
 
     @property
     def url(self) -> str:
         return f"http://{self.host}:{self.port}"
 
-    def _uvicorn(self) -> uvicorn.Server:
-        config = uvicorn.Config(
+    def _server(self) -> HttpServer:
+        return HttpServer(
             build_app(self.service),
-            host=self.host,
-            port=self.port,
-            log_level="warning",
-            access_log=False,
-            lifespan="off",
-            timeout_graceful_shutdown=2,
+            self.host,
+            self.port,
+            name="ksql-http",
+            error=KsqlError,
+            graceful_timeout=2,
         )
-        return uvicorn.Server(config)
 
     def start(self, timeout: float = 60.0) -> None:
         """Replay the command topic, restart queries, then serve in a thread."""
         deadline = time.monotonic() + timeout
         self.service.start(timeout=timeout)
-        server = self._uvicorn()
-        self._server = server
-        self._thread = threading.Thread(
-            target=lambda: asyncio.run(server.serve()), name="ksql-http", daemon=True
-        )
-        self._thread.start()
-        while not server.started:
-            if not self._thread.is_alive() or time.monotonic() > deadline:
-                self.stop()
-                raise KsqlError(f"KSQL server did not start on {self.url} within {timeout:.0f}s")
-            time.sleep(0.02)
+        self._http = self._server()
+        try:
+            self._http.start(timeout=max(deadline - time.monotonic(), 1.0))
+        except KsqlError:
+            self.stop()
+            raise
 
     def serve_forever(self, timeout: float = 60.0) -> None:
         """Foreground mode for the CLI: serve until SIGINT/SIGTERM, then stop the queries."""
         self.service.start(timeout=timeout)
         log.info("KSQL server listening on %s", self.url)
         try:
-            self._uvicorn().run()
+            self._server().run()
         finally:
             self.service.stop()
 
     def stop(self) -> None:
-        if self._server is not None:
-            self._server.should_exit = True
-        if self._thread is not None:
-            self._thread.join(timeout=10)
-            self._thread = None
-        self._server = None
+        if self._http is not None:
+            self._http.stop()
+            self._http = None
         with contextlib.suppress(Exception):
             self.service.stop()
 

@@ -7,14 +7,11 @@ server in the foreground via `serve_forever()`.
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import threading
 import time
 
-import uvicorn
-
 from fraudstream.errors import RegistryError
+from fraudstream.httpserver import HttpServer
 from fraudstream.local.procs import port_free
 from fraudstream.registry.app import build_app
 from fraudstream.registry.errors import RegistryStoreError
@@ -41,23 +38,20 @@ class RegistryServer:
         self.state = RegistryState()
         self.log = KafkaLog(bootstrap, topic, self.state.apply, write_timeout=write_timeout)
         self.registry = Registry(self.state, self.log, write_timeout=write_timeout)
-        self._server: uvicorn.Server | None = None
-        self._thread: threading.Thread | None = None
+        self._http: HttpServer | None = None
 
     @property
     def url(self) -> str:
         return f"http://{self.host}:{self.port}"
 
-    def _uvicorn(self) -> uvicorn.Server:
-        config = uvicorn.Config(
+    def _server(self) -> HttpServer:
+        return HttpServer(
             build_app(self.registry),
-            host=self.host,
-            port=self.port,
-            log_level="warning",
-            access_log=False,
-            lifespan="off",
+            self.host,
+            self.port,
+            name="registry-http",
+            error=RegistryStoreError,
         )
-        return uvicorn.Server(config)
 
     def _check_port(self) -> None:
         if not port_free(self.host, self.port):
@@ -74,19 +68,12 @@ class RegistryServer:
             len(self.state.versions),
             self.state.max_id,
         )
-        self._server = self._uvicorn()
-        server = self._server
-        self._thread = threading.Thread(
-            target=lambda: asyncio.run(server.serve()), name="registry-http", daemon=True
-        )
-        self._thread.start()
-        while not server.started:
-            if not self._thread.is_alive() or time.monotonic() > deadline:
-                self.stop()
-                raise RegistryStoreError(
-                    f"registry HTTP server did not start on {self.url} within {timeout:.0f}s"
-                )
-            time.sleep(0.02)
+        self._http = self._server()
+        try:
+            self._http.start(timeout=max(deadline - time.monotonic(), 1.0))
+        except RegistryStoreError:
+            self.stop()
+            raise
 
     def serve_forever(self, timeout: float = 60.0) -> None:
         """Foreground mode for the CLI: replay, serve until SIGINT/SIGTERM, then stop."""
@@ -94,17 +81,14 @@ class RegistryServer:
         self.log.start(timeout=timeout)
         log.info("registry listening on %s (topic %s)", self.url, self.log.topic)
         try:
-            self._uvicorn().run()
+            self._server().run()
         finally:
             self.log.stop()
 
     def stop(self) -> None:
-        if self._server is not None:
-            self._server.should_exit = True
-        if self._thread is not None:
-            self._thread.join(timeout=10)
-            self._thread = None
-        self._server = None
+        if self._http is not None:
+            self._http.stop()
+            self._http = None
         self.log.stop()
 
     def __enter__(self) -> RegistryServer:

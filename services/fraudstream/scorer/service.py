@@ -35,12 +35,13 @@ from confluent_kafka import (
 )
 
 from fraudstream.errors import ConfigError, KafkaUnavailableError
+from fraudstream.httpserver import HttpServer
 from fraudstream.kafka import consumer_config, create_topics, producer_config, wait_for_broker
 from fraudstream.schemas import load_schema
 from fraudstream.scorer.announcements import AnnouncementListener
 from fraudstream.scorer.decode import DeadLetter, DecodedBatch, Decoder
 from fraudstream.scorer.errors import DeliveryError, RegistryUnavailableError, ScorerError
-from fraudstream.scorer.http import HttpServer, make_app
+from fraudstream.scorer.http import make_app
 from fraudstream.scorer.metrics import ScorerMetrics, observe_many
 from fraudstream.scorer.reload import ModelWatcher, ServingModel
 from fraudstream.scorer.schemas import SchemaSource
@@ -115,7 +116,9 @@ class Scorer:
         try:
             if s.metrics_port:
                 app = make_app(self.metrics.registry, self.alive, self.ready)
-                self._http = HttpServer(app, s.bind_host, s.metrics_port)
+                self._http = HttpServer(
+                    app, s.bind_host, s.metrics_port, name="scorer-http", error=ScorerError
+                )
                 self._http.start()
                 self.port = s.metrics_port
             self.watcher.start()
