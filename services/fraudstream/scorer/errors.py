@@ -31,10 +31,6 @@ class RecordError(ScorerError):
         self.reason: DeadLetterReason = reason
 
 
-class RegistryUnavailableError(ScorerError):
-    """The Schema Registry did not answer (transient: the batch is retried, not dead-lettered)."""
-
-
 class DeliveryError(ScorerError):
     """Outputs of a batch were not acknowledged by the broker (the batch is reprocessed)."""
 

@@ -16,7 +16,8 @@ from typing import Any
 
 import httpx
 
-from fraudstream.scorer.errors import RecordError, RegistryUnavailableError, ScorerError
+from fraudstream.scorer.errors import RecordError, ScorerError
+from fraudstream.serde.errors import RegistryUnavailableError
 
 log = logging.getLogger(__name__)
 

@@ -40,12 +40,13 @@ from fraudstream.kafka import consumer_config, create_topics, producer_config, w
 from fraudstream.schemas import load_schema
 from fraudstream.scorer.announcements import AnnouncementListener
 from fraudstream.scorer.decode import DeadLetter, DecodedBatch, Decoder
-from fraudstream.scorer.errors import DeliveryError, RegistryUnavailableError, ScorerError
+from fraudstream.scorer.errors import DeliveryError, ScorerError
 from fraudstream.scorer.http import make_app
 from fraudstream.scorer.metrics import ScorerMetrics, observe_many
 from fraudstream.scorer.reload import ModelWatcher, ServingModel
 from fraudstream.scorer.schemas import SchemaSource
 from fraudstream.scorer.settings import ResolvedSettings, ScorerSettings
+from fraudstream.serde.errors import RegistryUnavailableError
 
 log = logging.getLogger(__name__)
 

@@ -9,8 +9,9 @@ import pytest
 
 from fraudstream.errors import ScorerError
 from fraudstream.schemas import load_schema
-from fraudstream.scorer.errors import RecordError, RegistryUnavailableError
+from fraudstream.scorer.errors import RecordError
 from fraudstream.scorer.schemas import SchemaSource
+from fraudstream.serde.errors import RegistryUnavailableError
 
 LIVE = load_schema("live")
 
