@@ -23,6 +23,7 @@ import pytest
 
 from fraudstream.local.harness import Harness
 from fraudstream.local.verify import IdLedger, wait_for_ids
+from fraudstream.scorer.testing import mask_left
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(900)]
 log = logging.getLogger(__name__)
@@ -31,21 +32,6 @@ N_TRAIN = 25_000
 N_LIVE = 25_000
 N = N_TRAIN + N_LIVE
 LIVE_RATE = 2_000.0
-
-
-def mask_left(s: str, n: int = 2) -> str:
-    """ksqlDB's MASK_LEFT defaults: upper -> X, lower -> x, digit -> n, other -> -."""
-
-    def m(c: str) -> str:
-        if c.isupper():
-            return "X"
-        if c.islower():
-            return "x"
-        if c.isdigit():
-            return "n"
-        return "-"
-
-    return "".join(m(c) for c in s[:n]) + s[n:]
 
 
 @pytest.fixture(scope="module")

@@ -39,7 +39,7 @@ from fraudstream.ksql.formats import (
     make_serde,
     sql_type_from_avro,
 )
-from fraudstream.ksql.parser import parse
+from fraudstream.ksql.parser import TIME_UNITS, parse
 from fraudstream.ksql.plan import Planner, timestamp_extractor
 from fraudstream.ksql.topology import (
     Column,
@@ -1186,20 +1186,6 @@ def _col_name(v: Any) -> str | None:
     return s.upper()
 
 
-_UNITS = {
-    "MILLISECOND": 1,
-    "MILLISECONDS": 1,
-    "SECOND": 1000,
-    "SECONDS": 1000,
-    "MINUTE": 60_000,
-    "MINUTES": 60_000,
-    "HOUR": 3_600_000,
-    "HOURS": 3_600_000,
-    "DAY": 86_400_000,
-    "DAYS": 86_400_000,
-}
-
-
 def check_full_name(name: str, fmt: str) -> str:
     """VALUE_AVRO_SCHEMA_FULL_NAME is an AVRO-only, non-empty setting (ksqlDB's messages)."""
     if fmt != "AVRO":
@@ -1218,12 +1204,12 @@ def parse_duration(text: str) -> int:
     if len(parts) != 2 or not parts[0].lstrip("-").isdigit():
         raise KsqlStatementError(f"Invalid duration: '{text}'")
     unit = parts[1].upper()
-    if unit not in _UNITS:
+    if unit not in TIME_UNITS:
         raise KsqlParseError(
             f"Configuration WINDOW_SIZE is invalid: Invalid duration: '{text}'. Unknown "
             f"time unit: '{unit}'"
         )
-    return int(parts[0]) * _UNITS[unit]
+    return int(parts[0]) * TIME_UNITS[unit]
 
 
 def parse_delimiter(d: str, prop: str) -> str:

@@ -22,7 +22,8 @@ from fraudstream.ksql import ast as A
 from fraudstream.ksql import types as T
 from fraudstream.ksql.errors import KsqlParseError, KsqlStatementError
 
-_TIME_UNITS = {
+# Milliseconds per ksqlDB time unit (WINDOW sizes, WITHIN, GRACE PERIOD, retention).
+TIME_UNITS = {
     "MILLISECOND": 1,
     "MILLISECONDS": 1,
     "SECOND": 1000,
@@ -264,7 +265,7 @@ class _ToAst(Transformer[Token, Any]):
     @staticmethod
     def _func_arg(c: Any) -> A.Expr:
         # a bare time unit argument (TIMESTAMPADD(SECONDS, ...)) parses as a column name
-        if isinstance(c, A.ColumnRef) and c.source is None and c.name in _TIME_UNITS:
+        if isinstance(c, A.ColumnRef) and c.source is None and c.name in TIME_UNITS:
             return A.IntervalUnit(c.name)
         return c
 
@@ -325,11 +326,11 @@ class _ToAst(Transformer[Token, Any]):
 
     def duration(self, ch: list[Any]) -> _Duration:
         num, unit = ch
-        if unit not in _TIME_UNITS:
+        if unit not in TIME_UNITS:
             raise KsqlParseError(
                 f"Invalid duration: '{num.value} {unit.lower()}'. Unknown time unit: '{unit}'"
             )
-        return _Duration(int(num.value) * _TIME_UNITS[unit])
+        return _Duration(int(num.value) * TIME_UNITS[unit])
 
     def grace(self, ch: list[Any]) -> _Grace:
         return _Grace(_not_token(ch)[0].ms)
