@@ -34,6 +34,7 @@ from fraudstream.ksql.expressions import (
     cast_function,
 )
 from fraudstream.ksql.formats import FormatSpec, SchemaRegistryLike, check_supported, make_serde
+from fraudstream.ksql.functions import java_pattern_to_strftime
 from fraudstream.ksql.state import StateStore
 from fraudstream.ksql.topology import (
     PSEUDO_COLUMNS,
@@ -2032,7 +2033,7 @@ def _ts_parser(fmt: str | None) -> Callable[[Any], int | None]:
         return as_ms
     import datetime as dt
 
-    py = java_to_strptime(fmt)
+    py = java_pattern_to_strftime(fmt)
 
     def parse(v: Any) -> int | None:
         if v is None:
@@ -2048,40 +2049,6 @@ def _ts_parser(fmt: str | None) -> Callable[[Any], int | None]:
         return int(d.timestamp() * 1000)
 
     return parse
-
-
-def java_to_strptime(fmt: str) -> str:
-    """Translate the common java.time pattern letters to strptime directives."""
-    out = []
-    i = 0
-    mapping = [
-        ("yyyy", "%Y"),
-        ("MM", "%m"),
-        ("dd", "%d"),
-        ("HH", "%H"),
-        ("mm", "%M"),
-        ("ss", "%S"),
-        ("SSSSSS", "%f"),
-        ("SSS", "%f"),
-        ("XXX", "%z"),
-        ("Z", "%z"),
-        ("X", "%z"),
-    ]
-    while i < len(fmt):
-        if fmt[i] == "'":
-            j = fmt.index("'", i + 1) if "'" in fmt[i + 1 :] else len(fmt)
-            out.append(fmt[i + 1 : j].replace("%", "%%") or "'")
-            i = j + 1
-            continue
-        for jp, pp in mapping:
-            if fmt.startswith(jp, i):
-                out.append(pp)
-                i += len(jp)
-                break
-        else:
-            out.append(fmt[i])
-            i += 1
-    return "".join(out)
 
 
 def timestamp_extractor(
