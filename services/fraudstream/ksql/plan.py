@@ -978,21 +978,10 @@ class Planner:
             return (k, row[ws_index], row[ws_index + 1]) if src.window is not None else k
 
         def handle(rec: InRecord) -> list[Any]:
-            try:
-                row, tomb = read(rec)
-            except (
-                SerdeError,
-                KsqlProcessingError,
-                ValueError,
-                TypeError,
-                UnicodeDecodeError,
-            ) as exc:
-                log(
-                    "DESERIALIZATION_ERROR",
-                    f"Failed to deserialize value from topic: {rec.topic}. {exc}",
-                    rec,
-                )
+            decoded = _decode_or_log(read, log, rec)
+            if decoded is None:
                 return []
+            row, tomb = decoded
             if is_table and nkeys and all(row[i] is None for i in range(nkeys)):
                 log("RECORD_PROCESSING_ERROR", "Skipping record with a null key for a table", rec)
                 return []
@@ -1267,23 +1256,6 @@ class Planner:
         null_right = [None] * rw
         null_left = [None] * lw
 
-        def decode(read: Callable[..., Any], rec: InRecord) -> tuple[list[Any], bool] | None:
-            try:
-                return read(rec)
-            except (
-                SerdeError,
-                KsqlProcessingError,
-                ValueError,
-                TypeError,
-                UnicodeDecodeError,
-            ) as exc:
-                log(
-                    "DESERIALIZATION_ERROR",
-                    f"Failed to deserialize value from topic: {rec.topic}. {exc}",
-                    rec,
-                )
-                return None
-
         def passes(row: list[Any], rec: InRecord, raw_key: Any) -> bool:
             if where is None:
                 return True
@@ -1324,7 +1296,7 @@ class Planner:
             table: dict[Any, list[Any]] = {}
 
             def on_stream(rec: InRecord) -> list[Any]:
-                d = decode(lread, rec)
+                d = _decode_or_log(lread, log, rec)
                 if d is None or d[1]:
                     return []
                 row = d[0]
@@ -1342,7 +1314,7 @@ class Planner:
                 return out(full, rec, row[l_rt], raw)
 
             def on_table(rec: InRecord) -> list[Any]:
-                d = decode(rread, rec)
+                d = _decode_or_log(rread, log, rec)
                 if d is None:
                     return []
                 row, tomb = d
@@ -1409,7 +1381,7 @@ class Planner:
                     lst.pop(0)
 
             def on_side(rec: InRecord, is_left: bool) -> list[Any]:
-                d = decode(lread if is_left else rread, rec)
+                d = _decode_or_log(lread if is_left else rread, log, rec)
                 if d is None or d[1]:
                     return []
                 row = d[0]
@@ -1513,7 +1485,7 @@ class Planner:
             return []
 
         def on_table_side(rec: InRecord, is_left: bool) -> list[Any]:
-            d = decode(lread if is_left else rread, rec)
+            d = _decode_or_log(lread if is_left else rread, log, rec)
             if d is None:
                 return []
             row, tomb = d
@@ -1739,21 +1711,10 @@ class Planner:
             return out
 
         def handle(rec: InRecord) -> list[Any]:
-            try:
-                row, tomb = read(rec)
-            except (
-                SerdeError,
-                KsqlProcessingError,
-                ValueError,
-                TypeError,
-                UnicodeDecodeError,
-            ) as exc:
-                log(
-                    "DESERIALIZATION_ERROR",
-                    f"Failed to deserialize value from topic: {rec.topic}. {exc}",
-                    rec,
-                )
+            decoded = _decode_or_log(read, log, rec)
+            if decoded is None:
                 return []
+            row, tomb = decoded
             out: list[Any] = []
             if is_table:
                 pk = _hashable(row[: len(src.key_columns)][0]) if src.key_columns else None
@@ -1996,6 +1957,26 @@ def _adder(t: T.SqlType) -> tuple[Callable[[Any, Any], Any], Callable[[Any, Any]
     if t.base == T.DECIMAL:
         return T.DECIMAL_CONTEXT.add, T.DECIMAL_CONTEXT.subtract
     return operator.add, operator.sub
+
+
+_DECODE_ERRORS = (SerdeError, KsqlProcessingError, ValueError, TypeError, UnicodeDecodeError)
+
+
+def _decode_or_log(
+    read: Callable[[InRecord], tuple[list[Any], bool]],
+    log: Callable[[str, str, InRecord | None], None],
+    rec: InRecord,
+) -> tuple[list[Any], bool] | None:
+    """Decode a record; one that does not decode goes to the processing log (None)."""
+    try:
+        return read(rec)
+    except _DECODE_ERRORS as exc:
+        log(
+            "DESERIALIZATION_ERROR",
+            f"Failed to deserialize value from topic: {rec.topic}. {exc}",
+            rec,
+        )
+        return None
 
 
 def _hashable(v: Any) -> Any:
