@@ -195,20 +195,9 @@ class QueryRunner:
             changelog = Changelog(self.query, self.bootstrap, self.changelog_topic, stop=self._stop)
             self.stats.restored = changelog.restore()
 
-        stream_topics = [t for t in self.query.source_topics if t not in self.table_topics]
-        feeder: TableFeeder | None = None
-        if self.table_topics and stream_topics:  # a stream-table join
-            feeder = TableFeeder(
-                self.query,
-                self.table_topics,
-                bootstrap=self.bootstrap,
-                group_id=self.group_id,
-                in_record=in_record,
-                stop=self._stop,
-            )
-            feeder.catch_up()
-        else:
-            stream_topics = list(self.query.source_topics)
+        stream_topics, feeder = _start_feeder(
+            self.query, self.table_topics, self.bootstrap, self.group_id, in_record, self._stop
+        )
         consumer = Consumer(
             consumer_config(
                 self.bootstrap,
@@ -545,6 +534,25 @@ class TableFeeder:
             self.consumer.close()
 
 
+def _start_feeder(
+    query: Any,
+    table_topics: list[str],
+    bootstrap: str,
+    group_id: str,
+    in_record: Any,
+    stop: threading.Event,
+) -> tuple[list[str], TableFeeder | None]:
+    """The topics to consume as streams, and for a stream-table join the caught-up table feeder."""
+    stream_topics = [t for t in query.source_topics if t not in table_topics]
+    if not (table_topics and stream_topics):
+        return list(query.source_topics), None
+    feeder = TableFeeder(
+        query, table_topics, bootstrap=bootstrap, group_id=group_id, in_record=in_record, stop=stop
+    )
+    feeder.catch_up()
+    return stream_topics, feeder
+
+
 class PushQueryRunner:
     """A transient `SELECT ... EMIT CHANGES` read from Kafka; rows go to a callback.
 
@@ -578,20 +586,9 @@ class PushQueryRunner:
     def run(self, emit: Callable[[Any], bool]) -> None:
         """Consume until stopped or `emit` returns False (e.g. the LIMIT is reached)."""
         in_record, _ = _engine_records()
-        stream_topics = [t for t in self.query.source_topics if t not in self.table_topics]
-        feeder: TableFeeder | None = None
-        if self.table_topics and stream_topics:
-            feeder = TableFeeder(
-                self.query,
-                self.table_topics,
-                bootstrap=self.bootstrap,
-                group_id=self.group_id,
-                in_record=in_record,
-                stop=self._stop,
-            )
-            feeder.catch_up()
-        else:
-            stream_topics = list(self.query.source_topics)
+        stream_topics, feeder = _start_feeder(
+            self.query, self.table_topics, self.bootstrap, self.group_id, in_record, self._stop
+        )
         consumer = Consumer(
             consumer_config(
                 self.bootstrap,
