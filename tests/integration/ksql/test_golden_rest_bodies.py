@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 import pytest
 
-from fraudstream.ksql.server import KsqlServer
+from fraudstream.ksql.server.service import KsqlServer
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(240)]
 
