@@ -41,7 +41,7 @@ from fraudstream.schemas import load_schema
 from fraudstream.scorer.announcements import AnnouncementListener
 from fraudstream.scorer.decode import DeadLetter, DecodedBatch, Decoder
 from fraudstream.scorer.errors import DeliveryError, ScorerError
-from fraudstream.scorer.http import make_app
+from fraudstream.scorer.http import make_app, metrics_server
 from fraudstream.scorer.metrics import ScorerMetrics, observe_many
 from fraudstream.scorer.reload import ModelWatcher, ServingModel
 from fraudstream.scorer.schemas import SchemaSource
@@ -117,9 +117,7 @@ class Scorer:
         try:
             if s.metrics_port:
                 app = make_app(self.metrics.registry, self.alive, self.ready)
-                self._http = HttpServer(
-                    app, s.bind_host, s.metrics_port, name="scorer-http", error=ScorerError
-                )
+                self._http = metrics_server(app, s.bind_host, s.metrics_port)
                 self._http.start()
                 self.port = s.metrics_port
             self.watcher.start()
