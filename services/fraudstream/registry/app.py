@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from functools import partial
+from functools import cache, partial
+from importlib import resources
 from typing import Any
 
 import anyio.to_thread
@@ -58,6 +59,12 @@ def _json(data: Any, status: int = 200) -> Response:
 def render_error(status: int, message: str) -> tuple[bytes, str]:
     """Refusals of the security layer in Confluent's error format."""
     return orjson.dumps({"error_code": status, "message": message}), CONTENT_TYPE
+
+
+@cache
+def openapi_description() -> bytes:
+    """The OpenAPI description of the endpoints below (`openapi.json`, kept by hand)."""
+    return resources.files("fraudstream.registry").joinpath("openapi.json").read_bytes()
 
 
 def _flag(request: Request, name: str) -> bool:
@@ -117,6 +124,9 @@ def build_app(registry: Registry) -> ASGIApp:
 
     async def root(request: Request) -> Response:
         return _json({})
+
+    async def openapi(request: Request) -> Response:
+        return Response(openapi_description(), media_type="application/json")
 
     async def list_subjects(request: Request) -> Response:
         subjects = registry.state.subjects(
@@ -241,6 +251,7 @@ def build_app(registry: Registry) -> ASGIApp:
 
     routes = [
         Route("/", _guard(root), methods=["GET"]),
+        Route("/openapi.json", _guard(openapi), methods=["GET"]),
         Route("/subjects", _guard(list_subjects), methods=["GET"]),
         Route("/subjects/{subject}/versions", _guard(subject_versions), methods=["GET"]),
         Route("/subjects/{subject}/versions", _guard(register), methods=["POST"]),
