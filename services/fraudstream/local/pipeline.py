@@ -18,6 +18,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from fraudstream.config import Settings, get_settings
 from fraudstream.kafka.admin import create_topics, wait_for_broker
+from fraudstream.local.errors import ComponentStartError
 from fraudstream.local.kafka import PROJECT_ROOT, LocalKafka
 from fraudstream.local.procs import free_port
 from fraudstream.local.stack import Job, Service, Supervisor, python_cli
@@ -54,7 +55,11 @@ class StackConfig(BaseSettings):
     registry_port: int = 8081
     ksql_port: int = 8088
     metrics_port: int = 8000
-    prometheus_port: int = 9090
+    prometheus_port: int = Field(
+        9190,
+        description="The stack's own Prometheus; not 9090, where a system Prometheus (Debian's "
+        "package starts one) usually listens, so neither has to stop the other.",
+    )
     partitions: int = Field(4, ge=1, description="Partitions of the topics the stack creates.")
     training_csv: Path | None = Field(
         None, description="Training data CSV; default: the shared real sample, else synthetic."
@@ -101,14 +106,17 @@ class Endpoints(BaseModel):
     def prometheus_url(self) -> str:
         return f"http://{self.host}:{self.prometheus_port}"
 
-    def as_dict(self) -> dict[str, str]:
-        return {
+    def as_dict(self, prometheus: bool = True) -> dict[str, str]:
+        """The URLs by component; `prometheus=False` when the stack runs without it."""
+        urls = {
             "kafka": self.bootstrap,
             "registry": self.registry_url,
             "ksql": self.ksql_url,
             "metrics": self.metrics_url,
-            "prometheus": self.prometheus_url,
         }
+        if prometheus:
+            urls["prometheus"] = self.prometheus_url
+        return urls
 
 
 def resolve_endpoints(cfg: StackConfig, host: str = "127.0.0.1") -> Endpoints:
@@ -148,6 +156,14 @@ class Pipeline:
         self.ep = resolve_endpoints(cfg, self.settings.bind_host)
         self.model_dir = (cfg.model_dir or self.settings.model_dir).resolve()
         self.progress = progress or (lambda msg: log.info("%s", msg))
+        self.prometheus_running = False
+
+    def endpoints(self) -> dict[str, str]:
+        """What runs where, for people and stack.json (Prometheus only once it runs)."""
+        return {
+            **self.ep.as_dict(prometheus=self.prometheus_running),
+            "model_dir": str(self.model_dir),
+        }
 
     # -- shared environment -------------------------------------------------------------------
     def env(self) -> dict[str, str]:
@@ -176,9 +192,10 @@ class Pipeline:
         broker = self.broker()
         self.progress(f"starting Kafka broker on {broker.bootstrap}")
         broker.start(timeout=self.cfg.start_timeout)
-        pid = broker.pid()
-        assert pid is not None
-        self.sup.adopt("kafka", pid, broker.pid_file, broker.log_file, broker.bootstrap)
+        ref = broker.process()
+        if ref is None:
+            raise ComponentStartError(f"Kafka broker on {broker.bootstrap} has no live pid file")
+        self.sup.adopt("kafka", ref, broker.pid_file, broker.log_file, broker.bootstrap)
 
     def create_topics(self) -> None:
         """The topics the stack owns, with the configured partition count."""
@@ -323,15 +340,15 @@ class Pipeline:
             "registry": http_probe(f"{self.ep.registry_url}/subjects"),
             "ksql": ksql_probe(self.ep.ksql_url),
             "scorer": http_probe(f"{self.ep.metrics_url}/healthz"),
-            "prometheus": http_probe(f"{self.ep.prometheus_url}/-/healthy"),
         }
+        if self.prometheus_running:
+            probes["prometheus"] = http_probe(f"{self.ep.prometheus_url}/-/healthy")
         return Watchdog(self.sup, probes, on_event=on_event or self.progress)
 
     # -- the whole thing -----------------------------------------------------------------------
     def up(self, foreground: bool = True) -> None:
         """Start everything in order; on any failure stop what was started and re-raise."""
-        endpoints = {**self.ep.as_dict(), "model_dir": str(self.model_dir)}
-        self.sup.claim(endpoints, foreground=foreground)
+        self.sup.claim(self.endpoints(), foreground=foreground)
         try:
             self.start_kafka()
             self.create_topics()
@@ -353,6 +370,9 @@ class Pipeline:
             if prom is not None:
                 try:
                     self.sup.start(prom, self.progress)
+                    self.prometheus_running = True
+                    self.sup.state.endpoints = self.endpoints()
+                    self.sup.save()
                 except Exception as exc:  # optional component: the pipeline runs without it
                     self.progress(f"Prometheus did not start, continuing without it: {exc}")
         except BaseException:
