@@ -9,12 +9,12 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import orjson
 import typer
 
 from fraudstream.config import get_settings, load_settings
 from fraudstream.kafka import create_topics, wait_for_broker
 from fraudstream.logs import setup_logging
+from fraudstream.output import OutputFormat, emit, output_option
 from fraudstream.producer.csvsource import CsvReport, read_csv_events
 from fraudstream.producer.errors import BadRowError, CsvFormatError, SourceError
 from fraudstream.producer.replay import ReplayStats, replay, replay_records
@@ -136,7 +136,7 @@ def produce(
         "--compression",
         help="none|gzip|snappy|lz4|zstd (FRAUDSTREAM_PRODUCER_COMPRESSION, lz4).",
     ),
-    json_out: bool = typer.Option(False, "--json", help="Print the final stats as JSON."),
+    output: OutputFormat = output_option(),
 ) -> None:
     """Replay the credit-card data set (or synthetic events) into Kafka as JSON."""
     shared = get_settings()
@@ -213,16 +213,23 @@ def produce(
             stats = replay_records(records, total_hint=total, **common)
     except BadRowError as exc:
         raise _fail(f"{csv}: {exc} (strict mode)", 1) from None
+    # For people the summary lines are the output; with -o json|yaml they go to stderr and
+    # stdout carries the stats alone.
+    people = output is OutputFormat.table
+    lines = []
     if csv is not None:
-        print(report.summary())
+        lines.append(report.summary())
         if report.bad:
-            print(f"rejected rows written to {rej}")
-    print(stats.summary())
-    if json_out:
+            lines.append(f"rejected rows written to {rej}")
+    lines.append(stats.summary())
+    if people:
+        emit(None, output, table="\n".join(lines))
+    else:
+        print("\n".join(lines), file=sys.stderr)
         out = stats.model_dump() | {"rate": stats.rate}
         if csv is not None:
             out["csv"] = {"rows": report.rows, "good": report.good, "bad": report.bad}
-        print(orjson.dumps(out).decode())
+        emit(out, output)
     if stats.interrupted and not stats.failed:
         raise typer.Exit(130)
     if not stats.ok:
