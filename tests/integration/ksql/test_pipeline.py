@@ -11,9 +11,9 @@ from typing import Any
 import orjson
 import pytest
 
-from fraudstream.ksql import apply as applier
-from fraudstream.ksql.client import KsqlClient
-from fraudstream.ksql.server import KsqlServer
+from fraudstream.ksql.client import apply as applier
+from fraudstream.ksql.client.client import KsqlClient
+from fraudstream.ksql.server.service import KsqlServer
 from fraudstream.registry.client import registry_client
 from fraudstream.serde.avro import AvroDecoder
 

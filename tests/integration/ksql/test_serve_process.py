@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 
-from fraudstream.ksql import apply as applier
-from fraudstream.ksql.client import KsqlClient
+from fraudstream.ksql.client import apply as applier
+from fraudstream.ksql.client.client import KsqlClient
 from fraudstream.local.procs import free_port
 from fraudstream.registry.client import registry_client
 from fraudstream.serde.avro import AvroDecoder
