@@ -128,8 +128,8 @@ def _one_line(exc: BaseException) -> str:
 def run(argv: list[str] | None = None) -> int:
     """Run the CLI with `argv` (default sys.argv); return the exit code, never raise."""
     level = os.environ.get("FRAUDSTREAM_LOG_LEVEL", "INFO").upper()
-    setup_logging(level if level in ("DEBUG", "INFO", "WARNING", "ERROR") else "INFO")
     try:
+        setup_logging(level if level in ("DEBUG", "INFO", "WARNING", "ERROR") else "INFO")
         app(args=argv, prog_name="fraudstream", standalone_mode=True)
     except SystemExit as exc:
         return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)

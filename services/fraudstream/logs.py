@@ -25,6 +25,8 @@ from typing import Literal
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from fraudstream.config import load_settings
+
 NATIVE_LOGGER = "fraudstream.native"
 
 
@@ -71,7 +73,7 @@ def setup_logging(level: str = "INFO", fmt: str | None = None) -> None:
         root.setLevel(level)
         return
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(make_formatter(fmt or LogSettings().format))
+    handler.setFormatter(make_formatter(fmt or load_settings(LogSettings).format))
     root.addHandler(handler)
     root.setLevel(level)
     root._fraudstream_configured = True  # type: ignore[attr-defined]

@@ -18,6 +18,7 @@ from fraudstream.registry.errors import RegistryStoreError
 from fraudstream.registry.kafkalog import KafkaLog
 from fraudstream.registry.service import Registry
 from fraudstream.registry.state import RegistryState
+from fraudstream.servermetrics import with_metrics
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +47,7 @@ class RegistryServer:
 
     def _server(self) -> HttpServer:
         return HttpServer(
-            build_app(self.registry),
+            with_metrics(build_app(self.registry), "registry"),
             self.host,
             self.port,
             name="registry-http",
