@@ -109,6 +109,8 @@ def up(
         pipe.ep.metrics_url,
         settings.topic_scores,
         settings.topic_source,
+        start_offsets=pipe.scores_start,
+        in_training=pipe.in_training,
     )
     try:
         interactive = not no_view and console.is_terminal
