@@ -26,9 +26,8 @@ from fraudstream.httpserver import HttpServer
 from fraudstream.kafka.delivery import DeliveryLedger, format_partitions
 from fraudstream.scorer.announcements import AnnouncementListener
 from fraudstream.scorer.connect import make_clients, prepare_outputs
-from fraudstream.scorer.errors import ScorerError
 from fraudstream.scorer.health import Health
-from fraudstream.scorer.http import make_app
+from fraudstream.scorer.http import make_app, metrics_server
 from fraudstream.scorer.loop import ScoringLoop, Totals, limit_blas_threads
 from fraudstream.scorer.metrics import ScorerMetrics
 from fraudstream.scorer.outputs import OutputWriter
@@ -103,9 +102,7 @@ class Scorer:
         try:
             if s.metrics_port:
                 app = make_app(self.metrics.registry, self.alive, self.ready)
-                self._http = HttpServer(
-                    app, s.bind_host, s.metrics_port, name="scorer-http", error=ScorerError
-                )
+                self._http = metrics_server(app, s.bind_host, s.metrics_port)
                 self._http.start()
                 self.port = s.metrics_port
             self.watcher.start()
