@@ -42,6 +42,7 @@ from fraudstream.ksql.server.runtime import (
 )
 from fraudstream.ksql.sql import ast as A
 from fraudstream.ksql.sql.parser import parse
+from fraudstream.servermetrics import with_metrics
 
 log = logging.getLogger(__name__)
 
@@ -908,7 +909,7 @@ class KsqlServer:
 
     def _server(self) -> HttpServer:
         return HttpServer(
-            build_app(self.service),
+            with_metrics(build_app(self.service), "ksql"),
             self.host,
             self.port,
             name="ksql-http",
