@@ -79,9 +79,9 @@ def bench_read(records: int) -> dict[str, float]:
     from fraudstream.local.kafka import LocalKafka
     from fraudstream.local.procs import free_port
     from fraudstream.registry.server import RegistryServer
-    from fraudstream.schemas import load_schema
     from fraudstream.serde.avro import AvroEncoder
     from fraudstream.serde.registry_client import RegistryClient
+    from fraudstream.serde.schemas import load_schema
     from fraudstream.trainer.avro_source import read_topic, registry_lookup
 
     broker = None

@@ -7,7 +7,7 @@ import pytest
 from pydantic import ValidationError
 
 from fraudstream.events import FEATURE_COLUMNS, RawCardEvent
-from fraudstream.schemas import SCHEMA_NAMES, load_schema, parsed_schema
+from fraudstream.serde.schemas import SCHEMA_NAMES, load_schema, parsed_schema
 
 
 def _event(**over: Any) -> dict[str, Any]:

@@ -15,8 +15,8 @@ from fraudstream.local.liveview import LiveView
 from fraudstream.local.procs import free_port
 from fraudstream.local.stack import Service, Supervisor, python_cli
 from fraudstream.local.topics import wait_for_count
-from fraudstream.local.verify import ValueDecoder, read_topic
-from fraudstream.scorer.testing import LiveProducer, make_events, publish_pca_model
+from fraudstream.testing.scorer import LiveProducer, make_events, publish_pca_model
+from fraudstream.testing.verify import ValueDecoder, read_topic
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(240)]
 N = 3000

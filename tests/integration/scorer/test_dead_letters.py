@@ -13,7 +13,7 @@ import httpx
 import orjson
 import pytest
 
-from fraudstream.scorer.testing import live_value, make_events, read_topic
+from fraudstream.testing.scorer import live_value, make_events, read_topic
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
 

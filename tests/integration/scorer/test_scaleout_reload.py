@@ -16,7 +16,7 @@ import pytest
 from fraudstream.events import FEATURE_COLUMNS
 from fraudstream.local.procs import free_port
 from fraudstream.model import load_model, write_latest
-from fraudstream.scorer.testing import decode_all, make_events, publish_pca_model, read_topic
+from fraudstream.testing.scorer import decode_all, make_events, publish_pca_model, read_topic
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
 
@@ -37,7 +37,7 @@ def test_two_replicas_share_partitions_and_survive_one_stopping(
     model_version: str,
     run_scorer: Callable[..., Any],
 ) -> None:
-    from fraudstream.scorer.testing import BackgroundSend
+    from fraudstream.testing.scorer import BackgroundSend
 
     n = 15_000
     events = make_events(n)
@@ -69,7 +69,7 @@ def test_hot_reload_under_load_no_gap_and_broken_model_refused(
     model_version: str,
     run_scorer: Callable[..., Any],
 ) -> None:
-    from fraudstream.scorer.testing import BackgroundSend
+    from fraudstream.testing.scorer import BackgroundSend
 
     n = 15_000
     events = make_events(n)

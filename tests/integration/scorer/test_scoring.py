@@ -12,7 +12,7 @@ import pytest
 
 from fraudstream.events import FEATURE_COLUMNS
 from fraudstream.model import load_model
-from fraudstream.scorer.testing import decode_all, make_events, read_topic
+from fraudstream.testing.scorer import decode_all, make_events, read_topic
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
 

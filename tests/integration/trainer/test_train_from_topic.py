@@ -20,9 +20,9 @@ from confluent_kafka import Consumer, Producer
 
 from fraudstream.kafka.clients import consumer_config, producer_config
 from fraudstream.model import load_model, resolve_latest
-from fraudstream.schemas import load_schema
 from fraudstream.serde.avro import AvroEncoder
 from fraudstream.serde.registry_client import RegistryClient
+from fraudstream.serde.schemas import load_schema
 from fraudstream.trainer.avro_source import read_topic, registry_lookup
 from fraudstream.trainer.data import synthetic_dataset
 from fraudstream.trainer.errors import InputSchemaError

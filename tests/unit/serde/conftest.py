@@ -12,8 +12,8 @@ from fraudstream.producer.synthetic import generate_events
 from fraudstream.registry.app import build_app
 from fraudstream.registry.service import Registry
 from fraudstream.registry.state import RegistryState
-from fraudstream.scorer.testing import live_record
 from fraudstream.serde.registry_client import RegistryClient
+from fraudstream.testing.scorer import live_record
 
 
 @pytest.fixture

@@ -10,7 +10,6 @@ import pytest
 from starlette.testclient import TestClient
 
 from fraudstream.errors import RegistryError
-from fraudstream.schemas import load_schema
 from fraudstream.serde.errors import (
     RegistryRefusedError,
     RegistryUnavailableError,
@@ -24,6 +23,7 @@ from fraudstream.serde.registry_client import (
     key_subject,
     value_subject,
 )
+from fraudstream.serde.schemas import load_schema
 
 LIVE = load_schema("live")
 

@@ -32,12 +32,12 @@ from fraudstream.model import (
     save_model,
     write_latest,
 )
-from fraudstream.schemas import load_schema, parsed_schema
 from fraudstream.scorer.service import Scorer
 from fraudstream.scorer.settings import ScorerSettings
 from fraudstream.serde import wire
 from fraudstream.serde.errors import SchemaNotFoundError
 from fraudstream.serde.registry_client import RegistryClient
+from fraudstream.serde.schemas import load_schema, parsed_schema
 
 Weights = list[tuple[NDArray[np.float64], NDArray[np.float64]]]
 
@@ -89,7 +89,7 @@ def pca_model(
         threshold=threshold,
         threshold_strategy="quantile",
         threshold_params={"quantile": quantile},
-        lineage={"source": "fraudstream.scorer.testing.pca_model"},
+        lineage={"source": "fraudstream.testing.scorer.pca_model"},
     )
     return manifest, weights
 

@@ -20,8 +20,8 @@ from fraudstream.local.liveview import MetricsSample, scrape
 from fraudstream.local.pipeline import Pipeline, StackConfig
 from fraudstream.local.stack import ComponentRecord
 from fraudstream.local.topics import wait_for_count
-from fraudstream.local.verify import IdLedger, Record, ValueDecoder, read_topic, wait_for_ids
 from fraudstream.local.watchdog import Watchdog
+from fraudstream.testing.verify import IdLedger, Record, ValueDecoder, read_topic, wait_for_ids
 
 log = logging.getLogger(__name__)
 logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per probe drowns the test log
