@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from fraudstream.trainer.data import synthetic_dataset
+from fraudstream.testing.datasets import synthetic_dataset
 
 FULL_ROWS = 284_807
 TARGET_S = 300.0

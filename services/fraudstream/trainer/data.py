@@ -173,16 +173,3 @@ def read_csv(path: Path, max_records: int | None = None) -> Dataset:
     )
     log.info("read %s: %s", path, ds.summary())
     return ds
-
-
-def synthetic_dataset(n: int, seed: int = 42, fraud_rate: float = 0.05) -> Dataset:
-    """A Dataset from the producer's synthetic generator (tests and benchmarks)."""
-    from fraudstream.producer.synthetic import generate_arrays
-
-    x, t, y = generate_arrays(n, seed=seed, fraud_rate=fraud_rate)
-    return Dataset(
-        raw=np.column_stack([x, np.asarray(t, np.float64)]),
-        label=np.asarray(y, np.int64),
-        lineage={"source": "synthetic", "rows": n, "seed": seed, "fraud_rate": fraud_rate},
-        schema_fingerprint=fingerprint([*RAW_COLUMNS, LABEL_COLUMN]),
-    )

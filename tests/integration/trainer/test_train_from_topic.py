@@ -23,8 +23,8 @@ from fraudstream.model import load_model, resolve_latest
 from fraudstream.serde.avro import AvroEncoder
 from fraudstream.serde.registry_client import RegistryClient
 from fraudstream.serde.schemas import load_schema
+from fraudstream.testing.datasets import synthetic_dataset
 from fraudstream.trainer.avro_source import read_topic, registry_lookup
-from fraudstream.trainer.data import synthetic_dataset
 from fraudstream.trainer.errors import InputSchemaError
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
