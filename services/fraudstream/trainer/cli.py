@@ -94,7 +94,7 @@ def train(
         files = write_report(outcome, settings.report_dir)
         log.info("report: %s", ", ".join(str(f) for f in files))
     if settings.announce:
-        from fraudstream.trainer.announce import announce as do_announce
+        from fraudstream.model.announcements import announce as do_announce
 
         do_announce(base.kafka_bootstrap, base.topic_models, outcome.manifest, str(outcome.path))
         log.info("announced %s on %s", outcome.version, base.topic_models)

@@ -166,7 +166,7 @@ def test_model_announcement_triggers_reload_before_the_poll(
 ) -> None:
     """LATEST is polled only every 60 s here: the trainer's announcement makes the scorer
     check at once, and a garbled announcement costs nothing but a check."""
-    from fraudstream.trainer.announce import announce
+    from fraudstream.model.announcements import announce
 
     models_topic = topic_factory("models", partitions=1)
     rs = run_scorer(reload_interval_s=60.0, topic_models=models_topic)
