@@ -30,22 +30,22 @@ from typing import Any
 
 import fastavro
 
-from fraudstream.ksql import types as T
-from fraudstream.ksql.engine import (
+from fraudstream.ksql.engine.engine import (
     DataSource,
     InMemorySchemaRegistry,
     InRecord,
     KsqlEngine,
     OutRecord,
 )
+from fraudstream.ksql.engine.formats import avro_schema_for, dumps_json
 from fraudstream.ksql.errors import (
     KsqlError,
     KsqlParseError,
     KsqlStatementError,
     KsqlUnsupportedError,
 )
-from fraudstream.ksql.formats import avro_schema_for, dumps_json
-from fraudstream.ksql.parser import parse
+from fraudstream.ksql.sql import types as T
+from fraudstream.ksql.sql.parser import parse
 
 ROOT = Path(__file__).resolve().parents[2]
 CASES_DIR_CANDIDATES = [

@@ -19,8 +19,8 @@ from rich.table import Table
 
 from fraudstream.config import get_settings
 from fraudstream.errors import KsqlError
-from fraudstream.ksql import apply as applier
-from fraudstream.ksql.client import KsqlClient, QueryFinal, QueryHeader
+from fraudstream.ksql.client import apply as applier
+from fraudstream.ksql.client.client import KsqlClient, QueryFinal, QueryHeader
 from fraudstream.logs import setup_logging
 
 app = typer.Typer(
@@ -113,7 +113,7 @@ def serve(
     service_id: str = typer.Option("default_", help="ksqlDB service id (names topics/groups)."),
 ) -> None:
     """Run the embedded KSQL engine with ksqlDB's REST API (foreground)."""
-    from fraudstream.ksql.server import KsqlServer
+    from fraudstream.ksql.server.service import KsqlServer
 
     s = get_settings()
     setup_logging(s.log_level)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import urlparse
 
 import typer
@@ -12,6 +13,9 @@ from rich.console import Console
 from fraudstream.config import get_settings, load_settings
 from fraudstream.logs import setup_logging
 from fraudstream.registry.settings import RegistrySettings
+
+if TYPE_CHECKING:
+    from fraudstream.serde.registry_client import RegistryClient
 
 app = typer.Typer(
     help="Confluent-compatible Schema Registry (embedded server, storage in Kafka).",
@@ -54,10 +58,10 @@ def serve(
     server.serve_forever(timeout=rs.startup_timeout_s)
 
 
-def _client(url: str | None):  # type: ignore[no-untyped-def]
-    from fraudstream.registry.client import registry_client
+def _client(url: str | None) -> RegistryClient:
+    from fraudstream.serde.registry_client import RegistryClient
 
-    return registry_client(url or get_settings().registry_url)
+    return RegistryClient(url or get_settings().registry_url)
 
 
 Url = typer.Option(None, "--url", help="Registry URL (default FRAUDSTREAM_REGISTRY_URL).")
@@ -66,11 +70,12 @@ Url = typer.Option(None, "--url", help="Registry URL (default FRAUDSTREAM_REGIST
 @app.command("subjects")
 def subjects(url: str | None = Url) -> None:
     """List subjects with their versions and latest id."""
-    client = _client(url)
-    for subject in client.get_subjects():
-        latest = client.get_latest_version(subject)
-        versions = client.get_versions(subject)
-        console.print(f"{subject}  versions={versions}  latest id={latest.schema_id}")
+    with _client(url) as client:
+        for subject in client.subjects():
+            latest = client.latest(subject)
+            versions = client.versions(subject)
+            latest_id = latest[0] if latest else None
+            console.print(f"{subject}  versions={versions}  latest id={latest_id}")
 
 
 @app.command("get")
@@ -78,7 +83,8 @@ def get(
     schema_id: int = typer.Argument(..., help="Global schema id."), url: str | None = Url
 ) -> None:
     """Print the schema with this id."""
-    text = _client(url).get_schema(schema_id).schema_str or ""
+    with _client(url) as client:
+        text = client.schema_text(schema_id)
     console.print_json(text)
 
 
@@ -89,7 +95,6 @@ def register(
     url: str | None = Url,
 ) -> None:
     """Register an .avsc file under a subject and print its id."""
-    from fraudstream.registry.client import register_schema
-
     schema = json.loads(schema_file.read_text())
-    console.print(f"{subject}: id {register_schema(_client(url), subject, schema)}")
+    with _client(url) as client:
+        console.print(f"{subject}: id {client.register(subject, schema)}")

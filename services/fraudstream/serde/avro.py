@@ -9,7 +9,6 @@ then writes with fastavro's schemaless writer.
 from __future__ import annotations
 
 import io
-import struct
 import threading
 import time
 from collections.abc import Iterable
@@ -27,27 +26,9 @@ from fraudstream.serde.errors import (
     SchemaNotFoundError,
     SerdeFailure,
 )
+from fraudstream.serde.wire import header, split
 
-MAGIC = 0
-HEADER = struct.Struct(">bI")
-HEADER_SIZE = HEADER.size  # 5
 MISS_TTL_S = 5.0  # how long an unknown id is answered from cache before asking again
-
-
-def wire_header(schema_id: int) -> bytes:
-    return HEADER.pack(MAGIC, schema_id)
-
-
-def split_wire(data: bytes) -> tuple[int, memoryview]:
-    """(schema id, body) of a Confluent-framed payload; PayloadDecodeError if not framed."""
-    if data is None or len(data) == 0:
-        raise PayloadDecodeError("empty payload (null or zero bytes)")
-    if len(data) < HEADER_SIZE:
-        raise PayloadDecodeError(f"payload of {len(data)} bytes is shorter than the 5-byte header")
-    magic, schema_id = HEADER.unpack_from(data)
-    if magic != MAGIC:
-        raise PayloadDecodeError(f"unknown magic byte {magic & 0xFF} (expected 0)")
-    return schema_id, memoryview(data)[HEADER_SIZE:]
 
 
 def _is_not_found(exc: SchemaRegistryError) -> bool:
@@ -74,6 +55,7 @@ class AvroEncoder:
         self.auto_register = auto_register
         self.parsed = fastavro.parse_schema(schema)
         self._header: bytes | None = None
+        self._schema_id = 0
         self._lock = threading.Lock()
 
     @property
@@ -82,8 +64,9 @@ class AvroEncoder:
         if self._header is None:
             with self._lock:
                 if self._header is None:
-                    self._header = wire_header(self._resolve_id())
-        return int(HEADER.unpack(self._header)[1])
+                    self._schema_id = self._resolve_id()
+                    self._header = header(self._schema_id)
+        return self._schema_id
 
     def _resolve_id(self) -> int:
         text = orjson.dumps(self.schema).decode()
@@ -194,7 +177,7 @@ class AvroDecoder:
 
     def decode(self, data: bytes) -> dict[str, Any]:
         """One record; PayloadDecodeError / SchemaNotFoundError say why it cannot be read."""
-        schema_id, body = split_wire(data)
+        schema_id, body = split(data)
         writer = self.writer_schema(schema_id)
         return self._read(schema_id, writer, body)
 
@@ -227,7 +210,7 @@ class AvroDecoder:
         read = self._read
         for data in payloads:
             try:
-                schema_id, body = split_wire(data)
+                schema_id, body = split(data)
                 writer = schemas.get(schema_id)
                 if writer is None:
                     writer = self.writer_schema(schema_id)

@@ -14,10 +14,10 @@ import httpx
 import pytest
 from typer.testing import CliRunner
 
-from fraudstream.ksql.api import KSQLAPI, KSQLError
 from fraudstream.ksql.cli import app
-from fraudstream.ksql.client import KsqlClient, KsqlServerError, QueryHeader
-from fraudstream.ksql.server import KsqlServer
+from fraudstream.ksql.client.api import KSQLAPI, KSQLError
+from fraudstream.ksql.client.client import KsqlClient, KsqlServerError, QueryHeader
+from fraudstream.ksql.server.service import KsqlServer
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(240)]
 

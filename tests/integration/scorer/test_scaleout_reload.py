@@ -45,11 +45,11 @@ def test_two_replicas_share_partitions_and_survive_one_stopping(
     b = run_scorer(batch_size=200)
     a.wait_ready()
     b.wait_ready()
-    _wait(lambda: len(a.scorer._assigned) == 2 and len(b.scorer._assigned) == 2, 30, "2+2")
+    _wait(lambda: len(a.scorer.assigned) == 2 and len(b.scorer.assigned) == 2, 30, "2+2")
     sender = BackgroundSend(live_producer, events, rate=5000)
     _wait(lambda: a.scorer.total_scored > 1000 and b.scorer.total_scored > 1000, 30, "both")
     b.close()  # mid-stream: its partitions move to a
-    _wait(lambda: len(a.scorer._assigned) == 4, 30, "a takes all 4 partitions")
+    _wait(lambda: len(a.scorer.assigned) == 4, 30, "a takes all 4 partitions")
     sender.join()
     msgs = read_topic(kafka_bootstrap, topics.scores, n, timeout=60)
     counts = Counter(int(m.key()) for m in msgs)
@@ -78,7 +78,7 @@ def test_hot_reload_under_load_no_gap_and_broken_model_refused(
     sender = BackgroundSend(live_producer, events, rate=5000)
     _wait(lambda: rs.scorer.total_scored > 3000, 30, "first scores")
     v2 = publish_pca_model(model_dir, seed=8, bias=0.05)
-    _wait(lambda: rs.scorer._serving is not None and rs.scorer._serving.version == v2, 10, "v2")
+    _wait(lambda: rs.scorer.serving is not None and rs.scorer.serving.version == v2, 10, "v2")
     # A broken v3 (NaN weights) while still under load: refused, v2 keeps serving.
     v3 = publish_pca_model(model_dir, seed=9, publish=False)
     npz = dict(np.load(model_dir / v3 / "weights.npz"))

@@ -18,7 +18,7 @@ from confluent_kafka.schema_registry.error import SchemaRegistryError
 
 from fraudstream.events import RAW_FIELDS
 from fraudstream.schemas import load_schema
-from fraudstream.serde.avro import AvroDecoder, AvroEncoder, split_wire
+from fraudstream.serde.avro import AvroDecoder, AvroEncoder
 from fraudstream.serde.errors import (
     EncodeError,
     InvalidValueError,
@@ -30,6 +30,7 @@ from fraudstream.serde.errors import (
     WrongTypeError,
 )
 from fraudstream.serde.jsonevents import decode_raw_event, encode_raw_event
+from fraudstream.serde.wire import split
 
 
 class DictClient:
@@ -158,7 +159,7 @@ def test_encoder_rejects_bad_records_and_unregistered_lookup() -> None:
 def test_encoder_output_is_plain_fastavro() -> None:
     client = DictClient()
     data = AvroEncoder(client, "s", LIVE).encode(live_record())  # type: ignore[arg-type]
-    sid, body = split_wire(data)
+    sid, body = split(data)
     import io
 
     assert (
