@@ -11,11 +11,11 @@ import logging
 import time
 
 from fraudstream.errors import RegistryError
-from fraudstream.httpserver import HttpServer
+from fraudstream.httpserver import HttpSecuritySettings, HttpServer, http_security_settings
 from fraudstream.kafka.errors import TopicLogError
 from fraudstream.kafka.topiclog import COMPACTED, TopicLog
 from fraudstream.local.procs import port_free
-from fraudstream.registry.app import build_app
+from fraudstream.registry.app import MAX_BODY_BYTES, REQUEST_TYPES, build_app, render_error
 from fraudstream.registry.errors import RegistryStoreError
 from fraudstream.registry.service import Registry
 from fraudstream.registry.state import RegistryState
@@ -34,9 +34,12 @@ class RegistryServer:
         port: int = 8081,
         topic: str = "_schemas",
         write_timeout: float = 30.0,
+        security: HttpSecuritySettings | None = None,
     ) -> None:
+        """`security` defaults to the `FRAUDSTREAM_HTTP_*` settings (docs/security.md)."""
         self.host = host
         self.port = port
+        self.security = security if security is not None else http_security_settings()
         self.state = RegistryState()
         self.log = TopicLog(bootstrap, topic, config=COMPACTED, write_timeout=write_timeout)
         self.registry = Registry(self.state, self.log, write_timeout=write_timeout)
@@ -44,7 +47,7 @@ class RegistryServer:
 
     @property
     def url(self) -> str:
-        return f"http://{self.host}:{self.port}"
+        return f"{self.security.scheme}://{self.host}:{self.port}"
 
     def _server(self) -> HttpServer:
         return HttpServer(
@@ -53,6 +56,10 @@ class RegistryServer:
             self.port,
             name="registry-http",
             error=RegistryStoreError,
+            security=self.security,
+            content_types=REQUEST_TYPES,
+            max_body_bytes=MAX_BODY_BYTES,
+            render_error=render_error,
         )
 
     def _check_port(self) -> None:
