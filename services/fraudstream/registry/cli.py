@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
 import typer
-from rich.console import Console
 
 from fraudstream.config import get_settings, load_settings
 from fraudstream.logs import setup_logging
+from fraudstream.output import OutputFormat, emit, output_option, rows_table
 from fraudstream.registry.settings import RegistrySettings
 
 if TYPE_CHECKING:
@@ -21,7 +21,6 @@ app = typer.Typer(
     help="Confluent-compatible Schema Registry (embedded server, storage in Kafka).",
     no_args_is_help=True,
 )
-console = Console()
 
 
 def _default_port() -> int:
@@ -68,24 +67,40 @@ Url = typer.Option(None, "--url", help="Registry URL (default FRAUDSTREAM_REGIST
 
 
 @app.command("subjects")
-def subjects(url: str | None = Url) -> None:
+def subjects(url: str | None = Url, output: OutputFormat = output_option()) -> None:
     """List subjects with their versions and latest id."""
+    rows = []
     with _client(url) as client:
         for subject in client.subjects():
             latest = client.latest(subject)
             versions = client.versions(subject)
-            latest_id = latest[0] if latest else None
-            console.print(f"{subject}  versions={versions}  latest id={latest_id}")
+            rows.append(
+                {
+                    "subject": subject,
+                    "versions": list(versions),
+                    "latest_id": latest[0] if latest else None,
+                }
+            )
+    emit(rows, output, table=lambda: rows_table(rows, title="subjects") if rows else "no subjects")
 
 
 @app.command("get")
 def get(
-    schema_id: int = typer.Argument(..., help="Global schema id."), url: str | None = Url
+    schema_id: int = typer.Argument(..., help="Global schema id."),
+    url: str | None = Url,
+    output: OutputFormat = output_option(OutputFormat.json),
 ) -> None:
-    """Print the schema with this id."""
+    """Print the schema with this id (-o json by default: the schema itself)."""
     with _client(url) as client:
         text = client.schema_text(schema_id)
-    console.print_json(text)
+    try:
+        parsed: Any = json.loads(text)
+    except ValueError:
+        parsed = text
+    if output is OutputFormat.json:
+        emit(parsed, output)  # what `curl .../schemas/ids/N` users expect: the schema itself
+    else:
+        emit({"id": schema_id, "schema": parsed}, output)
 
 
 @app.command("register")
@@ -93,8 +108,13 @@ def register(
     subject: str = typer.Argument(..., help="Subject, e.g. <topic>-value."),
     schema_file: Path = typer.Argument(..., exists=True, dir_okay=False, help=".avsc file."),
     url: str | None = Url,
+    output: OutputFormat = output_option(),
 ) -> None:
     """Register an .avsc file under a subject and print its id."""
-    schema = json.loads(schema_file.read_text())
+    try:
+        schema = json.loads(schema_file.read_text())
+    except ValueError as exc:
+        raise typer.BadParameter(f"not JSON: {exc}", param_hint="SCHEMA_FILE") from None
     with _client(url) as client:
-        console.print(f"{subject}: id {client.register(subject, schema)}")
+        schema_id = client.register(subject, schema)
+    emit({"subject": subject, "id": schema_id}, output, table=f"{subject}: id {schema_id}")

@@ -19,6 +19,7 @@ from fraudstream.registry.app import MAX_BODY_BYTES, REQUEST_TYPES, build_app, r
 from fraudstream.registry.errors import RegistryStoreError
 from fraudstream.registry.service import Registry
 from fraudstream.registry.state import RegistryState
+from fraudstream.servermetrics import with_metrics
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +51,7 @@ class RegistryServer:
 
     def _server(self) -> HttpServer:
         return HttpServer(
-            build_app(self.registry),
+            with_metrics(build_app(self.registry), "registry"),
             self.host,
             self.port,
             name="registry-http",

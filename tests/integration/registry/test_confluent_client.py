@@ -133,7 +133,8 @@ def test_avro_serializer_round_trip_through_kafka(
         assert data is not None
         payloads.append(data)
         producer.produce(topic, value=data)
-    ours = AvroEncoder(client, value_subject(topic), schema, auto_register=False)
+    ours_client = RegistryClient(schema_registry_url)
+    ours = AvroEncoder(ours_client, value_subject(topic), schema, auto_register=False)
     producer.produce(topic, value=ours.encode(sample))
     assert producer.flush(30) == 0
 
@@ -151,10 +152,11 @@ def test_avro_serializer_round_trip_through_kafka(
             got.append(msg.value())
     finally:
         consumer.close()
-    decoder = AvroDecoder(client)
+    decoder = AvroDecoder(ours_client)
     for raw in got:
         assert deserializer(raw, ctx) == decoder.decode(raw)
-    assert AvroDecoder(client, logical_types=False).decode(got[-1]) == sample
+    assert AvroDecoder(ours_client, logical_types=False).decode(got[-1]) == sample
+    ours_client.close()
 
 
 def _sample(schema: dict) -> dict:  # type: ignore[type-arg]

@@ -43,6 +43,7 @@ from fraudstream.ksql.server.runtime import (
 from fraudstream.ksql.server.security import http_options
 from fraudstream.ksql.sql import ast as A
 from fraudstream.ksql.sql.parser import parse
+from fraudstream.servermetrics import with_metrics
 
 log = logging.getLogger(__name__)
 
@@ -911,7 +912,7 @@ class KsqlServer:
 
     def _server(self) -> HttpServer:
         return HttpServer(
-            build_app(self.service),
+            with_metrics(build_app(self.service), "ksql"),
             self.host,
             self.port,
             name="ksql-http",
