@@ -6,7 +6,6 @@ from __future__ import annotations
 import logging
 import os
 import socket
-import struct
 import threading
 import time
 import uuid
@@ -21,13 +20,13 @@ from fraudstream.kafka import consumer_config, create_topics, producer_config, w
 from fraudstream.kafka.delivery import backoff
 from fraudstream.schemas import load_schema
 from fraudstream.scorer.errors import ScorerError
-from fraudstream.scorer.schemas import SchemaSource
 from fraudstream.scorer.settings import ResolvedSettings
 from fraudstream.serde.errors import RegistryUnavailableError
+from fraudstream.serde.registry_client import RegistryClient, value_subject
+from fraudstream.serde.wire import header
 
 log = logging.getLogger(__name__)
 
-_WIRE = struct.Struct(">bI")
 T = TypeVar("T")
 
 
@@ -68,7 +67,7 @@ def retrying(
 
 def prepare_outputs(
     s: ResolvedSettings,
-    schemas: SchemaSource,
+    schemas: RegistryClient,
     stop: threading.Event,
     heartbeat: Callable[[], None],
 ) -> Outputs | None:
@@ -94,8 +93,8 @@ def prepare_outputs(
 
     def register() -> tuple[int, int]:
         return (
-            schemas.register(f"{s.topic_scores}-value", load_schema("score")),
-            schemas.register(f"{s.topic_alerts}-value", load_schema("alert")),
+            schemas.register(value_subject(s.topic_scores), load_schema("score")),
+            schemas.register(value_subject(s.topic_alerts), load_schema("alert")),
         )
 
     ids = retrying(
@@ -107,7 +106,7 @@ def prepare_outputs(
     )
     if ids is None:
         return None
-    return Outputs(_WIRE.pack(0, ids[0]), _WIRE.pack(0, ids[1]))
+    return Outputs(header(ids[0]), header(ids[1]))
 
 
 def make_clients(s: ResolvedSettings) -> tuple[Consumer, Producer]:

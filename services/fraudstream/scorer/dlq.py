@@ -13,13 +13,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 from fraudstream.kafka.delivery import produce
-from fraudstream.scorer.decode import DeadLetter
+from fraudstream.serde.ksql_records import Reject
 
 log = logging.getLogger(__name__)
 
 
 def dead_letter_record(
-    d: DeadLetter, now: str, max_value_bytes: int
+    d: Reject, now: str, max_value_bytes: int
 ) -> tuple[bytes | None, bytes | None, list[tuple[str, bytes]]]:
     """(key, value, headers) of the dead letter for `d`."""
     m = d.msg
@@ -48,7 +48,7 @@ class DeadLetterWriter:
         self.topic = topic
         self.max_value_bytes = max_value_bytes
 
-    def send(self, dead: Sequence[DeadLetter], on_delivery: Callable[..., None] | None) -> None:
+    def send(self, dead: Sequence[Reject], on_delivery: Callable[..., None] | None) -> None:
         if not dead:
             return
         now = datetime.now(UTC).isoformat()

@@ -17,7 +17,6 @@ from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Produ
 
 from fraudstream.kafka.delivery import DeliveryLedger, InFlightBatch, backoff
 from fraudstream.kafka.errors import DeliveryFailedError
-from fraudstream.scorer.decode import Decoder
 from fraudstream.scorer.errors import DeliveryError, ScorerError
 from fraudstream.scorer.health import Health
 from fraudstream.scorer.metrics import ScorerMetrics, observe_many
@@ -26,6 +25,7 @@ from fraudstream.scorer.reload import ModelWatcher, ServingModel
 from fraudstream.scorer.scoring import Scored, score_batch
 from fraudstream.scorer.settings import ResolvedSettings
 from fraudstream.serde.errors import RegistryUnavailableError
+from fraudstream.serde.ksql_records import RecordDecoder
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +50,7 @@ class ScoringLoop:
         consumer: Consumer,
         producer: Producer,
         ledger: DeliveryLedger[Scored],
-        decoder: Decoder,
+        decoder: RecordDecoder,
         writer: OutputWriter,
         watcher: ModelWatcher,
         metrics: ScorerMetrics,

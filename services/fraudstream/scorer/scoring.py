@@ -13,15 +13,15 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from fraudstream.scorer.decode import DecodedBatch
 from fraudstream.scorer.reload import ServingModel
+from fraudstream.serde.ksql_records import RecordBatch
 
 
 @dataclass
 class Scored:
     """A scored batch: per scorable row its score, anomaly flag, encoded body and key."""
 
-    batch: DecodedBatch
+    batch: RecordBatch
     scores: NDArray[np.float64]
     anomalous: NDArray[np.bool_]
     bodies: list[bytes]
@@ -33,9 +33,7 @@ class Scored:
         return len(self.bodies) + int(self.anomalous.sum()) + len(self.batch.dead)
 
 
-def score_batch(
-    batch: DecodedBatch, model: ServingModel, top_k: int, score_prefix: bytes
-) -> Scored:
+def score_batch(batch: RecordBatch, model: ServingModel, top_k: int, score_prefix: bytes) -> Scored:
     """Score `batch` (mutates it: non-finite rows move to its dead letters)."""
     n = len(batch)
     if n == 0:

@@ -26,16 +26,16 @@ from fraudstream.httpserver import HttpServer
 from fraudstream.kafka.delivery import DeliveryLedger, format_partitions
 from fraudstream.scorer.announcements import AnnouncementListener
 from fraudstream.scorer.connect import make_clients, prepare_outputs
-from fraudstream.scorer.decode import Decoder
 from fraudstream.scorer.health import Health
 from fraudstream.scorer.http import make_app, metrics_server
 from fraudstream.scorer.loop import ScoringLoop, Totals, limit_blas_threads
 from fraudstream.scorer.metrics import ScorerMetrics
 from fraudstream.scorer.outputs import OutputWriter
 from fraudstream.scorer.reload import ModelWatcher, ServingModel
-from fraudstream.scorer.schemas import SchemaSource
 from fraudstream.scorer.scoring import Scored
 from fraudstream.scorer.settings import ResolvedSettings, ScorerSettings
+from fraudstream.serde.ksql_records import RecordDecoder
+from fraudstream.serde.registry_client import RegistryClient
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +59,7 @@ class Scorer:
         self._consumer: Consumer | None = None
         self._producer: Producer | None = None
         self._http: HttpServer | None = None
-        self._schemas: SchemaSource | None = None
+        self._schemas: RegistryClient | None = None
 
     # ------------------------------------------------------------------ state
     @property
@@ -131,11 +131,11 @@ class Scorer:
 
     def _connect(self, stop: threading.Event) -> bool:
         s = self.settings
-        self._schemas = SchemaSource(s.registry_url)
+        self._schemas = RegistryClient(s.registry_url)
         outputs = prepare_outputs(s, self._schemas, stop, self.health.heartbeat)
         if outputs is None:
             return False
-        decoder = Decoder(s.input_format, self._schemas if s.input_format == "avro" else None)
+        decoder = RecordDecoder(s.input_format, self._schemas if s.input_format == "avro" else None)
         self._consumer, self._producer = make_clients(s)
         self._ledger = DeliveryLedger(
             self._consumer,
