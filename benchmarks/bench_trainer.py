@@ -82,7 +82,7 @@ def bench_read(records: int) -> dict[str, float]:
     from fraudstream.serde.avro import AvroEncoder
     from fraudstream.serde.registry_client import RegistryClient
     from fraudstream.serde.schemas import load_schema
-    from fraudstream.trainer.avro_source import read_topic, registry_lookup
+    from fraudstream.trainer.avro_source import read_dataset, registry_lookup
 
     broker = None
     bootstrap = os.environ.get("FRAUDSTREAM_KAFKA_BOOTSTRAP")
@@ -112,7 +112,7 @@ def bench_read(records: int) -> dict[str, float]:
                 p.poll(0)
         p.flush(120)
         t0 = time.perf_counter()
-        ds = read_topic(bootstrap, topic, registry_lookup(registry.url))
+        ds = read_dataset(bootstrap, topic, registry_lookup(registry.url))
         wall = time.perf_counter() - t0
         assert len(ds) == records, (len(ds), records)
         return {"records": records, "seconds": wall, "records_per_s": records / wall}

@@ -121,9 +121,9 @@ def _load(csv: Path | None, topic: str, since: str | None, settings: Any, base: 
         from fraudstream.trainer.data import read_csv
 
         return read_csv(csv, settings.max_records)
-    from fraudstream.trainer.avro_source import parse_since, read_topic, registry_lookup
+    from fraudstream.trainer.avro_source import parse_since, read_dataset, registry_lookup
 
-    return read_topic(
+    return read_dataset(
         base.kafka_bootstrap,
         topic,
         registry_lookup(base.registry_url),

@@ -24,7 +24,7 @@ from fraudstream.serde.avro import AvroEncoder
 from fraudstream.serde.registry_client import RegistryClient
 from fraudstream.serde.schemas import load_schema
 from fraudstream.testing.datasets import synthetic_dataset
-from fraudstream.trainer.avro_source import read_topic, registry_lookup
+from fraudstream.trainer.avro_source import read_dataset, registry_lookup
 from fraudstream.trainer.errors import InputSchemaError
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
@@ -140,15 +140,15 @@ def test_case_insensitive_fields_max_records_and_since(
     enc = AvroEncoder(RegistryClient(schema_registry_url), f"{topic}-value", schema)
     _produce(kafka_bootstrap, topic, [enc.encode(r) for r in _records(300, 2, upper=False)])
     lookup = registry_lookup(schema_registry_url)
-    ds = read_topic(kafka_bootstrap, topic, lookup)
+    ds = read_dataset(kafka_bootstrap, topic, lookup)
     assert len(ds) == 300 and not ds.skipped
     expected = synthetic_dataset(300, seed=2, fraud_rate=0.05)
     np.testing.assert_allclose(ds.raw[:, :29], expected.raw[:, :29])
-    assert len(read_topic(kafka_bootstrap, topic, lookup, max_records=50)) == 50
+    assert len(read_dataset(kafka_bootstrap, topic, lookup, max_records=50)) == 50
     from datetime import UTC, datetime, timedelta
 
     future = datetime.now(UTC) + timedelta(hours=1)
-    assert len(read_topic(kafka_bootstrap, topic, lookup, since=future)) == 0
+    assert len(read_dataset(kafka_bootstrap, topic, lookup, since=future)) == 0
 
 
 def test_schema_missing_fields_is_a_clear_error(
@@ -169,7 +169,7 @@ def test_schema_missing_fields_is_a_clear_error(
         del r["AMOUNT"], r["V5"]
     _produce(kafka_bootstrap, topic, [enc.encode(r) for r in recs])
     with pytest.raises(InputSchemaError, match="lacks fields the model needs: V5, Amount"):
-        read_topic(kafka_bootstrap, topic, registry_lookup(schema_registry_url))
+        read_dataset(kafka_bootstrap, topic, registry_lookup(schema_registry_url))
     res = subprocess.run(
         [sys.executable, "-m", "fraudstream", "train", "--topic", topic,
          "--model-dir", str(tmp_path / "models"), "--log-dir", str(tmp_path / "runs")],
@@ -185,4 +185,4 @@ def test_missing_topic_is_a_clear_error(kafka_bootstrap: str, schema_registry_ur
     from fraudstream.trainer.errors import TrainerError
 
     with pytest.raises(TrainerError, match="does not exist"):
-        read_topic(kafka_bootstrap, "no-such-topic-x1", registry_lookup(schema_registry_url))
+        read_dataset(kafka_bootstrap, "no-such-topic-x1", registry_lookup(schema_registry_url))
