@@ -8,6 +8,10 @@ from pydantic import Field
 
 from fraudstream.config import FraudstreamSettings, settings_config
 
+__all__ = [
+    "ProducerSettings",
+]
+
 
 class ProducerSettings(FraudstreamSettings):
     """Knobs of `fraudstream produce`; topic names and bootstrap come from the shared Settings."""

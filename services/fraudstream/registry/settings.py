@@ -6,6 +6,10 @@ from pydantic import Field
 
 from fraudstream.config import FraudstreamSettings, settings_config
 
+__all__ = [
+    "RegistrySettings",
+]
+
 
 class RegistrySettings(FraudstreamSettings):
     model_config = settings_config("REGISTRY_")

@@ -8,3 +8,7 @@ product code (an import-linter contract in pyproject.toml enforces it).
 - `testing.datasets`: synthetic training sets.
 - `testing.registry`: an in-process embedded Schema Registry for unit tests.
 """
+
+from __future__ import annotations
+
+__all__: list[str] = []

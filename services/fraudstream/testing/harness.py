@@ -23,6 +23,10 @@ from fraudstream.local.topics import wait_for_count
 from fraudstream.local.watchdog import Watchdog
 from fraudstream.testing.verify import IdLedger, Record, ValueDecoder, read_records, wait_for_ids
 
+__all__ = [
+    "Harness",
+]
+
 log = logging.getLogger(__name__)
 logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per probe drowns the test log
 

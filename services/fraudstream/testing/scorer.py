@@ -40,6 +40,26 @@ from fraudstream.serde.errors import SchemaNotFoundError
 from fraudstream.serde.registry_client import RegistryClient
 from fraudstream.serde.schemas import load_schema, parsed_schema
 
+__all__ = [
+    "BackgroundSend",
+    "LiveProducer",
+    "MemorySchemas",
+    "Msg",
+    "RunningScorer",
+    "Weights",
+    "avro",
+    "decode_all",
+    "get_schema",
+    "live_record",
+    "live_value",
+    "make_events",
+    "mask_left",
+    "numeric",
+    "pca_model",
+    "publish_pca_model",
+    "register",
+]
+
 Weights = list[tuple[NDArray[np.float64], NDArray[np.float64]]]
 
 

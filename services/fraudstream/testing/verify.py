@@ -21,6 +21,15 @@ from fraudstream.kafka.reader import read_topic
 from fraudstream.local.errors import StackStateError
 from fraudstream.local.liveview import WireDecoder
 
+__all__ = [
+    "IdLedger",
+    "Record",
+    "ValueDecoder",
+    "decode_records",
+    "read_records",
+    "wait_for_ids",
+]
+
 
 @dataclass
 class Record:

@@ -36,8 +36,7 @@ __all__ = ["SnapshotDecoder", "parse_since", "read_dataset", "registry_lookup"]
 
 log = logging.getLogger(__name__)
 
-# Dataset.raw is in RAW_COLUMNS order; the decoder yields NUMERIC_COLUMNS.
-_TO_RAW = [NUMERIC_COLUMNS.index(c) for c in RAW_COLUMNS]
+assert RAW_COLUMNS == NUMERIC_COLUMNS, "the decoder's matrix is Dataset.raw as is"
 
 
 def registry_lookup(url: str) -> RegistryClient:
@@ -71,7 +70,7 @@ class SnapshotDecoder:
             raise InputSchemaError(f"the topic's writer {exc}") from None
         self.skipped.update(batch.reasons())
         if len(batch):
-            self.chunks.append(batch.numeric[:, _TO_RAW])
+            self.chunks.append(batch.numeric)
             self.labels.append(np.asarray(batch.labels, np.int64))
 
     def dataset_parts(self) -> tuple[NDArray[np.float64], NDArray[np.int64]]:

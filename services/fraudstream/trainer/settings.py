@@ -13,6 +13,13 @@ from pydantic import Field
 
 from fraudstream.config import FraudstreamSettings, settings_config
 
+__all__ = [
+    "REAL_PREVALENCE",
+    "ScoreKind",
+    "ThresholdStrategy",
+    "TrainerSettings",
+]
+
 ThresholdStrategy = Literal["fpr", "quantile", "precision", "budget"]
 ScoreKind = Literal["mse", "normalized_mse", "mahalanobis", "max_mahalanobis"]
 
