@@ -157,6 +157,7 @@ def _env_all_down() -> dict[str, str]:
         "FRAUDSTREAM_KAFKA_BOOTSTRAP": "127.0.0.1:1",
         "FRAUDSTREAM_REGISTRY_URL": "http://127.0.0.1:2",
         "FRAUDSTREAM_KSQL_URL": "http://127.0.0.1:3",
+        "FRAUDSTREAM_PRODUCER_BROKER_WAIT_S": "3",
     }
 
 
@@ -179,6 +180,7 @@ def _one_line(res: subprocess.CompletedProcess[str]) -> str:
         ("ksql", "run", "SHOW STREAMS;"),
         ("ksql", "query", "SELECT * FROM X EMIT CHANGES;"),
         ("ksql", "apply", str(ROOT / "ksql"), "--wait", "0"),
+        ("produce", "--synthetic", "10"),
     ],
     ids=lambda a: " ".join(a[:2]),
 )
