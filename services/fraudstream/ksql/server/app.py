@@ -23,18 +23,18 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from fraudstream.errors import KsqlError
-from fraudstream.httpserver import HttpServer
+from fraudstream.httpserver import HttpServer, http_security_settings
 from fraudstream.ksql.server.entities import StatementFailure, error_body
 from fraudstream.ksql.server.push import PushSession
+from fraudstream.ksql.server.security import DELIMITED, KSQL_V1, http_options
 from fraudstream.ksql.server.service import KsqlService
+from fraudstream.servermetrics import with_metrics
 
 __all__ = ["DELIMITED", "KSQL_V1", "VERSION", "KsqlServer", "build_app"]
 
 log = logging.getLogger(__name__)
 
 VERSION = "0.29.0-fraudstream"
-KSQL_V1 = "application/vnd.ksql.v1+json"
-DELIMITED = "application/vnd.ksqlapi.delimited.v1"
 
 
 # -- HTTP ----------------------------------------------------------------------------------
@@ -47,7 +47,8 @@ def _json(data: Any, status: int = 200) -> Response:
 async def _body(request: Request) -> dict[str, Any]:
     raw = await request.body()
     try:
-        data = orjson.loads(raw) if raw else None
+        # up to the 1 MiB limit: parsed off the event loop, which keeps streaming push queries
+        data = await asyncio.to_thread(orjson.loads, raw) if raw else None
     except orjson.JSONDecodeError as exc:
         raise StatementFailure.generic(400, 40000, f"Invalid JSON in request: {exc}") from None
     if not isinstance(data, dict):
@@ -213,6 +214,7 @@ class KsqlServer:
     ) -> None:
         self.host = host
         self.port = port
+        self.security = http_security_settings()  # FRAUDSTREAM_HTTP_*, docs/security.md
         self.service = KsqlService(
             bootstrap,
             registry_url,
@@ -225,15 +227,16 @@ class KsqlServer:
 
     @property
     def url(self) -> str:
-        return f"http://{self.host}:{self.port}"
+        return f"{self.security.scheme}://{self.host}:{self.port}"
 
     def _server(self) -> HttpServer:
         return HttpServer(
-            build_app(self.service),
+            with_metrics(build_app(self.service), "ksql"),
             self.host,
             self.port,
             name="ksql-http",
             error=KsqlError,
+            **http_options(self.security),
             graceful_timeout=2,
         )
 
