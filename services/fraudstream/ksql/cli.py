@@ -116,7 +116,7 @@ def serve(
     service_id: str = typer.Option("default_", help="ksqlDB service id (names topics/groups)."),
 ) -> None:
     """Run the embedded KSQL engine with ksqlDB's REST API (foreground)."""
-    from fraudstream.ksql.server.service import KsqlServer
+    from fraudstream.ksql.server.app import KsqlServer
 
     s = get_settings()
     setup_logging(s.log_level)

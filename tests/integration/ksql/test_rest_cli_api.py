@@ -17,7 +17,7 @@ from typer.testing import CliRunner
 from fraudstream.ksql.cli import app
 from fraudstream.ksql.client.api import KSQLAPI, KSQLError
 from fraudstream.ksql.client.client import KsqlClient, KsqlServerError, QueryHeader
-from fraudstream.ksql.server.service import KsqlServer
+from fraudstream.ksql.server.app import KsqlServer
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(240)]
 
