@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from fraudstream.trainer.data import synthetic_dataset
+from fraudstream.testing.datasets import synthetic_dataset
 
 FULL_ROWS = 284_807
 TARGET_S = 300.0
@@ -79,10 +79,10 @@ def bench_read(records: int) -> dict[str, float]:
     from fraudstream.local.kafka import LocalKafka
     from fraudstream.local.procs import free_port
     from fraudstream.registry.server import RegistryServer
-    from fraudstream.schemas import load_schema
     from fraudstream.serde.avro import AvroEncoder
-    from fraudstream.serde.registry_client import confluent_client
-    from fraudstream.trainer.avro_source import read_topic, registry_lookup
+    from fraudstream.serde.registry_client import RegistryClient
+    from fraudstream.serde.schemas import load_schema
+    from fraudstream.trainer.avro_source import read_dataset, registry_lookup
 
     broker = None
     bootstrap = os.environ.get("FRAUDSTREAM_KAFKA_BOOTSTRAP")
@@ -98,7 +98,7 @@ def bench_read(records: int) -> dict[str, float]:
         admin = wait_for_broker(bootstrap, timeout=30)
         topic = f"bench-preproc-{uuid.uuid4().hex[:8]}"
         create_topics(admin, [topic], partitions=3)
-        enc = AvroEncoder(confluent_client(registry.url), f"{topic}-value",
+        enc = AvroEncoder(RegistryClient(registry.url), f"{topic}-value",
                           load_schema("preprocessed"))  # fmt: skip
         p = Producer(producer_config(bootstrap, linger_ms=20))
         for i, rec in enumerate(_records(records)):
@@ -112,7 +112,7 @@ def bench_read(records: int) -> dict[str, float]:
                 p.poll(0)
         p.flush(120)
         t0 = time.perf_counter()
-        ds = read_topic(bootstrap, topic, registry_lookup(registry.url))
+        ds = read_dataset(bootstrap, topic, registry_lookup(registry.url))
         wall = time.perf_counter() - t0
         assert len(ds) == records, (len(ds), records)
         return {"records": records, "seconds": wall, "records_per_s": records / wall}

@@ -15,10 +15,7 @@ ids seen twice among the last `id_window` distinct ids: bounded memory, however 
 
 from __future__ import annotations
 
-import io
-import json
 import logging
-import struct
 import threading
 import time
 import uuid
@@ -26,7 +23,6 @@ from collections import Counter, deque
 from collections.abc import Callable
 from typing import Any
 
-import fastavro
 import httpx
 from confluent_kafka import Consumer, KafkaException, TopicPartition
 from prometheus_client.parser import text_string_to_metric_families
@@ -37,40 +33,35 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from fraudstream.errors import SerdeError
+from fraudstream.errors import RegistryError, SerdeError
+from fraudstream.serde import wire
+from fraudstream.serde.avro import AvroDecoder
+from fraudstream.serde.registry_client import RegistryClient, RegistryConfig
 
 log = logging.getLogger(__name__)
 
 
 class WireDecoder:
-    """Confluent wire format (magic 0, 4-byte big-endian schema id, Avro body) -> dict with
-    lower-case keys; writer schemas fetched from the registry once per id."""
+    """Confluent wire-format Avro -> dict with lower-case keys (serde's `AvroDecoder` over
+    the one registry client); every failure, a registry outage included, is a SerdeError
+    the view counts as undecodable."""
 
     def __init__(
         self, registry_url: str, timeout: float = 5.0, client: httpx.Client | None = None
     ) -> None:
         self.registry_url = registry_url.rstrip("/")
-        self._http = client or httpx.Client(timeout=timeout)
-        self._schemas: dict[int, Any] = {}
-
-    def schema(self, schema_id: int) -> Any:
-        if schema_id not in self._schemas:
-            try:
-                resp = self._http.get(f"{self.registry_url}/schemas/ids/{schema_id}")
-            except httpx.HTTPError as exc:
-                raise SerdeError(f"registry unreachable for schema id {schema_id}: {exc}") from exc
-            if resp.status_code != 200:
-                raise SerdeError(f"schema id {schema_id} not found ({resp.status_code})")
-            self._schemas[schema_id] = fastavro.parse_schema(json.loads(resp.json()["schema"]))
-        return self._schemas[schema_id]
+        self._registry = RegistryClient(
+            RegistryConfig(registry_url, timeout_s=timeout), http=client
+        )
+        self._avro = AvroDecoder(self._registry)
 
     def decode(self, data: bytes | None) -> dict[str, Any]:
-        if data is None or len(data) < 5 or data[0] != 0:
+        if data is None or not wire.is_framed(data):
             raise SerdeError("not Confluent wire format (magic byte 0 + schema id)")
-        (schema_id,) = struct.unpack(">I", data[1:5])
-        rec = fastavro.schemaless_reader(io.BytesIO(data[5:]), self.schema(schema_id), None)
-        if not isinstance(rec, dict):
-            raise SerdeError(f"schema id {schema_id} is not a record schema")
+        try:
+            rec = self._avro.decode(data)
+        except RegistryError as exc:
+            raise SerdeError(str(exc)) from exc
         return {str(k).lower(): v for k, v in rec.items()}
 
 

@@ -103,9 +103,7 @@ class RegistryClient:
         self.config = RegistryConfig(config) if isinstance(config, str) else config
         self.url = self.config.base_url()
         self.miss_ttl_s = self.config.miss_ttl_s
-        self._http = http or httpx.Client(
-            base_url=self.url, timeout=self.config.timeout_s, transport=transport
-        )
+        self._http = http or httpx.Client(timeout=self.config.timeout_s, transport=transport)
         self._texts: dict[int, str] = {}
         self._parsed: dict[int, dict[str, Any]] = {}
         self._missing: dict[int, float] = {}  # id -> when it was last not found
@@ -130,7 +128,7 @@ class RegistryClient:
     # -- transport -------------------------------------------------------------------
     def _request(self, method: str, path: str, what: str, **kwargs: Any) -> httpx.Response:
         try:
-            resp = self._http.request(method, path, **kwargs)
+            resp = self._http.request(method, f"{self.url}{path}", **kwargs)
         except httpx.HTTPError as exc:
             raise RegistryUnavailableError(f"registry {self.url} unreachable: {exc}") from exc
         if resp.status_code >= 500:

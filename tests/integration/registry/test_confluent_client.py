@@ -17,9 +17,9 @@ from confluent_kafka.schema_registry.error import SchemaRegistryError
 from confluent_kafka.serialization import MessageField, SerializationContext
 
 from fraudstream.kafka import consumer_config, producer_config
-from fraudstream.schemas import load_schema
 from fraudstream.serde.avro import AvroDecoder, AvroEncoder
 from fraudstream.serde.registry_client import RegistryClient, confluent_client, value_subject
+from fraudstream.serde.schemas import load_schema
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
 
@@ -133,7 +133,8 @@ def test_avro_serializer_round_trip_through_kafka(
         assert data is not None
         payloads.append(data)
         producer.produce(topic, value=data)
-    ours = AvroEncoder(client, value_subject(topic), schema, auto_register=False)
+    ours_client = RegistryClient(schema_registry_url)
+    ours = AvroEncoder(ours_client, value_subject(topic), schema, auto_register=False)
     producer.produce(topic, value=ours.encode(sample))
     assert producer.flush(30) == 0
 
@@ -151,10 +152,11 @@ def test_avro_serializer_round_trip_through_kafka(
             got.append(msg.value())
     finally:
         consumer.close()
-    decoder = AvroDecoder(client)
+    decoder = AvroDecoder(ours_client)
     for raw in got:
         assert deserializer(raw, ctx) == decoder.decode(raw)
-    assert AvroDecoder(client, logical_types=False).decode(got[-1]) == sample
+    assert AvroDecoder(ours_client, logical_types=False).decode(got[-1]) == sample
+    ours_client.close()
 
 
 def _sample(schema: dict) -> dict:  # type: ignore[type-arg]

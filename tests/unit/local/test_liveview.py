@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import json
-import struct
 
 import fastavro
 import httpx
@@ -19,13 +18,14 @@ from fraudstream.local.liveview import (
     parse_metrics,
     render,
 )
-from fraudstream.schemas import load_schema, parsed_schema
+from fraudstream.serde import wire
+from fraudstream.serde.schemas import load_schema, parsed_schema
 
 
 def _wire(schema_id: int, rec: dict[str, object]) -> bytes:
     buf = io.BytesIO()
     fastavro.schemaless_writer(buf, parsed_schema("score"), rec)
-    return b"\x00" + struct.pack(">I", schema_id) + buf.getvalue()
+    return wire.frame(schema_id, buf.getvalue())
 
 
 def _score(i: int, label: int, anomalous: bool, version: str = "v1") -> dict[str, object]:
@@ -75,7 +75,7 @@ def test_decoder_rejects_non_wire_bytes(data: bytes | None, why: str) -> None:
 
 
 def test_decoder_unknown_schema_id() -> None:
-    with pytest.raises(SerdeError, match="schema id 9 not found"):
+    with pytest.raises(SerdeError, match="schema id 9 is not in the registry"):
         _decoder([]).decode(_wire(9, _score(1, 0, False)))
 
 

@@ -15,7 +15,7 @@ from fraudstream.scorer.reload import ModelWatcher
 from fraudstream.scorer.decode import Decoder
 from fraudstream.model import save_model
 import fraudstream.cli
-from fraudstream.scorer.testing import publish_pca_model
+from fraudstream.testing.scorer import publish_pca_model
 d = sys.argv[1]
 publish_pca_model(d, seed=1)
 w = ModelWatcher(d)

@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from fraudstream.events import CSV_COLUMNS
-from fraudstream.trainer.data import Dataset, synthetic_dataset
+from fraudstream.testing.datasets import synthetic_dataset
+from fraudstream.trainer.data import Dataset
 
 
 @pytest.fixture

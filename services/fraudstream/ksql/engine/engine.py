@@ -2,8 +2,9 @@
 
 `KsqlEngine.execute(sql)` parses and runs statements (DDL, CSAS/CTAS, INSERT, DROP,
 TERMINATE, LIST/SHOW, DESCRIBE, DEFINE/UNDEFINE, SET/UNSET) and returns one
-`StatementResult` per statement, carrying the ksqlDB REST entity plus whatever the caller
-must do against Kafka (topics to create, records to produce, queries to start/stop).
+`StatementResult` per statement, carrying a typed outcome (`engine.results`; the server
+renders it as ksqlDB's REST entity) plus whatever the caller must do against Kafka (topics
+to create, records to produce, queries to start/stop).
 The engine itself never touches Kafka: record processing happens in `query.process()`
 (see `fraudstream.ksql.engine.topology`), which the Kafka runtime or the conformance runner drives.
 """
@@ -16,7 +17,6 @@ import json
 import random
 import string
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
 from fraudstream.errors import SerdeError
@@ -31,6 +31,20 @@ from fraudstream.ksql.engine.formats import (
     sql_type_from_avro,
 )
 from fraudstream.ksql.engine.planner import Planner, timestamp_extractor
+from fraudstream.ksql.engine.results import (
+    CommandStatus,
+    FunctionList,
+    PropertyList,
+    QueryList,
+    SourceDescription,
+    SourceDescriptionList,
+    SourceList,
+    StatementResult,
+    TopicList,
+    TopicSpec,
+    VariableList,
+    WarningMessage,
+)
 from fraudstream.ksql.engine.topology import (
     Column,
     DataSource,
@@ -48,10 +62,12 @@ from fraudstream.ksql.errors import (
     KsqlProcessingError,
     KsqlStatementError,
     KsqlUnsupportedError,
+    bind_statement,
 )
 from fraudstream.ksql.sql import ast as A
 from fraudstream.ksql.sql import types as T
 from fraudstream.ksql.sql.parser import TIME_UNITS, parse
+from fraudstream.ksql.sql.statements import split_statements
 
 __all__ = [
     "Column",
@@ -105,32 +121,6 @@ DEFAULT_PROPERTIES: dict[str, Any] = {
 }
 
 
-@dataclass
-class TopicSpec:
-    """A topic the caller must make sure exists before running a query."""
-
-    name: str
-    partitions: int = 1
-    replicas: int = 1
-    config: dict[str, str] = field(default_factory=dict)
-
-
-@dataclass
-class StatementResult:
-    """Outcome of one statement: the ksqlDB REST entity plus side effects to apply."""
-
-    statement_text: str
-    type: str
-    message: str = ""
-    entity: dict[str, Any] = field(default_factory=dict)
-    query: PersistentQuery | None = None
-    source: DataSource | None = None
-    records: list[OutRecord] = field(default_factory=list)
-    topics_to_create: list[TopicSpec] = field(default_factory=list)
-    topics_to_delete: list[str] = field(default_factory=list)
-    terminated: list[str] = field(default_factory=list)
-
-
 def _lit_value(lit: A.Literal) -> Any:
     return lit.value
 
@@ -179,35 +169,28 @@ class KsqlEngine:
         properties: Mapping[str, Any] | None = None,
     ) -> list[StatementResult]:
         """Parse and run statements in order. On error raises KsqlParseError /
-        KsqlStatementError (with .statement_text and .completed = results of the
-        statements before it); the failing statement leaves the state unchanged."""
+        KsqlStatementError naming the failing statement (`statement_text`); the failing
+        statement leaves the state unchanged, the ones before it stay applied."""
         results: list[StatementResult] = []
         # statements are parsed one at a time so DEFINE affects later statements
-        consumed = 0
-        for text in split_statements(sql):
+        for piece in split_statements(sql):
             merged = {**self.variables, **(variables or {})}
-            # keep line numbers relative to the whole text (ksqlDB reports them that way)
-            start = sql.find(text, consumed)
-            lines_before = sql.count("\n", 0, start) if start >= 0 else 0
-            consumed = start + len(text) if start >= 0 else consumed
-            try:
-                stmts = parse("\n" * lines_before + text, merged)
-            except KsqlParseError as exc:
-                exc.completed = results  # type: ignore[attr-defined]
-                raise
-            for stmt in stmts:
-                try:
-                    results.append(self._execute_one(stmt, properties or {}))
-                except KsqlError as exc:
-                    if not getattr(exc, "statement_text", ""):
-                        exc.statement_text = stmt.text  # type: ignore[attr-defined]
-                    exc.completed = results  # type: ignore[attr-defined]
-                    raise
-                except Exception as exc:  # an engine bug must surface as a statement error
-                    err = KsqlStatementError(f"{type(exc).__name__}: {exc}", stmt.text)
-                    err.completed = results  # type: ignore[attr-defined]
-                    raise err from exc
+            # line numbers stay relative to the whole text (ksqlDB reports them that way)
+            for stmt in parse(piece.parser_input(sql), merged):
+                results.append(self.execute_statement(stmt, properties))
         return results
+
+    def execute_statement(
+        self, stmt: A.Statement, properties: Mapping[str, Any] | None = None
+    ) -> StatementResult:
+        """Run one parsed statement (the server parses each statement once, then calls this)."""
+        try:
+            return self._execute_one(stmt, properties or {})
+        except KsqlError as exc:
+            bind_statement(exc, stmt.text)
+            raise
+        except Exception as exc:  # an engine bug must surface as a statement error
+            raise KsqlStatementError(f"{type(exc).__name__}: {exc}", stmt.text) from exc
 
     def transient_query(
         self,
@@ -215,11 +198,16 @@ class KsqlEngine:
         variables: Mapping[str, str] | None = None,
         properties: Mapping[str, Any] | None = None,
     ) -> TransientQuery:
-        """Plan a push query (`SELECT ... EMIT CHANGES [LIMIT n]`)."""
+        """Plan a push query (`SELECT ... EMIT CHANGES [LIMIT n]`) from its text."""
         stmts = self.parse(sql, variables)
         if len(stmts) != 1 or not isinstance(stmts[0], A.QueryStatement):
             raise KsqlStatementError("Expected exactly one SELECT statement", sql)
-        stmt = stmts[0]
+        return self.plan_push_query(stmts[0], properties)
+
+    def plan_push_query(
+        self, stmt: A.QueryStatement, properties: Mapping[str, Any] | None = None
+    ) -> TransientQuery:
+        """Plan a parsed push query."""
         q = stmt.query
         if q.emit is None:
             raise KsqlStatementError(
@@ -242,7 +230,7 @@ class KsqlEngine:
         try:
             planned = planner.plan(q, transient=True)
         except KsqlError as exc:
-            exc.statement_text = stmt.text  # type: ignore[attr-defined]
+            bind_statement(exc, stmt.text, replace=True)
             raise
         tq = planned.query
         assert isinstance(tq, TransientQuery)
@@ -263,7 +251,7 @@ class KsqlEngine:
         if isinstance(stmt, A.Terminate):
             return self._terminate(stmt)
         if isinstance(stmt, A.ListStatement):
-            return self._list(stmt)
+            return self._list(stmt, overrides)
         if isinstance(stmt, A.Describe):
             return self._describe(stmt)
         if isinstance(stmt, A.DefineVariable):
@@ -290,20 +278,12 @@ class KsqlEngine:
 
     def _status(
         self,
-        stmt: A.Statement,
         command_id: str,
         message: str,
         query_id: str | None = None,
         seq: int | None = None,
-    ) -> dict[str, Any]:
-        return {
-            "@type": "currentStatus",
-            "statementText": stmt.text,
-            "commandId": command_id,
-            "commandStatus": {"status": "SUCCESS", "message": message, "queryId": query_id},
-            "commandSequenceNumber": self._last_seq if seq is None else seq,
-            "warnings": [],
-        }
+    ) -> CommandStatus:
+        return CommandStatus(command_id, message, query_id, self._last_seq if seq is None else seq)
 
     # ------------------------------------------------------------------ CREATE STREAM/TABLE
     def _props(self, props: Mapping[str, A.Literal], allowed: set[str]) -> dict[str, Any]:
@@ -397,7 +377,6 @@ class KsqlEngine:
                     "currentStatus",
                     "Already exists",
                     self._status(
-                        stmt,
                         "",
                         f"Cannot add {kind.lower()} '{name}': A {existing.kind.lower()} "
                         "with the same name already exists",
@@ -577,7 +556,7 @@ class KsqlEngine:
             stmt.text,
             "currentStatus",
             msg,
-            self._status(stmt, f"{kind.lower()}/`{name}`/create", msg, seq=seq),
+            self._status(f"{kind.lower()}/`{name}`/create", msg, seq=seq),
             source=src,
             topics_to_create=topics,
         )
@@ -632,7 +611,7 @@ class KsqlEngine:
         existing = self._sources.get(name)
         if existing is not None and not stmt.or_replace:
             if stmt.if_not_exists:
-                return StatementResult(stmt.text, "currentStatus", "Already exists", {})
+                return StatementResult(stmt.text, "currentStatus", "Already exists")
             raise KsqlStatementError(
                 f"Cannot add {stmt.kind.lower()} '{name}': A {existing.kind.lower()} "
                 "with the same name already exists",
@@ -730,7 +709,7 @@ class KsqlEngine:
             stmt.text,
             "currentStatus",
             msg,
-            self._status(stmt, f"{stmt.kind.lower()}/`{name}`/create", msg, qid),
+            self._status(f"{stmt.kind.lower()}/`{name}`/create", msg, qid),
             query=query,
             source=sink,
             topics_to_create=[TopicSpec(topic, sink.partitions, sink.replicas)],
@@ -778,7 +757,7 @@ class KsqlEngine:
             stmt.text,
             "currentStatus",
             msg,
-            self._status(stmt, f"stream/`{target.name}`/create", msg, qid),
+            self._status(f"stream/`{target.name}`/create", msg, qid),
             query=query,
             source=target,
         )
@@ -857,7 +836,7 @@ class KsqlEngine:
 
             ts = int(time.time() * 1000)
         rec = OutRecord(target.topic, kb, vb, int(ts))
-        return StatementResult(stmt.text, "insertValues", "", {}, source=target, records=[rec])
+        return StatementResult(stmt.text, "insertValues", "", source=target, records=[rec])
 
     # ------------------------------------------------------------------ DROP / TERMINATE
     def _drop(self, stmt: A.DropSource) -> StatementResult:
@@ -869,7 +848,7 @@ class KsqlEngine:
                     stmt.text,
                     "currentStatus",
                     "",
-                    self._status(stmt, "", f"Source `{stmt.name}` does not exist."),
+                    self._status("", f"Source `{stmt.name}` does not exist."),
                 )
             raise KsqlStatementError(f"{word} {stmt.name} does not exist.")
         if src.kind != stmt.kind:
@@ -901,7 +880,7 @@ class KsqlEngine:
             stmt.text,
             "currentStatus",
             msg,
-            self._status(stmt, f"{stmt.kind.lower()}/`{src.name}`/drop", msg, seq=seq),
+            self._status(f"{stmt.kind.lower()}/`{src.name}`/drop", msg, seq=seq),
             source=src,
             topics_to_delete=[src.topic] if stmt.delete_topic else [],
             terminated=terminated,
@@ -925,162 +904,82 @@ class KsqlEngine:
             "currentStatus",
             "Query terminated.",
             self._status(
-                stmt, f"terminate/{stmt.query_id or 'ALL'}/execute", "Query terminated.", seq=seq
+                f"terminate/{stmt.query_id or 'ALL'}/execute", "Query terminated.", seq=seq
             ),
             terminated=ids,
         )
 
     # ------------------------------------------------------------------ LIST / DESCRIBE
-    def _source_summary(self, s: DataSource) -> dict[str, Any]:
-        return {
-            "type": s.kind,
-            "name": s.name,
-            "topic": s.topic,
-            "keyFormat": s.key_format.name,
-            "valueFormat": s.value_format.name,
-            "isWindowed": s.window is not None,
-        }
-
-    def _list(self, stmt: A.ListStatement) -> StatementResult:
+    def _list(self, stmt: A.ListStatement, overrides: Mapping[str, Any]) -> StatementResult:
         w = stmt.what
-        entity: dict[str, Any]
         if w in ("STREAMS", "TABLES"):
             kind = "STREAM" if w == "STREAMS" else "TABLE"
-            items = [
-                self._source_summary(s)
-                for s in sorted(self._sources.values(), key=lambda s: s.name)
-                if s.kind == kind
-            ]
             if stmt.extended:
-                entity = {
-                    "@type": "source_descriptions",
-                    "statementText": stmt.text,
-                    "sourceDescriptions": [
-                        self.describe_source(s, True)
-                        for s in self._sources.values()
-                        if s.kind == kind
-                    ],
-                    "warnings": [],
-                }
-            else:
-                entity = {
-                    "@type": w.lower(),
-                    "statementText": stmt.text,
-                    w.lower(): items,
-                    "warnings": [],
-                }
-            return StatementResult(stmt.text, w.lower(), "", entity)
+                descriptions = tuple(
+                    self.describe_source(s, True) for s in self._sources.values() if s.kind == kind
+                )
+                return StatementResult(
+                    stmt.text, w.lower(), "", SourceDescriptionList(descriptions)
+                )
+            sources = tuple(
+                s for s in sorted(self._sources.values(), key=lambda s: s.name) if s.kind == kind
+            )
+            return StatementResult(stmt.text, w.lower(), "", SourceList(kind, sources))
         if w == "QUERIES":
-            entity = {
-                "@type": "queries",
-                "statementText": stmt.text,
-                "queries": [q.describe() for q in self._queries.values()],
-                "warnings": [],
-            }
-            return StatementResult(stmt.text, "queries", "", entity)
+            return StatementResult(
+                stmt.text, "queries", "", QueryList(tuple(self._queries.values()))
+            )
         if w == "TOPICS":
-            topics = sorted(set(self.known_topics) | {s.topic for s in self._sources.values()})
-            entity = {
-                "@type": "kafka_topics",
-                "statementText": stmt.text,
-                "topics": [
-                    {"name": t, "replicaInfo": [1] * max(1, self.known_topics.get(t, 1))}
-                    for t in topics
-                ],
-                "warnings": [],
-            }
-            return StatementResult(stmt.text, "kafka_topics", "", entity)
+            names = sorted(set(self.known_topics) | {s.topic for s in self._sources.values()})
+            topics = tuple((t, self.known_topics.get(t, 1)) for t in names)
+            return StatementResult(stmt.text, "kafka_topics", "", TopicList(topics))
         if w == "PROPERTIES":
-            props = {k: ("" if v is None else str(v)) for k, v in self.properties.items()}
-            entity = {
-                "@type": "properties",
-                "statementText": stmt.text,
-                "properties": props,
-                "overwrittenProperties": [],
-                "defaultProperties": [],
-                "warnings": [],
-            }
-            return StatementResult(stmt.text, "properties", "", entity)
+            return StatementResult(stmt.text, "properties", "", self.property_list(overrides))
         if w == "VARIABLES":
-            entity = {
-                "@type": "variables",
-                "statementText": stmt.text,
-                "variables": [{"name": k, "value": v} for k, v in self.variables.items()],
-                "warnings": [],
-            }
-            return StatementResult(stmt.text, "variables", "", entity)
+            variables = VariableList(tuple(self.variables.items()))
+            return StatementResult(stmt.text, "variables", "", variables)
         if w == "FUNCTIONS":
             from fraudstream.ksql.engine.expressions import AGGREGATE_NAMES
             from fraudstream.ksql.engine.functions import _REGISTRY
 
             names = sorted(set(_REGISTRY) | set(AGGREGATE_NAMES))
-            entity = {
-                "@type": "function_names",
-                "statementText": stmt.text,
-                "functions": [
-                    {
-                        "name": n,
-                        "type": "AGGREGATE" if n in AGGREGATE_NAMES else "SCALAR",
-                        "category": "",
-                    }
-                    for n in names
-                ],
-                "warnings": [],
-            }
-            return StatementResult(stmt.text, "function_names", "", entity)
+            functions = tuple((n, "AGGREGATE" if n in AGGREGATE_NAMES else "SCALAR") for n in names)
+            return StatementResult(stmt.text, "function_names", "", FunctionList(functions))
         raise KsqlUnsupportedError(f"LIST {w} is not supported by the embedded engine", stmt.text)
 
-    def describe_source(self, s: DataSource, extended: bool = False) -> dict[str, Any]:
-        readq = [q.id for q in self._queries.values() if s.topic in q.source_topics]
-        writeq = [q.id for q in self._queries.values() if q.sink_name == s.name]
-        return {
-            "name": s.name,
-            "windowType": s.window.type if s.window else None,
-            "readQueries": [
-                {
-                    "queryString": self._queries[q].statement_text,
-                    "sinks": [self._queries[q].sink_name],
-                    "sinkKafkaTopics": [self._queries[q].sink_topic],
-                    "id": q,
-                    "statusCount": {"RUNNING": 1},
-                    "queryType": "PERSISTENT",
-                    "state": "RUNNING",
-                }
-                for q in readq
-            ],
-            "writeQueries": [
-                {
-                    "queryString": self._queries[q].statement_text,
-                    "sinks": [s.name],
-                    "sinkKafkaTopics": [s.topic],
-                    "id": q,
-                    "statusCount": {"RUNNING": 1},
-                    "queryType": "PERSISTENT",
-                    "state": "RUNNING",
-                }
-                for q in writeq
-            ],
-            "fields": [field_entity(c) for c in s.columns],
-            "type": s.kind,
-            "timestamp": s.timestamp_column or "",
-            "statistics": "",
-            "errorStats": "",
-            "extended": extended,
-            "keyFormat": s.key_format.name,
-            "valueFormat": s.value_format.name,
-            "topic": s.topic,
-            "partitions": s.partitions if extended else 0,
-            "replication": s.replicas if extended else 0,
-            "statement": s.statement_text,
-            "queryOffsetSummaries": [],
-            "sourceConstraints": [],
-            "clusterErrorStats": [],
-            "clusterStatistics": [],
-        }
+    def property_list(self, overrides: Mapping[str, Any] | None = None) -> PropertyList:
+        """The engine's properties merged with a request's overrides, as ksqlDB lists them."""
+
+        def text(value: Any) -> str:
+            return "" if value is None else str(value)
+
+        merged = {**self.properties, **(overrides or {})}
+        own = {k: text(v) for k, v in self.properties.items()}
+        values = {k: text(v) for k, v in merged.items()}
+        names = sorted(values)
+        return PropertyList(
+            properties=tuple((k, values[k]) for k in names),
+            overwritten=tuple(k for k in names if own.get(k) != values[k]),
+            defaults=tuple(
+                k
+                for k in names
+                if k in DEFAULT_PROPERTIES and text(DEFAULT_PROPERTIES[k]) == values[k]
+            ),
+        )
+
+    def describe_source(self, s: DataSource, extended: bool = False) -> SourceDescription:
+        """A source with the queries reading its topic and the queries writing into it."""
+        queries = self._queries.values()
+        return SourceDescription(
+            source=s,
+            read_queries=tuple(q for q in queries if s.topic in q.source_topics),
+            write_queries=tuple(q for q in queries if q.sink_name == s.name),
+            extended=extended,
+        )
 
     def _describe(self, stmt: A.Describe) -> StatementResult:
         if stmt.what == "STREAMS":
-            return self._list(A.ListStatement("STREAMS", True, stmt.text))
+            return self._list(A.ListStatement("STREAMS", True, stmt.text), {})
         if stmt.what == "FUNCTION":
             raise KsqlUnsupportedError(
                 "DESCRIBE FUNCTION is not supported by the embedded engine", stmt.text
@@ -1089,36 +988,23 @@ class KsqlEngine:
         s = self._sources.get(stmt.name)
         if s is None:
             raise KsqlStatementError(f"Could not find STREAM/TABLE '{stmt.name}' in the Metastore")
-        entity = {
-            "@type": "sourceDescription",
-            "statementText": stmt.text,
-            "sourceDescription": self.describe_source(s, stmt.extended),
-            "warnings": [],
-        }
-        return StatementResult(stmt.text, "sourceDescription", "", entity, source=s)
+        description = self.describe_source(s, stmt.extended)
+        return StatementResult(stmt.text, "sourceDescription", "", description, source=s)
 
     def _define(self, stmt: A.DefineVariable) -> StatementResult:
         if stmt.value is None:
             if stmt.name not in self.variables and stmt.name.upper() not in {
                 k.upper() for k in self.variables
             }:
+                message = f"Cannot undefine variable '{stmt.name}' which was never defined"
                 return StatementResult(
-                    stmt.text,
-                    "warning_entity",
-                    f"Cannot undefine variable '{stmt.name}' which was never defined",
-                    {
-                        "@type": "warning_entity",
-                        "statementText": stmt.text,
-                        "message": f"Cannot undefine variable '{stmt.name}' which was "
-                        "never defined",
-                        "warnings": [],
-                    },
+                    stmt.text, "warning_entity", message, WarningMessage(message)
                 )
             for k in [k for k in self.variables if k.upper() == stmt.name.upper()]:
                 del self.variables[k]
         else:
             self.variables[stmt.name] = stmt.value
-        return StatementResult(stmt.text, "variable", "", {})
+        return StatementResult(stmt.text, "variable", "")
 
     def _set(self, stmt: A.SetProperty) -> StatementResult:
         if stmt.value is None:
@@ -1127,7 +1013,7 @@ class KsqlEngine:
                 self.properties[stmt.name] = DEFAULT_PROPERTIES[stmt.name]
         else:
             self.properties[stmt.name] = stmt.value
-        return StatementResult(stmt.text, "property", "", {})
+        return StatementResult(stmt.text, "property", "")
 
     # ------------------------------------------------------------------ helpers for runtimes
     def queries_for_topic(self, topic: str) -> list[PersistentQuery]:
@@ -1147,34 +1033,6 @@ def _upper_struct(t: T.SqlType) -> T.SqlType:
     if t.base == T.MAP and t.item is not None and t.key is not None:
         return T.map_of(t.key, _upper_struct(t.item))
     return t
-
-
-def field_entity(c: Column) -> dict[str, Any]:
-    out: dict[str, Any] = {"name": c.name, "schema": schema_entity(c.type)}
-    if c.namespace == "KEY":
-        out["type"] = "KEY"
-    return out
-
-
-def schema_entity(t: T.SqlType) -> dict[str, Any]:
-    if t.base == T.ARRAY:
-        return {"type": "ARRAY", "fields": None, "memberSchema": schema_entity(t.item)}  # type: ignore[arg-type]
-    if t.base == T.MAP:
-        return {"type": "MAP", "fields": None, "memberSchema": schema_entity(t.item)}  # type: ignore[arg-type]
-    if t.base == T.STRUCT:
-        return {
-            "type": "STRUCT",
-            "fields": [{"name": n, "schema": schema_entity(ft)} for n, ft in t.fields],
-            "memberSchema": None,
-        }
-    if t.base == T.DECIMAL:
-        return {
-            "type": "DECIMAL",
-            "fields": None,
-            "memberSchema": None,
-            "parameters": {"precision": t.precision, "scale": t.scale},
-        }
-    return {"type": t.base, "fields": None, "memberSchema": None}
 
 
 def _col_name(v: Any) -> str | None:
@@ -1230,60 +1088,3 @@ def parse_delimiter(d: str, prop: str) -> str:
             "valid value: ';'"
         )
     return d
-
-
-def split_statements(sql: str) -> list[str]:
-    """Split text into statements at top-level `;` (outside quotes and comments), so that
-    variables defined by one statement apply to the next. Returns the raw pieces."""
-    out: list[str] = []
-    buf: list[str] = []
-    i = 0
-    n = len(sql)
-    quote: str | None = None
-    while i < n:
-        c = sql[i]
-        if quote:
-            buf.append(c)
-            if c == quote:
-                if i + 1 < n and sql[i + 1] == quote:
-                    buf.append(sql[i + 1])
-                    i += 2
-                    continue
-                quote = None
-            i += 1
-            continue
-        if c in "'\"`":
-            quote = c
-            buf.append(c)
-        elif c == "-" and sql.startswith("--", i):
-            j = sql.find("\n", i)
-            j = n if j < 0 else j
-            buf.append(sql[i:j])
-            i = j
-            continue
-        elif c == "/" and sql.startswith("/*", i):
-            j = sql.find("*/", i + 2)
-            j = n if j < 0 else j + 2
-            buf.append(sql[i:j])
-            i = j
-            continue
-        elif c == ";":
-            buf.append(c)
-            out.append("".join(buf))
-            buf = []
-            i += 1
-            continue
-        else:
-            buf.append(c)
-        i += 1
-    rest = "".join(buf)
-    if rest.strip() and _has_code(rest):
-        out.append(rest)
-    return out
-
-
-def _has_code(text: str) -> bool:
-    try:
-        return bool(parse(text))
-    except KsqlParseError:
-        return True
