@@ -1,5 +1,5 @@
 # The two set-up commands of the README, plus a few conveniences.
-.PHONY: up test bootstrap lint typecheck down
+.PHONY: up test bootstrap lint typecheck down images
 
 up: bootstrap           ## run the whole pipeline on the embedded local stack
 	fraudstream up
@@ -18,3 +18,6 @@ lint:
 
 typecheck:
 	mypy
+
+images:                 ## build every container image: make images [IMAGE_TAG=..] [BASE=..] [ENGINE=podman]
+	bash deploy/docker/build-images
