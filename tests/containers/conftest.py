@@ -117,4 +117,4 @@ def images(base_image: str, podman: Podman) -> dict[str, str]:
     refs = {n: f"localhost/fraudstream-{n}:{image_tag()}" for n in IMAGE_NAMES}
     for ref in refs.values():
         podman("image", "exists", ref)
-    return refs
+    return {**refs, "base": base_image}
