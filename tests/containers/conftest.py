@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import sys
 import tomllib
 import uuid
 from collections.abc import Iterator, Sequence
@@ -107,7 +108,7 @@ def base_image() -> str:
 @pytest.fixture(scope="session")
 def images(base_image: str, podman: Podman) -> dict[str, str]:
     """name -> image reference, built by deploy/docker/build-images (= `make images`)."""
-    env = {**os.environ, "ENGINE": "podman", "BASE": base_image}
+    env = {**os.environ, "ENGINE": "podman", "BASE": base_image, "PYTHON": sys.executable}
     env.pop("IMAGE_TAG", None)
     res = subprocess.run(
         ["bash", str(ROOT / "deploy" / "docker" / "build-images")],
