@@ -56,7 +56,8 @@ def train(
         True, "--publish/--no-publish", help="Point models/LATEST at the new version."
     ),
 ) -> None:
-    """Train the autoencoder on a bounded snapshot and publish a new model version."""
+    """Train on a bounded snapshot and publish a new model version: the hybrid when the
+    snapshot's training period holds labelled frauds, else the plain autoencoder."""
     from fraudstream.logs import setup_logging
 
     base = load_settings(Settings)
@@ -96,9 +97,9 @@ def train(
 
         do_announce(base.kafka_bootstrap, base.topic_models, outcome.manifest, str(outcome.path))
         log.info("announced %s on %s", outcome.version, base.topic_models)
-    ae = outcome.metrics.get("autoencoder", {})
+    ae = outcome.metrics.get(outcome.served, {})
     typer.echo(
-        f"model {outcome.version} -> {outcome.path}"
+        f"model {outcome.version} ({outcome.served}) -> {outcome.path}"
         + (
             f" (test ROC-AUC {ae['roc_auc']:.3f}, weighted AP "
             f"{ae['weighted_average_precision']:.3f}, recall@1%FPR {ae['recall_at_fpr_0.01']:.3f})"
