@@ -32,9 +32,9 @@ from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
 
 from fraudstream.kafka.admin import create_topics, wait_for_broker
 from fraudstream.kafka.clients import consumer_config, producer_config
-from fraudstream.ksql.client import KsqlClient
-from fraudstream.ksql.server import KsqlServer
-from fraudstream.ksql.statements import split_statements
+from fraudstream.ksql.client.client import KsqlClient
+from fraudstream.ksql.server.app import KsqlServer
+from fraudstream.ksql.sql.statements import split_statements
 from fraudstream.local.kafka import LocalKafka
 from fraudstream.local.procs import free_port
 from fraudstream.registry.server import RegistryServer
@@ -139,7 +139,7 @@ def wait_for(
 
 def engine_only(records: list[tuple[bytes, bytes]], variables: dict[str, str]) -> Rate:
     """(events/s wall, events per CPU-second) of `process()` alone."""
-    from fraudstream.ksql.engine import InMemorySchemaRegistry, InRecord, KsqlEngine
+    from fraudstream.ksql.engine.engine import InMemorySchemaRegistry, InRecord, KsqlEngine
 
     engine = KsqlEngine(schema_registry=InMemorySchemaRegistry())
     for name in ("01_source.sql", "04_live.sql"):
@@ -186,7 +186,7 @@ class IdentityQuery:
     """A query that copies each record: measures the Kafka loop without the engine's work."""
 
     def __init__(self, source: str, sink: str) -> None:
-        from fraudstream.ksql.engine import OutRecord
+        from fraudstream.ksql.engine.engine import OutRecord
 
         self.id = "IDENTITY"
         self.source_topics = [source]
@@ -201,7 +201,7 @@ def runtime_only(
     bootstrap: str, source: str, sink: str, expected: int, counter: TopicCounter
 ) -> Rate:
     """Rates of the consume -> produce loop alone (identity query)."""
-    from fraudstream.ksql.runtime import QueryRunner
+    from fraudstream.ksql.server.runtime import QueryRunner
 
     runner = QueryRunner(
         IdentityQuery(source, sink), bootstrap=bootstrap, group_id=f"bench-{uuid.uuid4().hex[:6]}"

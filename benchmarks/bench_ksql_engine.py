@@ -27,9 +27,9 @@ from pathlib import Path
 import fastavro
 import orjson
 
-from fraudstream.ksql.engine import InMemorySchemaRegistry, InRecord, KsqlEngine
-from fraudstream.ksql.formats import avro_schema_for
-from fraudstream.ksql.types import T_BIGINT, T_DOUBLE, T_INTEGER, T_STRING
+from fraudstream.ksql.engine.engine import InMemorySchemaRegistry, InRecord, KsqlEngine
+from fraudstream.ksql.engine.formats import avro_schema_for
+from fraudstream.ksql.sql.types import T_BIGINT, T_DOUBLE, T_INTEGER, T_STRING
 
 ROOT = Path(__file__).resolve().parents[1]
 VARS = {

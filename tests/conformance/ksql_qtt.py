@@ -30,22 +30,23 @@ from typing import Any
 
 import fastavro
 
-from fraudstream.ksql import types as T
-from fraudstream.ksql.engine import (
+from fraudstream.ksql.engine.engine import (
     DataSource,
     InMemorySchemaRegistry,
     InRecord,
     KsqlEngine,
     OutRecord,
 )
+from fraudstream.ksql.engine.formats import avro_schema_for, dumps_json
 from fraudstream.ksql.errors import (
     KsqlError,
     KsqlParseError,
     KsqlStatementError,
     KsqlUnsupportedError,
 )
-from fraudstream.ksql.formats import avro_schema_for, dumps_json
-from fraudstream.ksql.parser import parse
+from fraudstream.ksql.server.entities import render as render_entity
+from fraudstream.ksql.sql import types as T
+from fraudstream.ksql.sql.parser import parse
 
 ROOT = Path(__file__).resolve().parents[2]
 CASES_DIR_CANDIDATES = [
@@ -543,8 +544,9 @@ class RestCaseRunner(CaseRunner):
             if admin:
                 results = self.engine.execute("\n".join(admin))
                 for res in results:
-                    if res.entity:
-                        responses.append({"admin": res.entity})
+                    entity = render_entity(res)  # the REST body the server would answer
+                    if entity:
+                        responses.append({"admin": entity})
                     if res.query is not None:
                         self._replay_into(res.query)
                     for rec in res.records:

@@ -14,6 +14,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, computed_field, field_validator, model_validator
 
+from fraudstream.version import __version__, git_commit
+
 FORMAT_VERSION: Literal[1] = 1
 # A hybrid artifact (autoencoder + supervised part) says so with format 2, so a scorer
 # built before hybrids refuses it by its version instead of misreading it.
@@ -228,6 +230,10 @@ class ModelManifest(BaseModel):
     )
     training: dict[str, Any] = Field(
         default_factory=dict, description="Seed, epochs, framework versions, row counts."
+    )
+    built_by: dict[str, str] = Field(
+        default_factory=lambda: {"fraudstream": __version__, "commit": git_commit()},
+        description="The fraudstream version and git commit that wrote this artifact.",
     )
     supervised: SupervisedSpec | None = Field(
         None, description="Hybrid models only: the supervised part over inputs and errors."

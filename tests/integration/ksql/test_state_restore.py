@@ -12,8 +12,8 @@ import orjson
 import pytest
 from confluent_kafka.admin import AdminClient, ConfigResource
 
-from fraudstream.ksql.client import KsqlClient
-from fraudstream.ksql.server import KsqlServer
+from fraudstream.ksql.client.client import KsqlClient
+from fraudstream.ksql.server.app import KsqlServer
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(240)]
 

@@ -1,0 +1,1 @@
+"""A client for any ksqlDB REST endpoint: client, ksql-python facade, apply."""

@@ -1,0 +1,1 @@
+"""The embedded ksqlDB server: REST service, Kafka runtime, command log."""

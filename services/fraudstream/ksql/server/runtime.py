@@ -1,0 +1,672 @@
+"""Persistent and push queries as consume -> process -> produce loops on the real broker.
+
+The engine's queries are pure (`process(InRecord) -> list[OutRecord]`); this module feeds them
+from Kafka. Each persistent query has its own consumer group (named like ksqlDB's,
+`_confluent-ksql-<service id>query_<query id>`) and commits a batch's offsets only after every
+output record of that batch is acknowledged by the broker: at-least-once, so a restarted
+server resumes where the last committed batch ended. Records that fail to process are written
+to the processing-log topic and counted; the loop never dies on a bad record.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import orjson
+from confluent_kafka import (
+    OFFSET_BEGINNING,
+    Consumer,
+    KafkaError,
+    KafkaException,
+    Message,
+    Producer,
+    TopicPartition,
+)
+from confluent_kafka.admin import AdminClient
+
+from fraudstream.errors import KafkaUnavailableError, SerdeError
+from fraudstream.kafka.admin import create_topics
+from fraudstream.kafka.clients import consumer_config, producer_config
+from fraudstream.kafka.delivery import DeliveryLedger, InFlightBatch
+from fraudstream.kafka.errors import DeliveryFailedError
+from fraudstream.ksql.engine.state import changelog_entry, changelog_key, encode_state
+
+log = logging.getLogger(__name__)
+
+ProcessingLogSink = Callable[[dict[str, Any]], None]
+
+
+def query_group_id(service_id: str, query_id: str) -> str:
+    """ksqlDB's consumer group name for a persistent query."""
+    return f"_confluent-ksql-{service_id}query_{query_id}"
+
+
+def _engine_records() -> tuple[Any, Any]:
+    from fraudstream.ksql.engine.engine import InRecord, OutRecord
+
+    return InRecord, OutRecord
+
+
+def entry_to_dict(entry: Any) -> dict[str, Any]:
+    """A processing-log entry (dataclass, pydantic model, dict or text) as a JSON-able dict."""
+    if isinstance(entry, dict):
+        return dict(entry)
+    if dataclasses.is_dataclass(entry) and not isinstance(entry, type):
+        return dataclasses.asdict(entry)
+    for attr in ("to_dict", "model_dump", "as_dict"):
+        fn = getattr(entry, attr, None)
+        if callable(fn):
+            return dict(fn())
+    return {"message": str(entry)}
+
+
+def processing_log_record(query_id: str, entry: Any, *, level: str = "ERROR") -> dict[str, Any]:
+    """ksqlDB's processing-log message shape (logger, level, time, message{type, ...})."""
+    body = entry_to_dict(entry)
+    kind = str(body.get("type", body.get("kind", "RECORD_PROCESSING_ERROR")))
+    message = str(body.get("message", body.get("errorMessage", "")))
+    record = body.get("record")
+    if isinstance(record, bytes):
+        record = record.decode("utf-8", "replace")
+    return {
+        "LOGGER": f"processing.{query_id}",
+        "LEVEL": level,
+        "TIME": int(time.time() * 1000),
+        "MESSAGE": {
+            "TYPE": kind,
+            "ERRORMESSAGE": message,
+            "RECORD": None if record is None else str(record),
+            "TOPIC": body.get("topic"),
+            "PARTITION": body.get("partition"),
+            "OFFSET": body.get("offset"),
+        },
+    }
+
+
+@dataclasses.dataclass
+class RunnerStats:
+    """Counters one query's loop keeps (read by LIST QUERIES / DESCRIBE and the tests)."""
+
+    consumed: int = 0
+    produced: int = 0
+    processing_errors: int = 0
+    delivery_errors: int = 0
+    restored: int = 0  # state changelog records read back at start
+    last_error: str | None = None
+    state: str = "PENDING"
+
+
+class QueryRunner:
+    """Runs one persistent query in a daemon thread until `stop()`."""
+
+    def __init__(
+        self,
+        query: Any,
+        *,
+        bootstrap: str,
+        group_id: str,
+        table_topics: Iterable[str] = (),
+        processing_log: ProcessingLogSink | None = None,
+        batch_size: int = 5000,
+        poll_timeout: float = 0.2,
+        commit_interval: float = 1.0,
+    ) -> None:
+        self.query = query
+        self.query_id: str = str(query.id)
+        self.bootstrap = bootstrap
+        self.group_id = group_id
+        self.table_topics = [t for t in table_topics if t in list(query.source_topics)]
+        self.batch_size = batch_size
+        self.poll_timeout = poll_timeout
+        self.commit_interval = commit_interval
+        # stateful queries keep their state in a compacted changelog topic
+        self.changelog_topic: str | None = (
+            changelog_topic(group_id) if getattr(query, "state_stores", None) else None
+        )
+        self.stats = RunnerStats()
+        self._processing_log = processing_log
+        self._last_warning = 0.0
+        self._stop = threading.Event()
+        self._ready = threading.Event()
+        self._thread = threading.Thread(
+            target=self._run, name=f"ksql-query-{self.query_id}", daemon=True
+        )
+        with contextlib.suppress(AttributeError, TypeError):
+            query.on_error = self._on_error
+
+    # -- lifecycle ------------------------------------------------------------------------
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def wait_ready(self, timeout: float = 30.0) -> bool:
+        """True once the consumer subscribed (tables bootstrapped)."""
+        return self._ready.wait(timeout)
+
+    def stop(self, timeout: float = 30.0) -> None:
+        self._stop.set()
+        if self._thread.is_alive() and threading.current_thread() is not self._thread:
+            self._thread.join(timeout)
+
+    @property
+    def alive(self) -> bool:
+        return self._thread.is_alive()
+
+    # -- the loop -------------------------------------------------------------------------
+
+    def _on_error(self, entry: Any) -> None:
+        self.stats.processing_errors += 1
+        body = entry_to_dict(entry)
+        self.stats.last_error = str(body.get("message", body))[:500]
+        if self._processing_log is not None:
+            try:
+                self._processing_log(processing_log_record(self.query_id, entry))
+            except Exception:  # never let the log break the query
+                log.exception("query %s: could not write the processing log", self.query_id)
+
+    def _run(self) -> None:
+        try:
+            self._loop()
+        except Exception as exc:  # the query stops, the server keeps running
+            self.stats.state = "ERROR"
+            self.stats.last_error = f"{type(exc).__name__}: {exc}"
+            log.exception("query %s failed", self.query_id)
+        finally:
+            self._ready.set()
+
+    def _loop(self) -> None:
+        in_record, _ = _engine_records()
+        # Delivery reports only for failures: no Python callback per successful record; the
+        # ledger takes a batch as acknowledged once the producer's queue is empty without an
+        # error reported for it.
+        conf = producer_config(self.bootstrap, linger_ms=10)
+        conf["delivery.report.only.error"] = True
+        producer = Producer(conf)
+
+        changelog: Changelog | None = None
+        if self.changelog_topic is not None:
+            changelog = Changelog(self.query, self.bootstrap, self.changelog_topic, stop=self._stop)
+            self.stats.restored = changelog.restore()
+
+        stream_topics, feeder = _start_feeder(
+            self.query, self.table_topics, self.bootstrap, self.group_id, in_record, self._stop
+        )
+        consumer = Consumer(
+            consumer_config(
+                self.bootstrap,
+                self.group_id,
+                fetch_max_bytes=52_428_800,
+                queued_min_messages=100_000,
+                # A crashed server's membership expires in 10 s (default 45 s), so a
+                # restarted one gets the partitions back quickly; a clean stop leaves at once.
+                session_timeout_ms=10_000,
+                heartbeat_interval_ms=2_000,
+            )
+        )
+        # Batches are acknowledged at commit points (every `commit_interval` s, or when
+        # idle): the broker's acks overlap with processing the next batches. No ledger
+        # limit or timeout fires before librdkafka's own message timeout (300 s).
+        ledger: DeliveryLedger[None] = DeliveryLedger(
+            consumer,
+            producer,
+            acks="errors",
+            delivery_timeout_s=300.0,
+            commit_interval_s=self.commit_interval,
+            max_inflight_events=10**9,
+            max_inflight_batches=10**9,
+        )
+        consumer.subscribe(
+            stream_topics,
+            on_assign=lambda _c, parts: ledger.assign(parts),
+            # no commit on revoke: whatever was not committed is processed again by the
+            # partition's next owner (at-least-once)
+            on_revoke=lambda _c, parts: ledger.revoke(parts, commit=False),
+            on_lost=lambda _c, parts: ledger.lose(parts),
+        )
+        self.stats.state = "RUNNING"
+        self._ready.set()
+        last_commit = time.monotonic()
+        try:
+            while not self._stop.is_set():
+                try:
+                    msgs = consumer.consume(num_messages=self.batch_size, timeout=self.poll_timeout)
+                except KafkaException as exc:  # broker gone for a while: wait, never die
+                    self._warn(f"consume failed: {exc}")
+                    time.sleep(0.5)
+                    continue
+                if msgs:
+                    self._batch(msgs, ledger, producer, feeder, changelog, in_record)
+                    if time.monotonic() - last_commit < self.commit_interval:
+                        continue
+                elif not (ledger.inflight or ledger.uncommitted):
+                    producer.poll(0)
+                    continue
+                committed = self._commit_point(ledger)
+                if committed is None:
+                    return  # stopped while the broker was unreachable: nothing committed
+                if committed:
+                    last_commit = time.monotonic()
+        finally:
+            self._close(ledger, consumer, feeder, changelog)
+
+    def _batch(
+        self,
+        msgs: list[Message],
+        ledger: DeliveryLedger[None],
+        producer: Producer,
+        feeder: TableFeeder | None,
+        changelog: Changelog | None,
+        in_record: Any,
+    ) -> None:
+        """Process one consumed batch; its outputs and state changes join the ledger."""
+        if feeder is not None:
+            try:
+                feeder.catch_up()
+            except KafkaException as exc:
+                self._warn(f"table catch-up failed: {exc}")
+        good: list[Message] = []
+        for msg in msgs:
+            err = msg.error()
+            if err is None:
+                good.append(msg)
+            elif err.code() != KafkaError._PARTITION_EOF:
+                self._warn(f"consume error: {err}")
+        self.stats.consumed += len(msgs)
+        if not good:
+            return
+        batch = ledger.open(good, None)
+        produced = self._process(good, batch, producer, in_record)
+        self.stats.produced += produced
+        if changelog is not None:
+            produced += changelog.write(producer, on_delivery=batch.ack)
+        batch.expect(produced)
+        ledger.track(batch)
+
+    def _process(
+        self, msgs: list[Message], batch: InFlightBatch[None], producer: Producer, in_record: Any
+    ) -> int:
+        """Run each record through the query and produce its outputs; returns how many."""
+        process = self.query.process
+        produce = producer.produce
+        ack = batch.ack
+        produced = 0
+        for msg in msgs:
+            topic, partition, offset = msg.topic(), msg.partition(), msg.offset()
+            rec = in_record(
+                topic, msg.key(), msg.value(), msg.timestamp()[1], partition, offset,
+                msg.headers() or (),
+            )  # fmt: skip
+            try:
+                outs = process(rec)
+            except Exception as exc:  # engine contract: should not raise; be safe
+                self._on_error(
+                    {
+                        "type": "RECORD_PROCESSING_ERROR",
+                        "message": f"{type(exc).__name__}: {exc}",
+                        "topic": topic,
+                        "partition": partition,
+                        "offset": offset,
+                    }
+                )
+                continue
+            for out in outs:
+                if not out.headers:
+                    try:
+                        produce(
+                            out.topic, out.value, out.key, timestamp=out.timestamp or 0,
+                            on_delivery=ack,
+                        )  # fmt: skip
+                        produced += 1
+                        continue
+                    except BufferError:
+                        pass
+                if self._produce(producer, out, ack):
+                    produced += 1
+                else:  # stopped with the local queue full: the batch must not be stored
+                    batch.errors.append(f"{out.topic}: not produced before stop")
+        return produced
+
+    def _commit_point(self, ledger: DeliveryLedger[None]) -> bool | None:
+        """Wait for every output's ack, then commit the stored offsets.
+
+        None: stopped before the broker answered; False: a delivery failed (the ledger
+        rewound to the failed batch, which is read again); True: committed."""
+        try:
+            while not ledger.wait(1.0):
+                if self._stop.is_set():
+                    return None
+        except DeliveryFailedError as exc:
+            self.stats.delivery_errors += max(len(exc.errors), 1)
+            self.stats.last_error = exc.errors[-1] if exc.errors else str(exc)
+            self._warn(f"delivery failed: {self.stats.last_error}")
+            time.sleep(0.5)
+            return False
+        failed = ledger.commit(asynchronous=False, quiet=True)
+        if failed is not None:  # the next commit covers these offsets
+            self._warn(f"commit failed: {failed}")
+        return True
+
+    def _close(
+        self,
+        ledger: DeliveryLedger[None],
+        consumer: Consumer,
+        feeder: TableFeeder | None,
+        changelog: Changelog | None,
+    ) -> None:
+        # A clean stop commits what it processed, so a restart neither skips nor repeats;
+        # only acknowledged batches have stored offsets, so this never commits past a loss.
+        with contextlib.suppress(DeliveryFailedError):
+            ledger.wait(5.0)
+        failed = ledger.commit(asynchronous=False, quiet=True)
+        if failed is not None:
+            self._warn(f"commit failed: {failed}")
+        with contextlib.suppress(KafkaException, RuntimeError):
+            consumer.close()
+        ledger.clear()
+        if feeder is not None:
+            feeder.close()
+        if changelog is not None:
+            changelog.close()
+        if self.stats.state == "RUNNING":
+            self.stats.state = "TERMINATED"
+
+    def _warn(self, message: str) -> None:
+        """Log at most one warning every 10 s per query (an outage is not a log flood)."""
+        now = time.monotonic()
+        if now - self._last_warning >= 10.0:
+            log.warning("query %s: %s", self.query_id, message)
+            self._last_warning = now
+
+    def _produce(self, producer: Producer, out: Any, ack: Callable[..., None]) -> bool:
+        """The slow path: records with headers, or a full local queue (wait and retry).
+
+        False if stopped while the local queue stayed full (the record was not produced)."""
+        headers = list(out.headers) if out.headers else None
+        while True:
+            try:
+                producer.produce(
+                    out.topic,
+                    value=out.value,
+                    key=out.key,
+                    timestamp=int(out.timestamp or 0),
+                    headers=headers,
+                    on_delivery=ack,
+                )
+                return True
+            except BufferError:
+                if self._stop.is_set():
+                    return False
+                producer.poll(0.05)
+
+
+def changelog_topic(group_id: str) -> str:
+    """The compacted topic holding a stateful query's state, named after ksqlDB's internal
+    topics (`_confluent-ksql-<service id>query_<query id>-Aggregate-Materialize-changelog`)."""
+    return f"{group_id}-Aggregate-Materialize-changelog"
+
+
+class Changelog:
+    """A stateful query's state stores, written to and restored from a compacted topic.
+
+    After each batch the runtime `write()`s every changed key (latest value, or a tombstone
+    for a deleted one, e.g. an evicted window) with that batch's outputs; the batch's
+    offsets are committed only after both are acked. At start, `restore()` reads the topic to
+    its end before the query consumes anything, so it resumes from the committed offsets with
+    the state those offsets had. Compaction keeps the topic at one record per live key.
+    """
+
+    def __init__(
+        self, query: Any, bootstrap: str, topic: str, *, stop: threading.Event | None = None
+    ) -> None:
+        self.bootstrap = bootstrap
+        self.topic = topic
+        self.stop = stop or threading.Event()
+        self.stores = {s.name: s for s in query.state_stores}
+        self.errors = 0
+        admin = AdminClient({"bootstrap.servers": bootstrap})
+        create_topics(admin, [topic], partitions=1, config={"cleanup.policy": "compact"})
+        for store in self.stores.values():
+            store.track()
+
+    def restore(self, timeout: float = 120.0) -> int:
+        """Load the topic into the stores; returns the number of records read."""
+        consumer = Consumer(
+            consumer_config(self.bootstrap, f"{self.topic}-restore", enable_partition_eof=False)
+        )
+        count = 0
+        try:
+            low, high = consumer.get_watermark_offsets(TopicPartition(self.topic, 0), timeout=10)
+            if high <= low:
+                return 0
+            consumer.assign([TopicPartition(self.topic, 0, OFFSET_BEGINNING)])
+            deadline = time.monotonic() + timeout
+            next_offset = low
+            while next_offset < high and not self.stop.is_set():
+                if time.monotonic() > deadline:
+                    raise KafkaUnavailableError(
+                        f"state restore from {self.topic} timed out at offset {next_offset}"
+                        f" of {high}"
+                    )
+                for msg in consumer.consume(num_messages=5000, timeout=0.5):
+                    if msg.error() is not None:
+                        continue
+                    next_offset = int(msg.offset() or 0) + 1
+                    try:
+                        name, key, value, deleted = changelog_entry(msg.key() or b"", msg.value())
+                    except SerdeError as exc:
+                        self.errors += 1
+                        log.warning("state changelog %s: %s", self.topic, exc)
+                        continue
+                    store = self.stores.get(name)
+                    if store is not None:
+                        store.restore(key, value, deleted)
+                        count += 1
+        finally:
+            with contextlib.suppress(KafkaException, RuntimeError):
+                consumer.close()
+        log.info("restored %d state records from %s", count, self.topic)
+        return count
+
+    def write(self, producer: Producer, on_delivery: Callable[..., None] | None = None) -> int:
+        """Produce every key changed since the last write; returns how many.
+
+        `on_delivery`: the batch's delivery callback (the state joins the batch's outputs)."""
+        kw: dict[str, Any] = {} if on_delivery is None else {"on_delivery": on_delivery}
+        n = 0
+        for store in self.stores.values():
+            for key, value, deleted in store.drain():
+                try:
+                    raw_key = changelog_key(store.name, key)
+                    raw_value = None if deleted else encode_state(value)
+                except SerdeError as exc:
+                    self.errors += 1
+                    log.warning("state changelog %s: %s", self.topic, exc)
+                    continue
+                while True:
+                    try:
+                        producer.produce(self.topic, raw_value, raw_key, **kw)
+                        break
+                    except BufferError:
+                        producer.poll(0.05)
+                n += 1
+        return n
+
+    def close(self) -> None:
+        """Nothing held between writes; kept for symmetry with the other feeders."""
+
+
+class TableFeeder:
+    """Keeps the table side of a stream-table join current, ahead of the stream side.
+
+    The table topics are read by their own consumer (no group: a table is rebuilt from its
+    topic at every start, like a ksqlDB state store restored from its changelog). Before each
+    batch of stream records, `catch_up()` reads the table topics to their end *as of now*:
+    every table update written before those stream records were fetched is applied before
+    they are joined, whatever order the broker's fetches return topics in.
+    """
+
+    def __init__(
+        self,
+        query: Any,
+        topics: Iterable[str],
+        *,
+        bootstrap: str,
+        group_id: str,
+        in_record: Any,
+        stop: threading.Event,
+    ) -> None:
+        self.query = query
+        self.in_record = in_record
+        self.stop = stop
+        self.consumer = Consumer(consumer_config(bootstrap, f"{group_id}-table"))
+        md = self.consumer.list_topics(timeout=10)
+        self.partitions = [
+            (t, p) for t in topics if t in md.topics for p in sorted(md.topics[t].partitions)
+        ]
+        self.next: dict[tuple[str, int], int] = {tp: 0 for tp in self.partitions}
+        self.consumer.assign([TopicPartition(t, p, OFFSET_BEGINNING) for t, p in self.partitions])
+        self.applied = 0
+
+    def catch_up(self, timeout: float = 60.0) -> int:
+        """Apply table records up to the current end of every table partition."""
+        ends: dict[tuple[str, int], int] = {}
+        for t, p in self.partitions:
+            low, high = self.consumer.get_watermark_offsets(TopicPartition(t, p), timeout=10)
+            self.next[(t, p)] = max(self.next[(t, p)], low)
+            if high > self.next[(t, p)]:
+                ends[(t, p)] = high
+        count = 0
+        deadline = time.monotonic() + timeout
+        while ends and time.monotonic() < deadline and not self.stop.is_set():
+            for msg in self.consumer.consume(num_messages=5000, timeout=0.2):
+                if msg.error() is not None:
+                    continue
+                tp = (str(msg.topic()), int(msg.partition() or 0))
+                offset = int(msg.offset() or 0)
+                rec = self.in_record(
+                    tp[0], msg.key(), msg.value(), msg.timestamp()[1], tp[1], offset, ()
+                )
+                with contextlib.suppress(Exception):  # errors reach the query's on_error
+                    self.query.process(rec)
+                count += 1
+                self.next[tp] = offset + 1
+                if tp in ends and self.next[tp] >= ends[tp]:
+                    del ends[tp]
+        self.applied += count
+        return count
+
+    def close(self) -> None:
+        with contextlib.suppress(KafkaException, RuntimeError):
+            self.consumer.close()
+
+
+def _start_feeder(
+    query: Any,
+    table_topics: list[str],
+    bootstrap: str,
+    group_id: str,
+    in_record: Any,
+    stop: threading.Event,
+) -> tuple[list[str], TableFeeder | None]:
+    """The topics to consume as streams, and for a stream-table join the caught-up table feeder."""
+    stream_topics = [t for t in query.source_topics if t not in table_topics]
+    if not (table_topics and stream_topics):
+        return list(query.source_topics), None
+    feeder = TableFeeder(
+        query, table_topics, bootstrap=bootstrap, group_id=group_id, in_record=in_record, stop=stop
+    )
+    feeder.catch_up()
+    return stream_topics, feeder
+
+
+class PushQueryRunner:
+    """A transient `SELECT ... EMIT CHANGES` read from Kafka; rows go to a callback.
+
+    No committed offsets (a fresh group each time); `auto.offset.reset` decides where it
+    starts: ksqlDB's default is `latest`, `earliest` reads the topics from the beginning.
+    """
+
+    def __init__(
+        self,
+        query: Any,
+        *,
+        bootstrap: str,
+        group_id: str,
+        offset_reset: str = "latest",
+        table_topics: Iterable[str] = (),
+    ) -> None:
+        self.query = query
+        self.bootstrap = bootstrap
+        self.group_id = group_id
+        self.offset_reset = offset_reset
+        self.table_topics = [t for t in table_topics if t in list(query.source_topics)]
+        self._stop = threading.Event()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    @property
+    def stopped(self) -> bool:
+        return self._stop.is_set()
+
+    def run(self, emit: Callable[[Any], bool]) -> None:
+        """Consume until stopped or `emit` returns False (e.g. the LIMIT is reached)."""
+        in_record, _ = _engine_records()
+        stream_topics, feeder = _start_feeder(
+            self.query, self.table_topics, self.bootstrap, self.group_id, in_record, self._stop
+        )
+        consumer = Consumer(
+            consumer_config(
+                self.bootstrap,
+                self.group_id,
+                auto_offset_reset=self.offset_reset,
+                enable_partition_eof=False,
+            )
+        )
+        consumer.subscribe(stream_topics)
+        # Rows (column lists) when the engine offers them, else output records.
+        process = getattr(self.query, "process_rows", None) or self.query.process
+        try:
+            while not self._stop.is_set():
+                msgs = consumer.consume(num_messages=500, timeout=0.2)
+                if msgs and feeder is not None:
+                    feeder.catch_up()
+                for msg in msgs:
+                    if msg.error() is not None:
+                        continue
+                    rec = in_record(
+                        msg.topic(),
+                        msg.key(),
+                        msg.value(),
+                        msg.timestamp()[1],
+                        msg.partition(),
+                        msg.offset(),
+                        tuple(msg.headers() or ()),
+                    )
+                    try:
+                        outs = process(rec)
+                    except Exception:
+                        log.exception("push query: record failed")
+                        continue
+                    for out in outs:
+                        if not emit(out):
+                            self._stop.set()
+                            return
+                    if getattr(self.query, "done", False):
+                        self._stop.set()
+                        return
+        finally:
+            with contextlib.suppress(KafkaException, RuntimeError):
+                consumer.close()
+            if feeder is not None:
+                feeder.close()
+
+
+def encode_log_record(record: dict[str, Any]) -> bytes:
+    return orjson.dumps(record)

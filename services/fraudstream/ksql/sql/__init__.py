@@ -1,0 +1,1 @@
+"""The KSQL language: grammar, parser, syntax tree, SQL types, statement splitting."""
