@@ -1,20 +1,27 @@
-# The two set-up commands of the README, plus a few conveniences.
+# The two set-up commands of the README, plus a few conveniences. Everything runs from the
+# project virtual environment $(VENV) that scripts/bootstrap creates; never the system Python.
 .PHONY: up test bootstrap lint typecheck down
 
-up: bootstrap           ## run the whole pipeline on the embedded local stack
-	fraudstream up
+VENV ?= .venv
+export VENV
+BIN := $(VENV)/bin
+UP_ARGS ?=
+
+up:                     ## run the whole pipeline on the embedded local stack
+	bash scripts/bootstrap up
+	$(BIN)/fraudstream up $(UP_ARGS)
 
 test:                   ## run every test suite (bootstraps first)
 	bash scripts/test
 
-bootstrap:              ## install Debian/pip/Maven dependencies (idempotent)
-	bash scripts/bootstrap
+bootstrap:              ## install Debian/pip/Maven/Go dependencies for up and test (idempotent)
+	bash scripts/bootstrap test
 
 down:
-	fraudstream down
+	$(BIN)/fraudstream down
 
 lint:
-	ruff check services tests benchmarks && ruff format --check services tests benchmarks
+	$(BIN)/ruff check services tests benchmarks && $(BIN)/ruff format --check services tests benchmarks
 
 typecheck:
-	mypy
+	$(BIN)/mypy

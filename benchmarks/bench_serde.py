@@ -39,6 +39,7 @@ from fraudstream.registry.server import RegistryServer
 from fraudstream.schemas import load_schema
 from fraudstream.serde.avro import AvroDecoder, AvroEncoder
 from fraudstream.serde.jsonevents import decode_raw_event
+from fraudstream.serde.registry_client import RegistryClient
 
 
 def best_rate(n: int, fn: Callable[[], object], repeats: int = 3) -> float:
@@ -107,7 +108,8 @@ def bench_avro(url: str, n: int) -> None:
     topic = f"bench-{uuid.uuid4().hex[:6]}"
     schema = load_schema("live")
     records = [live_record(i) for i in range(n)]
-    enc = AvroEncoder(client, f"{topic}-value", schema)
+    ours_client = RegistryClient(url)
+    enc = AvroEncoder(ours_client, f"{topic}-value", schema)
     payloads = [enc.encode(r) for r in records]
     ctx = SerializationContext(topic, MessageField.VALUE)
     ser = AvroSerializer(
@@ -116,7 +118,7 @@ def bench_avro(url: str, n: int) -> None:
         conf={"auto.register.schemas": True, "subject.name.strategy": topic_subject_name_strategy},
     )
     des = AvroDeserializer(client)
-    ours = AvroDecoder(client)
+    ours = AvroDecoder(ours_client)
     assert ours.decode(payloads[0]) == des(payloads[0], ctx) == records[0]
     assert ser(records[0], ctx) == payloads[0]
 

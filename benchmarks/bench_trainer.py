@@ -78,10 +78,10 @@ def bench_read(records: int) -> dict[str, float]:
     from fraudstream.kafka.clients import producer_config
     from fraudstream.local.kafka import LocalKafka
     from fraudstream.local.procs import free_port
-    from fraudstream.registry.client import registry_client
     from fraudstream.registry.server import RegistryServer
     from fraudstream.schemas import load_schema
     from fraudstream.serde.avro import AvroEncoder
+    from fraudstream.serde.registry_client import RegistryClient
     from fraudstream.trainer.avro_source import read_topic, registry_lookup
 
     broker = None
@@ -98,7 +98,7 @@ def bench_read(records: int) -> dict[str, float]:
         admin = wait_for_broker(bootstrap, timeout=30)
         topic = f"bench-preproc-{uuid.uuid4().hex[:8]}"
         create_topics(admin, [topic], partitions=3)
-        enc = AvroEncoder(registry_client(registry.url), f"{topic}-value",
+        enc = AvroEncoder(RegistryClient(registry.url), f"{topic}-value",
                           load_schema("preprocessed"))  # fmt: skip
         p = Producer(producer_config(bootstrap, linger_ms=20))
         for i, rec in enumerate(_records(records)):

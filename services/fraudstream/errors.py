@@ -5,6 +5,11 @@ The tree (keep it current when adding a class; the leaves live in each part's `e
     FraudstreamError
     ├── ConfigError                 invalid FRAUDSTREAM_* setting (message names the variable)
     ├── KafkaUnavailableError       broker not reachable within the bounded wait
+    ├── KafkaToolkitError           a `fraudstream.kafka` mechanism failed (kafka/errors.py);
+    │   │                           callers translate it into their own error at their boundary
+    │   ├── DeliveryFailedError     a batch's outputs were not acknowledged: consumer rewound
+    │   ├── TopicLogError           the single-partition log could not be read or written
+    │   └── TopicReadError          a topic could not be read (missing, or not to its end in time)
     ├── LocalStackError             the embedded local stack could not start or stop
     │   ├── PortInUseError          a port it needs is taken
     │   ├── ComponentStartError     a component died or never became ready (local/errors.py)
@@ -67,6 +72,10 @@ class ConfigError(FraudstreamError):
 
 class KafkaUnavailableError(FraudstreamError):
     """The Kafka broker did not answer within the bounded wait."""
+
+
+class KafkaToolkitError(FraudstreamError):
+    """A `fraudstream.kafka` mechanism (delivery ledger, topic log, reader) failed."""
 
 
 class LocalStackError(FraudstreamError):

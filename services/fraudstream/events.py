@@ -15,6 +15,9 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 V_COLUMNS: tuple[str, ...] = tuple(f"V{i}" for i in range(1, 29))
 # Model input features, in order: V1..V28 then Amount (Time is optional, see the trainer).
 FEATURE_COLUMNS: tuple[str, ...] = (*V_COLUMNS, "Amount")
+# The 30 numbers of an event in the project's one column order (the CSV's): every decoded
+# matrix (scorer batches, trainer datasets) has these columns; models pick theirs by name.
+NUMERIC_COLUMNS: tuple[str, ...] = ("Time", *V_COLUMNS, "Amount")
 CSV_COLUMNS: tuple[str, ...] = ("Time", *V_COLUMNS, "Amount", "Class")
 RAW_FIELDS: tuple[str, ...] = ("Id", "Timestamp", "User", "Time", *V_COLUMNS, "Amount", "Class")
 

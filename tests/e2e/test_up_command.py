@@ -56,7 +56,7 @@ def test_up_status_retrain_down(tmp_path: Path) -> None:
         env=trainer_env, timeout=700,
     )  # fmt: skip
     try:
-        st = json.loads(cli("status", "--json", "--data-dir", str(data)))
+        st = json.loads(cli("status", "-o", "json", "--data-dir", str(data)))
         comps = {c["name"]: c for c in st["components"]}
         for name in ("kafka", "registry", "ksql", "producer", "scorer"):
             assert comps[name]["running"], name

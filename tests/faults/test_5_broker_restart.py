@@ -34,9 +34,9 @@ def test_stop_and_restart_broker_mid_run(
     time.sleep(DOWN_S)
     broker.start(timeout=120)
     up_s = time.monotonic() - t_fault
-    pid = broker.pid()
-    assert pid is not None
-    h.sup.adopt("kafka", pid, broker.pid_file, broker.log_file, broker.bootstrap)
+    ref = broker.process()
+    assert ref is not None
+    h.sup.adopt("kafka", ref, broker.pid_file, broker.log_file, broker.bootstrap)
     thread.join(240)
     assert stats and stats[0].delivered == N and stats[0].failed == 0, stats
     ledger, _ = h.wait_scored(ids, timeout=300)

@@ -6,7 +6,8 @@ import time
 from collections.abc import Iterable, Mapping
 
 from confluent_kafka import KafkaException
-from confluent_kafka.admin import AdminClient, NewTopic
+from confluent_kafka.admin import AdminClient
+from confluent_kafka.cimpl import NewTopic
 
 from fraudstream.errors import KafkaUnavailableError
 

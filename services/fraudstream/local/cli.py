@@ -10,6 +10,7 @@ from rich.console import Console
 from fraudstream.config import get_settings
 from fraudstream.local.kafka import LocalKafka
 from fraudstream.logs import setup_logging
+from fraudstream.output import OutputFormat, emit, output_option
 
 app = typer.Typer(help="Run the embedded local stack (real Kafka broker).", no_args_is_help=True)
 kafka_app = typer.Typer(
@@ -53,11 +54,25 @@ def kafka_stop(data_dir: Path | None = DataDir, port: int | None = Port) -> None
 
 
 @kafka_app.command("status")
-def kafka_status(data_dir: Path | None = DataDir, port: int | None = Port) -> None:
+def kafka_status(
+    data_dir: Path | None = DataDir,
+    port: int | None = Port,
+    output: OutputFormat = output_option(),
+) -> None:
     """Say whether the broker runs (exit 1 if not)."""
     broker = _broker(data_dir, port)
     pid = broker.pid()
+    data = {
+        "running": pid is not None,
+        "pid": pid,
+        "bootstrap": broker.bootstrap,
+        "log_file": str(broker.log_file),
+    }
+    text = (
+        f"Kafka broker: running (pid {pid}) on {broker.bootstrap}"
+        if pid is not None
+        else "Kafka broker: stopped"
+    )
+    emit(data, output, table=text)
     if pid is None:
-        console.print("Kafka broker: stopped")
         raise typer.Exit(1)
-    console.print(f"Kafka broker: running (pid {pid}) on {broker.bootstrap}")

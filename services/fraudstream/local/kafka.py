@@ -19,7 +19,15 @@ from pathlib import Path
 
 from fraudstream.errors import KafkaUnavailableError, LocalStackError
 from fraudstream.kafka.admin import wait_for_broker
-from fraudstream.local.procs import pid_alive, read_pid, require_port, spawn, stop_pid, tail
+from fraudstream.local.procs import (
+    ProcessRef,
+    pid_alive,
+    read_ref,
+    require_port,
+    spawn,
+    stop_process,
+    tail,
+)
 
 log = logging.getLogger(__name__)
 
@@ -104,8 +112,13 @@ class LocalKafka:
     def _ctrl_port(self) -> int:
         return self.controller_port if self.controller_port is not None else self.port + 1
 
+    def process(self) -> ProcessRef | None:
+        """The broker process the pid file names, if that very process still runs."""
+        return read_ref(self.pid_file)
+
     def pid(self) -> int | None:
-        return read_pid(self.pid_file)
+        ref = self.process()
+        return ref.pid if ref is not None else None
 
     def running(self) -> bool:
         return self.pid() is not None
@@ -186,7 +199,11 @@ class LocalKafka:
         self._format(libs, cfg)
         env = dict(os.environ)
         proc = spawn(
-            [*self._java(libs), "kafka.Kafka", str(cfg)], self.log_file, self.pid_file, env
+            [*self._java(libs), "kafka.Kafka", str(cfg)],
+            self.log_file,
+            self.pid_file,
+            env,
+            cmd=f"kafka.Kafka {cfg}",
         )
         log.info("started Kafka broker pid %d on %s", proc.pid, self.bootstrap)
         deadline = time.monotonic() + timeout
@@ -209,12 +226,9 @@ class LocalKafka:
 
     def stop(self, timeout: float = 30.0) -> bool:
         """Stop the broker cleanly (SIGTERM; SIGKILL after timeout). True if it ran."""
-        pid = self.pid()
-        if pid is None:
-            return False
-        stopped = stop_pid(pid, timeout)
+        ref = self.process()
         self.pid_file.unlink(missing_ok=True)
-        return stopped
+        return ref is not None and stop_process(ref, timeout)
 
     def wipe(self) -> None:
         """Remove all broker state (must be stopped)."""

@@ -8,7 +8,9 @@ here is exactly what a user can run by hand, and the endpoints travel as FRAUDST
 
 from __future__ import annotations
 
+import json
 import logging
+import os
 import shutil
 from collections.abc import Callable
 from pathlib import Path
@@ -18,15 +20,34 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from fraudstream.config import Settings, get_settings
 from fraudstream.kafka.admin import create_topics, wait_for_broker
+from fraudstream.local.errors import ComponentStartError
 from fraudstream.local.kafka import PROJECT_ROOT, LocalKafka
 from fraudstream.local.procs import free_port
 from fraudstream.local.stack import Job, Service, Supervisor, python_cli
-from fraudstream.local.topics import wait_for_count
+from fraudstream.local.topics import end_offsets, topic_count, wait_for_count
 from fraudstream.local.watchdog import HealthProbe, Watchdog, http_probe, ksql_probe
 
 log = logging.getLogger(__name__)
 
 SHARED_SAMPLE_DIR = PROJECT_ROOT.parent / "shared" / "data" / "creditcard"
+RUN_ID_SPAN = 10**10  # Ids one `up` may use: 230 days at 500 events/s
+RUNS_FILE = "runs.json"
+
+
+def claim_id_range(data_dir: Path, span: int = RUN_ID_SPAN) -> int:
+    """The first event Id of a new run: each `up` on a data dir gets the next `span` Ids, so
+    no run replays an earlier run's Ids (the broker's topics live in the same data dir)."""
+    path = data_dir / RUNS_FILE
+    try:
+        state = json.loads(path.read_text())
+        first = int(state["next_first_id"])
+    except (OSError, ValueError, KeyError, TypeError):
+        first = 0
+    data_dir.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps({"next_first_id": first + span}) + "\n")
+    os.replace(tmp, path)
+    return first
 
 
 def default_training_csv() -> Path | None:
@@ -54,7 +75,11 @@ class StackConfig(BaseSettings):
     registry_port: int = 8081
     ksql_port: int = 8088
     metrics_port: int = 8000
-    prometheus_port: int = 9090
+    prometheus_port: int = Field(
+        9190,
+        description="The stack's own Prometheus; not 9090, where a system Prometheus (Debian's "
+        "package starts one) usually listens, so neither has to stop the other.",
+    )
     partitions: int = Field(4, ge=1, description="Partitions of the topics the stack creates.")
     training_csv: Path | None = Field(
         None, description="Training data CSV; default: the shared real sample, else synthetic."
@@ -101,14 +126,17 @@ class Endpoints(BaseModel):
     def prometheus_url(self) -> str:
         return f"http://{self.host}:{self.prometheus_port}"
 
-    def as_dict(self) -> dict[str, str]:
-        return {
+    def as_dict(self, prometheus: bool = True) -> dict[str, str]:
+        """The URLs by component; `prometheus=False` when the stack runs without it."""
+        urls = {
             "kafka": self.bootstrap,
             "registry": self.registry_url,
             "ksql": self.ksql_url,
             "metrics": self.metrics_url,
-            "prometheus": self.prometheus_url,
         }
+        if prometheus:
+            urls["prometheus"] = self.prometheus_url
+        return urls
 
 
 def resolve_endpoints(cfg: StackConfig, host: str = "127.0.0.1") -> Endpoints:
@@ -148,6 +176,19 @@ class Pipeline:
         self.ep = resolve_endpoints(cfg, self.settings.bind_host)
         self.model_dir = (cfg.model_dir or self.settings.model_dir).resolve()
         self.progress = progress or (lambda msg: log.info("%s", msg))
+        self.prometheus_running = False
+        self.first_id = 0  # this run's first event Id (claim_id_range, in up())
+        self.training_events = 0  # how many events from first_id on are the training pass
+        self.replays_training_file = False  # every later pass repeats the training rows
+        self.scores_start: dict[int, int] = {}  # the scores topic's offsets when this run began
+        self.training_base = 0  # training records earlier runs left in the topic
+
+    def endpoints(self) -> dict[str, str]:
+        """What runs where, for people and stack.json (Prometheus only once it runs)."""
+        return {
+            **self.ep.as_dict(prometheus=self.prometheus_running),
+            "model_dir": str(self.model_dir),
+        }
 
     # -- shared environment -------------------------------------------------------------------
     def env(self) -> dict[str, str]:
@@ -176,9 +217,10 @@ class Pipeline:
         broker = self.broker()
         self.progress(f"starting Kafka broker on {broker.bootstrap}")
         broker.start(timeout=self.cfg.start_timeout)
-        pid = broker.pid()
-        assert pid is not None
-        self.sup.adopt("kafka", pid, broker.pid_file, broker.log_file, broker.bootstrap)
+        ref = broker.process()
+        if ref is None:
+            raise ComponentStartError(f"Kafka broker on {broker.bootstrap} has no live pid file")
+        self.sup.adopt("kafka", ref, broker.pid_file, broker.log_file, broker.bootstrap)
 
     def create_topics(self) -> None:
         """The topics the stack owns, with the configured partition count."""
@@ -232,11 +274,24 @@ class Pipeline:
         later pass gets fresh Ids, so live scores never collide with an earlier event's Id.
         """
         csv = self.cfg.training_csv or default_training_csv()
+        first = ["--first-id", str(self.first_id)]
         if csv is not None:
             with csv.open() as f:
                 rows = max(sum(1 for _ in f) - 1, 0)
-            return ["--csv", str(csv)], max(int(rows * 0.99), 1)
-        return ["--synthetic", str(self.cfg.synthetic_training)], self.cfg.synthetic_training
+            self.training_events, self.replays_training_file = rows, True
+            return ["--csv", str(csv), *first], max(int(rows * 0.99), 1)
+        self.training_events = self.cfg.synthetic_training
+        return ["--synthetic", str(self.cfg.synthetic_training), *first], self.training_events
+
+    def in_training(self, event_id: int) -> bool:
+        """Whether the model was trained on this event (for the live view's honest figures).
+
+        A CSV loop replays the training rows with new Ids, so every event is one it has seen;
+        the synthetic generator draws new events after the training pass.
+        """
+        if self.replays_training_file:
+            return True
+        return self.first_id <= event_id < self.first_id + self.training_events
 
     def producer_service(self) -> tuple[Service, int]:
         """The replayer (users table + events at --rate, looping) and the training count."""
@@ -252,9 +307,11 @@ class Pipeline:
         topic = self.settings.topic_preprocessed
         self.progress(f"waiting for {need} training records in {topic}")
         timeout = max(600.0, 3 * need / self.cfg.rate)
+        at_least = self.training_base + need  # this run's records, not an earlier run's
         return wait_for_count(
-            self.ep.bootstrap, topic, need, timeout=timeout, settle_s=0.0, progress=self.progress
-        )
+            self.ep.bootstrap, topic, at_least, timeout=timeout, settle_s=0.0,
+            progress=self.progress,
+        )  # fmt: skip
 
     def train(self, name: str = "train", extra_env: dict[str, str] | None = None) -> None:
         """`fraudstream train` on the training topic; TensorBoard logs under the data dir."""
@@ -323,18 +380,22 @@ class Pipeline:
             "registry": http_probe(f"{self.ep.registry_url}/subjects"),
             "ksql": ksql_probe(self.ep.ksql_url),
             "scorer": http_probe(f"{self.ep.metrics_url}/healthz"),
-            "prometheus": http_probe(f"{self.ep.prometheus_url}/-/healthy"),
         }
+        if self.prometheus_running:
+            probes["prometheus"] = http_probe(f"{self.ep.prometheus_url}/-/healthy")
         return Watchdog(self.sup, probes, on_event=on_event or self.progress)
 
     # -- the whole thing -----------------------------------------------------------------------
     def up(self, foreground: bool = True) -> None:
         """Start everything in order; on any failure stop what was started and re-raise."""
-        endpoints = {**self.ep.as_dict(), "model_dir": str(self.model_dir)}
-        self.sup.claim(endpoints, foreground=foreground)
+        self.sup.claim(self.endpoints(), foreground=foreground)
+        self.first_id = claim_id_range(self.sup.data_dir)
         try:
             self.start_kafka()
             self.create_topics()
+            scores = end_offsets(self.ep.bootstrap, self.settings.topic_scores)
+            self.scores_start = {p: hi for p, (_lo, hi) in scores.items()}
+            self.training_base = topic_count(self.ep.bootstrap, self.settings.topic_preprocessed)
             for svc in (self.registry_service(), self.ksql_service()):
                 self.progress(f"starting {svc.name} on {svc.url}")
                 self.sup.start(svc, self.progress)
@@ -353,6 +414,9 @@ class Pipeline:
             if prom is not None:
                 try:
                     self.sup.start(prom, self.progress)
+                    self.prometheus_running = True
+                    self.sup.state.endpoints = self.endpoints()
+                    self.sup.save()
                 except Exception as exc:  # optional component: the pipeline runs without it
                     self.progress(f"Prometheus did not start, continuing without it: {exc}")
         except BaseException:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -23,7 +24,15 @@ import httpx
 from pydantic import BaseModel, Field
 
 from fraudstream.local.errors import ComponentStartError, JobFailedError, StackStateError
-from fraudstream.local.procs import pid_alive, require_port, spawn, stop_pid, tail
+from fraudstream.local.procs import (
+    ProcessRef,
+    pid_alive,
+    proc_start_time,
+    require_port,
+    spawn,
+    stop_process,
+    tail,
+)
 
 log = logging.getLogger(__name__)
 
@@ -33,16 +42,6 @@ STATE_FILE = "stack.json"
 def python_cli(*args: str) -> list[str]:
     """argv running `fraudstream <args>` with this interpreter (no PATH lookup needed)."""
     return [sys.executable, "-m", "fraudstream", *args]
-
-
-def proc_start_time(pid: int) -> int | None:
-    """The kernel's start time of `pid` (clock ticks since boot), to detect pid reuse."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    fields = stat.rsplit(")", 1)[1].split()
-    return int(fields[19]) if len(fields) > 19 else None
 
 
 def http_ok(url: str, timeout: float = 2.0) -> bool:
@@ -81,7 +80,8 @@ class ComponentRecord(BaseModel):
 
     name: str
     pid: int
-    proc_start: int | None = None
+    proc_start: int | None = Field(None, description="Kernel start time; None: never trusted.")
+    cmd: str = Field("", description="Command-line fragment the process must still have.")
     pid_file: str
     log_file: str
     url: str | None = None
@@ -145,11 +145,13 @@ class Supervisor:
     def record(self, name: str) -> ComponentRecord | None:
         return next((c for c in self.state.components if c.name == name), None)
 
+    @staticmethod
+    def process(rec: ComponentRecord) -> ProcessRef:
+        return ProcessRef(rec.pid, rec.proc_start, rec.cmd)
+
     def is_running(self, rec: ComponentRecord) -> bool:
-        """Alive and the same process (not a reused pid)."""
-        if not pid_alive(rec.pid):
-            return False
-        return rec.proc_start is None or proc_start_time(rec.pid) == rec.proc_start
+        """Alive and the same process: pid, start time and command line (not a reused pid)."""
+        return self.process(rec).alive()
 
     def active(self) -> list[ComponentRecord]:
         return [c for c in self.state.components if self.is_running(c)]
@@ -177,11 +179,13 @@ class Supervisor:
 
     def supervisor_alive(self) -> bool:
         """The foreground `up` that owns this stack still runs (same process, not a reuse)."""
+        ref = self.supervisor_process()
+        return ref is not None and ref.alive()
+
+    def supervisor_process(self) -> ProcessRef | None:
+        """The foreground `up` recorded in stack.json (pid + start time), if any."""
         pid = self.state.supervisor_pid
-        if pid is None or not pid_alive(pid):
-            return False
-        start = self.state.supervisor_start
-        return start is None or proc_start_time(pid) == start
+        return None if pid is None else ProcessRef(pid, self.state.supervisor_start)
 
     def _log_file(self, name: str) -> Path:
         return self.logs_dir / f"{name}.log"
@@ -196,11 +200,13 @@ class Supervisor:
         self.run_dir.mkdir(parents=True, exist_ok=True)
         env = {**os.environ, "PYTHONUNBUFFERED": "1", **svc.env}
         _mark(log_file, f"start {' '.join(svc.argv)}")
-        proc = spawn(svc.argv, log_file, pid_file, env)
+        cmd = " ".join(svc.argv)
+        proc = spawn(svc.argv, log_file, pid_file, env, cmd=cmd)
         rec = ComponentRecord(
             name=svc.name,
             pid=proc.pid,
             proc_start=proc_start_time(proc.pid),
+            cmd=cmd,
             pid_file=str(pid_file),
             log_file=str(log_file),
             url=svc.url,
@@ -243,13 +249,18 @@ class Supervisor:
                 next_note = now + 5.0
             time.sleep(0.25)
 
-    def adopt(self, name: str, pid: int, pid_file: Path, log_file: Path, url: str | None) -> None:
+    def adopt(
+        self, name: str, ref: ProcessRef, pid_file: Path, log_file: Path, url: str | None
+    ) -> None:
         """Track a process started elsewhere (the Kafka broker, started by LocalKafka)."""
+        if not ref.alive():
+            raise StackStateError(f"{name} (pid {ref.pid}) is not the process it was")
         self._put(
             ComponentRecord(
                 name=name,
-                pid=pid,
-                proc_start=proc_start_time(pid),
+                pid=ref.pid,
+                proc_start=ref.start,
+                cmd=ref.cmd,
                 pid_file=str(pid_file),
                 log_file=str(log_file),
                 url=url,
@@ -280,7 +291,7 @@ class Supervisor:
         rec = self.record(name)
         if rec is None or not self.is_running(rec):
             raise StackStateError(f"{name} is not running")
-        os.kill(rec.pid, 9)
+        os.kill(rec.pid, signal.SIGKILL)
         deadline = time.monotonic() + 10
         while pid_alive(rec.pid) and time.monotonic() < deadline:
             with contextlib.suppress(ChildProcessError, OSError):
@@ -293,7 +304,7 @@ class Supervisor:
         rec = self.record(name)
         if rec is None:
             return False
-        ran = self.is_running(rec) and stop_pid(rec.pid, rec.stop_timeout)
+        ran = stop_process(self.process(rec), rec.stop_timeout)
         Path(rec.pid_file).unlink(missing_ok=True)
         _mark(Path(rec.log_file), "stopped by supervisor" if ran else "was not running")
         return ran

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import signal
@@ -19,9 +18,9 @@ from rich.table import Table
 from fraudstream.config import get_settings, load_settings
 from fraudstream.local.liveview import LiveView
 from fraudstream.local.pipeline import Pipeline, StackConfig
-from fraudstream.local.procs import pid_alive
-from fraudstream.local.stack import Supervisor
+from fraudstream.local.stack import ComponentStatus, Supervisor
 from fraudstream.logs import setup_logging
+from fraudstream.output import OutputFormat, emit, output_option
 
 console = Console(stderr=True)
 
@@ -56,7 +55,9 @@ def up(
     registry_port: int | None = typer.Option(None, help="Schema Registry port (default 8081)."),
     ksql_port: int | None = typer.Option(None, help="KSQL engine port (default 8088)."),
     metrics_port: int | None = typer.Option(None, help="Scorer /metrics port (default 8000)."),
-    prometheus_port: int | None = typer.Option(None, help="Prometheus port (default 9090)."),
+    prometheus_port: int | None = typer.Option(
+        None, help="The stack's Prometheus port (default 9190; a system one keeps 9090)."
+    ),
     training_csv: Path | None = typer.Option(
         None, help="Training CSV (default: ../shared/data/creditcard sample, else synthetic)."
     ),
@@ -95,7 +96,7 @@ def up(
     except KeyboardInterrupt:
         console.print("interrupted while starting; everything started was stopped")
         raise typer.Exit(130) from None
-    console.log(f"stack up in {time.monotonic() - t0:.0f}s: {pipe.ep.as_dict()}")
+    console.log(f"stack up in {time.monotonic() - t0:.0f}s: {pipe.endpoints()}")
     if detach:
         console.print(f"detached; `fraudstream down --data-dir {cfg.data_dir}` stops it")
         return
@@ -108,6 +109,8 @@ def up(
         pipe.ep.metrics_url,
         settings.topic_scores,
         settings.topic_source,
+        start_offsets=pipe.scores_start,
+        in_training=pipe.in_training,
     )
     try:
         interactive = not no_view and console.is_terminal
@@ -128,14 +131,14 @@ def down(
     """Stop every component of the stack in reverse order (also a foreground `up`)."""
     setup_logging(get_settings().log_level)
     sup = Supervisor(_data_dir(data_dir))
-    sup_pid = sup.state.supervisor_pid
+    ref = sup.supervisor_process()
     asked = False
-    if sup_pid is not None and sup_pid != os.getpid() and sup.supervisor_alive():
+    if ref is not None and ref.pid != os.getpid() and ref.alive():
         asked = True
-        console.print(f"asking the running `fraudstream up` (pid {sup_pid}) to stop")
-        os.kill(sup_pid, signal.SIGTERM)
+        console.print(f"asking the running `fraudstream up` (pid {ref.pid}) to stop")
+        os.kill(ref.pid, signal.SIGTERM)
         deadline = time.monotonic() + timeout
-        while pid_alive(sup_pid) and time.monotonic() < deadline:
+        while ref.alive() and time.monotonic() < deadline:
             time.sleep(0.2)
         sup = Supervisor(sup.data_dir)  # what it left, if anything
     if not sup.state.components:
@@ -149,54 +152,53 @@ def down(
 
 def status(
     data_dir: Path | None = DataDir,
-    as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
+    output: OutputFormat = output_option(),
 ) -> None:
     """List the stack's components: pid, running, ready, URL, uptime, log (exit 1 if none run)."""
     sup = Supervisor(_data_dir(data_dir))
     rows = sup.status()
     running = [r for r in rows if r.running]
-    if not rows and not as_json:
+    data = {
+        "data_dir": str(sup.data_dir),
+        "endpoints": sup.state.endpoints,
+        "components": [r.model_dump() for r in rows],
+    }
+    if not rows and output is OutputFormat.table:
         console.print(f"nothing runs in {sup.data_dir}")
         raise typer.Exit(1)
-    if as_json:
-        print(
-            json.dumps(
-                {
-                    "data_dir": str(sup.data_dir),
-                    "endpoints": sup.state.endpoints,
-                    "components": [r.model_dump() for r in rows],
-                },
-                indent=2,
-            )
-        )
-    else:
-        table = Table(title=f"fraudstream stack in {sup.data_dir}")
-        for col in ("component", "pid", "state", "ready", "url", "uptime", "log"):
-            table.add_column(col)
-        for r in rows:
-            ready = "-" if r.ready is None else ("yes" if r.ready else "NO")
-            table.add_row(
-                r.name,
-                str(r.pid),
-                "running" if r.running else "stopped",
-                ready,
-                r.url or "",
-                f"{r.uptime_s:.0f}s" if r.running else "",
-                r.log_file,
-            )
-        Console().print(table)
-        if sup.state.endpoints:
-            Console().print(
-                "env for other commands (e.g. `fraudstream train` to retrain while up): "
-                + " ".join(
-                    f"FRAUDSTREAM_{k}={v}"
-                    for k, v in (
-                        ("KAFKA_BOOTSTRAP", sup.state.endpoints.get("kafka", "")),
-                        ("REGISTRY_URL", sup.state.endpoints.get("registry", "")),
-                        ("KSQL_URL", sup.state.endpoints.get("ksql", "")),
-                        ("MODEL_DIR", sup.state.endpoints.get("model_dir", "")),
-                    )
+    emit(data, output, table=lambda: _status_table(sup, rows))
+    if output is OutputFormat.table and sup.state.endpoints:
+        ep = sup.state.endpoints
+        console.print(
+            "env for other commands (e.g. `fraudstream train` to retrain while up): "
+            + " ".join(
+                f"FRAUDSTREAM_{k}={ep.get(v, '')}"
+                for k, v in (
+                    ("KAFKA_BOOTSTRAP", "kafka"),
+                    ("REGISTRY_URL", "registry"),
+                    ("KSQL_URL", "ksql"),
+                    ("MODEL_DIR", "model_dir"),
                 )
-            )
+            ),
+            soft_wrap=True,
+        )
     if not running:
         raise typer.Exit(1)
+
+
+def _status_table(sup: Supervisor, rows: list[ComponentStatus]) -> Table:
+    table = Table(title=f"fraudstream stack in {sup.data_dir}")
+    for col in ("component", "pid", "state", "ready", "url", "uptime", "log"):
+        table.add_column(col)
+    for r in rows:
+        ready = "-" if r.ready is None else ("yes" if r.ready else "NO")
+        table.add_row(
+            r.name,
+            str(r.pid),
+            "running" if r.running else "stopped",
+            ready,
+            r.url or "",
+            f"{r.uptime_s:.0f}s" if r.running else "",
+            r.log_file,
+        )
+    return table

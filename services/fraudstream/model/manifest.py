@@ -14,6 +14,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, computed_field, field_validator, model_validator
 
+from fraudstream.version import __version__, git_commit
+
 FORMAT_VERSION: Literal[1] = 1
 VERSION_RE = re.compile(r"^\d{8}T\d{6}Z-[0-9a-f]{8}$")
 
@@ -170,6 +172,10 @@ class ModelManifest(BaseModel):
     )
     training: dict[str, Any] = Field(
         default_factory=dict, description="Seed, epochs, framework versions, row counts."
+    )
+    built_by: dict[str, str] = Field(
+        default_factory=lambda: {"fraudstream": __version__, "commit": git_commit()},
+        description="The fraudstream version and git commit that wrote this artifact.",
     )
 
     @computed_field  # type: ignore[prop-decorator]

@@ -9,12 +9,12 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import orjson
 import typer
 
 from fraudstream.config import get_settings, load_settings
 from fraudstream.kafka import create_topics, wait_for_broker
 from fraudstream.logs import setup_logging
+from fraudstream.output import OutputFormat, emit, output_option
 from fraudstream.producer.csvsource import CsvReport, read_csv_events
 from fraudstream.producer.errors import BadRowError, CsvFormatError, SourceError
 from fraudstream.producer.replay import ReplayStats, replay, replay_records
@@ -32,12 +32,19 @@ def _fail(message: str, code: int) -> typer.Exit:
 
 
 def _csv_source(
-    csv: Path, origin: datetime, ids: list[str], strict: bool, rej: Path, report: CsvReport
+    csv: Path,
+    origin: datetime,
+    ids: list[str],
+    strict: bool,
+    rej: Path,
+    report: CsvReport,
+    first_id: int = 0,
 ) -> Callable[[int], Iterable[dict[str, Any]]]:
     """Check the file now (exit 2 if unusable), return `pass -> events` for the replayer.
 
-    Pass k > 0 shifts Id by the file's row count and Time by its span, so looping never
-    repeats an Id and time keeps moving forward; only pass 0 writes the rejects file.
+    Ids start at `first_id`; pass k > 0 shifts Id by the file's row count and Time by its
+    span, so looping never repeats an Id and time keeps moving forward; only pass 0 writes the
+    rejects file.
     """
     if rej.exists():
         rej.unlink()  # a stale file from an earlier run would mislead
@@ -59,7 +66,7 @@ def _csv_source(
             strict=strict,
             rejects=rej if k == 0 else None,
             report=report if k == 0 else CsvReport(),
-            id_offset=k * id_span,
+            id_offset=first_id + k * id_span,
             time_offset=k * time_span,
         )
 
@@ -136,7 +143,13 @@ def produce(
         "--compression",
         help="none|gzip|snappy|lz4|zstd (FRAUDSTREAM_PRODUCER_COMPRESSION, lz4).",
     ),
-    json_out: bool = typer.Option(False, "--json", help="Print the final stats as JSON."),
+    first_id: int = typer.Option(
+        0,
+        "--first-id",
+        min=0,
+        help="Id of the first event (`fraudstream up` gives every run its own range).",
+    ),
+    output: OutputFormat = output_option(),
 ) -> None:
     """Replay the credit-card data set (or synthetic events) into Kafka as JSON."""
     shared = get_settings()
@@ -161,7 +174,7 @@ def produce(
 
     if csv is not None:
         rej = rejects or shared.data_dir / "rejects" / f"{csv.stem}.rejects.csv"
-        source = _csv_source(csv, origin, ids, strict, rej, report)
+        source = _csv_source(csv, origin, ids, strict, rej, report, first_id)
         total: int | None = None
     else:
         params = GeneratorParams(
@@ -180,6 +193,7 @@ def produce(
             start=origin,
             unlabelled=unlabelled,
             params=params,
+            id_offset=first_id,
         )
         total = synthetic if not loop else None
 
@@ -213,16 +227,23 @@ def produce(
             stats = replay_records(records, total_hint=total, **common)
     except BadRowError as exc:
         raise _fail(f"{csv}: {exc} (strict mode)", 1) from None
+    # For people the summary lines are the output; with -o json|yaml they go to stderr and
+    # stdout carries the stats alone.
+    people = output is OutputFormat.table
+    lines = []
     if csv is not None:
-        print(report.summary())
+        lines.append(report.summary())
         if report.bad:
-            print(f"rejected rows written to {rej}")
-    print(stats.summary())
-    if json_out:
+            lines.append(f"rejected rows written to {rej}")
+    lines.append(stats.summary())
+    if people:
+        emit(None, output, table="\n".join(lines))
+    else:
+        print("\n".join(lines), file=sys.stderr)
         out = stats.model_dump() | {"rate": stats.rate}
         if csv is not None:
             out["csv"] = {"rows": report.rows, "good": report.good, "bad": report.bad}
-        print(orjson.dumps(out).decode())
+        emit(out, output)
     if stats.interrupted and not stats.failed:
         raise typer.Exit(130)
     if not stats.ok:

@@ -1,23 +1,28 @@
 """Starlette app speaking Confluent Schema Registry's REST API (the parts clients use).
 
 Error bodies are Confluent's `{"error_code": ..., "message": ...}`; every unexpected
-exception becomes a 500/50001 answer and a log line, never a dead server.
+exception becomes a 500/50001 answer and a log line, never a dead server. Paths with a
+trailing slash are the same resource (Jersey matches both; python-schema-registry-client
+asks `GET /config/`). Large bodies are parsed off the event loop. Host, origin, auth,
+content type and body size are enforced by `fraudstream.httpserver` (see SECURITY).
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from functools import partial
+from functools import cache, partial
+from importlib import resources
 from typing import Any
 
 import anyio.to_thread
 import orjson
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import Route
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from fraudstream.registry.errors import (
     MalformedRequest,
@@ -30,12 +35,36 @@ from fraudstream.registry.service import Registry
 log = logging.getLogger(__name__)
 
 CONTENT_TYPE = "application/vnd.schemaregistry.v1+json"
+# What Confluent's registry consumes (its `Versions`): octet-stream is Jersey's default for a
+# request without a type; none of these is a type a browser may send cross-site unasked.
+REQUEST_TYPES = frozenset(
+    {
+        CONTENT_TYPE,
+        "application/vnd.schemaregistry+json",
+        "application/json",
+        "application/octet-stream",
+    }
+)
+MAX_BODY_BYTES = 2 << 20
+# Bodies above this are parsed in a worker thread so the loop keeps serving.
+OFF_LOOP_BYTES = 64 << 10
 
 Handler = Callable[[Request], Awaitable[Response]]
 
 
 def _json(data: Any, status: int = 200) -> Response:
     return Response(orjson.dumps(data), status_code=status, media_type=CONTENT_TYPE)
+
+
+def render_error(status: int, message: str) -> tuple[bytes, str]:
+    """Refusals of the security layer in Confluent's error format."""
+    return orjson.dumps({"error_code": status, "message": message}), CONTENT_TYPE
+
+
+@cache
+def openapi_description() -> bytes:
+    """The OpenAPI description of the endpoints below (`openapi.json`, kept by hand)."""
+    return resources.files("fraudstream.registry").joinpath("openapi.json").read_bytes()
 
 
 def _flag(request: Request, name: str) -> bool:
@@ -45,7 +74,10 @@ def _flag(request: Request, name: str) -> bool:
 async def _body(request: Request) -> dict[str, Any]:
     raw = await request.body()
     try:
-        data = orjson.loads(raw) if raw.strip() else None
+        if len(raw) > OFF_LOOP_BYTES:
+            data = await anyio.to_thread.run_sync(orjson.loads, raw)
+        else:
+            data = orjson.loads(raw) if raw.strip() else None
     except orjson.JSONDecodeError as exc:
         raise MalformedRequest(f"Malformed JSON request body: {exc}") from None
     if not isinstance(data, dict):
@@ -69,9 +101,11 @@ def _guard(handler: Handler) -> Handler:
             return await handler(request)
         except RestError as exc:
             return _json(exc.body(), exc.status)
-        except Exception as exc:  # the server must answer, not die
+        except ClientDisconnect:  # gone, or cut off by the body limit (which answered 413)
+            return Response(status_code=499)
+        except Exception:  # the server must answer, not die
             log.exception("unexpected registry error on %s %s", request.method, request.url.path)
-            return _json({"error_code": 50001, "message": f"Error in the backend: {exc}"}, 500)
+            return _json({"error_code": 50001, "message": "Error in the backend"}, 500)
 
     return wrapped
 
@@ -84,12 +118,15 @@ def _subject_id(request: Request) -> int:
         raise NotFound(f"HTTP 404 Not Found: schema id {raw!r} is not a number") from None
 
 
-def build_app(registry: Registry) -> Starlette:
+def build_app(registry: Registry) -> ASGIApp:
     """The ASGI app for `registry` (one per server)."""
     run = anyio.to_thread.run_sync
 
     async def root(request: Request) -> Response:
         return _json({})
+
+    async def openapi(request: Request) -> Response:
+        return Response(openapi_description(), media_type="application/json")
 
     async def list_subjects(request: Request) -> Response:
         subjects = registry.state.subjects(
@@ -122,7 +159,7 @@ def build_app(registry: Registry) -> Starlette:
     async def lookup(request: Request) -> Response:
         subject = request.path_params["subject"]
         data = await _body(request)
-        sv = registry.lookup(subject, _schema_field(data), _flag(request, "deleted"))
+        sv = await run(registry.lookup, subject, _schema_field(data), _flag(request, "deleted"))
         return _json(sv.to_json())
 
     async def delete_subject(request: Request) -> Response:
@@ -193,8 +230,12 @@ def build_app(registry: Registry) -> Starlette:
     async def compatibility(request: Request) -> Response:
         p = request.path_params
         data = await _body(request)
-        messages = registry.test_compatibility(
-            p["subject"], p.get("version"), _schema_field(data), data.get("schemaType")
+        messages = await run(
+            registry.test_compatibility,
+            p["subject"],
+            p.get("version"),
+            _schema_field(data),
+            data.get("schemaType"),
         )
         out: dict[str, Any] = {"is_compatible": not messages}
         if _flag(request, "verbose"):
@@ -210,6 +251,7 @@ def build_app(registry: Registry) -> Starlette:
 
     routes = [
         Route("/", _guard(root), methods=["GET"]),
+        Route("/openapi.json", _guard(openapi), methods=["GET"]),
         Route("/subjects", _guard(list_subjects), methods=["GET"]),
         Route("/subjects/{subject}/versions", _guard(subject_versions), methods=["GET"]),
         Route("/subjects/{subject}/versions", _guard(register), methods=["POST"]),
@@ -249,4 +291,22 @@ def build_app(registry: Registry) -> Starlette:
         Route("/mode", _guard(mode), methods=["GET"]),
         Route("/mode/{subject}", _guard(mode), methods=["GET"]),
     ]
-    return Starlette(routes=routes, exception_handlers={HTTPException: not_found})
+    app = Starlette(routes=routes, exception_handlers={HTTPException: not_found})
+    app.router.redirect_slashes = False
+    return _SlashInsensitive(app)
+
+
+class _SlashInsensitive:
+    """`/config/` is `/config`, as in Jersey (no 307 redirect with an empty body)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path = scope.get("path", "")
+        if scope["type"] == "http" and len(path) > 1 and path.endswith("/"):
+            scope = dict(scope, path=path.rstrip("/") or "/")
+            raw = scope.get("raw_path")
+            if isinstance(raw, bytes):
+                scope["raw_path"] = raw.rstrip(b"/") or b"/"
+        await self.app(scope, receive, send)

@@ -4,20 +4,23 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
 import typer
-from rich.console import Console
 
 from fraudstream.config import get_settings, load_settings
 from fraudstream.logs import setup_logging
+from fraudstream.output import OutputFormat, emit, output_option, rows_table
 from fraudstream.registry.settings import RegistrySettings
+
+if TYPE_CHECKING:
+    from fraudstream.serde.registry_client import RegistryClient
 
 app = typer.Typer(
     help="Confluent-compatible Schema Registry (embedded server, storage in Kafka).",
     no_args_is_help=True,
 )
-console = Console()
 
 
 def _default_port() -> int:
@@ -54,32 +57,50 @@ def serve(
     server.serve_forever(timeout=rs.startup_timeout_s)
 
 
-def _client(url: str | None):  # type: ignore[no-untyped-def]
-    from fraudstream.registry.client import registry_client
+def _client(url: str | None) -> RegistryClient:
+    from fraudstream.serde.registry_client import RegistryClient
 
-    return registry_client(url or get_settings().registry_url)
+    return RegistryClient(url or get_settings().registry_url)
 
 
 Url = typer.Option(None, "--url", help="Registry URL (default FRAUDSTREAM_REGISTRY_URL).")
 
 
 @app.command("subjects")
-def subjects(url: str | None = Url) -> None:
+def subjects(url: str | None = Url, output: OutputFormat = output_option()) -> None:
     """List subjects with their versions and latest id."""
-    client = _client(url)
-    for subject in client.get_subjects():
-        latest = client.get_latest_version(subject)
-        versions = client.get_versions(subject)
-        console.print(f"{subject}  versions={versions}  latest id={latest.schema_id}")
+    rows = []
+    with _client(url) as client:
+        for subject in client.subjects():
+            latest = client.latest(subject)
+            versions = client.versions(subject)
+            rows.append(
+                {
+                    "subject": subject,
+                    "versions": list(versions),
+                    "latest_id": latest[0] if latest else None,
+                }
+            )
+    emit(rows, output, table=lambda: rows_table(rows, title="subjects") if rows else "no subjects")
 
 
 @app.command("get")
 def get(
-    schema_id: int = typer.Argument(..., help="Global schema id."), url: str | None = Url
+    schema_id: int = typer.Argument(..., help="Global schema id."),
+    url: str | None = Url,
+    output: OutputFormat = output_option(OutputFormat.json),
 ) -> None:
-    """Print the schema with this id."""
-    text = _client(url).get_schema(schema_id).schema_str or ""
-    console.print_json(text)
+    """Print the schema with this id (-o json by default: the schema itself)."""
+    with _client(url) as client:
+        text = client.schema_text(schema_id)
+    try:
+        parsed: Any = json.loads(text)
+    except ValueError:
+        parsed = text
+    if output is OutputFormat.json:
+        emit(parsed, output)  # what `curl .../schemas/ids/N` users expect: the schema itself
+    else:
+        emit({"id": schema_id, "schema": parsed}, output)
 
 
 @app.command("register")
@@ -87,9 +108,13 @@ def register(
     subject: str = typer.Argument(..., help="Subject, e.g. <topic>-value."),
     schema_file: Path = typer.Argument(..., exists=True, dir_okay=False, help=".avsc file."),
     url: str | None = Url,
+    output: OutputFormat = output_option(),
 ) -> None:
     """Register an .avsc file under a subject and print its id."""
-    from fraudstream.registry.client import register_schema
-
-    schema = json.loads(schema_file.read_text())
-    console.print(f"{subject}: id {register_schema(_client(url), subject, schema)}")
+    try:
+        schema = json.loads(schema_file.read_text())
+    except ValueError as exc:
+        raise typer.BadParameter(f"not JSON: {exc}", param_hint="SCHEMA_FILE") from None
+    with _client(url) as client:
+        schema_id = client.register(subject, schema)
+    emit({"subject": subject, "id": schema_id}, output, table=f"{subject}: id {schema_id}")

@@ -11,13 +11,15 @@ import logging
 import time
 
 from fraudstream.errors import RegistryError
-from fraudstream.httpserver import HttpServer
+from fraudstream.httpserver import HttpSecuritySettings, HttpServer, http_security_settings
+from fraudstream.kafka.errors import TopicLogError
+from fraudstream.kafka.topiclog import COMPACTED, TopicLog
 from fraudstream.local.procs import port_free
-from fraudstream.registry.app import build_app
+from fraudstream.registry.app import MAX_BODY_BYTES, REQUEST_TYPES, build_app, render_error
 from fraudstream.registry.errors import RegistryStoreError
-from fraudstream.registry.kafkalog import KafkaLog
 from fraudstream.registry.service import Registry
 from fraudstream.registry.state import RegistryState
+from fraudstream.servermetrics import with_metrics
 
 log = logging.getLogger(__name__)
 
@@ -32,36 +34,50 @@ class RegistryServer:
         port: int = 8081,
         topic: str = "_schemas",
         write_timeout: float = 30.0,
+        security: HttpSecuritySettings | None = None,
     ) -> None:
+        """`security` defaults to the `FRAUDSTREAM_HTTP_*` settings (docs/security.md)."""
         self.host = host
         self.port = port
+        self.security = security if security is not None else http_security_settings()
         self.state = RegistryState()
-        self.log = KafkaLog(bootstrap, topic, self.state.apply, write_timeout=write_timeout)
+        self.log = TopicLog(bootstrap, topic, config=COMPACTED, write_timeout=write_timeout)
         self.registry = Registry(self.state, self.log, write_timeout=write_timeout)
         self._http: HttpServer | None = None
 
     @property
     def url(self) -> str:
-        return f"http://{self.host}:{self.port}"
+        return f"{self.security.scheme}://{self.host}:{self.port}"
 
     def _server(self) -> HttpServer:
         return HttpServer(
-            build_app(self.registry),
+            with_metrics(build_app(self.registry), "registry"),
             self.host,
             self.port,
             name="registry-http",
             error=RegistryStoreError,
+            security=self.security,
+            content_types=REQUEST_TYPES,
+            max_body_bytes=MAX_BODY_BYTES,
+            render_error=render_error,
         )
 
     def _check_port(self) -> None:
         if not port_free(self.host, self.port):
             raise RegistryError(f"schema registry: port {self.host}:{self.port} is already in use")
 
+    def _replay(self, timeout: float) -> None:
+        """Rebuild the state from the topic and keep following it."""
+        try:
+            self.log.start(self.state.apply, timeout=timeout)
+        except TopicLogError as exc:  # the toolkit's error, in the registry's words
+            raise RegistryStoreError(f"schemas topic: {exc}") from exc
+
     def start(self, timeout: float = 60.0) -> None:
         """Replay the topic, then serve in a background thread; return once listening."""
         deadline = time.monotonic() + timeout
         self._check_port()
-        self.log.start(timeout=timeout)
+        self._replay(timeout)
         log.info(
             "registry state rebuilt from %s: %d subjects, max id %d",
             self.log.topic,
@@ -78,7 +94,7 @@ class RegistryServer:
     def serve_forever(self, timeout: float = 60.0) -> None:
         """Foreground mode for the CLI: replay, serve until SIGINT/SIGTERM, then stop."""
         self._check_port()
-        self.log.start(timeout=timeout)
+        self._replay(timeout)
         log.info("registry listening on %s (topic %s)", self.url, self.log.topic)
         try:
             self._server().run()

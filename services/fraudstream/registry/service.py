@@ -9,6 +9,8 @@ from __future__ import annotations
 import threading
 from typing import Any
 
+from fraudstream.kafka.errors import TopicLogError
+from fraudstream.kafka.topiclog import TopicLog
 from fraudstream.registry.avroschema import ParsedAvro, parse_avro
 from fraudstream.registry.compat import Level, check_level
 from fraudstream.registry.errors import (
@@ -16,7 +18,6 @@ from fraudstream.registry.errors import (
     InvalidCompatibilityLevel,
     InvalidSchema,
     InvalidVersion,
-    RegistryStoreError,
     SchemaNotFound,
     StoreTimeout,
     SubjectConfigNotFound,
@@ -27,7 +28,6 @@ from fraudstream.registry.errors import (
     VersionNotSoftDeleted,
     VersionSoftDeleted,
 )
-from fraudstream.registry.kafkalog import KafkaLog
 from fraudstream.registry.state import (
     WATERMARK_KEY,
     RegistryState,
@@ -66,7 +66,7 @@ def parse_level(raw: Any) -> Level:
 class Registry:
     """The registry's behaviour; HTTP lives in `fraudstream.registry.app`."""
 
-    def __init__(self, state: RegistryState, log: KafkaLog, write_timeout: float = 30.0):
+    def __init__(self, state: RegistryState, log: TopicLog, write_timeout: float = 30.0):
         self.state = state
         self.log = log
         self.write_timeout = write_timeout
@@ -76,7 +76,7 @@ class Registry:
     def _append(self, key: bytes, value: bytes | None) -> None:
         try:
             self.log.append(key, value, timeout=self.write_timeout)
-        except RegistryStoreError as exc:
+        except TopicLogError as exc:  # the toolkit's error, in Confluent's words
             raise StoreTimeout(f"Error while writing to the schemas topic: {exc}") from exc
 
     @staticmethod

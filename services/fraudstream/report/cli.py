@@ -31,7 +31,7 @@ def report(
     prometheus: str = typer.Option(
         "http://127.0.0.1:9090", "--prometheus", help="Prometheus base URL."
     ),
-    out: Path = typer.Option(Path("report.png"), "--out", "-o", help="PNG file to write."),
+    out: Path = typer.Option(Path("report.png"), "--out", help="PNG file to write."),
     range_: str = typer.Option("15m", "--range", help="How far back from now: 30s, 15m, 1h."),
     scrape_interval: str = typer.Option(
         f"{DEFAULT_SCRAPE_INTERVAL_S:g}s",

@@ -2,6 +2,9 @@
 
 Health is decided by the service through two callables, so this module knows nothing
 about Kafka: `alive()` (the poll loop ran recently) and `ready()` (model + partitions).
+The endpoint gets the security every embedded server gets (Host allow-list, cross-site
+refusal, optional basic auth and TLS); the health checks stay public so probes need no
+credentials, and no request may carry a body.
 """
 
 from __future__ import annotations
@@ -15,7 +18,15 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
+from fraudstream.errors import ScorerError
+from fraudstream.httpserver import HttpSecuritySettings, HttpServer
+
+__all__ = ["PUBLIC_PATHS", "make_app", "metrics_server"]
+
 log = logging.getLogger(__name__)
+
+PUBLIC_PATHS = frozenset({"/healthz", "/readyz"})
+MAX_BODY_BYTES = 4 << 10
 
 
 def make_app(
@@ -42,4 +53,21 @@ def make_app(
             Route("/healthz", healthz),
             Route("/readyz", readyz),
         ]
+    )
+
+
+def metrics_server(
+    app: Starlette, host: str, port: int, security: HttpSecuritySettings | None = None
+) -> HttpServer:
+    """The scorer's endpoint, served like every other embedded server."""
+    return HttpServer(
+        app,
+        host,
+        port,
+        name="scorer-http",
+        error=ScorerError,
+        security=security,
+        content_types=(),
+        max_body_bytes=MAX_BODY_BYTES,
+        public_paths=PUBLIC_PATHS,
     )

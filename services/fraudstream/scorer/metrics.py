@@ -14,6 +14,7 @@ from numpy.typing import ArrayLike
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from fraudstream.scorer.errors import DLQ_REASONS
+from fraudstream.servermetrics import add_server_metrics
 
 BATCH_BUCKETS = (1, 10, 50, 100, 250, 500, 1000, 2000, 5000, 10000, 20000)
 DURATION_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
@@ -51,6 +52,7 @@ class ScorerMetrics:
 
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
         r = self.registry = registry or CollectorRegistry(auto_describe=True)
+        add_server_metrics(r, "scorer")  # build info + process metrics (every server has them)
         self.consumed = Counter(
             "fraudstream_events_consumed", "Records read from the input topic.", registry=r
         )

@@ -19,9 +19,9 @@ from numpy.typing import NDArray
 
 from fraudstream.errors import FraudstreamError
 from fraudstream.model import NumpyModel, load_model, resolve_latest
-from fraudstream.scorer.decode import NUMERIC_COLUMNS
 from fraudstream.scorer.encode import ScoreWriter
 from fraudstream.scorer.errors import ModelRejectedError
+from fraudstream.serde.ksql_records import NUMERIC_COLUMNS
 
 log = logging.getLogger(__name__)
 

@@ -10,8 +10,6 @@ fields, masked user, CLASS -1 when unknown) in the Confluent wire format.
 from __future__ import annotations
 
 import io
-import json
-import struct
 import threading
 import time
 from collections.abc import Mapping
@@ -20,12 +18,11 @@ from pathlib import Path
 from typing import Any
 
 import fastavro
-import httpx
 import numpy as np
 from confluent_kafka import Consumer, Producer
 from numpy.typing import NDArray
 
-from fraudstream.events import FEATURE_COLUMNS, V_COLUMNS
+from fraudstream.events import FEATURE_COLUMNS, NUMERIC_COLUMNS, V_COLUMNS
 from fraudstream.kafka import consumer_config, producer_config
 from fraudstream.model import (
     LayerSpec,
@@ -36,11 +33,11 @@ from fraudstream.model import (
     write_latest,
 )
 from fraudstream.schemas import load_schema, parsed_schema
-from fraudstream.scorer.decode import NUMERIC_COLUMNS
-from fraudstream.scorer.errors import RecordError
-from fraudstream.scorer.schemas import SchemaSource
 from fraudstream.scorer.service import Scorer
 from fraudstream.scorer.settings import ScorerSettings
+from fraudstream.serde import wire
+from fraudstream.serde.errors import SchemaNotFoundError
+from fraudstream.serde.registry_client import RegistryClient
 
 Weights = list[tuple[NDArray[np.float64], NDArray[np.float64]]]
 
@@ -152,25 +149,18 @@ def live_record(event: Mapping[str, Any]) -> dict[str, Any]:
 def live_value(event: Mapping[str, Any], schema_id: int) -> bytes:
     """Confluent wire-format Avro of `live_record(event)` (live.avsc as registered)."""
     buf = io.BytesIO()
-    buf.write(struct.pack(">bI", 0, schema_id))
     fastavro.schemaless_writer(buf, parsed_schema("live"), live_record(event))
-    return buf.getvalue()
+    return wire.frame(schema_id, buf.getvalue())
 
 
 def register(registry_url: str, subject: str, schema: dict[str, Any]) -> int:
-    r = httpx.post(
-        f"{registry_url}/subjects/{subject}/versions",
-        json={"schema": json.dumps(schema)},
-        timeout=10,
-    )
-    r.raise_for_status()
-    return int(r.json()["id"])
+    with RegistryClient(registry_url) as client:
+        return client.register(subject, schema)
 
 
 def get_schema(registry_url: str, schema_id: int) -> Any:
-    r = httpx.get(f"{registry_url}/schemas/ids/{schema_id}", timeout=10)
-    r.raise_for_status()
-    return fastavro.parse_schema(json.loads(r.json()["schema"]))
+    with RegistryClient(registry_url) as client:
+        return fastavro.parse_schema(client.schema(schema_id))
 
 
 def make_events(n: int, id_offset: int = 0, seed: int = 5) -> list[dict[str, Any]]:
@@ -326,25 +316,24 @@ class Msg:
         return self._headers
 
 
-class MemorySchemas(SchemaSource):
-    """SchemaSource over a dict (the registry HTTP path is covered by integration tests)."""
+class MemorySchemas:
+    """Writer schemas over a dict (the registry HTTP path has its own tests)."""
 
     def __init__(self, schemas: dict[int, dict[str, Any]]) -> None:
         self.schemas = schemas
         self.lookups = 0
 
-    def get(self, schema_id: int) -> dict[str, Any]:
+    def schema(self, schema_id: int) -> dict[str, Any]:
         self.lookups += 1
         if schema_id not in self.schemas:
-            raise RecordError("schema_not_found", f"schema id {schema_id} unknown")
+            raise SchemaNotFoundError(f"schema id {schema_id} unknown")
         return self.schemas[schema_id]
 
 
 def avro(schema: dict[str, Any], rec: dict[str, Any], schema_id: int) -> bytes:
     buf = io.BytesIO()
-    buf.write(struct.pack(">bI", 0, schema_id))
     fastavro.schemaless_writer(buf, fastavro.parse_schema(schema), rec)
-    return buf.getvalue()
+    return wire.frame(schema_id, buf.getvalue())
 
 
 def numeric(events: list[dict[str, Any]]) -> NDArray[np.float64]:

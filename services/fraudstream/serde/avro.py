@@ -1,57 +1,40 @@
-"""Confluent wire-format Avro: magic byte 0, 4-byte big-endian schema id, Avro body.
+"""Confluent wire-format Avro: encode dicts for a subject, decode by the writer's schema id.
 
-Decoding always uses the WRITER schema fetched by the id in the header (cached per id,
-parsed once by fastavro), so data from ksqlDB, from confluent-kafka's AvroSerializer and
-from `AvroEncoder` all decode alike. Encoding registers (or looks up) the schema once and
-then writes with fastavro's schemaless writer.
+Decoding always uses the WRITER schema fetched by the id in the header (through the one
+registry client, `serde.registry_client.RegistryClient`, which caches it; parsed once per
+id here), so data from ksqlDB, from confluent-kafka's AvroSerializer and from
+`AvroEncoder` all decode alike. Encoding registers (or looks up) the schema once and then
+writes with fastavro's schemaless writer.
 """
 
 from __future__ import annotations
 
 import io
-import struct
 import threading
-import time
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, Protocol
 
 import fastavro
 import orjson
-from confluent_kafka.schema_registry import Schema, SchemaRegistryClient
-from confluent_kafka.schema_registry.error import SchemaRegistryError
 
 from fraudstream.serde.errors import (
     EncodeError,
     PayloadDecodeError,
-    RegistryUnavailableError,
+    RegistryRefusedError,
     SchemaNotFoundError,
     SerdeFailure,
 )
+from fraudstream.serde.wire import header, split
 
-MAGIC = 0
-HEADER = struct.Struct(">bI")
-HEADER_SIZE = HEADER.size  # 5
-MISS_TTL_S = 5.0  # how long an unknown id is answered from cache before asking again
+__all__ = ["AvroDecoder", "AvroEncoder", "SchemaRegistry", "strip_logical_types"]
 
 
-def wire_header(schema_id: int) -> bytes:
-    return HEADER.pack(MAGIC, schema_id)
+class SchemaRegistry(Protocol):
+    """The calls of `RegistryClient` the codecs use (a test double may stand in)."""
 
-
-def split_wire(data: bytes) -> tuple[int, memoryview]:
-    """(schema id, body) of a Confluent-framed payload; PayloadDecodeError if not framed."""
-    if data is None or len(data) == 0:
-        raise PayloadDecodeError("empty payload (null or zero bytes)")
-    if len(data) < HEADER_SIZE:
-        raise PayloadDecodeError(f"payload of {len(data)} bytes is shorter than the 5-byte header")
-    magic, schema_id = HEADER.unpack_from(data)
-    if magic != MAGIC:
-        raise PayloadDecodeError(f"unknown magic byte {magic & 0xFF} (expected 0)")
-    return schema_id, memoryview(data)[HEADER_SIZE:]
-
-
-def _is_not_found(exc: SchemaRegistryError) -> bool:
-    return exc.http_status_code == 404
+    def register(self, subject: str, schema: dict[str, Any] | list[Any] | str) -> int: ...
+    def lookup(self, subject: str, schema: dict[str, Any] | list[Any] | str) -> int: ...
+    def schema_text(self, schema_id: int) -> str: ...
 
 
 class AvroEncoder:
@@ -63,7 +46,7 @@ class AvroEncoder:
 
     def __init__(
         self,
-        client: SchemaRegistryClient,
+        client: SchemaRegistry,
         subject: str,
         schema: dict[str, Any],
         auto_register: bool = True,
@@ -74,6 +57,7 @@ class AvroEncoder:
         self.auto_register = auto_register
         self.parsed = fastavro.parse_schema(schema)
         self._header: bytes | None = None
+        self._schema_id = 0
         self._lock = threading.Lock()
 
     @property
@@ -82,33 +66,18 @@ class AvroEncoder:
         if self._header is None:
             with self._lock:
                 if self._header is None:
-                    self._header = wire_header(self._resolve_id())
-        return int(HEADER.unpack(self._header)[1])
+                    self._schema_id = self._resolve_id()
+                    self._header = header(self._schema_id)
+        return self._schema_id
 
     def _resolve_id(self) -> int:
         text = orjson.dumps(self.schema).decode()
         try:
             if self.auto_register:
-                return int(self.client.register_schema(self.subject, Schema(text, "AVRO")))
-            reg = self.client.lookup_schema(self.subject, Schema(text, "AVRO"))
-            if reg.schema_id is None:
-                raise SchemaNotFoundError(f"registry returned no id for {self.subject}")
-            return int(reg.schema_id)
-        except SchemaRegistryError as exc:
-            if _is_not_found(exc):
-                raise SchemaNotFoundError(
-                    f"schema is not registered under subject {self.subject}: {exc.error_message}"
-                ) from exc
-            if exc.http_status_code >= 500 or exc.http_status_code < 0:
-                raise RegistryUnavailableError(f"registry error: {exc}") from exc
-            raise EncodeError(
-                f"registry refused the schema for {self.subject}: {exc.error_message} "
-                f"(error_code {exc.error_code})"
-            ) from exc
-        except Exception as exc:
-            if isinstance(exc, SerdeFailure):
-                raise
-            raise RegistryUnavailableError(f"registry unreachable: {exc}") from exc
+                return self.client.register(self.subject, text)
+            return self.client.lookup(self.subject, text)
+        except RegistryRefusedError as exc:
+            raise EncodeError(f"registry refused the schema for {self.subject}: {exc}") from exc
 
     def encode(self, record: dict[str, Any]) -> bytes:
         if self._header is None:
@@ -143,11 +112,10 @@ class AvroDecoder:
     what a hot path that only computes with numbers wants.
     """
 
-    def __init__(self, client: SchemaRegistryClient, logical_types: bool = True) -> None:
+    def __init__(self, client: SchemaRegistry, logical_types: bool = True) -> None:
         self.client = client
         self.logical_types = logical_types
         self._schemas: dict[int, Any] = {}
-        self._misses: dict[int, float] = {}
         self._lock = threading.Lock()
 
     def writer_schema(self, schema_id: int) -> Any:
@@ -155,32 +123,10 @@ class AvroDecoder:
         parsed = self._schemas.get(schema_id)
         if parsed is not None:
             return parsed
-        missed = self._misses.get(schema_id)
-        if missed is not None and time.monotonic() - missed < MISS_TTL_S:
-            raise SchemaNotFoundError(f"schema id {schema_id} is not in the registry")
+        text = self.client.schema_text(schema_id)  # SchemaNotFoundError / RegistryUnavailable
         with self._lock:
-            parsed = self._schemas.get(schema_id)
-            if parsed is not None:
-                return parsed
             try:
-                schema = self.client.get_schema(schema_id)
-            except SchemaRegistryError as exc:
-                if _is_not_found(exc):
-                    self._misses[schema_id] = time.monotonic()
-                    raise SchemaNotFoundError(
-                        f"schema id {schema_id} is not in the registry ({exc.error_message})"
-                    ) from exc
-                raise RegistryUnavailableError(f"registry error for id {schema_id}: {exc}") from exc
-            except Exception as exc:
-                raise RegistryUnavailableError(
-                    f"registry unreachable for id {schema_id}: {exc}"
-                ) from exc
-            if schema.schema_type not in (None, "AVRO"):
-                raise SchemaNotFoundError(
-                    f"schema id {schema_id} is {schema.schema_type}, not AVRO"
-                )
-            try:
-                raw = orjson.loads(schema.schema_str or "")
+                raw = orjson.loads(text)
                 if not self.logical_types:
                     raw = strip_logical_types(raw)
                 parsed = fastavro.parse_schema(raw)
@@ -189,12 +135,11 @@ class AvroDecoder:
                     f"schema id {schema_id} is not a usable Avro schema: {exc}"
                 ) from exc
             self._schemas[schema_id] = parsed
-            self._misses.pop(schema_id, None)
             return parsed
 
     def decode(self, data: bytes) -> dict[str, Any]:
         """One record; PayloadDecodeError / SchemaNotFoundError say why it cannot be read."""
-        schema_id, body = split_wire(data)
+        schema_id, body = split(data)
         writer = self.writer_schema(schema_id)
         return self._read(schema_id, writer, body)
 
@@ -227,7 +172,7 @@ class AvroDecoder:
         read = self._read
         for data in payloads:
             try:
-                schema_id, body = split_wire(data)
+                schema_id, body = split(data)
                 writer = schemas.get(schema_id)
                 if writer is None:
                     writer = self.writer_schema(schema_id)

@@ -11,18 +11,50 @@
 
 A registry that cannot be reached is *not* a SerdeError: it raises
 `RegistryUnavailableError` (a `RegistryError`), because retrying later fixes it and the
-record must not be dead-lettered.
+record must not be dead-lettered. A registry that answers but refuses a request (an
+incompatible or invalid schema, a missing subject) raises `RegistryRefusedError`.
+
+`REASONS` is the project's one vocabulary of reject reasons: dead letters of the scorer,
+skip counts of the trainer and the decoder of KSQL records all use it.
 """
 
 from __future__ import annotations
 
+from typing import Literal
+
 from fraudstream.errors import RegistryError, SerdeError
+
+__all__ = [
+    "REASONS",
+    "EncodeError",
+    "InvalidValueError",
+    "MissingFieldError",
+    "PayloadDecodeError",
+    "Reason",
+    "RegistryRefusedError",
+    "RegistryUnavailableError",
+    "SchemaNotFoundError",
+    "SerdeFailure",
+    "WrongTypeError",
+]
+
+Reason = Literal[
+    "decode_error", "invalid_value", "missing_field", "wrong_type", "schema_not_found", "other"
+]
+REASONS: tuple[Reason, ...] = (
+    "decode_error",
+    "invalid_value",
+    "missing_field",
+    "wrong_type",
+    "schema_not_found",
+    "other",
+)
 
 
 class SerdeFailure(SerdeError):
     """Base with a `reason` (one of the scorer's dead-letter reasons)."""
 
-    reason: str = "other"
+    reason: Reason = "other"
 
     def __init__(self, message: str, field: str | None = None) -> None:
         super().__init__(message)
@@ -55,3 +87,13 @@ class EncodeError(SerdeFailure):
 
 class RegistryUnavailableError(RegistryError):
     """The registry did not answer (transport error or 5xx): retry, do not dead-letter."""
+
+
+class RegistryRefusedError(RegistryError):
+    """The registry answered with a 4xx (incompatible or invalid schema, no such subject):
+    retrying cannot help. `status` and `error_code` are the registry's."""
+
+    def __init__(self, message: str, status: int = 0, error_code: int = 0) -> None:
+        super().__init__(message)
+        self.status = status
+        self.error_code = error_code

@@ -12,194 +12,81 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import operator
 import re
-import struct
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
-import fastavro
 import numpy as np
-from confluent_kafka import Consumer, KafkaException, TopicPartition
+from confluent_kafka import Consumer, KafkaException, Message, TopicPartition
 from numpy.typing import NDArray
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from fraudstream.events import NUMERIC_COLUMNS
 from fraudstream.kafka.clients import consumer_config
-from fraudstream.serde.flatavro import FlatDecodeError, FlatPlan, decode_one
-from fraudstream.trainer.data import (
-    LABEL_COLUMN,
-    RAW_COLUMNS,
-    UNLABELED,
-    Dataset,
-    parse_label,
-)
+from fraudstream.serde.errors import RegistryUnavailableError, SerdeFailure
+from fraudstream.serde.ksql_records import RecordDecoder, WriterSchemas
+from fraudstream.serde.registry_client import RegistryClient
+from fraudstream.trainer.data import RAW_COLUMNS, Dataset
 from fraudstream.trainer.errors import InputSchemaError, TrainerError
+
+__all__ = ["SnapshotDecoder", "parse_since", "read_topic", "registry_lookup"]
 
 log = logging.getLogger(__name__)
 
-SchemaLookup = Callable[[int], dict[str, Any] | str]
-_NEEDED = [c.lower() for c in (*RAW_COLUMNS, LABEL_COLUMN)]
-_AMOUNT = RAW_COLUMNS.index("Amount")
+# Dataset.raw is in RAW_COLUMNS order; the decoder yields NUMERIC_COLUMNS.
+_TO_RAW = [NUMERIC_COLUMNS.index(c) for c in RAW_COLUMNS]
 
 
-def registry_lookup(url: str) -> SchemaLookup:
-    """Fetch writer schemas by id with confluent-kafka's registry client (cached there)."""
-    from confluent_kafka.schema_registry import SchemaRegistryClient
-    from confluent_kafka.schema_registry.error import SchemaRegistryError
-
-    client = SchemaRegistryClient({"url": url})
-
-    def lookup(schema_id: int) -> str:
-        try:
-            return str(client.get_schema(schema_id).schema_str)
-        except SchemaRegistryError as exc:
-            if exc.http_status_code == 404:
-                raise KeyError(schema_id) from None
-            raise TrainerError(f"schema registry {url} failed: {exc}") from None
-        except Exception as exc:  # connection refused, DNS, timeouts
-            raise TrainerError(f"schema registry {url} unreachable: {exc}") from None
-
-    return lookup
+def registry_lookup(url: str) -> RegistryClient:
+    """The writer schemas of the topic, by id, from the registry at `url`."""
+    return RegistryClient(url)
 
 
-class _WriterSchemas:
-    """Parsed writer schemas by id, each with the field names the trainer needs."""
+class SnapshotDecoder:
+    """Decode batches of the topic's messages and keep the rows the trainer can use.
 
-    def __init__(self, lookup: SchemaLookup) -> None:
-        self.lookup = lookup
-        self.cache: dict[int, tuple[Any, list[str], FlatPlan | None] | None] = {}
-        self.fingerprints: dict[int, str] = {}
-
-    def get(self, schema_id: int) -> tuple[Any, list[str], FlatPlan | None] | None:
-        if schema_id in self.cache:
-            return self.cache[schema_id]
-        try:
-            raw = self.lookup(schema_id)
-        except KeyError:
-            self.cache[schema_id] = None
-            return None
-        schema = json.loads(raw) if isinstance(raw, str) else raw
-        names = {f["name"].lower(): f["name"] for f in schema.get("fields", [])}
-        missing = [
-            c
-            for c, low in zip((*RAW_COLUMNS, LABEL_COLUMN), _NEEDED, strict=True)
-            if low not in names
-        ]
-        if missing:
-            raise InputSchemaError(
-                f"writer schema {schema_id} ({schema.get('name')}) lacks fields the model "
-                f"needs: {', '.join(missing)} (matched case-insensitively)"
-            )
-        canonical = json.dumps(schema, sort_keys=True, separators=(",", ":"))
-        self.fingerprints[schema_id] = hashlib.sha256(canonical.encode()).hexdigest()
-        fields = [names[c] for c in _NEEDED]
-        entry = (fastavro.parse_schema(schema), fields, FlatPlan.build(schema, fields))
-        self.cache[schema_id] = entry
-        return entry
-
-
-class BatchDecoder:
-    """Decode message values in bulk into raw rows, labels and skip reasons.
-
-    Values that share a writer schema are decoded together by `fraudstream.serde.flatavro`
-    (one vectorized pass for flat schemas); records it cannot vouch for, and every record
-    of a non-flat schema, are decoded one by one with fastavro, where a body that does not
-    end exactly at its end is a `decode_error`. Values are validated with NumPy per batch.
+    The decoding (flat fast path, per-record fallback, reasons) is
+    `fraudstream.serde.ksql_records.RecordDecoder` in its trainer profile: only the
+    numbers and the label matter, and a writer schema without a needed column is an
+    `InputSchemaError` naming the columns rather than a skip per record.
     """
 
-    def __init__(self, schemas: _WriterSchemas) -> None:
-        self.schemas = schemas
-        self.rows: list[tuple[Any, ...]] = []
+    def __init__(self, schemas: WriterSchemas) -> None:
+        self.decoder = RecordDecoder(
+            "avro", schemas, identity=False, require_label=True, strict_schema=True
+        )
         self.chunks: list[NDArray[np.float64]] = []
+        self.labels: list[NDArray[np.int64]] = []
         self.skipped: Counter[str] = Counter()
 
-    def add(self, values: list[bytes | None]) -> None:
-        by_schema: dict[int, list[bytes]] = {}
-        for value in values:
-            if value is None or len(value) < 5 or value[0] != 0:
-                self.skipped["not_wire_format"] += 1
-                continue
-            (schema_id,) = _ID.unpack_from(value, 1)
-            by_schema.setdefault(schema_id, []).append(value)
-        for schema_id, group in by_schema.items():
-            entry = self.schemas.get(schema_id)
-            if entry is None:
-                self.skipped["schema_not_found"] += len(group)
-                continue
-            parsed, fields, plan = entry
-            pick = operator.itemgetter(*fields)
-            if plan is None:
-                self._decode(parsed, pick, group)
-                continue
-            batch = plan.decode(group, offset=5)
-            decoded, nulls, ok = batch.values, batch.nulls, batch.ok
-            missing = nulls[:, :-1].any(axis=1)
-            good = ok & ~missing
-            self.skipped["missing_value"] += int((ok & missing).sum())
-            chunk = decoded[good]
-            chunk[:, -1] = np.where(nulls[good, -1], UNLABELED, chunk[:, -1])
-            self.chunks.append(chunk)
-            if not ok.all():  # the per-record decode says what is wrong with these
-                self._decode(parsed, pick, [group[i] for i in np.flatnonzero(~ok)])
-
-    def _decode(self, parsed: Any, pick: Any, group: list[bytes]) -> None:
-        rows = self.rows
-        for v in group:
-            try:
-                rec = decode_one(parsed, v, offset=5)
-            except FlatDecodeError:
-                self.skipped["decode_error"] += 1
-                continue
-            vals = pick(rec)
-            if None in vals[:-1]:
-                self.skipped["missing_value"] += 1
-                continue
-            rows.append(vals)
+    def add(self, msgs: list[Message]) -> None:
+        try:
+            batch = self.decoder.decode(msgs)
+        except RegistryUnavailableError as exc:
+            raise TrainerError(f"schema registry: {exc}") from None
+        except SerdeFailure as exc:
+            raise InputSchemaError(f"the topic's writer {exc}") from None
+        self.skipped.update(batch.reasons())
+        if len(batch):
+            self.chunks.append(batch.numeric[:, _TO_RAW])
+            self.labels.append(np.asarray(batch.labels, np.int64))
 
     def dataset_parts(self) -> tuple[NDArray[np.float64], NDArray[np.int64]]:
-        """(raw matrix, labels) of the valid rows; invalid ones are counted as skipped."""
-        parts = list(self.chunks)
-        if self.rows:
-            cols = list(zip(*self.rows, strict=True))
-            slow = np.asarray([[_to_float(x) for x in c] for c in cols[:-1]], np.float64).T
-            labels = np.asarray([_label(x) for x in cols[-1]], np.float64)
-            parts.append(np.column_stack([slow, labels]))
-        if not parts:
+        """(raw matrix in RAW_COLUMNS order, labels) of the valid rows."""
+        if not self.chunks:
             return np.empty((0, len(RAW_COLUMNS))), np.empty(0, np.int64)
-        both = np.concatenate(parts)
-        raw = both[:, :-1]
-        lab = both[:, -1]
-        valid_label = np.isin(lab, (0.0, 1.0, float(UNLABELED)))
-        label = np.where(valid_label, lab, _BAD_LABEL).astype(np.int64)
-        finite = np.isfinite(raw).all(axis=1)
-        amount_ok = raw[:, _AMOUNT] >= 0
-        label_ok = label != _BAD_LABEL
-        keep = finite & amount_ok & label_ok
-        self.skipped["non_finite"] += int((~finite).sum())
-        self.skipped["negative_amount"] += int((finite & ~amount_ok).sum())
-        self.skipped["invalid_label"] += int((finite & amount_ok & ~label_ok).sum())
-        self.skipped = +self.skipped  # drop zero counts
-        return raw[keep], label[keep]
+        return np.concatenate(self.chunks), np.concatenate(self.labels)
 
-
-_ID = struct.Struct(">I")
-_BAD_LABEL = -99
-
-
-def _to_float(x: Any) -> float:
-    try:
-        return float(x)
-    except (TypeError, ValueError):
-        return float("nan")
-
-
-def _label(x: Any) -> int:
-    v = parse_label(x)
-    return _BAD_LABEL if v is None else v
+    def fingerprints(self) -> dict[int, str]:
+        """sha256 of each writer schema used (canonical JSON), by schema id."""
+        return {
+            i: hashlib.sha256(
+                json.dumps(s, sort_keys=True, separators=(",", ":")).encode()
+            ).hexdigest()
+            for i, s in self.decoder.writer_schemas().items()
+        }
 
 
 _DURATION = re.compile(r"^(\d+(?:\.\d+)?)([smhd])$")
@@ -221,7 +108,7 @@ def parse_since(text: str, now: datetime | None = None) -> datetime:
 def read_topic(
     bootstrap: str,
     topic: str,
-    lookup: SchemaLookup,
+    schemas: WriterSchemas,
     max_records: int | None = None,
     since: datetime | None = None,
     idle_timeout_s: float = 15.0,
@@ -237,7 +124,7 @@ def read_topic(
     )
     try:
         return _read(
-            consumer, bootstrap, topic, lookup, max_records, since, idle_timeout_s, registry_url
+            consumer, bootstrap, topic, schemas, max_records, since, idle_timeout_s, registry_url
         )
     finally:
         consumer.close()
@@ -247,7 +134,7 @@ def _read(
     consumer: Consumer,
     bootstrap: str,
     topic: str,
-    lookup: SchemaLookup,
+    schemas: WriterSchemas,
     max_records: int | None,
     since: datetime | None,
     idle_timeout_s: float,
@@ -276,8 +163,7 @@ def _read(
         total = min(total, max_records)
     pending = {p for p in parts if start[p] < end[p]}
     consumer.assign([TopicPartition(topic, p, start[p]) for p in pending])
-    schemas = _WriterSchemas(lookup)
-    decoder = BatchDecoder(schemas)
+    decoder = SnapshotDecoder(schemas)
     read_to = dict(start)
     seen = 0
     t0 = time.monotonic()
@@ -294,7 +180,7 @@ def _read(
         while pending and (max_records is None or seen < max_records):
             msgs = consumer.consume(num_messages=10_000, timeout=0.5)
             now = time.monotonic()
-            batch: list[bytes | None] = []
+            batch: list[Message] = []
             for msg in msgs:
                 err = msg.error()
                 if err is not None:
@@ -307,7 +193,7 @@ def _read(
                     continue
                 seen += 1
                 read_to[p] = off + 1
-                batch.append(msg.value())
+                batch.append(msg)
             decoder.add(batch)
             if msgs:
                 last_progress = now
@@ -333,7 +219,8 @@ def _read(
         seconds,
         seen / max(seconds, 1e-9),
     )
-    ids = sorted(schemas.fingerprints)
+    fingerprints = decoder.fingerprints()
+    ids = sorted(fingerprints)
     raw, label = decoder.dataset_parts()
     return Dataset(
         raw=raw,
@@ -352,5 +239,5 @@ def _read(
             "schema_ids": ids,
             "snapshot_at": datetime.now(UTC).isoformat(),
         },
-        schema_fingerprint=schemas.fingerprints[ids[0]] if ids else "",
+        schema_fingerprint=fingerprints[ids[0]] if ids else "",
     )

@@ -13,6 +13,7 @@ from typing import Any
 import typer
 
 from fraudstream.config import Settings, load_settings
+from fraudstream.output import OutputFormat, emit, output_option
 
 log = logging.getLogger("fraudstream.trainer")
 
@@ -55,6 +56,7 @@ def train(
     publish: bool = typer.Option(
         True, "--publish/--no-publish", help="Point models/LATEST at the new version."
     ),
+    output: OutputFormat = output_option(),
 ) -> None:
     """Train the autoencoder on a bounded snapshot and publish a new model version."""
     from fraudstream.logs import setup_logging
@@ -97,15 +99,19 @@ def train(
         do_announce(base.kafka_bootstrap, base.topic_models, outcome.manifest, str(outcome.path))
         log.info("announced %s on %s", outcome.version, base.topic_models)
     ae = outcome.metrics.get("autoencoder", {})
-    typer.echo(
-        f"model {outcome.version} -> {outcome.path}"
-        + (
-            f" (test ROC-AUC {ae['roc_auc']:.3f}, weighted AP "
-            f"{ae['weighted_average_precision']:.3f}, recall@1%FPR {ae['recall_at_fpr_0.01']:.3f})"
-            if ae
-            else ""
-        )
+    line = f"model {outcome.version} -> {outcome.path}" + (
+        f" (test ROC-AUC {ae['roc_auc']:.3f}, weighted AP "
+        f"{ae['weighted_average_precision']:.3f}, recall@1%FPR {ae['recall_at_fpr_0.01']:.3f})"
+        if ae
+        else ""
     )
+    data = {
+        "version": outcome.version,
+        "path": str(outcome.path),
+        "published": publish,
+        "metrics": outcome.metrics,
+    }
+    emit(data, output, table=line)
 
 
 def _load(csv: Path | None, topic: str, since: str | None, settings: Any, base: Settings) -> Any:

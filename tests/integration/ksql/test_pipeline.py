@@ -14,8 +14,8 @@ import pytest
 from fraudstream.ksql.client import apply as applier
 from fraudstream.ksql.client.client import KsqlClient
 from fraudstream.ksql.server.service import KsqlServer
-from fraudstream.registry.client import registry_client
 from fraudstream.serde.avro import AvroDecoder
+from fraudstream.serde.registry_client import RegistryClient
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
 
@@ -59,7 +59,7 @@ def test_statements_run_end_to_end_and_resume_after_restart(
     first = events(0, 60, event_factory)
     produce_json(ksql_vars["source_topic"], [(e["User"], e) for e in first])
 
-    decoder = AvroDecoder(registry_client(schema_registry_url))
+    decoder = AvroDecoder(RegistryClient(schema_registry_url))
 
     live = [decoder.decode(m.value()) for m in read_topic(ksql_vars["live_topic"], 60)]
     assert len(live) == 60

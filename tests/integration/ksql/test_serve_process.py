@@ -17,8 +17,8 @@ import pytest
 from fraudstream.ksql.client import apply as applier
 from fraudstream.ksql.client.client import KsqlClient
 from fraudstream.local.procs import free_port
-from fraudstream.registry.client import registry_client
 from fraudstream.serde.avro import AvroDecoder
+from fraudstream.serde.registry_client import RegistryClient
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(240)]
 
@@ -89,7 +89,7 @@ def test_kill_9_and_restart_loses_nothing(
         queries = c.ksql("LIST QUERIES;")[0]["queries"]
     assert [q["state"] for q in queries] == ["RUNNING"]
 
-    decoder = AvroDecoder(registry_client(schema_registry_url))
+    decoder = AvroDecoder(RegistryClient(schema_registry_url))
     got = Counter(
         decoder.decode(m.value())["ID"]
         for m in read_topic(ksql_vars["live_topic"], 500, timeout=90, settle=2.0)

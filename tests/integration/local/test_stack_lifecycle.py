@@ -38,13 +38,13 @@ def test_broker_and_registry_status_kill_restart_down(tmp_path: Path) -> None:
         reg = pipe.sup.start(pipe.registry_service())
         assert http_ok(f"{pipe.ep.registry_url}/subjects")
         # status from another process sees both, ready
-        res = cli("status", "--json", "--data-dir", str(pipe.sup.data_dir))
+        res = cli("status", "-o", "json", "--data-dir", str(pipe.sup.data_dir))
         assert res.returncode == 0, res.stderr
         st = {c["name"]: c for c in json.loads(res.stdout)["components"]}
         assert st["kafka"]["running"] and st["registry"]["ready"] is True
         # kill -9 the registry and restart it with its recorded command
         pipe.sup.kill("registry")
-        res = cli("status", "--json", "--data-dir", str(pipe.sup.data_dir))
+        res = cli("status", "-o", "json", "--data-dir", str(pipe.sup.data_dir))
         st = {c["name"]: c for c in json.loads(res.stdout)["components"]}
         assert st["registry"]["running"] is False
         again = pipe.sup.restart("registry")

@@ -78,12 +78,12 @@ def test_synthetic_with_users_table(
     topic, users_topic = f"cli-src-{unique_id}", f"cli-users-{unique_id}"
     res = _run(
         kafka_bootstrap, tmp_path, "--synthetic", "20000", "--users", "150", "--topic", topic,
-        "--users-topic", users_topic, "--seed", "5", "--unlabelled", "0.5", "--json",
+        "--users-topic", users_topic, "--seed", "5", "--unlabelled", "0.5", "-o", "json",
     )  # fmt: skip
     assert res.returncode == 0, res.stderr
-    stats = orjson.loads(res.stdout.strip().splitlines()[-1])
+    stats = orjson.loads(res.stdout)
     assert (stats["produced"], stats["delivered"], stats["failed"]) == (20000, 20000, 0)
-    assert "20000 delivered" in res.stdout
+    assert "20000 delivered" in res.stderr
     msgs = read_topic(topic, 20000)
     assert len(msgs) == 20000
     values = [_val(m) for m in msgs]
@@ -180,14 +180,14 @@ def test_ctrl_c_flushes_and_reports_exactly_what_was_sent(
     env = {**os.environ, "FRAUDSTREAM_KAFKA_BOOTSTRAP": kafka_bootstrap}
     proc = subprocess.Popen(
         [sys.executable, "-m", "fraudstream", "produce", "--no-progress", "--synthetic", "100",
-         "--loop", "--rate", "300", "--topic", topic, "--no-users", "--json"],
+         "--loop", "--rate", "300", "--topic", topic, "--no-users", "-o", "json"],
         env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
     time.sleep(4.0)
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, err
-    stats = orjson.loads(out.strip().splitlines()[-1])
+    stats = orjson.loads(out)
     assert stats["interrupted"] and stats["failed"] == 0
     assert stats["delivered"] == stats["produced"] > 100  # went past N: --loop keeps generating
     assert len(read_topic(topic, stats["delivered"])) == stats["delivered"]

@@ -17,9 +17,9 @@ from confluent_kafka.schema_registry.error import SchemaRegistryError
 from confluent_kafka.serialization import MessageField, SerializationContext
 
 from fraudstream.kafka import consumer_config, producer_config
-from fraudstream.registry.client import latest_schema, register_schema, value_subject
 from fraudstream.schemas import load_schema
 from fraudstream.serde.avro import AvroDecoder, AvroEncoder
+from fraudstream.serde.registry_client import RegistryClient, confluent_client, value_subject
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
 
@@ -87,13 +87,17 @@ def test_register_evolve_reject(schema_registry_url: str, unique_id: str) -> Non
 
 
 def test_helpers(schema_registry_url: str, unique_id: str) -> None:
-    from fraudstream.registry.client import registry_client
-
-    client = registry_client(schema_registry_url)
-    assert registry_client(schema_registry_url) is client
+    """Our client and confluent-kafka's see the same registrations."""
+    confluent = confluent_client(schema_registry_url)
+    assert confluent_client(schema_registry_url) is confluent
     subject = value_subject(f"live-{unique_id}")
-    sid = register_schema(client, subject, load_schema("live"))
-    assert latest_schema(client, subject) == (sid, load_schema("live"))
+    with RegistryClient(schema_registry_url) as ours:
+        sid = ours.register(subject, load_schema("live"))
+        latest = ours.latest(subject)
+        assert latest is not None and latest[0] == sid
+        assert json.loads(latest[1]) == load_schema("live")
+    got = confluent.get_latest_version(subject)
+    assert got.schema_id == sid and json.loads(got.schema.schema_str) == load_schema("live")
 
 
 def test_avro_serializer_round_trip_through_kafka(
@@ -129,7 +133,8 @@ def test_avro_serializer_round_trip_through_kafka(
         assert data is not None
         payloads.append(data)
         producer.produce(topic, value=data)
-    ours = AvroEncoder(client, value_subject(topic), schema, auto_register=False)
+    ours_client = RegistryClient(schema_registry_url)
+    ours = AvroEncoder(ours_client, value_subject(topic), schema, auto_register=False)
     producer.produce(topic, value=ours.encode(sample))
     assert producer.flush(30) == 0
 
@@ -147,10 +152,11 @@ def test_avro_serializer_round_trip_through_kafka(
             got.append(msg.value())
     finally:
         consumer.close()
-    decoder = AvroDecoder(client)
+    decoder = AvroDecoder(ours_client)
     for raw in got:
         assert deserializer(raw, ctx) == decoder.decode(raw)
-    assert AvroDecoder(client, logical_types=False).decode(got[-1]) == sample
+    assert AvroDecoder(ours_client, logical_types=False).decode(got[-1]) == sample
+    ours_client.close()
 
 
 def _sample(schema: dict) -> dict:  # type: ignore[type-arg]
@@ -192,7 +198,8 @@ def test_services_read_schemas_instead_of_registering(
         lookup_only(_sample(schema), ctx)  # nothing registered yet: refused, not registered
     assert value_subject(topic) not in client.get_subjects()
 
-    sid = register_schema(client, value_subject(topic), schema)
+    with RegistryClient(schema_registry_url) as ours:
+        sid = ours.register(value_subject(topic), schema)
     data = lookup_only(_sample(schema), ctx)
     assert data is not None and int.from_bytes(data[1:5], "big") == sid
     latest = AvroSerializer(

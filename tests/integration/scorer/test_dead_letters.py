@@ -13,7 +13,8 @@ import httpx
 import orjson
 import pytest
 
-from fraudstream.scorer.testing import live_value, make_events, read_topic
+from fraudstream.kafka.reader import read_topic
+from fraudstream.scorer.testing import live_value, make_events
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
 
@@ -67,8 +68,10 @@ def test_thousand_malformed_records_go_to_dlq(
             gi += 1
     assert p.flush(30) == 0
 
-    dlq = read_topic(kafka_bootstrap, topics.dlq, len(bad), timeout=60)
-    scores = read_topic(kafka_bootstrap, topics.scores, len(good), timeout=30)
+    dlq = read_topic(kafka_bootstrap, topics.dlq, expect=len(bad), timeout=60, read_committed=False)
+    scores = read_topic(
+        kafka_bootstrap, topics.scores, expect=len(good), timeout=30, read_committed=False
+    )
     assert len(dlq) == len(bad)
     by_key = {m.key().decode(): m for m in dlq}
     assert len(by_key) == len(bad)
@@ -108,8 +111,10 @@ def test_json_input_scores_and_dead_letters(
     p.produce(topics.input, b'{"Id": "x"}', b"bad")
     p.produce(topics.input, b"\xff\xfe", b"bad2")
     assert p.flush(30) == 0
-    scores = read_topic(kafka_bootstrap, topics.scores, len(events))
-    dlq = read_topic(kafka_bootstrap, topics.dlq, 2)
+    scores = read_topic(
+        kafka_bootstrap, topics.scores, expect=len(events), timeout=60, read_committed=False
+    )
+    dlq = read_topic(kafka_bootstrap, topics.dlq, expect=2, timeout=60, read_committed=False)
     assert sorted(int(m.key()) for m in scores) == [e["Id"] for e in events]
     assert sorted(dict(m.headers())["dlq.reason"].decode() for m in dlq) == [
         "decode_error",
@@ -135,8 +140,12 @@ def test_oversized_garbage_is_truncated_into_dlq_and_partition_moves_on(
     for ev in good:
         p.produce(topics.input, live_value(ev, live_producer.schema_id), b"u", partition=0)
     assert p.flush(30) == 0
-    dlq = read_topic(kafka_bootstrap, topics.dlq, 1, timeout=30, idle_s=1)
-    scores = read_topic(kafka_bootstrap, topics.scores, len(good), timeout=30, idle_s=1)
+    dlq = read_topic(
+        kafka_bootstrap, topics.dlq, expect=1, timeout=30, idle_s=1, read_committed=False
+    )
+    scores = read_topic(
+        kafka_bootstrap, topics.scores, expect=len(good), timeout=30, idle_s=1, read_committed=False
+    )
     assert len(dlq) == 1
     h = dict(dlq[0].headers())
     assert h["dlq.reason"] == b"decode_error"

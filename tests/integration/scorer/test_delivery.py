@@ -9,7 +9,8 @@ from typing import Any
 
 import pytest
 
-from fraudstream.scorer.testing import make_events, read_topic
+from fraudstream.kafka.reader import read_topic
+from fraudstream.scorer.testing import make_events
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(180)]
 
@@ -35,7 +36,7 @@ def test_kill9_mid_stream_then_restart_scores_every_id(
 
     second = scorer_process(batch_size=500)
     second.wait_metric("fraudstream_events_scored_total", 1, timeout=60)
-    msgs = read_topic(kafka_bootstrap, topics.scores, N, timeout=90)
+    msgs = read_topic(kafka_bootstrap, topics.scores, expect=N, timeout=90, read_committed=False)
     counts = Counter(int(m.key()) for m in msgs)
     assert set(counts) == {e["Id"] for e in events}, "every id scored at least once"
     dupes = sum(c - 1 for c in counts.values())
@@ -76,11 +77,13 @@ def test_exactly_once_survives_kill9(
     # Same transactional id: the restart fences the dead replica's open transaction.
     second = scorer_process("--exactly-once", batch_size=500, transactional_id=tid)
     second.wait_metric("fraudstream_events_scored_total", 1, timeout=60)
-    committed = read_topic(kafka_bootstrap, topics.scores, N, timeout=90, read_committed=True)
+    committed = read_topic(kafka_bootstrap, topics.scores, expect=N, timeout=90)
     counts = Counter(int(m.key()) for m in committed)
     assert set(counts) == {e["Id"] for e in events}
     assert max(counts.values()) == 1, "a read_committed reader sees every id exactly once"
-    everything = read_topic(kafka_bootstrap, topics.scores, N, timeout=30)
+    everything = read_topic(
+        kafka_bootstrap, topics.scores, expect=N, timeout=30, read_committed=False
+    )
     print(
         f"exactly-once: {len(everything)} records written incl. aborted, {len(committed)} committed"
     )

@@ -14,9 +14,10 @@ import numpy as np
 import pytest
 
 from fraudstream.events import FEATURE_COLUMNS
+from fraudstream.kafka.reader import read_topic
 from fraudstream.local.procs import free_port
 from fraudstream.model import load_model, write_latest
-from fraudstream.scorer.testing import decode_all, make_events, publish_pca_model, read_topic
+from fraudstream.scorer.testing import decode_all, make_events, publish_pca_model
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
 
@@ -45,13 +46,13 @@ def test_two_replicas_share_partitions_and_survive_one_stopping(
     b = run_scorer(batch_size=200)
     a.wait_ready()
     b.wait_ready()
-    _wait(lambda: len(a.scorer._assigned) == 2 and len(b.scorer._assigned) == 2, 30, "2+2")
+    _wait(lambda: len(a.scorer.assigned) == 2 and len(b.scorer.assigned) == 2, 30, "2+2")
     sender = BackgroundSend(live_producer, events, rate=5000)
     _wait(lambda: a.scorer.total_scored > 1000 and b.scorer.total_scored > 1000, 30, "both")
     b.close()  # mid-stream: its partitions move to a
-    _wait(lambda: len(a.scorer._assigned) == 4, 30, "a takes all 4 partitions")
+    _wait(lambda: len(a.scorer.assigned) == 4, 30, "a takes all 4 partitions")
     sender.join()
-    msgs = read_topic(kafka_bootstrap, topics.scores, n, timeout=60)
+    msgs = read_topic(kafka_bootstrap, topics.scores, expect=n, timeout=60, read_committed=False)
     counts = Counter(int(m.key()) for m in msgs)
     assert set(counts) == {e["Id"] for e in events}
     dupes = sum(c - 1 for c in counts.values())
@@ -78,7 +79,7 @@ def test_hot_reload_under_load_no_gap_and_broken_model_refused(
     sender = BackgroundSend(live_producer, events, rate=5000)
     _wait(lambda: rs.scorer.total_scored > 3000, 30, "first scores")
     v2 = publish_pca_model(model_dir, seed=8, bias=0.05)
-    _wait(lambda: rs.scorer._serving is not None and rs.scorer._serving.version == v2, 10, "v2")
+    _wait(lambda: rs.scorer.serving is not None and rs.scorer.serving.version == v2, 10, "v2")
     # A broken v3 (NaN weights) while still under load: refused, v2 keeps serving.
     v3 = publish_pca_model(model_dir, seed=9, publish=False)
     npz = dict(np.load(model_dir / v3 / "weights.npz"))
@@ -87,7 +88,8 @@ def test_hot_reload_under_load_no_gap_and_broken_model_refused(
     write_latest(model_dir, v3)
     sender.join()
     recs = decode_all(
-        schema_registry_url, read_topic(kafka_bootstrap, topics.scores, n, timeout=60)
+        schema_registry_url,
+        read_topic(kafka_bootstrap, topics.scores, expect=n, timeout=60, read_committed=False),
     )
     assert sorted(r["id"] for r in recs) == [e["Id"] for e in events], "no gap, no duplicate"
     versions = Counter(r["model_version"] for r in recs)
@@ -129,7 +131,14 @@ def test_starts_without_model_and_waits_for_one(
     time.sleep(1.0)
     assert rs.scorer.total_scored == 0 and rs.thread.is_alive()
     publish_pca_model(model_dir, seed=3)
-    msgs = read_topic(kafka_bootstrap, topics.scores, len(events), timeout=30, idle_s=1)
+    msgs = read_topic(
+        kafka_bootstrap,
+        topics.scores,
+        expect=len(events),
+        timeout=30,
+        idle_s=1,
+        read_committed=False,
+    )
     assert len(msgs) == len(events)
     _wait(lambda: _status(rs.url("/readyz")) == 200, 10, "readyz")
 

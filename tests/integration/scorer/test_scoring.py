@@ -11,8 +11,9 @@ import numpy as np
 import pytest
 
 from fraudstream.events import FEATURE_COLUMNS
+from fraudstream.kafka.reader import read_topic
 from fraudstream.model import load_model
-from fraudstream.scorer.testing import decode_all, make_events, read_topic
+from fraudstream.scorer.testing import decode_all, make_events
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
 
@@ -31,7 +32,10 @@ def test_scores_match_model_and_alerts_are_anomalies(
     rs = run_scorer()
     rs.wait_ready()
     live_producer.send(events)
-    scores = decode_all(schema_registry_url, read_topic(kafka_bootstrap, topics.scores, n))
+    scores = decode_all(
+        schema_registry_url,
+        read_topic(kafka_bootstrap, topics.scores, expect=n, timeout=60, read_committed=False),
+    )
     by_id = {r["id"]: r for r in scores}
     assert sorted(by_id) == [e["Id"] for e in events]
 
@@ -55,7 +59,10 @@ def test_scores_match_model_and_alerts_are_anomalies(
     anomalous = {i for i, r in by_id.items() if r["is_anomaly"]}
     assert anomalous, "a 0.99-quantile threshold flags some of 3000 events"
     alerts = decode_all(
-        schema_registry_url, read_topic(kafka_bootstrap, topics.alerts, len(anomalous))
+        schema_registry_url,
+        read_topic(
+            kafka_bootstrap, topics.alerts, expect=len(anomalous), timeout=60, read_committed=False
+        ),
     )
     assert {a["id"] for a in alerts} == anomalous
 

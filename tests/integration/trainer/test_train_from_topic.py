@@ -20,9 +20,9 @@ from confluent_kafka import Consumer, Producer
 
 from fraudstream.kafka.clients import consumer_config, producer_config
 from fraudstream.model import load_model, resolve_latest
-from fraudstream.registry.client import registry_client
 from fraudstream.schemas import load_schema
 from fraudstream.serde.avro import AvroEncoder
+from fraudstream.serde.registry_client import RegistryClient
 from fraudstream.trainer.avro_source import read_topic, registry_lookup
 from fraudstream.trainer.data import synthetic_dataset
 from fraudstream.trainer.errors import InputSchemaError
@@ -66,7 +66,7 @@ def ksql_topic(
     """A 2-partition topic with 1,500 KSQL-style records and 3 bad ones."""
     topic = topic_factory("preproc", partitions=2)
     enc = AvroEncoder(
-        registry_client(schema_registry_url), f"{topic}-value", load_schema("preprocessed")
+        RegistryClient(schema_registry_url), f"{topic}-value", load_schema("preprocessed")
     )
     recs = _records(1500, seed=11)
     recs[10]["CLASS"] = -1  # unlabelled: never evaluated
@@ -104,7 +104,7 @@ def test_train_from_topic_end_to_end(
     assert m.lineage["topic"] == topic
     assert sum(p["end"] - p["start"] for p in parts.values()) == total
     assert all(p["read_to"] == p["end"] for p in parts.values())
-    assert m.training["skipped"] == {"missing_value": 1, "not_wire_format": 1, "decode_error": 1}
+    assert m.training["skipped"] == {"missing_field": 1, "decode_error": 2}
     assert m.training["rows"] == total - 3
     assert len(m.input_schema_fingerprint) == 64
     assert "skipped 3 rows" in res.stderr
@@ -137,7 +137,7 @@ def test_case_insensitive_fields_max_records_and_since(
     for f in schema["fields"]:
         f["name"] = f["name"].lower()
     schema["name"] = "lowercase_record"
-    enc = AvroEncoder(registry_client(schema_registry_url), f"{topic}-value", schema)
+    enc = AvroEncoder(RegistryClient(schema_registry_url), f"{topic}-value", schema)
     _produce(kafka_bootstrap, topic, [enc.encode(r) for r in _records(300, 2, upper=False)])
     lookup = registry_lookup(schema_registry_url)
     ds = read_topic(kafka_bootstrap, topic, lookup)
@@ -163,7 +163,7 @@ def test_schema_missing_fields_is_a_clear_error(
         **schema,
         "fields": [f for f in schema["fields"] if f["name"] not in ("AMOUNT", "V5")],
     }
-    enc = AvroEncoder(registry_client(schema_registry_url), f"{topic}-value", schema)
+    enc = AvroEncoder(RegistryClient(schema_registry_url), f"{topic}-value", schema)
     recs = _records(10, 3)
     for r in recs:
         del r["AMOUNT"], r["V5"]

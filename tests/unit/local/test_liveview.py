@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import json
-import struct
 
 import fastavro
 import httpx
@@ -20,12 +19,13 @@ from fraudstream.local.liveview import (
     render,
 )
 from fraudstream.schemas import load_schema, parsed_schema
+from fraudstream.serde import wire
 
 
 def _wire(schema_id: int, rec: dict[str, object]) -> bytes:
     buf = io.BytesIO()
     fastavro.schemaless_writer(buf, parsed_schema("score"), rec)
-    return b"\x00" + struct.pack(">I", schema_id) + buf.getvalue()
+    return wire.frame(schema_id, buf.getvalue())
 
 
 def _score(i: int, label: int, anomalous: bool, version: str = "v1") -> dict[str, object]:
@@ -75,7 +75,7 @@ def test_decoder_rejects_non_wire_bytes(data: bytes | None, why: str) -> None:
 
 
 def test_decoder_unknown_schema_id() -> None:
-    with pytest.raises(SerdeError, match="schema id 9 not found"):
+    with pytest.raises(SerdeError, match="schema id 9 is not in the registry"):
         _decoder([]).decode(_wire(9, _score(1, 0, False)))
 
 
@@ -178,3 +178,58 @@ def test_stats_rate_when_sampled_rarely() -> None:
     for i in range(100, 150):
         st.add(_score(i, 0, False))
     assert st.tick(20.0) == pytest.approx(5.0)
+
+
+# -- honest figures (issue 19) and bounded memory (issue 21 item 10) ---------------------------
+
+
+def test_recent_ids_are_bounded_and_catch_redeliveries_within_the_window() -> None:
+    from fraudstream.local.liveview import RecentIds
+
+    ids = RecentIds(capacity=1000)
+    assert [ids.seen(i) for i in range(5000)] == [False] * 5000
+    assert len(ids) == 1000 and len(ids._set) == 1000  # never more than the window
+    assert ids.seen(4999) and ids.seen(4000)  # recent: a redelivery
+    assert not ids.seen(10)  # long gone: counted as new, by design
+
+
+def test_stats_memory_stays_flat_over_many_events() -> None:
+    st = ScoreStats(id_window=500)
+    for i in range(20_000):
+        st.add(_score(i, i % 2, i % 3 == 0))
+    assert len(st.recent) == 500 and st.duplicates == 0 and st.scored == 20_000
+
+
+def test_trained_on_and_unseen_events_are_counted_apart() -> None:
+    st = ScoreStats(in_training=lambda i: i < 100)
+    for i, label, anom in [(1, 1, True), (2, 0, False), (3, 0, True),  # trained on
+                           (101, 1, False), (102, 1, True), (103, 0, False)]:  # fmt: skip
+        st.add(_score(i, label, anom))
+    assert (st.trained.tp, st.trained.fp, st.trained.tn) == (1, 1, 1)
+    assert (st.unseen.tp, st.unseen.fn, st.unseen.tn) == (1, 1, 1)
+    assert st.total.labelled == 6 and st.precision == pytest.approx(2 / 3)
+    assert st.unseen.recall == pytest.approx(0.5)
+    assert st.total.prevalence == pytest.approx(3 / 6)
+
+
+def test_the_view_says_what_precision_and_recall_are_computed_on() -> None:
+    from rich.console import Console
+
+    from fraudstream.local.liveview import Confusion
+
+    snap = Snapshot(
+        elapsed_s=12, events_in=1000, in_rate=100, scored=990, scored_rate=99, anomalies=12,
+        precision=0.92, recall=0.81, labelled=900, duplicates=0, undecodable=0,
+        versions={"v9": 990}, last_version="v9", metrics=parse_metrics(""),
+        prevalence=0.09, labelled_trained=900, unseen=Confusion(), id_window=100_000,
+    )  # fmt: skip
+    assert snap.basis() == (
+        "on the 900 labelled events scored this run, unweighted; 9.0% of them fraud "
+        "(the replayed data's rate, not production's ~0.17%); 100% are rows the model was "
+        "trained on"
+    )
+    assert "fraud share 0.090, trained-on 900, unweighted" in snap.line()
+    con = Console(record=True, width=200)
+    con.print(render(snap))
+    text = con.export_text()
+    assert "precision*" in text and "unweighted" in text and "last 100,000 ids" in text

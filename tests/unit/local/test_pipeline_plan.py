@@ -75,3 +75,39 @@ def test_prometheus_config_scrapes_the_scorer(tmp_path: Path) -> None:
         Pipeline(StackConfig(data_dir=tmp_path, prometheus=False), Settings()).prometheus_service()
         is None
     )
+
+
+def test_every_up_gets_its_own_event_ids(tmp_path: Path) -> None:
+    """A second `up` on the same data dir must not replay the first run's Ids (issue 19)."""
+    from fraudstream.local.pipeline import RUN_ID_SPAN, claim_id_range
+
+    assert claim_id_range(tmp_path) == 0
+    assert claim_id_range(tmp_path) == RUN_ID_SPAN
+    assert claim_id_range(tmp_path) == 2 * RUN_ID_SPAN
+    (tmp_path / "runs.json").write_text("garbage")
+    assert claim_id_range(tmp_path) == 0  # unreadable: start over (with the broker data it's
+    # stored beside, a wiped dir has no earlier Ids either)
+
+
+def test_producer_gets_the_run_first_id_and_training_ids_are_known(tmp_path: Path) -> None:
+    csv = tmp_path / "c.csv"
+    csv.write_text("Time,V1,Class\n" + "".join(f"{i},0.1,0\n" for i in range(200)))
+    pipe = Pipeline(StackConfig(data_dir=tmp_path, training_csv=csv), Settings())
+    pipe.first_id = 7 * 10**10
+    svc, _ = pipe.producer_service()
+    args = svc.argv[svc.argv.index("produce") + 1 :]
+    assert args[args.index("--first-id") + 1] == str(7 * 10**10)
+    assert pipe.in_training(123) and pipe.in_training(7 * 10**10 + 10**6)  # a CSV loop: all
+
+
+def test_synthetic_runs_know_which_ids_were_trained_on(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import fraudstream.local.pipeline as pl
+
+    monkeypatch.setattr(pl, "SHARED_SAMPLE_DIR", tmp_path / "nothing-here")
+    pipe = Pipeline(StackConfig(data_dir=tmp_path, synthetic_training=3000), Settings())
+    pipe.first_id = 10**10
+    pipe.producer_service()
+    assert pipe.in_training(10**10) and pipe.in_training(10**10 + 2999)
+    assert not pipe.in_training(10**10 + 3000) and not pipe.in_training(5)

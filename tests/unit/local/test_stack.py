@@ -12,7 +12,7 @@ import pytest
 
 from fraudstream.errors import PortInUseError
 from fraudstream.local.errors import ComponentStartError, JobFailedError, StackStateError
-from fraudstream.local.procs import free_port, pid_alive
+from fraudstream.local.procs import ProcessRef, free_port, pid_alive, read_pid
 from fraudstream.local.stack import Job, Service, Supervisor, wait_until
 
 pytestmark = pytest.mark.timeout(60)
@@ -43,7 +43,7 @@ def test_start_ready_status_and_stop(tmp_path: Path) -> None:
     sup.claim({"x": "y"})
     rec = sup.start(http_service("web", free_port(), delay=0.5))
     assert pid_alive(rec.pid)
-    assert Path(rec.pid_file).read_text().strip() == str(rec.pid)
+    assert read_pid(Path(rec.pid_file)) == rec.pid
     # Another process (here: a fresh Supervisor) sees the same state.
     other = Supervisor(tmp_path)
     [st] = other.status()
@@ -128,7 +128,7 @@ def _port_free(port: int) -> bool:
 
 def test_reused_pid_is_not_taken_for_the_component(tmp_path: Path) -> None:
     sup = Supervisor(tmp_path)
-    sup.adopt("me", os.getpid(), tmp_path / "me.pid", tmp_path / "me.log", None)
+    sup.adopt("me", ProcessRef.of(os.getpid()), tmp_path / "me.pid", tmp_path / "me.log", None)
     rec = sup.record("me")
     assert rec is not None and sup.is_running(rec)
     rec.proc_start = (rec.proc_start or 0) + 12345  # a different process with the same pid

@@ -28,7 +28,7 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from fraudstream.errors import KsqlError
-from fraudstream.httpserver import HttpServer
+from fraudstream.httpserver import HttpServer, http_security_settings
 from fraudstream.kafka.admin import create_topics, delete_topics, wait_for_broker
 from fraudstream.kafka.clients import producer_config
 from fraudstream.ksql.engine.engine import split_statements
@@ -40,8 +40,10 @@ from fraudstream.ksql.server.runtime import (
     encode_log_record,
     query_group_id,
 )
+from fraudstream.ksql.server.security import http_options
 from fraudstream.ksql.sql import ast as A
 from fraudstream.ksql.sql.parser import parse
+from fraudstream.servermetrics import with_metrics
 
 log = logging.getLogger(__name__)
 
@@ -724,7 +726,8 @@ def _json(data: Any, status: int = 200) -> Response:
 async def _body(request: Request) -> dict[str, Any]:
     raw = await request.body()
     try:
-        data = orjson.loads(raw) if raw else None
+        # up to the 1 MiB limit: parsed off the event loop, which keeps streaming push queries
+        data = await asyncio.to_thread(orjson.loads, raw) if raw else None
     except orjson.JSONDecodeError as exc:
         raise StatementFailure(
             400, error_body(40000, f"Invalid JSON in request: {exc}", kind="generic_error")
@@ -892,6 +895,7 @@ class KsqlServer:
     ) -> None:
         self.host = host
         self.port = port
+        self.security = http_security_settings()  # FRAUDSTREAM_HTTP_*, docs/security.md
         self.service = KsqlService(
             bootstrap,
             registry_url,
@@ -904,15 +908,16 @@ class KsqlServer:
 
     @property
     def url(self) -> str:
-        return f"http://{self.host}:{self.port}"
+        return f"{self.security.scheme}://{self.host}:{self.port}"
 
     def _server(self) -> HttpServer:
         return HttpServer(
-            build_app(self.service),
+            with_metrics(build_app(self.service), "ksql"),
             self.host,
             self.port,
             name="ksql-http",
             error=KsqlError,
+            **http_options(self.security),
             graceful_timeout=2,
         )
 

@@ -1,4 +1,5 @@
-"""Decoding batches: good rows become arrays, every bad record a dead letter with a reason."""
+"""Decoding KSQL event records: good rows become arrays, every bad record a reject with a
+reason; the scorer profile (identity columns) and the trainer profile (numbers + label)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,8 @@ import orjson
 import pytest
 
 from fraudstream.schemas import load_schema
-from fraudstream.scorer.decode import Decoder, parse_event_time_ms
+from fraudstream.serde.errors import SerdeFailure
+from fraudstream.serde.ksql_records import RecordDecoder, parse_event_time_ms
 
 LIVE = load_schema("live")
 
@@ -18,7 +20,7 @@ LIVE = load_schema("live")
 def _decoder(schemas: dict[int, dict[str, Any]]) -> Any:
     from fraudstream.scorer.testing import MemorySchemas
 
-    return Decoder("avro", MemorySchemas(schemas))
+    return RecordDecoder("avro", MemorySchemas(schemas))
 
 
 def test_avro_batch_decodes_to_columns(
@@ -41,7 +43,7 @@ def test_avro_batch_decodes_to_columns(
 def test_json_batch_decodes_to_columns(events: list[dict[str, Any]]) -> None:
     from fraudstream.scorer.testing import Msg, numeric
 
-    out = Decoder("json").decode([Msg(orjson.dumps(e)) for e in events])
+    out = RecordDecoder("json").decode([Msg(orjson.dumps(e)) for e in events])
     assert out.dead == []
     assert out.ids == [e["Id"] for e in events]
     assert out.users == [e["User"] for e in events]
@@ -155,7 +157,7 @@ def test_bad_json_records(events: list[dict[str, Any]], payload: Any, reason: st
         payload = orjson.dumps(ev).replace(b'"V2":', b'"V2":1e999,"x":', 1)
     if isinstance(payload, str):
         payload = orjson.dumps(ev)
-    out = Decoder("json").decode([Msg(payload)])
+    out = RecordDecoder("json").decode([Msg(payload)])
     assert len(out) == 0
     assert [d.reason for d in out.dead] == [reason], out.dead
 
@@ -166,7 +168,7 @@ def test_json_accepts_uppercase_keys_and_quoted_class(events: list[dict[str, Any
     ev = {k.upper(): v for k, v in events[1].items()}
     ev["USERID"] = ev.pop("USER")
     ev["CLASS"] = '"1"'
-    out = Decoder("json").decode([Msg(orjson.dumps(ev))])
+    out = RecordDecoder("json").decode([Msg(orjson.dumps(ev))])
     assert out.dead == [] and out.labels == [1] and out.users == [events[1]["User"]]
 
 
@@ -221,3 +223,105 @@ def test_batch_fast_path_agrees_with_per_record_path(
     reasons = sorted((d.msg.offset(), d.reason) for d in a.dead)
     assert reasons == sorted((d.msg.offset(), d.reason) for d in b.dead)
     assert sorted(r for _, r in reasons) == sorted(r for _, r in cases)
+
+
+# -- the trainer profile: numbers and label only, writer schema checked up front --------
+
+PREPROCESSED = load_schema("preprocessed")
+
+
+def _training_record(rng: np.random.Generator) -> dict[str, Any]:
+    rec: dict[str, Any] = {
+        "ID": None,  # identity columns are not needed for training
+        "TIMESTAMP": None,
+        "TIME": int(rng.integers(0, 2**31 - 1)),
+        "AMOUNT": float(rng.exponential(100)),
+        "CLASS": 0,
+    }
+    rec.update({f"V{k}": float(rng.normal(0, 10)) for k in range(1, 29)})
+    return rec
+
+
+def _trainer_decoder(schemas: dict[int, dict[str, Any]]) -> Any:
+    from fraudstream.scorer.testing import MemorySchemas
+
+    return RecordDecoder(
+        "avro", MemorySchemas(schemas), identity=False, require_label=True, strict_schema=True
+    )
+
+
+@pytest.mark.parametrize("flat", [True, False])
+def test_trainer_profile_counts_rejects_in_the_same_vocabulary(flat: bool) -> None:
+    from fraudstream.events import NUMERIC_COLUMNS
+    from fraudstream.scorer.testing import Msg, avro
+
+    schema = PREPROCESSED
+    if not flat:  # an extra array field forces the per-record fastavro path
+        schema = {**schema, "fields": [*schema["fields"], {"name": "TAGS", "type":
+                  {"type": "array", "items": "string"}, "default": []}]}  # fmt: skip
+    rng = np.random.default_rng(2)
+    recs = [_training_record(rng) for _ in range(40)]
+    for r in recs:
+        r["TAGS"] = ["a"]
+    recs[3]["V7"] = None  # missing
+    recs[4]["AMOUNT"] = -5.0  # negative amount
+    recs[5]["V2"] = float("nan")  # non-finite
+    recs[6]["CLASS"] = 3  # invalid label
+    recs[7]["CLASS"] = None  # unlabelled, kept as -1
+    values: list[bytes | None] = [avro(schema, r, 1) for r in recs]
+    values += [b"garbage", None, avro(schema, recs[0], 1)[:30], b"\x00\x00\x00\x00\x09abc"]
+    dec = _trainer_decoder({1: schema})
+    out = dec.decode([Msg(v, i) for i, v in enumerate(values)])
+    assert dict(out.reasons()) == {
+        "missing_field": 2,  # V7 null, the tombstone
+        "invalid_value": 3,  # negative amount, NaN, Class 3
+        "decode_error": 2,  # not framed, truncated body
+        "schema_not_found": 1,
+    }
+    kept = [r for i, r in enumerate(recs) if i not in (3, 4, 5, 6)]
+    assert len(out) == len(kept) == 36 and out.ids == [] and out.event_ms == []
+    assert out.labels == [-1 if r["CLASS"] is None else r["CLASS"] for r in kept]
+    np.testing.assert_array_equal(
+        out.numeric, [[r[c.upper()] for c in NUMERIC_COLUMNS] for r in kept]
+    )
+    # schema 1 is fetched once; misses are not cached by the decoder (the registry client
+    # answers repeats from its miss cache), so id 9 is asked by the fast and the slow path
+    assert dec._schemas.lookups == 3
+    assert list(dec.writer_schemas()) == [1]
+
+
+def test_trainer_profile_refuses_a_schema_without_needed_fields() -> None:
+    from fraudstream.scorer.testing import Msg
+    from fraudstream.serde.errors import MissingFieldError
+
+    schema = {
+        **PREPROCESSED,
+        "fields": [f for f in PREPROCESSED["fields"] if f["name"] not in ("V9", "TIME")],
+    }
+    with pytest.raises(MissingFieldError, match="lacks fields the model needs: Time, V9"):
+        _trainer_decoder({1: schema}).decode([Msg(b"\x00\x00\x00\x00\x01xyz")])
+    # the scorer profile rejects the records instead of stopping
+    out = _decoder({1: schema}).decode([Msg(b"\x00\x00\x00\x00\x01xyz")])
+    assert [(d.reason, "Time, V9" in d.detail) for d in out.dead] == [("missing_field", True)]
+
+
+def test_trainer_profile_needs_the_label_column_the_scorer_does_not(
+    live_records: list[dict[str, Any]],
+) -> None:
+    from fraudstream.scorer.testing import Msg, avro
+
+    no_class = {**LIVE, "fields": [f for f in LIVE["fields"] if f["name"] != "CLASS"]}
+    rec = {k: v for k, v in live_records[0].items() if k != "CLASS"}
+    msgs = [Msg(avro(no_class, rec, 4))]
+    assert _decoder({4: no_class}).decode(msgs).labels == [-1]
+    with pytest.raises(SerdeFailure, match="Class"):
+        _trainer_decoder({4: no_class}).decode(msgs)
+
+
+def test_batch_length_survives_freeing_the_messages(events: list[dict[str, Any]]) -> None:
+    """The scorer drops `msgs` once outputs are produced and counts the batch later."""
+    from fraudstream.scorer.testing import Msg
+
+    out = RecordDecoder("json").decode([Msg(orjson.dumps(e)) for e in events[:5]])
+    out.msgs = []
+    assert len(out) == 5

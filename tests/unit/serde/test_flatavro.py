@@ -151,3 +151,66 @@ def test_schemas_without_a_plan() -> None:
     stringly = {"type": "record", "name": "r", "fields": [{"name": "V1", "type": "string"}]}
     assert FlatPlan.build(stringly, ["V1"]) is None
     assert FlatPlan.build({"type": "string"}, ["V1"]) is None
+
+
+# -- the training topic's schema (preprocessed.avsc), as the trainer reads it ----------
+
+WANTED = [*(f"V{i}" for i in range(1, 29)), "AMOUNT", "TIME", "CLASS"]
+
+
+def _training_record(rng: np.random.Generator, i: int) -> dict[str, Any]:
+    rec: dict[str, Any] = {
+        "ID": int(rng.integers(-(2**62), 2**62)),
+        "TIMESTAMP": "ü" * int(rng.integers(0, 200)),  # multi-byte lengths and UTF-8
+        "TIME": int(rng.integers(-(2**31), 2**31 - 1)),
+        "AMOUNT": float(rng.exponential(100)),
+        "CLASS": int(rng.choice([0, 1, -1])),
+    }
+    rec.update({f"V{k}": float(rng.normal(0, 10)) for k in range(1, 29)})
+    if i % 7 == 0:
+        rec["TIMESTAMP"] = None
+    if i % 11 == 0:
+        rec["ID"] = None
+    if i % 13 == 0:
+        rec["CLASS"] = None
+    return rec
+
+
+def test_fast_plan_matches_fastavro_exactly() -> None:
+    schema = load_schema("preprocessed")
+    rng = np.random.default_rng(0)
+    recs = [_training_record(rng, i) for i in range(500)]
+    bodies = [_body(schema, r) for r in recs]
+    plan = FlatPlan.build(schema, WANTED)
+    assert plan is not None
+    batch = plan.decode(bodies)
+    values, nulls, ok = batch.values, batch.nulls, batch.ok
+    assert ok.all()
+    for i, r in enumerate(recs):
+        for j, name in enumerate(WANTED):
+            if r[name] is None:
+                assert nulls[i, j]
+            else:
+                assert values[i, j] == r[name], (i, name)
+
+
+def test_fast_plan_flags_bodies_it_cannot_vouch_for() -> None:
+    schema = load_schema("preprocessed")
+    rng = np.random.default_rng(1)
+    good = [_body(schema, _training_record(rng, i)) for i in range(1, 6)]
+    bodies = [good[0], good[1][:-3], good[2] + b"\x00", b"\x07" * 40, good[3], b""]
+    plan = FlatPlan.build(schema, WANTED)
+    assert plan is not None
+    ok = plan.decode(bodies).ok
+    assert ok.tolist() == [True, False, False, False, True, False]
+
+
+def test_non_flat_schema_has_no_plan() -> None:
+    schema = {
+        "type": "record",
+        "name": "r",
+        "fields": [{"name": "V1", "type": {"type": "array", "items": "double"}}],
+    }
+    assert FlatPlan.build(schema, ["V1"]) is None
+    stringly = {"type": "record", "name": "r", "fields": [{"name": "V1", "type": "string"}]}
+    assert FlatPlan.build(stringly, ["V1"]) is None

@@ -1,0 +1,348 @@
+"""The one at-least-once delivery ledger for consume -> process -> produce loops.
+
+A loop that turns input records into output records may store an input offset only once
+every output made from it is acknowledged by the broker. The ledger keeps that promise:
+
+- `open(msgs, payload)` records a consumed batch's offsets (first per partition, to re-read
+  it; last + 1, to store); its outputs are produced with `batch.ack` as delivery callback
+  (or, for a producer that reports only errors, `settle_flushed()` acknowledges them all);
+- `track(batch)` queues it; `settle()` completes finished batches strictly in order: stores
+  their offsets and calls `on_complete(batch)`; the first failed (or timed-out) batch rewinds
+  the consumer to it and drops every later batch too, then raises `DeliveryFailedError`;
+- `commit()` / `maybe_commit()` commit the stored offsets (on a cadence, on revoke, at stop);
+- `rewind(msgs)` and `seek(offsets)`: the one way to seek back, only on assigned partitions.
+
+The ledger never touches a caller's metrics or logs of success: completion is a callback.
+Offsets are stored with `store_offsets`, so consumers need `enable.auto.offset.store=false`
+(the default of `consumer_config`).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import deque
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any, Generic, NoReturn, Protocol, TypeVar
+
+from confluent_kafka import KafkaError, KafkaException, TopicPartition
+
+from fraudstream.kafka.errors import DeliveryFailedError
+
+log = logging.getLogger(__name__)
+
+P = TypeVar("P")
+TP = tuple[str, int]
+
+
+class MessageLike(Protocol):
+    """What the ledger reads of a consumed record (a `confluent_kafka.Message`)."""
+
+    def topic(self) -> str | None: ...
+    def partition(self) -> int | None: ...
+    def offset(self) -> int | None: ...
+
+
+class ConsumerLike(Protocol):
+    """The consumer calls the ledger makes (a `confluent_kafka.Consumer`)."""
+
+    def seek(self, partition: TopicPartition) -> None: ...
+    def store_offsets(self, *args: Any, **kwargs: Any) -> None: ...
+    def commit(self, *args: Any, **kwargs: Any) -> Any: ...
+
+
+class ProducerLike(Protocol):
+    """The producer calls the ledger makes (a `confluent_kafka.Producer`)."""
+
+    def poll(self, timeout: float = ...) -> int: ...
+    def flush(self, timeout: float = ...) -> int: ...
+
+
+def backoff(attempt: int, cap: float = 30.0) -> float:
+    """Seconds to wait before retry number `attempt` (0.5 s doubling, capped)."""
+    return float(min(cap, 0.5 * 2 ** min(attempt, 10)))
+
+
+def batch_offsets(
+    msgs: Sequence[MessageLike], topic: str | None = None
+) -> tuple[list[TopicPartition], list[TopicPartition]]:
+    """Per partition of a consumed batch: its first offset (to re-read) and last + 1 (to store).
+
+    Kafka returns a partition's records in offset order, so the first seen is the lowest.
+    `topic`: the loop reads one topic only; skips a `topic()` call per record.
+    """
+    # dict(zip(...)) keeps the last value per key, at C speed: in order, the last offset;
+    # reversed, the first.
+    parts = [m.partition() or 0 for m in msgs]
+    offs = [m.offset() or 0 for m in msgs]
+    if topic is not None:
+        last_p = dict(zip(parts, offs, strict=True))
+        first_p = dict(zip(reversed(parts), reversed(offs), strict=True))
+        return (
+            [TopicPartition(topic, p, first_p[p]) for p in sorted(last_p)],
+            [TopicPartition(topic, p, last_p[p] + 1) for p in sorted(last_p)],
+        )
+    keys = list(zip([m.topic() or "" for m in msgs], parts, strict=True))
+    last = dict(zip(keys, offs, strict=True))
+    first = dict(zip(reversed(keys), reversed(offs), strict=True))
+    return (
+        [TopicPartition(t, p, first[(t, p)]) for t, p in sorted(last)],
+        [TopicPartition(t, p, last[(t, p)] + 1) for t, p in sorted(last)],
+    )
+
+
+def produce(producer: Any, topic: str, value: bytes | None, key: bytes | None, **kw: Any) -> None:
+    """Produce one record; while the local queue is full, serve delivery reports and retry."""
+    while True:
+        try:
+            producer.produce(topic, value, key, **kw)
+            return
+        except BufferError:
+            producer.poll(0.05)
+
+
+def seek(consumer: ConsumerLike, offsets: Mapping[TP, int], assigned: Iterable[TP]) -> None:
+    """Seek each assigned partition to its offset; others belong to another member now."""
+    owned = set(assigned)
+    for (topic, part), off in sorted(offsets.items()):
+        if (topic, part) not in owned:
+            continue
+        try:
+            consumer.seek(TopicPartition(topic, part, off))
+        except KafkaException as exc:  # revoked meanwhile: its new owner re-reads it
+            log.warning("seek %s[%d]@%d failed: %s", topic, part, off, exc)
+
+
+class InFlightBatch(Generic[P]):
+    """One consumed batch whose outputs await acknowledgement; `payload` is the caller's."""
+
+    __slots__ = ("done_at", "errors", "first", "left", "next", "payload", "size")
+
+    def __init__(
+        self, first: list[TopicPartition], nxt: list[TopicPartition], size: int, payload: P
+    ) -> None:
+        self.first = first
+        self.next = nxt
+        self.size = size
+        self.payload = payload
+        self.left = 0  # outputs produced and not yet acknowledged
+        self.errors: list[str] = []
+        self.done_at = 0.0  # wall time of the last acknowledgement
+
+    def expect(self, outputs: int) -> None:
+        """Count `outputs` more records produced with `ack` as their delivery callback."""
+        self.left += outputs
+        if self.left == 0:
+            self.done_at = time.time()
+
+    def ack(self, err: KafkaError | None, msg: Any) -> None:
+        """Delivery callback for each of the batch's outputs."""
+        if err is not None:
+            self.errors.append(f"{msg.topic()}: {err}")
+        self.left -= 1
+        if self.left == 0:
+            self.done_at = time.time()
+
+    @property
+    def done(self) -> bool:
+        return self.left <= 0 or bool(self.errors)
+
+
+Complete = Callable[[InFlightBatch[P]], None]
+
+
+class DeliveryLedger(Generic[P]):
+    """In-flight batches of one consumer/producer pair, completed in consumption order."""
+
+    def __init__(
+        self,
+        consumer: ConsumerLike,
+        producer: ProducerLike,
+        *,
+        on_complete: Complete[P] | None = None,
+        delivery_timeout_s: float = 30.0,
+        commit_interval_s: float = 1.0,
+        max_inflight_events: int = 100_000,
+        max_inflight_batches: int = 4096,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.consumer = consumer
+        self.producer = producer
+        self.on_complete = on_complete
+        self.delivery_timeout_s = delivery_timeout_s
+        self.commit_interval_s = commit_interval_s
+        self.max_inflight_events = max_inflight_events
+        self.max_inflight_batches = max_inflight_batches
+        self.assigned: set[TP] = set()
+        self._clock = clock
+        self._inflight: deque[InFlightBatch[P]] = deque()
+        self._inflight_events = 0
+        self._next_commit = clock()
+
+    # ------------------------------------------------------------------ state
+    @property
+    def inflight(self) -> int:
+        """Batches produced and not yet completed."""
+        return len(self._inflight)
+
+    @property
+    def inflight_events(self) -> int:
+        return self._inflight_events
+
+    def open(
+        self, msgs: Sequence[MessageLike], payload: P, topic: str | None = None
+    ) -> InFlightBatch[P]:
+        """A batch for `msgs` (not yet tracked: produce its outputs, then `track` it)."""
+        first, nxt = batch_offsets(msgs, topic)
+        return InFlightBatch(first, nxt, len(msgs), payload)
+
+    def track(self, batch: InFlightBatch[P]) -> None:
+        """Queue a batch whose outputs are produced; block while too much is in flight."""
+        self._inflight.append(batch)
+        self._inflight_events += batch.size
+        self.producer.poll(0)
+        over = (
+            self._inflight_events > self.max_inflight_events
+            or len(self._inflight) > self.max_inflight_batches
+        )
+        self.settle(block=over)
+
+    # ------------------------------------------------------------------ completion
+    def settle(self, block: bool = False, timeout: float | None = None) -> None:
+        """Complete finished batches in order; rewind and raise on the first failed one.
+
+        `block`: serve delivery reports until at least the oldest batch is done; `timeout`:
+        until all of them are. A batch still unacknowledged after `delivery_timeout_s` (or
+        `timeout`) fails. Raises `DeliveryFailedError` after rewinding the consumer.
+        """
+        drain_all = timeout is not None
+        limit = self.delivery_timeout_s if timeout is None else timeout
+        deadline = self._clock() + limit
+        while self._inflight:
+            head = self._inflight[0]
+            if not head.done:
+                if not (block or drain_all):
+                    return
+                if self._clock() > deadline:
+                    head.errors.append(f"{head.left} outputs unacknowledged after {limit:.0f}s")
+                else:
+                    self.producer.poll(0.01)
+                    continue
+            self._inflight.popleft()
+            self._inflight_events -= head.size
+            if head.errors:
+                self._fail(head)  # raises
+            self._complete(head)
+            block = False
+
+    def settle_flushed(self) -> None:
+        """After `producer.flush()` returned 0: every output was answered, and a producer
+        with `delivery.report.only.error` reported only the failures, so every batch without
+        an error is acknowledged. Completes them in order (rewinds and raises on a failure)."""
+        for batch in self._inflight:
+            if not batch.errors:
+                batch.left = 0
+                batch.done_at = batch.done_at or time.time()
+        self.settle()
+
+    def drain(self, timeout: float | None = None) -> bool:
+        """Complete every in-flight batch (before a commit); False if one failed."""
+        if not self._inflight:
+            return True
+        try:
+            self.settle(timeout=self.delivery_timeout_s if timeout is None else timeout)
+        except DeliveryFailedError as exc:
+            log.warning("in-flight outputs failed while draining (%s); not committed", exc)
+            return False
+        return True
+
+    def complete_untracked(self, batch: InFlightBatch[P]) -> None:
+        """Report a batch whose offsets were committed another way (a transaction)."""
+        batch.done_at = batch.done_at or time.time()
+        if self.on_complete is not None:
+            self.on_complete(batch)
+
+    def _complete(self, batch: InFlightBatch[P]) -> None:
+        try:
+            self.consumer.store_offsets(offsets=batch.next)
+        except KafkaException as exc:  # partition revoked meanwhile: its new owner redoes it
+            log.warning("could not store offsets %s: %s", format_partitions(batch.next), exc)
+        if self.on_complete is not None:
+            self.on_complete(batch)
+
+    def _fail(self, head: InFlightBatch[P]) -> NoReturn:
+        """Rewind every partition to the oldest unacknowledged batch; drop them all."""
+        offsets: dict[TP, int] = {}
+        for batch in (head, *self._inflight):
+            for tp in batch.first:
+                key = (tp.topic, tp.partition)
+                offsets[key] = min(offsets.get(key, tp.offset), tp.offset)
+        self._inflight.clear()
+        self._inflight_events = 0
+        seek(self.consumer, offsets, self.assigned)
+        raise DeliveryFailedError(
+            f"{len(head.errors)} outputs failed (first: {head.errors[0]}); rewound"
+        )
+
+    def rewind(self, msgs: Sequence[MessageLike]) -> None:
+        """Seek back to the first offset, per partition, of a batch that failed to produce."""
+        first, _ = batch_offsets(msgs)
+        seek(self.consumer, {(tp.topic, tp.partition): tp.offset for tp in first}, self.assigned)
+
+    # ------------------------------------------------------------------ commits
+    def maybe_commit(self) -> bool:
+        """Commit the stored offsets asynchronously if the commit interval has passed."""
+        now = self._clock()
+        if now < self._next_commit:
+            return False
+        self._next_commit = now + self.commit_interval_s
+        self.commit(asynchronous=True)
+        return True
+
+    def commit(self, asynchronous: bool = False) -> None:
+        """Commit the stored offsets; nothing stored since the last commit is not an error."""
+        try:
+            self.consumer.commit(asynchronous=asynchronous)
+        except KafkaException as exc:
+            if exc.args[0].code() != KafkaError._NO_OFFSET:
+                log.warning("offset commit failed: %s", exc)
+
+    # ------------------------------------------------------------------ rebalance
+    def assign(self, partitions: Iterable[TopicPartition]) -> None:
+        self.assigned.update((p.topic, p.partition) for p in partitions)
+
+    def revoke(self, partitions: Iterable[TopicPartition], *, commit: bool = True) -> None:
+        """Hand partitions over: finish what is in flight and commit it first."""
+        if commit:
+            self.drain()
+            self.commit(asynchronous=False)
+        self.assigned.difference_update((p.topic, p.partition) for p in partitions)
+
+    def lose(self, partitions: Iterable[TopicPartition]) -> None:
+        """Partitions lost without a handover: nothing may be committed for them."""
+        self.assigned.difference_update((p.topic, p.partition) for p in partitions)
+
+    def clear(self) -> None:
+        """Forget everything in flight and assigned (the clients are being closed)."""
+        self._inflight.clear()
+        self._inflight_events = 0
+        self.assigned.clear()
+
+
+def format_partitions(tps: Iterable[TopicPartition]) -> str:
+    return ", ".join(f"{tp.topic}[{tp.partition}]" for tp in tps) or "(none)"
+
+
+__all__ = [
+    "ConsumerLike",
+    "DeliveryFailedError",
+    "DeliveryLedger",
+    "InFlightBatch",
+    "MessageLike",
+    "ProducerLike",
+    "backoff",
+    "batch_offsets",
+    "format_partitions",
+    "produce",
+    "seek",
+]

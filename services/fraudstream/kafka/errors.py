@@ -1,0 +1,25 @@
+"""Errors of the Kafka toolkit (all subclass `fraudstream.errors.KafkaToolkitError`).
+
+Toolkit code raises only these (and `KafkaUnavailableError`); each caller translates them
+into its own error at its boundary (the scorer into `DeliveryError`, the registry into
+`RegistryStoreError`, ...), so the toolkit never needs to know who uses it.
+"""
+
+from __future__ import annotations
+
+from fraudstream.errors import KafkaToolkitError
+
+
+class DeliveryFailedError(KafkaToolkitError):
+    """A batch's outputs were not all acknowledged; the consumer was rewound to re-read it."""
+
+
+class TopicLogError(KafkaToolkitError):
+    """The single-partition topic log could not be read to an offset or written."""
+
+
+class TopicReadError(KafkaToolkitError):
+    """A topic could not be read: it does not exist, or was not read to its end in time."""
+
+
+__all__ = ["DeliveryFailedError", "KafkaToolkitError", "TopicLogError", "TopicReadError"]

@@ -1,0 +1,238 @@
+"""The scoring loop: poll -> decode -> score -> produce, one micro-batch at a time.
+
+At-least-once (default): each batch joins the delivery ledger (`fraudstream.kafka.delivery`),
+which stores its offsets once all its outputs are acknowledged, rewinds on a failure and
+commits on a cadence; the ledger reports each completed batch to `_completed`, which counts
+it. Exactly-once: each batch is one transaction holding its outputs and input offsets.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+
+import numpy as np
+from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer
+
+from fraudstream.kafka.delivery import DeliveryLedger, InFlightBatch, backoff
+from fraudstream.kafka.errors import DeliveryFailedError
+from fraudstream.scorer.errors import DeliveryError, ScorerError
+from fraudstream.scorer.health import Health
+from fraudstream.scorer.metrics import ScorerMetrics, observe_many
+from fraudstream.scorer.outputs import OutputWriter
+from fraudstream.scorer.reload import ModelWatcher, ServingModel
+from fraudstream.scorer.scoring import Scored, score_batch
+from fraudstream.scorer.settings import ResolvedSettings
+from fraudstream.serde.errors import RegistryUnavailableError
+from fraudstream.serde.ksql_records import RecordDecoder
+
+log = logging.getLogger(__name__)
+
+_BENIGN_CODES = {KafkaError._PARTITION_EOF}
+
+
+class Totals:
+    """Totals kept for logs and tests (the metrics hold the same numbers)."""
+
+    def __init__(self) -> None:
+        self.scored = 0
+        self.dead = 0
+        self.batches = 0
+
+
+class ScoringLoop:
+    """Runs batches through decode, score and produce until stopped."""
+
+    def __init__(
+        self,
+        settings: ResolvedSettings,
+        consumer: Consumer,
+        producer: Producer,
+        ledger: DeliveryLedger[Scored],
+        decoder: RecordDecoder,
+        writer: OutputWriter,
+        watcher: ModelWatcher,
+        metrics: ScorerMetrics,
+        health: Health,
+        totals: Totals,
+    ) -> None:
+        self.settings = settings
+        self.consumer = consumer
+        self.producer = producer
+        self.ledger = ledger
+        self.decoder = decoder
+        self.writer = writer
+        self.watcher = watcher
+        self.metrics = metrics
+        self.health = health
+        self.totals = totals
+        self.serving: ServingModel | None = None
+        ledger.on_complete = self._completed
+
+    # ------------------------------------------------------------------ the loop
+    def run(self, stop: threading.Event) -> None:
+        s = self.settings
+        timeout = s.max_wait_ms / 1000.0
+        next_lag = next_log = time.monotonic()
+        logged = 0
+        failures = 0
+        while not stop.is_set():
+            self.health.heartbeat()
+            model = self._model()
+            # Wake on the first record, then take whatever else is already fetched: light
+            # traffic is scored at once (low latency), heavy traffic fills whole batches.
+            # With outputs awaiting acks, wake every 2 ms to serve their delivery reports
+            # (offsets stored and latency observed when the ack arrives, not when the next
+            # record does).
+            head = self.consumer.poll(0.002 if self.ledger.inflight else timeout)
+            msgs = [head] if head is not None else []
+            if msgs and s.batch_size > 1:
+                msgs += self.consumer.consume(s.batch_size - 1, timeout=0)
+            if msgs:
+                failures = self._batch(msgs, model, failures, stop)
+            elif self.ledger.inflight:
+                self.producer.poll(0)
+                try:
+                    self.ledger.settle()
+                except DeliveryFailedError as exc:
+                    log.warning("in-flight batch failed (%s)", exc)
+            if not s.exactly_once:
+                self.ledger.maybe_commit()
+            now = time.monotonic()
+            if now >= next_lag:
+                self.health.update_lag(self.consumer)
+                next_lag = now + s.lag_interval_s
+            if now >= next_log:
+                self._log_progress(now - next_log + 10.0, logged, model, first=next_log == now)
+                logged = self.totals.scored
+                next_log = now + 10.0
+
+    def _model(self) -> ServingModel:
+        model = self.watcher.current
+        assert model is not None
+        if model is not self.serving:  # swap only here, between batches
+            self.serving = model
+            self.metrics.set_model(model.version, model.threshold)
+            log.info("serving model %s", model.version)
+        return model
+
+    def _batch(
+        self, msgs: list[Message], model: ServingModel, failures: int, stop: threading.Event
+    ) -> int:
+        """Handle one polled batch; returns the updated count of consecutive failures."""
+        good = self._drop_errors(msgs)
+        if not good:
+            return failures
+        try:
+            self._handle(good, model)
+            return 0
+        except (DeliveryError, RegistryUnavailableError, KafkaException) as exc:
+            if not isinstance(exc, DeliveryError):  # the ledger rewound already
+                self.ledger.rewind(good)
+            failures += 1
+            delay = backoff(failures, cap=10.0)
+            log.warning("batch of %d failed (%s); rewound, retry in %.1fs", len(good), exc, delay)
+            stop.wait(delay)
+            return failures
+
+    def _log_progress(self, window: float, logged: int, model: ServingModel, first: bool) -> None:
+        scored = self.totals.scored
+        if scored != logged or first:
+            log.info(
+                "scored %d (%.0f/s), dead-lettered %d, model %s, ready=%s",
+                scored, (scored - logged) / max(window, 1e-9), self.totals.dead,
+                model.version, self.health.ready()[0],
+            )  # fmt: skip
+
+    def _drop_errors(self, msgs: list[Message]) -> list[Message]:
+        good = [m for m in msgs if m.error() is None]
+        if len(good) == len(msgs):
+            return good
+        good = []
+        for m in msgs:
+            err = m.error()
+            if err is None:
+                good.append(m)
+            elif err.code() not in _BENIGN_CODES:
+                log.warning("consume error: %s", err)
+                if err.fatal():
+                    raise ScorerError(f"fatal consumer error: {err}")
+        return good
+
+    # ------------------------------------------------------------------ one batch
+    def _handle(self, msgs: list[Message], model: ServingModel) -> None:
+        """Decode, score and produce one batch. At-least-once: the batch joins the ledger,
+        which stores its offsets once all its outputs are acknowledged; exactly-once: one
+        transaction with the outputs and the input offsets."""
+        t0 = time.perf_counter()
+        self.metrics.consumed.inc(len(msgs))
+        self.metrics.batch_size.observe(len(msgs))
+        batch = self.decoder.decode(msgs)
+        scored = score_batch(
+            batch, model, self.settings.explain_top_k, self.writer.outputs.score_prefix
+        )
+        fl = self.ledger.open(msgs, scored, topic=self.settings.topic)
+        batch.msgs = []  # keep only what completion needs; the messages can be freed now
+        if self.settings.exactly_once:
+            self._transaction(fl, t0)
+            return
+        fl.expect(scored.outputs)
+        self.writer.send(scored, fl.ack)
+        self.metrics.scoring_duration.observe(time.perf_counter() - t0)
+        try:
+            self.ledger.track(fl)
+        except DeliveryFailedError as exc:  # the toolkit's error, in the scorer's words
+            raise DeliveryError(str(exc)) from exc
+
+    def _transaction(self, fl: InFlightBatch[Scored], t0: float) -> None:
+        producer = self.producer
+        producer.begin_transaction()
+        try:
+            self.writer.send(fl.payload, None)
+            self.metrics.scoring_duration.observe(time.perf_counter() - t0)
+            meta = self.consumer.consumer_group_metadata()
+            producer.send_offsets_to_transaction(fl.next, meta, 30)
+            producer.commit_transaction(30)
+        except BaseException:
+            self._abort()
+            raise
+        fl.done_at = time.time()
+        self.ledger.complete_untracked(fl)
+
+    def _abort(self) -> None:
+        try:
+            self.producer.abort_transaction(30)
+        except KafkaException as exc:
+            if exc.args[0].fatal():
+                raise ScorerError(f"transactional producer is fenced or fatal: {exc}") from exc
+            log.warning("abort_transaction: %s", exc)
+
+    def _completed(self, fl: InFlightBatch[Scored]) -> None:
+        """The batch's outputs are durable (offsets stored by the ledger): count it."""
+        scored = fl.payload
+        batch = scored.batch
+        m = self.metrics
+        if len(batch):
+            lat = (fl.done_at * 1000.0 - np.asarray(batch.event_ms, np.float64)) / 1000.0
+            observe_many(m.event_latency, np.maximum(lat, 0.0))
+            observe_many(m.score, scored.scores)
+        m.scored.inc(len(batch))
+        m.anomalous.inc(int(scored.anomalous.sum()))
+        for d in batch.dead:
+            m.dead_lettered.labels(reason=d.reason).inc()
+        self.totals.scored += len(batch)
+        self.totals.dead += len(batch.dead)
+        self.totals.batches += 1
+
+
+def limit_blas_threads(n: int) -> None:
+    """Cap BLAS threads (threadpoolctl when installed; OPENBLAS_NUM_THREADS covers the rest)."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        return
+    threadpool_limits(limits=n, user_api="blas")
+
+
+__all__ = ["ScoringLoop", "Totals", "limit_blas_threads"]

@@ -1,0 +1,351 @@
+"""The delivery ledger: order of completion, rewind on failure, commit cadence, callbacks.
+
+The consumer and producer here are in-memory recorders of the calls the ledger makes (the
+real-broker behaviour is covered in tests/integration/kafka/test_delivery_broker.py).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from confluent_kafka import KafkaError, KafkaException, TopicPartition
+
+from fraudstream.errors import KafkaToolkitError
+from fraudstream.kafka.delivery import (
+    DeliveryLedger,
+    InFlightBatch,
+    backoff,
+    batch_offsets,
+    produce,
+    seek,
+)
+from fraudstream.kafka.errors import DeliveryFailedError
+
+
+class Msg:
+    def __init__(self, topic: str, partition: int, offset: int) -> None:
+        self._t, self._p, self._o = topic, partition, offset
+
+    def topic(self) -> str:
+        return self._t
+
+    def partition(self) -> int:
+        return self._p
+
+    def offset(self) -> int:
+        return self._o
+
+
+class Consumer:
+    def __init__(self, commit_error: KafkaError | None = None) -> None:
+        self.seeks: list[tuple[str, int, int]] = []
+        self.stored: list[list[tuple[str, int, int]]] = []
+        self.commits: list[bool] = []
+        self.commit_error = commit_error
+
+    def seek(self, tp: TopicPartition) -> None:
+        self.seeks.append((tp.topic, tp.partition, tp.offset))
+
+    def store_offsets(self, *, offsets: list[TopicPartition]) -> None:
+        self.stored.append([(t.topic, t.partition, t.offset) for t in offsets])
+
+    def commit(self, *, asynchronous: bool) -> None:
+        self.commits.append(asynchronous)
+        if self.commit_error is not None:
+            raise KafkaException(self.commit_error)
+
+
+class Producer:
+    """Outputs wait in `pending` until the test acks or fails them; `poll` delivers reports."""
+
+    def __init__(self, auto_ack: bool = False) -> None:
+        self.pending: list[tuple[Callable[..., None], Msg]] = []
+        self.reports: list[tuple[Callable[..., None], KafkaError | None, Msg]] = []
+        self.auto_ack = auto_ack
+        self.polls = 0
+        self.full_once = False
+
+    def produce(self, topic: str, value: Any, key: Any, on_delivery: Any = None) -> None:
+        if self.full_once:
+            self.full_once = False
+            raise BufferError("queue full")
+        self.pending.append((on_delivery, Msg(topic, 0, len(self.pending))))
+
+    def ack(self, n: int | None = None, err: KafkaError | None = None) -> None:
+        n = len(self.pending) if n is None else n
+        for cb, msg in self.pending[:n]:
+            self.reports.append((cb, err, msg))
+        del self.pending[:n]
+
+    def poll(self, timeout: float = 0) -> int:
+        self.polls += 1
+        if self.auto_ack:
+            self.ack()
+        served = len(self.reports)
+        for cb, err, msg in self.reports:
+            cb(err, msg)
+        self.reports.clear()
+        return served
+
+    def flush(self, timeout: float = 0) -> int:
+        self.ack()
+        self.poll()
+        return 0
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def _ledger(
+    consumer: Consumer, producer: Producer, done: list[str], **kw: Any
+) -> DeliveryLedger[str]:
+    ledger: DeliveryLedger[str] = DeliveryLedger(
+        consumer, producer, on_complete=lambda b: done.append(b.payload), **kw
+    )
+    ledger.assign([TopicPartition("in", 0), TopicPartition("in", 1), TopicPartition("x", 0)])
+    return ledger
+
+
+def _send(ledger: DeliveryLedger[str], producer: Producer, msgs: list[Msg], name: str, n: int):
+    batch = ledger.open(msgs, name)
+    batch.expect(n)
+    for _ in range(n):
+        producer.produce("out", b"v", b"k", on_delivery=batch.ack)
+    ledger.track(batch)
+    return batch
+
+
+def test_batch_offsets_first_and_next_per_partition_in_an_interleaved_batch() -> None:
+    msgs = [Msg("in", 1, 10), Msg("in", 0, 5), Msg("in", 1, 11), Msg("in", 2, 7)]
+    msgs += [Msg("in", 0, 6), Msg("in", 1, 12)]
+    first, nxt = batch_offsets(msgs)
+    assert [(t.topic, t.partition, t.offset) for t in first] == [
+        ("in", 0, 5),
+        ("in", 1, 10),
+        ("in", 2, 7),
+    ]
+    assert [(t.partition, t.offset) for t in nxt] == [(0, 7), (1, 13), (2, 8)]
+
+
+def test_batch_offsets_keeps_topics_apart_unless_one_topic_is_given() -> None:
+    msgs = [Msg("a", 0, 3), Msg("b", 0, 9), Msg("a", 0, 4)]
+    first, nxt = batch_offsets(msgs)
+    assert [(t.topic, t.offset) for t in first] == [("a", 3), ("b", 9)]
+    assert [(t.topic, t.offset) for t in nxt] == [("a", 5), ("b", 10)]
+    first, _ = batch_offsets(msgs, topic="a")
+    assert [(t.topic, t.offset) for t in first] == [("a", 3)]
+
+
+def test_batches_complete_in_consumption_order_whatever_order_acks_arrive_in() -> None:
+    c, p, done = Consumer(), Producer(), []
+    ledger = _ledger(c, p, done)
+    _send(ledger, p, [Msg("in", 0, 10), Msg("in", 0, 11)], "b1", 2)
+    _send(ledger, p, [Msg("in", 0, 12)], "b2", 1)
+    # The second batch's single output is acknowledged first: nothing may complete yet.
+    cb, msg = p.pending.pop()
+    cb(None, msg)
+    ledger.settle()
+    assert done == [] and c.stored == []
+    assert ledger.inflight == 2
+    p.ack()
+    p.poll()
+    ledger.settle()
+    assert done == ["b1", "b2"]
+    assert c.stored == [[("in", 0, 12)], [("in", 0, 13)]]
+    assert ledger.inflight == 0 and ledger.inflight_events == 0
+    assert c.seeks == []
+
+
+def test_a_failed_batch_rewinds_every_partition_to_the_oldest_unacked_offset() -> None:
+    c, p, done = Consumer(), Producer(), []
+    ledger = _ledger(c, p, done)
+    _send(ledger, p, [Msg("in", 0, 10), Msg("in", 0, 11)], "b1", 2)
+    _send(ledger, p, [Msg("in", 0, 12), Msg("in", 1, 5)], "b2", 2)
+    p.ack(1)
+    p.ack(1, err=KafkaError(KafkaError.MSG_SIZE_TOO_LARGE))
+    p.poll()
+    with pytest.raises(DeliveryFailedError, match="1 outputs failed") as exc:
+        ledger.settle()
+    assert isinstance(exc.value, KafkaToolkitError)
+    assert sorted(c.seeks) == [("in", 0, 10), ("in", 1, 5)]
+    assert done == [] and c.stored == []
+    assert ledger.inflight == 0 and ledger.inflight_events == 0
+
+
+def test_completed_batches_before_a_failed_one_are_stored_then_the_rest_is_rewound() -> None:
+    c, p, done = Consumer(), Producer(), []
+    ledger = _ledger(c, p, done)
+    _send(ledger, p, [Msg("in", 0, 1)], "ok", 1)
+    _send(ledger, p, [Msg("in", 0, 2)], "bad", 1)
+    _send(ledger, p, [Msg("in", 0, 3)], "later", 1)
+    p.ack(1)
+    p.ack(1, err=KafkaError(KafkaError._MSG_TIMED_OUT))
+    p.poll()
+    with pytest.raises(DeliveryFailedError):
+        ledger.settle()
+    assert done == ["ok"]
+    assert c.stored == [[("in", 0, 2)]]
+    assert c.seeks == [("in", 0, 2)]
+
+
+def test_rewind_skips_partitions_no_longer_assigned() -> None:
+    c, p, done = Consumer(), Producer(), []
+    ledger = _ledger(c, p, done)
+    _send(ledger, p, [Msg("in", 0, 4), Msg("in", 1, 8)], "b", 1)
+    ledger.lose([TopicPartition("in", 1)])
+    p.ack(err=KafkaError(KafkaError._MSG_TIMED_OUT))
+    p.poll()
+    with pytest.raises(DeliveryFailedError):
+        ledger.settle()
+    assert c.seeks == [("in", 0, 4)]
+
+
+def test_an_unacknowledged_batch_fails_after_the_delivery_timeout() -> None:
+    clock = Clock()
+    c, done = Consumer(), []
+
+    class SlowProducer(Producer):
+        def poll(self, timeout: float = 0) -> int:
+            clock.now += 1.0  # time passes while we wait; the broker never answers
+            return super().poll(timeout)
+
+    p = SlowProducer()
+    ledger = _ledger(c, p, done, delivery_timeout_s=5.0, clock=clock)
+    _send(ledger, p, [Msg("in", 0, 7)], "b", 3)
+    with pytest.raises(DeliveryFailedError, match="3 outputs unacknowledged after 5s"):
+        ledger.settle(block=True)
+    assert c.seeks == [("in", 0, 7)]
+    assert 4 <= p.polls <= 8
+
+
+def test_track_blocks_while_too_many_events_are_in_flight() -> None:
+    c, done = Consumer(), []
+    p = Producer()
+    ledger = _ledger(c, p, done, max_inflight_events=3)
+    _send(ledger, p, [Msg("in", 0, 0), Msg("in", 0, 1)], "b1", 1)
+    assert done == []  # 2 events in flight: under the limit, track returned at once
+    p.auto_ack = True
+    _send(ledger, p, [Msg("in", 0, 2), Msg("in", 0, 3)], "b2", 1)
+    # 4 > 3: track waited (serving reports) until at least the oldest batch completed
+    assert done[:1] == ["b1"]
+
+
+def test_a_batch_without_outputs_completes_at_the_next_settle() -> None:
+    c, p, done = Consumer(), Producer(), []
+    ledger = _ledger(c, p, done)
+    batch = ledger.open([Msg("in", 0, 3)], "empty")
+    batch.expect(0)
+    assert batch.done and batch.done_at > 0
+    ledger.track(batch)
+    assert done == ["empty"] and c.stored == [[("in", 0, 4)]]
+
+
+def test_settle_flushed_completes_batches_a_producer_reported_no_error_for() -> None:
+    c, p, done = Consumer(), Producer(), []
+    ledger = _ledger(c, p, done)
+    for i in range(3):  # error-only delivery reports: outputs are never counted
+        batch = ledger.open([Msg("in", 0, i)], f"b{i}")
+        batch.expect(5)  # produced 5 outputs each; success is never reported
+        ledger.track(batch)
+    assert done == []
+    ledger.settle_flushed()
+    assert done == ["b0", "b1", "b2"]
+    assert c.stored[-1] == [("in", 0, 3)]
+
+
+def test_settle_flushed_rewinds_at_the_first_batch_with_a_failure() -> None:
+    c, p, done = Consumer(), Producer(), []
+    ledger = _ledger(c, p, done)
+    batches: list[InFlightBatch[str]] = []
+    for i in range(3):
+        batch = ledger.open([Msg("in", 0, 10 + i)], f"b{i}")
+        batch.expect(1)
+        ledger.track(batch)
+        batches.append(batch)
+    batches[1].ack(KafkaError(KafkaError._MSG_TIMED_OUT), Msg("out", 0, 0))
+    with pytest.raises(DeliveryFailedError, match="out: "):
+        ledger.settle_flushed()
+    assert done == ["b0"]
+    assert c.seeks == [("in", 0, 11)]
+
+
+def test_commit_cadence_commits_at_most_once_per_interval() -> None:
+    clock = Clock()
+    c, p, done = Consumer(), Producer(), []
+    ledger = _ledger(c, p, done, commit_interval_s=1.0, clock=clock)
+    assert ledger.maybe_commit()  # the first tick commits
+    clock.now += 0.5
+    assert not ledger.maybe_commit()
+    clock.now += 0.6
+    assert ledger.maybe_commit()
+    assert c.commits == [True, True]  # asynchronous commits of the stored offsets
+
+
+def test_commit_with_nothing_stored_is_quiet_and_other_errors_do_not_raise(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    c, p, done = Consumer(KafkaError(KafkaError._NO_OFFSET)), Producer(), []
+    ledger = _ledger(c, p, done)
+    ledger.commit()
+    assert "commit failed" not in caplog.text
+    c.commit_error = KafkaError(KafkaError.REBALANCE_IN_PROGRESS)
+    ledger.commit()
+    assert "offset commit failed" in caplog.text
+
+
+def test_revoke_drains_and_commits_synchronously_before_handing_over() -> None:
+    c, done = Consumer(), []
+    p = Producer()
+    ledger = _ledger(c, p, done)
+    _send(ledger, p, [Msg("in", 0, 1)], "b", 1)
+    p.auto_ack = True
+    ledger.revoke([TopicPartition("in", 0)])
+    assert done == ["b"] and c.commits == [False]
+    assert ("in", 0) not in ledger.assigned
+    ledger.revoke([TopicPartition("in", 1)], commit=False)  # exactly-once: no commit
+    assert c.commits == [False] and ("in", 1) not in ledger.assigned
+
+
+def test_drain_reports_a_failure_instead_of_raising() -> None:
+    c, p, done = Consumer(), Producer(), []
+    ledger = _ledger(c, p, done)
+    _send(ledger, p, [Msg("in", 0, 1)], "b", 1)
+    p.ack(err=KafkaError(KafkaError._MSG_TIMED_OUT))
+    assert ledger.drain() is False
+    assert c.seeks == [("in", 0, 1)] and done == []
+    assert ledger.drain() is True  # nothing left in flight
+
+
+def test_complete_untracked_reports_without_storing_offsets() -> None:
+    c, p, done = Consumer(), Producer(), []
+    ledger = _ledger(c, p, done)
+    ledger.complete_untracked(ledger.open([Msg("in", 0, 1)], "txn"))
+    assert done == ["txn"] and c.stored == []
+
+
+def test_seek_helper_and_rewind_seek_only_assigned_partitions() -> None:
+    c = Consumer()
+    seek(c, {("in", 0): 5, ("in", 9): 1}, [("in", 0)])
+    assert c.seeks == [("in", 0, 5)]
+    ledger = _ledger(c, Producer(), [])
+    ledger.rewind([Msg("x", 0, 8), Msg("in", 1, 3), Msg("x", 0, 9), Msg("y", 0, 1)])
+    assert c.seeks[1:] == [("in", 1, 3), ("x", 0, 8)]
+
+
+def test_produce_helper_retries_after_a_full_local_queue() -> None:
+    p = Producer()
+    p.full_once = True
+    produce(p, "out", b"v", b"k", on_delivery=lambda *_: None)
+    assert len(p.pending) == 1 and p.polls == 1
+
+
+def test_backoff_doubles_and_is_capped() -> None:
+    assert [backoff(i) for i in range(4)] == [0.5, 1.0, 2.0, 4.0]
+    assert backoff(50) == 30.0 and backoff(50, cap=10.0) == 10.0
