@@ -11,7 +11,7 @@ import fastavro
 import pytest
 
 from fraudstream.errors import SerdeError
-from fraudstream.ksql.engine.codegen import avro_record_encoder, zigzag_varint
+from fraudstream.ksql.engine.formats.codegen import avro_record_encoder, zigzag_varint
 from fraudstream.ksql.engine.formats import (
     FormatSpec,
     InMemorySchemaRegistry,

@@ -7,7 +7,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from fraudstream.errors import SerdeError
-from fraudstream.ksql.engine.codegen import projector
+from fraudstream.ksql.engine.formats.codegen import projector
 from fraudstream.ksql.engine.operators.rows import Log, RowFn, json_ready
 from fraudstream.ksql.engine.topology import InRecord, OutRecord, TransientRow, windowed_key
 from fraudstream.ksql.errors import KsqlProcessingError

@@ -24,7 +24,7 @@ import fastavro
 import orjson
 
 from fraudstream.errors import SerdeError
-from fraudstream.ksql.engine.codegen import avro_record_encoder, json_record_decoder
+from fraudstream.ksql.engine.formats.codegen import avro_record_encoder, json_record_decoder
 from fraudstream.ksql.errors import KsqlStatementError
 from fraudstream.ksql.sql import types as T
 
