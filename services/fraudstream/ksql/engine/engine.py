@@ -30,8 +30,8 @@ from fraudstream.ksql.engine.formats import (
     make_serde,
     sql_type_from_avro,
 )
+from fraudstream.ksql.engine.formats.timestamps import timestamp_extractor
 from fraudstream.ksql.engine.planner import Planner
-from fraudstream.ksql.engine.timestamps import timestamp_extractor
 from fraudstream.ksql.engine.topology import (
     Column,
     DataSource,

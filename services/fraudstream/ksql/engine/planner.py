@@ -25,6 +25,7 @@ from fraudstream.ksql.engine.expressions import (
     cast_function,
 )
 from fraudstream.ksql.engine.formats import FormatSpec, SchemaRegistryLike, make_serde
+from fraudstream.ksql.engine.formats.timestamps import timestamp_extractor
 from fraudstream.ksql.engine.operators.aggregate import AggregateOperator, WindowSpec
 from fraudstream.ksql.engine.operators.aggregates import Aggregator, make_aggregator
 from fraudstream.ksql.engine.operators.join import JoinShape
@@ -50,7 +51,6 @@ from fraudstream.ksql.engine.plan import (
 )
 from fraudstream.ksql.engine.projection import Projection
 from fraudstream.ksql.engine.sinks import build_sink, sink_formats
-from fraudstream.ksql.engine.timestamps import timestamp_extractor
 from fraudstream.ksql.engine.topology import (
     BaseQuery,
     Column,

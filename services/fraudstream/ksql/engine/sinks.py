@@ -14,9 +14,9 @@ from fraudstream.ksql.engine.formats import (
     check_supported,
     make_serde,
 )
+from fraudstream.ksql.engine.formats.timestamps import ts_parser
 from fraudstream.ksql.engine.operators.rows import Log
 from fraudstream.ksql.engine.operators.sink import SinkOperator
-from fraudstream.ksql.engine.timestamps import ts_parser
 from fraudstream.ksql.engine.topology import Column, DataSource, WindowInfo
 from fraudstream.ksql.errors import KsqlStatementError
 
