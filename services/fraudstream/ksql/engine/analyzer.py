@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from fraudstream.ksql.engine import messages
 from fraudstream.ksql.engine.binding import BoundSource, OutputColumn, refs, strip_pos
 from fraudstream.ksql.engine.expressions import (
     AGGREGATE_NAMES,
@@ -44,7 +45,7 @@ __all__ = [
     "reject_unimplemented",
 ]
 
-_NOT_SUPPORTED = "not supported by the embedded engine"
+_NOT_SUPPORTED = messages.NOT_SUPPORTED
 
 
 # ---------------------------------------------------------------------------- the query
@@ -74,10 +75,7 @@ def reject_multi_way_joins(q: A.Query) -> None:
 
 def check_self_join(bound: Sequence[BoundSource]) -> None:
     if len(bound) == 2 and bound[0].source.name == bound[1].source.name:
-        raise KsqlStatementError(
-            f"Can not join '{bound[0].source.name}' to '{bound[1].source.name}': self joins "
-            "are not yet supported."
-        )
+        raise KsqlStatementError(messages.join_self(bound[0].source.name, bound[1].source.name))
 
 
 def check_qualifiers(q: A.Query, sources: Sequence[str]) -> None:
@@ -91,18 +89,12 @@ def check_qualifiers(q: A.Query, sources: Sequence[str]) -> None:
             continue
         for n in A.walk(e):
             if isinstance(n, A.ColumnRef) and n.source is not None and n.source not in sources:
-                raise KsqlStatementError(
-                    f"Failed to prepare statement: '{n.source}' is not a valid stream/table"
-                    " name or alias."
-                )
+                raise KsqlStatementError(messages.unknown_source_qualifier(n.source))
 
 
 def check_where_type(where: A.Expr, compiled: Compiled) -> None:
     if compiled.type.base not in (T.BOOLEAN, T.NULL):
-        raise KsqlStatementError(
-            f"Type error in WHERE expression: Should evaluate to boolean but is "
-            f"{A.format_expr(where)} ({compiled.type}) instead."
-        )
+        raise KsqlStatementError(messages.where_not_boolean(A.format_expr(where), compiled.type))
 
 
 def check_clauses(q: A.Query, is_join: bool, aggregating: bool) -> None:
@@ -127,13 +119,11 @@ def check_clauses(q: A.Query, is_join: bool, aggregating: bool) -> None:
 def check_result_columns(key_cols: list[Column], value_cols: list[Column]) -> None:
     """A persistent query's result needs a value column and unique column names."""
     if not value_cols:
-        raise KsqlStatementError("The projection contains no value columns.")
+        raise KsqlStatementError(messages.no_value_columns())
     seen: set[str] = set()
     for c in key_cols + value_cols:
         if c.name in seen:
-            raise KsqlStatementError(
-                f"Duplicate value columns found in schema: `{c.name}` {c.type}"
-            )
+            raise KsqlStatementError(messages.duplicate_value_column(c.name, c.type))
         seen.add(c.name)
 
 
@@ -222,20 +212,13 @@ def analyze_join(scope: Scope, bound: Sequence[BoundSource], join: A.Join) -> Jo
     rc = jc.compile(rexpr)
     if lc.type != rc.type:
         raise KsqlStatementError(
-            "Invalid join condition: types don't match. Got "
-            f"{A.format_expr(lexpr)}{{{lc.type}}} = "
-            f"{A.format_expr(rexpr)}{{{rc.type}}}."
+            messages.join_types_differ(A.format_expr(lexpr), lc.type, A.format_expr(rexpr), rc.type)
         )
     _check_join_kinds(scope, bound, join, lexpr, rexpr)
     windowed = check_windowed_join(ls, rs, lexpr, rexpr)
     if lc.type.contains_map() and isinstance(lexpr, A.ColumnRef):
         col = scope.resolve(lexpr, "JOIN ON")
-        raise KsqlStatementError(
-            "Map keys, including types that contain maps, are not supported as they may "
-            "lead to unexpected behavior due to inconsistent serialization. "
-            f"Key column name: `{col.source}_{col.name}`. Column type: {lc.type}. "
-            "See https://github.com/confluentinc/ksql/issues/6621 for more."
-        )
+        raise KsqlStatementError(messages.map_key_column(f"{col.source}_{col.name}", lc.type))
     return JoinCriteria(lexpr, rexpr, lc, rc, windowed)
 
 
@@ -293,28 +276,14 @@ def _check_join_kinds(
     jt = join.type
     kinds = (ls.kind, rs.kind)
     if kinds == ("TABLE", "STREAM"):
-        raise KsqlStatementError(
-            "Invalid join order: table-stream joins are not supported; only "
-            "stream-table joins. "
-            f"Got {ls.name} {_JOIN_TEXT[jt]} {rs.name}."
-        )
+        raise KsqlStatementError(messages.join_table_stream_order(ls.name, _JOIN_TEXT[jt], rs.name))
     if kinds == ("STREAM", "TABLE"):
         _check_stream_table(scope, bound, join, lexpr, rexpr)
     if kinds == ("STREAM", "STREAM") and join.within is None:
-        raise KsqlStatementError(
-            "Stream-Stream joins must have a WITHIN clause specified. None was "
-            "provided. To learn "
-            "about how to specify a WITHIN clause with a stream-stream join, please visit: "
-            "https://docs.confluent.io/current/ksql/docs/syntax-reference.html#create-stream-as-select"
-        )
+        raise KsqlStatementError(messages.join_stream_stream_needs_within())
     if kinds == ("TABLE", "TABLE"):
         if join.within is not None:
-            raise KsqlStatementError(
-                "A window definition was provided for a Table-Table join. These joins are not "
-                "windowed. Please drop the window definition (i.e. the WITHIN "
-                "clause) and try to "
-                "re-run your join."
-            )
+            raise KsqlStatementError(messages.join_table_table_within())
         if not (_on_key(lexpr, ls) and _on_key(rexpr, rs)):
             if ls.window is not None or rs.window is not None:
                 raise KsqlStatementError(
@@ -339,12 +308,7 @@ def _check_stream_table(
             f"Got {ls.name} {_JOIN_TEXT[jt]} {rs.name}."
         )
     if join.within is not None:
-        raise KsqlStatementError(
-            "A window definition was provided for a Stream-Table join. These joins are not "
-            "windowed. Please drop the window definition (ie. the WITHIN "
-            "clause) and try to "
-            "re-run your join."
-        )
+        raise KsqlStatementError(messages.join_stream_table_within())
     if not _on_key(rexpr, rs):
         by_alias = {lb.alias: ls.name, rb.alias: rs.name}
 
@@ -368,9 +332,9 @@ def check_windowed_join(ls: DataSource, rs: DataSource, lexpr: A.Expr, rexpr: A.
     if lw_ is None or rw_ is None:
         w, n = (ls, rs) if lw_ is not None else (rs, ls)
         raise KsqlStatementError(
-            "Can not join windowed source to non-windowed source.\n"
-            f"`{w.name}` is {w.window.type if w.window else ''} windowed\n"
-            f"`{n.name}` is not windowed"
+            messages.join_on_windowed_and_non_windowed(
+                w.name, w.window.type if w.window else "", n.name
+            )
         )
     if (lw_.type == "SESSION") != (rw_.type == "SESSION"):
         raise KsqlStatementError(
@@ -389,10 +353,7 @@ def check_windowed_join(ls: DataSource, rs: DataSource, lexpr: A.Expr, rexpr: A.
         for e, src in ((lexpr, ls), (rexpr, rs))
     )
     if not on_keys or lw_.size != rw_.size:
-        raise KsqlStatementError(
-            "Implicit repartitioning of windowed sources is not supported. "
-            "See https://github.com/confluentinc/ksql/issues/4385."
-        )
+        raise KsqlStatementError(messages.windowed_repartition())
     return True
 
 
