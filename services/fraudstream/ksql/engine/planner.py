@@ -365,6 +365,7 @@ class Planner:
             inputs=[project],
             schema=schema,
         )
+        q.plan = sink
         planned = PlannedQuery(
             q,
             key_cols,
