@@ -14,12 +14,15 @@ import copy
 import itertools
 import json
 import random
+import re
 import string
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from fraudstream.errors import SerdeError
+from fraudstream.ksql.engine import messages
+from fraudstream.ksql.engine.explain import ExplainResult, explain_query
 from fraudstream.ksql.engine.expressions import ExpressionCompiler, Scope, cast_function
 from fraudstream.ksql.engine.formats import (
     SUPPORTED_FORMATS,
@@ -130,6 +133,7 @@ class StatementResult:
     topics_to_create: list[TopicSpec] = field(default_factory=list)
     topics_to_delete: list[str] = field(default_factory=list)
     terminated: list[str] = field(default_factory=list)
+    explain: ExplainResult | None = None  # EXPLAIN: the typed description to render
 
 
 def _lit_value(lit: A.Literal) -> Any:
@@ -249,6 +253,32 @@ class KsqlEngine:
         assert isinstance(tq, TransientQuery)
         return tq
 
+    def explain(
+        self, stmt: A.Explain, properties: Mapping[str, Any] | None = None
+    ) -> ExplainResult:
+        """EXPLAIN <query id>: the running query's plan; EXPLAIN <SELECT>: the plan the
+        query would run (planned as a push query, nothing started)."""
+        if stmt.query is None:
+            pq = self._queries.get(stmt.target)
+            if pq is None or pq.plan is None:
+                raise KsqlStatementError(messages.query_does_not_exist(stmt.target), stmt.text)
+            return explain_query(stmt.text, pq, pq.plan, persistent=True)
+        text = re.sub(r"^\s*EXPLAIN\s+", "", stmt.text, flags=re.IGNORECASE)
+        planner = Planner(
+            sources=self._sources,
+            registry=self.schema_registry,
+            properties={**self.properties, **(properties or {})},
+            query_id="explain_" + stmt.query.source.name,
+            statement_text=text,
+            sink_name=None,
+            sink_topic=None,
+            sink_kind=None,
+            sink_props={},
+        )
+        planned = planner.plan(stmt.query, transient=True)
+        assert planned.plan is not None
+        return explain_query(stmt.text, planned.query, planned.plan, persistent=False)
+
     # ------------------------------------------------------------------ dispatch
     def _execute_one(self, stmt: A.Statement, overrides: Mapping[str, Any]) -> StatementResult:
         if isinstance(stmt, A.CreateSource):
@@ -282,7 +312,10 @@ class KsqlEngine:
                 f"{stmt.construct} is not supported by the embedded engine", stmt.text
             )
         if isinstance(stmt, A.Explain):
-            raise KsqlUnsupportedError("EXPLAIN is not supported by the embedded engine", stmt.text)
+            result = self.explain(stmt, overrides)
+            return StatementResult(
+                stmt.text, "queryDescription", message=result.execution_plan, explain=result
+            )
         raise KsqlUnsupportedError(f"Unsupported statement: {type(stmt).__name__}", stmt.text)
 
     def _next_seq(self) -> int:
