@@ -448,47 +448,9 @@ class KsqlEngine:
                 'Missing required property "KAFKA_TOPIC" which has no default value.'
             )
         topic = str(topic)
-        elements = stmt.elements or []
-        columns: list[Column] = []
-        seen: set[str] = set()
-        for el in elements:
-            if el.name in RESERVED_COLUMNS:
-                raise KsqlStatementError(f"'{el.name}' is a reserved column name.")
-            if el.name in seen:
-                raise KsqlStatementError(f"Duplicate column names: `{el.name}`")
-            seen.add(el.name)
-            ns = "VALUE"
-            if el.constraint in ("KEY", "PRIMARY KEY"):
-                if kind == "STREAM" and el.constraint == "PRIMARY KEY":
-                    raise KsqlStatementError(
-                        f"Column `{el.name}` is a 'PRIMARY KEY' column: please use "
-                        "'KEY' for streams.\n"
-                        "Tables have PRIMARY KEYs, which are unique and NON NULL.\n"
-                        "Streams have KEYs, which have no uniqueness or NULL constraints."
-                    )
-                if kind == "TABLE" and el.constraint == "KEY":
-                    raise KsqlStatementError(
-                        f"Column `{el.name}` is a 'KEY' column: please use 'PRIMARY "
-                        "KEY' for tables.\n"
-                        "Tables have PRIMARY KEYs, which are unique and NON NULL.\n"
-                        "Streams have KEYs, which have no uniqueness or NULL constraints."
-                    )
-                ns = "KEY"
-            elif el.constraint in ("HEADERS", "HEADER"):
-                raise KsqlUnsupportedError(
-                    "HEADER columns are not supported by the embedded engine"
-                )
-            columns.append(Column(el.name, el.type, ns))
+        columns = _element_columns(stmt)
         has_key = any(c.namespace == "KEY" for c in columns)
         key_format, value_format = self._formats(p, kind, has_key)
-        if (
-            "KEY_FORMAT" in p
-            and not has_key
-            and kind == "STREAM"
-            and stmt.elements is not None
-            and key_format.name != "NONE"
-        ):
-            pass
         # schema inference from the registry (CREATE without columns / only key columns)
         if value_format.name == "AVRO" and not any(c.namespace == "VALUE" for c in columns):
             columns += self._infer_avro(
@@ -525,8 +487,6 @@ class KsqlEngine:
             and key_format.name != "NONE"
         ):
             raise KsqlStatementError("Key format specified for stream without key columns.")
-        if not keys and "FORMAT" in p:
-            key_format = FormatSpec("NONE") if False else key_format
         check_supported(key_format, [(c.name, c.type) for c in keys], True)
         check_supported(value_format, [(c.name, c.type) for c in values], False)
         if (
@@ -537,20 +497,7 @@ class KsqlEngine:
             raise KsqlStatementError(
                 "Format 'KAFKA' does not support 'WRAP_SINGLE_VALUE' set to 'true'."
             )
-        window = None
-        if "WINDOW_TYPE" in p:
-            wt = str(p["WINDOW_TYPE"]).upper()
-            if wt not in ("TUMBLING", "HOPPING", "SESSION"):
-                raise KsqlStatementError(f"Invalid window type: {wt}")
-            size = None
-            if "WINDOW_SIZE" in p:
-                size = parse_duration(str(p["WINDOW_SIZE"]))
-            elif wt != "SESSION":
-                raise KsqlStatementError(
-                    f"{wt} windows require 'WINDOW_SIZE' to be provided in the WITH "
-                    "clause. For example: 'WINDOW_SIZE'='10 SECONDS'"
-                )
-            window = WindowInfo(wt, size)
+        window = _window_from_props(p)
         partitions = int(p["PARTITIONS"]) if "PARTITIONS" in p else self.known_topics.get(topic, 1)
         src = DataSource(
             name=name,
@@ -1170,6 +1117,58 @@ class KsqlEngine:
     def snapshot(self) -> KsqlEngine:
         """A deep copy (used to validate a batch of statements without side effects)."""
         return copy.deepcopy(self)
+
+
+def _element_columns(stmt: A.CreateSource) -> list[Column]:
+    """The declared columns of CREATE STREAM/TABLE, with ksqlDB's KEY/PRIMARY KEY rules."""
+    kind = stmt.kind
+    columns: list[Column] = []
+    seen: set[str] = set()
+    for el in stmt.elements or []:
+        if el.name in RESERVED_COLUMNS:
+            raise KsqlStatementError(f"'{el.name}' is a reserved column name.")
+        if el.name in seen:
+            raise KsqlStatementError(f"Duplicate column names: `{el.name}`")
+        seen.add(el.name)
+        ns = "VALUE"
+        if el.constraint in ("KEY", "PRIMARY KEY"):
+            if kind == "STREAM" and el.constraint == "PRIMARY KEY":
+                raise KsqlStatementError(
+                    f"Column `{el.name}` is a 'PRIMARY KEY' column: please use "
+                    "'KEY' for streams.\n"
+                    "Tables have PRIMARY KEYs, which are unique and NON NULL.\n"
+                    "Streams have KEYs, which have no uniqueness or NULL constraints."
+                )
+            if kind == "TABLE" and el.constraint == "KEY":
+                raise KsqlStatementError(
+                    f"Column `{el.name}` is a 'KEY' column: please use 'PRIMARY "
+                    "KEY' for tables.\n"
+                    "Tables have PRIMARY KEYs, which are unique and NON NULL.\n"
+                    "Streams have KEYs, which have no uniqueness or NULL constraints."
+                )
+            ns = "KEY"
+        elif el.constraint in ("HEADERS", "HEADER"):
+            raise KsqlUnsupportedError("HEADER columns are not supported by the embedded engine")
+        columns.append(Column(el.name, el.type, ns))
+    return columns
+
+
+def _window_from_props(p: Mapping[str, Any]) -> WindowInfo | None:
+    """WINDOW_TYPE / WINDOW_SIZE of a CREATE over a windowed topic."""
+    if "WINDOW_TYPE" not in p:
+        return None
+    wt = str(p["WINDOW_TYPE"]).upper()
+    if wt not in ("TUMBLING", "HOPPING", "SESSION"):
+        raise KsqlStatementError(f"Invalid window type: {wt}")
+    size = None
+    if "WINDOW_SIZE" in p:
+        size = parse_duration(str(p["WINDOW_SIZE"]))
+    elif wt != "SESSION":
+        raise KsqlStatementError(
+            f"{wt} windows require 'WINDOW_SIZE' to be provided in the WITH "
+            "clause. For example: 'WINDOW_SIZE'='10 SECONDS'"
+        )
+    return WindowInfo(wt, size)
 
 
 def _upper_struct(t: T.SqlType) -> T.SqlType:
