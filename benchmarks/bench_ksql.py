@@ -33,7 +33,7 @@ from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
 from fraudstream.kafka.admin import create_topics, wait_for_broker
 from fraudstream.kafka.clients import consumer_config, producer_config
 from fraudstream.ksql.client.client import KsqlClient
-from fraudstream.ksql.server.service import KsqlServer
+from fraudstream.ksql.server.app import KsqlServer
 from fraudstream.ksql.sql.statements import split_statements
 from fraudstream.local.kafka import LocalKafka
 from fraudstream.local.procs import free_port

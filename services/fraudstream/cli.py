@@ -107,13 +107,22 @@ app.command("report")(report)
 
 
 def _unavailable(exc: BaseException) -> bool:
+    from fraudstream.ksql.client.client import KsqlConnectionError
     from fraudstream.report.errors import PrometheusUnavailableError
     from fraudstream.serde.errors import RegistryUnavailableError
 
-    return isinstance(
-        exc,
-        (KafkaUnavailableError, RegistryUnavailableError, PrometheusUnavailableError),
+    kinds = (
+        KafkaUnavailableError,
+        RegistryUnavailableError,
+        PrometheusUnavailableError,
+        KsqlConnectionError,
     )
+    seen: BaseException | None = exc
+    while seen is not None:  # "not ready after 60 s" raised from a connection error counts
+        if isinstance(seen, kinds):
+            return True
+        seen = seen.__cause__
+    return False
 
 
 def _one_line(exc: BaseException) -> str:

@@ -44,6 +44,7 @@ from fraudstream.ksql.errors import (
     KsqlStatementError,
     KsqlUnsupportedError,
 )
+from fraudstream.ksql.server.entities import render as render_entity
 from fraudstream.ksql.sql import types as T
 from fraudstream.ksql.sql.parser import parse
 
@@ -543,8 +544,9 @@ class RestCaseRunner(CaseRunner):
             if admin:
                 results = self.engine.execute("\n".join(admin))
                 for res in results:
-                    if res.entity:
-                        responses.append({"admin": res.entity})
+                    entity = render_entity(res)  # the REST body the server would answer
+                    if entity:
+                        responses.append({"admin": entity})
                     if res.query is not None:
                         self._replay_into(res.query)
                     for rec in res.records:

@@ -5,12 +5,18 @@ every output made from it is acknowledged by the broker. The ledger keeps that p
 
 - `open(msgs, payload)` records a consumed batch's offsets (first per partition, to re-read
   it; last + 1, to store); its outputs are produced with `batch.ack` as delivery callback
-  (or, for a producer that reports only errors, `settle_flushed()` acknowledges them all);
+  and counted with `batch.expect(n)`;
 - `track(batch)` queues it; `settle()` completes finished batches strictly in order: stores
   their offsets and calls `on_complete(batch)`; the first failed (or timed-out) batch rewinds
   the consumer to it and drops every later batch too, then raises `DeliveryFailedError`;
+- `wait(timeout)` serves reports until nothing is in flight (a commit point), without
+  failing a batch that is merely slow;
 - `commit()` / `maybe_commit()` commit the stored offsets (on a cadence, on revoke, at stop);
 - `rewind(msgs)` and `seek(offsets)`: the one way to seek back, only on assigned partitions.
+
+Producers with `delivery.report.only.error` (no Python call per successful record) use
+`acks="errors"`: a batch is acknowledged once the producer's queue is empty and no error was
+reported for it (`len(producer) == 0` counts the undelivered reports too).
 
 The ledger never touches a caller's metrics or logs of success: completion is a callback.
 Offsets are stored with `store_offsets`, so consumers need `enable.auto.offset.store=false`
@@ -23,7 +29,7 @@ import logging
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any, Generic, NoReturn, Protocol, TypeVar
+from typing import Any, Generic, Literal, NoReturn, Protocol, TypeVar
 
 from confluent_kafka import KafkaError, KafkaException, TopicPartition
 
@@ -56,6 +62,7 @@ class ProducerLike(Protocol):
 
     def poll(self, timeout: float = ...) -> int: ...
     def flush(self, timeout: float = ...) -> int: ...
+    def __len__(self) -> int: ...
 
 
 def backoff(attempt: int, cap: float = 30.0) -> float:
@@ -164,6 +171,7 @@ class DeliveryLedger(Generic[P]):
         commit_interval_s: float = 1.0,
         max_inflight_events: int = 100_000,
         max_inflight_batches: int = 4096,
+        acks: Literal["each", "errors"] = "each",
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.consumer = consumer
@@ -173,10 +181,12 @@ class DeliveryLedger(Generic[P]):
         self.commit_interval_s = commit_interval_s
         self.max_inflight_events = max_inflight_events
         self.max_inflight_batches = max_inflight_batches
+        self.errors_only = acks == "errors"
         self.assigned: set[TP] = set()
         self._clock = clock
         self._inflight: deque[InFlightBatch[P]] = deque()
         self._inflight_events = 0
+        self._uncommitted = False
         self._next_commit = clock()
 
     # ------------------------------------------------------------------ state
@@ -188,6 +198,11 @@ class DeliveryLedger(Generic[P]):
     @property
     def inflight_events(self) -> int:
         return self._inflight_events
+
+    @property
+    def uncommitted(self) -> bool:
+        """Offsets were stored since the last commit."""
+        return self._uncommitted
 
     def open(
         self, msgs: Sequence[MessageLike], payload: P, topic: str | None = None
@@ -218,12 +233,16 @@ class DeliveryLedger(Generic[P]):
         drain_all = timeout is not None
         limit = self.delivery_timeout_s if timeout is None else timeout
         deadline = self._clock() + limit
+        if self.errors_only and self._inflight:
+            if block or drain_all:
+                self.producer.flush(limit)
+            self._acked_by_silence()
         while self._inflight:
             head = self._inflight[0]
             if not head.done:
                 if not (block or drain_all):
                     return
-                if self._clock() > deadline:
+                if self._clock() >= deadline:
                     head.errors.append(f"{head.left} outputs unacknowledged after {limit:.0f}s")
                 else:
                     self.producer.poll(0.01)
@@ -235,15 +254,34 @@ class DeliveryLedger(Generic[P]):
             self._complete(head)
             block = False
 
-    def settle_flushed(self) -> None:
-        """After `producer.flush()` returned 0: every output was answered, and a producer
-        with `delivery.report.only.error` reported only the failures, so every batch without
-        an error is acknowledged. Completes them in order (rewinds and raises on a failure)."""
+    def _acked_by_silence(self) -> None:
+        """Errors-only reports: with the producer's queue empty (undelivered reports count
+        in its length), every batch without a reported error is acknowledged."""
+        if len(self.producer) != 0:
+            return
+        now = time.time()
         for batch in self._inflight:
-            if not batch.errors:
+            if not batch.errors and batch.left > 0:
                 batch.left = 0
-                batch.done_at = batch.done_at or time.time()
-        self.settle()
+                batch.done_at = now
+
+    def wait(self, timeout: float) -> bool:
+        """Serve delivery reports for up to `timeout` s, completing finished batches.
+
+        True once nothing is in flight. A batch still waiting is not failed here (the
+        producer's own message timeout decides); a failed one rewinds and raises."""
+        deadline = self._clock() + timeout
+        while True:
+            remaining = max(deadline - self._clock(), 0.0)
+            if self.errors_only:
+                self.producer.flush(min(remaining, 1.0))
+            else:
+                self.producer.poll(min(remaining, 0.01))
+            self.settle()
+            if not self._inflight:
+                return True
+            if self._clock() >= deadline:
+                return False
 
     def drain(self, timeout: float | None = None) -> bool:
         """Complete every in-flight batch (before a commit); False if one failed."""
@@ -265,6 +303,7 @@ class DeliveryLedger(Generic[P]):
     def _complete(self, batch: InFlightBatch[P]) -> None:
         try:
             self.consumer.store_offsets(offsets=batch.next)
+            self._uncommitted = True
         except KafkaException as exc:  # partition revoked meanwhile: its new owner redoes it
             log.warning("could not store offsets %s: %s", format_partitions(batch.next), exc)
         if self.on_complete is not None:
@@ -281,7 +320,7 @@ class DeliveryLedger(Generic[P]):
         self._inflight_events = 0
         seek(self.consumer, offsets, self.assigned)
         raise DeliveryFailedError(
-            f"{len(head.errors)} outputs failed (first: {head.errors[0]}); rewound"
+            f"{len(head.errors)} outputs failed (first: {head.errors[0]}); rewound", head.errors
         )
 
     def rewind(self, msgs: Sequence[MessageLike]) -> None:
@@ -299,13 +338,20 @@ class DeliveryLedger(Generic[P]):
         self.commit(asynchronous=True)
         return True
 
-    def commit(self, asynchronous: bool = False) -> None:
-        """Commit the stored offsets; nothing stored since the last commit is not an error."""
+    def commit(self, asynchronous: bool = False, *, quiet: bool = False) -> str | None:
+        """Commit the stored offsets; returns why it failed (None: committed, or nothing was
+        stored since the last commit). Logged unless `quiet` (the caller logs it)."""
         try:
             self.consumer.commit(asynchronous=asynchronous)
+            self._uncommitted = False
         except KafkaException as exc:
-            if exc.args[0].code() != KafkaError._NO_OFFSET:
+            if exc.args[0].code() == KafkaError._NO_OFFSET:
+                self._uncommitted = False
+                return None
+            if not quiet:
                 log.warning("offset commit failed: %s", exc)
+            return str(exc)
+        return None
 
     # ------------------------------------------------------------------ rebalance
     def assign(self, partitions: Iterable[TopicPartition]) -> None:

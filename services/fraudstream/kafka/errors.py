@@ -11,7 +11,13 @@ from fraudstream.errors import KafkaToolkitError
 
 
 class DeliveryFailedError(KafkaToolkitError):
-    """A batch's outputs were not all acknowledged; the consumer was rewound to re-read it."""
+    """A batch's outputs were not all acknowledged; the consumer was rewound to re-read it.
+
+    `errors`: one line per failed output of the first failed batch."""
+
+    def __init__(self, message: str, errors: list[str] | None = None) -> None:
+        super().__init__(message)
+        self.errors: list[str] = list(errors or [])
 
 
 class TopicLogError(KafkaToolkitError):

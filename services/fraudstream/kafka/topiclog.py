@@ -31,6 +31,7 @@ from confluent_kafka import (
     Producer,
     TopicPartition,
 )
+from confluent_kafka.admin import AdminClient
 
 from fraudstream.kafka.admin import create_topics, wait_for_broker
 from fraudstream.kafka.clients import producer_config
@@ -72,12 +73,13 @@ class TopicLog:
         self._reader_error: str | None = None
 
     # ------------------------------------------------------------------ topic + producer
-    def ensure_topic(self, timeout: float = 60.0) -> None:
+    def ensure_topic(self, timeout: float = 60.0, admin: AdminClient | None = None) -> None:
         """Create the topic (one partition) if needed, check it has one, open the producer.
 
         The producer starts now, not at the first write: an idempotent producer's start
         (a producer id from the broker) would otherwise delay the first answer."""
-        admin = wait_for_broker(self.bootstrap, timeout=timeout)
+        if admin is None:
+            admin = wait_for_broker(self.bootstrap, timeout=timeout)
         create_topics(admin, [self.topic], partitions=1, config=self.config, timeout=timeout)
         md = admin.list_topics(self.topic, timeout=timeout).topics[self.topic]
         if len(md.partitions) != 1:

@@ -21,7 +21,8 @@ if TYPE_CHECKING:
     from fraudstream.ksql.client.api import KSQLAPI, KSQLError
     from fraudstream.ksql.client.client import KsqlClient, KsqlConnectionError, KsqlServerError
     from fraudstream.ksql.engine.engine import InMemorySchemaRegistry, KsqlEngine
-    from fraudstream.ksql.server.service import KsqlServer, KsqlService
+    from fraudstream.ksql.server.app import KsqlServer
+    from fraudstream.ksql.server.service import KsqlService
     from fraudstream.ksql.sql.parser import parse
 
 __all__ = [
@@ -49,7 +50,7 @@ _LAZY = {
     "KsqlServerError": "fraudstream.ksql.client.client",
     "InMemorySchemaRegistry": "fraudstream.ksql.engine.engine",
     "KsqlEngine": "fraudstream.ksql.engine.engine",
-    "KsqlServer": "fraudstream.ksql.server.service",
+    "KsqlServer": "fraudstream.ksql.server.app",
     "KsqlService": "fraudstream.ksql.server.service",
     "parse": "fraudstream.ksql.sql.parser",
 }

@@ -22,6 +22,7 @@ from fraudstream.errors import KsqlError
 from fraudstream.ksql.client import apply as applier
 from fraudstream.ksql.client.client import KsqlClient, QueryFinal, QueryHeader
 from fraudstream.logs import setup_logging
+from fraudstream.output import OutputFormat, emit, output_option, render
 
 app = typer.Typer(
     help="KSQL: the embedded engine server and a client for any ksqlDB REST endpoint.",
@@ -31,7 +32,6 @@ out = Console(width=200)
 err = Console(stderr=True)
 
 URL_OPT = typer.Option(None, "--url", help="ksqlDB URL (default: FRAUDSTREAM_KSQL_URL).")
-JSON_OPT = typer.Option(False, "--json", help="Print the server's JSON instead of a table.")
 
 
 class ListWhat(StrEnum):
@@ -41,17 +41,20 @@ class ListWhat(StrEnum):
     topics = "topics"
 
 
-class QueryFormat(StrEnum):
-    table = "table"
-    json = "json"
-
-
 def _client(url: str | None, timeout: float = 60.0) -> KsqlClient:
     return KsqlClient(url or get_settings().ksql_url, timeout=timeout)
 
 
 def _print_json(data: Any) -> None:
     out.print_json(json.dumps(data, default=str))
+
+
+def _show(entities: list[dict[str, Any]], output: OutputFormat) -> None:
+    """The server's entities: readable tables, or (-o json|yaml) the entities themselves."""
+    if output is OutputFormat.table:
+        _print_entities(entities)
+    else:
+        emit(entities, output)
 
 
 def _print_entities(entities: list[dict[str, Any]]) -> None:
@@ -113,7 +116,7 @@ def serve(
     service_id: str = typer.Option("default_", help="ksqlDB service id (names topics/groups)."),
 ) -> None:
     """Run the embedded KSQL engine with ksqlDB's REST API (foreground)."""
-    from fraudstream.ksql.server.service import KsqlServer
+    from fraudstream.ksql.server.app import KsqlServer
 
     s = get_settings()
     setup_logging(s.log_level)
@@ -141,6 +144,7 @@ def apply_cmd(
         60.0, "--wait", help="Seconds to wait for the server to answer (0: fail at once)."
     ),
     url: str | None = URL_OPT,
+    output: OutputFormat = output_option(),
 ) -> None:
     """Apply statement files in order; existing objects are skipped (idempotent)."""
     files = applier.statement_files(path)
@@ -149,46 +153,56 @@ def apply_cmd(
         variables = applier.default_variables(get_settings(), applier.topic_partitions(client))
         variables.update(applier.parse_vars(var))
         steps = applier.plan(files, applier.existing_objects(client), replace=replace)
+        plan = [{"file": st.file, "action": st.action, "object": st.target} for st in steps]
         if dry_run:
+            if output is not OutputFormat.table:
+                emit({"plan": plan, "variables": variables}, output)
+                return
             t = Table("file", "action", "object")
             for st in steps:
                 t.add_row(st.file, st.action, st.target or "")
             out.print(t)
             out.print("variables: " + ", ".join(f"{k}={v}" for k, v in sorted(variables.items())))
             return
+        done: list[dict[str, Any]] = []
 
         def progress(step: applier.PlannedStatement, result: str) -> None:
-            out.print(f"{step.file}: {step.action} {step.target or ''} ({result})")
+            done.append({"file": step.file, "action": step.action, "object": step.target,
+                         "result": result})  # fmt: skip
+            line = f"{step.file}: {step.action} {step.target or ''} ({result})"
+            (out if output is OutputFormat.table else err).print(line)
 
         counts = applier.apply(client, steps, variables, progress=progress)
-    out.print(", ".join(f"{k}: {v}" for k, v in counts.items()))
+    summary = ", ".join(f"{k}: {v}" for k, v in counts.items())
+    emit({"statements": done, "counts": counts}, output, table=summary)
 
 
 @app.command()
 def run(
     statement: str = typer.Argument(..., help="One or more KSQL statements."),
     var: list[str] = typer.Option([], "--var", help="Variable KEY=VALUE (repeatable)."),
-    as_json: bool = JSON_OPT,
     url: str | None = URL_OPT,
+    output: OutputFormat = output_option(),
 ) -> None:
     """Run statements (CREATE, DROP, TERMINATE, LIST, DESCRIBE, ...) and print the result."""
     with _client(url) as client:
         entities = client.ksql(statement, variables=applier.parse_vars(var) or None)
-    _print_json(entities) if as_json else _print_entities(entities)
+    _show(entities, output)
 
 
 @app.command()
 def query(
     sql: str = typer.Argument(..., help="SELECT ... EMIT CHANGES [LIMIT n]"),
-    fmt: QueryFormat = typer.Option(QueryFormat.table, "--format", help="table or json lines."),
     from_beginning: bool = typer.Option(
         False, "--from-beginning", help="auto.offset.reset=earliest (default: latest)."
     ),
     timeout: float = typer.Option(0, help="Stop after this many seconds idle (0: never)."),
     var: list[str] = typer.Option([], "--var", help="Variable KEY=VALUE (repeatable)."),
     url: str | None = URL_OPT,
+    output: OutputFormat = output_option(),
 ) -> None:
-    """Stream a push query's rows to the terminal (a table, or one JSON object per line)."""
+    """Stream a push query's rows: a table at the end, or as they come one JSON object per
+    line (-o json, like kcat; pipe into jq) or one YAML document per row (-o yaml)."""
     props = {"auto.offset.reset": "earliest" if from_beginning else "latest"}
     columns: list[str] = []
     table: Table | None = None
@@ -203,7 +217,7 @@ def query(
             ):
                 if isinstance(event, QueryHeader):
                     columns = event.columns
-                    if fmt is QueryFormat.table:
+                    if output is OutputFormat.table:
                         table = Table(*columns)
                 elif isinstance(event, QueryFinal):
                     if event.is_error:
@@ -211,10 +225,12 @@ def query(
                     err.print(event.message)
                 else:
                     rows += 1
-                    if fmt is QueryFormat.json:
-                        sys.stdout.write(
-                            json.dumps(dict(zip(columns, event, strict=False)), default=str) + "\n"
-                        )
+                    row = dict(zip(columns, event, strict=False))
+                    if output is OutputFormat.json:
+                        sys.stdout.write(json.dumps(row, default=str) + "\n")
+                        sys.stdout.flush()
+                    elif output is OutputFormat.yaml:
+                        sys.stdout.write("---\n" + render(row, output) + "\n")
                         sys.stdout.flush()
                     elif table is not None:
                         table.add_row(*("" if v is None else str(v) for v in event))
@@ -231,35 +247,36 @@ def query(
 @app.command("list")
 def list_cmd(
     what: ListWhat = typer.Argument(..., help="streams | tables | queries | topics"),
-    as_json: bool = JSON_OPT,
     url: str | None = URL_OPT,
+    output: OutputFormat = output_option(),
 ) -> None:
     """LIST STREAMS | TABLES | QUERIES | TOPICS."""
     with _client(url) as client:
         entities = client.ksql(f"LIST {what.value.upper()};")
-    _print_json(entities) if as_json else _print_entities(entities)
+    _show(entities, output)
 
 
 @app.command()
 def describe(
     name: str = typer.Argument(..., help="Stream or table name."),
-    as_json: bool = JSON_OPT,
     url: str | None = URL_OPT,
+    output: OutputFormat = output_option(),
 ) -> None:
     """DESCRIBE a stream or table (columns, queries, statistics)."""
     with _client(url) as client:
         entities = client.ksql(f"DESCRIBE {name};")
-    _print_json(entities) if as_json else _print_entities(entities)
+    _show(entities, output)
 
 
 @app.command()
 def terminate(
     query_id: str = typer.Argument(..., help="Persistent query id (see `list queries`)."),
     url: str | None = URL_OPT,
+    output: OutputFormat = output_option(),
 ) -> None:
     """TERMINATE a persistent query."""
     with _client(url) as client:
-        _print_entities(client.ksql(f"TERMINATE {query_id};"))
+        _show(client.ksql(f"TERMINATE {query_id};"), output)
 
 
 @app.command()
@@ -267,10 +284,11 @@ def drop(
     name: str = typer.Argument(..., help="Stream or table name."),
     delete_topic: bool = typer.Option(False, "--delete-topic", help="Also delete its topic."),
     url: str | None = URL_OPT,
+    output: OutputFormat = output_option(),
 ) -> None:
     """DROP a stream or table (its writing query must be terminated first)."""
     with _client(url) as client:
         desc = client.ksql(f"DESCRIBE {name};")[0]["sourceDescription"]
         kind = str(desc.get("type", "STREAM")).upper()
         suffix = " DELETE TOPIC" if delete_topic else ""
-        _print_entities(client.ksql(f"DROP {kind} {name}{suffix};"))
+        _show(client.ksql(f"DROP {kind} {name}{suffix};"), output)

@@ -245,6 +245,9 @@ def build_app(registry: Registry) -> ASGIApp:
     async def mode(request: Request) -> Response:
         return _json({"mode": "READWRITE"})
 
+    async def contexts(request: Request) -> Response:
+        return _json(["."])  # only the default context
+
     async def not_found(request: Request, exc: Exception) -> Response:
         status = exc.status_code if isinstance(exc, HTTPException) else 404
         return _json({"error_code": status, "message": f"HTTP {status} {request.url.path}"}, status)
@@ -289,6 +292,7 @@ def build_app(registry: Registry) -> ASGIApp:
             "/compatibility/subjects/{subject}/versions", _guard(compatibility), methods=["POST"]
         ),
         Route("/mode", _guard(mode), methods=["GET"]),
+        Route("/contexts", _guard(contexts), methods=["GET"]),
         Route("/mode/{subject}", _guard(mode), methods=["GET"]),
     ]
     app = Starlette(routes=routes, exception_handlers={HTTPException: not_found})

@@ -26,6 +26,15 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 from numpy.typing import NDArray
 
+__all__ = [
+    "Column",
+    "FlatBatch",
+    "FlatDecodeError",
+    "FlatPlan",
+    "decode_one",
+    "field_types",
+]
+
 _FIXED = {"float": 4, "double": 8, "boolean": 1}
 _VARINT = {"int", "long"}
 _SIZED = {"string", "bytes"}

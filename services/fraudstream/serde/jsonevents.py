@@ -29,6 +29,13 @@ from fraudstream.serde.errors import (
     WrongTypeError,
 )
 
+__all__ = [
+    "RawEventDict",
+    "decode_raw_event",
+    "encode_raw_event",
+    "validate_raw_event",
+]
+
 _FLOAT_FIELDS = (*V_COLUMNS, "Amount")
 _isfinite = math.isfinite
 _REQUIRED = frozenset(("Id", "Timestamp", "User", "Time"))

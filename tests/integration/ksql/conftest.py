@@ -14,7 +14,7 @@ import pytest
 from confluent_kafka import Consumer, KafkaError, Producer
 
 from fraudstream.kafka.clients import consumer_config, producer_config
-from fraudstream.ksql.server.service import KsqlServer
+from fraudstream.ksql.server.app import KsqlServer
 from fraudstream.local.procs import free_port
 
 ROOT = Path(__file__).resolve().parents[3]

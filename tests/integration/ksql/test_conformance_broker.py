@@ -27,7 +27,7 @@ from confluent_kafka import Consumer, Producer
 from fraudstream.kafka.admin import create_topics
 from fraudstream.kafka.clients import consumer_config, producer_config
 from fraudstream.ksql.client.client import KsqlClient
-from fraudstream.ksql.server.service import KsqlServer
+from fraudstream.ksql.server.app import KsqlServer
 from fraudstream.local.procs import free_port
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]

@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 import pytest
 
-from fraudstream.ksql.server.service import KsqlServer
+from fraudstream.ksql.server.app import KsqlServer
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(240)]
 
@@ -97,12 +97,6 @@ def test_rest_bodies_match_the_golden_bodies(
         bodies["GET /info"] = {"status": info.status_code, "body": info_body}
         health = h.get("/healthcheck")
         bodies["GET /healthcheck"] = {"status": health.status_code, "body": health.json()}
-        # the server's own LIST builders that /ksql never reaches today (it answers STREAMS,
-        # TABLES and PROPERTIES from the engine): recorded so the reconciliation sees both shapes
-        service = server.service
-        for sql in ("LIST STREAMS;", "LIST TABLES;", "LIST PROPERTIES;"):
-            stmt = service.engine.parse(sql)[0]
-            bodies[f"unreachable server builder: {sql}"] = service._list_entity(stmt)
         nope = h.get("/nope")
         bodies["GET /nope"] = {"status": nope.status_code, "body": nope.json()}
     bodies = {k: _normalise(v, unique_id) for k, v in bodies.items()}
@@ -112,6 +106,17 @@ def test_rest_bodies_match_the_golden_bodies(
     assert set(bodies) == set(golden)
     for key, body in golden.items():
         assert bodies[key] == body, key
-    # PROPERTIES over REST is the engine's dict; the server's unreachable builder has a list
-    assert isinstance(golden["LIST PROPERTIES;"]["body"][0]["properties"], dict)
-    assert isinstance(golden["unreachable server builder: LIST PROPERTIES;"]["properties"], list)
+    # the reconciled shapes (tests/golden/ksql/README.md): ksqlDB's PropertiesList and
+    # SourceDescription, one builder for the engine's and the server's bodies
+    (props,) = golden["LIST PROPERTIES;"]["body"]
+    assert {"name": "auto.offset.reset", "scope": "KSQL", "value": "latest"} in props["properties"]
+    (desc,) = golden["DESCRIBE USERS;"]["body"]
+    assert "clusterStatistics" not in desc["sourceDescription"]
+    assert (desc["sourceDescription"]["partitions"], desc["sourceDescription"]["replication"]) == (
+        0,
+        0,
+    )
+    (extended,) = golden["DESCRIBE USERS EXTENDED;"]["body"]
+    stats = extended["sourceDescription"]["statisticsMap"]
+    assert stats["consumer-total-messages"]["name"] == "consumer-total-messages"
+    assert extended["sourceDescription"]["statistics"].startswith("The statistics field")

@@ -13,7 +13,7 @@ import pytest
 
 from fraudstream.ksql.client import apply as applier
 from fraudstream.ksql.client.client import KsqlClient
-from fraudstream.ksql.server.service import KsqlServer
+from fraudstream.ksql.server.app import KsqlServer
 from fraudstream.serde.avro import AvroDecoder
 from fraudstream.serde.registry_client import RegistryClient
 

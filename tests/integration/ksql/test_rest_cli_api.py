@@ -17,7 +17,7 @@ from typer.testing import CliRunner
 from fraudstream.ksql.cli import app
 from fraudstream.ksql.client.api import KSQLAPI, KSQLError
 from fraudstream.ksql.client.client import KsqlClient, KsqlServerError, QueryHeader
-from fraudstream.ksql.server.service import KsqlServer
+from fraudstream.ksql.server.app import KsqlServer
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(240)]
 
@@ -179,7 +179,7 @@ def test_cli_commands_against_the_server(
 ) -> None:
     server, _ = server_with_stream
     url = ["--url", server.url]
-    listed = _cli("list", "streams", "--json", *url)
+    listed = _cli("list", "streams", "-o", "json", *url)
     assert listed.exit_code == 0
     assert "PAYMENTS" in {s["name"] for s in json.loads(listed.stdout)[0]["streams"]}
 
@@ -194,7 +194,7 @@ def test_cli_commands_against_the_server(
     assert made.exit_code == 0, made.stdout
     assert "Created query with ID" in made.stdout
 
-    queries = json.loads(_cli("list", "queries", "--json", *url).stdout)[0]["queries"]
+    queries = json.loads(_cli("list", "queries", "-o", "json", *url).stdout)[0]["queries"]
     (qid,) = [q["id"] for q in queries if "P2" in q["sinks"]]
 
     desc = _cli("describe", "P2", *url)
@@ -203,7 +203,7 @@ def test_cli_commands_against_the_server(
     rows = _cli(
         "query",
         "SELECT ID, AMOUNT FROM P2 EMIT CHANGES LIMIT 2;",
-        "--format",
+        "-o",
         "json",
         "--from-beginning",
         "--timeout",
@@ -217,17 +217,17 @@ def test_cli_commands_against_the_server(
     assert _cli("terminate", qid, *url).exit_code == 0
     dropped = _cli("drop", "P2", "--delete-topic", *url)
     assert dropped.exit_code == 0
-    topics = json.loads(_cli("list", "topics", "--json", *url).stdout)[0]["topics"]
+    topics = json.loads(_cli("list", "topics", "-o", "json", *url).stdout)[0]["topics"]
     assert f"p2-{unique_id}" not in {t["name"] for t in topics}
 
 
 def test_cli_apply_dry_run_changes_nothing(server_with_stream: tuple[KsqlServer, str]) -> None:
     server, _ = server_with_stream
-    before = json.loads(_cli("list", "streams", "--json", "--url", server.url).stdout)
+    before = json.loads(_cli("list", "streams", "-o", "json", "--url", server.url).stdout)
     planned = _cli("apply", str(KSQL_DIR), "--dry-run", "--url", server.url)
     assert planned.exit_code == 0
     assert "CREDITCARDFRAUD_LIVE_AVRO" in planned.stdout and "create" in planned.stdout
-    after = json.loads(_cli("list", "streams", "--json", "--url", server.url).stdout)
+    after = json.loads(_cli("list", "streams", "-o", "json", "--url", server.url).stdout)
     assert before[0]["streams"] == after[0]["streams"]
 
 

@@ -10,7 +10,7 @@ from collections.abc import Callable
 import httpx
 import pytest
 
-from fraudstream.ksql.server.service import KsqlServer
+from fraudstream.ksql.server.app import KsqlServer
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(180)]
 

@@ -9,7 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from fraudstream.registry.cli import app
-from fraudstream.schemas import load_schema
+from fraudstream.serde.schemas import load_schema
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(60)]
 

@@ -15,7 +15,6 @@ from confluent_kafka import KafkaError, KafkaException, TopicPartition
 from fraudstream.errors import KafkaToolkitError
 from fraudstream.kafka.delivery import (
     DeliveryLedger,
-    InFlightBatch,
     backoff,
     batch_offsets,
     produce,
@@ -60,10 +59,11 @@ class Consumer:
 class Producer:
     """Outputs wait in `pending` until the test acks or fails them; `poll` delivers reports."""
 
-    def __init__(self, auto_ack: bool = False) -> None:
+    def __init__(self, auto_ack: bool = False, errors_only: bool = False) -> None:
         self.pending: list[tuple[Callable[..., None], Msg]] = []
         self.reports: list[tuple[Callable[..., None], KafkaError | None, Msg]] = []
         self.auto_ack = auto_ack
+        self.errors_only = errors_only  # delivery.report.only.error
         self.polls = 0
         self.full_once = False
 
@@ -76,8 +76,12 @@ class Producer:
     def ack(self, n: int | None = None, err: KafkaError | None = None) -> None:
         n = len(self.pending) if n is None else n
         for cb, msg in self.pending[:n]:
-            self.reports.append((cb, err, msg))
+            if err is not None or not self.errors_only:
+                self.reports.append((cb, err, msg))
         del self.pending[:n]
+
+    def __len__(self) -> int:  # librdkafka: unacknowledged records + unserved reports
+        return len(self.pending) + len(self.reports)
 
     def poll(self, timeout: float = 0) -> int:
         self.polls += 1
@@ -90,9 +94,8 @@ class Producer:
         return served
 
     def flush(self, timeout: float = 0) -> int:
-        self.ack()
-        self.poll()
-        return 0
+        self.poll()  # a broker that never answers: what is pending stays pending
+        return len(self)
 
 
 class Clock:
@@ -161,6 +164,9 @@ def test_batches_complete_in_consumption_order_whatever_order_acks_arrive_in() -
     assert c.stored == [[("in", 0, 12)], [("in", 0, 13)]]
     assert ledger.inflight == 0 and ledger.inflight_events == 0
     assert c.seeks == []
+    assert ledger.uncommitted
+    ledger.commit()
+    assert not ledger.uncommitted and c.commits == [False]
 
 
 def test_a_failed_batch_rewinds_every_partition_to_the_oldest_unacked_offset() -> None:
@@ -247,33 +253,64 @@ def test_a_batch_without_outputs_completes_at_the_next_settle() -> None:
     assert done == ["empty"] and c.stored == [[("in", 0, 4)]]
 
 
-def test_settle_flushed_completes_batches_a_producer_reported_no_error_for() -> None:
-    c, p, done = Consumer(), Producer(), []
-    ledger = _ledger(c, p, done)
-    for i in range(3):  # error-only delivery reports: outputs are never counted
-        batch = ledger.open([Msg("in", 0, i)], f"b{i}")
-        batch.expect(5)  # produced 5 outputs each; success is never reported
-        ledger.track(batch)
-    assert done == []
-    ledger.settle_flushed()
+def test_errors_only_reports_complete_batches_once_the_producer_queue_is_empty() -> None:
+    c, p, done = Consumer(), Producer(errors_only=True), []
+    ledger = _ledger(c, p, done, acks="errors")
+    for i in range(3):  # no report arrives for a successful output
+        _send(ledger, p, [Msg("in", 0, i)], f"b{i}", 5)
+    p.ack(10)  # two batches' outputs acknowledged, the third's still in the queue
+    ledger.settle()
+    assert done == [], "records still queued: nothing is known to be delivered"
+    assert ledger.wait(0.05) is False  # slow is not failed
+    p.ack()
+    assert ledger.wait(1.0) is True
     assert done == ["b0", "b1", "b2"]
     assert c.stored[-1] == [("in", 0, 3)]
 
 
-def test_settle_flushed_rewinds_at_the_first_batch_with_a_failure() -> None:
-    c, p, done = Consumer(), Producer(), []
-    ledger = _ledger(c, p, done)
-    batches: list[InFlightBatch[str]] = []
+def test_errors_only_reports_rewind_at_the_first_batch_with_a_failure() -> None:
+    c, p, done = Consumer(), Producer(errors_only=True), []
+    ledger = _ledger(c, p, done, acks="errors")
     for i in range(3):
-        batch = ledger.open([Msg("in", 0, 10 + i)], f"b{i}")
-        batch.expect(1)
-        ledger.track(batch)
-        batches.append(batch)
-    batches[1].ack(KafkaError(KafkaError._MSG_TIMED_OUT), Msg("out", 0, 0))
-    with pytest.raises(DeliveryFailedError, match="out: "):
-        ledger.settle_flushed()
+        _send(ledger, p, [Msg("in", 0, 10 + i)], f"b{i}", 1)
+    p.ack(1)
+    p.ack(1, err=KafkaError(KafkaError._MSG_TIMED_OUT))
+    p.ack()
+    with pytest.raises(DeliveryFailedError, match="out: ") as exc:
+        ledger.wait(1.0)
+    assert len(exc.value.errors) == 1
     assert done == ["b0"]
     assert c.seeks == [("in", 0, 11)]
+
+
+def test_errors_only_blocking_settle_fails_what_the_producer_could_not_flush() -> None:
+    clock = Clock()
+    c, done = Consumer(), []
+
+    class Stuck(Producer):
+        def flush(self, timeout: float = 0) -> int:
+            clock.now += timeout
+            return super().flush(timeout)
+
+    p = Stuck(errors_only=True)
+    ledger = _ledger(c, p, done, acks="errors", delivery_timeout_s=5.0, clock=clock)
+    _send(ledger, p, [Msg("in", 0, 3)], "b", 2)
+    with pytest.raises(DeliveryFailedError, match="2 outputs unacknowledged after 5s"):
+        ledger.settle(block=True)
+    assert c.seeks == [("in", 0, 3)] and done == []
+
+
+def test_wait_completes_in_order_and_reports_whether_anything_is_left() -> None:
+    c, p, done = Consumer(), Producer(), []
+    ledger = _ledger(c, p, done)
+    assert ledger.wait(0.01) is True  # nothing in flight
+    _send(ledger, p, [Msg("in", 0, 1)], "b1", 2)
+    _send(ledger, p, [Msg("in", 0, 2)], "b2", 1)
+    p.ack(2)
+    assert ledger.wait(0.05) is False
+    assert done == ["b1"]
+    p.ack()
+    assert ledger.wait(0.05) is True and done == ["b1", "b2"]
 
 
 def test_commit_cadence_commits_at_most_once_per_interval() -> None:
@@ -293,10 +330,12 @@ def test_commit_with_nothing_stored_is_quiet_and_other_errors_do_not_raise(
 ) -> None:
     c, p, done = Consumer(KafkaError(KafkaError._NO_OFFSET)), Producer(), []
     ledger = _ledger(c, p, done)
-    ledger.commit()
     assert "commit failed" not in caplog.text
+    assert ledger.commit() is None
     c.commit_error = KafkaError(KafkaError.REBALANCE_IN_PROGRESS)
-    ledger.commit()
+    assert ledger.commit(quiet=True) is not None
+    assert "offset commit failed" not in caplog.text
+    assert ledger.commit() is not None
     assert "offset commit failed" in caplog.text
 
 

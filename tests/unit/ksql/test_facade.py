@@ -11,7 +11,7 @@ import pytest
 import fraudstream.ksql as ksql
 from fraudstream.ksql.client.api import KSQLAPI
 from fraudstream.ksql.engine.engine import KsqlEngine
-from fraudstream.ksql.server.service import KsqlServer
+from fraudstream.ksql.server.app import KsqlServer
 from fraudstream.ksql.sql.parser import parse
 
 

@@ -111,3 +111,13 @@ def test_synthetic_runs_know_which_ids_were_trained_on(
     pipe.producer_service()
     assert pipe.in_training(10**10) and pipe.in_training(10**10 + 2999)
     assert not pipe.in_training(10**10 + 3000) and not pipe.in_training(5)
+
+
+def test_endpoints_list_prometheus_only_once_it_runs(tmp_path: Path) -> None:
+    """`up --no-prometheus` used to print a Prometheus URL nothing listened on (issue 19)."""
+    pipe = Pipeline(StackConfig(data_dir=tmp_path, prometheus=False), Settings())
+    assert "prometheus" not in pipe.endpoints()
+    assert pipe.prometheus_service() is None
+    assert "prometheus" not in pipe.watchdog().probes
+    pipe.prometheus_running = True
+    assert pipe.endpoints()["prometheus"] == "http://127.0.0.1:9190"  # not the system's 9090

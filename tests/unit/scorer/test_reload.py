@@ -13,7 +13,7 @@ import pytest
 from fraudstream.model import load_model, write_latest
 from fraudstream.scorer.errors import ModelRejectedError
 from fraudstream.scorer.reload import ModelWatcher, canned_batch, prepare
-from fraudstream.scorer.testing import publish_pca_model
+from fraudstream.testing.scorer import publish_pca_model
 
 
 def test_serving_model_scores_like_the_model(model_store: tuple[Path, str]) -> None:

@@ -10,15 +10,15 @@ import numpy as np
 import orjson
 import pytest
 
-from fraudstream.schemas import load_schema
 from fraudstream.serde.errors import SerdeFailure
 from fraudstream.serde.ksql_records import RecordDecoder, parse_event_time_ms
+from fraudstream.serde.schemas import load_schema
 
 LIVE = load_schema("live")
 
 
 def _decoder(schemas: dict[int, dict[str, Any]]) -> Any:
-    from fraudstream.scorer.testing import MemorySchemas
+    from fraudstream.testing.scorer import MemorySchemas
 
     return RecordDecoder("avro", MemorySchemas(schemas))
 
@@ -26,7 +26,7 @@ def _decoder(schemas: dict[int, dict[str, Any]]) -> Any:
 def test_avro_batch_decodes_to_columns(
     live_records: list[dict[str, Any]], events: list[dict[str, Any]], request: Any
 ) -> None:
-    from fraudstream.scorer.testing import Msg, avro, numeric
+    from fraudstream.testing.scorer import Msg, avro, numeric
 
     dec = _decoder({7: LIVE})
     msgs = [Msg(avro(LIVE, r, 7), i) for i, r in enumerate(live_records)]
@@ -41,7 +41,7 @@ def test_avro_batch_decodes_to_columns(
 
 
 def test_json_batch_decodes_to_columns(events: list[dict[str, Any]]) -> None:
-    from fraudstream.scorer.testing import Msg, numeric
+    from fraudstream.testing.scorer import Msg, numeric
 
     out = RecordDecoder("json").decode([Msg(orjson.dumps(e)) for e in events])
     assert out.dead == []
@@ -51,7 +51,7 @@ def test_json_batch_decodes_to_columns(events: list[dict[str, Any]]) -> None:
 
 
 def _bad_avro_cases(rec: dict[str, Any]) -> list[tuple[bytes | None, str]]:
-    from fraudstream.scorer.testing import avro
+    from fraudstream.testing.scorer import avro
 
     good = avro(LIVE, rec, 7)
     nan = dict(rec, V3=math.nan)
@@ -97,7 +97,7 @@ def _bad_avro_cases(rec: dict[str, Any]) -> list[tuple[bytes | None, str]]:
 def test_bad_avro_records_are_dead_letters_with_reasons(
     live_records: list[dict[str, Any]],
 ) -> None:
-    from fraudstream.scorer.testing import Msg, avro
+    from fraudstream.testing.scorer import Msg, avro
 
     cases = _bad_avro_cases(live_records[0])
     no_amount = {
@@ -140,7 +140,7 @@ def test_bad_avro_records_are_dead_letters_with_reasons(
     ],
 )
 def test_bad_json_records(events: list[dict[str, Any]], payload: Any, reason: str) -> None:
-    from fraudstream.scorer.testing import Msg
+    from fraudstream.testing.scorer import Msg
 
     ev = dict(events[0])
     if payload == "V1":
@@ -163,7 +163,7 @@ def test_bad_json_records(events: list[dict[str, Any]], payload: Any, reason: st
 
 
 def test_json_accepts_uppercase_keys_and_quoted_class(events: list[dict[str, Any]]) -> None:
-    from fraudstream.scorer.testing import Msg
+    from fraudstream.testing.scorer import Msg
 
     ev = {k.upper(): v for k, v in events[1].items()}
     ev["USERID"] = ev.pop("USER")
@@ -185,7 +185,7 @@ def test_batch_fast_path_agrees_with_per_record_path(
 ) -> None:
     """The whole-batch reader handles the common case; every record it declines is re-read
     one by one, so reasons and good rows are the same whichever path a record takes."""
-    from fraudstream.scorer.testing import Msg, avro
+    from fraudstream.testing.scorer import Msg, avro
 
     no_amount = {
         "type": "record",
@@ -243,7 +243,7 @@ def _training_record(rng: np.random.Generator) -> dict[str, Any]:
 
 
 def _trainer_decoder(schemas: dict[int, dict[str, Any]]) -> Any:
-    from fraudstream.scorer.testing import MemorySchemas
+    from fraudstream.testing.scorer import MemorySchemas
 
     return RecordDecoder(
         "avro", MemorySchemas(schemas), identity=False, require_label=True, strict_schema=True
@@ -253,7 +253,7 @@ def _trainer_decoder(schemas: dict[int, dict[str, Any]]) -> Any:
 @pytest.mark.parametrize("flat", [True, False])
 def test_trainer_profile_counts_rejects_in_the_same_vocabulary(flat: bool) -> None:
     from fraudstream.events import NUMERIC_COLUMNS
-    from fraudstream.scorer.testing import Msg, avro
+    from fraudstream.testing.scorer import Msg, avro
 
     schema = PREPROCESSED
     if not flat:  # an extra array field forces the per-record fastavro path
@@ -291,8 +291,8 @@ def test_trainer_profile_counts_rejects_in_the_same_vocabulary(flat: bool) -> No
 
 
 def test_trainer_profile_refuses_a_schema_without_needed_fields() -> None:
-    from fraudstream.scorer.testing import Msg
     from fraudstream.serde.errors import MissingFieldError
+    from fraudstream.testing.scorer import Msg
 
     schema = {
         **PREPROCESSED,
@@ -308,7 +308,7 @@ def test_trainer_profile_refuses_a_schema_without_needed_fields() -> None:
 def test_trainer_profile_needs_the_label_column_the_scorer_does_not(
     live_records: list[dict[str, Any]],
 ) -> None:
-    from fraudstream.scorer.testing import Msg, avro
+    from fraudstream.testing.scorer import Msg, avro
 
     no_class = {**LIVE, "fields": [f for f in LIVE["fields"] if f["name"] != "CLASS"]}
     rec = {k: v for k, v in live_records[0].items() if k != "CLASS"}
@@ -320,7 +320,7 @@ def test_trainer_profile_needs_the_label_column_the_scorer_does_not(
 
 def test_batch_length_survives_freeing_the_messages(events: list[dict[str, Any]]) -> None:
     """The scorer drops `msgs` once outputs are produced and counts the batch later."""
-    from fraudstream.scorer.testing import Msg
+    from fraudstream.testing.scorer import Msg
 
     out = RecordDecoder("json").decode([Msg(orjson.dumps(e)) for e in events[:5]])
     out.msgs = []

@@ -33,6 +33,8 @@ from confluent_kafka.admin import AdminClient
 from fraudstream.errors import KafkaUnavailableError, SerdeError
 from fraudstream.kafka.admin import create_topics
 from fraudstream.kafka.clients import consumer_config, producer_config
+from fraudstream.kafka.delivery import DeliveryLedger, InFlightBatch
+from fraudstream.kafka.errors import DeliveryFailedError
 from fraudstream.ksql.engine.state import changelog_entry, changelog_key, encode_state
 
 log = logging.getLogger(__name__)
@@ -129,6 +131,7 @@ class QueryRunner:
         )
         self.stats = RunnerStats()
         self._processing_log = processing_log
+        self._last_warning = 0.0
         self._stop = threading.Event()
         self._ready = threading.Event()
         self._thread = threading.Thread(
@@ -179,15 +182,11 @@ class QueryRunner:
 
     def _loop(self) -> None:
         in_record, _ = _engine_records()
-        failures: list[str] = []
-
-        def on_delivery(err: KafkaError | None, _msg: Message) -> None:
-            if err is not None:
-                failures.append(str(err))
-
-        # Delivery reports only for failures: no Python callback per successful record.
+        # Delivery reports only for failures: no Python callback per successful record; the
+        # ledger takes a batch as acknowledged once the producer's queue is empty without an
+        # error reported for it.
         conf = producer_config(self.bootstrap, linger_ms=10)
-        conf.update({"on_delivery": on_delivery, "delivery.report.only.error": True})
+        conf["delivery.report.only.error"] = True
         producer = Producer(conf)
 
         changelog: Changelog | None = None
@@ -210,169 +209,199 @@ class QueryRunner:
                 heartbeat_interval_ms=2_000,
             )
         )
-        consumer.subscribe(stream_topics)
+        # Batches are acknowledged at commit points (every `commit_interval` s, or when
+        # idle): the broker's acks overlap with processing the next batches. No ledger
+        # limit or timeout fires before librdkafka's own message timeout (300 s).
+        ledger: DeliveryLedger[None] = DeliveryLedger(
+            consumer,
+            producer,
+            acks="errors",
+            delivery_timeout_s=300.0,
+            commit_interval_s=self.commit_interval,
+            max_inflight_events=10**9,
+            max_inflight_batches=10**9,
+        )
+        consumer.subscribe(
+            stream_topics,
+            on_assign=lambda _c, parts: ledger.assign(parts),
+            # no commit on revoke: whatever was not committed is processed again by the
+            # partition's next owner (at-least-once)
+            on_revoke=lambda _c, parts: ledger.revoke(parts, commit=False),
+            on_lost=lambda _c, parts: ledger.lose(parts),
+        )
         self.stats.state = "RUNNING"
         self._ready.set()
-        process = self.query.process
-        produce = producer.produce
-        last_warning = 0.0
-        # Offsets processed since the last commit: first (to re-read after a failed
-        # delivery) and last (to commit) per partition. Commits happen every
-        # `commit_interval` s or when idle, after every output of those records is acked:
-        # at-least-once, and the broker's acks overlap with processing the next batches.
-        first: dict[tuple[str, int], int] = {}
-        offsets: dict[tuple[str, int], int] = {}
         last_commit = time.monotonic()
         try:
             while not self._stop.is_set():
                 try:
                     msgs = consumer.consume(num_messages=self.batch_size, timeout=self.poll_timeout)
                 except KafkaException as exc:  # broker gone for a while: wait, never die
-                    last_warning = self._warn(last_warning, f"consume failed: {exc}")
+                    self._warn(f"consume failed: {exc}")
                     time.sleep(0.5)
                     continue
                 if msgs:
-                    if feeder is not None:
-                        try:
-                            feeder.catch_up()
-                        except KafkaException as exc:
-                            last_warning = self._warn(last_warning, f"table catch-up failed: {exc}")
-                    produced = 0
-                    msg: Any
-                    for msg in msgs:
-                        if msg.error() is not None:
-                            if msg.error().code() != KafkaError._PARTITION_EOF:
-                                last_warning = self._warn(
-                                    last_warning, f"consume error: {msg.error()}"
-                                )
-                            continue
-                        topic = msg.topic()
-                        partition = msg.partition()
-                        offset = msg.offset()
-                        tp = (topic, partition)
-                        if tp not in first:
-                            first[tp] = offset
-                        offsets[tp] = offset
-                        headers = msg.headers()
-                        rec = in_record(
-                            topic,
-                            msg.key(),
-                            msg.value(),
-                            msg.timestamp()[1],
-                            partition,
-                            offset,
-                            headers or (),
-                        )
-                        try:
-                            outs = process(rec)
-                        except Exception as exc:  # engine contract: should not raise; be safe
-                            self._on_error(
-                                {
-                                    "type": "RECORD_PROCESSING_ERROR",
-                                    "message": f"{type(exc).__name__}: {exc}",
-                                    "topic": topic,
-                                    "partition": partition,
-                                    "offset": offset,
-                                }
-                            )
-                            continue
-                        for out in outs:
-                            if out.headers:
-                                self._produce(produce, producer, out)
-                                continue
-                            try:
-                                produce(out.topic, out.value, out.key, timestamp=out.timestamp or 0)
-                            except BufferError:
-                                self._produce(produce, producer, out)
-                                continue
-                            produced += 1
-                    self.stats.consumed += len(msgs)
-                    self.stats.produced += produced
-                    if changelog is not None:
-                        changelog.write(producer)
-                    producer.poll(0)
+                    self._batch(msgs, ledger, producer, feeder, changelog, in_record)
                     if time.monotonic() - last_commit < self.commit_interval:
                         continue
-                elif not offsets:
+                elif not (ledger.inflight or ledger.uncommitted):
                     producer.poll(0)
                     continue
-                if not self._flush(producer):
+                committed = self._commit_point(ledger)
+                if committed is None:
                     return  # stopped while the broker was unreachable: nothing committed
-                if failures:
-                    self.stats.delivery_errors += len(failures)
-                    self.stats.last_error = failures[-1]
-                    last_warning = self._warn(last_warning, f"delivery failed: {failures[-1]}")
-                    failures.clear()
-                    # Re-read since the last commit (at-least-once: never commit past a lost
-                    # record).
-                    for (t, p), o in first.items():
-                        with contextlib.suppress(KafkaException):
-                            consumer.seek(TopicPartition(t, p, o))
-                    first.clear()
-                    offsets.clear()
-                    time.sleep(0.5)
-                    continue
-                last_warning = self._commit(consumer, offsets, last_warning)
-                first.clear()
-                offsets.clear()
-                last_commit = time.monotonic()
+                if committed:
+                    last_commit = time.monotonic()
         finally:
-            # a clean stop commits what it processed, so a restart neither skips nor repeats
-            if producer.flush(5) == 0 and not failures and offsets:
-                self._commit(consumer, offsets, last_warning)
-            with contextlib.suppress(KafkaException, RuntimeError):
-                consumer.close()
-            if feeder is not None:
-                feeder.close()
-            if changelog is not None:
-                changelog.close()
-            if self.stats.state == "RUNNING":
-                self.stats.state = "TERMINATED"
+            self._close(ledger, consumer, feeder, changelog)
 
-    def _commit(
-        self, consumer: Consumer, offsets: dict[tuple[str, int], int], last_warning: float
-    ) -> float:
+    def _batch(
+        self,
+        msgs: list[Message],
+        ledger: DeliveryLedger[None],
+        producer: Producer,
+        feeder: TableFeeder | None,
+        changelog: Changelog | None,
+        in_record: Any,
+    ) -> None:
+        """Process one consumed batch; its outputs and state changes join the ledger."""
+        if feeder is not None:
+            try:
+                feeder.catch_up()
+            except KafkaException as exc:
+                self._warn(f"table catch-up failed: {exc}")
+        good: list[Message] = []
+        for msg in msgs:
+            err = msg.error()
+            if err is None:
+                good.append(msg)
+            elif err.code() != KafkaError._PARTITION_EOF:
+                self._warn(f"consume error: {err}")
+        self.stats.consumed += len(msgs)
+        if not good:
+            return
+        batch = ledger.open(good, None)
+        produced = self._process(good, batch, producer, in_record)
+        self.stats.produced += produced
+        if changelog is not None:
+            produced += changelog.write(producer, on_delivery=batch.ack)
+        batch.expect(produced)
+        ledger.track(batch)
+
+    def _process(
+        self, msgs: list[Message], batch: InFlightBatch[None], producer: Producer, in_record: Any
+    ) -> int:
+        """Run each record through the query and produce its outputs; returns how many."""
+        process = self.query.process
+        produce = producer.produce
+        ack = batch.ack
+        produced = 0
+        for msg in msgs:
+            topic, partition, offset = msg.topic(), msg.partition(), msg.offset()
+            rec = in_record(
+                topic, msg.key(), msg.value(), msg.timestamp()[1], partition, offset,
+                msg.headers() or (),
+            )  # fmt: skip
+            try:
+                outs = process(rec)
+            except Exception as exc:  # engine contract: should not raise; be safe
+                self._on_error(
+                    {
+                        "type": "RECORD_PROCESSING_ERROR",
+                        "message": f"{type(exc).__name__}: {exc}",
+                        "topic": topic,
+                        "partition": partition,
+                        "offset": offset,
+                    }
+                )
+                continue
+            for out in outs:
+                if not out.headers:
+                    try:
+                        produce(
+                            out.topic, out.value, out.key, timestamp=out.timestamp or 0,
+                            on_delivery=ack,
+                        )  # fmt: skip
+                        produced += 1
+                        continue
+                    except BufferError:
+                        pass
+                if self._produce(producer, out, ack):
+                    produced += 1
+                else:  # stopped with the local queue full: the batch must not be stored
+                    batch.errors.append(f"{out.topic}: not produced before stop")
+        return produced
+
+    def _commit_point(self, ledger: DeliveryLedger[None]) -> bool | None:
+        """Wait for every output's ack, then commit the stored offsets.
+
+        None: stopped before the broker answered; False: a delivery failed (the ledger
+        rewound to the failed batch, which is read again); True: committed."""
         try:
-            consumer.commit(
-                offsets=[TopicPartition(t, p, o + 1) for (t, p), o in offsets.items()],
-                asynchronous=False,
-            )
-        except KafkaException as exc:  # the next commit covers these offsets
-            return self._warn(last_warning, f"commit failed: {exc}")
-        return last_warning
-
-    def _warn(self, last: float, message: str) -> float:
-        """Log at most one warning every 10 s per query (an outage is not a log flood)."""
-        now = time.monotonic()
-        if now - last >= 10.0:
-            log.warning("query %s: %s", self.query_id, message)
-            return now
-        return last
-
-    def _flush(self, producer: Producer) -> bool:
-        """Wait for every produced record's ack; False if stopped before that happened."""
-        while producer.flush(1.0) > 0:
-            if self._stop.is_set():
-                return False
+            while not ledger.wait(1.0):
+                if self._stop.is_set():
+                    return None
+        except DeliveryFailedError as exc:
+            self.stats.delivery_errors += max(len(exc.errors), 1)
+            self.stats.last_error = exc.errors[-1] if exc.errors else str(exc)
+            self._warn(f"delivery failed: {self.stats.last_error}")
+            time.sleep(0.5)
+            return False
+        failed = ledger.commit(asynchronous=False, quiet=True)
+        if failed is not None:  # the next commit covers these offsets
+            self._warn(f"commit failed: {failed}")
         return True
 
-    def _produce(self, produce: Any, producer: Producer, out: Any) -> None:
-        """The slow path: records with headers, or a full local queue (wait and retry)."""
+    def _close(
+        self,
+        ledger: DeliveryLedger[None],
+        consumer: Consumer,
+        feeder: TableFeeder | None,
+        changelog: Changelog | None,
+    ) -> None:
+        # A clean stop commits what it processed, so a restart neither skips nor repeats;
+        # only acknowledged batches have stored offsets, so this never commits past a loss.
+        with contextlib.suppress(DeliveryFailedError):
+            ledger.wait(5.0)
+        failed = ledger.commit(asynchronous=False, quiet=True)
+        if failed is not None:
+            self._warn(f"commit failed: {failed}")
+        with contextlib.suppress(KafkaException, RuntimeError):
+            consumer.close()
+        ledger.clear()
+        if feeder is not None:
+            feeder.close()
+        if changelog is not None:
+            changelog.close()
+        if self.stats.state == "RUNNING":
+            self.stats.state = "TERMINATED"
+
+    def _warn(self, message: str) -> None:
+        """Log at most one warning every 10 s per query (an outage is not a log flood)."""
+        now = time.monotonic()
+        if now - self._last_warning >= 10.0:
+            log.warning("query %s: %s", self.query_id, message)
+            self._last_warning = now
+
+    def _produce(self, producer: Producer, out: Any, ack: Callable[..., None]) -> bool:
+        """The slow path: records with headers, or a full local queue (wait and retry).
+
+        False if stopped while the local queue stayed full (the record was not produced)."""
         headers = list(out.headers) if out.headers else None
         while True:
             try:
-                produce(
+                producer.produce(
                     out.topic,
                     value=out.value,
                     key=out.key,
                     timestamp=int(out.timestamp or 0),
                     headers=headers,
+                    on_delivery=ack,
                 )
-                self.stats.produced += 1
-                return
+                return True
             except BufferError:
                 if self._stop.is_set():
-                    return  # the batch will not be committed (see _flush)
+                    return False
                 producer.poll(0.05)
 
 
@@ -444,8 +473,11 @@ class Changelog:
         log.info("restored %d state records from %s", count, self.topic)
         return count
 
-    def write(self, producer: Producer) -> int:
-        """Produce every key changed since the last write; returns how many."""
+    def write(self, producer: Producer, on_delivery: Callable[..., None] | None = None) -> int:
+        """Produce every key changed since the last write; returns how many.
+
+        `on_delivery`: the batch's delivery callback (the state joins the batch's outputs)."""
+        kw: dict[str, Any] = {} if on_delivery is None else {"on_delivery": on_delivery}
         n = 0
         for store in self.stores.values():
             for key, value, deleted in store.drain():
@@ -458,7 +490,7 @@ class Changelog:
                     continue
                 while True:
                     try:
-                        producer.produce(self.topic, raw_value, raw_key)
+                        producer.produce(self.topic, raw_value, raw_key, **kw)
                         break
                     except BufferError:
                         producer.poll(0.05)

@@ -380,6 +380,30 @@ def format_expr(e: Expr) -> str:
             parts.append(f"ELSE {format_expr(e.default)}")
         parts.append("END)")
         return " ".join(parts)
+    predicate = _format_predicate(e)
+    if predicate is not None:
+        return predicate
+    if isinstance(e, Arithmetic):
+        return f"({format_expr(e.left)} {e.op} {format_expr(e.right)})"
+    if isinstance(e, Negate):
+        return f"-{format_expr(e.expr)}"
+    if isinstance(e, ArrayCtor):
+        return f"ARRAY[{', '.join(format_expr(i) for i in e.items)}]"
+    if isinstance(e, MapCtor):
+        inner = ", ".join(f"{format_expr(k)}:={format_expr(v)}" for k, v in e.entries)
+        return f"MAP({inner})"
+    if isinstance(e, StructCtor):
+        inner = ", ".join(f"{n}:={format_expr(v)}" for n, v in e.fields)
+        return f"STRUCT({inner})"
+    if isinstance(e, IntervalUnit):
+        return e.unit
+    if isinstance(e, Lambda):
+        return f"({', '.join(e.params)}) => {format_expr(e.body)}"
+    return repr(e)
+
+
+def _format_predicate(e: Expr) -> str | None:
+    """Text of a comparison, logical or membership predicate (None for other nodes)."""
     if isinstance(e, Comparison):
         op = {"IS_DISTINCT": "IS DISTINCT FROM", "IS_NOT_DISTINCT": "IS NOT DISTINCT FROM"}.get(
             e.op, e.op
@@ -401,23 +425,7 @@ def format_expr(e: Expr) -> str:
         n = "NOT " if e.negated else ""
         esc = f" ESCAPE '{e.escape}'" if e.escape else ""
         return f"({format_expr(e.expr)} {n}LIKE {format_expr(e.pattern)}{esc})"
-    if isinstance(e, Arithmetic):
-        return f"({format_expr(e.left)} {e.op} {format_expr(e.right)})"
-    if isinstance(e, Negate):
-        return f"-{format_expr(e.expr)}"
-    if isinstance(e, ArrayCtor):
-        return f"ARRAY[{', '.join(format_expr(i) for i in e.items)}]"
-    if isinstance(e, MapCtor):
-        inner = ", ".join(f"{format_expr(k)}:={format_expr(v)}" for k, v in e.entries)
-        return f"MAP({inner})"
-    if isinstance(e, StructCtor):
-        inner = ", ".join(f"{n}:={format_expr(v)}" for n, v in e.fields)
-        return f"STRUCT({inner})"
-    if isinstance(e, IntervalUnit):
-        return e.unit
-    if isinstance(e, Lambda):
-        return f"({', '.join(e.params)}) => {format_expr(e.body)}"
-    return repr(e)
+    return None
 
 
 def walk(e: Expr) -> list[Expr]:

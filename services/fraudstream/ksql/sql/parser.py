@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from decimal import Decimal
 from functools import lru_cache
 from importlib import resources
-from typing import Any
+from typing import Any, cast
 
 from lark import Lark, Token, Transformer, Tree, v_args
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
@@ -126,10 +126,10 @@ class _ToAst(Transformer[Token, Any]):
         return A.Literal(_string_value(ch[0]), "STRING")
 
     def literal(self, ch: list[Any]) -> A.Literal:
-        return ch[0]
+        return cast(A.Literal, ch[0])
 
     def number(self, ch: list[Any]) -> A.Literal:
-        return ch[0]
+        return cast(A.Literal, ch[0])
 
     @staticmethod
     def _int(text: str) -> A.Literal:
@@ -211,7 +211,7 @@ class _ToAst(Transformer[Token, Any]):
     def unary(self, ch: list[Any]) -> A.Expr:
         op, e = ch
         if str(op) == "+":
-            return e
+            return cast(A.Expr, e)
         if isinstance(e, A.Literal) and e.kind in ("INTEGER", "BIGINT", "DECIMAL", "DOUBLE"):
             if e.kind == "BIGINT" and -e.value == T.INT_MIN:
                 return A.Literal(-e.value, "INTEGER")
@@ -267,7 +267,7 @@ class _ToAst(Transformer[Token, Any]):
         # a bare time unit argument (TIMESTAMPADD(SECONDS, ...)) parses as a column name
         if isinstance(c, A.ColumnRef) and c.source is None and c.name in TIME_UNITS:
             return A.IntervalUnit(c.name)
-        return c
+        return cast(A.Expr, c)
 
     def lambda_expr(self, ch: list[Any]) -> A.Expr:
         *params, body = ch
@@ -318,7 +318,7 @@ class _ToAst(Transformer[Token, Any]):
         return T.struct_of([c for c in _not_token(ch) if c is not None])
 
     def type(self, ch: list[Any]) -> T.SqlType:
-        return ch[0]
+        return cast(T.SqlType, ch[0])
 
     # ---------------------------------------------------------------- durations / windows
     def time_unit(self, ch: list[Any]) -> str:
@@ -359,7 +359,7 @@ class _ToAst(Transformer[Token, Any]):
         return A.Window("SESSION", parts[0].ms, None, ret, grace)
 
     def window_clause(self, ch: list[Any]) -> A.Window:
-        return _not_token(ch)[0]
+        return cast(A.Window, _not_token(ch)[0])
 
     def within_single(self, ch: list[Any]) -> tuple[tuple[int, int], int | None]:
         parts = _not_token(ch)

@@ -1,25 +1,43 @@
-"""Split KSQL text into statements and read each one's leading words.
+"""Split KSQL text into statements and read each one's leading words: THE splitter.
 
 A character scanner (quotes, back-quotes, double quotes, `--` and `/* */` comments) that
-finds the `;` ending each statement and the first few words of it. The server uses it to
-run, record and answer statements one at a time (like ksqlDB); `apply` uses it to learn
-which object a CREATE statement makes. Everything else about a statement is the engine's
-parser's business.
+finds the `;` ending each statement and the first few words of it. The engine and the server
+use it to parse, run, record and answer statements one at a time (a DEFINE changes how the
+statements after it parse, as in ksqlDB); `apply` uses it to learn which object a CREATE
+statement makes. Everything else about a statement is the parser's business.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+__all__ = ["Statement", "normalize_identifier", "split_statements"]
+
 
 @dataclass(frozen=True)
 class Statement:
-    """One statement: its text (with the `;`), its words outside literals, where it starts."""
+    """One statement: its text (with the `;`), its words outside literals, where it starts.
+
+    `span` is the raw piece of the source it came from: from just after the previous `;`
+    (comments and blank lines included) to its own `;` (or the end of the text)."""
 
     text: str
     words: tuple[str, ...] = field(default_factory=tuple)
     start: int = 0
     word_spans: tuple[tuple[int, int], ...] = field(default_factory=tuple)
+    span: tuple[int, int] = (0, 0)
+
+    def piece(self, source: str) -> str:
+        """The raw piece of `source` this statement came from (leading comments included)."""
+        begin, end = self.span
+        return source[begin:end]
+
+    def parser_input(self, source: str) -> str:
+        """The raw piece, preceded by as many newlines as come before it in `source`.
+
+        Parsing this instead of `text` keeps syntax errors' `line:column` relative to the
+        whole source text, as ksqlDB reports them."""
+        return "\n" * source.count("\n", 0, self.span[0]) + self.piece(source)
 
     @property
     def upper_words(self) -> tuple[str, ...]:
@@ -79,14 +97,58 @@ def normalize_identifier(word: str) -> str:
     return word.upper()
 
 
+def _piece(
+    text: str, begin: int, end: int, words: list[str], spans: list[tuple[int, int]]
+) -> Statement:
+    body = text[begin:end]
+    lead = len(body) - len(body.lstrip())
+    return Statement(
+        body.strip(),
+        tuple(words),
+        begin + lead,
+        tuple((a - lead, b - lead) for a, b in spans),
+        (begin, end),
+    )
+
+
+def _skip_quoted(text: str, i: int) -> int:
+    """Index just past the quoted literal/identifier opening at `i` (doubled quotes escape)."""
+    quote, n = text[i], len(text)
+    j = i + 1
+    while j < n:
+        if text[j] == quote:
+            if j + 1 < n and text[j + 1] == quote:
+                j += 2
+                continue
+            break
+        j += 1
+    return j + 1
+
+
+def _skip_word(text: str, i: int) -> int:
+    """Index just past the word (or `${variable}`) starting at `i`."""
+    n = len(text)
+    j = i + 1
+    if text[i] == "$" and j < n and text[j] == "{":
+        k = text.find("}", j)
+        return n if k < 0 else k + 1
+    while j < n and (text[j].isalnum() or text[j] in "_@"):
+        j += 1
+    return j
+
+
 def split_statements(text: str) -> list[Statement]:
-    """Statements in order; comments are kept in the text but not counted as words."""
+    """Statements in order; comments are kept in the text but not counted as words.
+
+    A piece holding nothing but comments and blanks is no statement; any other piece is one
+    (even without words: the parser then reports its syntax error)."""
     out: list[Statement] = []
     n = len(text)
     i = 0
-    start = 0
+    begin = 0  # where the current piece starts (just after the previous `;`)
     words: list[str] = []
     spans: list[tuple[int, int]] = []
+    code = False  # the piece has something besides comments and blanks
     while i < n:
         ch = text[i]
         if ch == "-" and text.startswith("--", i):
@@ -97,59 +159,30 @@ def split_statements(text: str) -> list[Statement]:
             j = text.find("*/", i + 2)
             i = n if j < 0 else j + 2
             continue
-        if ch in "'`\"":
-            j = i + 1
-            while j < n:
-                if text[j] == ch:
-                    if j + 1 < n and text[j + 1] == ch:  # doubled quote escapes itself
-                        j += 2
-                        continue
-                    break
-                j += 1
-            if ch != "'" and len(words) < 64:
-                words.append(text[i : j + 1])
-                spans.append((i - start, j + 1 - start))
-            i = j + 1
-            continue
-        if ch == ";":
-            body = text[start : i + 1]
-            if words:
-                lead = len(body) - len(body.lstrip())
-                out.append(
-                    Statement(
-                        body.strip(),
-                        tuple(words),
-                        start + lead,
-                        tuple((a - lead, b - lead) for a, b in spans),
-                    )
-                )
-            start = i + 1
-            words, spans = [], []
+        if ch.isspace():
             i += 1
             continue
-        if ch.isalpha() or ch == "_" or ch == "$":
-            j = i + 1
-            if ch == "$" and j < n and text[j] == "{":
-                k = text.find("}", j)
-                j = n if k < 0 else k + 1
-            else:
-                while j < n and (text[j].isalnum() or text[j] in "_@"):
-                    j += 1
+        if ch == ";":
+            if code:
+                out.append(_piece(text, begin, i + 1, words, spans))
+            begin, words, spans, code = i + 1, [], [], False
+            i += 1
+            continue
+        code = True
+        if ch in "'`\"":
+            j = _skip_quoted(text, i)
+            if ch != "'" and len(words) < 64:
+                words.append(text[i:j])
+                spans.append((i - begin, j - begin))
+            i = j
+        elif ch.isalpha() or ch in "_$":
+            j = _skip_word(text, i)
             if len(words) < 64:
                 words.append(text[i:j])
-                spans.append((i - start, j - start))
+                spans.append((i - begin, j - begin))
             i = j
-            continue
-        i += 1
-    tail = text[start:]
-    if words:
-        lead = len(tail) - len(tail.lstrip())
-        out.append(
-            Statement(
-                tail.strip(),
-                tuple(words),
-                start + lead,
-                tuple((a - lead, b - lead) for a, b in spans),
-            )
-        )
+        else:
+            i += 1
+    if code:
+        out.append(_piece(text, begin, n, words, spans))
     return out

@@ -7,6 +7,7 @@ import orjson
 import pytest
 
 from fraudstream.ksql.engine.engine import InRecord, KsqlEngine, ProcessingLogEntry
+from fraudstream.ksql.engine.results import VariableList
 from fraudstream.ksql.errors import KsqlParseError, KsqlStatementError, KsqlUnsupportedError
 
 
@@ -94,7 +95,8 @@ def test_define_variables_apply_to_later_statements() -> None:
     assert (src.topic, src.partitions) == ("events", 3)
     (res,) = engine.execute("LIST VARIABLES;")
     # variable names are case-insensitive identifiers
-    names = {v["name"]: v["value"] for v in res.entity["variables"]}
+    assert isinstance(res.outcome, VariableList)
+    names = dict(res.outcome.variables)
     assert names == {"SRC_TOPIC": "events", "PARTS": "3"}
 
 

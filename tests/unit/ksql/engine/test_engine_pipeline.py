@@ -10,6 +10,7 @@ import orjson
 import pytest
 
 from fraudstream.ksql.engine.engine import InMemorySchemaRegistry, InRecord, KsqlEngine, OutRecord
+from fraudstream.ksql.engine.results import SourceDescription, SourceList
 from fraudstream.ksql.errors import KsqlStatementError
 
 FEATURES = ", ".join(f"V{i} DOUBLE" for i in range(1, 29))
@@ -176,14 +177,17 @@ def test_list_describe_drop_and_terminate(
 ) -> None:
     engine, _, _ = setup
     (streams,) = engine.execute("SHOW STREAMS;")
-    names = {s["name"] for s in streams.entity["streams"]}
+    assert isinstance(streams.outcome, SourceList) and streams.outcome.kind == "STREAM"
+    names = {s.name for s in streams.outcome.sources}
     assert {"CREDITCARD_RAW", "CREDITCARD_LIVE"} <= names
     (desc,) = engine.execute("DESCRIBE creditcard_live;")
-    fields = desc.entity["sourceDescription"]["fields"]
-    assert fields[0]["name"] == "ID" and fields[2] == {
-        "name": "USERID",
-        "schema": {"type": "STRING", "fields": None, "memberSchema": None},
-    }
+    assert isinstance(desc.outcome, SourceDescription)
+    columns = desc.outcome.source.columns
+    assert columns[0].name == "ID" and (columns[2].name, str(columns[2].type)) == (
+        "USERID",
+        "STRING",
+    )
+    assert [q.id for q in desc.outcome.write_queries] == ["CSAS_CREDITCARD_LIVE_2"]
     with pytest.raises(KsqlStatementError, match="The following queries read from this source"):
         engine.execute("DROP STREAM creditcard_raw;")
     (term,) = engine.execute("TERMINATE CSAS_CREDITCARD_LIVE_2;")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from fraudstream.ksql.engine.engine import KsqlEngine
+from fraudstream.ksql.engine.explain import ExplainResult
 from fraudstream.ksql.errors import KsqlStatementError
 
 DDL = (
@@ -32,15 +33,15 @@ def test_explain_a_persistent_query_by_id() -> None:
     (qid,) = engine.queries
     (res,) = engine.execute(f"EXPLAIN {qid};")
     assert res.type == "queryDescription"
-    ex = res.explain
-    assert ex is not None
+    ex = res.outcome
+    assert isinstance(ex, ExplainResult)
     assert ex.query_id == qid and ex.query_type == "PERSISTENT" and ex.state == "RUNNING"
     assert ex.sources == ["TX"] and ex.sinks == ["BIG"] and ex.sink_topics == ["BIG"]
     assert [c.name for c in ex.fields] == ["U", "DBL"]
     assert _labels(ex.execution_plan) == [(0, "SINK"), (1, "PROJECT"), (2, "FILTER"), (3, "SOURCE")]
     assert "Predicate: (AMOUNT > 10)" in ex.execution_plan
     assert "Schema: U STRING KEY, DBL DOUBLE" in ex.execution_plan.splitlines()[0]
-    assert res.message == ex.execution_plan
+    assert res.message == ex.execution_plan and res.outcome is ex
 
 
 def test_explain_a_select_plans_without_starting_anything() -> None:
@@ -49,8 +50,9 @@ def test_explain_a_select_plans_without_starting_anything() -> None:
     (res,) = engine.execute(
         "EXPLAIN SELECT t.u, t.amount, n.name FROM tx t JOIN users n ON t.u = n.u EMIT CHANGES;"
     )
-    ex = res.explain
-    assert ex is not None and ex.query_id is None and ex.query_type == "PUSH"
+    ex = res.outcome
+    assert isinstance(ex, ExplainResult)
+    assert ex.query_id is None and ex.query_type == "PUSH"
     assert engine.queries == {}
     assert _labels(ex.execution_plan) == [
         (0, "SINK"),
@@ -70,8 +72,9 @@ def test_explain_a_windowed_aggregate() -> None:
         "WINDOW TUMBLING (SIZE 1 MINUTE) GROUP BY u HAVING COUNT(*) > 2;"
     )
     (qid,) = engine.queries
-    ex = engine.execute(f"EXPLAIN {qid};")[0].explain
-    assert ex is not None and ex.window_type == "TUMBLING"
+    ex = engine.execute(f"EXPLAIN {qid};")[0].outcome
+    assert isinstance(ex, ExplainResult)
+    assert ex.window_type == "TUMBLING"
     text = ex.execution_plan
     assert _labels(text) == [(0, "SINK"), (1, "PROJECT"), (2, "AGGREGATE"), (3, "SOURCE")]
     assert "Group by: U | Aggregates: COUNT(*) | Window: TUMBLING 60000 ms" in text

@@ -11,7 +11,7 @@ import httpx
 import pytest
 from starlette.testclient import TestClient
 
-from fraudstream.ksql.server.service import build_app
+from fraudstream.ksql.server.app import build_app
 from fraudstream.local.watchdog import ksql_probe
 
 

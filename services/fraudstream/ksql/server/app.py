@@ -1,0 +1,274 @@
+"""ksqlDB's REST API over a `KsqlService`, and the server that runs both.
+
+`build_app` exposes the service with starlette (`/info`, `/healthcheck`, `/ksql`, `/query`,
+`/query-stream`) using ksqlDB's request and response shapes; every error body comes from
+`server.entities`. `KsqlServer` runs the service and the app in-process (uvicorn in a
+thread, through `fraudstream.httpserver`: tests) or in the foreground (`fraudstream ksql
+serve`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import AsyncIterator, Mapping
+from typing import Any
+
+import orjson
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.routing import Route
+
+from fraudstream.errors import KsqlError
+from fraudstream.httpserver import HttpServer, http_security_settings
+from fraudstream.ksql.server.entities import StatementFailure, error_body
+from fraudstream.ksql.server.push import PushSession
+from fraudstream.ksql.server.security import DELIMITED, KSQL_V1, http_options
+from fraudstream.ksql.server.service import KsqlService
+from fraudstream.servermetrics import with_metrics
+
+__all__ = ["DELIMITED", "KSQL_V1", "VERSION", "KsqlServer", "build_app"]
+
+log = logging.getLogger(__name__)
+
+VERSION = "0.29.0-fraudstream"
+
+
+# -- HTTP ----------------------------------------------------------------------------------
+
+
+def _json(data: Any, status: int = 200) -> Response:
+    return Response(orjson.dumps(data), status_code=status, media_type=KSQL_V1)
+
+
+async def _body(request: Request) -> dict[str, Any]:
+    raw = await request.body()
+    try:
+        # up to the 1 MiB limit: parsed off the event loop, which keeps streaming push queries
+        data = await asyncio.to_thread(orjson.loads, raw) if raw else None
+    except orjson.JSONDecodeError as exc:
+        raise StatementFailure.generic(400, 40000, f"Invalid JSON in request: {exc}") from None
+    if not isinstance(data, dict):
+        raise StatementFailure.generic(400, 40000, "Request body must be a JSON object")
+    return data
+
+
+async def _query_rows(session: PushSession) -> AsyncIterator[bytes]:
+    """/query: ksqlDB's JSON array of a header, rows and (at the LIMIT) a final message."""
+    schema = ", ".join(f"`{n}` {t}" for n, t in session.columns)
+    yield b"[" + orjson.dumps({"header": {"queryId": session.query_id, "schema": schema}})
+    async for row in session.iter_rows():
+        if row is None:
+            if session.limit_reached:
+                yield b",\n" + orjson.dumps({"finalMessage": "Limit Reached"})
+            break
+        yield b",\n" + orjson.dumps({"row": {"columns": row}})
+    yield b"]\n"
+
+
+def _stream_header(session: PushSession) -> dict[str, Any]:
+    return {
+        "queryId": session.query_id,
+        "columnNames": [n for n, _ in session.columns],
+        "columnTypes": [t for _, t in session.columns],
+    }
+
+
+async def _delimited_rows(session: PushSession) -> AsyncIterator[bytes]:
+    """/query-stream, delimited: one JSON line for the header, then one per row."""
+    yield orjson.dumps(_stream_header(session)) + b"\n"
+    async for row in session.iter_rows():
+        if row is None:
+            break
+        yield orjson.dumps(row) + b"\n"
+
+
+async def _json_rows(session: PushSession) -> AsyncIterator[bytes]:
+    """/query-stream, JSON: one array of the header and the rows."""
+    yield b"[" + orjson.dumps(_stream_header(session))
+    async for row in session.iter_rows():
+        if row is None:
+            break
+        yield b",\n" + orjson.dumps(row)
+    yield b"]\n"
+
+
+def build_app(service: KsqlService) -> Starlette:
+    """The starlette app with ksqlDB's REST endpoints."""
+
+    async def info(_request: Request) -> Response:
+        return _json(
+            {
+                "KsqlServerInfo": {
+                    "version": VERSION,
+                    "kafkaClusterId": "embedded",
+                    "ksqlServiceId": service.service_id,
+                    "serverStatus": "RUNNING" if service.started else "STARTING",
+                }
+            }
+        )
+
+    async def healthcheck(_request: Request) -> Response:
+        # ksqlDB's HealthCheckAgent sets isHealthy = every detail healthy, and its
+        # HealthCheckResource answers EndpointResponse.ok(...): 200 with isHealthy false in
+        # the body when a check fails (not 503). A failed persistent query shows up here as
+        # commandRunner unhealthy. 503 only while the server has not started.
+        runners_ok = all(r.stats.state != "ERROR" for r in service.runners.values())
+        started = service.started
+        details = {
+            "metastore": {"isHealthy": started},
+            "kafka": {"isHealthy": started},
+            "commandRunner": {"isHealthy": started and runners_ok},
+        }
+        body = {
+            "isHealthy": all(d["isHealthy"] for d in details.values()),
+            "details": details,
+            "ksqlServiceId": service.service_id,
+        }
+        return _json(body, 200 if started else 503)
+
+    def run_ksql(data: dict[str, Any]) -> Response:
+        sql = data.get("ksql")
+        if not isinstance(sql, str) or not sql.strip():
+            raise StatementFailure.generic(400, 40000, "Request is missing the 'ksql' field")
+        entities = service.execute(sql, data.get("sessionVariables"), data.get("streamsProperties"))
+        return _json(entities)
+
+    async def ksql(request: Request) -> Response:
+        try:
+            data = await _body(request)
+            return await asyncio.to_thread(run_ksql, data)
+        except StatementFailure as exc:
+            return _json(exc.body, exc.status)
+        except Exception as exc:  # the server answers, it never dies with a request
+            log.exception("/ksql failed")
+            return _json(error_body(50000, str(exc), kind="generic_error"), 500)
+
+    async def _open(request: Request, sql_field: str, props_field: str) -> PushSession:
+        data = await _body(request)
+        sql = data.get(sql_field)
+        if not isinstance(sql, str) or not sql.strip():
+            raise StatementFailure.generic(
+                400, 40000, f"Request is missing the '{sql_field}' field"
+            )
+        session = await asyncio.to_thread(
+            service.open_push_query, sql, data.get("sessionVariables"), data.get(props_field)
+        )
+        session.start()
+        return session
+
+    async def query(request: Request) -> Response:
+        try:
+            session = await _open(request, "ksql", "streamsProperties")
+        except StatementFailure as exc:
+            return _json(exc.body, exc.status)
+        except Exception as exc:
+            log.exception("/query failed")
+            return _json(error_body(50000, str(exc), kind="generic_error"), 500)
+        return StreamingResponse(_query_rows(session), media_type=KSQL_V1)
+
+    async def query_stream(request: Request) -> Response:
+        try:
+            session = await _open(request, "sql", "properties")
+        except StatementFailure as exc:
+            return JSONResponse(exc.body, exc.status)
+        except Exception as exc:
+            log.exception("/query-stream failed")
+            return JSONResponse(error_body(50000, str(exc), kind="generic_error"), 500)
+        if DELIMITED in request.headers.get("accept", ""):
+            return StreamingResponse(_delimited_rows(session), media_type=DELIMITED)
+        return StreamingResponse(_json_rows(session), media_type="application/json")
+
+    async def not_found(request: Request, _exc: Exception) -> Response:
+        return _json(error_body(40400, f"Not found: {request.url.path}", kind="generic_error"), 404)
+
+    return Starlette(
+        routes=[
+            Route("/info", info, methods=["GET"]),
+            Route("/healthcheck", healthcheck, methods=["GET"]),
+            Route("/ksql", ksql, methods=["POST"]),
+            Route("/query", query, methods=["POST"]),
+            Route("/query-stream", query_stream, methods=["POST"]),
+        ],
+        exception_handlers={404: not_found},
+    )
+
+
+class KsqlServer:
+    """The embedded server in one object: `.start()` (background thread), `.stop()`, `.url`."""
+
+    def __init__(
+        self,
+        bootstrap: str,
+        registry_url: str | None = None,
+        host: str = "127.0.0.1",
+        port: int = 8088,
+        *,
+        service_id: str = "default_",
+        command_topic: str | None = None,
+        processing_log_topic: str | None = None,
+        properties: Mapping[str, Any] | None = None,
+    ) -> None:
+        self.host = host
+        self.port = port
+        self.security = http_security_settings()  # FRAUDSTREAM_HTTP_*, docs/security.md
+        self.service = KsqlService(
+            bootstrap,
+            registry_url,
+            service_id=service_id,
+            command_topic=command_topic,
+            processing_log_topic=processing_log_topic,
+            properties=properties,
+        )
+        self._http: HttpServer | None = None
+
+    @property
+    def url(self) -> str:
+        return f"{self.security.scheme}://{self.host}:{self.port}"
+
+    def _server(self) -> HttpServer:
+        return HttpServer(
+            with_metrics(build_app(self.service), "ksql"),
+            self.host,
+            self.port,
+            name="ksql-http",
+            error=KsqlError,
+            **http_options(self.security),
+            graceful_timeout=2,
+        )
+
+    def start(self, timeout: float = 60.0) -> None:
+        """Replay the command topic, restart queries, then serve in a thread."""
+        deadline = time.monotonic() + timeout
+        self.service.start(timeout=timeout)
+        self._http = self._server()
+        try:
+            self._http.start(timeout=max(deadline - time.monotonic(), 1.0))
+        except KsqlError:
+            self.stop()
+            raise
+
+    def serve_forever(self, timeout: float = 60.0) -> None:
+        """Foreground mode for the CLI: serve until SIGINT/SIGTERM, then stop the queries."""
+        self.service.start(timeout=timeout)
+        log.info("KSQL server listening on %s", self.url)
+        try:
+            self._server().run()
+        finally:
+            self.service.stop()
+
+    def stop(self) -> None:
+        if self._http is not None:
+            self._http.stop()
+            self._http = None
+        with contextlib.suppress(Exception):
+            self.service.stop()
+
+    def __enter__(self) -> KsqlServer:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.stop()
