@@ -14,19 +14,17 @@ from __future__ import annotations
 import copy
 import itertools
 import random
-import re
 import string
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from fraudstream.ksql.engine import messages
 from fraudstream.ksql.engine.ddl import (
     build_source,
     check_replace,
     check_serdes,
     resolve_formats,
 )
-from fraudstream.ksql.engine.explain import ExplainResult, explain_query
+from fraudstream.ksql.engine.explain import ExplainResult, explain
 from fraudstream.ksql.engine.formats import (
     SUPPORTED_FORMATS,
     InMemorySchemaRegistry,
@@ -212,26 +210,8 @@ class KsqlEngine:
     ) -> ExplainResult:
         """EXPLAIN <query id>: the running query's plan; EXPLAIN <SELECT>: the plan the
         query would run (planned as a push query, nothing started)."""
-        if stmt.query is None:
-            pq = self._queries.get(stmt.target)
-            if pq is None or pq.plan is None:
-                raise KsqlStatementError(messages.query_does_not_exist(stmt.target), stmt.text)
-            return explain_query(stmt.text, pq, pq.plan, persistent=True)
-        text = re.sub(r"^\s*EXPLAIN\s+", "", stmt.text, flags=re.IGNORECASE)
-        planner = Planner(
-            sources=self._sources,
-            registry=self.schema_registry,
-            properties={**self.properties, **(properties or {})},
-            query_id="explain_" + stmt.query.source.name,
-            statement_text=text,
-            sink_name=None,
-            sink_topic=None,
-            sink_kind=None,
-            sink_props={},
-        )
-        planned = planner.plan(stmt.query, transient=True)
-        assert planned.plan is not None
-        return explain_query(stmt.text, planned.query, planned.plan, persistent=False)
+        props = {**self.properties, **(properties or {})}
+        return explain(stmt, self._queries, self._sources, self.schema_registry, props)
 
     # ------------------------------------------------------------------ dispatch
     def _execute_one(self, stmt: A.Statement, overrides: Mapping[str, Any]) -> StatementResult:

@@ -6,12 +6,20 @@ the rest as ksqlDB's `queryDescription` entity.
 
 from __future__ import annotations
 
+import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
+from fraudstream.ksql.engine import messages
+from fraudstream.ksql.engine.formats import SchemaRegistryLike
 from fraudstream.ksql.engine.plan import PlanNode, SinkNode, SourceNode
-from fraudstream.ksql.engine.topology import BaseQuery, Column
+from fraudstream.ksql.engine.planner import Planner
+from fraudstream.ksql.engine.topology import BaseQuery, Column, DataSource, PersistentQuery
+from fraudstream.ksql.errors import KsqlStatementError
+from fraudstream.ksql.sql import ast as A
 
-__all__ = ["ExplainResult", "explain_query"]
+__all__ = ["ExplainResult", "explain", "explain_query"]
 
 
 @dataclass(frozen=True)
@@ -62,3 +70,34 @@ def explain_query(
         window_type=sink.window.split()[0] if sink is not None and sink.window else None,
         state=query.state if persistent else None,
     )
+
+
+def explain(
+    stmt: A.Explain,
+    queries: Mapping[str, PersistentQuery],
+    sources: Mapping[str, DataSource],
+    registry: SchemaRegistryLike | None,
+    properties: Mapping[str, Any],
+) -> ExplainResult:
+    """EXPLAIN <query id> (a running persistent query) or EXPLAIN <SELECT> (planned as a push
+    query over the current metastore; nothing starts)."""
+    if stmt.query is None:
+        pq = queries.get(stmt.target)
+        if pq is None or pq.plan is None:
+            raise KsqlStatementError(messages.query_does_not_exist(stmt.target), stmt.text)
+        return explain_query(stmt.text, pq, pq.plan, persistent=True)
+    text = re.sub(r"^\s*EXPLAIN\s+", "", stmt.text, flags=re.IGNORECASE)
+    planner = Planner(
+        sources=sources,
+        registry=registry,
+        properties=properties,
+        query_id="explain_" + stmt.query.source.name,
+        statement_text=text,
+        sink_name=None,
+        sink_topic=None,
+        sink_kind=None,
+        sink_props={},
+    )
+    planned = planner.plan(stmt.query, transient=True)
+    assert planned.plan is not None
+    return explain_query(stmt.text, planned.query, planned.plan, persistent=False)
