@@ -24,13 +24,15 @@ from fraudstream.ksql.engine.ddl import (
     check_serdes,
     resolve_formats,
 )
+from fraudstream.ksql.engine.explain import ExplainResult, explain
 from fraudstream.ksql.engine.formats import (
     SUPPORTED_FORMATS,
     InMemorySchemaRegistry,
     SchemaRegistryLike,
 )
+from fraudstream.ksql.engine.formats.timestamps import timestamp_extractor
 from fraudstream.ksql.engine.metastore import Metastore
-from fraudstream.ksql.engine.planner import Planner, timestamp_extractor
+from fraudstream.ksql.engine.planner import Planner
 from fraudstream.ksql.engine.results import (
     CommandStatus,
     FunctionList,
@@ -202,6 +204,14 @@ class KsqlEngine:
         assert isinstance(tq, TransientQuery)
         return tq
 
+    def explain(
+        self, stmt: A.Explain, properties: Mapping[str, Any] | None = None
+    ) -> ExplainResult:
+        """EXPLAIN <query id>: the running query's plan; EXPLAIN <SELECT>: the plan the
+        query would run (planned as a push query, nothing started)."""
+        props = {**self.properties, **(properties or {})}
+        return explain(stmt, self._queries, self._sources, self.schema_registry, props)
+
     # ------------------------------------------------------------------ dispatch
     def _execute_one(self, stmt: A.Statement, overrides: Mapping[str, Any]) -> StatementResult:
         if isinstance(stmt, A.CreateSource):
@@ -235,7 +245,10 @@ class KsqlEngine:
                 f"{stmt.construct} is not supported by the embedded engine", stmt.text
             )
         if isinstance(stmt, A.Explain):
-            raise KsqlUnsupportedError("EXPLAIN is not supported by the embedded engine", stmt.text)
+            result = self.explain(stmt, overrides)
+            return StatementResult(
+                stmt.text, "queryDescription", message=result.execution_plan, outcome=result
+            )
         raise KsqlUnsupportedError(f"Unsupported statement: {type(stmt).__name__}", stmt.text)
 
     def _next_seq(self) -> int:
