@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 
 from fraudstream.testing.datasets import synthetic_dataset
+from fraudstream.trainer.data import RAW_COLUMNS
 
 FULL_ROWS = 284_807
 TARGET_S = 300.0
@@ -63,9 +64,14 @@ def _records(n: int) -> list[dict[str, Any]]:
     ds = synthetic_dataset(n, seed=2, fraud_rate=0.00172)
     out = []
     for i, (row, label) in enumerate(zip(ds.raw, ds.label, strict=True)):
-        rec: dict[str, Any] = {"ID": i, "TIMESTAMP": "2013-09-01T00:00:00Z", "TIME": int(row[29])}
-        rec.update({f"V{k}": float(row[k - 1]) for k in range(1, 29)})
-        rec["AMOUNT"] = float(row[28])
+        col = dict(zip(RAW_COLUMNS, row.tolist(), strict=True))
+        rec: dict[str, Any] = {
+            "ID": i,
+            "TIMESTAMP": "2013-09-01T00:00:00Z",
+            "TIME": int(col["Time"]),
+        }
+        rec.update({f"V{k}": col[f"V{k}"] for k in range(1, 29)})
+        rec["AMOUNT"] = col["Amount"]
         rec["CLASS"] = int(label)
         out.append(rec)
     return out

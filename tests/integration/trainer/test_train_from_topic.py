@@ -37,9 +37,14 @@ def _records(n: int, seed: int, upper: bool = True) -> list[dict[str, Any]]:
     ds = synthetic_dataset(n, seed=seed, fraud_rate=0.05)
     out = []
     for i, (row, label) in enumerate(zip(ds.raw, ds.label, strict=True)):
-        rec: dict[str, Any] = {"ID": i, "TIMESTAMP": "2026-01-01T00:00:00Z", "TIME": int(row[29])}
-        rec.update({v.upper(): float(x) for v, x in zip(V, row[:28], strict=True)})
-        rec["AMOUNT"] = float(row[28])
+        col = dict(zip(RAW_COLUMNS, row.tolist(), strict=True))
+        rec: dict[str, Any] = {
+            "ID": i,
+            "TIMESTAMP": "2026-01-01T00:00:00Z",
+            "TIME": int(col["Time"]),
+        }
+        rec.update({v.upper(): col[v] for v in V})
+        rec["AMOUNT"] = col["Amount"]
         rec["CLASS"] = int(label)
         out.append(rec if upper else {k.lower(): v for k, v in rec.items()})
     return out

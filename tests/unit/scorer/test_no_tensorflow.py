@@ -12,7 +12,7 @@ import numpy as np
 from fraudstream.scorer.service import Scorer
 from fraudstream.scorer.cli import score
 from fraudstream.scorer.reload import ModelWatcher
-from fraudstream.scorer.decode import Decoder
+from fraudstream.serde.ksql_records import RecordDecoder as Decoder
 from fraudstream.model import save_model
 import fraudstream.cli
 from fraudstream.testing.scorer import publish_pca_model
