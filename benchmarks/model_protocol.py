@@ -136,6 +136,18 @@ def main() -> None:
     ap.add_argument("--resamples", type=int, default=1000)
     ap.add_argument("--skip-first-protocol", action="store_true")
     ap.add_argument("--jobs", type=int, default=1, help="Seeds trained in parallel processes.")
+    ap.add_argument(
+        "--parts",
+        type=Path,
+        help="Keep each seed's result here as it completes; seeds found there are reused.",
+    )
+    ap.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="FIELD=JSON",
+        help="Trainer setting override for both protocols, e.g. --set epochs=100.",
+    )
     args = ap.parse_args()
     setup_logging("INFO")
     seeds = list(range(args.seeds))
@@ -144,7 +156,7 @@ def main() -> None:
     res = run_labelled_protocol(args.csv, seeds, args.out, n_boot=args.resamples, jobs=args.jobs)
     t1 = time.monotonic()
     parts = [
-        f"## Time-split protocol ({len(seeds)} seeds, {args.resamples} stratified bootstrap "
+        f"## Time-split protocol ({len(res['runs'])} seeds, {args.resamples} stratified bootstrap "
         f"resamples of the test rows; {t1 - t0:.0f} s)\n",
         f"Test period: {res['runs'][0]['split']['test']} rows, frauds per period "
         f"{json.dumps(res['runs'][0]['frauds'])}. Cells: mean ± std over seeds "

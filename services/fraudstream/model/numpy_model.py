@@ -165,7 +165,8 @@ class NumpyModel:
         x = self.preprocess(x_raw)
         x_hat = self.reconstruct(x)
         terms = self.errors_from_reconstruction(x, x_hat)
-        return self._sup.contributions(x, x - x_hat, terms)
+        logit, contrib = self._sup.contributions(x, x - x_hat, terms)
+        return logit, np.asarray(contrib, np.float64)
 
     @property
     def reference_logit(self) -> float:
@@ -299,8 +300,8 @@ class _Supervised:
             h = act(h @ w + b)
         return np.asarray(h[:, 0], np.float64)
 
-    def contributions(self, x: Array, d: Array, terms: Array) -> tuple[Array, Array]:
-        """(logit, per-feature contributions): each row's contributions sum to
+    def contributions(self, x: Array, d: Array, terms: Array) -> tuple[Array, Any]:
+        """(logit, float32 per-feature contributions): each row's contributions sum to
         `logit - logit(reference)` (DeepLIFT rescale rule; exact up to float32 rounding)."""
         raw = self._raw_blocks(x, d, terms, np.float32)
         pre: Any = self.b0  # float32 throughout (the activations are dtype-preserving)
@@ -338,7 +339,7 @@ class _Supervised:
             per_feature += terms.astype(np.float32) * share[:, None].astype(np.float32)
             if not ok.all():
                 per_feature[~ok] += anomaly[~ok, None] / terms.shape[1]
-        return np.asarray(h[:, 0], np.float64), np.asarray(per_feature, np.float64)
+        return np.asarray(h[:, 0], np.float64), per_feature
 
     def _multiplier(self, pre: Any, out: Any, i: int, act: Callable[[Array], Array]) -> Any:
         """DeepLIFT's rescale multiplier `(out - out_ref) / (pre - pre_ref)`; where the
@@ -356,14 +357,16 @@ class _Supervised:
         """Per-feature terms whose row mean is the hybrid score (see SupervisedSpec)."""
         logit, per_feature = self.contributions(x, d, terms)
         n = per_feature.shape[1]
-        pos = np.maximum(per_feature, 0.0, out=per_feature)
-        pos_sum = pos.sum(axis=1)
+        pos = np.maximum(per_feature, np.float32(0.0), out=per_feature)
+        pos_sum = pos.sum(axis=1, dtype=np.float64)
         score = hybrid_score(logit)
         has = pos_sum > 0
-        pos *= np.where(has, n * score / np.where(has, pos_sum, 1.0), 0.0)[:, None]
+        scale = np.where(has, n * score / np.where(has, pos_sum, 1.0), 0.0)
+        out = pos.astype(np.float64)
+        out *= scale[:, None]
         if not has.all():
-            pos[~has] = score[~has, None]  # nothing pushed towards fraud: spread evenly
-        return pos
+            out[~has] = score[~has, None]  # nothing pushed towards fraud: spread evenly
+        return out
 
 
 def apply_transforms(cols: Array, transforms: Sequence[str]) -> Array:

@@ -23,6 +23,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import typer
 
 from fraudstream.logs import setup_logging
@@ -173,24 +174,83 @@ def labelled_seed(
     }
 
 
+def _labelled_seed_to_disk(
+    csv: Path, seed: int, overrides: dict[str, Any], report_dir: Path | None, parts: Path
+) -> int:
+    """Run one seed and keep its result in `parts/` (a long protocol survives a stop)."""
+    res = labelled_seed(csv, seed, overrides, report_dir)
+    parts.mkdir(parents=True, exist_ok=True)
+    np.savez(
+        parts / f"seed{seed}.npz",
+        labels=res["labels"],
+        weight=res["weight"],
+        **{f"score_{m}": res["scores"][m] for m in MODELS},
+    )
+    (parts / f"seed{seed}.json").write_text(json.dumps(res["row"], default=float) + "\n")
+    return seed
+
+
+def load_parts(parts: Path) -> list[dict[str, Any]]:
+    """The per-seed results written by `_labelled_seed_to_disk`, by seed."""
+    out = []
+    for js in sorted(parts.glob("seed*.json"), key=lambda p: int(p.stem[4:])):
+        row = json.loads(js.read_text())
+        with np.load(js.with_suffix(".npz")) as npz:
+            out.append(
+                {
+                    "row": row,
+                    "labels": npz["labels"],
+                    "weight": float(npz["weight"]),
+                    "scores": {m: npz[f"score_{m}"] for m in MODELS},
+                }
+            )
+    return out
+
+
 def run_labelled_protocol(
     csv: Path,
     seeds: list[int],
     out: Path | None,
     n_boot: int = 1000,
     jobs: int = 1,
+    parts: Path | None = None,
     **overrides: Any,
 ) -> dict[str, Any]:
     """The label-using protocol (module docstring): per-seed metrics, seed means and std,
-    bootstrap intervals of the seed means, and paired hybrid-vs-baseline differences."""
-    results = _map(
-        labelled_seed,
-        [
-            (csv, seed, overrides, out / "time-split" if out is not None and i == 0 else None)
-            for i, seed in enumerate(seeds)
-        ],
-        jobs,
-    )
+    bootstrap intervals of the seed means, and paired hybrid-vs-baseline differences.
+
+    With `parts`, each seed's result is written there as it completes, seeds already there
+    are not trained again, and the summary covers every seed found there."""
+    if parts is None:
+        results = _map(
+            labelled_seed,
+            [
+                (csv, seed, overrides, out / "time-split" if out is not None and i == 0 else None)
+                for i, seed in enumerate(seeds)
+            ],
+            jobs,
+        )
+    else:
+        done = {r["row"]["seed"] for r in load_parts(parts)}
+        todo = [
+            (csv, s, overrides, out / "time-split" if out is not None and i == 0 else None, parts)
+            for i, s in enumerate(seeds)
+            if s not in done
+        ]
+        _map(_labelled_seed_to_disk, todo, jobs)
+        results = load_parts(parts)
+    return summarize_labelled(csv, results, out, n_boot, overrides)
+
+
+def summarize_labelled(
+    csv: Path,
+    results: list[dict[str, Any]],
+    out: Path | None,
+    n_boot: int,
+    overrides: dict[str, Any],
+) -> dict[str, Any]:
+    """Seed means, std, bootstrap intervals and paired differences of per-seed results."""
+    seeds = [r["row"]["seed"] for r in results]
     runs = [r["row"] for r in results]
     # The test rows do not depend on the seed: every seed and model shares the resamples.
     counts = bootstrap.resample_counts(results[0]["labels"], n_boot, BOOTSTRAP_SEED)
