@@ -18,7 +18,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
-from pydantic import Field, ValidationError
+from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from fraudstream.errors import ConfigError
@@ -81,6 +81,19 @@ class Settings(FraudstreamSettings):
     topic_alerts: str = Field("fraud_alerts", description="Anomalous events (Avro).")
     topic_dlq: str = Field("fraud_scores_dlq", description="Dead letters: raw bytes + reason.")
     topic_models: str = Field("fraudstream_models", description="New model announcements.")
+    topic_replication_factor: int = Field(
+        -1,
+        ge=-1,
+        description="Replication factor of every topic the project creates; -1 = the "
+        "broker's default.replication.factor (e.g. 3 where min.insync.replicas=2).",
+    )
+
+    @field_validator("topic_replication_factor")
+    @classmethod
+    def _replication_factor(cls, value: int) -> int:
+        if value == 0:
+            raise ValueError("must be -1 (the broker's default) or at least 1")
+        return value
 
 
 S = TypeVar("S", bound=BaseSettings)

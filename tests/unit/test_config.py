@@ -18,6 +18,7 @@ def test_defaults_are_local_stack(monkeypatch: pytest.MonkeyPatch) -> None:
     assert s.metrics_port == 8000
     assert s.bind_host == "127.0.0.1"
     assert s.topic_live == "creditcardfraud_live_avro"
+    assert s.topic_replication_factor == -1  # the broker's default.replication.factor
 
 
 def test_env_overrides(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -34,6 +35,8 @@ def test_env_overrides(monkeypatch: pytest.MonkeyPatch) -> None:
         ("FRAUDSTREAM_METRICS_PORT", "abc"),
         ("FRAUDSTREAM_METRICS_PORT", "70000"),
         ("FRAUDSTREAM_LOG_LEVEL", "LOUD"),
+        ("FRAUDSTREAM_TOPIC_REPLICATION_FACTOR", "0"),
+        ("FRAUDSTREAM_TOPIC_REPLICATION_FACTOR", "-2"),
     ],
 )
 def test_invalid_value_names_the_variable(

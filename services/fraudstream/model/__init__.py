@@ -12,13 +12,15 @@ from fraudstream.model.errors import (
 )
 from fraudstream.model.manifest import (
     FORMAT_VERSION,
+    HYBRID_FORMAT_VERSION,
     ErrorComponent,
     LayerSpec,
     ModelManifest,
     Preprocessing,
     ScoreSpec,
+    SupervisedSpec,
 )
-from fraudstream.model.numpy_model import NumpyModel
+from fraudstream.model.numpy_model import NumpyModel, hybrid_score
 from fraudstream.model.store import (
     LATEST,
     MANIFEST,
@@ -35,6 +37,7 @@ from fraudstream.model.store import (
 
 __all__ = [
     "FORMAT_VERSION",
+    "HYBRID_FORMAT_VERSION",
     "LATEST",
     "MANIFEST",
     "WEIGHTS",
@@ -48,7 +51,9 @@ __all__ = [
     "NumpyModel",
     "Preprocessing",
     "ScoreSpec",
+    "SupervisedSpec",
     "content_hash",
+    "hybrid_score",
     "list_versions",
     "load_model",
     "make_version",

@@ -17,6 +17,9 @@ from pydantic import BaseModel, ConfigDict, Field, computed_field, field_validat
 from fraudstream.version import __version__, git_commit
 
 FORMAT_VERSION: Literal[1] = 1
+# A hybrid artifact (autoencoder + supervised part) says so with format 2, so a scorer
+# built before hybrids refuses it by its version instead of misreading it.
+HYBRID_FORMAT_VERSION: Literal[2] = 2
 VERSION_RE = re.compile(r"^\d{8}T\d{6}Z-[0-9a-f]{8}$")
 
 Transform = Literal["identity", "log1p", "hour_sin", "hour_cos"]
@@ -146,12 +149,67 @@ class ScoreSpec(BaseModel):
         return None
 
 
-class ModelManifest(BaseModel):
-    """The artifact's `manifest.json` (format_version 1)."""
+SupervisedInput = Literal["features", "errors", "anomaly"]
+
+
+class SupervisedSpec(BaseModel):
+    """The supervised part of a hybrid model: a dense stack that outputs one fraud logit.
+
+    Its input `z` is the concatenation of the `inputs` blocks, each standardized with
+    `input_mean`/`input_std`: `features` = the autoencoder's standardized input `x`,
+    `errors` = the reconstruction error `x - x_hat`, `anomaly` = `log(max(a, 1e-12))` of
+    the autoencoder's own score `a`. The hybrid score is `softplus(logit)` =
+    `-log P(normal)`: monotone in the fraud probability, never negative and not saturated
+    at the top. Its per-feature explanation attributes `logit - logit(reference)` to the
+    inputs with DeepLIFT's rescale rule (exact sum), maps each input to its feature (the
+    anomaly input by the autoencoder's own per-feature terms) and splits the score over
+    the features in proportion to their positive contributions.
+    """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    format_version: Literal[1] = FORMAT_VERSION
+    kind: Literal["dense_logit"] = "dense_logit"
+    inputs: list[SupervisedInput] = Field(min_length=1)
+    input_mean: list[float]
+    input_std: list[float]
+    reference: list[float] = Field(description="Standardized reference input for attribution.")
+    layers: list[LayerSpec] = Field(min_length=1, description="Dense stack; the last has 1 unit.")
+
+    @field_validator("inputs")
+    @classmethod
+    def _unique_inputs(cls, v: list[SupervisedInput]) -> list[SupervisedInput]:
+        if len(set(v)) != len(v):
+            raise ValueError("supervised inputs must be unique")
+        return v
+
+    @model_validator(mode="after")
+    def _shapes(self) -> SupervisedSpec:
+        n = len(self.input_mean)
+        if len(self.input_std) != n or len(self.reference) != n:
+            raise ValueError(
+                f"input_mean ({n}), input_std ({len(self.input_std)}) and reference "
+                f"({len(self.reference)}) must have the same length"
+            )
+        if not all(math.isfinite(v) for v in (*self.input_mean, *self.reference)):
+            raise ValueError("input_mean and reference must be finite")
+        if not all(math.isfinite(s) and s > 0 for s in self.input_std):
+            raise ValueError("input_std must be finite and > 0")
+        last = self.layers[-1]
+        if last.units != 1 or last.activation != "linear":
+            raise ValueError("the supervised stack must end in 1 linear unit (the logit)")
+        return self
+
+    def input_size(self, n_features: int) -> int:
+        """Width of `z` for a model with `n_features` features."""
+        return sum(1 if b == "anomaly" else n_features for b in self.inputs)
+
+
+class ModelManifest(BaseModel):
+    """The artifact's `manifest.json` (format_version 1; 2 with a supervised part)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    format_version: Literal[1, 2] = FORMAT_VERSION
     version: str = Field(description="YYYYMMDDTHHMMSSZ-<8 hex of the content hash>.")
     created_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
     features: list[str] = Field(min_length=1, description="Model input features, in order.")
@@ -176,6 +234,9 @@ class ModelManifest(BaseModel):
     built_by: dict[str, str] = Field(
         default_factory=lambda: {"fraudstream": __version__, "commit": git_commit()},
         description="The fraudstream version and git commit that wrote this artifact.",
+    )
+    supervised: SupervisedSpec | None = Field(
+        None, description="Hybrid models only: the supervised part over inputs and errors."
     )
 
     @computed_field  # type: ignore[prop-decorator]
@@ -230,4 +291,22 @@ class ModelManifest(BaseModel):
         size = self.score.size()
         if size is not None and size != n:
             raise ValueError(f"score ({self.score.kind}) has {size} entries, features has {n}")
+        hybrid = self.supervised is not None
+        if hybrid != (self.format_version == HYBRID_FORMAT_VERSION):
+            raise ValueError(
+                f"format_version {self.format_version} "
+                + ("needs a supervised part" if not hybrid else "cannot hold a supervised part")
+            )
+        if self.supervised is not None:
+            width = self.supervised.input_size(n)
+            if len(self.supervised.input_mean) != width:
+                raise ValueError(
+                    f"supervised inputs {self.supervised.inputs} are {width} wide; "
+                    f"input_mean has {len(self.supervised.input_mean)}"
+                )
         return self
+
+    @property
+    def is_hybrid(self) -> bool:
+        """True when the artifact carries a supervised part (format 2)."""
+        return self.supervised is not None

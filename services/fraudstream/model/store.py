@@ -23,11 +23,14 @@ from pydantic import ValidationError
 
 from fraudstream.model.errors import ModelCorruptError, ModelError, ModelNotFoundError
 from fraudstream.model.manifest import VERSION_RE, ModelManifest
-from fraudstream.model.numpy_model import NumpyModel, check_weights
+from fraudstream.model.numpy_model import NumpyModel, check_supervised_weights, check_weights
 
 MANIFEST = "manifest.json"
 WEIGHTS = "weights.npz"
 KERAS = "model.keras"
+CLASSIFIER_KERAS = "classifier.keras"
+# Supervised-part arrays of a hybrid in weights.npz: SW0, Sb0, SW1, Sb1, ...
+SUPERVISED_PREFIX = "S"
 METRICS = "metrics.json"
 CARD = "README.md"
 LATEST = "LATEST"
@@ -60,13 +63,17 @@ def save_model(
     weights: Weights,
     keras_path: Path | str | None = None,
     extra_files: Mapping[str, str | bytes] | None = None,
+    supervised_weights: Weights | None = None,
+    classifier_keras_path: Path | str | None = None,
 ) -> Path:
     """Write `model_dir/<manifest.version>/` atomically and return its path.
 
-    `extra_files` maps file names (e.g. metrics.json, README.md) to their content. LATEST is
-    not touched: call `write_latest` once the caller is satisfied with the artifact.
+    `extra_files` maps file names (e.g. metrics.json, README.md) to their content. A hybrid
+    manifest needs `supervised_weights` (stored beside the autoencoder's as SW0, Sb0, ...).
+    LATEST is not touched: call `write_latest` once the caller is satisfied with the artifact.
     """
     check_weights(manifest, weights)
+    check_supervised_weights(manifest, supervised_weights)
     root = Path(model_dir)
     root.mkdir(parents=True, exist_ok=True)
     final = root / manifest.version
@@ -81,11 +88,23 @@ def save_model(
         for i, (w, b) in enumerate(weights):
             arrays[f"W{i}"] = np.asarray(w)
             arrays[f"b{i}"] = np.asarray(b)
+        for i, (w, b) in enumerate(supervised_weights or []):
+            arrays[f"{SUPERVISED_PREFIX}W{i}"] = np.asarray(w)
+            arrays[f"{SUPERVISED_PREFIX}b{i}"] = np.asarray(b)
         with (tmp / WEIGHTS).open("wb") as fh:
             np.savez(fh, **arrays)  # type: ignore[arg-type]
-        (tmp / MANIFEST).write_text(manifest.model_dump_json(indent=2) + "\n")
+        (tmp / MANIFEST).write_text(
+            manifest.model_dump_json(
+                indent=2,
+                # A plain autoencoder's manifest stays exactly as before hybrids existed.
+                exclude={"supervised"} if manifest.supervised is None else None,
+            )
+            + "\n"
+        )
         if keras_path is not None:
             shutil.copyfile(keras_path, tmp / KERAS)
+        if classifier_keras_path is not None:
+            shutil.copyfile(classifier_keras_path, tmp / CLASSIFIER_KERAS)
         for name, content in (extra_files or {}).items():
             if "/" in name or name.startswith("."):
                 raise ModelError(f"extra file name {name!r} must be a plain file name")
@@ -116,17 +135,21 @@ def read_manifest(version_dir: Path | str) -> ModelManifest:
         raise ModelCorruptError(f"{path}: unreadable manifest: {exc}") from None
 
 
-def read_weights(version_dir: Path | str, n_layers: int) -> list[tuple[NDArray[Any], NDArray[Any]]]:
-    """Load W0,b0..W{n-1},b{n-1} from `weights.npz` (no pickles)."""
+def read_weights(
+    version_dir: Path | str, n_layers: int, prefix: str = ""
+) -> list[tuple[NDArray[Any], NDArray[Any]]]:
+    """Load {prefix}W0,{prefix}b0..{prefix}W{n-1},{prefix}b{n-1} from `weights.npz`
+    (no pickles); prefix "S" reads a hybrid's supervised part."""
     path = Path(version_dir) / WEIGHTS
     if not path.is_file():
         raise ModelNotFoundError(f"no {WEIGHTS} in {Path(version_dir)}")
+    names = [(f"{prefix}W{i}", f"{prefix}b{i}") for i in range(n_layers)]
     try:
         with np.load(path, allow_pickle=False) as npz:
-            missing = [k for i in range(n_layers) for k in (f"W{i}", f"b{i}") if k not in npz.files]
+            missing = [k for pair in names for k in pair if k not in npz.files]
             if missing:
                 raise ModelCorruptError(f"{path}: missing arrays {', '.join(missing)}")
-            return [(npz[f"W{i}"], npz[f"b{i}"]) for i in range(n_layers)]
+            return [(npz[w], npz[b]) for w, b in names]
     except ModelError:
         raise
     except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
@@ -147,7 +170,12 @@ def load_model(path: Path | str) -> NumpyModel:
         p = latest
     manifest = read_manifest(p)
     weights = read_weights(p, len(manifest.layers))
-    return NumpyModel(manifest, weights)
+    supervised = (
+        read_weights(p, len(manifest.supervised.layers), SUPERVISED_PREFIX)
+        if manifest.supervised is not None
+        else None
+    )
+    return NumpyModel(manifest, weights, supervised)
 
 
 def resolve_latest(model_dir: Path | str) -> Path | None:

@@ -17,9 +17,10 @@ def _fmt(v: Any) -> str:
 def model_card(m: ModelManifest, metrics: dict[str, Any]) -> str:
     """Markdown: what the model is, how it was trained, how well it did, how to use it."""
     t = m.training
-    ae = metrics.get("autoencoder", {})
     at = metrics.get("at_threshold", {})
-    rows = [("autoencoder", ae), *metrics.get("baselines", {}).items()]
+    served = [("hybrid", metrics.get("hybrid", {}))] if m.is_hybrid else []
+    rows = [*served, ("autoencoder", metrics.get("autoencoder", {}))]
+    rows += list(metrics.get("baselines", {}).items())
     table = "\n".join(
         f"| {name} | {_fmt(r.get('roc_auc'))} | {_fmt(r.get('average_precision'))} | "
         f"{_fmt(r.get('weighted_average_precision'))} | {_fmt(r.get('recall_at_fpr_0.001'))} | "
@@ -44,8 +45,7 @@ def model_card(m: ModelManifest, metrics: dict[str, Any]) -> str:
     acts = ", ".join(s.activation for s in m.layers)
     return f"""# Model card: {m.version}
 
-Dense autoencoder for card-fraud anomaly detection, trained by `fraudstream train` on normal
-transactions only. An event is anomalous when its score exceeds **{m.threshold:.6g}**.
+{_what(m, metrics)} An event is anomalous when its score exceeds **{m.threshold:.6g}**.
 
 ## Inputs
 - Raw columns the scorer supplies, in order: `{", ".join(m.raw_inputs)}`.
@@ -60,10 +60,10 @@ transactions only. An event is anomalous when its score exceeds **{m.threshold:.
   training period in time), seed {t.get("seed")}, {t.get("epochs_run")} epochs run
   (best {t.get("best_epoch")}), batch {t.get("batch_size")}.
 - Score: `{m.score.kind}`. {_score_text(m.score.kind)}
-- Threshold: `{m.threshold_strategy}` {json.dumps(m.threshold_params)}, chosen on the
-  validation split (never on the test split).
+{_hybrid_text(m)}- Threshold: `{m.threshold_strategy}` {json.dumps(m.threshold_params)}, chosen on
+  the validation split (never on the test split).
 
-## Evaluation (time-ordered test split: last normals + frauds)
+## Evaluation ({_test_text(m, metrics)})
 Weighted columns weight each test normal by {_fmt(metrics.get("normal_weight"))} so frauds
 have their real prevalence (0.172 %).
 
@@ -93,6 +93,48 @@ network for Keras users. Keras/NumPy score parity (max relative difference):
 - Trained on the labelled stream only; the threshold assumes the normal traffic of the
   validation period. Re-train when the alert rate drifts.
 - Precision depends on the fraud prevalence; weighted figures assume 0.172 %.
+"""
+
+
+def _what(m: ModelManifest, metrics: dict[str, Any]) -> str:
+    if m.is_hybrid:
+        return (
+            "**Hybrid** card-fraud detector trained by `fraudstream train`: a dense autoencoder "
+            "learnt from normal transactions (the anomaly score for fraud never seen before) "
+            "plus a supervised part learnt from the labelled frauds of the training period, "
+            "combined into one score."
+        )
+    return (
+        "Dense autoencoder for card-fraud anomaly detection, trained by `fraudstream train` on "
+        "normal transactions only."
+    )
+
+
+def _test_text(m: ModelManifest, metrics: dict[str, Any]) -> str:
+    if m.is_hybrid:
+        fr = metrics.get("frauds", {})
+        return (
+            "labelled rows ordered by time: first 60 % train, next 20 % validate, last 20 % "
+            f"test; labelled frauds per period {json.dumps(fr)}"
+        )
+    return "time-ordered test split: last normals + frauds"
+
+
+def _hybrid_text(m: ModelManifest) -> str:
+    s = m.supervised
+    if s is None:
+        return ""
+    dims = "-".join(str(x.units) for x in s.layers)
+    c = m.training.get("classifier", {})
+    return f"""- Supervised part: dense {len(s.input_mean)}-{dims} (tanh, linear logit) over
+  {", ".join(s.inputs)} (the autoencoder's standardized input, its per-feature
+  reconstruction error, the log of its anomaly score), trained with binary cross-entropy,
+  each fraud weighted {_fmt(c.get("fraud_weight"))}, early stopping on the validation period
+  ({c.get("epochs_run")} epochs run, best {c.get("best_epoch")}).
+- Hybrid score: `softplus(logit)` = -log P(normal). Explanation: the logit's DeepLIFT
+  contributions per feature (the anomaly input shared by the autoencoder's own terms); the
+  score is split over the features with positive contributions, so the top features are
+  the ones that pushed the event towards fraud.
 """
 
 

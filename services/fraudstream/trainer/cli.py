@@ -58,7 +58,8 @@ def train(
     ),
     output: OutputFormat = output_option(),
 ) -> None:
-    """Train the autoencoder on a bounded snapshot and publish a new model version."""
+    """Train on a bounded snapshot and publish a new model version: the hybrid when the
+    snapshot's training period holds labelled frauds, else the plain autoencoder."""
     from fraudstream.logs import setup_logging
 
     base = load_settings(Settings)
@@ -98,8 +99,8 @@ def train(
 
         do_announce(base.kafka_bootstrap, base.topic_models, outcome.manifest, str(outcome.path))
         log.info("announced %s on %s", outcome.version, base.topic_models)
-    ae = outcome.metrics.get("autoencoder", {})
-    line = f"model {outcome.version} -> {outcome.path}" + (
+    ae = outcome.metrics.get(outcome.served, {})
+    line = f"model {outcome.version} ({outcome.served}) -> {outcome.path}" + (
         f" (test ROC-AUC {ae['roc_auc']:.3f}, weighted AP "
         f"{ae['weighted_average_precision']:.3f}, recall@1%FPR {ae['recall_at_fpr_0.01']:.3f})"
         if ae
@@ -109,6 +110,7 @@ def train(
         "version": outcome.version,
         "path": str(outcome.path),
         "published": publish,
+        "served": outcome.served,
         "metrics": outcome.metrics,
     }
     emit(data, output, table=line)

@@ -159,6 +159,51 @@ class _Progress:
         return _Cb()
 
 
+class _PlateauSchedule:
+    """Relative plateau detection on val_loss: halve the learning rate after `lr_patience`
+    epochs without a `min_delta` (relative) improvement, stop after `patience`, restore
+    the weights of the lowest val_loss. (Keras' EarlyStopping and ReduceLROnPlateau only
+    know absolute deltas, which do not carry across loss scales.)"""
+
+    def __new__(cls, patience: int, min_delta: float, lr_patience: int, lr_factor: float) -> Any:
+        import keras
+
+        class _Cb(keras.callbacks.Callback):
+            def __init__(self) -> None:
+                super().__init__()
+                self.ref = float("inf")  # last val_loss that counted as an improvement
+                self.lowest = float("inf")
+                self.best_weights: Any = None
+                self.wait = 0
+                self.lr_wait = 0
+
+            def on_epoch_end(self, epoch: int, logs: dict[str, float] | None = None) -> None:
+                val = (logs or {}).get("val_loss")
+                if val is None:
+                    return
+                if val < self.lowest:
+                    self.lowest = float(val)
+                    self.best_weights = self.model.get_weights()
+                if val < self.ref * (1.0 - min_delta):
+                    self.ref = float(val)
+                    self.wait = self.lr_wait = 0
+                    return
+                self.wait += 1
+                self.lr_wait += 1
+                if self.wait >= patience:
+                    self.model.stop_training = True
+                elif lr_patience > 0 and self.lr_wait >= lr_patience:
+                    lr = self.model.optimizer.learning_rate
+                    lr.assign(float(keras.ops.convert_to_numpy(lr)) * lr_factor)
+                    self.lr_wait = 0
+
+            def on_train_end(self, logs: dict[str, float] | None = None) -> None:
+                if self.best_weights is not None:
+                    self.model.set_weights(self.best_weights)
+
+        return _Cb()
+
+
 def train_autoencoder(
     x_train: NDArray[np.float64],
     x_val: NDArray[np.float64],
@@ -168,7 +213,6 @@ def train_autoencoder(
 ) -> TrainResult:
     """Fit on normal rows only; early stopping restores the best validation epoch."""
     tensorflow(settings.threads)
-    import keras
 
     k = settings.ensemble
     model, serve = build_model(
@@ -179,12 +223,16 @@ def train_autoencoder(
         members=k,
         steps_per_execution=settings.steps_per_execution,
     )
+    # Early stopping decides when training ends: an improvement of val_loss smaller than
+    # `min_delta` (relative) does not count; after `lr_patience` epochs without one the
+    # learning rate is multiplied by `lr_factor`, after `patience` training stops, and the
+    # weights of the lowest val_loss are kept. Before this, every run hit the epoch cap
+    # with the loss still creeping down.
     callbacks: list[Any] = [
-        keras.callbacks.EarlyStopping(
-            monitor="val_loss", patience=settings.patience, restore_best_weights=True
-        ),
+        _PlateauSchedule(settings.patience, settings.min_delta, settings.lr_patience,
+                         settings.lr_factor),
         _Progress(settings.epochs),
-    ]
+    ]  # fmt: skip
     if log_dir is not None:
         callbacks.append(TensorBoardLogger(log_dir))
     xt = x_train.astype(np.float32)

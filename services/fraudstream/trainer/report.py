@@ -54,7 +54,7 @@ def _roc(o: TrainOutcome, path: Path) -> Path:
     fig, ax = plt.subplots(figsize=(6, 5))
     for name, s in o.test_scores.items():
         fpr, tpr, _ = roc_curve(y, s)
-        ax.plot(fpr, tpr, label=name, lw=2 if name == "autoencoder" else 1)
+        ax.plot(fpr, tpr, label=name, lw=2 if name == o.served else 1)
     ax.set_xscale("log")
     ax.set_xlim(1e-3, 1)
     for f in (0.001, 0.01):
@@ -77,7 +77,7 @@ def _pr(o: TrainOutcome, path: Path) -> Path:
     fig, ax = plt.subplots(figsize=(6, 5))
     for name, s in o.test_scores.items():
         p, r, _ = precision_recall_curve(y, s, sample_weight=w)
-        ax.plot(r, p, label=name, lw=2 if name == "autoencoder" else 1)
+        ax.plot(r, p, label=name, lw=2 if name == o.served else 1)
     ax.set(
         xlabel="recall",
         ylabel="precision (normals weighted to real prevalence)",
@@ -93,7 +93,7 @@ def _pr(o: TrainOutcome, path: Path) -> Path:
 def _hist(o: TrainOutcome, path: Path) -> Path:
     plt = _plt()
     assert o.test_labels is not None
-    s = o.test_scores["autoencoder"]
+    s = o.test_scores[o.served]
     lo = max(float(np.min(s)), 1e-6)
     bins = np.logspace(np.log10(lo), np.log10(float(np.max(s)) + 1e-9), 60)
     fig, ax = plt.subplots(figsize=(7, 4.5))
@@ -103,7 +103,7 @@ def _hist(o: TrainOutcome, path: Path) -> Path:
     ax.axvline(o.manifest.threshold, color="k", ls="--", label="threshold")
     ax.set_xscale("log")
     ax.set(
-        xlabel=f"score ({o.manifest.score.kind}, log)",
+        xlabel=f"score ({o.served if o.served == 'hybrid' else o.manifest.score.kind}, log)",
         ylabel="rows (log)",
         title="Anomaly scores on the test split",
     )
@@ -121,7 +121,7 @@ def _loss(history: dict[str, list[float]], path: Path) -> Path:
         if k in history:
             ax.plot(range(1, len(history[k]) + 1), history[k], label=k)
     ax.set_yscale("log")
-    ax.set(xlabel="epoch", ylabel="MSE (standardized)", title="Training curves")
+    ax.set(xlabel="epoch", ylabel="MSE (standardized)", title="Autoencoder training curves")
     ax.legend()
     fig.tight_layout()
     fig.savefig(path, dpi=100)
@@ -135,7 +135,8 @@ def _f(v: Any) -> str:
 
 def markdown(o: TrainOutcome, title: str = "") -> str:
     m = o.metrics
-    rows = [("autoencoder", m.get("autoencoder", {})), *m.get("baselines", {}).items()]
+    served = [("hybrid", m.get("hybrid", {}))] if o.served == "hybrid" else []
+    rows = [*served, ("autoencoder", m.get("autoencoder", {})), *m.get("baselines", {}).items()]
     table = "\n".join(
         f"| {n} | {_f(r.get('roc_auc'))} | {_f(r.get('average_precision'))} | "
         f"{_f(r.get('weighted_average_precision'))} | {_f(r.get('recall_at_fpr_0.001'))} | "
@@ -146,9 +147,11 @@ def markdown(o: TrainOutcome, title: str = "") -> str:
     c = at.get("confusion", {})
     return f"""# Evaluation report{(": " + title) if title else ""}
 
-Model `{o.version}`; score `{o.manifest.score.kind}`; threshold `{o.manifest.threshold_strategy}`
+Model `{o.version}` ({o.served}); autoencoder score `{o.manifest.score.kind}`; threshold
+`{o.manifest.threshold_strategy}`
 {json.dumps(o.manifest.threshold_params)} = {o.manifest.threshold:.6g} (chosen on validation).
-Split sizes {json.dumps(m.get("split", {}))}; test normals weighted x{_f(m.get("normal_weight"))}.
+Split sizes {json.dumps(m.get("split", {}))}, labelled frauds {json.dumps(m.get("frauds", {}))};
+test normals weighted x{_f(m.get("normal_weight"))}.
 
 | model | ROC-AUC | AP | weighted AP | recall @ FPR 0.1 % | recall @ FPR 1 % |
 |---|---|---|---|---|---|

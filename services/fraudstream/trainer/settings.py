@@ -46,13 +46,50 @@ class TrainerSettings(FraudstreamSettings):
     covariance: Literal["classic", "robust", "both"] = Field(
         "classic", description="mahalanobis: error covariance estimate (see trainer/scoring.py)."
     )
+    # hybrid: autoencoder + supervised part (issue 17)
+    hybrid: Literal["auto", "off"] = Field(
+        "auto",
+        description="auto: train the hybrid when the training period holds enough labelled "
+        "frauds (else the plain autoencoder); off: always the plain autoencoder.",
+    )
+    hybrid_min_frauds: int = Field(
+        20, ge=1, description="Labelled frauds the training period needs for a hybrid."
+    )
+    classifier_units: list[int] = Field(
+        default=[16], description="Hidden widths of the supervised part (then 1 logit)."
+    )
+    classifier_inputs: list[Literal["features", "errors", "anomaly"]] = Field(
+        default=["features", "errors", "anomaly"],
+        description="Inputs of the supervised part (see model.manifest.SupervisedSpec).",
+    )
+    classifier_epochs: int = Field(400, ge=1, description="Supervised part: maximum epochs.")
+    classifier_patience: int = Field(
+        30, ge=1, description="Supervised part: early-stopping patience (validation loss)."
+    )
+    classifier_learning_rate: float = Field(3e-3, gt=0)
+    classifier_batch_size: int = Field(128, ge=1)
+    classifier_l2: float = Field(1e-3, ge=0, description="L2 penalty on the supervised kernels.")
+    fraud_weight: float = Field(
+        0.0,
+        ge=0,
+        description="Loss weight of a fraud row (0: balanced, n_normal / n_fraud in training).",
+    )
     # optimisation
     epochs: int = Field(
-        100, ge=1, description="Maximum epochs (early stopping usually ends first)."
+        300, ge=1, description="Maximum epochs (the plateau schedule usually ends first)."
     )
     batch_size: int = Field(64, ge=1)
     learning_rate: float = Field(1e-3, gt=0)
-    patience: int = Field(10, ge=1, description="Early-stopping patience on validation loss.")
+    patience: int = Field(
+        10, ge=1, description="Stop after this many epochs without a min_delta improvement."
+    )
+    min_delta: float = Field(
+        1e-3, ge=0, lt=1, description="Relative val-loss improvement that resets the patience."
+    )
+    lr_patience: int = Field(
+        5, ge=0, description="Halve the learning rate after this many flat epochs (0: never)."
+    )
+    lr_factor: float = Field(0.5, gt=0, lt=1, description="Learning-rate reduction factor.")
     seed: int = Field(42, description="Seeds NumPy, Python and TensorFlow.")
     threads: int = Field(2, ge=1, description="TensorFlow intra-op threads (shared machine).")
     steps_per_execution: int = Field(

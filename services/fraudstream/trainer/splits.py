@@ -5,6 +5,11 @@ the threshold), the last part tests. Frauds are never trained on; by default the
 to the test set (the protocol). The `precision` threshold needs labelled frauds in the
 validation set, so `frauds_in_val` moves every other fraud (in time order) there.
 Unlabelled rows (-1) may join training, never validation or test.
+
+`labelled_time_split` is the protocol for models that learn from labels (issue 17): all
+labelled rows, normals and frauds, ordered by Time; the first 60 % of them train, the next
+20 % validate, the last 20 % test, so each fraud falls in the period of its own time and
+the model is always judged on transactions later than any it learnt from.
 """
 
 from __future__ import annotations
@@ -64,3 +69,45 @@ def time_split(
     else:
         test = np.concatenate([test, frauds])
     return Split(train=np.sort(train), val=np.sort(val), test=np.sort(test))
+
+
+def labelled_time_split(
+    time: NDArray[np.float64],
+    label: NDArray[np.int64],
+    val_fraction: float = 0.2,
+    test_fraction: float = 0.2,
+    use_unlabeled: bool = False,
+    min_normal_rows: int = 100,
+) -> Split:
+    """Row indices of train / validation / test over all labelled rows by Time.
+
+    Training holds the first `1 - val - test` share of the labelled rows (normals and
+    frauds), then validation, then test. Unlabelled rows join training (before the
+    validation period) only with `use_unlabeled`.
+    """
+    rows = np.flatnonzero(label != -1)
+    rows = rows[np.argsort(time[rows], kind="stable")]
+    n = len(rows)
+    n_train = round(n * (1.0 - val_fraction - test_fraction))
+    n_val = round(n * val_fraction)
+    train = rows[:n_train]
+    val = rows[n_train : n_train + n_val]
+    test = rows[n_train + n_val :]
+    n_normal = int((label[train] == 0).sum())
+    if n_normal < min_normal_rows or len(val) < 1 or len(test) < 1:
+        raise NotEnoughDataError(
+            f"{n} labelled rows give {n_normal} normal rows for training (minimum "
+            f"{min_normal_rows}), {len(val)} for validation and {len(test)} for testing"
+        )
+    if use_unlabeled:
+        unl = np.flatnonzero(label == -1)
+        train = np.concatenate([train, unl[time[unl] < time[val[0]]]])
+    return Split(train=np.sort(train), val=np.sort(val), test=np.sort(test))
+
+
+def frauds_in(split: Split, label: NDArray[np.int64]) -> dict[str, int]:
+    """Labelled frauds per period (decides whether a hybrid can be trained)."""
+    return {
+        name: int((label[idx] == 1).sum())
+        for name, idx in (("train", split.train), ("val", split.val), ("test", split.test))
+    }

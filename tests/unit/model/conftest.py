@@ -10,7 +10,15 @@ import numpy as np
 import pytest
 
 from fraudstream.events import FEATURE_COLUMNS
-from fraudstream.model import LayerSpec, ModelManifest, Preprocessing, ScoreSpec, make_version
+from fraudstream.model import (
+    HYBRID_FORMAT_VERSION,
+    LayerSpec,
+    ModelManifest,
+    Preprocessing,
+    ScoreSpec,
+    SupervisedSpec,
+    make_version,
+)
 
 Weights = list[tuple[np.ndarray, np.ndarray]]
 
@@ -55,6 +63,42 @@ def _build(
         score=score or ScoreSpec(),
     )
     return manifest, weights
+
+
+def _build_hybrid(
+    seed: int = 0,
+    inputs: tuple[str, ...] = ("features", "errors", "anomaly"),
+    units: tuple[int, ...] = (16,),
+    score: ScoreSpec | None = None,
+) -> tuple[ModelManifest, Weights, Weights]:
+    """A random hybrid: the autoencoder of `_build` plus a supervised stack."""
+    manifest, weights = _build(seed=seed, score=score)
+    rng = np.random.default_rng(seed + 100)
+    n = len(manifest.features)
+    width = sum(1 if b == "anomaly" else n for b in inputs)
+    dims = [width, *units, 1]
+    acts = ["tanh"] * len(units) + ["linear"]
+    sup_weights: Weights = [
+        (rng.normal(0, 0.4, (i, o)).astype(np.float32), rng.normal(0, 0.1, o).astype(np.float32))
+        for i, o in itertools.pairwise(dims)
+    ]
+    spec = SupervisedSpec(
+        inputs=list(inputs),  # type: ignore[arg-type]
+        input_mean=rng.normal(0, 0.2, width).tolist(),
+        input_std=rng.uniform(0.5, 2.0, width).tolist(),
+        reference=rng.normal(0, 0.1, width).tolist(),
+        layers=[LayerSpec(units=d, activation=a) for d, a in zip(dims[1:], acts, strict=True)],
+    )
+    hybrid = manifest.model_copy(
+        update={"supervised": spec, "format_version": HYBRID_FORMAT_VERSION}
+    )
+    return ModelManifest.model_validate(hybrid.model_dump()), weights, sup_weights
+
+
+@pytest.fixture
+def build_hybrid() -> Callable[..., tuple[ModelManifest, Weights, Weights]]:
+    """Factory: (manifest, autoencoder weights, supervised weights) of a random hybrid."""
+    return _build_hybrid
 
 
 @pytest.fixture

@@ -50,3 +50,27 @@ def test_too_few_normals() -> None:
     time, label = _data(n_normal=100)
     with pytest.raises(NotEnoughDataError, match="60 for training \\(minimum 100\\)"):
         time_split(time, label, min_normal_rows=100)
+
+
+def test_labelled_split_orders_all_labelled_rows_by_time() -> None:
+    from fraudstream.trainer.splits import frauds_in, labelled_time_split
+
+    time, label = _data()
+    s = labelled_time_split(time, label)
+    assert s.sizes() == {"train": 624, "val": 208, "test": 208}
+    # every fraud is in the period of its own time, and periods do not overlap in time
+    assert time[s.train].max() <= time[s.val].min() <= time[s.val].max() <= time[s.test].min()
+    counts = frauds_in(s, label)
+    assert sum(counts.values()) == 40 and counts["train"] > 0 and counts["test"] > 0
+    assert (label[np.concatenate([s.train, s.val, s.test])] != -1).all()
+    with_unl = labelled_time_split(time, label, use_unlabeled=True)
+    unl = with_unl.train[label[with_unl.train] == -1]
+    assert len(unl) > 0 and time[unl].max() < time[with_unl.val].min()
+
+
+def test_labelled_split_needs_enough_training_normals() -> None:
+    from fraudstream.trainer.splits import labelled_time_split
+
+    time, label = _data(n_normal=120, n_fraud=10)
+    with pytest.raises(NotEnoughDataError, match="minimum 100"):
+        labelled_time_split(time, label)

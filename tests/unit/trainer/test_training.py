@@ -1,4 +1,5 @@
-"""A real (tiny) training run: artifact, Keras/NumPy parity, LATEST, TensorBoard, failures."""
+"""A real (tiny) training run of the plain autoencoder (`hybrid="off"`; the hybrid is in
+test_hybrid_training.py): artifact, Keras/NumPy parity, LATEST, TensorBoard, failures."""
 
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ from fraudstream.trainer.settings import TrainerSettings
 from fraudstream.trainer.tensorboard import read_events
 
 pytestmark = [
-    pytest.mark.timeout(240),
+    pytest.mark.timeout(900),
     pytest.mark.filterwarnings("ignore::DeprecationWarning"),  # Keras 3 on NumPy 2 __array__
 ]
 
@@ -29,7 +30,13 @@ def trained(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untype
     root = tmp_path_factory.mktemp("train")
     ds = synthetic_dataset(2000, seed=5, fraud_rate=0.05)
     settings = TrainerSettings(
-        epochs=20, patience=50, batch_size=128, seed=3, log_dir=root / "runs", hour_features=True
+        epochs=20,
+        patience=50,
+        batch_size=128,
+        seed=3,
+        log_dir=root / "runs",
+        hour_features=True,
+        hybrid="off",
     )
     outcome = run_training(ds, settings, root / "models")
     return root, ds, outcome
@@ -100,6 +107,7 @@ def test_rerun_with_same_seed_is_reproducible(trained, tmp_path: Path) -> None: 
         log_dir=None,
         hour_features=True,
         baselines=False,
+        hybrid="off",
     )
     again = run_training(synthetic_dataset(2000, seed=5, fraud_rate=0.05), settings, tmp_path)
     for k in ("roc_auc", "weighted_average_precision", "recall_at_fpr_0.01"):
@@ -131,7 +139,12 @@ def test_ensemble_is_served_as_one_stack_with_keras_parity(tmp_path: Path) -> No
 
     ds = synthetic_dataset(1200, seed=6, fraud_rate=0.05)
     settings = TrainerSettings(
-        epochs=4, ensemble=3, encoder_units=[8, 4], log_dir=tmp_path / "runs", baselines=False
+        epochs=4,
+        ensemble=3,
+        encoder_units=[8, 4],
+        log_dir=tmp_path / "runs",
+        baselines=False,
+        hybrid="off",
     )
     outcome = run_training(ds, settings, tmp_path / "models")
     model = load_model(outcome.path)

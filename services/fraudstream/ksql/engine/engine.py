@@ -24,22 +24,21 @@ from fraudstream.ksql.engine.ddl import (
     check_serdes,
     resolve_formats,
 )
+from fraudstream.ksql.engine.explain import ExplainResult, explain
 from fraudstream.ksql.engine.formats import (
     SUPPORTED_FORMATS,
     InMemorySchemaRegistry,
     SchemaRegistryLike,
 )
-from fraudstream.ksql.engine.planner import Planner, timestamp_extractor
+from fraudstream.ksql.engine.formats.timestamps import timestamp_extractor
+from fraudstream.ksql.engine.metastore import Metastore
+from fraudstream.ksql.engine.planner import Planner
 from fraudstream.ksql.engine.results import (
     CommandStatus,
     FunctionList,
     PropertyList,
-    QueryList,
     SourceDescription,
-    SourceDescriptionList,
-    SourceList,
     StatementResult,
-    TopicList,
     TopicSpec,
     VariableList,
     WarningMessage,
@@ -93,7 +92,7 @@ __all__ = [
 
 
 class KsqlEngine:
-    """Metastore + statement execution. Thread-compatible, not thread-safe: callers
+    """Statement execution over a `Metastore`. Thread-compatible, not thread-safe: callers
     serialise `execute` (ksqlDB does the same through its command topic)."""
 
     def __init__(
@@ -107,11 +106,13 @@ class KsqlEngine:
         if properties:
             self.properties.update(properties)
         self.variables: dict[str, str] = {}
-        self._sources: dict[str, DataSource] = {}
-        self._queries: dict[str, PersistentQuery] = {}
+        self.metastore = Metastore()
+        # the metastore's own dicts, under the names the planner and runtimes use
+        self._sources = self.metastore.sources
+        self._queries = self.metastore.queries
+        self.known_topics = self.metastore.known_topics
         self._command_seq = itertools.count(0)
         self._last_seq = -1
-        self.known_topics: dict[str, int] = {}
         # optional hook: does a topic exist on the broker? (None: assume yes)
         self.topic_exists: Callable[[str], bool] | None = None
         self.on_error: Callable[[ProcessingLogEntry], None] | None = None
@@ -203,6 +204,14 @@ class KsqlEngine:
         assert isinstance(tq, TransientQuery)
         return tq
 
+    def explain(
+        self, stmt: A.Explain, properties: Mapping[str, Any] | None = None
+    ) -> ExplainResult:
+        """EXPLAIN <query id>: the running query's plan; EXPLAIN <SELECT>: the plan the
+        query would run (planned as a push query, nothing started)."""
+        props = {**self.properties, **(properties or {})}
+        return explain(stmt, self._queries, self._sources, self.schema_registry, props)
+
     # ------------------------------------------------------------------ dispatch
     def _execute_one(self, stmt: A.Statement, overrides: Mapping[str, Any]) -> StatementResult:
         if isinstance(stmt, A.CreateSource):
@@ -236,7 +245,10 @@ class KsqlEngine:
                 f"{stmt.construct} is not supported by the embedded engine", stmt.text
             )
         if isinstance(stmt, A.Explain):
-            raise KsqlUnsupportedError("EXPLAIN is not supported by the embedded engine", stmt.text)
+            result = self.explain(stmt, overrides)
+            return StatementResult(
+                stmt.text, "queryDescription", message=result.execution_plan, outcome=result
+            )
         raise KsqlUnsupportedError(f"Unsupported statement: {type(stmt).__name__}", stmt.text)
 
     def _next_seq(self) -> int:
@@ -510,21 +522,15 @@ class KsqlEngine:
             raise KsqlStatementError(
                 f"Incompatible data source type is {src.kind}, but statement was DROP {stmt.kind}"
             )
-        readers = sorted(
-            q.id
-            for q in self._queries.values()
-            if src.topic in q.source_topics and q.sink_name != src.name
-        )
-        writers = sorted(
-            q.id for q in self._queries.values() if q.sink_name == src.name and q.kind == "INSERT"
-        )
+        readers = sorted(q.id for q in self.metastore.readers(src) if q.sink_name != src.name)
+        writers = sorted(q.id for q in self.metastore.writers(src) if q.kind == "INSERT")
         if readers or writers:
             raise KsqlStatementError(
                 f"Cannot drop {src.name}.\nThe following queries read from this source: "
                 f"[{', '.join(readers)}].\nThe following queries write into this source: "
                 f"[{', '.join(writers)}].\nYou need to terminate them before dropping {src.name}."
             )
-        terminated = [q.id for q in self._queries.values() if q.sink_name == src.name]
+        terminated = [q.id for q in self.metastore.writers(src)]
         seq = self._next_seq()
         for qid in terminated:
             self._queries[qid].state = "TERMINATED"
@@ -570,24 +576,13 @@ class KsqlEngine:
         if w in ("STREAMS", "TABLES"):
             kind = "STREAM" if w == "STREAMS" else "TABLE"
             if stmt.extended:
-                descriptions = tuple(
-                    self.describe_source(s, True) for s in self._sources.values() if s.kind == kind
-                )
-                return StatementResult(
-                    stmt.text, w.lower(), "", SourceDescriptionList(descriptions)
-                )
-            sources = tuple(
-                s for s in sorted(self._sources.values(), key=lambda s: s.name) if s.kind == kind
-            )
-            return StatementResult(stmt.text, w.lower(), "", SourceList(kind, sources))
+                descriptions = self.metastore.descriptions(kind)
+                return StatementResult(stmt.text, w.lower(), "", descriptions)
+            return StatementResult(stmt.text, w.lower(), "", self.metastore.source_list(kind))
         if w == "QUERIES":
-            return StatementResult(
-                stmt.text, "queries", "", QueryList(tuple(self._queries.values()))
-            )
+            return StatementResult(stmt.text, "queries", "", self.metastore.query_list())
         if w == "TOPICS":
-            names = sorted(set(self.known_topics) | {s.topic for s in self._sources.values()})
-            topics = tuple((t, self.known_topics.get(t, 1)) for t in names)
-            return StatementResult(stmt.text, "kafka_topics", "", TopicList(topics))
+            return StatementResult(stmt.text, "kafka_topics", "", self.metastore.topic_list())
         if w == "PROPERTIES":
             return StatementResult(stmt.text, "properties", "", self.property_list(overrides))
         if w == "VARIABLES":
@@ -624,13 +619,7 @@ class KsqlEngine:
 
     def describe_source(self, s: DataSource, extended: bool = False) -> SourceDescription:
         """A source with the queries reading its topic and the queries writing into it."""
-        queries = self._queries.values()
-        return SourceDescription(
-            source=s,
-            read_queries=tuple(q for q in queries if s.topic in q.source_topics),
-            write_queries=tuple(q for q in queries if q.sink_name == s.name),
-            extended=extended,
-        )
+        return self.metastore.describe(s, extended)
 
     def _describe(self, stmt: A.Describe) -> StatementResult:
         if stmt.what == "STREAMS":
@@ -672,7 +661,7 @@ class KsqlEngine:
 
     # ------------------------------------------------------------------ helpers for runtimes
     def queries_for_topic(self, topic: str) -> list[PersistentQuery]:
-        return [q for q in self._queries.values() if topic in q.source_topics]
+        return self.metastore.queries_for_topic(topic)
 
     def snapshot(self) -> KsqlEngine:
         """A deep copy (used to validate a batch of statements without side effects)."""
