@@ -153,7 +153,16 @@ def main() -> None:
     seeds = list(range(args.seeds))
     args.out.mkdir(parents=True, exist_ok=True)
     t0 = time.monotonic()
-    res = run_labelled_protocol(args.csv, seeds, args.out, n_boot=args.resamples, jobs=args.jobs)
+    overrides = {k: json.loads(v) for k, v in (item.split("=", 1) for item in args.set)}
+    res = run_labelled_protocol(
+        args.csv,
+        seeds,
+        args.out,
+        n_boot=args.resamples,
+        jobs=args.jobs,
+        parts=args.parts,
+        **overrides,
+    )
     t1 = time.monotonic()
     parts = [
         f"## Time-split protocol ({len(res['runs'])} seeds, {args.resamples} stratified bootstrap "
@@ -164,7 +173,13 @@ def main() -> None:
         labelled_tables(res),
     ]
     if not args.skip_first_protocol:
-        first = run_protocol(args.csv, seeds, args.out / "protocol1", jobs=args.jobs, hybrid="off")
+        first = run_protocol(
+            args.csv,
+            seeds,
+            args.out / "protocol1",
+            jobs=args.jobs,
+            **{**overrides, "hybrid": "off"},
+        )
         parts += [
             f"\n## First protocol, autoencoder ({len(seeds)} seeds; "
             f"{time.monotonic() - t1:.0f} s)\n",

@@ -28,7 +28,7 @@ from fraudstream.trainer.avro_source import read_dataset, registry_lookup
 from fraudstream.trainer.data import RAW_COLUMNS
 from fraudstream.trainer.errors import InputSchemaError
 
-pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(700)]
 
 V = [f"V{i}" for i in range(1, 29)]
 
@@ -97,13 +97,16 @@ def test_train_from_topic_end_to_end(
         [sys.executable, "-m", "fraudstream", "train", "--topic", topic, "--epochs", "3",
          "--model-dir", str(tmp_path / "models"), "--log-dir", str(tmp_path / "runs"),
          "--announce"],
-        env=_env(kafka_bootstrap, schema_registry_url, FRAUDSTREAM_TOPIC_MODELS=models_topic),
-        capture_output=True, text=True, timeout=240,
+        env=_env(kafka_bootstrap, schema_registry_url, FRAUDSTREAM_TOPIC_MODELS=models_topic,
+                 FRAUDSTREAM_TRAINER_CLASSIFIER_EPOCHS="5"),
+        capture_output=True, text=True, timeout=600,
     )  # fmt: skip
     assert res.returncode == 0, res.stderr[-3000:]
     version_dir = resolve_latest(tmp_path / "models")
     assert version_dir is not None and version_dir.name in res.stdout
     model = load_model(tmp_path / "models")
+    # ~75 labelled frauds in the topic: the hybrid (autoencoder + supervised part) is served
+    assert model.is_hybrid and "(hybrid)" in res.stdout
     assert model.raw_inputs == [*V, "Amount"]
     m = model.manifest
     parts = m.lineage["partitions"]
