@@ -13,9 +13,9 @@ from typing import Any
 import httpx
 import pytest
 
-from fraudstream.local.harness import Harness
 from fraudstream.local.procs import free_port
 from fraudstream.model import load_model, resolve_latest
+from fraudstream.testing.harness import Harness
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(2700)]
 
