@@ -1,6 +1,6 @@
 # The two set-up commands of the README, plus a few conveniences. Everything runs from the
 # project virtual environment $(VENV) that scripts/bootstrap creates; never the system Python.
-.PHONY: up test bootstrap lint typecheck down
+.PHONY: up test bootstrap lint typecheck down images
 
 VENV ?= .venv
 export VENV
@@ -25,3 +25,6 @@ lint:
 
 typecheck:
 	$(BIN)/mypy
+
+images:                 ## build every container image: make images [IMAGE_TAG=..] [BASE=..] [ENGINE=podman]
+	PYTHON=$$([ -x $(BIN)/python ] && echo $(BIN)/python || echo python3) bash deploy/docker/build-images

@@ -20,8 +20,8 @@ from pathlib import Path
 import numpy as np
 import orjson
 
-from fraudstream.local.harness import Harness
 from fraudstream.local.topics import topic_count
+from fraudstream.testing.harness import Harness
 
 
 def main() -> None:

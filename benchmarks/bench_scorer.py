@@ -39,8 +39,8 @@ from fraudstream.local.procs import free_port
 from fraudstream.model import load_model
 from fraudstream.producer.synthetic import generate_events
 from fraudstream.registry.server import RegistryServer
-from fraudstream.schemas import load_schema
-from fraudstream.scorer.testing import live_value, publish_pca_model, register
+from fraudstream.serde.schemas import load_schema
+from fraudstream.testing.scorer import live_value, publish_pca_model, register
 
 
 def log(msg: str) -> None:
@@ -262,7 +262,7 @@ def _event_time_ms(value: bytes) -> float:
 
     import fastavro
 
-    from fraudstream.schemas import parsed_schema
+    from fraudstream.serde.schemas import parsed_schema
 
     rec = fastavro.schemaless_reader(io.BytesIO(value[5:]), parsed_schema("score"), None)
     assert isinstance(rec, dict)

@@ -36,10 +36,10 @@ from confluent_kafka.serialization import MessageField, SerializationContext
 from fraudstream.events import RawCardEvent
 from fraudstream.local.procs import free_port
 from fraudstream.registry.server import RegistryServer
-from fraudstream.schemas import load_schema
 from fraudstream.serde.avro import AvroDecoder, AvroEncoder
 from fraudstream.serde.jsonevents import decode_raw_event
 from fraudstream.serde.registry_client import RegistryClient
+from fraudstream.serde.schemas import load_schema
 
 
 def best_rate(n: int, fn: Callable[[], object], repeats: int = 3) -> float:

@@ -28,7 +28,8 @@ from typing import Any
 
 import numpy as np
 
-from fraudstream.trainer.data import synthetic_dataset
+from fraudstream.testing.datasets import synthetic_dataset
+from fraudstream.trainer.data import RAW_COLUMNS
 
 FULL_ROWS = 284_807
 TARGET_S = 300.0
@@ -63,9 +64,14 @@ def _records(n: int) -> list[dict[str, Any]]:
     ds = synthetic_dataset(n, seed=2, fraud_rate=0.00172)
     out = []
     for i, (row, label) in enumerate(zip(ds.raw, ds.label, strict=True)):
-        rec: dict[str, Any] = {"ID": i, "TIMESTAMP": "2013-09-01T00:00:00Z", "TIME": int(row[29])}
-        rec.update({f"V{k}": float(row[k - 1]) for k in range(1, 29)})
-        rec["AMOUNT"] = float(row[28])
+        col = dict(zip(RAW_COLUMNS, row.tolist(), strict=True))
+        rec: dict[str, Any] = {
+            "ID": i,
+            "TIMESTAMP": "2013-09-01T00:00:00Z",
+            "TIME": int(col["Time"]),
+        }
+        rec.update({f"V{k}": col[f"V{k}"] for k in range(1, 29)})
+        rec["AMOUNT"] = col["Amount"]
         rec["CLASS"] = int(label)
         out.append(rec)
     return out
@@ -79,10 +85,10 @@ def bench_read(records: int) -> dict[str, float]:
     from fraudstream.local.kafka import LocalKafka
     from fraudstream.local.procs import free_port
     from fraudstream.registry.server import RegistryServer
-    from fraudstream.schemas import load_schema
     from fraudstream.serde.avro import AvroEncoder
     from fraudstream.serde.registry_client import RegistryClient
-    from fraudstream.trainer.avro_source import read_topic, registry_lookup
+    from fraudstream.serde.schemas import load_schema
+    from fraudstream.trainer.avro_source import read_dataset, registry_lookup
 
     broker = None
     bootstrap = os.environ.get("FRAUDSTREAM_KAFKA_BOOTSTRAP")
@@ -112,7 +118,7 @@ def bench_read(records: int) -> dict[str, float]:
                 p.poll(0)
         p.flush(120)
         t0 = time.perf_counter()
-        ds = read_topic(bootstrap, topic, registry_lookup(registry.url))
+        ds = read_dataset(bootstrap, topic, registry_lookup(registry.url))
         wall = time.perf_counter() - t0
         assert len(ds) == records, (len(ds), records)
         return {"records": records, "seconds": wall, "records_per_s": records / wall}

@@ -1,26 +1,38 @@
 # syntax=docker/dockerfile:1
 # Slim scorer image: fraudstream without the `train` extra, so no TensorFlow, scikit-learn or
-# matplotlib (the scorer serves the trainer's NumPy weights). Build from the repository root:
-#   docker build -f deploy/docker/scorer.Dockerfile -t fraudstream-scorer:dev .
-ARG PYTHON_IMAGE=python:3.11.11-slim-bookworm
-
-FROM ${PYTHON_IMAGE} AS build
-ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
-WORKDIR /src
-COPY pyproject.toml README.md ./
-COPY services ./services
-RUN pip wheel --no-cache-dir --wheel-dir /wheels .
-
-FROM ${PYTHON_IMAGE}
+# matplotlib (the scorer serves the trainer's NumPy weights). Build every image: `make images`;
+# this one alone, from the repository root:
+#   docker build -f deploy/docker/scorer.Dockerfile -t fraudstream-scorer:0.1.0 .
+# BASE: python:3.11-slim-bookworm, or any Debian bookworm image with python3, venv and pip
+# (`make images` here uses a debootstrap'ed one, scripts/bootstrap-containers). One stage:
+# the base's pip installs into /opt/venv (which has no pip of its own) from
+# deploy/docker/wheels, bind-mounted for the RUN only (filled by `make images`, offline),
+# else from the index; no wheel, pip cache or build tool is left in any layer.
+ARG BASE=python:3.11-slim-bookworm
+FROM ${BASE}
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 \
-    PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
-RUN groupadd --system --gid 10001 fraudstream \
- && useradd --system --uid 10001 --gid fraudstream --home-dir /app --shell /usr/sbin/nologin fraudstream \
- && mkdir -p /app /models && chown fraudstream:fraudstream /app /models
-COPY --from=build /wheels /wheels
-RUN pip install --no-cache-dir --no-index --find-links /wheels fraudstream \
- && rm -rf /wheels \
- && python -c "import importlib.util as u, sys; sys.exit(u.find_spec('tensorflow') is not None)" \
+    PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_ROOT_USER_ACTION=ignore
+RUN groupadd --gid 10001 fraudstream \
+ && useradd --uid 10001 --gid fraudstream --no-create-home --home-dir /app --shell /usr/sbin/nologin fraudstream \
+ && mkdir -p /app /models && chown fraudstream:fraudstream /app /models \
+ && python3 -m venv --without-pip /opt/venv
+# Dependencies in a layer of their own (rebuilt only when pyproject.toml changes).
+COPY pyproject.toml deploy/docker/requirements.py /tmp/src/
+RUN --mount=type=bind,source=deploy/docker/wheels,target=/wheels \
+    python3 /tmp/src/requirements.py /tmp/src/pyproject.toml > /tmp/src/requirements.txt \
+ && if [ -f /wheels/COMPLETE ]; then offline=--no-index; fi \
+ && python3 -m pip --python /opt/venv/bin/python install --no-cache-dir ${offline:-} \
+      --find-links /wheels -r /tmp/src/requirements.txt
+COPY README.md /tmp/src/
+COPY services /tmp/src/services
+RUN --mount=type=bind,source=deploy/docker/wheels,target=/wheels \
+    if [ -f /wheels/COMPLETE ]; then offline=--no-index; fi \
+ && python3 -m pip --python /opt/venv/bin/python install --no-cache-dir ${offline:-} \
+      --find-links /wheels --no-deps /tmp/src \
+ && rm -rf /tmp/src
+# From here on `python` and `fraudstream` are the venv's.
+ENV PATH=/opt/venv/bin:$PATH
+RUN python -c "import importlib.util as u, sys; sys.exit(u.find_spec('tensorflow') is not None)" \
  && fraudstream score --help >/dev/null
 WORKDIR /app
 USER 10001:10001

@@ -1,27 +1,35 @@
 # syntax=docker/dockerfile:1
 # Tools image: the `fraudstream` CLI for one-shot and operator work (ksql apply, produce,
-# registry, report). No TensorFlow; matplotlib for `fraudstream report`. The KSQL statements
-# are baked in at /ksql (compose also mounts ./ksql there, so edits need no rebuild).
-#   docker build -f deploy/docker/tools.Dockerfile -t fraudstream-tools:dev .
-ARG PYTHON_IMAGE=python:3.11.11-slim-bookworm
-
-FROM ${PYTHON_IMAGE} AS build
-ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
-WORKDIR /src
-COPY pyproject.toml README.md ./
-COPY services ./services
-RUN pip wheel --no-cache-dir --wheel-dir /wheels . "matplotlib>=3.8,<4"
-
-FROM ${PYTHON_IMAGE}
-ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 \
-    PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1 MPLBACKEND=Agg
-RUN groupadd --system --gid 10001 fraudstream \
- && useradd --system --uid 10001 --gid fraudstream --home-dir /app --shell /usr/sbin/nologin fraudstream \
- && mkdir -p /app && chown fraudstream:fraudstream /app
-COPY --from=build /wheels /wheels
-RUN pip install --no-cache-dir --no-index --find-links /wheels fraudstream matplotlib \
- && rm -rf /wheels \
- && fraudstream --help >/dev/null
+# registry, report) and the embedded servers (`registry serve`, `ksql serve`) where no
+# Confluent image is at hand. No TensorFlow; matplotlib for `fraudstream report`. The KSQL
+# statements are baked in at /ksql (compose also mounts ./ksql there, so edits need no rebuild).
+#   docker build -f deploy/docker/tools.Dockerfile -t fraudstream-tools:0.1.0 .
+# Same layout as scorer.Dockerfile (BASE, /opt/venv, the bind-mounted wheelhouse); see there.
+ARG BASE=python:3.11-slim-bookworm
+FROM ${BASE}
+ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 MPLBACKEND=Agg \
+    PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_ROOT_USER_ACTION=ignore
+RUN groupadd --gid 10001 fraudstream \
+ && useradd --uid 10001 --gid fraudstream --no-create-home --home-dir /app --shell /usr/sbin/nologin fraudstream \
+ && mkdir -p /app && chown fraudstream:fraudstream /app \
+ && python3 -m venv --without-pip /opt/venv
+# Dependencies in a layer of their own (rebuilt only when pyproject.toml changes).
+COPY pyproject.toml deploy/docker/requirements.py /tmp/src/
+RUN --mount=type=bind,source=deploy/docker/wheels,target=/wheels \
+    python3 /tmp/src/requirements.py /tmp/src/pyproject.toml report > /tmp/src/requirements.txt \
+ && if [ -f /wheels/COMPLETE ]; then offline=--no-index; fi \
+ && python3 -m pip --python /opt/venv/bin/python install --no-cache-dir ${offline:-} \
+      --find-links /wheels -r /tmp/src/requirements.txt
+COPY README.md /tmp/src/
+COPY services /tmp/src/services
+RUN --mount=type=bind,source=deploy/docker/wheels,target=/wheels \
+    if [ -f /wheels/COMPLETE ]; then offline=--no-index; fi \
+ && python3 -m pip --python /opt/venv/bin/python install --no-cache-dir ${offline:-} \
+      --find-links /wheels --no-deps /tmp/src \
+ && rm -rf /tmp/src
+# From here on `python` and `fraudstream` are the venv's.
+ENV PATH=/opt/venv/bin:$PATH
+RUN fraudstream --help >/dev/null
 COPY ksql /ksql
 WORKDIR /app
 USER 10001:10001

@@ -1,27 +1,34 @@
 # syntax=docker/dockerfile:1
-# Trainer image: fraudstream with the `train` extra (TensorFlow CPU, scikit-learn, matplotlib).
+# Trainer image: fraudstream with the `train` extra (TensorFlow, scikit-learn, matplotlib).
 # A one-shot job: reads the training topic, writes models/<version>/ and LATEST to /models.
-#   docker build -f deploy/docker/trainer.Dockerfile -t fraudstream-trainer:dev .
-ARG PYTHON_IMAGE=python:3.11.11-slim-bookworm
-
-FROM ${PYTHON_IMAGE} AS build
-ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
-WORKDIR /src
-COPY pyproject.toml README.md ./
-COPY services ./services
-RUN pip wheel --no-cache-dir --wheel-dir /wheels ".[train]"
-
-FROM ${PYTHON_IMAGE}
+#   docker build -f deploy/docker/trainer.Dockerfile -t fraudstream-trainer:0.1.0 .
+# Same layout as scorer.Dockerfile (BASE, /opt/venv, the bind-mounted wheelhouse); see there.
+ARG BASE=python:3.11-slim-bookworm
+FROM ${BASE}
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 \
-    PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1 \
-    TF_CPP_MIN_LOG_LEVEL=2 MPLBACKEND=Agg
-RUN groupadd --system --gid 10001 fraudstream \
- && useradd --system --uid 10001 --gid fraudstream --home-dir /app --shell /usr/sbin/nologin fraudstream \
- && mkdir -p /app /models && chown fraudstream:fraudstream /app /models
-COPY --from=build /wheels /wheels
-RUN pip install --no-cache-dir --no-index --find-links /wheels "fraudstream[train]" \
- && rm -rf /wheels \
- && fraudstream train --help >/dev/null
+    TF_CPP_MIN_LOG_LEVEL=2 MPLBACKEND=Agg \
+    PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_ROOT_USER_ACTION=ignore
+RUN groupadd --gid 10001 fraudstream \
+ && useradd --uid 10001 --gid fraudstream --no-create-home --home-dir /app --shell /usr/sbin/nologin fraudstream \
+ && mkdir -p /app /models && chown fraudstream:fraudstream /app /models \
+ && python3 -m venv --without-pip /opt/venv
+# Dependencies in a layer of their own (rebuilt only when pyproject.toml changes).
+COPY pyproject.toml deploy/docker/requirements.py /tmp/src/
+RUN --mount=type=bind,source=deploy/docker/wheels,target=/wheels \
+    python3 /tmp/src/requirements.py /tmp/src/pyproject.toml train > /tmp/src/requirements.txt \
+ && if [ -f /wheels/COMPLETE ]; then offline=--no-index; fi \
+ && python3 -m pip --python /opt/venv/bin/python install --no-cache-dir ${offline:-} \
+      --find-links /wheels -r /tmp/src/requirements.txt
+COPY README.md /tmp/src/
+COPY services /tmp/src/services
+RUN --mount=type=bind,source=deploy/docker/wheels,target=/wheels \
+    if [ -f /wheels/COMPLETE ]; then offline=--no-index; fi \
+ && python3 -m pip --python /opt/venv/bin/python install --no-cache-dir ${offline:-} \
+      --find-links /wheels --no-deps /tmp/src \
+ && rm -rf /tmp/src
+# From here on `python` and `fraudstream` are the venv's.
+ENV PATH=/opt/venv/bin:$PATH
+RUN fraudstream train --help >/dev/null
 WORKDIR /app
 USER 10001:10001
 ENV FRAUDSTREAM_MODEL_DIR=/models

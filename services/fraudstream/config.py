@@ -1,9 +1,15 @@
 """Twelve-factor settings: every value comes from a `FRAUDSTREAM_*` environment variable.
 
 The defaults are the local stack's (see docs/architecture.md); docker compose and
-Kubernetes override them through the environment. Components with many knobs have their
-own settings class with a longer prefix (e.g. `FRAUDSTREAM_SCORER_`), built the same way
-through `load_settings`, so an invalid value always fails with one line naming the variable.
+Kubernetes override them through the environment.
+
+The project's ONE settings pattern (every settings class follows it):
+- subclass `FraudstreamSettings` and set `model_config = settings_config("SECTION_")`:
+  variables `FRAUDSTREAM_SECTION_<FIELD>`, unknown variables ignored, instances frozen;
+- build it with `load_settings(cls, **overrides)` (CLI options are the overrides), so an
+  invalid value fails with one line naming the variable (`ConfigError`);
+- values shared by every component (bootstrap, registry URL, topics, ...) live in
+  `Settings` here (`get_settings()`); a component's own knobs in its `settings.py`.
 """
 
 from __future__ import annotations
@@ -12,18 +18,38 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
-from pydantic import Field, ValidationError
+from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from fraudstream.errors import ConfigError
 
+__all__ = [
+    "ENV_PREFIX",
+    "FraudstreamSettings",
+    "Settings",
+    "get_settings",
+    "load_settings",
+    "settings_config",
+]
+
 ENV_PREFIX = "FRAUDSTREAM_"
 
 
-class Settings(BaseSettings):
+def settings_config(section: str = "") -> SettingsConfigDict:
+    """The model_config of a settings class reading `FRAUDSTREAM_<section><FIELD>`."""
+    return SettingsConfigDict(env_prefix=f"{ENV_PREFIX}{section}", extra="ignore", frozen=True)
+
+
+class FraudstreamSettings(BaseSettings):
+    """Base of every settings class (see the module docstring for the pattern)."""
+
+    model_config = settings_config()
+
+
+class Settings(FraudstreamSettings):
     """Settings shared by every component."""
 
-    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore", frozen=True)
+    model_config = settings_config()
 
     kafka_bootstrap: str = Field(
         "127.0.0.1:9092", description="Kafka bootstrap servers (host:port[,host:port])."
@@ -55,6 +81,19 @@ class Settings(BaseSettings):
     topic_alerts: str = Field("fraud_alerts", description="Anomalous events (Avro).")
     topic_dlq: str = Field("fraud_scores_dlq", description="Dead letters: raw bytes + reason.")
     topic_models: str = Field("fraudstream_models", description="New model announcements.")
+    topic_replication_factor: int = Field(
+        -1,
+        ge=-1,
+        description="Replication factor of every topic the project creates; -1 = the "
+        "broker's default.replication.factor (e.g. 3 where min.insync.replicas=2).",
+    )
+
+    @field_validator("topic_replication_factor")
+    @classmethod
+    def _replication_factor(cls, value: int) -> int:
+        if value == 0:
+            raise ValueError("must be -1 (the broker's default) or at least 1")
+        return value
 
 
 S = TypeVar("S", bound=BaseSettings)

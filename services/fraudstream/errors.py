@@ -61,6 +61,23 @@ into one line on stderr and a non-zero exit.
 
 from __future__ import annotations
 
+__all__ = [
+    "ConfigError",
+    "FraudstreamError",
+    "KafkaToolkitError",
+    "KafkaUnavailableError",
+    "KsqlError",
+    "LocalStackError",
+    "ModelError",
+    "PortInUseError",
+    "ProducerError",
+    "RegistryError",
+    "ReportError",
+    "ScorerError",
+    "SerdeError",
+    "TrainerError",
+]
+
 
 class FraudstreamError(Exception):
     """Root of every error this project raises on purpose."""

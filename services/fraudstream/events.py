@@ -1,4 +1,10 @@
-"""The raw card event (as the seed's source stream has it) and the feature columns.
+"""The ONE event contract: the raw card event (as the seed's source stream has it), its
+column lists and the one numeric column order.
+
+`RawCardEvent` is the definition; `RAW_FIELDS` is read off it, the JSON codec
+(`serde.jsonevents`) checks the same rules at speed, `serde/schemas/raw_event.avsc` is its
+Avro form, and KSQL's flat outputs carry `NUMERIC_COLUMNS` (tests/unit/test_events.py keeps
+all of them in agreement).
 
 `Class` is an integer label: 0 normal, 1 fraud, None unknown (live traffic). The Kaggle
 CSV writes it quoted (`"0"`), so strings of digits are accepted and converted here once;
@@ -12,6 +18,15 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+__all__ = [
+    "CSV_COLUMNS",
+    "FEATURE_COLUMNS",
+    "NUMERIC_COLUMNS",
+    "RAW_FIELDS",
+    "V_COLUMNS",
+    "RawCardEvent",
+]
+
 V_COLUMNS: tuple[str, ...] = tuple(f"V{i}" for i in range(1, 29))
 # Model input features, in order: V1..V28 then Amount (Time is optional, see the trainer).
 FEATURE_COLUMNS: tuple[str, ...] = (*V_COLUMNS, "Amount")
@@ -19,7 +34,6 @@ FEATURE_COLUMNS: tuple[str, ...] = (*V_COLUMNS, "Amount")
 # matrix (scorer batches, trainer datasets) has these columns; models pick theirs by name.
 NUMERIC_COLUMNS: tuple[str, ...] = ("Time", *V_COLUMNS, "Amount")
 CSV_COLUMNS: tuple[str, ...] = ("Time", *V_COLUMNS, "Amount", "Class")
-RAW_FIELDS: tuple[str, ...] = ("Id", "Timestamp", "User", "Time", *V_COLUMNS, "Amount", "Class")
 
 
 class RawCardEvent(BaseModel):
@@ -89,3 +103,7 @@ class RawCardEvent(BaseModel):
     def features(self) -> list[float]:
         """The model's input vector in FEATURE_COLUMNS order."""
         return [float(getattr(self, c)) for c in FEATURE_COLUMNS]
+
+
+# The event's fields in order, read off the model (one definition).
+RAW_FIELDS: tuple[str, ...] = tuple(RawCardEvent.model_fields)

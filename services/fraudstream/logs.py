@@ -23,17 +23,16 @@ from collections.abc import Iterator
 from typing import Literal
 
 from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from fraudstream.config import load_settings
+from fraudstream.config import FraudstreamSettings, load_settings, settings_config
 
 NATIVE_LOGGER = "fraudstream.native"
 
 
-class LogSettings(BaseSettings):
+class LogSettings(FraudstreamSettings):
     """FRAUDSTREAM_LOG_FORMAT: how records are written."""
 
-    model_config = SettingsConfigDict(env_prefix="FRAUDSTREAM_LOG_", extra="ignore")
+    model_config = settings_config("LOG_")
 
     format: Literal["text", "json"] = Field("text", description="text (people) or json.")
 

@@ -21,9 +21,9 @@ from typing import Any
 
 import pytest
 
-from fraudstream.local.harness import Harness
-from fraudstream.local.verify import IdLedger, wait_for_ids
-from fraudstream.scorer.testing import mask_left
+from fraudstream.testing.harness import Harness
+from fraudstream.testing.scorer import mask_left
+from fraudstream.testing.verify import IdLedger, wait_for_ids
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(900)]
 log = logging.getLogger(__name__)

@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from fraudstream.local.harness import Harness
+from fraudstream.testing.harness import Harness
 
 log = logging.getLogger(__name__)
 ROOT = Path(__file__).resolve().parents[2]

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from fraudstream.local.harness import Harness
+from fraudstream.testing.harness import Harness
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(420)]
 N = 20_000

@@ -14,7 +14,7 @@ import pytest
 from confluent_kafka import Producer
 
 from fraudstream.kafka import producer_config
-from fraudstream.local.harness import Harness
+from fraudstream.testing.harness import Harness
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(480)]
 N_VALID = 10_000

@@ -13,7 +13,7 @@ import httpx
 import numpy as np
 import pytest
 
-from fraudstream.local.harness import Harness
+from fraudstream.testing.harness import Harness
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(600)]
 N = 20_000

@@ -173,7 +173,7 @@ def _one_line(res: subprocess.CompletedProcess[str]) -> str:
     [
         ("registry", "subjects"),
         ("registry", "get", "1"),
-        ("registry", "register", "x-value", str(ROOT / "services/fraudstream/schemas")),
+        ("registry", "register", "x-value", str(ROOT / "services/fraudstream/serde/schemas")),
         ("report", "--prometheus", "http://127.0.0.1:4", "--out", "/nonexistent/r.png"),
         ("ksql", "list", "streams"),
         ("ksql", "describe", "X"),

@@ -18,6 +18,7 @@ def test_defaults_are_local_stack(monkeypatch: pytest.MonkeyPatch) -> None:
     assert s.metrics_port == 8000
     assert s.bind_host == "127.0.0.1"
     assert s.topic_live == "creditcardfraud_live_avro"
+    assert s.topic_replication_factor == -1  # the broker's default.replication.factor
 
 
 def test_env_overrides(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -34,6 +35,8 @@ def test_env_overrides(monkeypatch: pytest.MonkeyPatch) -> None:
         ("FRAUDSTREAM_METRICS_PORT", "abc"),
         ("FRAUDSTREAM_METRICS_PORT", "70000"),
         ("FRAUDSTREAM_LOG_LEVEL", "LOUD"),
+        ("FRAUDSTREAM_TOPIC_REPLICATION_FACTOR", "0"),
+        ("FRAUDSTREAM_TOPIC_REPLICATION_FACTOR", "-2"),
     ],
 )
 def test_invalid_value_names_the_variable(
@@ -46,3 +49,54 @@ def test_invalid_value_names_the_variable(
     assert msg.startswith(f"{var}:")
     assert value in msg
     assert "\n" not in msg
+
+
+def _settings_classes() -> list[tuple[type, str, str, str]]:
+    """(class, env prefix, a field, an invalid value for it) for every settings class."""
+    from fraudstream.local.pipeline import StackConfig
+    from fraudstream.logs import LogSettings
+    from fraudstream.producer.settings import ProducerSettings
+    from fraudstream.registry.settings import RegistrySettings
+    from fraudstream.scorer.settings import ScorerSettings
+    from fraudstream.trainer.settings import TrainerSettings
+
+    return [
+        (Settings, "FRAUDSTREAM_", "metrics_port", "-1"),
+        (ScorerSettings, "FRAUDSTREAM_SCORER_", "batch_size", "zero"),
+        (TrainerSettings, "FRAUDSTREAM_TRAINER_", "epochs", "many"),
+        (RegistrySettings, "FRAUDSTREAM_REGISTRY_", "write_timeout_s", "-5"),
+        (ProducerSettings, "FRAUDSTREAM_PRODUCER_", "rate", "-1"),
+        (StackConfig, "FRAUDSTREAM_STACK_", "data_dir", ""),
+        (LogSettings, "FRAUDSTREAM_LOG_", "format", "xml"),
+    ]
+
+
+@pytest.mark.parametrize("case", range(7))
+def test_every_settings_class_follows_the_one_pattern(
+    monkeypatch: pytest.MonkeyPatch, case: int
+) -> None:
+    """One base, FRAUDSTREAM_<SECTION>_ variables (the existing names), frozen instances,
+    and a bad value fails with one line naming the variable."""
+    from pydantic import ValidationError
+
+    from fraudstream.config import FraudstreamSettings
+
+    cls, prefix, field, bad = _settings_classes()[case]
+    assert issubclass(cls, FraudstreamSettings)
+    assert cls.model_config["env_prefix"] == prefix
+    assert field in cls.model_fields
+    if bad == "":  # a field with no invalid text form: check frozen-ness and the prefix only
+        inst = load_settings(cls)
+        with pytest.raises(ValidationError):
+            setattr(inst, field, "x")
+        return
+    var = f"{prefix}{field.upper()}"
+    monkeypatch.setenv(var, bad)
+    with pytest.raises(ConfigError) as info:
+        load_settings(cls)
+    msg = str(info.value)
+    assert msg.startswith(f"{var}:") and "\n" not in msg
+    monkeypatch.delenv(var)
+    inst = load_settings(cls)
+    with pytest.raises(ValidationError):
+        setattr(inst, field, getattr(inst, field))

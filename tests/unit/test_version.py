@@ -9,7 +9,7 @@ import pytest
 
 from fraudstream import version as v
 from fraudstream.model.manifest import ModelManifest
-from fraudstream.scorer.testing import pca_model
+from fraudstream.testing.scorer import pca_model
 
 ROOT = Path(__file__).resolve().parents[2]
 

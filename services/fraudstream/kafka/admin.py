@@ -46,12 +46,27 @@ def create_topics(
     partitions: int = 1,
     config: Mapping[str, str] | None = None,
     timeout: float = 30.0,
+    replication_factor: int | None = None,
 ) -> None:
-    """Create topics that do not exist yet; existing ones are left as they are."""
+    """Create topics that do not exist yet; existing ones are left as they are.
+
+    The replication factor is `FRAUDSTREAM_TOPIC_REPLICATION_FACTOR` unless given; its
+    default (-1) leaves it to the broker's `default.replication.factor`, so a 3-broker cluster
+    with `min.insync.replicas=2` gets topics that `acks=all` writes can succeed on.
+    """
+    if replication_factor is None:
+        from fraudstream.config import get_settings
+
+        replication_factor = get_settings().topic_replication_factor
     names = list(topics)
     existing = set(admin.list_topics(timeout=timeout).topics)
     new = [
-        NewTopic(t, num_partitions=partitions, replication_factor=1, config=dict(config or {}))
+        NewTopic(
+            t,
+            num_partitions=partitions,
+            replication_factor=replication_factor,
+            config=dict(config or {}),
+        )
         for t in names
         if t not in existing
     ]

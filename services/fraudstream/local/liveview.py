@@ -24,7 +24,7 @@ from collections.abc import Callable
 from typing import Any
 
 import httpx
-from confluent_kafka import Consumer, KafkaException, TopicPartition
+from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaException, TopicPartition
 from prometheus_client.parser import text_string_to_metric_families
 from pydantic import BaseModel, Field
 from rich.console import Console, Group
@@ -356,7 +356,8 @@ class LiveView:
         id_window: int = 100_000,
     ) -> None:
         """`start_offsets`: the scores topic's offsets per partition when this run began
-        (earlier runs' scores are not counted); None reads the topic from the beginning."""
+        (earlier runs' scores are not counted); a partition it does not name (none: the
+        topic did not exist yet) is read from its beginning."""
         self.bootstrap = bootstrap
         self.metrics_url = metrics_url.rstrip("/") + "/metrics"
         self.scores_topic = scores_topic
@@ -372,12 +373,14 @@ class LiveView:
                 "log_level": 0,
             }
         )
-        if start_offsets is None:
-            self._consumer.subscribe([scores_topic])
-        else:
-            self._consumer.assign(
-                [TopicPartition(scores_topic, p, off) for p, off in sorted(start_offsets.items())]
-            )
+        starts = dict(start_offsets or {})
+
+        def from_run_start(consumer: Consumer, parts: list[TopicPartition]) -> None:
+            for tp in parts:
+                tp.offset = starts.get(tp.partition, OFFSET_BEGINNING)
+            consumer.assign(parts)
+
+        self._consumer.subscribe([scores_topic], on_assign=from_run_start)
         self._in_hist: deque[tuple[float, int]] = deque()
         self._t0 = time.monotonic()
 

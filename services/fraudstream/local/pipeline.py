@@ -16,9 +16,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from pydantic import BaseModel, Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from fraudstream.config import Settings, get_settings
+from fraudstream.config import FraudstreamSettings, Settings, get_settings, settings_config
 from fraudstream.kafka.admin import create_topics, wait_for_broker
 from fraudstream.local.errors import ComponentStartError
 from fraudstream.local.kafka import PROJECT_ROOT, LocalKafka
@@ -58,10 +57,10 @@ def default_training_csv() -> Path | None:
     return found[0] if found else None
 
 
-class StackConfig(BaseSettings):
+class StackConfig(FraudstreamSettings):
     """Options of `fraudstream up` (env prefix FRAUDSTREAM_STACK_; CLI flags override)."""
 
-    model_config = SettingsConfigDict(env_prefix="FRAUDSTREAM_STACK_", extra="ignore")
+    model_config = settings_config("STACK_")
 
     data_dir: Path = Field(Path(".fraudstream"), description="Logs, pids, broker data, state.")
     model_dir: Path | None = Field(

@@ -12,37 +12,13 @@ import contextlib
 import json
 import os
 import signal
-import socket
 import subprocess
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from fraudstream.errors import PortInUseError
-
-
-def port_free(host: str, port: int) -> bool:
-    """True when nothing listens on host:port (a bind succeeds)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            s.bind((host, port))
-        except OSError:
-            return False
-    return True
-
-
-def require_port(host: str, port: int, what: str) -> None:
-    if not port_free(host, port):
-        raise PortInUseError(f"{what}: port {host}:{port} is already in use")
-
-
-def free_port(host: str = "127.0.0.1") -> int:
-    """A port the OS says is free right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind((host, 0))
-        return int(s.getsockname()[1])
+from fraudstream.httpserver.ports import free_port, port_free, require_port
 
 
 def tail(path: Path, lines: int = 30) -> str:

@@ -12,6 +12,7 @@ import json
 import os
 import shutil
 import zipfile
+import zlib
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -152,7 +153,7 @@ def read_weights(
             return [(npz[w], npz[b]) for w, b in names]
     except ModelError:
         raise
-    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
+    except (OSError, ValueError, zipfile.BadZipFile, EOFError, zlib.error) as exc:
         raise ModelCorruptError(f"{path}: unreadable weights: {exc}") from None
 
 

@@ -5,15 +5,18 @@ from __future__ import annotations
 from typing import Literal
 
 from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from fraudstream.config import FraudstreamSettings, settings_config
+
+__all__ = [
+    "ProducerSettings",
+]
 
 
-class ProducerSettings(BaseSettings):
+class ProducerSettings(FraudstreamSettings):
     """Knobs of `fraudstream produce`; topic names and bootstrap come from the shared Settings."""
 
-    model_config = SettingsConfigDict(
-        env_prefix="FRAUDSTREAM_PRODUCER_", extra="ignore", frozen=True
-    )
+    model_config = settings_config("PRODUCER_")
 
     rate: float = Field(0.0, ge=0, description="Target events/s; 0 = as fast as possible.")
     burst: float = Field(

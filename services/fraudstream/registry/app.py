@@ -120,13 +120,31 @@ def _subject_id(request: Request) -> int:
 
 def build_app(registry: Registry) -> ASGIApp:
     """The ASGI app for `registry` (one per server)."""
-    run = anyio.to_thread.run_sync
 
     async def root(request: Request) -> Response:
         return _json({})
 
     async def openapi(request: Request) -> Response:
         return Response(openapi_description(), media_type="application/json")
+
+    async def not_found(request: Request, exc: Exception) -> Response:
+        status = exc.status_code if isinstance(exc, HTTPException) else 404
+        return _json({"error_code": status, "message": f"HTTP {status} {request.url.path}"}, status)
+
+    routes = [
+        Route("/", _guard(root), methods=["GET"]),
+        Route("/openapi.json", _guard(openapi), methods=["GET"]),
+        *_schema_routes(registry),
+        *_config_routes(registry),
+    ]
+    app = Starlette(routes=routes, exception_handlers={HTTPException: not_found})
+    app.router.redirect_slashes = False
+    return _SlashInsensitive(app)
+
+
+def _schema_routes(registry: Registry) -> list[Route]:
+    """Subjects, versions and schemas by id."""
+    run = anyio.to_thread.run_sync
 
     async def list_subjects(request: Request) -> Response:
         subjects = registry.state.subjects(
@@ -206,6 +224,36 @@ def build_app(registry: Registry) -> ASGIApp:
     async def schema_types(request: Request) -> Response:
         return _json(["AVRO"])
 
+    return [
+        Route("/subjects", _guard(list_subjects), methods=["GET"]),
+        Route("/subjects/{subject}/versions", _guard(subject_versions), methods=["GET"]),
+        Route("/subjects/{subject}/versions", _guard(register), methods=["POST"]),
+        Route("/subjects/{subject}/versions/{version}", _guard(get_version), methods=["GET"]),
+        Route("/subjects/{subject}/versions/{version}", _guard(delete_version), methods=["DELETE"]),
+        Route(
+            "/subjects/{subject}/versions/{version}/schema",
+            _guard(get_version_schema),
+            methods=["GET"],
+        ),
+        Route(
+            "/subjects/{subject}/versions/{version}/referencedby",
+            _guard(referenced_by),
+            methods=["GET"],
+        ),
+        Route("/subjects/{subject}", _guard(lookup), methods=["POST"]),
+        Route("/subjects/{subject}", _guard(delete_subject), methods=["DELETE"]),
+        Route("/schemas/types", _guard(schema_types), methods=["GET"]),
+        Route("/schemas/ids/{id}", _guard(schema_by_id), methods=["GET"]),
+        Route("/schemas/ids/{id}/schema", _guard(raw_schema_by_id), methods=["GET"]),
+        Route("/schemas/ids/{id}/subjects", _guard(id_subjects), methods=["GET"]),
+        Route("/schemas/ids/{id}/versions", _guard(id_versions), methods=["GET"]),
+    ]
+
+
+def _config_routes(registry: Registry) -> list[Route]:
+    """Compatibility levels, compatibility tests, mode and contexts."""
+    run = anyio.to_thread.run_sync
+
     async def get_global_config(request: Request) -> Response:
         return _json({"compatibilityLevel": registry.state.level(None).value})
 
@@ -245,35 +293,10 @@ def build_app(registry: Registry) -> ASGIApp:
     async def mode(request: Request) -> Response:
         return _json({"mode": "READWRITE"})
 
-    async def not_found(request: Request, exc: Exception) -> Response:
-        status = exc.status_code if isinstance(exc, HTTPException) else 404
-        return _json({"error_code": status, "message": f"HTTP {status} {request.url.path}"}, status)
+    async def contexts(request: Request) -> Response:
+        return _json(["."])  # only the default context
 
-    routes = [
-        Route("/", _guard(root), methods=["GET"]),
-        Route("/openapi.json", _guard(openapi), methods=["GET"]),
-        Route("/subjects", _guard(list_subjects), methods=["GET"]),
-        Route("/subjects/{subject}/versions", _guard(subject_versions), methods=["GET"]),
-        Route("/subjects/{subject}/versions", _guard(register), methods=["POST"]),
-        Route("/subjects/{subject}/versions/{version}", _guard(get_version), methods=["GET"]),
-        Route("/subjects/{subject}/versions/{version}", _guard(delete_version), methods=["DELETE"]),
-        Route(
-            "/subjects/{subject}/versions/{version}/schema",
-            _guard(get_version_schema),
-            methods=["GET"],
-        ),
-        Route(
-            "/subjects/{subject}/versions/{version}/referencedby",
-            _guard(referenced_by),
-            methods=["GET"],
-        ),
-        Route("/subjects/{subject}", _guard(lookup), methods=["POST"]),
-        Route("/subjects/{subject}", _guard(delete_subject), methods=["DELETE"]),
-        Route("/schemas/types", _guard(schema_types), methods=["GET"]),
-        Route("/schemas/ids/{id}", _guard(schema_by_id), methods=["GET"]),
-        Route("/schemas/ids/{id}/schema", _guard(raw_schema_by_id), methods=["GET"]),
-        Route("/schemas/ids/{id}/subjects", _guard(id_subjects), methods=["GET"]),
-        Route("/schemas/ids/{id}/versions", _guard(id_versions), methods=["GET"]),
+    return [
         Route("/config", _guard(get_global_config), methods=["GET"]),
         Route("/config", _guard(put_config), methods=["PUT"]),
         Route("/config", _guard(delete_config), methods=["DELETE"]),
@@ -289,11 +312,9 @@ def build_app(registry: Registry) -> ASGIApp:
             "/compatibility/subjects/{subject}/versions", _guard(compatibility), methods=["POST"]
         ),
         Route("/mode", _guard(mode), methods=["GET"]),
+        Route("/contexts", _guard(contexts), methods=["GET"]),
         Route("/mode/{subject}", _guard(mode), methods=["GET"]),
     ]
-    app = Starlette(routes=routes, exception_handlers={HTTPException: not_found})
-    app.router.redirect_slashes = False
-    return _SlashInsensitive(app)
 
 
 class _SlashInsensitive:

@@ -14,6 +14,8 @@ from fraudstream.logs import setup_logging
 from fraudstream.output import OutputFormat, emit, output_option, rows_table
 from fraudstream.registry.settings import RegistrySettings
 
+__all__ = ["app", "get", "register", "serve", "subjects"]
+
 if TYPE_CHECKING:
     from fraudstream.serde.registry_client import RegistryClient
 

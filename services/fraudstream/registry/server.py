@@ -12,9 +12,9 @@ import time
 
 from fraudstream.errors import RegistryError
 from fraudstream.httpserver import HttpSecuritySettings, HttpServer, http_security_settings
+from fraudstream.httpserver.ports import port_free
 from fraudstream.kafka.errors import TopicLogError
 from fraudstream.kafka.topiclog import COMPACTED, TopicLog
-from fraudstream.local.procs import port_free
 from fraudstream.registry.app import MAX_BODY_BYTES, REQUEST_TYPES, build_app, render_error
 from fraudstream.registry.errors import RegistryStoreError
 from fraudstream.registry.service import Registry

@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from fraudstream.config import FraudstreamSettings, settings_config
+
+__all__ = [
+    "RegistrySettings",
+]
 
 
-class RegistrySettings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="FRAUDSTREAM_REGISTRY_", extra="ignore")
+class RegistrySettings(FraudstreamSettings):
+    model_config = settings_config("REGISTRY_")
 
     topic: str = Field("_schemas", description="Compacted topic that stores every schema.")
     startup_timeout_s: float = Field(

@@ -18,11 +18,11 @@ from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Produ
 from fraudstream.errors import KafkaUnavailableError
 from fraudstream.kafka import consumer_config, create_topics, producer_config, wait_for_broker
 from fraudstream.kafka.delivery import backoff
-from fraudstream.schemas import load_schema
 from fraudstream.scorer.errors import ScorerError
 from fraudstream.scorer.settings import ResolvedSettings
 from fraudstream.serde.errors import RegistryUnavailableError
 from fraudstream.serde.registry_client import RegistryClient, value_subject
+from fraudstream.serde.schemas import load_schema
 from fraudstream.serde.wire import header
 
 log = logging.getLogger(__name__)

@@ -11,7 +11,13 @@ from typing import Literal
 from fraudstream.errors import ScorerError
 
 DeadLetterReason = Literal[
-    "decode_error", "invalid_value", "missing_field", "wrong_type", "schema_not_found", "other"
+    "decode_error",
+    "invalid_value",
+    "missing_field",
+    "wrong_type",
+    "schema_not_found",
+    "unexpected_schema",
+    "other",
 ]
 DLQ_REASONS: tuple[DeadLetterReason, ...] = (
     "decode_error",
@@ -19,6 +25,7 @@ DLQ_REASONS: tuple[DeadLetterReason, ...] = (
     "missing_field",
     "wrong_type",
     "schema_not_found",
+    "unexpected_schema",
     "other",
 )
 

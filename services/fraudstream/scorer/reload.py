@@ -1,15 +1,17 @@
 """Which model serves, and hot reload: watch `models/LATEST`, load in the background,
 validate, and publish for the scoring loop to pick up between batches.
 
-A version that fails to load or validate is refused once (a log line and
-`fraudstream_model_reloads_total{result="failed"}`), the serving model stays, and the
-watcher does not retry that version until LATEST names another one.
+A version that fails to load or validate is refused (a log line and
+`fraudstream_model_reloads_total{result="failed"}` per attempt) and the serving model stays;
+the failure may be transient (a read error), so the version is tried again with
+exponential backoff (interval x 2^failures, at most MAX_RETRY_S).
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -91,6 +93,9 @@ def prepare(model: NumpyModel, top_k: int = 3) -> ServingModel:
     )
 
 
+MAX_RETRY_S = 300.0  # longest wait before a failed version is tried again
+
+
 class ModelWatcher:
     """Polls LATEST; `current` is the serving model (None until a valid one exists)."""
 
@@ -106,7 +111,9 @@ class ModelWatcher:
         self.top_k = top_k
         self.current: ServingModel | None = None
         self._on_result = on_result
-        self._refused: set[str] = set()
+        # version -> (failed loads, monotonic time of the next attempt): a failure may be
+        # transient (a read error while the file is copied), so it is retried with backoff
+        self._refused: dict[str, tuple[int, float]] = {}
         self._last_wait_msg = ""
         self._stop = threading.Event()
         self._wake = threading.Event()
@@ -123,14 +130,16 @@ class ModelWatcher:
             self._waiting(f"no model published in {self.model_dir} yet (no LATEST); waiting")
             return False
         version = target.name
-        if (self.current is not None and self.current.version == version) or (
-            version in self._refused
-        ):
+        if self.current is not None and self.current.version == version:
+            return False
+        failures, retry_at = self._refused.get(version, (0, 0.0))
+        if time.monotonic() < retry_at:
             return False
         try:
             serving = prepare(load_model(target), self.top_k)
         except FraudstreamError as exc:
-            self._refused.add(version)
+            backoff = min(self.interval_s * 2**failures, MAX_RETRY_S)
+            self._refused[version] = (failures + 1, time.monotonic() + backoff)
             keep = self.current.version if self.current else "none"
             log.error("model %s refused: %s (still serving: %s)", version, exc, keep)
             self._report(version, False, str(exc))

@@ -24,7 +24,7 @@ from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
 from fraudstream.errors import ConfigError
 from fraudstream.httpserver import HttpServer
 from fraudstream.kafka.delivery import DeliveryLedger, format_partitions
-from fraudstream.scorer.announcements import AnnouncementListener
+from fraudstream.model.announcements import AnnouncementListener
 from fraudstream.scorer.connect import make_clients, prepare_outputs
 from fraudstream.scorer.health import Health
 from fraudstream.scorer.http import make_app, metrics_server

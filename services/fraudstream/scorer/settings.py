@@ -9,18 +9,23 @@ from pathlib import Path
 from typing import Literal
 
 from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from fraudstream.config import Settings, get_settings, load_settings
+from fraudstream.config import (
+    FraudstreamSettings,
+    Settings,
+    get_settings,
+    load_settings,
+    settings_config,
+)
 
 __all__ = ["ScorerSettings", "get_settings", "scorer_settings"]
 
 
-class ScorerSettings(BaseSettings):
+class ScorerSettings(FraudstreamSettings):
     """Everything `fraudstream score` / `Scorer` needs. Unset shared values (bootstrap,
     registry, topics, model dir, metrics port) fall back to the shared `Settings`."""
 
-    model_config = SettingsConfigDict(env_prefix="FRAUDSTREAM_SCORER_", extra="ignore")
+    model_config = settings_config("SCORER_")
 
     # Shared values (None = take it from FRAUDSTREAM_* via get_settings()).
     kafka_bootstrap: str | None = Field(None, description="Override FRAUDSTREAM_KAFKA_BOOTSTRAP.")

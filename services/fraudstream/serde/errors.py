@@ -7,6 +7,7 @@
         ├── MissingFieldError      "missing_field"
         ├── WrongTypeError         "wrong_type"
         ├── InvalidValueError      "invalid_value"     NaN/inf, out-of-range, bad label
+        ├── UnexpectedSchemaError  "unexpected_schema" writer schema outside the flat shape
         └── EncodeError            "invalid_value"     record does not fit the schema
 
 A registry that cannot be reached is *not* a SerdeError: it raises
@@ -35,11 +36,18 @@ __all__ = [
     "RegistryUnavailableError",
     "SchemaNotFoundError",
     "SerdeFailure",
+    "UnexpectedSchemaError",
     "WrongTypeError",
 ]
 
 Reason = Literal[
-    "decode_error", "invalid_value", "missing_field", "wrong_type", "schema_not_found", "other"
+    "decode_error",
+    "invalid_value",
+    "missing_field",
+    "wrong_type",
+    "schema_not_found",
+    "unexpected_schema",
+    "other",
 ]
 REASONS: tuple[Reason, ...] = (
     "decode_error",
@@ -47,6 +55,7 @@ REASONS: tuple[Reason, ...] = (
     "missing_field",
     "wrong_type",
     "schema_not_found",
+    "unexpected_schema",
     "other",
 )
 
@@ -79,6 +88,13 @@ class WrongTypeError(SerdeFailure):
 
 class InvalidValueError(SerdeFailure):
     reason = "invalid_value"
+
+
+class UnexpectedSchemaError(SerdeFailure):
+    """A writer schema with a field that is not a primitive or a union of primitives (an
+    array, map, record...): never decoded, since its records could claim any size."""
+
+    reason = "unexpected_schema"
 
 
 class EncodeError(SerdeFailure):

@@ -26,6 +26,15 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 from numpy.typing import NDArray
 
+__all__ = [
+    "Column",
+    "FlatBatch",
+    "FlatDecodeError",
+    "FlatPlan",
+    "decode_one",
+    "field_types",
+]
+
 _FIXED = {"float": 4, "double": 8, "boolean": 1}
 _VARINT = {"int", "long"}
 _SIZED = {"string", "bytes"}
@@ -150,9 +159,15 @@ class FlatPlan:
         present[sorted(seen_num)] = True
         return cls(_with_runs(raw), len(numeric), len(text), present)
 
-    def decode(self, values: Sequence[bytes | memoryview], offset: int = 0) -> FlatBatch:
+    def decode(
+        self,
+        values: Sequence[bytes | memoryview],
+        offset: int = 0,
+        max_string_bytes: int | None = None,
+    ) -> FlatBatch:
         """Decode records whose Avro bodies start `offset` bytes into each of `values`
-        (5 for Confluent-framed values whose header the caller already checked)."""
+        (5 for Confluent-framed values whose header the caller already checked); a string
+        longer than `max_string_bytes` leaves its record not ok."""
         n = len(values)
         lengths = np.fromiter((len(b) for b in values), np.int64, n)
         ends = np.cumsum(lengths)
@@ -211,6 +226,8 @@ class FlatPlan:
                 else:  # string / bytes: remember where, skip the payload
                     size, newp = _varint(buf, p, limit)
                     neg = size < 0
+                    if max_string_bytes is not None:
+                        neg |= size > max_string_bytes
                     if neg.any():
                         ok[np.arange(n)[sel][neg]] = False
                     size = np.clip(size, 0, limit + 1)

@@ -28,6 +28,14 @@ from fraudstream.serde.errors import (
     PayloadDecodeError,
     WrongTypeError,
 )
+from fraudstream.serde.limits import INT64_MAX
+
+__all__ = [
+    "RawEventDict",
+    "decode_raw_event",
+    "encode_raw_event",
+    "validate_raw_event",
+]
 
 _FLOAT_FIELDS = (*V_COLUMNS, "Amount")
 _isfinite = math.isfinite
@@ -35,10 +43,10 @@ _REQUIRED = frozenset(("Id", "Timestamp", "User", "Time"))
 
 _Finite = Annotated[float, Field(strict=True, allow_inf_nan=False)]
 _fields: dict[str, Any] = {
-    "Id": Annotated[int, Field(strict=True, ge=0)],
+    "Id": Annotated[int, Field(strict=True, ge=0, le=INT64_MAX)],
     "Timestamp": Annotated[str, Field(strict=True, min_length=1)],
     "User": Annotated[str, Field(strict=True, min_length=1)],
-    "Time": Annotated[int, Field(strict=True, ge=0)],
+    "Time": Annotated[int, Field(strict=True, ge=0, le=INT64_MAX)],
     **dict.fromkeys(V_COLUMNS, _Finite),
     "Amount": Annotated[float, Field(strict=True, allow_inf_nan=False, ge=0)],
     "Class": NotRequired[Annotated[int, Field(strict=True, ge=0, le=1)] | None],
@@ -57,6 +65,8 @@ def _int(obj: dict[str, Any], name: str) -> int:
         raise WrongTypeError(f"{name} must be an integer, got {type(v).__name__} {v!r}", name)
     if result < 0:
         raise InvalidValueError(f"{name} must be >= 0, got {result}", name)
+    if result > INT64_MAX:
+        raise InvalidValueError(f"{name} must fit a 64-bit signed long, got {result}", name)
     return result
 
 

@@ -23,6 +23,7 @@ fastavro, which names what is wrong, so a record gets the same reason on either 
 
 from __future__ import annotations
 
+import logging
 import warnings
 from collections import Counter
 from collections.abc import Sequence
@@ -45,10 +46,12 @@ from fraudstream.serde.errors import (
     WrongTypeError,
 )
 from fraudstream.serde.flatavro import FlatBatch, FlatDecodeError, FlatPlan, decode_one, field_types
+from fraudstream.serde.limits import INT64_MAX, DecodeLimits
 
 __all__ = [
     "COLUMNS",
     "NUMERIC_COLUMNS",
+    "DecodeLimits",
     "Message",
     "RecordBatch",
     "RecordDecoder",
@@ -58,6 +61,8 @@ __all__ = [
     "parse_times_ms",
     "plan_for_schema",
 ]
+
+log = logging.getLogger(__name__)
 
 # Every column read from an event: Id, Timestamp, User, Class, then NUMERIC_COLUMNS.
 COLUMNS: tuple[str | tuple[str, ...], ...] = (
@@ -209,6 +214,17 @@ def _prim_of(t: Any) -> str | None:
     return values[0] if len(values) == 1 else None
 
 
+def _bounded(t: Any) -> bool:
+    """A primitive, enum or fixed type, or a union of them: a value of bounded size that
+    holds no collection and no nested record."""
+    for o in t if isinstance(t, list) else [t]:
+        if field_types(o) is not None:
+            continue
+        if not (isinstance(o, dict) and o.get("type") in ("enum", "fixed")):
+            return False
+    return True
+
+
 class _Plan:
     """How to read records written with one schema id (or why they cannot be read)."""
 
@@ -247,6 +263,17 @@ def plan_for_schema(
     the decode (a plan with a `reason` refuses every record written with the schema)."""
     if schema.get("type") != "record":
         return _Plan(None, "wrong_type", f"schema id {schema_id} is not a record")
+    for f in schema.get("fields", []):
+        # Only flat records are decoded: an array, map or nested record could claim any
+        # number of items in a few bytes, and fastavro would allocate them all.
+        if not isinstance(f, dict) or not _bounded(f.get("type")):
+            name = f.get("name") if isinstance(f, dict) else f
+            return _Plan(
+                None,
+                "unexpected_schema",
+                f"schema id {schema_id}: field {name} is not a primitive or a union of "
+                "primitives (only flat records are decoded)",
+            )
     required = _required(identity, require_label)
     used = set(required) | {_LABEL, *((_USER,) if identity else ())}
     by_upper = {str(f.get("name", "")).upper(): f for f in schema.get("fields", [])}
@@ -298,6 +325,7 @@ class RecordDecoder:
         identity: bool = True,
         require_label: bool = False,
         strict_schema: bool = False,
+        limits: DecodeLimits | None = None,
     ) -> None:
         if input_format not in ("avro", "json"):
             raise ValueError(f"input_format must be avro or json, got {input_format!r}")
@@ -308,6 +336,7 @@ class RecordDecoder:
         self.identity = identity
         self.require_label = require_label
         self.strict_schema = strict_schema
+        self.limits = limits or DecodeLimits()
         self._required = _required(identity, require_label)
         self._plans: dict[int, _Plan] = {}
 
@@ -328,8 +357,11 @@ class RecordDecoder:
             plan = plan_for_schema(
                 schema, schema_id, identity=self.identity, require_label=self.require_label
             )
-            if plan.reason is not None and self.strict_schema:
-                raise _SHAPE_ERRORS.get(plan.reason, SerdeFailure)(plan.detail)
+            if plan.reason is not None:
+                if self.strict_schema and plan.reason != "unexpected_schema":
+                    raise _SHAPE_ERRORS.get(plan.reason, SerdeFailure)(plan.detail)
+                # Refused once per id: the plan is cached, every record of it is rejected.
+                log.warning("refusing writer schema (%s): %s", plan.reason, plan.detail)
             self._plans[schema_id] = plan
         return plan
 
@@ -363,7 +395,7 @@ class RecordDecoder:
                 slow.extend(idx)
                 continue
             group = vals if len(idx) == len(vals) else [vals[i] for i in idx]
-            fb = plan.flat.decode(group, size)
+            fb = plan.flat.decode(group, size, self.limits.max_string_bytes)
             nulls = fb.nulls
             label = np.where(nulls[:, 1], -1, fb.longs[:, 1])
             good = fb.ok & ~nulls[:, 2:].any(axis=1) & (label >= -1) & (label <= 1)
@@ -402,6 +434,7 @@ class RecordDecoder:
             i = cols.get(str(k).upper())
             if i is not None:
                 row[i] = v
+        _check_strings(row, self.limits.max_string_bytes)
         return tuple(row)
 
     def decode(self, msgs: Sequence[Any]) -> RecordBatch:
@@ -414,7 +447,15 @@ class RecordDecoder:
         dead = out.dead
         if not json_input and msgs:
             given = msgs
-            fast, msgs = self._fast(msgs)
+            max_bytes = self.limits.max_record_bytes
+            if any(len(m.value() or b"") > max_bytes for m in msgs):
+                # oversized records skip the fast path: the loop below rejects them unread
+                big = [m for m in msgs if len(m.value() or b"") > max_bytes]
+                given = [m for m in msgs if len(m.value() or b"") <= max_bytes]
+                fast, msgs = self._fast(given)
+                msgs = [*msgs, *big]
+            else:
+                fast, msgs = self._fast(msgs)
             for part in fast:
                 fb, pick = part.batch, part.pick
                 ids, labels, num = fb.longs[:, 0], part.label, fb.values[:, 2:]
@@ -434,12 +475,21 @@ class RecordDecoder:
                     stamps.extend(ts)  # type: ignore[arg-type]  # not null on the fast path
         slow_rows: list[tuple[Any, ...]] = []
         required = self._required
+        max_bytes = self.limits.max_record_bytes
         for msg in msgs:
             data = msg.value()
             try:
                 if data is None:
                     raise _Rejected("missing_field", "empty record (tombstone)")
-                row = _json_row(data) if json_input else self._avro_row(data)
+                if len(data) > max_bytes:
+                    raise _Rejected(
+                        "decode_error", f"record of {len(data)} bytes exceeds {max_bytes}"
+                    )
+                if json_input:
+                    row = _json_row(data)
+                    _check_strings(row, max_bytes=self.limits.max_string_bytes)
+                else:
+                    row = self._avro_row(data)
                 if any(row[i] is None for i in required if i != _LABEL):
                     missing = [_NAMES[i] for i in required if i != _LABEL and row[i] is None]
                     raise _Rejected("missing_field", f"missing or null: {', '.join(missing)}")
@@ -497,6 +547,15 @@ class _Rejected(Exception):
         self.detail = detail
 
 
+def _check_strings(row: Sequence[Any], max_bytes: int) -> None:
+    for i in (_TS, _USER):
+        v = row[i]
+        if isinstance(v, str) and len(v) > max_bytes:
+            raise _Rejected(
+                "invalid_value", f"{_NAMES[i]} of {len(v)} characters exceeds {max_bytes}"
+            )
+
+
 def _nonfinite_detail(row: NDArray[np.float64]) -> str:
     bad = [f"{NUMERIC_COLUMNS[j]}={row[j]!r}" for j in np.flatnonzero(~np.isfinite(row))]
     return "non-finite value: " + ", ".join(bad) if bad else "ok"
@@ -524,6 +583,8 @@ def _json_row(data: bytes) -> tuple[Any, ...]:
     eid, ts, user, label = row[_ID], row[_TS], row[_USER], row[_LABEL]
     if eid is not None and (type(eid) is not int):
         raise _Rejected("wrong_type", f"Id must be an integer, got {eid!r}")
+    if eid is not None and not -INT64_MAX <= eid <= INT64_MAX:
+        raise _Rejected("invalid_value", f"Id {eid} is outside the 64-bit signed range")
     if ts is not None and type(ts) is not str:
         raise _Rejected("wrong_type", f"Timestamp must be a string, got {ts!r}")
     if user is not None and type(user) is not str:

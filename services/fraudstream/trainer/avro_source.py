@@ -14,29 +14,29 @@ import json
 import logging
 import re
 import time
-import uuid
 from collections import Counter
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import numpy as np
-from confluent_kafka import Consumer, KafkaException, Message, TopicPartition
+from confluent_kafka import Consumer, Message, TopicPartition
 from numpy.typing import NDArray
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from fraudstream.events import NUMERIC_COLUMNS
-from fraudstream.kafka.clients import consumer_config
+from fraudstream.kafka.errors import TopicReadError
+from fraudstream.kafka.reader import open_snapshot, reader_consumer
 from fraudstream.serde.errors import RegistryUnavailableError, SerdeFailure
 from fraudstream.serde.ksql_records import RecordDecoder, WriterSchemas
 from fraudstream.serde.registry_client import RegistryClient
 from fraudstream.trainer.data import RAW_COLUMNS, Dataset
 from fraudstream.trainer.errors import InputSchemaError, TrainerError
 
-__all__ = ["SnapshotDecoder", "parse_since", "read_topic", "registry_lookup"]
+__all__ = ["SnapshotDecoder", "parse_since", "read_dataset", "registry_lookup"]
 
 log = logging.getLogger(__name__)
 
-# Dataset.raw is in RAW_COLUMNS order; the decoder yields NUMERIC_COLUMNS.
-_TO_RAW = [NUMERIC_COLUMNS.index(c) for c in RAW_COLUMNS]
+assert RAW_COLUMNS == NUMERIC_COLUMNS, "the decoder's matrix is Dataset.raw as is"
 
 
 def registry_lookup(url: str) -> RegistryClient:
@@ -70,7 +70,7 @@ class SnapshotDecoder:
             raise InputSchemaError(f"the topic's writer {exc}") from None
         self.skipped.update(batch.reasons())
         if len(batch):
-            self.chunks.append(batch.numeric[:, _TO_RAW])
+            self.chunks.append(batch.numeric)
             self.labels.append(np.asarray(batch.labels, np.int64))
 
     def dataset_parts(self) -> tuple[NDArray[np.float64], NDArray[np.int64]]:
@@ -105,7 +105,7 @@ def parse_since(text: str, now: datetime | None = None) -> datetime:
     return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
 
 
-def read_topic(
+def read_dataset(
     bootstrap: str,
     topic: str,
     schemas: WriterSchemas,
@@ -114,14 +114,13 @@ def read_topic(
     idle_timeout_s: float = 15.0,
     registry_url: str = "",
 ) -> Dataset:
-    """Read `topic` from its earliest (or `since`) offsets to the end offsets seen at start."""
-    consumer = Consumer(
-        consumer_config(
-            bootstrap,
-            group_id=f"fraudstream-trainer-{uuid.uuid4().hex[:8]}",
-            **{"fetch.max.bytes": 64 * 1024 * 1024, "max.partition.fetch.bytes": 8 * 1024 * 1024},
-        )
-    )
+    """The training set in `topic`: from its earliest (or `since`) offsets to the end
+    offsets seen at start (`kafka.reader`'s bounded snapshot), decoded as it is read."""
+    fetch: dict[str, Any] = {
+        "fetch.max.bytes": 64 * 1024 * 1024,
+        "max.partition.fetch.bytes": 8 * 1024 * 1024,
+    }
+    consumer = reader_consumer(bootstrap, **fetch)
     try:
         return _read(
             consumer, bootstrap, topic, schemas, max_records, since, idle_timeout_s, registry_url
@@ -140,25 +139,14 @@ def _read(
     idle_timeout_s: float,
     registry_url: str,
 ) -> Dataset:
+    since_ms = None if since is None else int(since.timestamp() * 1000)
     try:
-        md = consumer.list_topics(topic, timeout=10)
-    except KafkaException as exc:
-        raise TrainerError(f"cannot read metadata of {topic} from {bootstrap}: {exc}") from None
-    tmd = md.topics.get(topic)
-    if tmd is None or tmd.error is not None or not tmd.partitions:
-        raise TrainerError(f"topic {topic} does not exist on {bootstrap}")
-    parts = sorted(tmd.partitions)
-    start: dict[int, int] = {}
-    end: dict[int, int] = {}
-    for p in parts:
-        low, high = consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)
-        start[p], end[p] = low, high
-    if since is not None:
-        ts = int(since.timestamp() * 1000)
-        found = consumer.offsets_for_times([TopicPartition(topic, p, ts) for p in parts], 10)
-        for tp in found:
-            start[tp.partition] = end[tp.partition] if tp.offset < 0 else tp.offset
-    total = sum(max(0, end[p] - start[p]) for p in parts)
+        snap = open_snapshot(consumer, topic, since_ms)
+    except TopicReadError as exc:
+        raise TrainerError(f"{exc} on {bootstrap}") from None
+    start, end = snap.start, snap.end
+    parts = sorted(end)
+    total = snap.total
     if max_records is not None:
         total = min(total, max_records)
     pending = {p for p in parts if start[p] < end[p]}

@@ -95,7 +95,7 @@ def train(
         files = write_report(outcome, settings.report_dir)
         log.info("report: %s", ", ".join(str(f) for f in files))
     if settings.announce:
-        from fraudstream.trainer.announce import announce as do_announce
+        from fraudstream.model.announcements import announce as do_announce
 
         do_announce(base.kafka_bootstrap, base.topic_models, outcome.manifest, str(outcome.path))
         log.info("announced %s on %s", outcome.version, base.topic_models)
@@ -123,9 +123,9 @@ def _load(csv: Path | None, topic: str, since: str | None, settings: Any, base: 
         from fraudstream.trainer.data import read_csv
 
         return read_csv(csv, settings.max_records)
-    from fraudstream.trainer.avro_source import parse_since, read_topic, registry_lookup
+    from fraudstream.trainer.avro_source import parse_since, read_dataset, registry_lookup
 
-    return read_topic(
+    return read_dataset(
         base.kafka_bootstrap,
         topic,
         registry_lookup(base.registry_url),

@@ -21,14 +21,28 @@ import numpy as np
 from numpy.typing import NDArray
 from rich.progress import Progress
 
-from fraudstream.events import V_COLUMNS
+from fraudstream.events import NUMERIC_COLUMNS
 from fraudstream.trainer.errors import InputSchemaError, TrainerError
+
+__all__ = [
+    "LABEL_COLUMN",
+    "RAW_COLUMNS",
+    "UNLABELED",
+    "Dataset",
+    "file_sha256",
+    "fingerprint",
+    "parse_label",
+    "read_csv",
+    "row_values",
+]
 
 log = logging.getLogger(__name__)
 
-# Raw columns every source supplies, in this order. Time orders the split and feeds the
-# optional hour features; the model's own raw inputs are a subset (manifest.raw_inputs).
-RAW_COLUMNS: tuple[str, ...] = (*V_COLUMNS, "Amount", "Time")
+# Raw columns every source supplies: the project's one numeric column order
+# (events.NUMERIC_COLUMNS: Time, V1..V28, Amount). Time orders the split and feeds the
+# optional hour features; the model's own raw inputs are a subset picked by name
+# (manifest.raw_inputs), so artifacts do not depend on this order.
+RAW_COLUMNS: tuple[str, ...] = NUMERIC_COLUMNS
 LABEL_COLUMN = "Class"
 UNLABELED = -1
 
@@ -173,16 +187,3 @@ def read_csv(path: Path, max_records: int | None = None) -> Dataset:
     )
     log.info("read %s: %s", path, ds.summary())
     return ds
-
-
-def synthetic_dataset(n: int, seed: int = 42, fraud_rate: float = 0.05) -> Dataset:
-    """A Dataset from the producer's synthetic generator (tests and benchmarks)."""
-    from fraudstream.producer.synthetic import generate_arrays
-
-    x, t, y = generate_arrays(n, seed=seed, fraud_rate=fraud_rate)
-    return Dataset(
-        raw=np.column_stack([x, np.asarray(t, np.float64)]),
-        label=np.asarray(y, np.int64),
-        lineage={"source": "synthetic", "rows": n, "seed": seed, "fraud_rate": fraud_rate},
-        schema_fingerprint=fingerprint([*RAW_COLUMNS, LABEL_COLUMN]),
-    )

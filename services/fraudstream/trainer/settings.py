@@ -10,7 +10,15 @@ from pathlib import Path
 from typing import Literal
 
 from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from fraudstream.config import FraudstreamSettings, settings_config
+
+__all__ = [
+    "REAL_PREVALENCE",
+    "ScoreKind",
+    "ThresholdStrategy",
+    "TrainerSettings",
+]
 
 ThresholdStrategy = Literal["fpr", "quantile", "precision", "budget"]
 ScoreKind = Literal["mse", "normalized_mse", "mahalanobis", "max_mahalanobis"]
@@ -20,12 +28,10 @@ ScoreKind = Literal["mse", "normalized_mse", "mahalanobis", "max_mahalanobis"]
 REAL_PREVALENCE = 492 / (284_315 + 492)
 
 
-class TrainerSettings(BaseSettings):
+class TrainerSettings(FraudstreamSettings):
     """Every knob of `fraudstream train`."""
 
-    model_config = SettingsConfigDict(
-        env_prefix="FRAUDSTREAM_TRAINER_", extra="ignore", frozen=True
-    )
+    model_config = settings_config("TRAINER_")
 
     # model
     encoder_units: list[int] = Field(

@@ -24,7 +24,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from fraudstream.local.procs import free_port
 from fraudstream.report.panels import MAIN_PANELS, RATE_INTERVAL
-from fraudstream.scorer.testing import LiveProducer, make_events, publish_pca_model
+from fraudstream.testing.scorer import LiveProducer, make_events, publish_pca_model
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(240)]
 

@@ -14,7 +14,7 @@ from fraudstream.kafka.clients import consumer_config, producer_config
 from fraudstream.kafka.delivery import DeliveryLedger
 from fraudstream.kafka.errors import DeliveryFailedError
 
-pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
 
 
 def _consume(consumer: Consumer, n: int, timeout: float = 30.0) -> list[Message]:

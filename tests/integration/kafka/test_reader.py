@@ -13,7 +13,7 @@ from fraudstream.kafka.clients import producer_config
 from fraudstream.kafka.errors import TopicReadError
 from fraudstream.kafka.reader import iter_snapshot, open_snapshot, read_topic, reader_consumer
 
-pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
 
 
 def _produce(bootstrap: str, topic: str, values: list[bytes], partitions: int = 1) -> None:

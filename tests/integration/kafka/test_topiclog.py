@@ -10,7 +10,7 @@ import pytest
 from fraudstream.kafka.errors import TopicLogError
 from fraudstream.kafka.topiclog import FOREVER, TopicLog
 
-pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
 
 
 class State:

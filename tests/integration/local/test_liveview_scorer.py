@@ -15,8 +15,8 @@ from fraudstream.local.liveview import LiveView
 from fraudstream.local.procs import free_port
 from fraudstream.local.stack import Service, Supervisor, python_cli
 from fraudstream.local.topics import wait_for_count
-from fraudstream.local.verify import ValueDecoder, read_topic
-from fraudstream.scorer.testing import LiveProducer, make_events, publish_pca_model
+from fraudstream.testing.scorer import LiveProducer, make_events, publish_pca_model
+from fraudstream.testing.verify import ValueDecoder, read_records
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(240)]
 N = 3000
@@ -65,7 +65,7 @@ def test_liveview_counts_match_scores_topic(
     finally:
         sup.stop_all()
     recs = ValueDecoder(schema_registry_url)
-    values = [recs(r.value) for r in read_topic(kafka_bootstrap, scores)]
+    values = [recs(r.value) for r in read_records(kafka_bootstrap, scores)]
     tp = sum(1 for v in values if v["label"] == 1 and v["is_anomaly"])
     fp = sum(1 for v in values if v["label"] == 0 and v["is_anomaly"])
     fn = sum(1 for v in values if v["label"] == 1 and not v["is_anomaly"])

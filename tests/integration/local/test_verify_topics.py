@@ -11,7 +11,7 @@ from confluent_kafka import Producer
 
 from fraudstream.kafka import producer_config
 from fraudstream.local.topics import topic_count, wait_for_count
-from fraudstream.local.verify import IdLedger, decode_all, read_topic
+from fraudstream.testing.verify import IdLedger, decode_records, read_records
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
 
@@ -28,12 +28,12 @@ def test_read_topic_ledger_and_counts(
     assert p.flush(30) == 0
     assert wait_for_count(kafka_bootstrap, topic, 3002, timeout=30, settle_s=0.5) == 3002
     assert topic_count(kafka_bootstrap, "no-such-topic-xyz") == 0
-    recs = read_topic(kafka_bootstrap, topic)
+    recs = read_records(kafka_bootstrap, topic)
     assert len(recs) == 3002
     assert len({(r.partition, r.offset) for r in recs}) == 3002
-    from fraudstream.local.verify import ValueDecoder
+    from fraudstream.testing.verify import ValueDecoder
 
-    good, bad = decode_all(recs, ValueDecoder("http://127.0.0.1:1"))
+    good, bad = decode_records(recs, ValueDecoder("http://127.0.0.1:1"))
     assert len(bad) == 1 and bad[0].value == b"\x07junk"
     ledger = IdLedger(set(range(3001)))
     ledger.add(v["id"] for v in good)

@@ -33,7 +33,14 @@ def test_writes_fail_cleanly_while_the_broker_is_down(tmp_path: Path) -> None:
     try:
         server.start(timeout=60)
         with httpx.Client(base_url=server.url, timeout=30) as http:
-            sid = http.post("/subjects/a/versions", json={"schema": schema("A")}).json()["id"]
+            deadline = time.monotonic() + 60
+            while True:  # a broker that just started may need a moment for its first write
+                r = http.post("/subjects/a/versions", json={"schema": schema("A")})
+                if r.status_code == 200 or time.monotonic() > deadline:
+                    break
+                time.sleep(1)
+            assert r.status_code == 200, r.text
+            sid = r.json()["id"]
             broker.stop()
 
             t0 = time.monotonic()

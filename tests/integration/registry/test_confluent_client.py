@@ -17,9 +17,9 @@ from confluent_kafka.schema_registry.error import SchemaRegistryError
 from confluent_kafka.serialization import MessageField, SerializationContext
 
 from fraudstream.kafka import consumer_config, producer_config
-from fraudstream.schemas import load_schema
 from fraudstream.serde.avro import AvroDecoder, AvroEncoder
 from fraudstream.serde.registry_client import RegistryClient, confluent_client, value_subject
+from fraudstream.serde.schemas import load_schema
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
 

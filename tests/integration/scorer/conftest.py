@@ -18,7 +18,7 @@ import pytest
 
 from fraudstream.local.procs import free_port
 from fraudstream.scorer.settings import ScorerSettings
-from fraudstream.scorer.testing import LiveProducer, RunningScorer, publish_pca_model
+from fraudstream.testing.scorer import LiveProducer, RunningScorer, publish_pca_model
 
 
 @dataclass

@@ -14,7 +14,7 @@ import orjson
 import pytest
 
 from fraudstream.kafka.reader import read_topic
-from fraudstream.scorer.testing import live_value, make_events
+from fraudstream.testing.scorer import live_value, make_events
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
 

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from fraudstream.kafka.reader import read_topic
-from fraudstream.scorer.testing import make_events
+from fraudstream.testing.scorer import make_events
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(180)]
 
@@ -24,7 +24,7 @@ def test_kill9_mid_stream_then_restart_scores_every_id(
     model_version: str,
     scorer_process: Callable[..., Any],
 ) -> None:
-    from fraudstream.scorer.testing import BackgroundSend
+    from fraudstream.testing.scorer import BackgroundSend
 
     events = make_events(N)
     first = scorer_process(batch_size=500)
@@ -64,7 +64,7 @@ def test_exactly_once_survives_kill9(
     scorer_process: Callable[..., Any],
     unique_id: str,
 ) -> None:
-    from fraudstream.scorer.testing import BackgroundSend
+    from fraudstream.testing.scorer import BackgroundSend
 
     events = make_events(N)
     tid = f"scorer-eos-{unique_id}"

@@ -17,7 +17,7 @@ from fraudstream.events import FEATURE_COLUMNS
 from fraudstream.kafka.reader import read_topic
 from fraudstream.local.procs import free_port
 from fraudstream.model import load_model, write_latest
-from fraudstream.scorer.testing import decode_all, make_events, publish_pca_model
+from fraudstream.testing.scorer import decode_all, make_events, publish_pca_model
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
 
@@ -38,7 +38,7 @@ def test_two_replicas_share_partitions_and_survive_one_stopping(
     model_version: str,
     run_scorer: Callable[..., Any],
 ) -> None:
-    from fraudstream.scorer.testing import BackgroundSend
+    from fraudstream.testing.scorer import BackgroundSend
 
     n = 15_000
     events = make_events(n)
@@ -70,7 +70,7 @@ def test_hot_reload_under_load_no_gap_and_broken_model_refused(
     model_version: str,
     run_scorer: Callable[..., Any],
 ) -> None:
-    from fraudstream.scorer.testing import BackgroundSend
+    from fraudstream.testing.scorer import BackgroundSend
 
     n = 15_000
     events = make_events(n)
@@ -175,7 +175,7 @@ def test_model_announcement_triggers_reload_before_the_poll(
 ) -> None:
     """LATEST is polled only every 60 s here: the trainer's announcement makes the scorer
     check at once, and a garbled announcement costs nothing but a check."""
-    from fraudstream.trainer.announce import announce
+    from fraudstream.model.announcements import announce
 
     models_topic = topic_factory("models", partitions=1)
     rs = run_scorer(reload_interval_s=60.0, topic_models=models_topic)

@@ -13,7 +13,7 @@ import pytest
 from fraudstream.events import FEATURE_COLUMNS
 from fraudstream.kafka.reader import read_topic
 from fraudstream.model import load_model
-from fraudstream.scorer.testing import decode_all, make_events
+from fraudstream.testing.scorer import decode_all, make_events
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
 

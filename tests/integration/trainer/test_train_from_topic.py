@@ -20,11 +20,12 @@ from confluent_kafka import Consumer, Producer
 
 from fraudstream.kafka.clients import consumer_config, producer_config
 from fraudstream.model import load_model, resolve_latest
-from fraudstream.schemas import load_schema
 from fraudstream.serde.avro import AvroEncoder
 from fraudstream.serde.registry_client import RegistryClient
-from fraudstream.trainer.avro_source import read_topic, registry_lookup
-from fraudstream.trainer.data import synthetic_dataset
+from fraudstream.serde.schemas import load_schema
+from fraudstream.testing.datasets import synthetic_dataset
+from fraudstream.trainer.avro_source import read_dataset, registry_lookup
+from fraudstream.trainer.data import RAW_COLUMNS
 from fraudstream.trainer.errors import InputSchemaError
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(700)]
@@ -36,9 +37,14 @@ def _records(n: int, seed: int, upper: bool = True) -> list[dict[str, Any]]:
     ds = synthetic_dataset(n, seed=seed, fraud_rate=0.05)
     out = []
     for i, (row, label) in enumerate(zip(ds.raw, ds.label, strict=True)):
-        rec: dict[str, Any] = {"ID": i, "TIMESTAMP": "2026-01-01T00:00:00Z", "TIME": int(row[29])}
-        rec.update({v.upper(): float(x) for v, x in zip(V, row[:28], strict=True)})
-        rec["AMOUNT"] = float(row[28])
+        col = dict(zip(RAW_COLUMNS, row.tolist(), strict=True))
+        rec: dict[str, Any] = {
+            "ID": i,
+            "TIMESTAMP": "2026-01-01T00:00:00Z",
+            "TIME": int(col["Time"]),
+        }
+        rec.update({v.upper(): col[v] for v in V})
+        rec["AMOUNT"] = col["Amount"]
         rec["CLASS"] = int(label)
         out.append(rec if upper else {k.lower(): v for k, v in rec.items()})
     return out
@@ -113,7 +119,7 @@ def test_train_from_topic_end_to_end(
     assert "skipped 3 rows" in res.stderr
     # the scorer's view: score raw columns and get finite numbers, frauds ranked higher
     ds = synthetic_dataset(1500, seed=11, fraud_rate=0.05)
-    scores = model.score(ds.raw[:, :29])
+    scores = model.score(ds.raw[:, [RAW_COLUMNS.index(c) for c in model.raw_inputs]])
     assert np.isfinite(scores).all()
     assert scores[ds.label == 1].mean() > scores[ds.label == 0].mean()
 
@@ -143,15 +149,15 @@ def test_case_insensitive_fields_max_records_and_since(
     enc = AvroEncoder(RegistryClient(schema_registry_url), f"{topic}-value", schema)
     _produce(kafka_bootstrap, topic, [enc.encode(r) for r in _records(300, 2, upper=False)])
     lookup = registry_lookup(schema_registry_url)
-    ds = read_topic(kafka_bootstrap, topic, lookup)
+    ds = read_dataset(kafka_bootstrap, topic, lookup)
     assert len(ds) == 300 and not ds.skipped
     expected = synthetic_dataset(300, seed=2, fraud_rate=0.05)
-    np.testing.assert_allclose(ds.raw[:, :29], expected.raw[:, :29])
-    assert len(read_topic(kafka_bootstrap, topic, lookup, max_records=50)) == 50
+    np.testing.assert_allclose(ds.raw[:, 1:], expected.raw[:, 1:])  # V1..V28, Amount
+    assert len(read_dataset(kafka_bootstrap, topic, lookup, max_records=50)) == 50
     from datetime import UTC, datetime, timedelta
 
     future = datetime.now(UTC) + timedelta(hours=1)
-    assert len(read_topic(kafka_bootstrap, topic, lookup, since=future)) == 0
+    assert len(read_dataset(kafka_bootstrap, topic, lookup, since=future)) == 0
 
 
 def test_schema_missing_fields_is_a_clear_error(
@@ -172,7 +178,7 @@ def test_schema_missing_fields_is_a_clear_error(
         del r["AMOUNT"], r["V5"]
     _produce(kafka_bootstrap, topic, [enc.encode(r) for r in recs])
     with pytest.raises(InputSchemaError, match="lacks fields the model needs: V5, Amount"):
-        read_topic(kafka_bootstrap, topic, registry_lookup(schema_registry_url))
+        read_dataset(kafka_bootstrap, topic, registry_lookup(schema_registry_url))
     res = subprocess.run(
         [sys.executable, "-m", "fraudstream", "train", "--topic", topic,
          "--model-dir", str(tmp_path / "models"), "--log-dir", str(tmp_path / "runs")],
@@ -188,4 +194,4 @@ def test_missing_topic_is_a_clear_error(kafka_bootstrap: str, schema_registry_ur
     from fraudstream.trainer.errors import TrainerError
 
     with pytest.raises(TrainerError, match="does not exist"):
-        read_topic(kafka_bootstrap, "no-such-topic-x1", registry_lookup(schema_registry_url))
+        read_dataset(kafka_bootstrap, "no-such-topic-x1", registry_lookup(schema_registry_url))

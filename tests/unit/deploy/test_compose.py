@@ -23,8 +23,11 @@ SERVICES = {
     "scorer",
     "prometheus",
     "grafana",
+    "retrain",
+    "tools",
 }
-ONE_SHOT = {"ksql-init", "trainer"}
+ONE_SHOT = {"ksql-init", "trainer", "retrain"}
+MANUAL = {"retrain", "tools"}  # profile "manual": `docker compose run --rm <name> ...` only
 
 
 def _compose() -> dict:
@@ -63,7 +66,7 @@ def test_docker_compose_config(docker_compose, run):
 
 def test_invalid_compose_is_rejected(check_jsonschema, docker_compose, run, tmp_path):
     doc = _compose()
-    doc["services"]["scorer"]["healthcheck"]["interval"] = {"every": "10s"}
+    doc["services"]["kafka"]["healthcheck"]["interval"] = {"every": "10s"}
     doc["services"]["scorer"]["depends_on"]["ksql-init"]["condition"] = "service_finished"
     bad = tmp_path / "docker-compose.yml"
     bad.write_text(yaml.safe_dump(doc))
@@ -98,10 +101,14 @@ def test_scorer_is_scalable():
 
 
 def test_long_running_services_have_healthchecks():
+    """In the file, or (our images) the Dockerfile's HEALTHCHECK, which compose then uses."""
     for name, svc in _compose()["services"].items():
-        if name in ONE_SHOT or name in {"producer", "ksqldb-cli"}:
+        if name in ONE_SHOT or name in MANUAL or name in {"producer", "ksqldb-cli"}:
             continue
-        assert "healthcheck" in svc, name
+        if "healthcheck" not in svc:
+            dockerfile = ROOT / svc["build"]["dockerfile"]
+            assert "\nHEALTHCHECK " in dockerfile.read_text(), name
+            continue
         assert svc["healthcheck"]["test"][0] == "CMD", name
 
 
@@ -125,7 +132,7 @@ def test_start_order_uses_health_and_completion_conditions():
 
 def test_fraudstream_services_are_configured_by_prefixed_env():
     services = _compose()["services"]
-    for name in ("ksql-init", "producer", "trainer", "scorer"):
+    for name in ("ksql-init", "producer", "trainer", "scorer", "retrain", "tools"):
         env = services[name]["environment"]
         assert env["FRAUDSTREAM_KAFKA_BOOTSTRAP"] == "kafka:29092", name
         assert env["FRAUDSTREAM_REGISTRY_URL"] == "http://schema-registry:8081", name
@@ -148,3 +155,29 @@ def test_build_contexts_and_mounts_exist():
             src = vol.split(":")[0]
             if src.startswith("./"):
                 assert (ROOT / src).exists(), f"{name}: mount source {src} missing"
+
+
+def test_manual_services_only_run_on_request():
+    services = _compose()["services"]
+    for name in MANUAL:
+        assert services[name]["profiles"] == ["manual"], name
+        assert services[name]["restart"] == "no", name
+    assert services["retrain"]["command"] == ["train"]
+    assert "models:/models" in services["retrain"]["volumes"]
+
+
+def test_trainer_keeps_an_existing_model():
+    """`up` again must not publish a new model: the trainer exits 0 when LATEST exists."""
+    trainer = _compose()["services"]["trainer"]
+    (script,) = trainer["command"]
+    assert trainer["entrypoint"] == ["/bin/sh", "-c"]
+    assert script.startswith("if [ -s /models/LATEST ]; then") and "exit 0" in script
+    assert script.rstrip().endswith("exec fraudstream train")
+
+
+def test_kafka_keeps_its_data_in_a_volume_and_ksql_heap_is_bounded():
+    services = _compose()["services"]
+    kafka = services["kafka"]
+    assert f"kafka-data:{kafka['environment']['KAFKA_LOG_DIRS']}" in kafka["volumes"]
+    assert "kafka-data" in _compose()["volumes"]
+    assert "-Xmx1g" in services["ksqldb-server"]["environment"]["KSQL_HEAP_OPTS"]

@@ -81,11 +81,14 @@ def validate(doc: dict[str, Any]) -> None:
 def test_every_resource_validates(rendered, overlay):
     docs = rendered[overlay]
     kinds = sorted(d["kind"] for d in docs)
+    # Overlays bring their Namespace, so `kubectl apply -k` works on an empty cluster.
     assert kinds == sorted(
-        [
+        ([] if overlay == "base" else ["Namespace"])
+        + [
             "ConfigMap",
             "ConfigMap",
             "Deployment",
+            "Job",
             "PersistentVolumeClaim",
             "PodDisruptionBudget",
             "PodMonitor",
@@ -157,6 +160,12 @@ def test_autoscaling_follows_the_lag_and_never_exceeds_partitions(rendered, over
 def test_overlays_differ_where_they_should(rendered):
     dev, prod = rendered["overlays/dev"], rendered["overlays/prod"]
     assert _one(dev, "Deployment")["metadata"]["namespace"] == "fraudstream-dev"
+    assert _one(dev, "Namespace")["metadata"]["name"] == "fraudstream-dev"
+    assert _one(prod, "Namespace")["metadata"]["name"] == "fraudstream"
+    for docs in (dev, prod):
+        namespaced = [d for d in docs if d["kind"] != "Namespace"]
+        ns = _one(docs, "Namespace")["metadata"]["name"]
+        assert {d["metadata"]["namespace"] for d in namespaced} == {ns}
     assert _one(prod, "Deployment")["metadata"]["namespace"] == "fraudstream"
     assert _one(dev, "ConfigMap")["data"]["FRAUDSTREAM_LOG_LEVEL"] == "DEBUG"
     image = _one(prod, "Deployment")["spec"]["template"]["spec"]["containers"][0]["image"]

@@ -122,7 +122,7 @@ def test_unreachable_prometheus_is_a_clear_error():
             client.query("up")
 
 
-def test_cli_exits_1_with_one_line_when_prometheus_is_down(tmp_path):
+def test_cli_exits_unavailable_with_one_line_when_prometheus_is_down(tmp_path):
     url = f"http://127.0.0.1:{free_port()}"
     out = tmp_path / "r.png"
     res = subprocess.run(
@@ -132,7 +132,7 @@ def test_cli_exits_1_with_one_line_when_prometheus_is_down(tmp_path):
         timeout=60,
         check=False,
     )
-    assert res.returncode == 1
+    assert res.returncode == 3  # ExitCode.UNAVAILABLE (docs/running.md)
     assert res.stderr.strip() == f"error: Prometheus at {url} is not ready (GET /-/ready failed)"
     assert not out.exists()
 

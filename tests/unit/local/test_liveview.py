@@ -18,8 +18,8 @@ from fraudstream.local.liveview import (
     parse_metrics,
     render,
 )
-from fraudstream.schemas import load_schema, parsed_schema
 from fraudstream.serde import wire
+from fraudstream.serde.schemas import load_schema, parsed_schema
 
 
 def _wire(schema_id: int, rec: dict[str, object]) -> bytes:

@@ -1,4 +1,4 @@
-"""Unit-test fixtures for the scorer (helpers live in fraudstream.scorer.testing)."""
+"""Unit-test fixtures for the scorer (helpers live in fraudstream.testing.scorer)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from fraudstream.producer.synthetic import generate_events
-from fraudstream.scorer.testing import live_record, publish_pca_model
+from fraudstream.testing.scorer import live_record, publish_pca_model
 
 
 @pytest.fixture

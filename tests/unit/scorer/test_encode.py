@@ -7,8 +7,8 @@ import io
 import fastavro
 import pytest
 
-from fraudstream.schemas import load_schema, parsed_schema
 from fraudstream.scorer.encode import SCORE_FIELDS, ScoreWriter, write_long
+from fraudstream.serde.schemas import load_schema, parsed_schema
 
 
 @pytest.mark.parametrize("n", [0, 1, -1, 63, -64, 64, 2**31, -(2**63), 2**63 - 1])

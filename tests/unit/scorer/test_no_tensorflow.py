@@ -12,10 +12,10 @@ import numpy as np
 from fraudstream.scorer.service import Scorer
 from fraudstream.scorer.cli import score
 from fraudstream.scorer.reload import ModelWatcher
-from fraudstream.scorer.decode import Decoder
+from fraudstream.serde.ksql_records import RecordDecoder as Decoder
 from fraudstream.model import save_model
 import fraudstream.cli
-from fraudstream.scorer.testing import publish_pca_model
+from fraudstream.testing.scorer import publish_pca_model
 d = sys.argv[1]
 publish_pca_model(d, seed=1)
 w = ModelWatcher(d)

@@ -13,7 +13,7 @@ import pytest
 from fraudstream.model import load_model, write_latest
 from fraudstream.scorer.errors import ModelRejectedError
 from fraudstream.scorer.reload import ModelWatcher, canned_batch, prepare
-from fraudstream.scorer.testing import publish_pca_model
+from fraudstream.testing.scorer import publish_pca_model
 
 
 def test_serving_model_scores_like_the_model(model_store: tuple[Path, str]) -> None:
@@ -113,3 +113,42 @@ def test_wake_checks_latest_before_the_interval(tmp_path: Path) -> None:
         assert w.current.version == second
     finally:
         w.stop()
+
+
+def test_a_version_that_failed_on_a_transient_read_error_is_retried(tmp_path: Path) -> None:
+    import time
+
+    results: list[tuple[str, bool]] = []
+    version = publish_pca_model(tmp_path, seed=5)
+    weights = tmp_path / version / "weights.npz"
+    aside = tmp_path / "weights.aside"
+    weights.rename(aside)
+    w = ModelWatcher(
+        tmp_path, interval_s=0.01, on_result=lambda v, ok, why: results.append((v, ok))
+    )
+    assert not w.check() and w.current is None
+    aside.rename(weights)  # the read error was transient
+    time.sleep(0.05)
+    assert w.check() and w.current is not None and w.current.version == version
+    assert results == [(version, False), (version, True)]
+
+
+def test_corrupt_compressed_weights_are_a_counted_failed_load(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import zlib
+
+    import fraudstream.model.store as store
+
+    results: list[tuple[str, bool]] = []
+    version = publish_pca_model(tmp_path, seed=6)
+
+    def corrupt(*args: object, **kwargs: object) -> None:
+        raise zlib.error("Error -3 while decompressing data: invalid distance too far back")
+
+    monkeypatch.setattr(store.np, "load", corrupt)
+    w = ModelWatcher(
+        tmp_path, interval_s=0.01, on_result=lambda v, ok, why: results.append((v, ok))
+    )
+    assert not w.check() and w.current is None
+    assert results == [(version, False)]

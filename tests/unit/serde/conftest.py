@@ -6,14 +6,11 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from starlette.testclient import TestClient
 
 from fraudstream.producer.synthetic import generate_events
-from fraudstream.registry.app import build_app
-from fraudstream.registry.service import Registry
-from fraudstream.registry.state import RegistryState
-from fraudstream.scorer.testing import live_record
 from fraudstream.serde.registry_client import RegistryClient
+from fraudstream.testing.registry import memory_registry
+from fraudstream.testing.scorer import live_record
 
 
 @pytest.fixture
@@ -26,23 +23,8 @@ def live_records(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [live_record(e) for e in events]
 
 
-class _MemoryLog:
-    """The registry's storage log, applied synchronously (the Kafka one is tested elsewhere)."""
-
-    def __init__(self, state: RegistryState) -> None:
-        self.state = state
-        self.offset = -1
-
-    def append(self, key: bytes, value: bytes | None, timeout: float = 30.0) -> int:
-        self.state.apply(key, value)
-        self.offset += 1
-        return self.offset
-
-
 @pytest.fixture
-def embedded_registry() -> Iterator[tuple[RegistryClient, TestClient]]:
+def embedded_registry() -> Iterator[RegistryClient]:
     """A RegistryClient talking to the embedded registry's REST app in-process."""
-    state = RegistryState()
-    registry = Registry(state, _MemoryLog(state))  # type: ignore[arg-type]
-    with TestClient(build_app(registry), base_url="http://registry") as http:
-        yield RegistryClient("http://registry", http=http), http
+    with memory_registry() as client:
+        yield client

@@ -15,7 +15,6 @@ import orjson
 import pytest
 
 from fraudstream.events import RAW_FIELDS
-from fraudstream.schemas import load_schema
 from fraudstream.serde.avro import AvroDecoder, AvroEncoder
 from fraudstream.serde.errors import (
     EncodeError,
@@ -28,6 +27,7 @@ from fraudstream.serde.errors import (
     WrongTypeError,
 )
 from fraudstream.serde.jsonevents import decode_raw_event, encode_raw_event
+from fraudstream.serde.schemas import load_schema
 from fraudstream.serde.wire import split
 
 

@@ -11,8 +11,8 @@ import fastavro
 import numpy as np
 import pytest
 
-from fraudstream.schemas import load_schema
 from fraudstream.serde.flatavro import FlatDecodeError, FlatPlan, decode_one
+from fraudstream.serde.schemas import load_schema
 
 LIVE = load_schema("live")
 PARSED = fastavro.parse_schema(LIVE)

@@ -10,15 +10,15 @@ import numpy as np
 import orjson
 import pytest
 
-from fraudstream.schemas import load_schema
 from fraudstream.serde.errors import SerdeFailure
 from fraudstream.serde.ksql_records import RecordDecoder, parse_event_time_ms
+from fraudstream.serde.schemas import load_schema
 
 LIVE = load_schema("live")
 
 
 def _decoder(schemas: dict[int, dict[str, Any]]) -> Any:
-    from fraudstream.scorer.testing import MemorySchemas
+    from fraudstream.testing.scorer import MemorySchemas
 
     return RecordDecoder("avro", MemorySchemas(schemas))
 
@@ -26,7 +26,7 @@ def _decoder(schemas: dict[int, dict[str, Any]]) -> Any:
 def test_avro_batch_decodes_to_columns(
     live_records: list[dict[str, Any]], events: list[dict[str, Any]], request: Any
 ) -> None:
-    from fraudstream.scorer.testing import Msg, avro, numeric
+    from fraudstream.testing.scorer import Msg, avro, numeric
 
     dec = _decoder({7: LIVE})
     msgs = [Msg(avro(LIVE, r, 7), i) for i, r in enumerate(live_records)]
@@ -41,7 +41,7 @@ def test_avro_batch_decodes_to_columns(
 
 
 def test_json_batch_decodes_to_columns(events: list[dict[str, Any]]) -> None:
-    from fraudstream.scorer.testing import Msg, numeric
+    from fraudstream.testing.scorer import Msg, numeric
 
     out = RecordDecoder("json").decode([Msg(orjson.dumps(e)) for e in events])
     assert out.dead == []
@@ -51,7 +51,7 @@ def test_json_batch_decodes_to_columns(events: list[dict[str, Any]]) -> None:
 
 
 def _bad_avro_cases(rec: dict[str, Any]) -> list[tuple[bytes | None, str]]:
-    from fraudstream.scorer.testing import avro
+    from fraudstream.testing.scorer import avro
 
     good = avro(LIVE, rec, 7)
     nan = dict(rec, V3=math.nan)
@@ -97,7 +97,7 @@ def _bad_avro_cases(rec: dict[str, Any]) -> list[tuple[bytes | None, str]]:
 def test_bad_avro_records_are_dead_letters_with_reasons(
     live_records: list[dict[str, Any]],
 ) -> None:
-    from fraudstream.scorer.testing import Msg, avro
+    from fraudstream.testing.scorer import Msg, avro
 
     cases = _bad_avro_cases(live_records[0])
     no_amount = {
@@ -140,7 +140,7 @@ def test_bad_avro_records_are_dead_letters_with_reasons(
     ],
 )
 def test_bad_json_records(events: list[dict[str, Any]], payload: Any, reason: str) -> None:
-    from fraudstream.scorer.testing import Msg
+    from fraudstream.testing.scorer import Msg
 
     ev = dict(events[0])
     if payload == "V1":
@@ -163,7 +163,7 @@ def test_bad_json_records(events: list[dict[str, Any]], payload: Any, reason: st
 
 
 def test_json_accepts_uppercase_keys_and_quoted_class(events: list[dict[str, Any]]) -> None:
-    from fraudstream.scorer.testing import Msg
+    from fraudstream.testing.scorer import Msg
 
     ev = {k.upper(): v for k, v in events[1].items()}
     ev["USERID"] = ev.pop("USER")
@@ -185,7 +185,7 @@ def test_batch_fast_path_agrees_with_per_record_path(
 ) -> None:
     """The whole-batch reader handles the common case; every record it declines is re-read
     one by one, so reasons and good rows are the same whichever path a record takes."""
-    from fraudstream.scorer.testing import Msg, avro
+    from fraudstream.testing.scorer import Msg, avro
 
     no_amount = {
         "type": "record",
@@ -243,7 +243,7 @@ def _training_record(rng: np.random.Generator) -> dict[str, Any]:
 
 
 def _trainer_decoder(schemas: dict[int, dict[str, Any]]) -> Any:
-    from fraudstream.scorer.testing import MemorySchemas
+    from fraudstream.testing.scorer import MemorySchemas
 
     return RecordDecoder(
         "avro", MemorySchemas(schemas), identity=False, require_label=True, strict_schema=True
@@ -253,16 +253,16 @@ def _trainer_decoder(schemas: dict[int, dict[str, Any]]) -> Any:
 @pytest.mark.parametrize("flat", [True, False])
 def test_trainer_profile_counts_rejects_in_the_same_vocabulary(flat: bool) -> None:
     from fraudstream.events import NUMERIC_COLUMNS
-    from fraudstream.scorer.testing import Msg, avro
+    from fraudstream.testing.scorer import Msg, avro
 
     schema = PREPROCESSED
-    if not flat:  # an extra array field forces the per-record fastavro path
+    if not flat:  # an extra enum field forces the per-record fastavro path
         schema = {**schema, "fields": [*schema["fields"], {"name": "TAGS", "type":
-                  {"type": "array", "items": "string"}, "default": []}]}  # fmt: skip
+                  {"type": "enum", "name": "Tag", "symbols": ["a", "b"]}}]}  # fmt: skip
     rng = np.random.default_rng(2)
     recs = [_training_record(rng) for _ in range(40)]
     for r in recs:
-        r["TAGS"] = ["a"]
+        r["TAGS"] = "a"
     recs[3]["V7"] = None  # missing
     recs[4]["AMOUNT"] = -5.0  # negative amount
     recs[5]["V2"] = float("nan")  # non-finite
@@ -291,8 +291,8 @@ def test_trainer_profile_counts_rejects_in_the_same_vocabulary(flat: bool) -> No
 
 
 def test_trainer_profile_refuses_a_schema_without_needed_fields() -> None:
-    from fraudstream.scorer.testing import Msg
     from fraudstream.serde.errors import MissingFieldError
+    from fraudstream.testing.scorer import Msg
 
     schema = {
         **PREPROCESSED,
@@ -308,7 +308,7 @@ def test_trainer_profile_refuses_a_schema_without_needed_fields() -> None:
 def test_trainer_profile_needs_the_label_column_the_scorer_does_not(
     live_records: list[dict[str, Any]],
 ) -> None:
-    from fraudstream.scorer.testing import Msg, avro
+    from fraudstream.testing.scorer import Msg, avro
 
     no_class = {**LIVE, "fields": [f for f in LIVE["fields"] if f["name"] != "CLASS"]}
     rec = {k: v for k, v in live_records[0].items() if k != "CLASS"}
@@ -320,8 +320,113 @@ def test_trainer_profile_needs_the_label_column_the_scorer_does_not(
 
 def test_batch_length_survives_freeing_the_messages(events: list[dict[str, Any]]) -> None:
     """The scorer drops `msgs` once outputs are produced and counts the batch later."""
-    from fraudstream.scorer.testing import Msg
+    from fraudstream.testing.scorer import Msg
 
     out = RecordDecoder("json").decode([Msg(orjson.dumps(e)) for e in events[:5]])
     out.msgs = []
     assert len(out) == 5
+
+
+def _zigzag(n: int) -> bytes:
+    """Avro's zig-zag varint of `n`."""
+    z = (n << 1) ^ (n >> 63)
+    out = bytearray()
+    while z > 0x7F:
+        out.append((z & 0x7F) | 0x80)
+        z >>= 7
+    out.append(z)
+    return bytes(out)
+
+
+def test_schema_with_a_collection_is_refused_as_unexpected_schema_once(
+    live_records: list[dict[str, Any]],
+) -> None:
+    """A writer schema with the required columns plus an array of nulls: a record claiming
+    millions of items is a dead letter `unexpected_schema`, decoded without allocating, and
+    the schema is looked up (and refused) once for its id."""
+    from fraudstream.testing.scorer import Msg, avro
+
+    hostile = dict(
+        LIVE, fields=[*LIVE["fields"], {"name": "X", "type": {"type": "array", "items": "null"}}]
+    )
+    body = avro(LIVE, live_records[0], 9) + _zigzag(5_000_000) + _zigzag(0)
+    dec = _decoder({9: hostile, 7: LIVE})
+    good = Msg(avro(LIVE, live_records[1], 7), 1)
+    out = dec.decode([Msg(body, 0), good, Msg(body, 2)])
+    assert [d.reason for d in out.dead] == ["unexpected_schema", "unexpected_schema"]
+    assert "schema id 9" in out.dead[0].detail
+    assert out.msgs == [good]
+    dec.decode([Msg(body, 3)])
+    assert dec._schemas.lookups == 2, "each schema id fetched and judged once"
+
+
+def test_trainer_profile_skips_unexpected_schemas_without_raising(
+    live_records: list[dict[str, Any]],
+) -> None:
+    from fraudstream.testing.scorer import MemorySchemas, Msg, avro
+
+    nested = dict(
+        LIVE,
+        fields=[*LIVE["fields"], {"name": "M", "type": {"type": "map", "values": "string"}}],
+    )
+    rec = dict(live_records[0], CLASS=0)
+    dec = RecordDecoder(
+        "avro", MemorySchemas({3: nested}), identity=False, require_label=True, strict_schema=True
+    )
+    out = dec.decode([Msg(avro(LIVE, rec, 3) + _zigzag(0), 0)])
+    assert out.reasons() == {"unexpected_schema": 1}
+
+
+def test_records_over_the_size_limit_are_refused_before_decoding(
+    live_records: list[dict[str, Any]],
+) -> None:
+    from fraudstream.serde.ksql_records import DecodeLimits
+    from fraudstream.testing.scorer import MemorySchemas, Msg, avro
+
+    wide = dict(live_records[0], USERID="u" * 5000)
+    dec = RecordDecoder(
+        "avro",
+        MemorySchemas({7: LIVE}),
+        limits=DecodeLimits(max_record_bytes=4096, max_string_bytes=1024),
+    )
+    big = Msg(avro(LIVE, wide, 7), 0)
+    long_user = Msg(avro(LIVE, dict(live_records[0], USERID="u" * 2000), 7), 1)
+    ok = Msg(avro(LIVE, live_records[1], 7), 2)
+    out = dec.decode([big, long_user, ok])
+    assert out.msgs == [ok]
+    assert {d.msg._offset: d.reason for d in out.dead} == {0: "decode_error", 1: "invalid_value"}
+    assert "exceeds" in out.dead[0].detail
+    js = RecordDecoder("json", limits=DecodeLimits(max_record_bytes=100))
+    assert js.decode([Msg(b"[" * 200 + b"]" * 200)]).reasons() == {"decode_error": 1}
+
+
+@pytest.mark.parametrize("eid", [2**64 - 1, 2**63])
+def test_json_id_out_of_int64_range_is_a_dead_letter(
+    events: list[dict[str, Any]], eid: int
+) -> None:
+    from fraudstream.testing.scorer import Msg
+
+    good = Msg(orjson.dumps(events[1]), 1)
+    bad = Msg(
+        orjson.dumps(dict(events[0], Id=eid))
+        if eid >= 0
+        else orjson.dumps(dict(events[0])).replace(
+            str(events[0]["Id"]).encode(), str(eid).encode(), 1
+        ),
+        0,
+    )
+    out = RecordDecoder("json").decode([bad, good])
+    assert out.msgs == [good]
+    assert [d.reason for d in out.dead] == ["invalid_value"]
+    assert "Id" in out.dead[0].detail
+
+
+def test_json_class_and_numbers_out_of_range_are_dead_letters(events: list[dict[str, Any]]) -> None:
+    from fraudstream.testing.scorer import Msg
+
+    huge_class = Msg(orjson.dumps(dict(events[0], Class=2**64 - 1)), 0)
+    huge_v = Msg(orjson.dumps(dict(events[0], V4=2**64 - 1)), 1)
+    out = RecordDecoder("json").decode([huge_class, huge_v])
+    assert [d.reason for d in out.dead] == ["invalid_value"]
+    assert out.dead[0].msg is huge_class
+    assert out.msgs == [huge_v]  # a big but finite number is a valid feature value

@@ -7,10 +7,8 @@ import json
 
 import httpx
 import pytest
-from starlette.testclient import TestClient
 
 from fraudstream.errors import RegistryError
-from fraudstream.schemas import load_schema
 from fraudstream.serde.errors import (
     RegistryRefusedError,
     RegistryUnavailableError,
@@ -24,6 +22,7 @@ from fraudstream.serde.registry_client import (
     key_subject,
     value_subject,
 )
+from fraudstream.serde.schemas import load_schema
 
 LIVE = load_schema("live")
 
@@ -124,9 +123,9 @@ def test_config_strips_the_trailing_slash() -> None:
 
 
 def test_register_lookup_latest_against_the_embedded_registry(
-    embedded_registry: tuple[RegistryClient, TestClient],
+    embedded_registry: RegistryClient,
 ) -> None:
-    client, _ = embedded_registry
+    client = embedded_registry
     subject = value_subject("live")
     assert client.latest(subject) is None
     sid = client.register(subject, LIVE)
@@ -142,9 +141,9 @@ def test_register_lookup_latest_against_the_embedded_registry(
 
 
 def test_embedded_registry_refusals_carry_confluent_codes(
-    embedded_registry: tuple[RegistryClient, TestClient],
+    embedded_registry: RegistryClient,
 ) -> None:
-    client, _ = embedded_registry
+    client = embedded_registry
     with pytest.raises(RegistryRefusedError) as invalid:
         client.register("bad-value", '{"type": "no_such_type"}')
     assert invalid.value.status == 422 and invalid.value.error_code == 42201

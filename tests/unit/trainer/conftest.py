@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from fraudstream.events import CSV_COLUMNS
-from fraudstream.trainer.data import Dataset, synthetic_dataset
+from fraudstream.testing.datasets import synthetic_dataset
+from fraudstream.trainer.data import Dataset
 
 
 @pytest.fixture
@@ -18,10 +19,10 @@ def dataset() -> Callable[..., Dataset]:
 
 def write_csv(path: Path, ds: Dataset, quote_class: bool = True) -> Path:
     lines = [",".join(CSV_COLUMNS)]
-    for row, label in zip(ds.raw, ds.label, strict=True):
-        v = [repr(float(x)) for x in row[:29]]
+    for row, label in zip(ds.raw, ds.label, strict=True):  # raw: Time, V1..V28, Amount
+        v = [repr(float(x)) for x in row[1:]]
         cls = f'"{label}"' if quote_class else str(label)
-        lines.append(",".join([f"{row[29]:.1f}", *v, cls]))
+        lines.append(",".join([f"{row[0]:.1f}", *v, cls]))
     path.write_text("\n".join(lines) + "\n")
     return path
 

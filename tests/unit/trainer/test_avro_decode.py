@@ -9,8 +9,8 @@ from typing import Any
 import numpy as np
 import pytest
 
-from fraudstream.schemas import load_schema
-from fraudstream.scorer.testing import MemorySchemas, Msg, avro
+from fraudstream.serde.schemas import load_schema
+from fraudstream.testing.scorer import MemorySchemas, Msg, avro
 from fraudstream.trainer.avro_source import SnapshotDecoder, parse_since
 from fraudstream.trainer.data import RAW_COLUMNS
 from fraudstream.trainer.errors import InputSchemaError, TrainerError

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from fraudstream.model import load_model, resolve_latest
-from fraudstream.trainer.data import synthetic_dataset
+from fraudstream.testing.datasets import synthetic_dataset
 
 pytestmark = pytest.mark.timeout(900)  # a shared, loaded machine: training is slow
 

@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 from fraudstream.model import hybrid_score, load_model
-from fraudstream.trainer.data import Dataset, synthetic_dataset
+from fraudstream.testing.datasets import synthetic_dataset
+from fraudstream.trainer.data import Dataset
 from fraudstream.trainer.features import raw_inputs_matrix
 from fraudstream.trainer.pipeline import choose_split, run_training
 from fraudstream.trainer.settings import TrainerSettings

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from fraudstream.model import load_model, resolve_latest
-from fraudstream.trainer.data import synthetic_dataset
+from fraudstream.testing.datasets import synthetic_dataset
 from fraudstream.trainer.errors import NotEnoughDataError
 from fraudstream.trainer.features import raw_inputs_matrix
 from fraudstream.trainer.pipeline import run_training

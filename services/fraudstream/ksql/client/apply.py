@@ -141,11 +141,21 @@ def apply(
     *,
     progress: Callable[[PlannedStatement, str], None] | None = None,
 ) -> dict[str, int]:
-    """Send the planned statements in order; stop at the first error (raised)."""
+    """Send the planned statements in order; stop at the first error (raised).
+
+    Each request carries the command sequence number of the previous statement, so a server
+    (ksqlDB's distributed command log) executes it only after that one: a join is never
+    checked before the stream it reads exists.
+    """
     counts = {"create": 0, "replace": 0, "skip": 0, "run": 0}
+    seq: int | None = None
     for step in steps:
         if step.action != "skip":
-            client.ksql(step.sql, variables=variables)
+            entities = client.ksql(step.sql, variables=variables, command_sequence_number=seq)
+            for entity in entities:
+                got = entity.get("commandSequenceNumber") if isinstance(entity, dict) else None
+                if isinstance(got, int) and got >= 0:
+                    seq = got
         counts[step.action] += 1
         if progress is not None:
             progress(step, "done" if step.action != "skip" else "exists")

@@ -13,34 +13,32 @@ from __future__ import annotations
 
 import copy
 import itertools
-import json
 import random
 import string
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from fraudstream.errors import SerdeError
-from fraudstream.ksql.engine.expressions import ExpressionCompiler, Scope, cast_function
+from fraudstream.ksql.engine.ddl import (
+    build_source,
+    check_replace,
+    check_serdes,
+    resolve_formats,
+)
+from fraudstream.ksql.engine.explain import ExplainResult, explain
 from fraudstream.ksql.engine.formats import (
     SUPPORTED_FORMATS,
-    FormatSpec,
     InMemorySchemaRegistry,
     SchemaRegistryLike,
-    check_supported,
-    make_serde,
-    sql_type_from_avro,
 )
-from fraudstream.ksql.engine.planner import Planner, timestamp_extractor
+from fraudstream.ksql.engine.formats.timestamps import timestamp_extractor
+from fraudstream.ksql.engine.metastore import Metastore
+from fraudstream.ksql.engine.planner import Planner
 from fraudstream.ksql.engine.results import (
     CommandStatus,
     FunctionList,
     PropertyList,
-    QueryList,
     SourceDescription,
-    SourceDescriptionList,
-    SourceList,
     StatementResult,
-    TopicList,
     TopicSpec,
     VariableList,
     WarningMessage,
@@ -54,19 +52,26 @@ from fraudstream.ksql.engine.topology import (
     ProcessingLogEntry,
     TransientQuery,
     TransientRow,
-    WindowInfo,
 )
+from fraudstream.ksql.engine.values import unknown_target, values_record
 from fraudstream.ksql.errors import (
     KsqlError,
-    KsqlParseError,
-    KsqlProcessingError,
     KsqlStatementError,
     KsqlUnsupportedError,
     bind_statement,
 )
 from fraudstream.ksql.sql import ast as A
-from fraudstream.ksql.sql import types as T
-from fraudstream.ksql.sql.parser import TIME_UNITS, parse
+from fraudstream.ksql.sql.parser import parse
+from fraudstream.ksql.sql.properties import (
+    CREATE_AS_PROPERTIES,
+    CREATE_PROPERTIES,
+    DEFAULT_PROPERTIES,
+    INSERT_PROPERTIES,
+    check_full_name,
+    column_name,
+    parse_delimiter,
+    with_properties,
+)
 from fraudstream.ksql.sql.statements import split_statements
 
 __all__ = [
@@ -85,48 +90,9 @@ __all__ = [
     "TransientRow",
 ]
 
-RESERVED_COLUMNS = ("ROWTIME", "ROWPARTITION", "ROWOFFSET", "WINDOWSTART", "WINDOWEND")
-
-_CREATE_PROPS = {
-    "KAFKA_TOPIC",
-    "VALUE_FORMAT",
-    "KEY_FORMAT",
-    "FORMAT",
-    "PARTITIONS",
-    "REPLICAS",
-    "TIMESTAMP",
-    "TIMESTAMP_FORMAT",
-    "WRAP_SINGLE_VALUE",
-    "VALUE_DELIMITER",
-    "KEY_DELIMITER",
-    "WINDOW_TYPE",
-    "WINDOW_SIZE",
-    "VALUE_AVRO_SCHEMA_FULL_NAME",
-    "KEY_SCHEMA_ID",
-    "VALUE_SCHEMA_ID",
-    "KEY_SCHEMA_FULL_NAME",
-    "VALUE_SCHEMA_FULL_NAME",
-    "RETENTION_MS",
-    "CLEANUP_POLICY",
-    "SOURCE_CONNECTOR",
-    "KEY_PROTOBUF_NULLABLE_REPRESENTATION",
-    "VALUE_PROTOBUF_NULLABLE_REPRESENTATION",
-}
-
-DEFAULT_PROPERTIES: dict[str, Any] = {
-    "ksql.persistence.default.format.key": "KAFKA",
-    "ksql.output.topic.name.prefix": "",
-    "ksql.persistence.wrap.single.values": None,
-    "auto.offset.reset": "latest",
-}
-
-
-def _lit_value(lit: A.Literal) -> Any:
-    return lit.value
-
 
 class KsqlEngine:
-    """Metastore + statement execution. Thread-compatible, not thread-safe: callers
+    """Statement execution over a `Metastore`. Thread-compatible, not thread-safe: callers
     serialise `execute` (ksqlDB does the same through its command topic)."""
 
     def __init__(
@@ -140,11 +106,13 @@ class KsqlEngine:
         if properties:
             self.properties.update(properties)
         self.variables: dict[str, str] = {}
-        self._sources: dict[str, DataSource] = {}
-        self._queries: dict[str, PersistentQuery] = {}
+        self.metastore = Metastore()
+        # the metastore's own dicts, under the names the planner and runtimes use
+        self._sources = self.metastore.sources
+        self._queries = self.metastore.queries
+        self.known_topics = self.metastore.known_topics
         self._command_seq = itertools.count(0)
         self._last_seq = -1
-        self.known_topics: dict[str, int] = {}
         # optional hook: does a topic exist on the broker? (None: assume yes)
         self.topic_exists: Callable[[str], bool] | None = None
         self.on_error: Callable[[ProcessingLogEntry], None] | None = None
@@ -236,6 +204,14 @@ class KsqlEngine:
         assert isinstance(tq, TransientQuery)
         return tq
 
+    def explain(
+        self, stmt: A.Explain, properties: Mapping[str, Any] | None = None
+    ) -> ExplainResult:
+        """EXPLAIN <query id>: the running query's plan; EXPLAIN <SELECT>: the plan the
+        query would run (planned as a push query, nothing started)."""
+        props = {**self.properties, **(properties or {})}
+        return explain(stmt, self._queries, self._sources, self.schema_registry, props)
+
     # ------------------------------------------------------------------ dispatch
     def _execute_one(self, stmt: A.Statement, overrides: Mapping[str, Any]) -> StatementResult:
         if isinstance(stmt, A.CreateSource):
@@ -269,7 +245,10 @@ class KsqlEngine:
                 f"{stmt.construct} is not supported by the embedded engine", stmt.text
             )
         if isinstance(stmt, A.Explain):
-            raise KsqlUnsupportedError("EXPLAIN is not supported by the embedded engine", stmt.text)
+            result = self.explain(stmt, overrides)
+            return StatementResult(
+                stmt.text, "queryDescription", message=result.execution_plan, outcome=result
+            )
         raise KsqlUnsupportedError(f"Unsupported statement: {type(stmt).__name__}", stmt.text)
 
     def _next_seq(self) -> int:
@@ -286,270 +265,44 @@ class KsqlEngine:
         return CommandStatus(command_id, message, query_id, self._last_seq if seq is None else seq)
 
     # ------------------------------------------------------------------ CREATE STREAM/TABLE
-    def _props(self, props: Mapping[str, A.Literal], allowed: set[str]) -> dict[str, Any]:
-        out: dict[str, Any] = {}
-        bad = [k for k in props if k not in allowed]
-        if bad:
-            raise KsqlStatementError(
-                f"Invalid config variable(s) in the WITH clause: {','.join(bad)}"
-            )
-        for k, v in props.items():
-            out[k] = _lit_value(v)
-        return out
-
-    def _formats(
-        self, p: dict[str, Any], kind: str, has_key: bool
-    ) -> tuple[FormatSpec, FormatSpec]:
-        fmt = p.get("FORMAT")
-        kf = p.get("KEY_FORMAT")
-        vf = p.get("VALUE_FORMAT")
-        if fmt and (kf or vf):
-            other = "KEY_FORMAT" if kf else "VALUE_FORMAT"
-            raise KsqlStatementError(
-                f"Cannot supply both '{other}' and 'FORMAT' properties, as 'FORMAT' sets both "
-                "key and value formats. Either use just 'FORMAT', or use 'KEY_FORMAT' and "
-                "'VALUE_FORMAT'."
-            )
-        kname = str(
-            fmt or kf or self.properties.get("ksql.persistence.default.format.key") or "KAFKA"
-        ).upper()
-        vname = fmt or vf or self.properties.get("ksql.persistence.default.format.value")
-        if not vname:
-            raise KsqlStatementError(
-                "Statement is missing the 'VALUE_FORMAT' property from the WITH clause. Either "
-                "provide one or set a default via the "
-                "'ksql.persistence.default.format.value' config."
-            )
-        vname = str(vname).upper()
-        for n in (kname, vname):
-            if n not in SUPPORTED_FORMATS:
-                if n in ("PROTOBUF", "JSON_SR", "PROTOBUF_NOSR"):
-                    raise KsqlUnsupportedError(
-                        f"The '{n}' format is not supported by the embedded engine"
-                    )
-                raise KsqlStatementError(f"Unknown format: {n}")
-        key = FormatSpec(kname)
-        value = FormatSpec(vname)
-        if "KEY_FORMAT" not in p and "FORMAT" not in p and not has_key and kname == "KAFKA":
-            key = FormatSpec("KAFKA")
-        wrap = p.get("WRAP_SINGLE_VALUE")
-        if wrap is None:
-            wrap = self.properties.get("ksql.persistence.wrap.single.values")
-            if isinstance(wrap, str):
-                wrap = wrap.lower() == "true"
-        if wrap is not None:
-            if value.name in ("KAFKA", "DELIMITED") and wrap is True and "WRAP_SINGLE_VALUE" in p:
-                raise KsqlStatementError(
-                    f"Format '{value.name}' does not support 'WRAP_SINGLE_VALUE' set to 'true'."
-                )
-            if value.name not in ("KAFKA", "DELIMITED"):
-                value.wrap_single_value = bool(wrap)
-        for _side, spec, prop in (
-            ("VALUE", value, "VALUE_DELIMITER"),
-            ("KEY", key, "KEY_DELIMITER"),
-        ):
-            if prop in p:
-                d = str(p[prop])
-                if spec.name != "DELIMITED":
-                    raise KsqlStatementError(
-                        f"{spec.name} does not support the following configs: [delimiter]"
-                    )
-                spec.delimiter = parse_delimiter(d, prop)
-        if "VALUE_AVRO_SCHEMA_FULL_NAME" in p:
-            value.schema_full_name = check_full_name(
-                str(p["VALUE_AVRO_SCHEMA_FULL_NAME"]), value.name
-            )
-        if "VALUE_SCHEMA_ID" in p:
-            value.schema_id = int(p["VALUE_SCHEMA_ID"])
-        if "KEY_SCHEMA_ID" in p:
-            key.schema_id = int(p["KEY_SCHEMA_ID"])
-        return key, value
-
     def _create_source(self, stmt: A.CreateSource, overrides: Mapping[str, Any]) -> StatementResult:
-        p = self._props(stmt.properties, _CREATE_PROPS)
+        p = with_properties(stmt.properties, CREATE_PROPERTIES)
         kind = stmt.kind
         name = stmt.name
         existing = self._sources.get(name)
         if existing is not None and not stmt.or_replace:
-            if stmt.if_not_exists:
-                return StatementResult(
-                    stmt.text,
-                    "currentStatus",
-                    "Already exists",
-                    self._status(
-                        "",
-                        f"Cannot add {kind.lower()} '{name}': A {existing.kind.lower()} "
-                        "with the same name already exists",
-                    ),
-                )
-            raise KsqlStatementError(
-                f"Cannot add {kind.lower()} '{name}': A {existing.kind.lower()} with "
-                "the same name already exists",
-                stmt.text,
+            message = (
+                f"Cannot add {kind.lower()} '{name}': A {existing.kind.lower()} "
+                "with the same name already exists"
             )
+            if stmt.if_not_exists:
+                status = self._status("", message)
+                return StatementResult(stmt.text, "currentStatus", "Already exists", status)
+            raise KsqlStatementError(message, stmt.text)
         topic = p.get("KAFKA_TOPIC")
         if topic is None:
             raise KsqlStatementError(
                 'Missing required property "KAFKA_TOPIC" which has no default value.'
             )
         topic = str(topic)
-        elements = stmt.elements or []
-        columns: list[Column] = []
-        seen: set[str] = set()
-        for el in elements:
-            if el.name in RESERVED_COLUMNS:
-                raise KsqlStatementError(f"'{el.name}' is a reserved column name.")
-            if el.name in seen:
-                raise KsqlStatementError(f"Duplicate column names: `{el.name}`")
-            seen.add(el.name)
-            ns = "VALUE"
-            if el.constraint in ("KEY", "PRIMARY KEY"):
-                if kind == "STREAM" and el.constraint == "PRIMARY KEY":
-                    raise KsqlStatementError(
-                        f"Column `{el.name}` is a 'PRIMARY KEY' column: please use "
-                        "'KEY' for streams.\n"
-                        "Tables have PRIMARY KEYs, which are unique and NON NULL.\n"
-                        "Streams have KEYs, which have no uniqueness or NULL constraints."
-                    )
-                if kind == "TABLE" and el.constraint == "KEY":
-                    raise KsqlStatementError(
-                        f"Column `{el.name}` is a 'KEY' column: please use 'PRIMARY "
-                        "KEY' for tables.\n"
-                        "Tables have PRIMARY KEYs, which are unique and NON NULL.\n"
-                        "Streams have KEYs, which have no uniqueness or NULL constraints."
-                    )
-                ns = "KEY"
-            elif el.constraint in ("HEADERS", "HEADER"):
-                raise KsqlUnsupportedError(
-                    "HEADER columns are not supported by the embedded engine"
-                )
-            columns.append(Column(el.name, el.type, ns))
-        has_key = any(c.namespace == "KEY" for c in columns)
-        key_format, value_format = self._formats(p, kind, has_key)
-        if (
-            "KEY_FORMAT" in p
-            and not has_key
-            and kind == "STREAM"
-            and stmt.elements is not None
-            and key_format.name != "NONE"
-        ):
-            pass
-        # schema inference from the registry (CREATE without columns / only key columns)
-        if value_format.name == "AVRO" and not any(c.namespace == "VALUE" for c in columns):
-            columns += self._infer_avro(
-                topic, False, value_format.schema_id, value_format.wrap_single_value is False
-            )
-        if (
-            key_format.name == "AVRO"
-            and not has_key
-            and self.schema_registry is not None
-            and (
-                key_format.schema_id is not None or self.schema_registry.get_latest(f"{topic}-key")
-            )
-        ):
-            columns = self._infer_avro(topic, True, key_format.schema_id) + columns
-            has_key = True
-        if not columns:
-            raise KsqlStatementError(
-                "The statement does not define any columns."
-                if stmt.elements is None
-                else "No columns supplied."
-            )
-        if kind == "TABLE" and not any(c.namespace == "KEY" for c in columns):
-            raise KsqlStatementError(
-                "Tables require a PRIMARY KEY. Please define the PRIMARY KEY.\n"
-                "Use a partial schema to define the primary key and still let the value columns "
-                "be inferred from the schema registry."
-            )
-        keys = [c for c in columns if c.namespace == "KEY"]
-        values = [c for c in columns if c.namespace == "VALUE"]
-        if (
-            not keys
-            and key_format.name != "KAFKA"
-            and "KEY_FORMAT" in p
-            and key_format.name != "NONE"
-        ):
-            raise KsqlStatementError("Key format specified for stream without key columns.")
-        if not keys and "FORMAT" in p:
-            key_format = FormatSpec("NONE") if False else key_format
-        check_supported(key_format, [(c.name, c.type) for c in keys], True)
-        check_supported(value_format, [(c.name, c.type) for c in values], False)
-        if (
-            value_format.name == "KAFKA"
-            and value_format.wrap_single_value is not None
-            and "WRAP_SINGLE_VALUE" in p
-        ):
-            raise KsqlStatementError(
-                "Format 'KAFKA' does not support 'WRAP_SINGLE_VALUE' set to 'true'."
-            )
-        window = None
-        if "WINDOW_TYPE" in p:
-            wt = str(p["WINDOW_TYPE"]).upper()
-            if wt not in ("TUMBLING", "HOPPING", "SESSION"):
-                raise KsqlStatementError(f"Invalid window type: {wt}")
-            size = None
-            if "WINDOW_SIZE" in p:
-                size = parse_duration(str(p["WINDOW_SIZE"]))
-            elif wt != "SESSION":
-                raise KsqlStatementError(
-                    f"{wt} windows require 'WINDOW_SIZE' to be provided in the WITH "
-                    "clause. For example: 'WINDOW_SIZE'='10 SECONDS'"
-                )
-            window = WindowInfo(wt, size)
-        partitions = int(p["PARTITIONS"]) if "PARTITIONS" in p else self.known_topics.get(topic, 1)
-        src = DataSource(
-            name=name,
-            kind=kind,
-            columns=keys + values,
+        src = build_source(
+            stmt,
+            p,
             topic=topic,
-            key_format=key_format,
-            value_format=value_format,
-            partitions=partitions,
-            replicas=int(p.get("REPLICAS", 1)),
-            timestamp_column=_col_name(p.get("TIMESTAMP")),
-            timestamp_format=p.get("TIMESTAMP_FORMAT"),
-            window=window,
-            is_source=stmt.is_source,
-            statement_text=stmt.text,
+            known_partitions=self.known_topics.get(topic, 1),
+            properties=self.properties,
+            registry=self.schema_registry,
         )
         if src.timestamp_column:
             timestamp_extractor(src, src.timestamp_column, src.timestamp_format)
-        # validate serdes can be built (AVRO schema names, registry presence)
-        make_serde(
-            key_format,
-            [(c.name, c.type) for c in keys],
-            topic,
-            True,
-            self.schema_registry or InMemorySchemaRegistry(),
-        )
-        vs = make_serde(
-            value_format,
-            [(c.name, c.type) for c in values],
-            topic,
-            False,
-            self.schema_registry or InMemorySchemaRegistry(),
-        )
-        _ = vs
+        check_serdes(src, self.schema_registry)
         if existing is not None and stmt.or_replace:
-            self._check_replace(existing, src)
-        topics: list[TopicSpec] = []
-        exists = self.topic_exists(topic) if self.topic_exists else True
-        if "PARTITIONS" in p or not exists:
-            if not exists and "PARTITIONS" not in p:
-                raise KsqlStatementError(
-                    f"Topic '{topic}' does not exist. If you want to create a new topic for the "
-                    f"{kind.lower()} please re-run the statement providing the required "
-                    "'PARTITIONS' "
-                    "configuration in the WITH clause (and optionally 'REPLICAS'). For example: "
-                    f"CREATE {kind} {name} (...) WITH (KAFKA_TOPIC='{topic}', "
-                    "PARTITIONS=2, REPLICAS=1, "
-                    "...);"
-                )
-            topics.append(TopicSpec(topic, partitions, src.replicas))
+            check_replace(existing, src)
+        topics = self._source_topics(stmt, src, "PARTITIONS" in p)
         # commit
         seq = self._next_seq()
         self._sources[name] = src
-        self.known_topics.setdefault(topic, partitions)
+        self.known_topics.setdefault(topic, src.partitions)
         word = "Stream" if kind == "STREAM" else "Table"
         msg = f"{word} created" if existing is None else f"{word} replaced"
         return StatementResult(
@@ -561,41 +314,24 @@ class KsqlEngine:
             topics_to_create=topics,
         )
 
-    def _infer_avro(
-        self, topic: str, is_key: bool, schema_id: int | None, unwrapped: bool = False
-    ) -> list[Column]:
-        if self.schema_registry is None:
-            raise KsqlStatementError("Schema inference requires a Schema Registry")
-        subject = f"{topic}-{'key' if is_key else 'value'}"
-        if schema_id is not None:
-            text = self.schema_registry.get_schema(schema_id)
-        else:
-            latest = self.schema_registry.get_latest(subject)
-            if latest is None:
-                raise KsqlStatementError(
-                    f"Schema for message {'keys' if is_key else 'values'} on topic "
-                    f"'{topic}' does not "
-                    f"exist in the Schema Registry.Subject: {subject}"
-                )
-            text = latest[1]
-        schema = json.loads(text)
-        ns = "KEY" if is_key else "VALUE"
-        if is_key:
-            # a key schema is one key column: ROWKEY, of the schema's (struct) type
-            return [Column("ROWKEY", _upper_struct(sql_type_from_avro(schema)), ns)]
-        if isinstance(schema, dict) and schema.get("type") == "record" and not unwrapped:
-            return [
-                Column(f["name"].upper(), _upper_struct(sql_type_from_avro(f["type"])), ns)
-                for f in schema["fields"]
-            ]
-        return [Column("ROWVAL", _upper_struct(sql_type_from_avro(schema)), ns)]
-
-    def _check_replace(self, old: DataSource, new: DataSource) -> None:
-        if old.kind != new.kind:
+    def _source_topics(
+        self, stmt: A.CreateSource, src: DataSource, declared: bool
+    ) -> list[TopicSpec]:
+        """The topic to create: declared PARTITIONS, or refused when it does not exist."""
+        exists = self.topic_exists(src.topic) if self.topic_exists else True
+        if not declared and exists:
+            return []
+        if not declared:
             raise KsqlStatementError(
-                f"Cannot add {new.kind.lower()} '{new.name}': A {old.kind.lower()} with "
-                "the same name already exists"
+                f"Topic '{src.topic}' does not exist. If you want to create a new topic for the "
+                f"{src.kind.lower()} please re-run the statement providing the required "
+                "'PARTITIONS' "
+                "configuration in the WITH clause (and optionally 'REPLICAS'). For example: "
+                f"CREATE {src.kind} {stmt.name} (...) WITH (KAFKA_TOPIC='{src.topic}', "
+                "PARTITIONS=2, REPLICAS=1, "
+                "...);"
             )
+        return [TopicSpec(src.topic, src.partitions, src.replicas)]
 
     # ------------------------------------------------------------------ CSAS / CTAS / INSERT
     def _sink_topic(self, name: str, p: Mapping[str, Any]) -> str:
@@ -606,7 +342,7 @@ class KsqlEngine:
     def _create_as_select(
         self, stmt: A.CreateAsSelect, overrides: Mapping[str, Any]
     ) -> StatementResult:
-        p = self._props(stmt.properties, _CREATE_PROPS - {"WINDOW_TYPE", "WINDOW_SIZE"})
+        p = with_properties(stmt.properties, CREATE_AS_PROPERTIES)
         name = stmt.name
         existing = self._sources.get(name)
         if existing is not None and not stmt.or_replace:
@@ -618,7 +354,7 @@ class KsqlEngine:
                 stmt.text,
             )
         if "FORMAT" in p and ("KEY_FORMAT" in p or "VALUE_FORMAT" in p):
-            self._formats(p, stmt.kind, True)
+            resolve_formats(p, self.properties, True)
         for fk in ("KEY_FORMAT", "VALUE_FORMAT", "FORMAT"):
             if fk in p:
                 n = str(p[fk]).upper()
@@ -671,7 +407,7 @@ class KsqlEngine:
                 "CREATE STREAM AS SELECT statement instead."
             )
         if existing is not None and stmt.or_replace:
-            self._check_replace(
+            check_replace(
                 existing,
                 DataSource(name, stmt.kind, [], topic, planned.key_format, planned.value_format),
             )
@@ -689,7 +425,7 @@ class KsqlEngine:
             value_format=planned.value_format,
             partitions=planned.partitions,
             replicas=int(p.get("REPLICAS", 1)),
-            timestamp_column=_col_name(p.get("TIMESTAMP")),
+            timestamp_column=column_name(p.get("TIMESTAMP")),
             timestamp_format=p.get("TIMESTAMP_FORMAT"),
             window=planned.window,
             statement_text=stmt.text,
@@ -716,7 +452,7 @@ class KsqlEngine:
         )
 
     def _insert_into(self, stmt: A.InsertInto, overrides: Mapping[str, Any]) -> StatementResult:
-        p = self._props(stmt.properties, {"QUERY_ID"})
+        p = with_properties(stmt.properties, INSERT_PROPERTIES)
         target = self._sources.get(stmt.target)
         if target is None:
             where = stmt.target.where if isinstance(stmt.target, A.Name) else ""
@@ -765,77 +501,8 @@ class KsqlEngine:
     def _insert_values(self, stmt: A.InsertValues) -> StatementResult:
         target = self._sources.get(stmt.target)
         if target is None:
-            hint = ""
-            similar = [n for n in self._sources if n.upper() == stmt.target.upper()]
-            if similar and stmt.target == stmt.target.upper():
-                hint = (
-                    f'\nDid you mean "{similar[0]}"? Hint: wrap the source name in double '
-                    "quotes to make it case-sensitive."
-                )
-            elif similar:
-                hint = (
-                    f"\nDid you mean {similar[0]}? Hint: try removing double quotes from the "
-                    "source name."
-                )
-            raise KsqlStatementError(
-                f"Cannot insert values into an unknown stream/table: `{stmt.target}`{hint}"
-            )
-        if target.window is not None:
-            raise KsqlStatementError("Inserting into windowed sources is not supported.")
-        all_cols = [c.name for c in target.columns]
-        names = stmt.columns if stmt.columns is not None else all_cols
-        if len(names) != len(stmt.values):
-            raise KsqlStatementError(
-                f"Expected a value for each column. Expected Columns: {names}. Got "
-                f"{[A.format_expr(v) for v in stmt.values]}"
-            )
-        comp = ExpressionCompiler(Scope([]), "VALUES")
-        values: dict[str, Any] = {}
-        ts = None
-        for n, e in zip(names, stmt.values, strict=True):
-            c = comp.compile(e)
-            v = c.fn(())
-            if n == "ROWTIME":
-                ts = v
-                continue
-            col = target.column(n)
-            if col is None:
-                raise KsqlStatementError(f"Column name {n} does not exist.")
-            if v is not None and c.type != col.type:
-                try:
-                    v = cast_function(c.type, col.type, A.format_expr(e))(v)
-                except (KsqlProcessingError, KsqlStatementError) as exc:
-                    raise KsqlStatementError(
-                        f"Expected type {col.type} for field {n} but got {c.type}({v})"
-                    ) from exc
-            values[n] = v
-        keys = [values.get(c.name) for c in target.key_columns]
-        vals = [values.get(c.name) for c in target.value_columns]
-        reg = self.schema_registry
-        try:
-            kb = make_serde(
-                target.key_format,
-                [(c.name, c.type) for c in target.key_columns],
-                target.topic,
-                True,
-                reg,
-            ).serialize(keys)
-            vb = make_serde(
-                target.value_format,
-                [(c.name, c.type) for c in target.value_columns],
-                target.topic,
-                False,
-                reg,
-            ).serialize(vals)
-        except SerdeError as exc:
-            raise KsqlStatementError(
-                f"Failed to insert values into '{target.name}'. {exc}"
-            ) from exc
-        if ts is None:
-            import time
-
-            ts = int(time.time() * 1000)
-        rec = OutRecord(target.topic, kb, vb, int(ts))
+            raise unknown_target(stmt.target, self._sources)
+        rec = values_record(stmt, target, self.schema_registry)
         return StatementResult(stmt.text, "insertValues", "", source=target, records=[rec])
 
     # ------------------------------------------------------------------ DROP / TERMINATE
@@ -855,21 +522,15 @@ class KsqlEngine:
             raise KsqlStatementError(
                 f"Incompatible data source type is {src.kind}, but statement was DROP {stmt.kind}"
             )
-        readers = sorted(
-            q.id
-            for q in self._queries.values()
-            if src.topic in q.source_topics and q.sink_name != src.name
-        )
-        writers = sorted(
-            q.id for q in self._queries.values() if q.sink_name == src.name and q.kind == "INSERT"
-        )
+        readers = sorted(q.id for q in self.metastore.readers(src) if q.sink_name != src.name)
+        writers = sorted(q.id for q in self.metastore.writers(src) if q.kind == "INSERT")
         if readers or writers:
             raise KsqlStatementError(
                 f"Cannot drop {src.name}.\nThe following queries read from this source: "
                 f"[{', '.join(readers)}].\nThe following queries write into this source: "
                 f"[{', '.join(writers)}].\nYou need to terminate them before dropping {src.name}."
             )
-        terminated = [q.id for q in self._queries.values() if q.sink_name == src.name]
+        terminated = [q.id for q in self.metastore.writers(src)]
         seq = self._next_seq()
         for qid in terminated:
             self._queries[qid].state = "TERMINATED"
@@ -915,24 +576,13 @@ class KsqlEngine:
         if w in ("STREAMS", "TABLES"):
             kind = "STREAM" if w == "STREAMS" else "TABLE"
             if stmt.extended:
-                descriptions = tuple(
-                    self.describe_source(s, True) for s in self._sources.values() if s.kind == kind
-                )
-                return StatementResult(
-                    stmt.text, w.lower(), "", SourceDescriptionList(descriptions)
-                )
-            sources = tuple(
-                s for s in sorted(self._sources.values(), key=lambda s: s.name) if s.kind == kind
-            )
-            return StatementResult(stmt.text, w.lower(), "", SourceList(kind, sources))
+                descriptions = self.metastore.descriptions(kind)
+                return StatementResult(stmt.text, w.lower(), "", descriptions)
+            return StatementResult(stmt.text, w.lower(), "", self.metastore.source_list(kind))
         if w == "QUERIES":
-            return StatementResult(
-                stmt.text, "queries", "", QueryList(tuple(self._queries.values()))
-            )
+            return StatementResult(stmt.text, "queries", "", self.metastore.query_list())
         if w == "TOPICS":
-            names = sorted(set(self.known_topics) | {s.topic for s in self._sources.values()})
-            topics = tuple((t, self.known_topics.get(t, 1)) for t in names)
-            return StatementResult(stmt.text, "kafka_topics", "", TopicList(topics))
+            return StatementResult(stmt.text, "kafka_topics", "", self.metastore.topic_list())
         if w == "PROPERTIES":
             return StatementResult(stmt.text, "properties", "", self.property_list(overrides))
         if w == "VARIABLES":
@@ -969,13 +619,7 @@ class KsqlEngine:
 
     def describe_source(self, s: DataSource, extended: bool = False) -> SourceDescription:
         """A source with the queries reading its topic and the queries writing into it."""
-        queries = self._queries.values()
-        return SourceDescription(
-            source=s,
-            read_queries=tuple(q for q in queries if s.topic in q.source_topics),
-            write_queries=tuple(q for q in queries if q.sink_name == s.name),
-            extended=extended,
-        )
+        return self.metastore.describe(s, extended)
 
     def _describe(self, stmt: A.Describe) -> StatementResult:
         if stmt.what == "STREAMS":
@@ -1017,74 +661,8 @@ class KsqlEngine:
 
     # ------------------------------------------------------------------ helpers for runtimes
     def queries_for_topic(self, topic: str) -> list[PersistentQuery]:
-        return [q for q in self._queries.values() if topic in q.source_topics]
+        return self.metastore.queries_for_topic(topic)
 
     def snapshot(self) -> KsqlEngine:
         """A deep copy (used to validate a batch of statements without side effects)."""
         return copy.deepcopy(self)
-
-
-def _upper_struct(t: T.SqlType) -> T.SqlType:
-    """Inferred struct field names are upper-cased, as ksqlDB does for Avro records."""
-    if t.base == T.STRUCT:
-        return T.struct_of([(n.upper(), _upper_struct(ft)) for n, ft in t.fields])
-    if t.base == T.ARRAY and t.item is not None:
-        return T.array_of(_upper_struct(t.item))
-    if t.base == T.MAP and t.item is not None and t.key is not None:
-        return T.map_of(t.key, _upper_struct(t.item))
-    return t
-
-
-def _col_name(v: Any) -> str | None:
-    if v is None:
-        return None
-    s = str(v)
-    if s.startswith("`") and s.endswith("`"):
-        return s[1:-1]
-    return s.upper()
-
-
-def check_full_name(name: str, fmt: str) -> str:
-    """VALUE_AVRO_SCHEMA_FULL_NAME is an AVRO-only, non-empty setting (ksqlDB's messages)."""
-    if fmt != "AVRO":
-        raise KsqlStatementError(f"{fmt} does not support the following configs: [fullSchemaName]")
-    if not name.strip():
-        raise KsqlStatementError(
-            "fullSchemaName cannot be empty. Format configuration: {fullSchemaName="
-            + name.strip()
-            + "}"
-        )
-    return name
-
-
-def parse_duration(text: str) -> int:
-    parts = text.strip().split()
-    if len(parts) != 2 or not parts[0].lstrip("-").isdigit():
-        raise KsqlStatementError(f"Invalid duration: '{text}'")
-    unit = parts[1].upper()
-    if unit not in TIME_UNITS:
-        raise KsqlParseError(
-            f"Configuration WINDOW_SIZE is invalid: Invalid duration: '{text}'. Unknown "
-            f"time unit: '{unit}'"
-        )
-    return int(parts[0]) * TIME_UNITS[unit]
-
-
-def parse_delimiter(d: str, prop: str) -> str:
-    if d.strip() == "":
-        raise KsqlStatementError(
-            f"Failed to prepare statement: Configuration {prop} is invalid: Delimiter cannot be "
-            "empty, if you meant to have a tab or space for delimiter, please use the special "
-            "values 'TAB' or 'SPACE'\nExample valid value: ';'"
-        )
-    if d.upper() == "TAB":
-        return "\t"
-    if d.upper() == "SPACE":
-        return " "
-    if len(d) != 1:
-        raise KsqlStatementError(
-            f"Failed to prepare statement: Configuration {prop} is invalid: Invalid delimiter "
-            f"value: '{d}'. Delimiter must be a single character or TAB,SPACE\nExample "
-            "valid value: ';'"
-        )
-    return d

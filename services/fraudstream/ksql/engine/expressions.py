@@ -1051,71 +1051,98 @@ def cast_function(src: T.SqlType, dst: T.SqlType, text: str) -> Callable[[Any], 
         return lambda v: v
     if d == T.STRING and (s in (T.ARRAY, T.MAP, T.STRUCT) or src.is_primitive):
         return lambda v: to_string(v, src)
-    if d == T.INTEGER or d == T.BIGINT:
-        lo, hi = (T.INT_MIN, T.INT_MAX) if d == T.INTEGER else (T.LONG_MIN, T.LONG_MAX)
-        if s == T.STRING:
-            return lambda v: _parse_int_str(v, lo, hi, d)
-        if s in (T.INTEGER, T.BIGINT):
-            return (lambda v: wrap_int(v)) if d == T.INTEGER else (lambda v: v)
-        if s == T.DOUBLE:
-            return lambda v: _java_trunc_int(v, lo, hi)
-        if s == T.DECIMAL:
-            return lambda v: wrap_int(int(v)) if d == T.INTEGER else wrap_long(int(v))
-    if d == T.DOUBLE:
-        if s in (T.INTEGER, T.BIGINT, T.DECIMAL):
-            return float
-        if s == T.STRING:
+    conv: Callable[[Any], Any] | None = None
+    if d in (T.INTEGER, T.BIGINT):
+        conv = _cast_to_integer(s, d)
+    elif d == T.DOUBLE:
+        conv = _cast_to_double(s)
+    elif d == T.DECIMAL:
+        conv = _cast_to_decimal(s, dst)
+    elif d == T.BOOLEAN and s == T.STRING:
+        conv = _cast_string_to_boolean
+    elif d in (T.ARRAY, T.MAP, T.STRUCT) and s == d:
+        conv = _cast_container(src, dst, text)
+    if conv is not None:
+        return conv
+    if s in (T.TIMESTAMP, T.DATE, T.TIME) or d in (T.TIMESTAMP, T.DATE, T.TIME, T.BYTES):
+        raise KsqlUnsupportedError(
+            f"Cast of {src} to {dst} is not supported by the embedded engine"
+        )
+    raise KsqlStatementError(f"Cast of {src} to {dst} is not supported")
 
-            def sd(v: str) -> float:
-                try:
-                    return float(v.strip())
-                except ValueError:
-                    raise KsqlProcessingError(
-                        f'invalid input syntax for type DOUBLE: "{v}"'
-                    ) from None
 
-            return sd
-    if d == T.DECIMAL:
-        q = T.decimal_quantum(dst.scale)
-        limit = Decimal(f"1E{dst.precision - dst.scale}")
+def _cast_to_integer(s: str, d: str) -> Callable[[Any], Any] | None:
+    lo, hi = (T.INT_MIN, T.INT_MAX) if d == T.INTEGER else (T.LONG_MIN, T.LONG_MAX)
+    if s == T.STRING:
+        return lambda v: _parse_int_str(v, lo, hi, d)
+    if s in (T.INTEGER, T.BIGINT):
+        return (lambda v: wrap_int(v)) if d == T.INTEGER else (lambda v: v)
+    if s == T.DOUBLE:
+        return lambda v: _java_trunc_int(v, lo, hi)
+    if s == T.DECIMAL:
+        return lambda v: wrap_int(int(v)) if d == T.INTEGER else wrap_long(int(v))
+    return None
 
-        def to_dec(v: Any) -> Decimal:
+
+def _cast_to_double(s: str) -> Callable[[Any], Any] | None:
+    if s in (T.INTEGER, T.BIGINT, T.DECIMAL):
+        return float
+    if s == T.STRING:
+
+        def sd(v: str) -> float:
             try:
-                x = (
-                    Decimal(v.strip())
-                    if isinstance(v, str)
-                    else Decimal(repr(v) if isinstance(v, float) else v)
-                )
-            except InvalidOperation:
-                raise KsqlProcessingError(f'invalid input syntax for type DECIMAL: "{v}"') from None
-            r = x.quantize(q, rounding=ROUND_HALF_UP, context=T.DECIMAL_CONTEXT)
-            if r.copy_abs() >= limit:
-                raise KsqlProcessingError(
-                    f"Numeric field overflow: A field with precision {dst.precision} and "
-                    f"scale {dst.scale} must round to an absolute value less than "
-                    f"10^{dst.precision - dst.scale}. Got {v}"
-                )
-            return r
+                return float(v.strip())
+            except ValueError:
+                raise KsqlProcessingError(f'invalid input syntax for type DOUBLE: "{v}"') from None
 
-        if s in (T.INTEGER, T.BIGINT, T.DOUBLE, T.DECIMAL, T.STRING):
-            return to_dec
-    if d == T.BOOLEAN and s == T.STRING:
+        return sd
+    return None
 
-        def sb(v: str) -> bool:
-            b = parse_boolean(v)
-            if b is None:
-                raise KsqlProcessingError(f'invalid input syntax for type BOOLEAN: "{v}"')
-            return b
 
-        return sb
-    if d == T.ARRAY and s == T.ARRAY and src.item and dst.item:
+def _cast_to_decimal(s: str, dst: T.SqlType) -> Callable[[Any], Any] | None:
+    if s not in (T.INTEGER, T.BIGINT, T.DOUBLE, T.DECIMAL, T.STRING):
+        return None
+    q = T.decimal_quantum(dst.scale)
+    limit = Decimal(f"1E{dst.precision - dst.scale}")
+
+    def to_dec(v: Any) -> Decimal:
+        try:
+            x = (
+                Decimal(v.strip())
+                if isinstance(v, str)
+                else Decimal(repr(v) if isinstance(v, float) else v)
+            )
+        except InvalidOperation:
+            raise KsqlProcessingError(f'invalid input syntax for type DECIMAL: "{v}"') from None
+        r = x.quantize(q, rounding=ROUND_HALF_UP, context=T.DECIMAL_CONTEXT)
+        if r.copy_abs() >= limit:
+            raise KsqlProcessingError(
+                f"Numeric field overflow: A field with precision {dst.precision} and "
+                f"scale {dst.scale} must round to an absolute value less than "
+                f"10^{dst.precision - dst.scale}. Got {v}"
+            )
+        return r
+
+    return to_dec
+
+
+def _cast_string_to_boolean(v: str) -> bool:
+    b = parse_boolean(v)
+    if b is None:
+        raise KsqlProcessingError(f'invalid input syntax for type BOOLEAN: "{v}"')
+    return b
+
+
+def _cast_container(src: T.SqlType, dst: T.SqlType, text: str) -> Callable[[Any], Any] | None:
+    d = dst.base
+    if d == T.ARRAY and src.item and dst.item:
         inner = cast_function(src.item, dst.item, text)
         return lambda v: [None if x is None else inner(x) for x in v]
-    if d == T.MAP and s == T.MAP and src.item and dst.item and src.key and dst.key:
+    if d == T.MAP and src.item and dst.item and src.key and dst.key:
         kc = cast_function(src.key, dst.key, text)
         vc = cast_function(src.item, dst.item, text)
         return lambda v: {kc(k): None if x is None else vc(x) for k, x in v.items()}
-    if d == T.STRUCT and s == T.STRUCT:
+    if d == T.STRUCT:
         convs = []
         for n, ft in dst.fields:
             st = src.field_type(n)
@@ -1123,11 +1150,7 @@ def cast_function(src: T.SqlType, dst: T.SqlType, text: str) -> Callable[[Any], 
         return lambda v: {
             n: (None if c is None or v.get(n) is None else c(v.get(n))) for n, c in convs
         }
-    if s in (T.TIMESTAMP, T.DATE, T.TIME) or d in (T.TIMESTAMP, T.DATE, T.TIME, T.BYTES):
-        raise KsqlUnsupportedError(
-            f"Cast of {src} to {dst} is not supported by the embedded engine"
-        )
-    raise KsqlStatementError(f"Cast of {src} to {dst} is not supported")
+    return None
 
 
 def coerce_in_item(
@@ -1196,6 +1219,34 @@ def is_literalish(e: A.Expr) -> bool:
     return False
 
 
+def _coerce_string_literal(v: str, tb: str) -> Any:
+    """A string literal where a `tb` value is expected: parsed, or _NO."""
+    if tb == T.STRING:
+        return v
+    if tb in (T.INTEGER, T.BIGINT):
+        try:
+            d = Decimal(v.strip())
+        except InvalidOperation:
+            raise KsqlProcessingError(f'invalid input syntax for type {tb}: "{v}"') from None
+        return int(d) if d == int(d) else d
+    if tb == T.DOUBLE:
+        try:
+            return float(v.strip())
+        except ValueError:
+            raise KsqlProcessingError(f'invalid input syntax for type DOUBLE: "{v}"') from None
+    if tb == T.DECIMAL:
+        try:
+            return Decimal(v.strip())
+        except InvalidOperation:
+            raise KsqlProcessingError(f'invalid input syntax for type DECIMAL: "{v}"') from None
+    if tb == T.BOOLEAN:
+        b = parse_boolean(v)
+        if b is None:
+            raise KsqlProcessingError(f'invalid input syntax for type BOOLEAN: "{v}".')
+        return b
+    return _NO
+
+
 def coerce_literal(e: A.Expr, c: Compiled, target: T.SqlType) -> Any:
     """Convert a literal to `target` (string literals are parsed) or return _NO."""
     if isinstance(e, A.Cast):
@@ -1206,36 +1257,7 @@ def coerce_literal(e: A.Expr, c: Compiled, target: T.SqlType) -> Any:
             return None
         tb = target.base
         if e.kind == "STRING":
-            if tb == T.STRING:
-                return v
-            if tb in (T.INTEGER, T.BIGINT):
-                try:
-                    d = Decimal(v.strip())
-                except InvalidOperation:
-                    raise KsqlProcessingError(
-                        f'invalid input syntax for type {tb}: "{v}"'
-                    ) from None
-                return int(d) if d == int(d) else d
-            if tb == T.DOUBLE:
-                try:
-                    return float(v.strip())
-                except ValueError:
-                    raise KsqlProcessingError(
-                        f'invalid input syntax for type DOUBLE: "{v}"'
-                    ) from None
-            if tb == T.DECIMAL:
-                try:
-                    return Decimal(v.strip())
-                except InvalidOperation:
-                    raise KsqlProcessingError(
-                        f'invalid input syntax for type DECIMAL: "{v}"'
-                    ) from None
-            if tb == T.BOOLEAN:
-                b = parse_boolean(v)
-                if b is None:
-                    raise KsqlProcessingError(f'invalid input syntax for type BOOLEAN: "{v}".')
-                return b
-            return _NO
+            return _coerce_string_literal(v, tb)
         if tb == T.STRING and e.kind != "NULL":
             if e.kind == "BOOLEAN":
                 return "true" if v else "false"

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from fraudstream.ksql.engine.explain import ExplainResult
 from fraudstream.ksql.engine.topology import DataSource, OutRecord, PersistentQuery
 
 __all__ = [
@@ -122,6 +123,7 @@ Outcome = (
     | VariableList
     | FunctionList
     | WarningMessage
+    | ExplainResult
 )
 
 

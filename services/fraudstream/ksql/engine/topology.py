@@ -12,7 +12,7 @@ import struct
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
@@ -20,6 +20,9 @@ from fraudstream.errors import SerdeError
 from fraudstream.ksql.engine.formats import FormatSpec, Serde, window_suffix
 from fraudstream.ksql.engine.state import StateStore
 from fraudstream.ksql.sql import types as T
+
+if TYPE_CHECKING:
+    from fraudstream.ksql.engine.plan import PlanNode
 
 # ----------------------------------------------------------------------------- records
 
@@ -236,6 +239,8 @@ class BaseQuery:
         self.processing_errors = 0
         # keyed state of stateful queries (aggregates), restorable from a changelog topic
         self.state_stores: list[StateStore] = []
+        # the operator plan the planner built (EXPLAIN prints it)
+        self.plan: PlanNode | None = None
 
     def log_error(self, kind: str, message: str, rec: InRecord | None) -> None:
         self.processing_errors += 1

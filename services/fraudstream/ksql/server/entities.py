@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from fraudstream.errors import KsqlError
+from fraudstream.ksql.engine.explain import ExplainResult
 from fraudstream.ksql.engine.results import (
     CommandStatus,
     FunctionList,
@@ -340,6 +341,31 @@ def _properties(text: str, p: PropertyList) -> Entity:
     }
 
 
+def query_description(text: str, e: ExplainResult) -> Entity:
+    """ksqlDB's QueryDescriptionEntity for EXPLAIN (the plan printed as `executionPlan`)."""
+    return {
+        "@type": "queryDescription",
+        "statementText": text,
+        "queryDescription": {
+            "id": e.query_id or "",
+            "statementText": e.query_text,
+            "windowType": e.window_type,
+            "fields": [field_entity(c) for c in e.fields],
+            "sources": list(e.sources),
+            "sinks": list(e.sinks),
+            "topology": "",
+            "executionPlan": e.execution_plan,
+            "overriddenProperties": {},
+            "ksqlHostQueryStatus": {},
+            "queryType": e.query_type,
+            "queryErrors": [],
+            "tasksMetadata": [],
+            "state": e.state,
+        },
+        "warnings": [],
+    }
+
+
 def render_outcome(
     text: str, outcome: Outcome, *, runtime: RuntimeView | None = None, seq: int | None = None
 ) -> Entity:
@@ -373,6 +399,8 @@ def render_outcome(
     if isinstance(outcome, FunctionList):
         items = [{"name": n, "type": t, "category": ""} for n, t in outcome.functions]
         return _listing(text, "function_names", "functions", items)
+    if isinstance(outcome, ExplainResult):
+        return query_description(text, outcome)
     if isinstance(outcome, WarningMessage):
         return {
             "@type": "warning_entity",

@@ -39,6 +39,7 @@ from fraudstream.ksql.server.push import PushSession
 from fraudstream.ksql.server.runtime import QueryRunner, encode_log_record, query_group_id
 from fraudstream.ksql.sql import ast as A
 from fraudstream.ksql.sql.parser import parse
+from fraudstream.ksql.sql.properties import offset_reset
 from fraudstream.ksql.sql.statements import split_statements
 
 __all__ = ["PROCESSING_LOG_STREAM", "KsqlService"]
@@ -414,17 +415,11 @@ class KsqlService:
                 tables = self._table_topics()
         except KsqlError as exc:
             raise StatementFailure(400, 40001, str(exc), statement_text=stmt.text) from None
-        props = dict(properties or {})
-        reset = str(
-            props.get("auto.offset.reset")
-            or props.get("ksql.streams.auto.offset.reset")
-            or "latest"
-        )
         return PushSession(
             tq,
             limit=stmt.query.limit,
             bootstrap=self.bootstrap,
             group_id=f"_confluent-ksql-{self.service_id}transient_{uuid.uuid4().hex[:12]}",
-            offset_reset=reset,
+            offset_reset=offset_reset(properties),
             table_topics=tables,
         )

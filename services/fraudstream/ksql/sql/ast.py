@@ -329,8 +329,11 @@ class Unsupported(Statement):
 
 @dataclass
 class Explain(Statement):
+    """EXPLAIN <query id> (`target`) or EXPLAIN <SELECT ...> (`query`, `target` empty)."""
+
     target: str
     text: str = ""
+    query: Query | None = None
 
 
 # --------------------------------------------------------------------------- formatting

@@ -583,8 +583,11 @@ class _ToAst(Transformer[Token, Any]):
     def unset_prop(self, ch: list[Any]) -> A.Statement:
         return A.SetProperty(_string_value(ch[1]), None)
 
-    def explain(self, ch: list[Any]) -> A.Statement:
+    def explain_query_id(self, ch: list[Any]) -> A.Statement:
         return A.Explain(ch[1])
+
+    def explain_query(self, ch: list[Any]) -> A.Statement:
+        return A.Explain("", query=ch[1])
 
     def query_stmt(self, ch: list[Any]) -> A.Statement:
         return A.QueryStatement(ch[0])

@@ -131,3 +131,24 @@ def test_apply_against_an_absent_server_fails_clearly_after_the_wait() -> None:
     assert result.exit_code != 0
     assert isinstance(result.exception, KsqlError)
     assert "not ready after 1s" in str(result.exception)
+
+
+class _RecordingClient:
+    """Answers /ksql as ksqlDB does (one entity with the new command's sequence number)."""
+
+    def __init__(self) -> None:
+        self.sent: list[int | None] = []
+
+    def ksql(
+        self, sql: str, *, variables: object = None, command_sequence_number: int | None = None
+    ) -> list[dict[str, object]]:
+        self.sent.append(command_sequence_number)
+        return [{"@type": "currentStatus", "commandSequenceNumber": 10 + len(self.sent)}]
+
+
+def test_each_statement_waits_for_the_previous_commands_sequence_number() -> None:
+    steps = applier.plan(applier.statement_files(KSQL_DIR), {"USERS"}, replace=False)
+    client = _RecordingClient()
+    counts = applier.apply(client, steps, {})  # type: ignore[arg-type]
+    assert counts["skip"] == 1 and counts["create"] == len(steps) - 1
+    assert client.sent == [None, 11, 12, 13, 14]

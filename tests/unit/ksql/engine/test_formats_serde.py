@@ -11,13 +11,13 @@ import fastavro
 import pytest
 
 from fraudstream.errors import SerdeError
-from fraudstream.ksql.engine.codegen import avro_record_encoder, zigzag_varint
 from fraudstream.ksql.engine.formats import (
     FormatSpec,
     InMemorySchemaRegistry,
     avro_schema_for,
     make_serde,
 )
+from fraudstream.ksql.engine.formats.codegen import avro_record_encoder, zigzag_varint
 from fraudstream.ksql.sql import types as T
 
 COLS = [

@@ -177,3 +177,26 @@ def test_statement_failure_body_carries_the_entities_before_it() -> None:
         "message": "bad JSON",
         "stackTrace": [],
     }
+
+
+def test_explain_renders_as_ksqldb_query_description() -> None:
+    """EXPLAIN over REST: ksqlDB's queryDescription entity carrying the printed plan."""
+    from fraudstream.ksql.engine.engine import KsqlEngine
+    from fraudstream.ksql.server.entities import render
+
+    engine = KsqlEngine()
+    engine.execute(
+        "CREATE STREAM tx (u STRING KEY, amount DOUBLE) WITH (kafka_topic='tx',"
+        " value_format='JSON', partitions=1);"
+        "CREATE STREAM big AS SELECT u, amount * 2 AS dbl FROM tx WHERE amount > 10;"
+    )
+    (qid,) = engine.queries
+    (res,) = engine.execute(f"EXPLAIN {qid};")
+    body = render(res)
+    assert body is not None and body["@type"] == "queryDescription"
+    desc = body["queryDescription"]
+    assert desc["id"] == qid and desc["queryType"] == "PERSISTENT"
+    assert desc["sources"] == ["TX"] and desc["sinks"] == ["BIG"]
+    assert [f["name"] for f in desc["fields"]] == ["U", "DBL"]
+    assert desc["fields"][0]["type"] == "KEY"
+    assert "Filter" in desc["executionPlan"] or "FILTER" in desc["executionPlan"].upper()

@@ -8,18 +8,27 @@ compares the ids that should exist with those seen: lost, duplicated, unexpected
 from __future__ import annotations
 
 import time
-import uuid
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
-from confluent_kafka import Consumer, TopicPartition
 
 from fraudstream.errors import SerdeError
+from fraudstream.kafka.errors import TopicReadError
+from fraudstream.kafka.reader import read_topic
 from fraudstream.local.errors import StackStateError
 from fraudstream.local.liveview import WireDecoder
+
+__all__ = [
+    "IdLedger",
+    "Record",
+    "ValueDecoder",
+    "decode_records",
+    "read_records",
+    "wait_for_ids",
+]
 
 
 @dataclass
@@ -34,57 +43,20 @@ class Record:
     timestamp_ms: int = -1
 
 
-def read_topic(bootstrap: str, topic: str, timeout: float = 120.0) -> list[Record]:
-    """Every record of `topic` up to the high watermarks taken now (read_committed)."""
-    consumer = Consumer(
-        {
-            "bootstrap.servers": bootstrap,
-            "group.id": f"fraudstream-verify-{uuid.uuid4().hex[:8]}",
-            "enable.auto.commit": False,
-            "isolation.level": "read_committed",
-            "log_level": 0,
-        }
-    )
+def read_records(bootstrap: str, topic: str, timeout: float = 120.0) -> list[Record]:
+    """Every record of `topic` up to the high watermarks taken now (read_committed), on
+    `kafka.reader.read_topic`; a missing topic has no records."""
     try:
-        md = consumer.list_topics(topic, timeout=10)
-        tmd = md.topics.get(topic)
-        if tmd is None or tmd.error is not None:
-            return []
-        ends: dict[int, int] = {}
-        assign = []
-        for p in tmd.partitions:
-            lo, hi = consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)
-            if hi > lo:
-                ends[p] = hi
-                assign.append(TopicPartition(topic, p, lo))
-        if not assign:
-            return []
-        consumer.assign(assign)
-        out: list[Record] = []
-        pos = {p: -1 for p in ends}
-        deadline = time.monotonic() + timeout
-        while any(pos[p] < ends[p] - 1 for p in ends):
-            if time.monotonic() > deadline:
-                got = sum(1 for _ in out)
-                raise StackStateError(f"reading {topic} timed out after {got} records")
-            for msg in consumer.consume(10_000, timeout=1.0):
-                if msg.error() is not None:
-                    continue
-                p, off = msg.partition(), msg.offset()
-                assert p is not None and off is not None
-                pos[p] = off
-                if off < ends[p]:
-                    hdrs = {str(h[0]): _as_bytes(h[1]) for h in (msg.headers() or [])}
-                    ts = msg.timestamp()[1]
-                    out.append(Record(p, off, msg.key(), msg.value(), hdrs, ts))
-            # Transaction markers occupy offsets: stop when the position passes the end.
-            for p in ends:
-                tp = consumer.position([TopicPartition(topic, p)])[0]
-                if tp.offset >= ends[p]:
-                    pos[p] = max(pos[p], ends[p] - 1)
-        return out
-    finally:
-        consumer.close()
+        msgs = read_topic(bootstrap, topic, timeout=timeout, missing_ok=True)
+    except TopicReadError as exc:
+        raise StackStateError(f"reading {topic}: {exc}") from exc
+    out: list[Record] = []
+    for msg in msgs:
+        p, off = msg.partition(), msg.offset()
+        assert p is not None and off is not None
+        hdrs = {str(h[0]): _as_bytes(h[1]) for h in (msg.headers() or [])}
+        out.append(Record(p, off, msg.key(), msg.value(), hdrs, msg.timestamp()[1]))
+    return out
 
 
 def _as_bytes(v: str | bytes | None) -> bytes:
@@ -113,7 +85,7 @@ class ValueDecoder:
         return {str(k).lower(): v for k, v in obj.items()}
 
 
-def decode_all(
+def decode_records(
     records: Iterable[Record], decode: Callable[[bytes | None], dict[str, Any]]
 ) -> tuple[list[dict[str, Any]], list[Record]]:
     """(decoded values, records that did not decode)."""

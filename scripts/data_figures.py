@@ -1,6 +1,6 @@
 """Figures for docs/data.md: synthetic vs real, normal vs fraud (needs matplotlib, `train` extra).
 
-python -m fraudstream.producer.plots [--out docs/img] [--sample PATH] [--events 284807]
+python scripts/data_figures.py [--out docs/img] [--sample PATH] [--events 284807]
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from fraudstream.producer.synthetic import HOURLY_TRAFFIC, generate_batch
 
 FEATURES = ("V14", "V12", "V10", "V17", "V4", "V11", "V1", "V28")
 DEFAULT_SAMPLE = (
-    Path(__file__).resolve().parents[3].parent
+    Path(__file__).resolve().parents[1].parent
     / "shared/data/creditcard/creditcard_sample_bhavyasoni01.csv"
 )
 

@@ -19,11 +19,11 @@ from typing import Any
 
 import fastavro
 import numpy as np
-from confluent_kafka import Consumer, Producer
+from confluent_kafka import Producer
 from numpy.typing import NDArray
 
 from fraudstream.events import FEATURE_COLUMNS, NUMERIC_COLUMNS, V_COLUMNS
-from fraudstream.kafka import consumer_config, producer_config
+from fraudstream.kafka import producer_config
 from fraudstream.model import (
     LayerSpec,
     ModelManifest,
@@ -32,12 +32,33 @@ from fraudstream.model import (
     save_model,
     write_latest,
 )
-from fraudstream.schemas import load_schema, parsed_schema
 from fraudstream.scorer.service import Scorer
 from fraudstream.scorer.settings import ScorerSettings
 from fraudstream.serde import wire
+from fraudstream.serde.avro import AvroDecoder
 from fraudstream.serde.errors import SchemaNotFoundError
 from fraudstream.serde.registry_client import RegistryClient
+from fraudstream.serde.schemas import load_schema, parsed_schema
+
+__all__ = [
+    "BackgroundSend",
+    "LiveProducer",
+    "MemorySchemas",
+    "Msg",
+    "RunningScorer",
+    "Weights",
+    "avro",
+    "decode_all",
+    "get_schema",
+    "live_record",
+    "live_value",
+    "make_events",
+    "mask_left",
+    "numeric",
+    "pca_model",
+    "publish_pca_model",
+    "register",
+]
 
 Weights = list[tuple[NDArray[np.float64], NDArray[np.float64]]]
 
@@ -89,7 +110,7 @@ def pca_model(
         threshold=threshold,
         threshold_strategy="quantile",
         threshold_params={"quantile": quantile},
-        lineage={"source": "fraudstream.scorer.testing.pca_model"},
+        lineage={"source": "fraudstream.testing.scorer.pca_model"},
     )
     return manifest, weights
 
@@ -205,50 +226,11 @@ class LiveProducer:
         assert self.producer.flush(30) == 0
 
 
-def read_topic(
-    bootstrap: str,
-    topic: str,
-    expect: int,
-    timeout: float = 60.0,
-    read_committed: bool = False,
-    idle_s: float = 3.0,
-) -> list[Any]:
-    """All records of `topic` (at least `expect`, then until idle for idle_s)."""
-    conf = consumer_config(bootstrap, f"reader-{time.monotonic_ns()}")
-    conf["enable.auto.offset.store"] = True
-    conf["isolation.level"] = "read_committed" if read_committed else "read_uncommitted"
-    c = Consumer(conf)
-    c.subscribe([topic])
-    out: list[Any] = []
-    deadline = time.monotonic() + timeout
-    last = time.monotonic()
-    try:
-        while time.monotonic() < deadline:
-            msgs = c.consume(1000, timeout=0.5)
-            got = [m for m in msgs if m.error() is None]
-            out.extend(got)
-            if got:
-                last = time.monotonic()
-            elif len(out) >= expect and time.monotonic() - last > idle_s:
-                break
-    finally:
-        c.close()
-    return out
-
-
 def decode_all(registry_url: str, msgs: list[Any]) -> list[dict[str, Any]]:
     """Decode Confluent-framed Avro values with their writer schemas from the registry."""
-    cache: dict[int, Any] = {}
-    out: list[dict[str, Any]] = []
-    for m in msgs:
-        v = m.value()
-        sid = int.from_bytes(v[1:5], "big")
-        if sid not in cache:
-            cache[sid] = get_schema(registry_url, sid)
-        rec = fastavro.schemaless_reader(io.BytesIO(v[5:]), cache[sid], None)
-        assert isinstance(rec, dict)
-        out.append(rec)
-    return out
+    with RegistryClient(registry_url) as client:
+        decoder = AvroDecoder(client)
+        return [decoder.decode(m.value()) for m in msgs]
 
 
 class RunningScorer:

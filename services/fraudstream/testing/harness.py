@@ -20,8 +20,12 @@ from fraudstream.local.liveview import MetricsSample, scrape
 from fraudstream.local.pipeline import Pipeline, StackConfig
 from fraudstream.local.stack import ComponentRecord
 from fraudstream.local.topics import wait_for_count
-from fraudstream.local.verify import IdLedger, Record, ValueDecoder, read_topic, wait_for_ids
 from fraudstream.local.watchdog import Watchdog
+from fraudstream.testing.verify import IdLedger, Record, ValueDecoder, read_records, wait_for_ids
+
+__all__ = [
+    "Harness",
+]
 
 log = logging.getLogger(__name__)
 logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per probe drowns the test log
@@ -166,7 +170,7 @@ class Harness:
         return self._decoder
 
     def read(self, topic: str) -> list[Record]:
-        return read_topic(self.ep.bootstrap, topic)
+        return read_records(self.ep.bootstrap, topic)
 
     def read_values(self, topic: str) -> list[dict[str, Any]]:
         return [self.decode(r.value) for r in self.read(topic) if r.value is not None]

@@ -9,6 +9,8 @@ from typing import Any
 
 import fastavro
 
+__all__ = ["SCHEMA_NAMES", "load_schema", "parsed_schema"]
+
 SCHEMA_NAMES = ("raw_event", "preprocessed", "live", "score", "alert")
 
 

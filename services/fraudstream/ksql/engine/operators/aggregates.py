@@ -1,0 +1,211 @@
+"""The aggregate functions: init / add / result / undo over an accumulator.
+
+`undo` retracts a row (a table aggregation sees the old row of an updated key leave its
+group); functions that cannot retract (MIN, MAX, *_BY_OFFSET, TOPK) raise on undo.
+"""
+
+from __future__ import annotations
+
+import operator
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from fraudstream.ksql.engine.expressions import Compiled, wrap_int, wrap_long
+from fraudstream.ksql.errors import KsqlProcessingError, KsqlStatementError, KsqlUnsupportedError
+from fraudstream.ksql.sql import types as T
+
+__all__ = ["Aggregator", "make_aggregator"]
+
+
+@dataclass
+class Aggregator:
+    type: T.SqlType
+    init: Callable[[], Any]
+    add: Callable[[Any, Sequence[Any]], Any]
+    result: Callable[[Any], Any]
+    undo: Callable[[Any, Sequence[Any]], Any]
+
+
+def _no_undo(name: str) -> Callable[[Any, Sequence[Any]], Any]:
+    def undo(st: Any, row: Sequence[Any]) -> Any:
+        raise KsqlProcessingError(f"{name} cannot be undone for table aggregations")
+
+    return undo
+
+
+def _adder(t: T.SqlType) -> tuple[Callable[[Any, Any], Any], Callable[[Any, Any], Any]]:
+    """Add/subtract for a SUM/AVG accumulator: DECIMALs in the engine's own decimal context."""
+    if t.base == T.DECIMAL:
+        return T.DECIMAL_CONTEXT.add, T.DECIMAL_CONTEXT.subtract
+    return operator.add, operator.sub
+
+
+def _count(args: list[Compiled], star: bool) -> Aggregator:
+    if star or not args:
+        return Aggregator(
+            T.T_BIGINT, lambda: 0, lambda s, r: s + 1, lambda s: s, lambda s, r: s - 1
+        )
+    f = args[0].fn
+    return Aggregator(
+        T.T_BIGINT,
+        lambda: 0,
+        lambda s, r: s + (f(r) is not None),
+        lambda s: s,
+        lambda s, r: s - (f(r) is not None),
+    )
+
+
+def _sum(name: str, args: list[Compiled]) -> Aggregator:
+    f, t = args[0].fn, args[0].type
+    if not t.is_numeric:
+        raise KsqlStatementError(f"Function 'SUM' does not accept parameters ({t}).")
+    zero: Any = (
+        0.0 if t.base == T.DOUBLE else (Decimal(0).scaleb(-t.scale) if t.base == T.DECIMAL else 0)
+    )
+    wrap = wrap_int if t.base == T.INTEGER else wrap_long if t.base == T.BIGINT else (lambda v: v)
+    add, sub = _adder(t)
+
+    def sadd(s: Any, r: Sequence[Any]) -> Any:
+        v = f(r)
+        return s if v is None else wrap(add(s, v))
+
+    def sundo(s: Any, r: Sequence[Any]) -> Any:
+        v = f(r)
+        return s if v is None else wrap(sub(s, v))
+
+    return Aggregator(t, lambda: zero, sadd, lambda s: s, sundo)
+
+
+def _avg(name: str, args: list[Compiled]) -> Aggregator:
+    f, t = args[0].fn, args[0].type
+    if not t.is_numeric:
+        raise KsqlStatementError(f"Function 'AVG' does not accept parameters ({t}).")
+    avg_add, avg_sub = _adder(t)
+
+    def aadd(s: Any, r: Sequence[Any]) -> Any:
+        v = f(r)
+        return s if v is None else (avg_add(s[0], v), s[1] + 1)
+
+    def aundo(s: Any, r: Sequence[Any]) -> Any:
+        v = f(r)
+        return s if v is None else (avg_sub(s[0], v), s[1] - 1)
+
+    def ares(s: Any) -> Any:
+        return None if s[1] == 0 else float(s[0]) / s[1]
+
+    return Aggregator(T.T_DOUBLE, lambda: (0, 0), aadd, ares, aundo)
+
+
+def _min_max(name: str, args: list[Compiled]) -> Aggregator:
+    f, t = args[0].fn, args[0].type
+    pick = min if name == "MIN" else max
+
+    def madd(s: Any, r: Sequence[Any]) -> Any:
+        v = f(r)
+        if v is None:
+            return s
+        return v if s is None else pick(s, v)
+
+    return Aggregator(t, lambda: None, madd, lambda s: s, _no_undo(name))
+
+
+def _by_offset(name: str, args: list[Compiled]) -> Aggregator:
+    f, t = args[0].fn, args[0].type
+    latest = name == "LATEST_BY_OFFSET"
+    ignore_nulls = True
+    if len(args) > 1 and args[1].const:
+        ignore_nulls = bool(args[1].value)
+
+    def ladd(s: Any, r: Sequence[Any]) -> Any:
+        v = f(r)
+        if v is None and ignore_nulls:
+            return s
+        if latest:
+            return (v,)
+        return s if s is not None else (v,)
+
+    return Aggregator(t, lambda: None, ladd, lambda s: None if s is None else s[0], _no_undo(name))
+
+
+def _collect(name: str, args: list[Compiled]) -> Aggregator:
+    f, t = args[0].fn, args[0].type
+    uniq = name == "COLLECT_SET"
+
+    def cadd(s: Any, r: Sequence[Any]) -> Any:
+        v = f(r)
+        if uniq and v in s:
+            return s
+        return [*s, v]
+
+    def cundo(s: Any, r: Sequence[Any]) -> Any:
+        v = f(r)
+        out = list(s)
+        if v in out:
+            out.remove(v)
+        return out
+
+    return Aggregator(T.array_of(t), list, cadd, lambda s: list(s), cundo)
+
+
+def _sum_list(name: str, args: list[Compiled]) -> Aggregator:
+    f, t = args[0].fn, args[0].type
+    if t.base != T.ARRAY or t.item is None or not t.item.is_numeric:
+        raise KsqlStatementError(f"Function 'SUM_LIST' does not accept parameters ({t}).")
+    lzero: Any = 0.0 if t.item.base == T.DOUBLE else 0
+
+    def ladd_list(s: Any, r: Sequence[Any]) -> Any:
+        xs = f(r)
+        return s if xs is None else s + sum(x for x in xs if x is not None)
+
+    def lundo_list(s: Any, r: Sequence[Any]) -> Any:
+        xs = f(r)
+        return s if xs is None else s - sum(x for x in xs if x is not None)
+
+    return Aggregator(t.item, lambda: lzero, ladd_list, lambda s: s, lundo_list)
+
+
+def _topk(name: str, args: list[Compiled]) -> Aggregator:
+    f, t = args[0].fn, args[0].type
+    if len(args) != 2 or not args[1].const or not isinstance(args[1].value, int):
+        raise KsqlStatementError(f"Function '{name}' does not accept parameters.")
+    k = int(args[1].value)
+    distinct = name == "TOPKDISTINCT"
+
+    def tadd(s: Any, r: Sequence[Any]) -> Any:
+        v = f(r)
+        if v is None or (distinct and v in s):
+            return s
+        return sorted([*s, v], reverse=True)[:k]
+
+    return Aggregator(T.array_of(t), list, tadd, lambda s: list(s), _no_undo(name))
+
+
+_BUILDERS: dict[str, Callable[[str, list[Compiled]], Aggregator]] = {
+    "SUM": _sum,
+    "AVG": _avg,
+    "MIN": _min_max,
+    "MAX": _min_max,
+    "LATEST_BY_OFFSET": _by_offset,
+    "EARLIEST_BY_OFFSET": _by_offset,
+    "COLLECT_LIST": _collect,
+    "COLLECT_SET": _collect,
+    "SUM_LIST": _sum_list,
+    "TOPK": _topk,
+    "TOPKDISTINCT": _topk,
+}
+
+
+def make_aggregator(name: str, args: list[Compiled], star: bool, table: bool) -> Aggregator:
+    """The aggregator for one call `name(args)` (`star`: COUNT(*))."""
+    if name == "COUNT":
+        return _count(args, star)
+    if not args:
+        raise KsqlStatementError(f"Function '{name}' does not accept parameters ().")
+    build = _BUILDERS.get(name)
+    if build is None:
+        raise KsqlUnsupportedError(
+            f"Aggregate function {name} is not supported by the embedded engine"
+        )
+    return build(name, args)

@@ -1,0 +1,60 @@
+"""Dead letters are always producible: value, key and headers capped (and the cuts recorded
+in headers); one librdkafka still refuses goes to the spill file and a counter, and its
+batch is acknowledged instead of rewound. The producer is a real librdkafka producer (no
+broker is needed: it checks message.max.bytes inside produce())."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import orjson
+from confluent_kafka import Producer
+
+from fraudstream.scorer.dlq import DeadLetterWriter, dead_letter_record
+from fraudstream.serde.ksql_records import Reject
+from fraudstream.testing.scorer import Msg
+
+
+def _producer(max_bytes: int = 1_000_000) -> Any:
+    return Producer({"bootstrap.servers": "127.0.0.1:1", "message.max.bytes": max_bytes})
+
+
+def _hostile() -> Reject:
+    headers = [(f"h{i}", b"x" * 1000) for i in range(100)]
+    msg = Msg(b"v" * 950_000, 4, b"k" * 150_000, headers)
+    return Reject(msg, "decode_error", "not JSON")
+
+
+def test_key_and_headers_are_capped_and_the_cuts_recorded() -> None:
+    key, value, headers = dead_letter_record(_hostile(), "now", 900_000)
+    h = dict(headers)
+    assert key is not None and len(key) <= 4096
+    assert h["dlq.key_truncated_from"] == b"150000"
+    assert h["dlq.truncated_from"] == b"950000"
+    assert value is not None and len(value) == 900_000
+    kept = [n for n, _ in headers if n.startswith("h")]
+    assert 0 < len(kept) < 100 and h["dlq.headers_dropped"] == str(100 - len(kept)).encode()
+    assert h["dlq.reason"] == b"decode_error"
+    size = len(key) + len(value) + sum(len(n) + len(v) for n, v in headers)
+    assert size < 1_000_000
+
+
+def test_a_150kB_key_does_not_stop_the_dead_letter(tmp_path: Path) -> None:
+    acks: list[Any] = []
+    w = DeadLetterWriter(_producer(), "dlq", 900_000, spill_path=tmp_path / "spill.jsonl")
+    w.send([_hostile()], lambda err, msg: acks.append(err))
+    assert w.spilled == 0 and not (tmp_path / "spill.jsonl").exists()
+
+
+def test_an_unproducible_dead_letter_is_spilled_counted_and_acknowledged(tmp_path: Path) -> None:
+    acks: list[Any] = []
+    spill = tmp_path / "spill.jsonl"
+    w = DeadLetterWriter(_producer(max_bytes=1000), "dlq", 900_000, spill_path=spill)
+    w.send([_hostile(), _hostile()], lambda err, msg: acks.append(err))
+    assert w.spilled == 2
+    assert acks == [None, None], "the batch completes: no rewind loop"
+    lines = [orjson.loads(x) for x in spill.read_bytes().splitlines()]
+    assert len(lines) == 2
+    assert lines[0]["reason"] == "decode_error" and lines[0]["source_offset"] == 4
+    assert "MSG_SIZE_TOO_LARGE" in lines[0]["error"]
