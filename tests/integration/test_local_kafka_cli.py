@@ -28,7 +28,7 @@ def test_start_status_stop(tmp_path: Path) -> None:
         assert f"127.0.0.1:{port}" in res.stderr
         wait_for_broker(f"127.0.0.1:{port}", timeout=10)
         st = _cli("status", *common)
-        assert st.returncode == 0 and "running" in st.stderr
+        assert st.returncode == 0 and "running" in st.stdout  # data on stdout
         # A second start on the same data dir is a no-op that still reports the broker.
         again = _cli("start", *common)
         assert again.returncode == 0, again.stderr
@@ -36,5 +36,5 @@ def test_start_status_stop(tmp_path: Path) -> None:
         stop = _cli("stop", *common)
     assert stop.returncode == 0 and "stopped" in stop.stderr
     st = _cli("status", *common)
-    assert st.returncode == 1 and "stopped" in st.stderr
+    assert st.returncode == 1 and "stopped" in st.stdout + st.stderr
     assert (tmp_path / "kafka" / "server.log").exists()
