@@ -21,7 +21,9 @@ from fraudstream.local.topics import topic_count
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(900)]
 
 
-def cli(*args: str, env: dict[str, str] | None = None, timeout: float = 600) -> str:
+def cli(
+    *args: str, env: dict[str, str] | None = None, timeout: float = 600, stdout_only: bool = False
+) -> str:
     res = subprocess.run(
         [sys.executable, "-m", "fraudstream", *args],
         capture_output=True,
@@ -31,7 +33,7 @@ def cli(*args: str, env: dict[str, str] | None = None, timeout: float = 600) -> 
         check=False,
     )
     assert res.returncode == 0, f"fraudstream {' '.join(args)} failed:\n{res.stderr[-3000:]}"
-    return res.stdout + res.stderr
+    return res.stdout if stdout_only else res.stdout + res.stderr  # -o json: data on stdout
 
 
 def wait(cond: object, timeout: float, what: str) -> float:
@@ -56,7 +58,7 @@ def test_up_status_retrain_down(tmp_path: Path) -> None:
         env=trainer_env, timeout=700,
     )  # fmt: skip
     try:
-        st = json.loads(cli("status", "-o", "json", "--data-dir", str(data)))
+        st = json.loads(cli("status", "-o", "json", "--data-dir", str(data), stdout_only=True))
         comps = {c["name"]: c for c in st["components"]}
         for name in ("kafka", "registry", "ksql", "producer", "scorer"):
             assert comps[name]["running"], name
