@@ -52,7 +52,6 @@ ROOT = Path(__file__).resolve().parents[2]
 CASES_DIR_CANDIDATES = [
     ROOT.parent / "shared" / "ksql-conformance",
     ROOT / "shared" / "ksql-conformance",
-    Path("/work/shared/ksql-conformance"),
 ]
 
 UNSUPPORTED_FORMATS = ("PROTOBUF", "JSON_SR", "PROTOBUF_NOSR")
