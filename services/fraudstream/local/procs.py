@@ -151,14 +151,28 @@ def stop_process(ref: ProcessRef, timeout: float = 30.0) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if not ref.alive():
-            _reap(ref.pid)
+            _wait_gone(ref.pid)
             return True
         time.sleep(0.1)
     if ref.alive():
         with contextlib.suppress(ProcessLookupError):
             os.kill(ref.pid, signal.SIGKILL)
-    _reap(ref.pid)
+    _wait_gone(ref.pid)
     return True
+
+
+def _wait_gone(pid: int, timeout: float = 10.0) -> None:
+    """Wait until `pid` has finished exiting (reaped, or a zombie of another parent).
+
+    A process that is mid-exit has already dropped its command line, so `ProcessRef.alive`
+    calls it dead before the kernel does; callers that report "stopped" must not race that.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        _reap(pid)
+        if not pid_alive(pid) or time.monotonic() >= deadline:
+            return
+        time.sleep(0.02)
 
 
 def _reap(pid: int) -> None:
