@@ -209,6 +209,8 @@ class CaseRunner:
         self.registry = InMemorySchemaRegistry()
         props = {k: v for k, v in case.properties.items()}
         props.setdefault("auto.offset.reset", "earliest")
+        if case.is_rest:  # upstream's RQTT server runs with scalable push queries enabled
+            props.setdefault("ksql.query.push.v2.enabled", "true")
         self.engine = KsqlEngine(schema_registry=self.registry, properties=props)
         # every record ever written, global order: (partition, offset, record)
         self.log: list[tuple[int, int, OutRecord]] = []

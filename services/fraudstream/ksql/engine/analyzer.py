@@ -15,6 +15,7 @@ from fraudstream.ksql.engine.binding import BoundSource, OutputColumn, refs, str
 from fraudstream.ksql.engine.expressions import (
     AGGREGATE_NAMES,
     NOT_IMPLEMENTED_FUNCTIONS,
+    unimplemented_function,
     Compiled,
     ExpressionCompiler,
     Scope,
@@ -58,9 +59,7 @@ def reject_unimplemented(q: A.Query) -> None:
     for e in exprs:
         for n in A.walk(e):
             if isinstance(n, A.FunctionCall) and n.name in NOT_IMPLEMENTED_FUNCTIONS:
-                raise KsqlUnsupportedError(
-                    f"Function {n.name} is not implemented by the embedded engine"
-                )
+                raise KsqlUnsupportedError(unimplemented_function(n.name))
 
 
 def reject_session_windows(q: A.Query) -> None:

@@ -24,6 +24,7 @@ from fraudstream.ksql.engine.ddl import (
     check_serdes,
     resolve_formats,
 )
+from fraudstream.ksql.engine import messages
 from fraudstream.ksql.engine.explain import ExplainResult, explain
 from fraudstream.ksql.engine.formats import (
     SUPPORTED_FORMATS,
@@ -178,9 +179,19 @@ class KsqlEngine:
         """Plan a parsed push query."""
         q = stmt.query
         if q.emit is None:
-            raise KsqlStatementError(
-                "Pull queries are not supported by the embedded engine; add EMIT "
-                "CHANGES for a push query.",
+            raise KsqlUnsupportedError(
+                messages.not_supported(
+                    "pull queries (SELECT without EMIT CHANGES); add EMIT CHANGES for a push query"
+                ),
+                stmt.text,
+            )
+        props = {**self.properties, **(properties or {})}
+        if self._is_scalable_push(q, props):
+            raise KsqlUnsupportedError(
+                messages.not_supported(
+                    "scalable push queries (ksql.query.push.v2.enabled=true over a "
+                    "persistent query's output with auto.offset.reset=latest)"
+                ),
                 stmt.text,
             )
         qid = "transient_" + q.source.name + "_" + "".join(random.choices(string.digits, k=19))
@@ -203,6 +214,21 @@ class KsqlEngine:
         tq = planned.query
         assert isinstance(tq, TransientQuery)
         return tq
+
+    def _is_scalable_push(self, q: A.Query, props: Mapping[str, Any]) -> bool:
+        """Would ksqlDB run this push query as a scalable push query (v2)? It does when
+        `ksql.query.push.v2.enabled` is on, the query reads `latest` from the output of a
+        persistent query and neither joins, groups, windows nor repartitions."""
+        if str(props.get("ksql.query.push.v2.enabled", "false")).lower() != "true":
+            return False
+        if str(props.get("auto.offset.reset", "latest")).lower() != "latest":
+            return False
+        if q.joins or q.group_by or q.window or q.partition_by:
+            return False
+        return any(
+            isinstance(pq, PersistentQuery) and pq.sink_name == q.source.name
+            for pq in self._queries.values()
+        )
 
     def explain(
         self, stmt: A.Explain, properties: Mapping[str, Any] | None = None

@@ -12,10 +12,11 @@ from fraudstream.ksql.engine.binding import (
     qualify,
     strip_pos,
 )
-from fraudstream.ksql.engine.expressions import Scope
+from fraudstream.ksql.engine.expressions import ExpressionCompiler, Scope
 from fraudstream.ksql.engine.topology import PSEUDO_COLUMNS
 from fraudstream.ksql.errors import KsqlStatementError
 from fraudstream.ksql.sql import ast as A
+from fraudstream.ksql.sql import types as T
 
 __all__ = ["Projection"]
 
@@ -57,9 +58,20 @@ class Projection:
                 raw.extend(self.partition_star(bound[0], pby))
             elif isinstance(it, A.AllColumns):
                 raw.extend(self._star(it))
+            elif isinstance(it.expr, A.StructStar):
+                raw.extend(self._struct_star(it.expr))
             else:
                 raw.append((it.alias, it.expr))
         return self._name(raw)
+
+    def _struct_star(self, e: A.StructStar) -> Raw:
+        """`col->*`: one column per struct field, named by the field (ksqlDB 0.24+)."""
+        t = ExpressionCompiler(self.scope, "SELECT").compile(e.base).type
+        if t.base != T.STRUCT:
+            raise KsqlStatementError(
+                f"Expected STRUCT type for {A.format_expr(e.base)} but got {t}"
+            )
+        return [(name, A.Dereference(e.base, name)) for name, _ in t.fields]
 
     def _star(self, it: A.AllColumns) -> Raw:
         bound = self.bound

@@ -39,6 +39,13 @@ class Dereference(Expr):
 
 
 @dataclass(frozen=True)
+class StructStar(Expr):
+    """`col->*`: every field of a struct column, as columns of the projection."""
+
+    base: Expr
+
+
+@dataclass(frozen=True)
 class Subscript(Expr):
     base: Expr
     index: Expr
@@ -362,6 +369,8 @@ def format_expr(e: Expr) -> str:
         return f"{e.source}.{e.name}" if e.source else e.name
     if isinstance(e, Dereference):
         return f"{format_expr(e.base)}->{e.field}"
+    if isinstance(e, StructStar):
+        return f"{format_expr(e.base)}->*"
     if isinstance(e, Subscript):
         return f"{format_expr(e.base)}[{format_expr(e.index)}]"
     if isinstance(e, FunctionCall):
@@ -437,7 +446,7 @@ def walk(e: Expr) -> list[Expr]:
 
 
 def children(e: Expr) -> list[Expr]:
-    if isinstance(e, Dereference):
+    if isinstance(e, Dereference | StructStar):
         return [e.base]
     if isinstance(e, Subscript):
         return [e.base, e.index]

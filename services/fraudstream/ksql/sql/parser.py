@@ -269,6 +269,9 @@ class _ToAst(Transformer[Token, Any]):
             return A.IntervalUnit(c.name)
         return cast(A.Expr, c)
 
+    def unit_arg(self, ch: list[Any]) -> A.Expr:
+        return A.IntervalUnit(str(ch[0]).upper())
+
     def lambda_expr(self, ch: list[Any]) -> A.Expr:
         *params, body = ch
         return A.Lambda(tuple(params), body)
@@ -286,6 +289,9 @@ class _ToAst(Transformer[Token, Any]):
 
     def dereference(self, ch: list[Any]) -> A.Expr:
         return A.Dereference(ch[0], ch[1])
+
+    def struct_star(self, ch: list[Any]) -> A.Expr:
+        return A.StructStar(ch[0])
 
     # ---------------------------------------------------------------- types
     def simple_type(self, ch: list[Any]) -> T.SqlType:
@@ -359,7 +365,8 @@ class _ToAst(Transformer[Token, Any]):
         return A.Window("SESSION", parts[0].ms, None, ret, grace)
 
     def window_clause(self, ch: list[Any]) -> A.Window:
-        return cast(A.Window, _not_token(ch)[0])
+        # an optional window name may precede the window (`WINDOW w1 SESSION (...)`)
+        return cast(A.Window, [c for c in _not_token(ch) if isinstance(c, A.Window)][0])
 
     def within_single(self, ch: list[Any]) -> tuple[tuple[int, int], int | None]:
         parts = _not_token(ch)
@@ -679,12 +686,27 @@ def _syntax_error(sql: str, err: UnexpectedInput) -> KsqlParseError:
     return KsqlParseError(f"{msg}\nStatement: {text}", text)
 
 
+_PAREN_LAMBDA = re.compile(r"\(\s*(?:[A-Za-z_][A-Za-z_0-9]*|`[^`]*`)\s*(\))\s*=>")
+
+
+def _single_param_lambdas(sql: str) -> str:
+    """`(x) => ...` as `x => ...`: the LALR grammar cannot tell a one-parameter lambda from a
+    parenthesised column before `=>`; blanking the parentheses keeps every position."""
+    if "=>" not in sql:
+        return sql
+    chars = list(sql)
+    for m in _PAREN_LAMBDA.finditer(sql):
+        chars[m.start()] = " "
+        chars[m.start(1)] = " "
+    return "".join(chars)
+
+
 def parse(sql: str, variables: Mapping[str, str] | None = None) -> list[A.Statement]:
     """Parse one or more `;`-separated statements into AST statements with their text."""
     if variables:
         sql = substitute_variables(sql, variables)
     try:
-        tree = _parser().parse(sql)
+        tree = _parser().parse(_single_param_lambdas(sql))
     except UnexpectedInput as err:
         raise _syntax_error(sql, err) from None
     out: list[A.Statement] = []
