@@ -483,7 +483,7 @@ class CaseRunner:
             return data.decode()
         if name == "AVRO":
             sid = int.from_bytes(data[1:5], "big")
-            schema = json.loads(self.registry.get_schema(sid))
+            schema = _raw_temporals(json.loads(self.registry.get_schema(sid)))
             return _from_avro_datum(
                 fastavro.schemaless_reader(
                     io.BytesIO(data[5:]), fastavro.parse_schema(schema), None
@@ -772,6 +772,21 @@ def _to_avro_datum(v: Any, schema: Any) -> Any:
     if isinstance(t, str | list):
         return _to_avro_datum(v, t)
     return _plain(v)
+
+
+_TEMPORAL_LOGICAL = ("date", "time-millis", "timestamp-millis")
+
+
+def _raw_temporals(schema: Any) -> Any:
+    """The schema without DATE/TIME/TIMESTAMP logical types: upstream compares their raw
+    int/long values (days, millis), which fastavro would otherwise turn into datetimes."""
+    if isinstance(schema, list):
+        return [_raw_temporals(s) for s in schema]
+    if isinstance(schema, dict):
+        if schema.get("logicalType") in _TEMPORAL_LOGICAL:
+            return {k: v for k, v in schema.items() if k != "logicalType"}
+        return {k: _raw_temporals(v) for k, v in schema.items()}
+    return schema
 
 
 def _from_avro_datum(v: Any) -> Any:

@@ -17,6 +17,12 @@ from typing import Any
 
 from fraudstream.ksql.engine import functions as F
 from fraudstream.ksql.engine import messages
+from fraudstream.ksql.engine.temporal import (
+    TEMPORAL,
+    format_temporal,
+    parse_temporal,
+    temporal_converter,
+)
 from fraudstream.ksql.errors import KsqlProcessingError, KsqlStatementError, KsqlUnsupportedError
 from fraudstream.ksql.sql import ast as A
 from fraudstream.ksql.sql import types as T
@@ -116,6 +122,19 @@ class ExpressionCompiler:
     def __init__(self, scope: Scope, clause: str = "SELECT") -> None:
         self.scope = scope
         self.clause = clause
+
+    def compile_clause(self, e: A.Expr) -> Compiled:
+        """Compile a whole WHERE / HAVING expression; a type error names the clause as
+        ksqlDB does ("Error in WHERE expression: ...")."""
+        try:
+            return self.compile(e)
+        except KsqlUnsupportedError:
+            raise
+        except KsqlStatementError as exc:
+            prefix = f"Error in {self.clause} expression: "
+            if str(exc).startswith(prefix):
+                raise
+            raise KsqlStatementError(prefix + str(exc), exc.statement_text) from None
 
     def compile(self, e: A.Expr) -> Compiled:
         method = getattr(self, "_c_" + type(e).__name__, None)
@@ -353,6 +372,7 @@ class ExpressionCompiler:
         if lt.base == T.NULL or rt.base == T.NULL:
             raise KsqlStatementError(f"Comparison with NULL not supported: {lt} {e.op} {rt}")
         check_comparable(e, lt, rt)
+        left, right = _temporal_operands(left, right)
         lf, rf = left.fn, right.fn
         op = _COMPARE[e.op]
         if {lt.base, rt.base} == {T.DOUBLE, T.DECIMAL}:
@@ -440,6 +460,8 @@ class ExpressionCompiler:
         for other in (lo, hi):
             if other.type.base != T.NULL:
                 check_comparable(A.Comparison(">=", e.expr, e.low), v.type, other.type)
+        v, lo = _temporal_operands(v, lo)
+        v, hi = _temporal_operands(v, hi)
         vf, lf, hf = v.fn, lo.fn, hi.fn
         neg = e.negated
 
@@ -559,7 +581,7 @@ class ExpressionCompiler:
         if not (at.is_numeric and bt.is_numeric):
             raise KsqlStatementError(
                 f"Error processing expression: {A.format_expr(e)}. Unsupported arithmetic "
-                f"types. {at} {bt}"
+                f"types. {at.base} {bt.base}"
             )
         rt, op = arithmetic_op(e.op, at, bt)
         af, bf = a.fn, b.fn
@@ -807,6 +829,33 @@ _OP_NAMES = {
 }
 
 
+def _temporal_operands(left: Compiled, right: Compiled) -> tuple[Compiled, Compiled]:
+    """Comparable forms of a temporal comparison: a STRING side parsed as the other side's
+    temporal type, a DATE side widened to TIMESTAMP millis; other operands unchanged."""
+    lt, rt = left.type.base, right.type.base
+    if lt == rt or not ({lt, rt} & set(TEMPORAL)):
+        return left, right
+
+    def convert(c: Compiled, conv: Callable[[Any], Any], t: T.SqlType) -> Compiled:
+        fn = c.fn
+        if c.const:
+            v = None if c.value is None else conv(c.value)
+            return _const(t, v)
+        return Compiled(t, lambda r: None if (x := fn(r)) is None else conv(x))
+
+    if {lt, rt} == {T.DATE, T.TIMESTAMP}:
+        to_ts = temporal_converter(T.DATE, T.TIMESTAMP)
+        assert to_ts is not None
+        if lt == T.DATE:
+            return convert(left, to_ts, right.type), right
+        return left, convert(right, to_ts, left.type)
+    if lt == T.STRING:
+        return convert(left, parse_temporal(rt), right.type), right
+    if rt == T.STRING:
+        return left, convert(right, parse_temporal(lt), left.type)
+    return left, right
+
+
 def check_comparable(e: A.Comparison, lt: T.SqlType, rt: T.SqlType) -> None:
     ok = False
     if lt.is_numeric and rt.is_numeric:
@@ -815,6 +864,10 @@ def check_comparable(e: A.Comparison, lt: T.SqlType, rt: T.SqlType) -> None:
         ok = lt.base != T.BOOLEAN or e.op in ("=", "<>")
     elif lt.base == rt.base and lt.base in (T.DATE, T.TIME, T.TIMESTAMP):
         ok = True
+    elif {lt.base, rt.base} == {T.DATE, T.TIMESTAMP}:
+        ok = True  # the DATE is widened to its midnight TIMESTAMP
+    elif {lt.base, rt.base} & set(TEMPORAL) and T.STRING in (lt.base, rt.base):
+        ok = True  # the string is read as the temporal type's text form
     elif lt.base == rt.base and lt.base in (T.ARRAY, T.MAP, T.STRUCT):
         ok = e.op in ("=", "<>")
     if not ok:
@@ -1045,6 +1098,8 @@ def _parse_int_str(s: str, lo: int, hi: int, tname: str) -> int:
 
 def to_string(v: Any, t: T.SqlType) -> str:
     """Java-compatible text form of a value (CAST(x AS STRING), DELIMITED)."""
+    if t.base in TEMPORAL and isinstance(v, int) and not isinstance(v, bool):
+        return format_temporal(v, t.base)
     if isinstance(v, bool):
         return "true" if v else "false"
     if isinstance(v, float):
@@ -1095,6 +1150,10 @@ def cast_function(src: T.SqlType, dst: T.SqlType, text: str) -> Callable[[Any], 
         conv = _cast_string_to_boolean
     elif d in (T.ARRAY, T.MAP, T.STRUCT) and s == d:
         conv = _cast_container(src, dst, text)
+    elif d in TEMPORAL and s == T.STRING:
+        conv = parse_temporal(d)
+    elif d in TEMPORAL and s in TEMPORAL:
+        conv = temporal_converter(s, d)
     if conv is not None:
         return conv
     if s in (T.TIMESTAMP, T.DATE, T.TIME) or d in (T.TIMESTAMP, T.DATE, T.TIME, T.BYTES):

@@ -7,6 +7,7 @@ unless a function says otherwise, a NULL argument gives a NULL result without ca
 
 from __future__ import annotations
 
+
 import json
 import math
 import random
@@ -17,6 +18,7 @@ from dataclasses import dataclass
 from decimal import ROUND_DOWN, ROUND_FLOOR, Decimal
 from typing import Any
 
+from fraudstream.ksql.engine.temporal import parse_temporal
 from fraudstream.ksql.errors import KsqlProcessingError, KsqlStatementError
 from fraudstream.ksql.sql import types as T
 
@@ -574,15 +576,60 @@ def _trunc(types: list[T.SqlType]) -> Resolved:
     return Resolved(t, lambda x, p: int(trunc_to(x, p)))
 
 
+_TEMPORAL_PARSERS: dict[str, Callable[[str], int]] = {
+    b: parse_temporal(b) for b in (T.DATE, T.TIME, T.TIMESTAMP)
+}
+
+
 def _extreme(name: str, pick: Callable[..., Any]) -> None:
+    """GREATEST / LEAST: ksqlDB's variadic overloads (INT..., BIGINT..., DOUBLE..., DECIMAL...,
+    STRING..., BYTES..., DATE..., TIME..., TIMESTAMP...) resolved with its implicit casts: a
+    mix of numeric types resolves only when one overload is the sole fit (DOUBLE present),
+    otherwise it is ambiguous; the UDF is registered in lower case, so messages say so."""
+    udf = name.lower()
+
+    def ambiguous(types: list[T.SqlType]) -> KsqlStatementError:
+        shown = ", ".join("null" if t.base == T.NULL else str(t) for t in types)
+        return KsqlStatementError(
+            f"Function '{udf}' cannot be resolved due to ambiguous method parameters ({shown})."
+        )
+
     def resolver(types: list[T.SqlType]) -> Resolved:
         if not types:
-            raise _bad_args(name, types)
-        rt = common_type(name, types)
+            raise _bad_args(udf, types)
+        known = [t for t in types if t.base != T.NULL]
+        if not known:
+            raise ambiguous(types)
+        bases = {t.base for t in known}
+        convert: Callable[[Any], Any] | None = None
+        if len(bases) == 1 and T.DECIMAL in bases:
+            digits = max(t.precision - t.scale for t in known)
+            scale = max(t.scale for t in known)
+            rt = T.decimal_type(digits + scale, scale)
+        elif len(bases) == 1:
+            rt = known[0]
+        elif all(t.is_numeric for t in known) and T.DOUBLE in bases:
+            rt = T.T_DOUBLE
+            convert = float
+        elif all(t.is_numeric for t in known):
+            raise ambiguous(types)
+        elif len(bases) == 2 and T.STRING in bases and bases & set(_TEMPORAL_PARSERS):
+            # a string argument (a literal in practice) is implicitly cast to the temporal type
+            rt = next(t for t in known if t.base != T.STRING)
+            parse_str = _TEMPORAL_PARSERS[rt.base]
+
+            def convert(v: Any) -> Any:
+                return parse_str(v) if isinstance(v, str) else v
+
+        else:
+            raise _bad_args(udf, types)
 
         def impl(*vals: Any) -> Any:
             present = [v for v in vals if v is not None]
-            return pick(present) if present else None
+            if not present:
+                return None
+            best = pick(present if convert is None else [convert(v) for v in present])
+            return best
 
         return Resolved(rt, impl, null_safe=False)
 

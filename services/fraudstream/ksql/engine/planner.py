@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from fraudstream.ksql.engine import analyzer
+from fraudstream.ksql.engine import analyzer, messages
 from fraudstream.ksql.engine.binding import BoundSource, OutputColumn, converted, refs, strip_pos
 from fraudstream.ksql.engine.expressions import (
     AGGREGATE_NAMES,
@@ -175,6 +175,8 @@ class Planner:
     # ------------------------------------------------------------------ entry point
     def plan(self, q: A.Query, transient: bool) -> PlannedQuery:
         analyzer.reject_unimplemented(q)
+        if q.emit == "FINAL" and q.window is None:
+            raise KsqlStatementError("EMIT FINAL is only supported for windowed aggregations.")
         analyzer.reject_session_windows(q)
         left_src = self._source(q.source)
         bound = [BoundSource(left_src, q.source.alias or left_src.name, 0)]
@@ -214,7 +216,7 @@ class Planner:
             analyzer.check_join_formats(bound)
         where = None
         if q.where is not None:
-            wc = ExpressionCompiler(scope, "WHERE").compile(q.where)
+            wc = ExpressionCompiler(scope, "WHERE").compile_clause(q.where)
             analyzer.check_where_type(q.where, wc)
             where = wc.fn
         aggregating = q.group_by is not None or has_aggregates(items, q)
@@ -594,6 +596,10 @@ class Planner:
         gcomp = ExpressionCompiler(self.scope, "GROUP BY")
         group_fns = [gcomp.compile(e).fn for e in q.group_by]
         calls = self._aggregate_calls(items, q)
+        if not calls:
+            raise KsqlStatementError(
+                "GROUP BY requires aggregate functions in either the SELECT or HAVING clause."
+            )
         sink_vf = str(self.sink_props.get("VALUE_FORMAT") or self.sink_props.get("FORMAT") or "")
         analyzer.check_aggregate_format(sink_vf.upper() or src.value_format.name, calls)
         aggs: list[Aggregator] = []
@@ -605,12 +611,19 @@ class Planner:
         call_slots = {strip_pos(c, self.scope): b.width + i for i, c in enumerate(calls)}
         acomp = AggregateCompiler(post_scope, "SELECT", self.scope, call_slots, aggs, b.width)
         analyzer.check_non_aggregates(items, q.group_by, self.scope)
+        if q.emit == "FINAL":
+            raise KsqlUnsupportedError(
+                messages.not_supported(
+                    "EMIT FINAL (ksqlDB emits closed windows on Kafka Streams' wall-clock "
+                    "throttled emit-on-window-close schedule)"
+                )
+            )
         self._compile_items(items, acomp)
         having = None
         if q.having is not None:
             having = (
                 AggregateCompiler(post_scope, "HAVING", self.scope, call_slots, aggs, b.width)
-                .compile(q.having)
+                .compile_clause(q.having)
                 .fn
             )
         key_idx = (

@@ -103,7 +103,9 @@ def delimited_serde(fmt: FormatSpec, columns: Sequence[Column]) -> Serde:
         return s
 
     # numbers and booleans are printed as-is; text (strings, decimals) goes through quoting
-    textual = [t.base in (T.STRING, T.DECIMAL, T.BYTES) for t in types]
+    # (ksqlDB hands DECIMAL and DATE/TIME/TIMESTAMP to the CSV printer as text too)
+    _temporal = (T.DATE, T.TIME, T.TIMESTAMP)
+    textual = [t.base in (T.STRING, T.DECIMAL, T.BYTES, *_temporal) for t in types]
 
     def ser(values: Sequence[Any]) -> bytes | None:
         parts = []
@@ -112,7 +114,7 @@ def delimited_serde(fmt: FormatSpec, columns: Sequence[Column]) -> Serde:
                 parts.append("")
             elif textual[i]:
                 s = _fmt_field(v, t)
-                if t.base == T.DECIMAL and s[:1] == "-":
+                if (t.base == T.DECIMAL or t.base in _temporal) and s[:1] == "-":
                     parts.append('"' + s + '"')
                 else:
                     parts.append(quote(s, i == 0))
