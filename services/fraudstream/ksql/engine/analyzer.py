@@ -20,6 +20,7 @@ from fraudstream.ksql.engine.expressions import (
     ExpressionCompiler,
     Scope,
 )
+from fraudstream.ksql.engine.ddl import RESERVED_COLUMNS
 from fraudstream.ksql.engine.topology import Column, DataSource
 from fraudstream.ksql.errors import KsqlStatementError, KsqlUnsupportedError
 from fraudstream.ksql.sql import ast as A
@@ -42,6 +43,7 @@ __all__ = [
     "check_where_type",
     "check_windowed_join",
     "reject_multi_way_joins",
+    "check_reserved_output_names",
     "reject_session_windows",
     "reject_unimplemented",
 ]
@@ -60,6 +62,27 @@ def reject_unimplemented(q: A.Query) -> None:
         for n in A.walk(e):
             if isinstance(n, A.FunctionCall) and n.name in NOT_IMPLEMENTED_FUNCTIONS:
                 raise KsqlUnsupportedError(unimplemented_function(n.name))
+
+
+def check_reserved_output_names(q: A.Query, items: Sequence[OutputColumn]) -> None:
+    """A persistent query's explicit SELECT items may not carry a system column's name:
+    selecting one as-is is refused, as is an alias that takes such a name (ksqlDB's texts).
+    (`SELECT * ... PARTITION BY ROWTIME` names its new key ROWTIME, which is allowed.)"""
+    explicit = {
+        it.alias or (it.expr.name if isinstance(it.expr, A.ColumnRef) else None)
+        for it in q.select
+        if isinstance(it, A.SelectItem)
+    }
+    for it in items:
+        if it.name not in RESERVED_COLUMNS or it.name not in explicit:
+            continue
+        if isinstance(it.expr, A.ColumnRef) and it.expr.name == it.name:
+            raise KsqlStatementError(
+                f"Reserved column name in select: `{it.name}`. Please remove or alias the column."
+            )
+        raise KsqlStatementError(
+            f"`{it.name}` is a reserved column name. You cannot use it as an alias for a column."
+        )
 
 
 def reject_session_windows(q: A.Query) -> None:

@@ -141,7 +141,10 @@ def declared_columns(stmt: A.CreateSource) -> list[Column]:
     seen: set[str] = set()
     for el in stmt.elements or []:
         if el.name in RESERVED_COLUMNS:
-            raise KsqlStatementError(f"'{el.name}' is a reserved column name.")
+            raise KsqlStatementError(
+                f"'{el.name}' is a reserved column name. "
+                "You cannot use it as a name for a column."
+            )
         if el.name in seen:
             raise KsqlStatementError(f"Duplicate column names: `{el.name}`")
         seen.add(el.name)
@@ -240,11 +243,7 @@ def _check_columns(
     stmt: A.CreateSource, p: Mapping[str, Any], columns: list[Column], key: FormatSpec
 ) -> None:
     if not columns:
-        raise KsqlStatementError(
-            "The statement does not define any columns."
-            if stmt.elements is None
-            else "No columns supplied."
-        )
+        raise KsqlStatementError("No columns supplied.")
     has_key = any(c.namespace == "KEY" for c in columns)
     if stmt.kind == "TABLE" and not has_key:
         raise KsqlStatementError(

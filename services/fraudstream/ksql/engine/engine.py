@@ -266,6 +266,8 @@ class KsqlEngine:
                 "\n\t* PRINT\n\t* SELECT",
                 stmt.text,
             )
+        if isinstance(stmt, A.AlterSource):
+            return self._alter(stmt)
         if isinstance(stmt, A.Unsupported):
             raise KsqlUnsupportedError(
                 f"{stmt.construct} is not supported by the embedded engine", stmt.text
@@ -296,6 +298,12 @@ class KsqlEngine:
         kind = stmt.kind
         name = stmt.name
         existing = self._sources.get(name)
+        if stmt.or_replace and (stmt.is_source or (existing is not None and existing.is_source)):
+            raise KsqlStatementError(
+                f"Cannot add {kind.lower()} '{name}': CREATE OR REPLACE is not supported on "
+                f"source {kind.lower()}s.",
+                stmt.text,
+            )
         if existing is not None and not stmt.or_replace:
             message = (
                 f"Cannot add {kind.lower()} '{name}': A {existing.kind.lower()} "
@@ -487,6 +495,8 @@ class KsqlEngine:
             raise KsqlStatementError(
                 f"INSERT INTO can only be used to insert into a stream. {target.name} is a table."
             )
+        if target.is_source:
+            raise KsqlStatementError(f"Cannot insert into read-only stream: {target.name}")
         seq = self._last_seq + 1
         qid = str(p["QUERY_ID"]).upper() if "QUERY_ID" in p else f"INSERTQUERY_{seq}"
         planner = Planner(
@@ -528,8 +538,24 @@ class KsqlEngine:
         target = self._sources.get(stmt.target)
         if target is None:
             raise unknown_target(stmt.target, self._sources)
+        if target.is_source:
+            raise KsqlStatementError(
+                f"Cannot insert values into read-only {target.kind.lower()}: {target.name}"
+            )
         rec = values_record(stmt, target, self.schema_registry)
         return StatementResult(stmt.text, "insertValues", "", source=target, records=[rec])
+
+    def _alter(self, stmt: A.AlterSource) -> StatementResult:
+        """ALTER STREAM/TABLE ... ADD COLUMN: refused on read-only sources as ksqlDB does;
+        otherwise outside the embedded engine."""
+        src = self._sources.get(stmt.name)
+        if src is not None and src.is_source:
+            kind = src.kind.lower()
+            raise KsqlStatementError(
+                f"Cannot alter {kind} '{src.name}': ALTER operations are not supported on "
+                f"source {kind}s."
+            )
+        raise KsqlUnsupportedError(messages.not_supported(f"ALTER {stmt.kind}"), stmt.text)
 
     # ------------------------------------------------------------------ DROP / TERMINATE
     def _drop(self, stmt: A.DropSource) -> StatementResult:
@@ -548,6 +574,8 @@ class KsqlEngine:
             raise KsqlStatementError(
                 f"Incompatible data source type is {src.kind}, but statement was DROP {stmt.kind}"
             )
+        if stmt.delete_topic and src.is_source:
+            raise KsqlStatementError(f"Cannot delete topic for read-only source: {src.name}")
         readers = sorted(q.id for q in self.metastore.readers(src) if q.sink_name != src.name)
         writers = sorted(q.id for q in self.metastore.writers(src) if q.kind == "INSERT")
         if readers or writers:

@@ -211,6 +211,8 @@ class Planner:
             synthetic_key=self._synthetic,
         )
         items = self.projection.expand(q)
+        if not transient:
+            analyzer.check_reserved_output_names(q, items)
         is_join = len(bound) == 2
         if is_join:
             analyzer.check_join_formats(bound)

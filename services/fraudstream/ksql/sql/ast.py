@@ -327,6 +327,15 @@ class QueryStatement(Statement):
 
 
 @dataclass
+class AlterSource(Statement):
+    """ALTER STREAM|TABLE name ADD [COLUMN] col type, ..."""
+
+    kind: str  # STREAM TABLE
+    name: str
+    columns: list[TableElement]
+
+
+@dataclass
 class Unsupported(Statement):
     """A statement ksqlDB accepts that this engine does not run (connectors, types, ...)."""
 

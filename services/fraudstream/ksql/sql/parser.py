@@ -550,6 +550,14 @@ class _ToAst(Transformer[Token, Any]):
         values = [c for c in ch if isinstance(c, A.Expr)]
         return A.InsertValues(name, cols, values)
 
+    def alter_source(self, ch: list[Any]) -> A.Statement:
+        adds = [c for c in ch if isinstance(c, A.TableElement)]
+        return A.AlterSource(self._kind(ch), self._name(ch), adds)
+
+    def alter_add(self, ch: list[Any]) -> A.TableElement:
+        name, type_ = [c for c in ch if not isinstance(c, Token)]
+        return A.TableElement(str(name), type_, None)
+
     def drop_source(self, ch: list[Any]) -> A.Statement:
         flags = self._flags(ch)
         return A.DropSource(
