@@ -7,8 +7,9 @@ plan nodes or runtime operators.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from fraudstream.ksql.engine import messages
 from fraudstream.ksql.engine.binding import BoundSource, OutputColumn, refs, strip_pos
@@ -44,6 +45,7 @@ __all__ = [
     "check_windowed_join",
     "reject_multi_way_joins",
     "check_reserved_output_names",
+    "check_sink_timestamp_column",
     "reject_session_windows",
     "reject_unimplemented",
 ]
@@ -82,6 +84,19 @@ def check_reserved_output_names(q: A.Query, items: Sequence[OutputColumn]) -> No
             )
         raise KsqlStatementError(
             f"`{it.name}` is a reserved column name. You cannot use it as an alias for a column."
+        )
+
+
+def check_sink_timestamp_column(props: Mapping[str, Any], items: Sequence[OutputColumn]) -> None:
+    """WITH (TIMESTAMP=...) must name a column of the result (checked before the key rules,
+    as ksqlDB does)."""
+    text = props.get("TIMESTAMP")
+    if not text:
+        return
+    name = str(text)[1:-1] if str(text).startswith("`") else str(text).upper()
+    if name not in {it.name for it in items}:
+        raise KsqlStatementError(
+            f"The TIMESTAMP column set in the WITH clause does not exist in the schema: '{name}'"
         )
 
 
@@ -389,8 +404,10 @@ def check_grouping(q: A.Query, transient: bool) -> None:
 
 
 def check_aggregate_format(value_format: str, calls: Sequence[A.FunctionCall]) -> None:
-    """AVG keeps a (sum, count) struct, which DELIMITED and KAFKA values cannot hold."""
-    if value_format in ("DELIMITED", "KAFKA") and any(c.name == "AVG" for c in calls):
+    """AVG keeps a (sum, count) struct and TOPK / TOPKDISTINCT an array, which DELIMITED and
+    KAFKA values cannot hold."""
+    structured = ("AVG", "TOPK", "TOPKDISTINCT")
+    if value_format in ("DELIMITED", "KAFKA") and any(c.name in structured for c in calls):
         raise KsqlStatementError(
             "One of the functions used in the statement has an intermediate type that the "
             "value format can not handle. Please remove the function or change the format."

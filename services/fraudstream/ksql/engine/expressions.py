@@ -20,6 +20,7 @@ from fraudstream.ksql.engine import messages
 from fraudstream.ksql.engine.temporal import (
     TEMPORAL,
     format_temporal,
+    parse_partial_timestamp,
     parse_temporal,
     temporal_converter,
 )
@@ -371,6 +372,9 @@ class ExpressionCompiler:
             return Compiled(T.T_BOOLEAN, lambda r: (lf(r) != rf(r)) ^ neg)
         if lt.base == T.NULL or rt.base == T.NULL:
             raise KsqlStatementError(f"Comparison with NULL not supported: {lt} {e.op} {rt}")
+        right = _magic_timestamp(e.left, right)
+        left = _magic_timestamp(e.right, left)
+        lt, rt = left.type, right.type
         check_comparable(e, lt, rt)
         left, right = _temporal_operands(left, right)
         lf, rf = left.fn, right.fn
@@ -457,6 +461,8 @@ class ExpressionCompiler:
         v = self.compile(e.expr)
         lo = self.compile(e.low)
         hi = self.compile(e.high)
+        lo = _magic_timestamp(e.expr, lo)
+        hi = _magic_timestamp(e.expr, hi)
         for other in (lo, hi):
             if other.type.base != T.NULL:
                 check_comparable(A.Comparison(">=", e.expr, e.low), v.type, other.type)
@@ -827,6 +833,23 @@ _OP_NAMES = {
     ">": "GREATER_THAN",
     ">=": "GREATER_THAN_OR_EQUAL",
 }
+
+
+_TIME_COLUMNS = ("ROWTIME", "WINDOWSTART", "WINDOWEND")
+
+
+def _magic_timestamp(col: A.Expr, other: Compiled) -> Compiled:
+    """ROWTIME / WINDOWSTART / WINDOWEND compared with a string literal: ksqlDB reads the
+    literal as a timestamp (epoch millis), its 'magic' timestamp conversion."""
+    if (
+        isinstance(col, A.ColumnRef)
+        and col.name in _TIME_COLUMNS
+        and other.const
+        and other.type.base == T.STRING
+        and isinstance(other.value, str)
+    ):
+        return _const(T.T_BIGINT, parse_partial_timestamp(other.value))
+    return other
 
 
 def _temporal_operands(left: Compiled, right: Compiled) -> tuple[Compiled, Compiled]:

@@ -333,7 +333,35 @@ def _instr(types: list[T.SqlType]) -> Resolved:
     if len(types) == 2:
         _expect("INSTR", types, _STR, _STR)
         return Resolved(T.T_INTEGER, lambda s, sub: s.find(sub) + 1)
+    if len(types) in (3, 4):
+        _expect("INSTR", types, _STR, _STR, *([_INTS] * (len(types) - 2)))
+        return Resolved(T.T_INTEGER, _instr_at)
     raise _bad_args("INSTR", types)
+
+
+def _instr_at(s: str, sub: str, position: int, occurrence: int = 1) -> int:
+    """INSTR(s, sub, position[, occurrence]): the 1-based index of the occurrence-th match
+    searching forward from `position`, or backward from the end when it is negative; 0 if
+    there is none (ksqlDB's Instr UDF, Java indexOf / lastIndexOf)."""
+    if position < 0:
+        idx = len(s) + position
+        for _ in range(occurrence):
+            if idx < 0:
+                return 0
+            idx = s.rfind(sub, 0, idx + len(sub))
+            if idx < 0:
+                return 0
+            found = idx
+            idx -= 1
+        return found + 1
+    idx = max(position - 1, 0)
+    for _ in range(occurrence):
+        idx = s.find(sub, idx)
+        if idx < 0:
+            return 0
+        found = idx
+        idx += 1
+    return found + 1
 
 
 def _pad(left: bool) -> Resolver:
@@ -706,6 +734,7 @@ def java_pattern_to_strftime(fmt: str) -> str:
     """The common java.time pattern letters as strftime/strptime directives."""
     mapping = [
         ("yyyy", "%Y"),
+        ("yy", "%y"),
         ("MM", "%m"),
         ("dd", "%d"),
         ("HH", "%H"),
@@ -714,6 +743,8 @@ def java_pattern_to_strftime(fmt: str) -> str:
         ("SSSSSS", "%f"),
         ("SSS", "%f"),
         ("XXX", "%z"),
+        ("zzz", "%Z"),
+        ("z", "%Z"),
         ("Z", "%z"),
         ("X", "%z"),
     ]

@@ -213,6 +213,7 @@ class Planner:
         items = self.projection.expand(q)
         if not transient:
             analyzer.check_reserved_output_names(q, items)
+            analyzer.check_sink_timestamp_column(self.sink_props, items)
         is_join = len(bound) == 2
         if is_join:
             analyzer.check_join_formats(bound)
@@ -607,7 +608,16 @@ class Planner:
         aggs: list[Aggregator] = []
         for c in calls:
             args = [gcomp.compile(a) for a in c.args] if not c.star else []
-            aggs.append(make_aggregator(c.name, args, c.star, src.kind == "TABLE"))
+            aggs.append(
+                make_aggregator(
+                    c.name,
+                    args,
+                    c.star,
+                    src.kind == "TABLE",
+                    texts=[A.format_expr(a) for a in c.args],
+                    properties=self.properties,
+                )
+            )
         window = q.window
         post_scope = self._post_aggregate_scope(b, aggs, window is not None)
         call_slots = {strip_pos(c, self.scope): b.width + i for i, c in enumerate(calls)}

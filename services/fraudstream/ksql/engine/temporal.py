@@ -5,6 +5,7 @@ converts them to and from ksqlDB's text forms (CAST, comparisons with string lit
 from __future__ import annotations
 
 import datetime
+import re
 from collections.abc import Callable
 
 from fraudstream.ksql.errors import KsqlProcessingError
@@ -14,6 +15,7 @@ __all__ = [
     "TEMPORAL",
     "format_temporal",
     "parse_date",
+    "parse_partial_timestamp",
     "parse_temporal",
     "parse_time",
     "parse_timestamp",
@@ -54,6 +56,38 @@ def parse_timestamp(s: str) -> int:
         raise KsqlProcessingError(f"Failed to parse timestamp '{s}'") from None
     d = d if d.tzinfo is not None else d.replace(tzinfo=datetime.timezone.utc)
     return (d - _EPOCH) // datetime.timedelta(milliseconds=1)
+
+
+_PARTIAL = re.compile(
+    r"(\d{4})(?:-(\d{2})(?:-(\d{2})(?:T(\d{2})(?::(\d{2})(?::(\d{2})(?:\.(\d{1,3}))?)?)?)?)?)?"
+    r"(Z|[+-]\d{2}:?\d{2})?"
+)
+
+
+def parse_partial_timestamp(s: str) -> int:
+    """ksqlDB's string form of ROWTIME / WINDOWSTART / WINDOWEND in comparisons
+    (`yyyy[-MM[-dd[THH[:mm[:ss[.SSS]]]]]][zone]`, missing parts at their minimum, UTC
+    unless a zone is given) -> epoch milliseconds."""
+    m = _PARTIAL.fullmatch(s.strip())
+    if m is None:
+        raise KsqlProcessingError(f"Failed to parse timestamp '{s}'")
+    y, mo, d, h, mi, sec, frac, zone = m.groups()
+    tz = datetime.timezone.utc
+    if zone and zone != "Z":
+        digits = zone[1:].replace(":", "")
+        offset = datetime.timedelta(hours=int(digits[:2]), minutes=int(digits[2:]))
+        tz = datetime.timezone(offset if zone[0] == "+" else -offset)
+    dt = datetime.datetime(
+        int(y),
+        int(mo or 1),
+        int(d or 1),
+        int(h or 0),
+        int(mi or 0),
+        int(sec or 0),
+        int((frac or "0").ljust(3, "0")) * 1000,
+        tzinfo=tz,
+    )
+    return (dt - _EPOCH) // datetime.timedelta(milliseconds=1)
 
 
 _PARSERS: dict[str, Callable[[str], int]] = {
