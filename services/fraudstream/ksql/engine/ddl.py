@@ -22,7 +22,7 @@ from fraudstream.ksql.engine.formats import (
     sql_type_from_avro,
 )
 from fraudstream.ksql.engine.topology import Column, DataSource, WindowInfo
-from fraudstream.ksql.errors import KsqlStatementError, KsqlUnsupportedError
+from fraudstream.ksql.errors import KsqlParseError, KsqlStatementError, KsqlUnsupportedError
 from fraudstream.ksql.sql import ast as A
 from fraudstream.ksql.sql import types as T
 from fraudstream.ksql.sql.properties import (
@@ -120,12 +120,13 @@ def _declared_column(el: A.TableElement, kind: str) -> Column:
     """One declared column; KEY belongs to streams, PRIMARY KEY to tables (ksqlDB's texts)."""
     if el.constraint in ("KEY", "PRIMARY KEY"):
         if kind == "STREAM" and el.constraint == "PRIMARY KEY":
-            raise KsqlStatementError(
+            # ksqlDB's AST builder refuses these, so they surface as parse errors
+            raise KsqlParseError(
                 f"Column `{el.name}` is a 'PRIMARY KEY' column: please use 'KEY' for streams.\n"
                 + _KEY_RULES
             )
         if kind == "TABLE" and el.constraint == "KEY":
-            raise KsqlStatementError(
+            raise KsqlParseError(
                 f"Column `{el.name}` is a 'KEY' column: please use 'PRIMARY KEY' for tables.\n"
                 + _KEY_RULES
             )
@@ -229,6 +230,8 @@ def window_of(p: Mapping[str, Any]) -> WindowInfo | None:
     if wt not in ("TUMBLING", "HOPPING", "SESSION"):
         raise KsqlStatementError(f"Invalid window type: {wt}")
     size = None
+    if "WINDOW_SIZE" in p and wt == "SESSION":
+        raise KsqlParseError("'WINDOW_SIZE' should not be set for SESSION windows.")
     if "WINDOW_SIZE" in p:
         size = parse_duration(str(p["WINDOW_SIZE"]))
     elif wt != "SESSION":
@@ -253,6 +256,8 @@ def _check_columns(
         )
     if not has_key and key.name not in ("KAFKA", "NONE") and "KEY_FORMAT" in p:
         raise KsqlStatementError("Key format specified for stream without key columns.")
+    if not has_key and "WINDOW_TYPE" in p:
+        raise KsqlStatementError("Windowed sources require a key column.")
 
 
 def build_source(

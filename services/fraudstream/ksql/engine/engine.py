@@ -376,6 +376,10 @@ class KsqlEngine:
     def _create_as_select(
         self, stmt: A.CreateAsSelect, overrides: Mapping[str, Any]
     ) -> StatementResult:
+        if stmt.query.limit is not None:
+            raise KsqlStatementError(
+                f"CREATE {stmt.kind} AS SELECT statements don't support LIMIT clause.", stmt.text
+            )
         p = with_properties(stmt.properties, CREATE_AS_PROPERTIES)
         name = stmt.name
         existing = self._sources.get(name)

@@ -620,50 +620,156 @@ class ExpressionCompiler:
 
     # ------------------------------------------------------------------ constructors
     def _c_ArrayCtor(self, e: A.ArrayCtor) -> Compiled:
+        if not e.items:
+            raise KsqlStatementError(
+                "Array constructor cannot be empty. Please supply at least one element (see "
+                "https://github.com/confluentinc/ksql/issues/4239)."
+            )
         items = [self.compile(i) for i in e.items]
-        known = [i.type for i in items if i.type.base != T.NULL]
-        if not known:
+        if all(i.type.base == T.NULL for i in items):
             raise KsqlStatementError(
                 "Cannot construct an array with all NULL elements (see "
                 "https://github.com/confluentinc/ksql/issues/4239). As a workaround, you may "
                 "cast a NULL value to the desired type."
             )
-        it = known[0]
-        for t in known[1:]:
-            if t != it:
-                if t.is_numeric and it.is_numeric:
-                    it = T.wider_numeric(it, t)
-                elif it.base == T.STRING or t.base == T.STRING:
-                    it = it if it.base == T.STRING else t
-                else:
-                    raise KsqlStatementError(
-                        f'invalid input syntax for type {it}: "{A.format_expr(e)}"'
-                    )
-        conv = _numeric_widener(it)
-        fns = [i.fn for i in items]
-        if conv:
-            fns = [_widened(f, conv) for f in fns]
+        it, fns = coerce_items(items, A.format_expr(e))
         return Compiled(T.array_of(it), lambda r: [f(r) for f in fns])
 
     def _c_MapCtor(self, e: A.MapCtor) -> Compiled:
+        if not e.entries:
+            raise KsqlStatementError(
+                "Map constructor cannot be empty. Please supply at least one key value pair "
+                "(see https://github.com/confluentinc/ksql/issues/4239)."
+            )
         keys = [self.compile(k) for k, _ in e.entries]
         vals = [self.compile(v) for _, v in e.entries]
-        kt = next((k.type for k in keys if k.type.base != T.NULL), T.T_STRING)
-        vt_known = [v.type for v in vals if v.type.base != T.NULL]
-        if not vt_known:
+        if all(k.type.base == T.NULL for k in keys):
+            raise KsqlStatementError("Cannot construct a map with all NULL keys")
+        if all(v.type.base == T.NULL for v in vals):
             raise KsqlStatementError("Cannot construct a map with all NULL values")
-        vt = vt_known[0]
-        for t in vt_known[1:]:
-            if t != vt and t.is_numeric and vt.is_numeric:
-                vt = T.wider_numeric(vt, t)
-        pairs = [(k.fn, v.fn) for k, v in zip(keys, vals, strict=True)]
+        kt, kfns = coerce_items(keys, A.format_expr(e))
+        vt, vfns = coerce_items(vals, A.format_expr(e))
+        pairs = list(zip(kfns, vfns, strict=True))
         return Compiled(T.map_of(kt, vt), lambda r: {k(r): v(r) for k, v in pairs})
 
     def _c_StructCtor(self, e: A.StructCtor) -> Compiled:
+        names = [n for n, _ in e.fields]
+        if len(set(names)) != len(names):
+            raise KsqlStatementError("Duplicate field names found in STRUCT")
         fields = [(n, self.compile(v)) for n, v in e.fields]
         st = T.struct_of([(n, c.type if c.type.base != T.NULL else T.T_STRING) for n, c in fields])
         fns = [(n, c.fn) for n, c in fields]
         return Compiled(st, lambda r: {n: f(r) for n, f in fns})
+
+
+def _string_literal(c: Compiled) -> bool:
+    return c.const and c.type.base == T.STRING and isinstance(c.value, str)
+
+
+_INT_AS_DECIMAL = {T.INTEGER: (10, 0), T.BIGINT: (19, 0)}
+
+
+def _widen_exact(a: T.SqlType, b: T.SqlType) -> T.SqlType:
+    """ksqlDB's common numeric type: an integer meeting a DECIMAL becomes DECIMAL(10|19, 0)
+    and the DECIMALs combine their integer digits and scales."""
+    if T.DECIMAL not in (a.base, b.base) or T.DOUBLE in (a.base, b.base):
+        return T.wider_numeric(a, b)
+    pa = _INT_AS_DECIMAL.get(a.base, (a.precision, a.scale))
+    pb = _INT_AS_DECIMAL.get(b.base, (b.precision, b.scale))
+    scale = max(pa[1], pb[1])
+    return T.decimal_type(max(pa[0] - pa[1], pb[0] - pb[1]) + scale, scale)
+
+
+def _common_item_type(types: list[T.SqlType], text: str) -> T.SqlType:
+    it = types[0]
+    for t in types[1:]:
+        if t == it:
+            continue
+        if t.is_numeric and it.is_numeric:
+            it = _widen_exact(it, t)
+        elif it.base == T.STRING or t.base == T.STRING:
+            it = T.T_STRING
+        elif it.base == T.STRUCT and t.base == T.STRUCT:
+            fields = dict(it.fields)
+            for n, ft in t.fields:
+                fields.setdefault(n, ft)
+            it = T.struct_of(list(fields.items()))
+        else:
+            raise KsqlStatementError(f'invalid input syntax for type {it}: "{text}"')
+    return it
+
+
+def _literal_as(value: str, t: T.SqlType) -> Any:
+    """A string literal read as `t` (ksqlDB's constructor coercion), or its error."""
+    bad = KsqlStatementError(f'invalid input syntax for type {t}: "{value}".')
+    if t.base == T.BOOLEAN:
+        low = value.strip().lower()
+        if low in ("true", "t", "yes", "y"):
+            return True
+        if low in ("false", "f", "no", "n"):
+            return False
+        raise bad
+    if t.is_numeric:
+        try:
+            d = Decimal(value.strip())
+        except InvalidOperation:
+            raise bad from None
+        if t.base in (T.INTEGER, T.BIGINT):
+            if d != d.to_integral_value():
+                raise bad
+            return int(d)
+        if t.base == T.DOUBLE:
+            return float(d)
+        return d.quantize(T.decimal_quantum(t.scale), context=T.DECIMAL_CONTEXT)
+    if t.base in TEMPORAL:
+        try:
+            return parse_temporal(t.base)(value)
+        except KsqlProcessingError:
+            raise bad from None
+    raise bad
+
+
+def coerce_items(items: list[Compiled], text: str) -> tuple[T.SqlType, list[Fn]]:
+    """The element type and converters of an ARRAY[...] / MAP(...) constructor: string
+    literals take the type of the other elements (parsed, or ksqlDB's 'invalid input syntax'
+    error), numbers widen, structs merge their fields (missing ones NULL)."""
+    typed = [i.type for i in items if i.type.base != T.NULL and not _string_literal(i)]
+    if not typed:
+        return T.T_STRING, [i.fn for i in items]
+    it = _common_item_type(typed, text)
+    if it.is_numeric:
+        # a numeric string literal joins the widening as the DECIMAL it spells
+        for i in items:
+            if _string_literal(i):
+                try:
+                    d = Decimal(i.value.strip())
+                except InvalidOperation:
+                    raise KsqlStatementError(
+                        f'invalid input syntax for type {it}: "{i.value}".'
+                    ) from None
+                if d.is_finite():
+                    it = _widen_exact(it, decimal_literal_type(d))
+    fns: list[Fn] = []
+    for i in items:
+        if i.type.base == T.NULL or i.type == it:
+            fns.append(i.fn)
+        elif _string_literal(i) and it.base != T.STRING:
+            v = _literal_as(i.value, it)
+            fns.append(lambda r, v=v: v)
+        elif it.base == T.STRING:
+            f, st = i.fn, i.type
+            fns.append(lambda r, f=f, st=st: None if (x := f(r)) is None else to_string(x, st))
+        elif it.base == T.STRUCT:
+            f, names = i.fn, [n for n, _ in it.fields]
+            fns.append(
+                lambda r, f=f, names=names: None
+                if (x := f(r)) is None
+                else {n: x.get(n) for n in names}
+            )
+        else:
+            conv = _numeric_widener(it)
+            fns.append(_widened(i.fn, conv) if conv else i.fn)
+    return it, fns
 
 
 def _widened(f: Fn, conv: Callable[[Any], Any]) -> Fn:

@@ -187,6 +187,8 @@ class Planner:
                 BoundSource(rsrc, j.right.alias or rsrc.name, bound[-1].offset + bound[-1].width)
             )
         analyzer.check_self_join(bound)
+        if not transient and any(b.source.kind == "TABLE" and b.source.window for b in bound):
+            raise KsqlStatementError("KSQL does not support persistent queries on windowed tables.")
         cols: list[ScopeColumn] = []
         for b in bound:
             cols.extend(b.scope_columns())

@@ -38,7 +38,14 @@ def _enc(v: Any) -> str:
     if isinstance(v, Decimal):
         return format(v, "f")
     if isinstance(v, dict):
-        return "{" + ",".join(json.dumps(str(k)) + ":" + _enc(x) for k, x in v.items()) + "}"
+        # Jackson writes a null map key as "null"
+        return (
+            "{"
+            + ",".join(
+                json.dumps("null" if k is None else str(k)) + ":" + _enc(x) for k, x in v.items()
+            )
+            + "}"
+        )
     if isinstance(v, list):
         return "[" + ",".join(_enc(x) for x in v) + "]"
     if isinstance(v, float) and (v != v or v in (float("inf"), float("-inf"))):
@@ -77,6 +84,16 @@ def json_serde(fmt: FormatSpec, columns: Sequence[Column], is_key: bool) -> Serd
             if b"null" in out and _has_non_finite(obj):
                 return dumps_json(obj)
             return out
+
+    if any(t.contains_map() for t in types):
+        # a map may hold a NULL key, which orjson refuses: fall back to the exact encoder
+        map_dump = dump
+
+        def dump(obj: Any) -> bytes:
+            try:
+                return map_dump(obj)
+            except TypeError:
+                return dumps_json(obj)
 
     if unwrapped:
         c0, t0, conv0 = coercers[0], types[0], convert[0]
