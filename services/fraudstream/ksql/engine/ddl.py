@@ -193,7 +193,11 @@ def infer_avro(
         return [Column("ROWKEY", _upper_struct(sql_type_from_avro(schema)), ns)]
     if isinstance(schema, dict) and schema.get("type") == "record" and not unwrapped:
         return [
-            Column(f["name"].upper(), _upper_struct(sql_type_from_avro(f["type"])), ns)
+            Column(
+                f["name"] if schema_id is not None else f["name"].upper(),
+                _upper_struct(sql_type_from_avro(f["type"])),
+                ns,
+            )
             for f in schema["fields"]
         ]
     return [Column("ROWVAL", _upper_struct(sql_type_from_avro(schema)), ns)]

@@ -121,6 +121,7 @@ class Projection:
                     seen[c.name] = seen.get(c.name, 0) + 1
             clashing = {n for n, k in seen.items() if k > 1} | set(PSEUDO_COLUMNS)
         items: list[OutputColumn] = []
+        used_names: set[str] = set()
         for raw_name, expr in raw:
             col_name = raw_name
             if col_name is None:
@@ -132,12 +133,18 @@ class Projection:
                     else:
                         col_name = expr.name
                 elif isinstance(expr, A.Dereference):
+                    # a struct field named like another column gets ksqlDB's _1, _2 suffix
                     col_name = expr.field
+                    n = 0
+                    while col_name in taken or col_name in used_names:
+                        n += 1
+                        col_name = f"{expr.field}_{n}"
                 else:
                     while f"KSQL_COL_{counter}" in taken:
                         counter += 1
                     col_name = f"KSQL_COL_{counter}"
                     counter += 1
+            used_names.add(col_name)
             items.append(OutputColumn(col_name, expr))
         return items
 
