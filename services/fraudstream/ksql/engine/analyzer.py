@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from fraudstream.ksql.engine import messages
-from fraudstream.ksql.engine.binding import BoundSource, OutputColumn, refs, strip_pos
+from fraudstream.ksql.engine.binding import BoundSource, OutputColumn, qualify, refs, strip_pos
 from fraudstream.ksql.engine.expressions import (
     AGGREGATE_NAMES,
     NOT_IMPLEMENTED_FUNCTIONS,
@@ -249,7 +249,12 @@ def analyze_join(scope: Scope, bound: Sequence[BoundSource], join: A.Join) -> Jo
     rc = jc.compile(rexpr)
     if lc.type != rc.type:
         raise KsqlStatementError(
-            messages.join_types_differ(A.format_expr(lexpr), lc.type, A.format_expr(rexpr), rc.type)
+            messages.join_types_differ(
+                A.format_expr(qualify(lexpr, lb.alias)),
+                lc.type,
+                A.format_expr(qualify(rexpr, bound[1].alias)),
+                rc.type,
+            )
         )
     _check_join_kinds(scope, bound, join, lexpr, rexpr)
     windowed = check_windowed_join(ls, rs, lexpr, rexpr)
@@ -347,12 +352,11 @@ def _check_stream_table(
     if join.within is not None:
         raise KsqlStatementError(messages.join_stream_table_within())
     if not _on_key(rexpr, rs):
-        by_alias = {lb.alias: ls.name, rb.alias: rs.name}
-
+        # columns named by their source's alias (its name when it has none), as ksqlDB does
         def named(e: A.Expr) -> str:
             if isinstance(e, A.ColumnRef):
                 col = scope.resolve(e, "JOIN ON")
-                return f"{by_alias.get(col.source or '', col.source)}.{col.name}"
+                return f"{col.source}.{col.name}"
             return A.format_expr(e)
 
         raise KsqlStatementError(

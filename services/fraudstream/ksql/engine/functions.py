@@ -367,9 +367,15 @@ def _instr_at(s: str, sub: str, position: int, occurrence: int = 1) -> int:
 def _pad(left: bool) -> Resolver:
     def resolver(types: list[T.SqlType]) -> Resolved:
         name = "LPAD" if left else "RPAD"
-        _expect(name, types, _STR, _INTS, _STR)
+        is_bytes = len(types) == 3 and T.BYTES in (types[0].base, types[2].base)
+        if is_bytes:
+            _expect(name, types, (T.BYTES,), _INTS, (T.BYTES,))
+        else:
+            _expect(name, types, _STR, _INTS, _STR)
 
-        def impl(s: str, n: int, pad: str) -> Any:
+        def impl(s: Any, n: int, pad: Any) -> Any:
+            if is_bytes and not pad:
+                return None
             if n < 0 or (not pad and n > len(s)):
                 return None
             if n <= len(s):
@@ -377,7 +383,7 @@ def _pad(left: bool) -> Resolver:
             fill = (pad * ((n - len(s)) // len(pad) + 1))[: n - len(s)]
             return fill + s if left else s + fill
 
-        return Resolved(T.T_STRING, impl)
+        return Resolved(T.T_BYTES if is_bytes else T.T_STRING, impl)
 
     return resolver
 
@@ -712,7 +718,8 @@ def _extract_json_field(types: list[T.SqlType]) -> Resolved:
         if steps is None:
             return None
         try:
-            node: Any = json.loads(text)
+            # Jackson reads the first JSON value (trailing text ignored), numbers exactly
+            node: Any = _EXACT_JSON.raw_decode(text.lstrip())[0]
         except ValueError:
             return None
         for step in steps:
@@ -725,9 +732,23 @@ def _extract_json_field(types: list[T.SqlType]) -> Resolved:
             return None
         if isinstance(node, str):
             return node
-        return json.dumps(node, separators=(",", ":"))
+        return _json_text(node)
 
     return Resolved(T.T_STRING, impl)
+
+
+_EXACT_JSON = json.JSONDecoder(parse_float=Decimal)
+
+
+def _json_text(node: Any) -> str:
+    """Compact JSON text of a parsed node, decimals as written (Jackson's JsonNode text)."""
+    if isinstance(node, Decimal):
+        return str(node)
+    if isinstance(node, dict):
+        return "{" + ",".join(json.dumps(k) + ":" + _json_text(v) for k, v in node.items()) + "}"
+    if isinstance(node, list):
+        return "[" + ",".join(_json_text(v) for v in node) + "]"
+    return json.dumps(node)
 
 
 def java_pattern_to_strftime(fmt: str) -> str:

@@ -137,6 +137,12 @@ def _sink_key_format(
     if kf and not key_cols and partition_null and str(kf).upper() != "NONE":
         raise KsqlStatementError("Key format specified for stream without key columns.")
     if key_cols and key_format.name == "NONE":
+        if kf:
+            raise KsqlStatementError(
+                "The 'NONE' format can only be used when no columns are defined. Got: ["
+                + ", ".join(f"`{c.name}` {c.type} KEY" for c in key_cols)
+                + "]"
+            )
         key_format = FormatSpec(properties.get("ksql.persistence.default.format.key", "KAFKA"))
     if "KEY_DELIMITER" in props:
         key_format.delimiter = str(props["KEY_DELIMITER"])

@@ -53,6 +53,13 @@ def _enc(v: Any) -> str:
     return orjson.dumps(v).decode()
 
 
+def _loads_exact(data: bytes) -> Any:
+    try:
+        return json.loads(data, parse_float=Decimal)
+    except ValueError as exc:
+        raise SerdeError(f"Failed to deserialize JSON: {exc}") from None
+
+
 def loads_json(data: bytes) -> Any:
     try:
         return orjson.loads(data)
@@ -95,6 +102,11 @@ def json_serde(fmt: FormatSpec, columns: Sequence[Column], is_key: bool) -> Serd
             except TypeError:
                 return dumps_json(obj)
 
+    # DECIMAL columns are read exactly (Jackson's USE_BIG_DECIMAL_FOR_FLOATS), not via double
+    load: Callable[[bytes], Any] = (
+        _loads_exact if any(has_decimal(t) for t in types) else loads_json
+    )
+
     if unwrapped:
         c0, t0, conv0 = coercers[0], types[0], convert[0]
 
@@ -105,7 +117,7 @@ def json_serde(fmt: FormatSpec, columns: Sequence[Column], is_key: bool) -> Serd
             return dump(jsonable(v, t0) if conv0 else v)
 
         def de1(data: bytes) -> Values:
-            return [c0(loads_json(data))]
+            return [c0(load(data))]
 
         return Serde(ser1, de1)
 
@@ -124,7 +136,7 @@ def json_serde(fmt: FormatSpec, columns: Sequence[Column], is_key: bool) -> Serd
         return dump(obj)
 
     def de(data: bytes) -> Values:
-        obj = loads_json(data)
+        obj = load(data)
         if not isinstance(obj, dict):
             if n_cols == 1:
                 return [coercers[0](obj)]
