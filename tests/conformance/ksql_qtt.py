@@ -247,7 +247,38 @@ class CaseRunner:
         if t.get("post", {}).get("topics", {}).get("topics"):
             pass
 
+    def preregister_declared_avro(self) -> None:
+        """Upstream's harness registers the schema of every AVRO topic declared by a plain
+        CREATE statement before the `topics` schemas that carry no explicit id, so ids
+        named in statements (VALUE_SCHEMA_ID=2) point where upstream's do."""
+        listed = {
+            t["name"]
+            for t in self.case.test.get("topics", []) or []
+            if t.get("valueSchema") is not None
+        }
+        if not listed or not any("SCHEMA_ID" in s.upper() for s in self.case.statements):
+            return
+        for text in self.case.statements:
+            try:
+                stmt = parse(text)[0]
+            except KsqlError:
+                continue
+            if type(stmt).__name__ != "CreateSource":
+                continue
+            props = {
+                str(k).upper(): getattr(v, "value", v)
+                for k, v in (stmt.properties or {}).items()  # type: ignore[attr-defined]
+            }
+            fmt = str(props.get("VALUE_FORMAT") or props.get("FORMAT") or "").upper()
+            topic = str(props.get("KAFKA_TOPIC", ""))
+            elements = [e for e in stmt.elements or [] if e.constraint is None]  # type: ignore[attr-defined]
+            if fmt != "AVRO" or not topic or topic in listed or not elements:
+                continue
+            schema = avro_schema_for([(e.name, e.type) for e in elements], None, False)
+            self.registry.register(f"{topic}-value", json.dumps(schema))
+
     def register_topic_schemas(self) -> None:
+        self.preregister_declared_avro()
         for topic in self.case.test.get("topics", []) or []:
             name = topic["name"]
             self.topic_meta[name] = topic

@@ -37,6 +37,7 @@ __all__ = [
     "build_source",
     "check_replace",
     "check_serdes",
+    "check_sink_schema_id",
     "infer_avro",
     "resolve_formats",
 ]
@@ -119,15 +120,17 @@ def resolve_formats(
 def _declared_column(el: A.TableElement, kind: str) -> Column:
     """One declared column; KEY belongs to streams, PRIMARY KEY to tables (ksqlDB's texts)."""
     if el.constraint in ("KEY", "PRIMARY KEY"):
+        line, col = el.position
+        where = f"Line: {line}, Col: {col}: " if line else ""
         if kind == "STREAM" and el.constraint == "PRIMARY KEY":
             # ksqlDB's AST builder refuses these, so they surface as parse errors
             raise KsqlParseError(
-                f"Column `{el.name}` is a 'PRIMARY KEY' column: please use 'KEY' for streams.\n"
+                f"{where}Column `{el.name}` is a 'PRIMARY KEY' column: please use 'KEY' for streams.\n"
                 + _KEY_RULES
             )
         if kind == "TABLE" and el.constraint == "KEY":
             raise KsqlParseError(
-                f"Column `{el.name}` is a 'KEY' column: please use 'PRIMARY KEY' for tables.\n"
+                f"{where}Column `{el.name}` is a 'KEY' column: please use 'PRIMARY KEY' for tables.\n"
                 + _KEY_RULES
             )
         return Column(el.name, el.type, "KEY")
@@ -224,6 +227,30 @@ def _with_inferred(
     ):
         columns = infer_avro(registry, topic, True, key_format.schema_id) + columns
     return columns
+
+
+def check_sink_schema_id(
+    registry: SchemaRegistryLike | None, schema_id: int, value_columns: list[Column]
+) -> None:
+    """CREATE ... AS SELECT WITH (VALUE_SCHEMA_ID=n): the query's value columns must be the
+    registered schema's leading fields, same names and types, in order (ksqlDB's check)."""
+    registered = infer_avro(registry, "", False, schema_id)
+    bad = [
+        c
+        for i, c in enumerate(value_columns)
+        if i >= len(registered)
+        or registered[i].name != c.name
+        # struct field names compare case-insensitively (the registry's are upper-cased)
+        or str(registered[i].type).upper() != str(c.type).upper()
+    ]
+    if bad:
+        raise KsqlStatementError(
+            "The following value columns are changed, missing or reordered: ["
+            + ", ".join(f"`{c.name}` {c.type}" for c in bad)
+            + "]. Schema from schema registry is ["
+            + ", ".join(f"`{c.name}` {c.type}" for c in registered)
+            + "]"
+        )
 
 
 def window_of(p: Mapping[str, Any]) -> WindowInfo | None:

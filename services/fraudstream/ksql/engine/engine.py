@@ -22,6 +22,7 @@ from fraudstream.ksql.engine.ddl import (
     build_source,
     check_replace,
     check_serdes,
+    check_sink_schema_id,
     resolve_formats,
 )
 from fraudstream.ksql.engine import messages
@@ -178,6 +179,13 @@ class KsqlEngine:
     ) -> TransientQuery:
         """Plan a parsed push query."""
         q = stmt.query
+        if q.limit is not None and q.limit < 0:
+            kind = "Pull" if q.emit is None else "Push"
+            raise KsqlStatementError(
+                f"{kind} queries don't support negative integers in the LIMIT clause. See "
+                "https://cnfl.io/queries for more info.",
+                stmt.text,
+            )
         if q.emit is None:
             raise KsqlUnsupportedError(
                 messages.not_supported(
@@ -454,6 +462,10 @@ class KsqlEngine:
             ]
             qid = old_q[0].id if old_q else qid
             planned.query.id = qid
+        if planned.value_format.name == "AVRO" and "VALUE_SCHEMA_ID" in p:
+            check_sink_schema_id(
+                self.schema_registry, int(p["VALUE_SCHEMA_ID"]), planned.value_columns
+            )
         sink = DataSource(
             name=name,
             kind=stmt.kind,

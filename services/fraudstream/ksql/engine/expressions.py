@@ -135,7 +135,13 @@ class ExpressionCompiler:
             prefix = f"Error in {self.clause} expression: "
             if str(exc).startswith(prefix):
                 raise
-            raise KsqlStatementError(prefix + str(exc), exc.statement_text) from None
+            msg = str(exc)
+            if len(self.scope.sources) > 1:
+                # over a join ksqlDB names columns by their flattened ALIAS_COLUMN names
+                for ref in A.walk(e):
+                    if isinstance(ref, A.ColumnRef) and ref.source:
+                        msg = msg.replace(f"{ref.source}.{ref.name}", f"{ref.source}_{ref.name}")
+            raise KsqlStatementError(prefix + msg, exc.statement_text) from None
 
     def compile(self, e: A.Expr) -> Compiled:
         method = getattr(self, "_c_" + type(e).__name__, None)

@@ -7,7 +7,7 @@ messages quote expressions (`(T.ID = 0)`, `ABS(INPUT.ID)`).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
@@ -223,6 +223,7 @@ class TableElement:
     type: SqlType
     constraint: str | None  # KEY, PRIMARY KEY, HEADERS, HEADER
     header_key: str | None = None
+    position: tuple[int, int] = field(default=(0, 0), compare=False)  # (line, column)
 
 
 @dataclass

@@ -431,7 +431,9 @@ class _ToAst(Transformer[Token, Any]):
         return ("EMIT", str(ch[1]).upper())
 
     def limit(self, ch: list[Any]) -> tuple[str, int]:
-        return ("LIMIT", int(_not_token(ch)[0].value))
+        # a negative LIMIT parses; the engine refuses it with ksqlDB's message
+        sign = -1 if any(isinstance(c, Token) and c.type == "MINUS" for c in ch) else 1
+        return ("LIMIT", sign * int(_not_token(ch)[0].value))
 
     def query(self, ch: list[Any]) -> A.Query:
         parts = _not_token(ch)
@@ -471,12 +473,14 @@ class _ToAst(Transformer[Token, Any]):
     def header_constraint(self, ch: list[Any]) -> tuple[str, str]:
         return ("HEADER", _string_value(ch[-1]))
 
-    def table_element(self, ch: list[Any]) -> A.TableElement:
+    @v_args(meta=True)
+    def table_element(self, meta: Any, ch: list[Any]) -> A.TableElement:
         name, typ = ch[0], ch[1]
         cons = ch[2] if len(ch) > 2 else None
+        pos = (getattr(meta, "line", 0), getattr(meta, "column", 0))
         if isinstance(cons, tuple):
-            return A.TableElement(name, typ, "HEADER", cons[1])
-        return A.TableElement(name, typ, cons)
+            return A.TableElement(name, typ, "HEADER", cons[1], pos)
+        return A.TableElement(name, typ, cons, None, pos)
 
     def table_elements(self, ch: list[Any]) -> list[A.TableElement]:
         return list(ch)
@@ -683,6 +687,9 @@ def _syntax_error(sql: str, err: UnexpectedInput) -> KsqlParseError:
             line, col = sql.count("\n") + 1, len(sql) - sql.rfind("\n")
             pos = len(sql)
         msg = f"line {line}:{col}: Syntax Error\nExpecting {expected}"
+        if tok.type != "$END" and not sql[:pos].rstrip().rstrip(";").strip(" \t\r\n;"):
+            # the first word of a statement is no statement keyword
+            msg = f"line {line}:{col}: Syntax Error\nUnknown statement '{tok.value}'"
     elif isinstance(err, UnexpectedCharacters):
         ch = sql[pos : pos + 1]
         msg = f"line {line}:{col}: Syntax Error\nextraneous input '{ch}'"
