@@ -56,6 +56,11 @@ def resolve(name: str, arg_types: list[T.SqlType]) -> Resolved:
     return fn(arg_types)
 
 
+def bad_args(name: str, types: Sequence[T.SqlType]) -> KsqlStatementError:
+    """ksqlDB's "Function 'X' does not accept parameters (...)" error."""
+    return _bad_args(name, types)
+
+
 def _bad_args(name: str, types: Sequence[T.SqlType]) -> KsqlStatementError:
     shown = ", ".join(str(t) for t in types)
     return KsqlStatementError(f"Function '{name}' does not accept parameters ({shown}).")
@@ -806,3 +811,7 @@ def _timestamp_to_string(types: list[T.SqlType]) -> Resolved:
         return out
 
     return Resolved(T.T_STRING, impl)
+
+
+# more UDF families register themselves into this registry
+from fraudstream.ksql.engine import functions_arrays, functions_time  # noqa: E402, F401
