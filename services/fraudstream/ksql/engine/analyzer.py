@@ -13,15 +13,15 @@ from typing import Any
 
 from fraudstream.ksql.engine import messages
 from fraudstream.ksql.engine.binding import BoundSource, OutputColumn, qualify, refs, strip_pos
+from fraudstream.ksql.engine.ddl import RESERVED_COLUMNS
 from fraudstream.ksql.engine.expressions import (
     AGGREGATE_NAMES,
     NOT_IMPLEMENTED_FUNCTIONS,
-    unimplemented_function,
     Compiled,
     ExpressionCompiler,
     Scope,
+    unimplemented_function,
 )
-from fraudstream.ksql.engine.ddl import RESERVED_COLUMNS
 from fraudstream.ksql.engine.topology import Column, DataSource
 from fraudstream.ksql.errors import KsqlStatementError, KsqlUnsupportedError
 from fraudstream.ksql.sql import ast as A
@@ -39,13 +39,13 @@ __all__ = [
     "check_non_aggregates",
     "check_partition_by",
     "check_qualifiers",
+    "check_reserved_output_names",
     "check_result_columns",
     "check_self_join",
+    "check_sink_timestamp_column",
     "check_where_type",
     "check_windowed_join",
     "reject_multi_way_joins",
-    "check_reserved_output_names",
-    "check_sink_timestamp_column",
     "reject_session_windows",
     "reject_unimplemented",
 ]

@@ -125,13 +125,13 @@ def _declared_column(el: A.TableElement, kind: str) -> Column:
         if kind == "STREAM" and el.constraint == "PRIMARY KEY":
             # ksqlDB's AST builder refuses these, so they surface as parse errors
             raise KsqlParseError(
-                f"{where}Column `{el.name}` is a 'PRIMARY KEY' column: please use 'KEY' for streams.\n"
-                + _KEY_RULES
+                f"{where}Column `{el.name}` is a 'PRIMARY KEY' column: "
+                "please use 'KEY' for streams.\n" + _KEY_RULES
             )
         if kind == "TABLE" and el.constraint == "KEY":
             raise KsqlParseError(
-                f"{where}Column `{el.name}` is a 'KEY' column: please use 'PRIMARY KEY' for tables.\n"
-                + _KEY_RULES
+                f"{where}Column `{el.name}` is a 'KEY' column: "
+                "please use 'PRIMARY KEY' for tables.\n" + _KEY_RULES
             )
         return Column(el.name, el.type, "KEY")
     if el.constraint in ("HEADERS", "HEADER"):
@@ -146,8 +146,7 @@ def declared_columns(stmt: A.CreateSource) -> list[Column]:
     for el in stmt.elements or []:
         if el.name in RESERVED_COLUMNS:
             raise KsqlStatementError(
-                f"'{el.name}' is a reserved column name. "
-                "You cannot use it as a name for a column."
+                f"'{el.name}' is a reserved column name. You cannot use it as a name for a column."
             )
         if el.name in seen:
             raise KsqlStatementError(f"Duplicate column names: `{el.name}`")

@@ -18,6 +18,7 @@ import string
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from fraudstream.ksql.engine import messages
 from fraudstream.ksql.engine.ddl import (
     build_source,
     check_replace,
@@ -25,7 +26,6 @@ from fraudstream.ksql.engine.ddl import (
     check_sink_schema_id,
     resolve_formats,
 )
-from fraudstream.ksql.engine import messages
 from fraudstream.ksql.engine.explain import ExplainResult, explain
 from fraudstream.ksql.engine.formats import (
     SUPPORTED_FORMATS,

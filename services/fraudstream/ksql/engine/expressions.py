@@ -760,22 +760,28 @@ def coerce_items(items: list[Compiled], text: str) -> tuple[T.SqlType, list[Fn]]
         if i.type.base == T.NULL or i.type == it:
             fns.append(i.fn)
         elif _string_literal(i) and it.base != T.STRING:
-            v = _literal_as(i.value, it)
-            fns.append(lambda r, v=v: v)
+            fns.append(_constant_fn(_literal_as(i.value, it)))
         elif it.base == T.STRING:
-            f, st = i.fn, i.type
-            fns.append(lambda r, f=f, st=st: None if (x := f(r)) is None else to_string(x, st))
+            fns.append(_as_text(i.fn, i.type))
         elif it.base == T.STRUCT:
-            f, names = i.fn, [n for n, _ in it.fields]
-            fns.append(
-                lambda r, f=f, names=names: None
-                if (x := f(r)) is None
-                else {n: x.get(n) for n in names}
-            )
+            fns.append(_padded_struct(i.fn, [n for n, _ in it.fields]))
         else:
             conv = _numeric_widener(it)
             fns.append(_widened(i.fn, conv) if conv else i.fn)
     return it, fns
+
+
+def _constant_fn(v: Any) -> Fn:
+    return lambda r: v
+
+
+def _as_text(f: Fn, t: T.SqlType) -> Fn:
+    return lambda r: None if (x := f(r)) is None else to_string(x, t)
+
+
+def _padded_struct(f: Fn, names: list[str]) -> Fn:
+    """A struct value with every field of the merged struct type (missing ones NULL)."""
+    return lambda r: None if (x := f(r)) is None else {n: x.get(n) for n in names}
 
 
 def _widened(f: Fn, conv: Callable[[Any], Any]) -> Fn:

@@ -7,7 +7,6 @@ unless a function says otherwise, a NULL argument gives a NULL result without ca
 
 from __future__ import annotations
 
-
 import json
 import math
 import random

@@ -23,7 +23,7 @@ __all__ = [
 ]
 
 TEMPORAL = (T.DATE, T.TIME, T.TIMESTAMP)
-_EPOCH = datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc)
+_EPOCH = datetime.datetime(1970, 1, 1, tzinfo=datetime.UTC)
 _DAY_MS = 86_400_000
 
 
@@ -54,7 +54,7 @@ def parse_timestamp(s: str) -> int:
         d = datetime.datetime.fromisoformat(s.strip())
     except ValueError:
         raise KsqlProcessingError(f"Failed to parse timestamp '{s}'") from None
-    d = d if d.tzinfo is not None else d.replace(tzinfo=datetime.timezone.utc)
+    d = d if d.tzinfo is not None else d.replace(tzinfo=datetime.UTC)
     return (d - _EPOCH) // datetime.timedelta(milliseconds=1)
 
 
@@ -72,7 +72,7 @@ def parse_partial_timestamp(s: str) -> int:
     if m is None:
         raise KsqlProcessingError(f"Failed to parse timestamp '{s}'")
     y, mo, d, h, mi, sec, frac, zone = m.groups()
-    tz = datetime.timezone.utc
+    tz = datetime.UTC
     if zone and zone != "Z":
         digits = zone[1:].replace(":", "")
         offset = datetime.timedelta(hours=int(digits[:2]), minutes=int(digits[2:]))

@@ -17,9 +17,9 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from fraudstream.errors import SerdeError
-from fraudstream.ksql.errors import KsqlProcessingError
 from fraudstream.ksql.engine.formats import FormatSpec, Serde, window_suffix
 from fraudstream.ksql.engine.state import StateStore
+from fraudstream.ksql.errors import KsqlProcessingError
 from fraudstream.ksql.sql import types as T
 
 if TYPE_CHECKING:

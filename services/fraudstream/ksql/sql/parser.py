@@ -366,7 +366,7 @@ class _ToAst(Transformer[Token, Any]):
 
     def window_clause(self, ch: list[Any]) -> A.Window:
         # an optional window name may precede the window (`WINDOW w1 SESSION (...)`)
-        return cast(A.Window, [c for c in _not_token(ch) if isinstance(c, A.Window)][0])
+        return cast(A.Window, next(c for c in _not_token(ch) if isinstance(c, A.Window)))
 
     def within_single(self, ch: list[Any]) -> tuple[tuple[int, int], int | None]:
         parts = _not_token(ch)

@@ -3,9 +3,8 @@ JSON-ready values (ksqlDB's coercions and its "Can't convert type" errors)."""
 
 from __future__ import annotations
 
-import datetime
-
 import base64
+import datetime
 from collections.abc import Callable
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
@@ -28,7 +27,7 @@ def coercer(t: T.SqlType) -> Callable[[Any], Any]:
     return lambda v: v
 
 
-_EPOCH = datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc)
+_EPOCH = datetime.datetime(1970, 1, 1, tzinfo=datetime.UTC)
 
 
 def _temporal_int(v: Any) -> Any:
@@ -37,7 +36,7 @@ def _temporal_int(v: Any) -> Any:
     if v is None or isinstance(v, int):
         return v
     if isinstance(v, datetime.datetime):
-        d = v if v.tzinfo is not None else v.replace(tzinfo=datetime.timezone.utc)
+        d = v if v.tzinfo is not None else v.replace(tzinfo=datetime.UTC)
         return (d - _EPOCH) // datetime.timedelta(milliseconds=1)
     if isinstance(v, datetime.date):
         return (v - _EPOCH.date()).days
