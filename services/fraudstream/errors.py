@@ -8,6 +8,8 @@ The tree (keep it current when adding a class; the leaves live in each part's `e
     ├── KafkaToolkitError           a `fraudstream.kafka` mechanism failed (kafka/errors.py);
     │   │                           callers translate it into their own error at their boundary
     │   ├── DeliveryFailedError     a batch's outputs were not acknowledged: consumer rewound
+    │   ├── TransactionAbortedError an abortable transaction error: aborted, input re-read
+    │   ├── TransactionFatalError   the transactional producer is fenced/fatal: start anew
     │   ├── TopicLogError           the single-partition log could not be read or written
     │   └── TopicReadError          a topic could not be read (missing, or not to its end in time)
     ├── LocalStackError             the embedded local stack could not start or stop

@@ -25,7 +25,7 @@ from fraudstream.errors import ConfigError
 from fraudstream.httpserver import HttpServer
 from fraudstream.kafka.delivery import DeliveryLedger, format_partitions
 from fraudstream.model.announcements import AnnouncementListener
-from fraudstream.scorer.connect import make_clients, prepare_outputs
+from fraudstream.scorer.connect import ledger_timeout_s, make_clients, prepare_outputs
 from fraudstream.scorer.health import Health
 from fraudstream.scorer.http import make_app, metrics_server
 from fraudstream.scorer.loop import ScoringLoop, Totals, limit_blas_threads
@@ -140,7 +140,7 @@ class Scorer:
         self._ledger = DeliveryLedger(
             self._consumer,
             self._producer,
-            delivery_timeout_s=s.delivery_timeout_s,
+            delivery_timeout_s=ledger_timeout_s(s),
             commit_interval_s=s.commit_interval_ms / 1000.0,
             max_inflight_events=s.max_inflight_batches * s.batch_size,
         )

@@ -81,7 +81,12 @@ class ScorerSettings(FraudstreamSettings):
     linger_ms: float = Field(
         5.0, ge=0, le=1000, description="Output producer linger: larger batches vs latency."
     )
-    delivery_timeout_s: float = Field(30.0, gt=0, description="Max wait for a batch's acks.")
+    delivery_timeout_s: float = Field(
+        30.0,
+        gt=0,
+        description="Max wait for a batch's acks; also the producer's message.timeout.ms, so an "
+        "output given up on is never delivered later.",
+    )
     reload_interval_s: float = Field(1.0, gt=0, description="How often models/LATEST is checked.")
     health_stale_s: float = Field(
         30.0, gt=0, description="/healthz fails when the poll loop has not run for this long."
