@@ -4,7 +4,10 @@ The tree (keep it current when adding a class; the leaves live in each part's `e
 
     FraudstreamError
     ├── ConfigError                 invalid FRAUDSTREAM_* setting (message names the variable)
-    ├── KafkaUnavailableError       broker not reachable within the bounded wait
+    ├── TransientError              a dependency did not answer: retry later, never drop or
+    │   │                           dead-letter the record (a base, also of the two below)
+    │   ├── KafkaUnavailableError   broker not reachable within the bounded wait
+    │   └── RegistryUnavailableError (also a RegistryError, serde/errors.py)
     ├── KafkaToolkitError           a `fraudstream.kafka` mechanism failed (kafka/errors.py);
     │   │                           callers translate it into their own error at their boundary
     │   ├── DeliveryFailedError     a batch's outputs were not acknowledged: consumer rewound
@@ -78,6 +81,7 @@ __all__ = [
     "ScorerError",
     "SerdeError",
     "TrainerError",
+    "TransientError",
 ]
 
 
@@ -89,7 +93,12 @@ class ConfigError(FraudstreamError):
     """A setting is invalid; the message names the environment variable."""
 
 
-class KafkaUnavailableError(FraudstreamError):
+class TransientError(FraudstreamError):
+    """A dependency (broker, Schema Registry) did not answer: retrying later can succeed, so
+    the record at hand must be neither skipped nor dead-lettered. Loops pause and retry."""
+
+
+class KafkaUnavailableError(TransientError):
     """The Kafka broker did not answer within the bounded wait."""
 
 

@@ -462,3 +462,19 @@ def test_owned_drops_records_of_partitions_revoked_during_consume() -> None:
     msgs = [Msg("in", 0, 1), Msg("in", 1, 7), Msg("in", 0, 2)]
     ledger.revoke([TopicPartition("in", 1)], commit=False)  # the callback ran inside consume()
     assert [(m.partition(), m.offset()) for m in ledger.owned(msgs)] == [(0, 1), (0, 2)]
+
+
+def test_on_rewind_hears_every_dropped_batch_newest_first() -> None:
+    c, p, done = Consumer(), Producer(), []
+    dropped: list[list[str]] = []
+    ledger = _ledger(c, p, done)
+    ledger.on_rewind = lambda batches: dropped.append([b.payload for b in batches])
+    _send(ledger, p, [Msg("in", 0, 1)], "ok", 1)
+    _send(ledger, p, [Msg("in", 0, 2)], "bad", 1)
+    _send(ledger, p, [Msg("in", 0, 3)], "later", 1)
+    p.ack(1)
+    p.ack(1, err=KafkaError(KafkaError._MSG_TIMED_OUT))
+    p.poll()
+    with pytest.raises(DeliveryFailedError):
+        ledger.settle()
+    assert done == ["ok"] and dropped == [["later", "bad"]]
