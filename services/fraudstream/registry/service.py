@@ -6,7 +6,9 @@ record per change to the `_schemas` log and returns only after the reader applie
 
 from __future__ import annotations
 
+import itertools
 import threading
+import uuid
 from typing import Any
 
 from fraudstream.kafka.errors import TopicLogError
@@ -32,6 +34,8 @@ from fraudstream.registry.state import (
     WATERMARK_KEY,
     RegistryState,
     SubjectVersion,
+    claim_key,
+    claim_value,
     config_key,
     config_value,
     schema_key,
@@ -40,6 +44,7 @@ from fraudstream.registry.state import (
 )
 
 MAX_VERSION = 2**31 - 1
+MAX_CLAIMS = 50  # attempts to reserve an id while other servers keep winning
 
 
 def parse_version(raw: str | int) -> int | None:
@@ -71,6 +76,8 @@ class Registry:
         self.log = log
         self.write_timeout = write_timeout
         self._write_lock = threading.Lock()
+        self._owner = uuid.uuid4().hex  # this server, in its ID_CLAIM records
+        self._claims = itertools.count()
 
     # ---- writes ------------------------------------------------------------------------
     def _append(self, key: bytes, value: bytes | None) -> None:
@@ -98,26 +105,39 @@ class Registry:
             if self._same(sv, new):
                 return sv
         with self._write_lock:
-            for sv in self.state.subject_versions(subject):  # again: a writer may have won
-                if self._same(sv, new):
+            for _ in range(MAX_CLAIMS):
+                for sv in self.state.subject_versions(subject):  # again: a writer may have won
+                    if self._same(sv, new):
+                        return sv
+                live = self.state.subject_versions(subject)
+                level = self.state.level(subject)
+                messages = check_level(level, new, [self.state.parsed(sv.id) for sv in live])
+                if messages:
+                    raise IncompatibleSchema(
+                        f"Schema being registered is incompatible with an earlier schema for "
+                        f'subject "{subject}", details: [{", ".join(messages)}]'
+                    )
+                with self.state.lock:
+                    schema_id = self.state.ids.get(new.canonical)
+                    if schema_id is None:
+                        schema_id = self.state.claimed_canonical.get(
+                            new.canonical, self.state.max_id + 1
+                        )
+                    version = self.state.last_version(subject) + 1
+                seq = next(self._claims)
+                claim = claim_key(self._owner, seq)
+                self._append(claim, claim_value(schema_id, subject, version, new.canonical))
+                won = self.state.claim_results.get((self._owner, seq), False)
+                if won:
+                    sv = SubjectVersion(subject, version, schema_id, text)
+                    self._append(schema_key(subject, version), schema_value(sv))
+                self._append(claim, None)  # released: decided, nothing to keep
+                if won:
                     return sv
-            live = self.state.subject_versions(subject)
-            level = self.state.level(subject)
-            messages = check_level(level, new, [self.state.parsed(sv.id) for sv in live])
-            if messages:
-                raise IncompatibleSchema(
-                    f"Schema being registered is incompatible with an earlier schema for "
-                    f'subject "{subject}", details: [{", ".join(messages)}]'
-                )
-            with self.state.lock:
-                schema_id = self.state.ids.get(new.canonical)
-                if schema_id is None:
-                    schema_id = self.state.max_id + 1
-                every = self.state.subject_versions(subject, include_deleted=True)
-                version = (every[-1].version if every else 0) + 1
-            sv = SubjectVersion(subject, version, schema_id, text)
-            self._append(schema_key(subject, version), schema_value(sv))
-            return sv
+            raise StoreTimeout(
+                f"Could not reserve a schema id for {subject}: other registry servers on the "
+                f"same topic won {MAX_CLAIMS} times in a row"
+            )
 
     def _same(self, sv: SubjectVersion, new: ParsedAvro) -> bool:
         return self.state.ids.get(new.canonical) == sv.id
