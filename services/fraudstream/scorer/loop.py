@@ -239,6 +239,8 @@ class ScoringLoop:
         m.anomalous.inc(int(scored.anomalous.sum()))
         for d in batch.dead:
             m.dead_lettered.labels(reason=d.reason).inc()
+            if d.limit is not None:
+                m.decode_refusals.labels(limit=d.limit).inc()
         self.totals.scored += len(batch)
         self.totals.dead += len(batch.dead)
         self.totals.batches += 1

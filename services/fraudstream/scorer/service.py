@@ -150,7 +150,7 @@ class Scorer:
             self._producer,
             self._ledger,
             decoder,
-            OutputWriter(self._producer, s, outputs),
+            OutputWriter(self._producer, s, outputs, self.metrics),
             self.watcher,
             self.metrics,
             self.health,

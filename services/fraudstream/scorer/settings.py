@@ -5,6 +5,7 @@ Every knob has a documented default; the CLI options override the environment.
 
 from __future__ import annotations
 
+import tempfile
 from pathlib import Path
 from typing import Literal
 
@@ -108,6 +109,19 @@ class ScorerSettings(FraudstreamSettings):
         ge=1024,
         description="Dead letters keep at most this many bytes of the original value (a "
         "record at the broker's size limit plus DLQ headers would otherwise never fit).",
+    )
+    dlq_max_key_bytes: int = Field(
+        4096, ge=16, description="Dead letters keep at most this many bytes of the key."
+    )
+    dlq_max_headers_bytes: int = Field(
+        16_384,
+        ge=0,
+        description="Dead letters copy source headers up to this many bytes in all (the "
+        "dlq.* headers come on top).",
+    )
+    dlq_spill_path: Path = Field(
+        Path(tempfile.gettempdir()) / "fraudstream" / "dlq-spill.jsonl",
+        description="A dead letter the producer still refuses is appended here (one JSON line).",
     )
     explain_top_k: int = Field(3, ge=1, le=10, description="Top features per score record.")
 

@@ -172,3 +172,19 @@ def test_records_of_a_partition_revoked_during_consume_are_not_scored_nor_commit
     assert d.decoded == [(0, 5), (0, 6)]
     assert p.offsets == [[(0, 7)]]
     assert loop.totals.scored == 2
+
+
+def test_decode_refusals_are_counted_by_limit() -> None:
+    from fraudstream.serde.ksql_records import Reject
+
+    class Refusing(Decoder):
+        def decode(self, msgs: list[Msg]) -> RecordBatch:
+            batch = RecordBatch(msgs=[], labels=[])
+            batch.dead = [Reject(m, "decode_error", "too big", "record_bytes") for m in msgs]
+            return batch
+
+    loop = _loop(Producer([]), Consumer(), Refusing())
+    loop._batch([Msg(0, 1), Msg(0, 2)], None, 0, threading.Event())  # type: ignore[arg-type]
+    get = loop.metrics.registry.get_sample_value
+    assert get("fraudstream_decode_refusals_total", {"limit": "record_bytes"}) == 2.0
+    assert get("fraudstream_events_dead_lettered_total", {"reason": "decode_error"}) == 2.0
