@@ -9,7 +9,9 @@ one record on a single-partition compacted topic:
             then the chunk's bytes
 
 A reader follows the topic (from the start, then incrementally), and a version whose chunks
-have all arrived becomes a candidate, newest first. `load` verifies the checksum, the bundle
+have all arrived becomes a candidate, the most recently published first (by offset, not by
+name: two versions made in the same second sort by hash; republishing an old version makes
+it the newest again, which is how a rollback is done). `load` verifies the checksum, the bundle
 and the manifest (its version must be the record's) before building the model, so a corrupt
 or truncated record can only be refused (`ModelCorruptError`); records that do not even parse
 are skipped and counted in `corrupt_records`. Writes go through `TopicLog` (idempotent,
@@ -18,6 +20,7 @@ acks=all, the topic created through `kafka/admin.py` with the configured replica
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import io
 import json
@@ -52,6 +55,8 @@ log = logging.getLogger(__name__)
 BUNDLE_FORMAT = 1
 # Well under the broker's default message.max.bytes (1 MiB) with room for the header line.
 DEFAULT_CHUNK_BYTES = 256 * 1024
+# How librdkafka says "this topic does not exist (yet)" when asked for watermarks.
+_NO_TOPIC = (KafkaError.UNKNOWN_TOPIC_OR_PART, KafkaError._UNKNOWN_PARTITION)
 _ZIP_TIME = (1980, 1, 1, 0, 0, 0)  # fixed: the same version always gives the same bundle
 
 
@@ -98,6 +103,7 @@ class _Chunk:
     size: int
     sha256: str
     data: bytes
+    offset: int = -1  # where it was read: the last chunk of a version dates its publication
 
 
 def _parse(key: bytes | None, value: bytes) -> tuple[str, int, _Chunk]:
@@ -166,9 +172,10 @@ class TopicModelStore:
         """Versions whose chunks have all arrived, newest first (reads what is new first)."""
         with self._lock:
             self._refresh()
-            return sorted(
-                (v for v, parts in self._chunks.items() if self._complete(parts)), reverse=True
-            )
+            done = [
+                (self._published_at(p), v) for v, p in self._chunks.items() if self._complete(p)
+            ]
+            return [v for _, v in sorted(done, reverse=True)]
 
     def load(self, version: str) -> NumpyModel:
         """The model of `version`, verified; ModelCorruptError/ModelNotFoundError if not."""
@@ -195,6 +202,10 @@ class TopicModelStore:
         return model_from_parts(manifest, weights, f"{where}/{WEIGHTS}")
 
     @staticmethod
+    def _published_at(parts: dict[int, _Chunk]) -> int:
+        return max(p.offset for p in parts.values())
+
+    @staticmethod
     def _complete(parts: dict[int, _Chunk]) -> bool:
         return bool(parts) and set(parts) == set(range(next(iter(parts.values())).chunks))
 
@@ -211,7 +222,7 @@ class TopicModelStore:
             low, high = consumer.get_watermark_offsets(tp, timeout=self.timeout_s)
         except KafkaException as exc:
             err = exc.args[0] if exc.args else None
-            if isinstance(err, KafkaError) and err.code() == KafkaError.UNKNOWN_TOPIC_OR_PART:
+            if isinstance(err, KafkaError) and err.code() in _NO_TOPIC:
                 if not self._missing_logged:
                     log.info("no %s topic yet: no model published", self.topic)
                     self._missing_logged = True
@@ -234,10 +245,11 @@ class TopicModelStore:
                     self._position = max(self._position, int(msg.offset() or high))
                     continue
                 raise ModelStoreError(f"reading {self.topic}: {err}")
-            self._position = int(msg.offset() or 0) + 1
-            self._apply(msg.key(), msg.value())
+            offset = int(msg.offset() or 0)
+            self._position = offset + 1
+            self._apply(msg.key(), msg.value(), offset)
 
-    def _apply(self, key: bytes | None, value: bytes | None) -> None:
+    def _apply(self, key: bytes | None, value: bytes | None, offset: int) -> None:
         if value is None:  # a tombstone removes one chunk (and so its version)
             name = (key or b"").decode("utf-8", "replace")
             version, _, index = name.partition("/")
@@ -250,7 +262,7 @@ class TopicModelStore:
             self.corrupt_records += 1
             log.error("skipping a record of %s that is no model chunk: %s", self.topic, exc)
             return
-        self._chunks.setdefault(name, {})[at] = chunk
+        self._chunks.setdefault(name, {})[at] = dataclasses.replace(chunk, offset=offset)
 
     def close(self) -> None:
         with self._lock:
