@@ -137,15 +137,15 @@ def kubeconform(
             pytest.fail(f"kubeconform is not installed: {hint}")
         pytest.skip(f"kubeconform is not installed: {hint}")
 
+    core = f"{kube_schema_dir}/{{{{ .ResourceKind }}}}{{{{ .KindSuffix }}}}.json"
+    crds = f"{CRD_SCHEMA_DIR}/{{{{ .ResourceKind }}}}_{{{{ .ResourceAPIVersion }}}}.json"
+
     def validate(text: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
             [
                 path, "-strict", "-summary", "-output", "text",
                 "-kubernetes-version", KUBE_VERSION,
-                "-schema-location", f"{kube_schema_dir}/{{{{ .ResourceKind }}}}{{{{ .KindSuffix }}}}.json",
-                "-schema-location",
-                f"{CRD_SCHEMA_DIR}/{{{{ .ResourceKind }}}}_{{{{ .ResourceAPIVersion }}}}.json",
-                "-",
+                "-schema-location", core, "-schema-location", crds, "-",
             ],
             input=text, capture_output=True, text=True, timeout=60, check=False,
         )  # fmt: skip

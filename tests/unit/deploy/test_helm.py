@@ -1,6 +1,6 @@
 """The Helm chart (deploy/helm/fraudstream-scorer): lints, renders resources that validate
-(built-in kinds strictly, custom resources against their CRDs' schemas), matches the kustomize base, and a bad
-values file fails with a message that names the problem."""
+(built-in kinds strictly, custom resources against their CRDs' schemas), matches the
+kustomize base, and a bad values file fails with a message that names the problem."""
 
 from __future__ import annotations
 

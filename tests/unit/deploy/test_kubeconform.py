@@ -74,7 +74,8 @@ def _summary(out: str) -> dict[str, int]:
         out,
     )
     assert m, out
-    return dict(zip(["found", "valid", "invalid", "errors", "skipped"], map(int, m.groups())))
+    keys = ["found", "valid", "invalid", "errors", "skipped"]
+    return dict(zip(keys, map(int, m.groups()), strict=True))
 
 
 @pytest.mark.parametrize("source", SOURCES)
