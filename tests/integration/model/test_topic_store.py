@@ -15,6 +15,7 @@ from confluent_kafka import Producer
 from confluent_kafka.admin import AdminClient, ConfigResource
 
 from fraudstream.kafka.admin import delete_topics
+from fraudstream.kafka.clients import producer_config
 from fraudstream.model import ModelCorruptError, load_model
 from fraudstream.model.topic_store import TopicModelStore
 from fraudstream.testing.scorer import publish_pca_model
@@ -84,7 +85,7 @@ def test_a_damaged_record_on_the_topic_is_refused_and_a_garbage_one_counted(
     records = chunk_records(version, bundle, 8 * 1024)
     key, value = records[1]
     records[1] = (key, value[:-1] + bytes([value[-1] ^ 0x01]))
-    producer = Producer({"bootstrap.servers": kafka_bootstrap})
+    producer = Producer(producer_config(kafka_bootstrap))
     producer.produce(model_topic, b"not a model", b"junk")
     for k, v in records:
         producer.produce(model_topic, v, k)
@@ -95,3 +96,25 @@ def test_a_damaged_record_on_the_topic_is_refused_and_a_garbage_one_counted(
         store.load(v2)
     assert store.corrupt_records == 1
     assert store.load(v1).version == v1
+
+
+def test_the_trainers_publish_step_puts_the_version_on_the_topic(
+    tmp_path: Path, kafka_bootstrap: str, model_topic: str, open_store
+) -> None:
+    """`fraudstream train` with FRAUDSTREAM_MODEL_STORE=topic: after LATEST, the topic."""
+    from fraudstream.config import Settings
+    from fraudstream.trainer.cli import _publish_to_topic
+
+    version = publish_pca_model(tmp_path, seed=5)
+    settings = Settings(
+        kafka_bootstrap=kafka_bootstrap,
+        model_store="topic",
+        topic_model_store=model_topic,
+        model_chunk_bytes=4096,
+    )
+    where = _publish_to_topic(tmp_path / version, settings)
+    assert where == f"kafka topic {model_topic}/{version}"
+    store = open_store()
+    assert store.candidates() == [version]
+    assert store.load(version).version == version
+    assert store.corrupt_records == 0

@@ -21,6 +21,7 @@ from confluent_kafka.admin import AdminClient
 
 from fraudstream.events import FEATURE_COLUMNS
 from fraudstream.kafka.admin import create_topics, delete_topics
+from fraudstream.kafka.clients import producer_config
 from fraudstream.kafka.reader import read_topic
 from fraudstream.model import load_model
 from fraudstream.model.announcements import announce
@@ -137,7 +138,7 @@ def test_corrupt_model_record_is_refused_and_counted_and_the_old_model_serves_on
     records = chunk_records(version, bundle, 16 * 1024)
     key, value = records[-1]
     records[-1] = (key, value[:-1] + bytes([value[-1] ^ 0x40]))
-    producer = Producer({"bootstrap.servers": kafka_bootstrap})
+    producer = Producer(producer_config(kafka_bootstrap))
     producer.produce(store_topic, b"garbage", b"junk")
     for k, v in records:
         producer.produce(store_topic, v, k)
