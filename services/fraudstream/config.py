@@ -111,6 +111,11 @@ class Settings(FraudstreamSettings):
         description="A model bundle is cut into records of at most this many bytes (keep it "
         "under the broker's message.max.bytes).",
     )
+    model_keep_versions: int = Field(
+        10,
+        ge=1,
+        description="Versions kept on the model topic; each publish tombstones older ones.",
+    )
 
     @field_validator("topic_replication_factor")
     @classmethod

@@ -50,12 +50,15 @@ def open_store(
     bootstrap: str,
     topic: str,
     chunk_bytes: int,
+    keep_versions: int = 10,
 ) -> ModelStore:
     """The store `FRAUDSTREAM_MODEL_STORE` names (`directory` or `topic`)."""
     if kind == "topic":
         from fraudstream.model.topic_store import TopicModelStore
 
-        return TopicModelStore(bootstrap, topic, chunk_bytes=chunk_bytes)
+        return TopicModelStore(
+            bootstrap, topic, chunk_bytes=chunk_bytes, keep_versions=keep_versions
+        )
     from fraudstream.model.store import DirectoryModelStore
 
     return DirectoryModelStore(model_dir)

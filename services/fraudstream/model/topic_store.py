@@ -45,6 +45,7 @@ from fraudstream.model.store import MANIFEST, WEIGHTS, model_from_parts, parse_m
 __all__ = [
     "BUNDLE_FORMAT",
     "DEFAULT_CHUNK_BYTES",
+    "DEFAULT_KEEP_VERSIONS",
     "TopicModelStore",
     "bundle_version",
     "chunk_records",
@@ -55,6 +56,8 @@ log = logging.getLogger(__name__)
 BUNDLE_FORMAT = 1
 # Well under the broker's default message.max.bytes (1 MiB) with room for the header line.
 DEFAULT_CHUNK_BYTES = 256 * 1024
+# Versions kept on the topic; older ones get tombstones and compaction drops them.
+DEFAULT_KEEP_VERSIONS = 10
 # How librdkafka says "this topic does not exist (yet)" when asked for watermarks.
 _NO_TOPIC = (KafkaError.UNKNOWN_TOPIC_OR_PART, KafkaError._UNKNOWN_PARTITION)
 _ZIP_TIME = (1980, 1, 1, 0, 0, 0)  # fixed: the same version always gives the same bundle
@@ -136,11 +139,13 @@ class TopicModelStore:
         topic: str,
         *,
         chunk_bytes: int = DEFAULT_CHUNK_BYTES,
+        keep_versions: int = DEFAULT_KEEP_VERSIONS,
         timeout_s: float = 30.0,
     ) -> None:
         self.bootstrap = bootstrap
         self.topic = topic
         self.chunk_bytes = chunk_bytes
+        self.keep_versions = keep_versions
         self.timeout_s = timeout_s
         self.corrupt_records = 0  # records skipped because they do not parse
         self._log = TopicLog(bootstrap, topic, config=COMPACTED, write_timeout=timeout_s)
@@ -156,7 +161,8 @@ class TopicModelStore:
 
     # ------------------------------------------------------------------ writes
     def publish(self, version_dir: Path | str) -> str:
-        """Write a version's bundle (creating the topic if needed); return the version."""
+        """Write a version's bundle (creating the topic if needed), then drop versions beyond
+        the newest `keep_versions`; return the version."""
         version, bundle = bundle_version(version_dir)
         try:
             self._log.ensure_topic(self.timeout_s)
@@ -165,7 +171,23 @@ class TopicModelStore:
         except (KafkaToolkitError, KafkaUnavailableError, KafkaException) as exc:
             raise ModelStoreError(f"publishing {version} to {self.topic} failed: {exc}") from None
         log.info("model %s published to %s (%d bytes)", version, self.topic, len(bundle))
+        self.prune()
         return version
+
+    def prune(self) -> list[str]:
+        """Tombstone every chunk of the versions older than the newest `keep_versions`
+        (compaction then removes them); return those versions."""
+        old = self.candidates()[self.keep_versions :]
+        with self._lock:
+            keys = [f"{v}/{i:05d}".encode() for v in old for i in sorted(self._chunks[v])]
+        try:
+            for key in keys:
+                self._log.append(key, None)
+        except (KafkaToolkitError, KafkaUnavailableError, KafkaException) as exc:
+            raise ModelStoreError(f"pruning old versions on {self.topic} failed: {exc}") from None
+        if old:
+            log.info("dropped %d old model versions from %s", len(old), self.topic)
+        return old
 
     # ------------------------------------------------------------------ reads
     def candidates(self) -> list[str]:

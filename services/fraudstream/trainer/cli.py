@@ -133,6 +133,7 @@ def _publish_to_topic(version_dir: Path, base: Settings) -> str:
         bootstrap=base.kafka_bootstrap,
         topic=base.topic_model_store,
         chunk_bytes=base.model_chunk_bytes,
+        keep_versions=base.model_keep_versions,
     )
     try:
         version = store.publish(version_dir)

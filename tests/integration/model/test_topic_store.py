@@ -16,7 +16,7 @@ from confluent_kafka.admin import AdminClient, ConfigResource
 
 from fraudstream.kafka.admin import delete_topics
 from fraudstream.kafka.clients import producer_config
-from fraudstream.model import ModelCorruptError, load_model
+from fraudstream.model import ModelCorruptError, ModelNotFoundError, load_model
 from fraudstream.model.topic_store import TopicModelStore
 from fraudstream.testing.scorer import publish_pca_model
 
@@ -34,8 +34,10 @@ def model_topic(kafka_admin: AdminClient) -> Iterator[str]:
 def open_store(kafka_bootstrap: str, model_topic: str) -> Iterator[Callable[..., TopicModelStore]]:
     opened: list[TopicModelStore] = []
 
-    def make(chunk_bytes: int = 16 * 1024) -> TopicModelStore:
-        store = TopicModelStore(kafka_bootstrap, model_topic, chunk_bytes=chunk_bytes)
+    def make(chunk_bytes: int = 16 * 1024, keep_versions: int = 10) -> TopicModelStore:
+        store = TopicModelStore(
+            kafka_bootstrap, model_topic, chunk_bytes=chunk_bytes, keep_versions=keep_versions
+        )
         opened.append(store)
         return store
 
@@ -118,3 +120,17 @@ def test_the_trainers_publish_step_puts_the_version_on_the_topic(
     assert store.candidates() == [version]
     assert store.load(version).version == version
     assert store.corrupt_records == 0
+
+
+def test_versions_beyond_the_kept_number_are_tombstoned(
+    tmp_path: Path, model_topic: str, open_store
+) -> None:
+    versions = [publish_pca_model(tmp_path, seed=s) for s in (3, 4, 5)]
+    writer = open_store(keep_versions=2)
+    for v in versions:
+        writer.publish(tmp_path / v)
+    fresh = open_store()
+    assert fresh.candidates() == versions[:0:-1]  # the newest two, newest first
+    assert writer.prune() == []  # nothing left to drop
+    with pytest.raises(ModelNotFoundError):
+        fresh.load(versions[0])
