@@ -191,6 +191,7 @@ SECURE_ENV = {
     "FRAUDSTREAM_REGISTRY_URL": "https://registry:8081",
     "FRAUDSTREAM_KSQL_URL": "https://ksqldb:8088",
     "FRAUDSTREAM_KAFKA_SASL_USERNAME": "fraudstream",
+    "FRAUDSTREAM_KSQL_USERNAME": "fraudstream",
 }
 
 

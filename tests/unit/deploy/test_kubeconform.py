@@ -186,8 +186,12 @@ def test_credentials_come_from_secrets_as_files(render, source):
         env = {e["name"]: e for e in c.get("env", [])}
         settings = {**config["data"], **{k: e.get("value") for k, e in env.items()}}
         assert settings["FRAUDSTREAM_KAFKA_SECURITY_PROTOCOL"] == "SASL_SSL", name
-        user = env["FRAUDSTREAM_KAFKA_SASL_USERNAME"]["valueFrom"]["secretKeyRef"]
-        assert user["key"] == "username", name
+        for var, secret in (
+            ("FRAUDSTREAM_KAFKA_SASL_USERNAME", "fraudstream-kafka"),
+            ("FRAUDSTREAM_KSQL_USERNAME", "fraudstream-ksqldb"),
+        ):
+            ref = env[var]["valueFrom"]["secretKeyRef"]
+            assert (ref["name"], ref["key"]) == (secret, "username"), name
         # every secret value is a file on a read-only secret volume, never an env value
         assert not [k for k in settings if re.search(r"PASSWORD$|USER_INFO$|SECRET$", k)]
         mounts = {m["mountPath"]: m for m in c["volumeMounts"]}
@@ -196,7 +200,7 @@ def test_credentials_come_from_secrets_as_files(render, source):
             "FRAUDSTREAM_KAFKA_SASL_PASSWORD_FILE",
             "FRAUDSTREAM_KAFKA_SSL_CA_LOCATION",
             "FRAUDSTREAM_REGISTRY_BASIC_AUTH_USER_INFO_FILE",
-            "FRAUDSTREAM_KSQL_BASIC_AUTH_USER_INFO_FILE",
+            "FRAUDSTREAM_KSQL_PASSWORD_FILE",
         ):
             directory = str(Path(settings[var]).parent)
             assert directory in mounts, f"{name}: {var} -> {settings[var]} is not mounted"

@@ -44,9 +44,12 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version }}
 - name: FRAUDSTREAM_REGISTRY_BASIC_AUTH_USER_INFO_FILE
   value: /etc/fraudstream/registry/user-info
 {{- end }}
-{{- if .Values.security.ksqldb.existingSecret }}
-- name: FRAUDSTREAM_KSQL_BASIC_AUTH_USER_INFO_FILE
-  value: /etc/fraudstream/ksqldb/user-info
+{{- with .Values.security.ksqldb.existingSecret }}
+- name: FRAUDSTREAM_KSQL_USERNAME
+  valueFrom:
+    secretKeyRef: {name: {{ . | quote }}, key: username}
+- name: FRAUDSTREAM_KSQL_PASSWORD_FILE
+  value: /etc/fraudstream/ksqldb/password
 {{- end }}
 {{- end -}}
 
