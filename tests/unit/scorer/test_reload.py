@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from fraudstream.model import load_model, write_latest
+from fraudstream.model import NumpyModel, load_model, write_latest
 from fraudstream.scorer.errors import ModelRejectedError
 from fraudstream.scorer.reload import ModelWatcher, canned_batch, prepare
 from fraudstream.testing.scorer import publish_pca_model
@@ -168,7 +168,7 @@ class _ListedStore:
     def candidates(self) -> list[str]:
         return list(self.order)
 
-    def load(self, version: str):  # type: ignore[no-untyped-def]
+    def load(self, version: str) -> NumpyModel:
         return load_model(self.root / version)
 
     def publish(self, version_dir: Path | str) -> str:
