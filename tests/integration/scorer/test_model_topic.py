@@ -165,3 +165,43 @@ def test_corrupt_model_record_is_refused_and_counted_and_the_old_model_serves_on
     assert _reloads(text, "ok") == 2.0
     assert _reloads(text, "failed") >= 1.0
     assert f'fraudstream_model_info{{version="{v3}"}} 1.0' in text
+
+
+def _committed(admin: AdminClient, group: str, topic: str) -> dict[int, int]:
+    """The group's committed offsets on `topic` (what KEDA's Kafka scaler reads)."""
+    from confluent_kafka import ConsumerGroupTopicPartitions, TopicPartition
+
+    parts = [TopicPartition(topic, p) for p in range(4)]
+    (fut,) = admin.list_consumer_group_offsets(
+        [ConsumerGroupTopicPartitions(group, parts)]
+    ).values()
+    return {tp.partition: tp.offset for tp in fut.result(10).topic_partitions if tp.offset >= 0}
+
+
+def test_no_offsets_are_committed_before_a_model_is_loaded(
+    tmp_path: Path,
+    kafka_bootstrap: str,
+    kafka_admin: AdminClient,
+    topics: Any,
+    live_producer: Any,
+    model_topics: tuple[str, str],
+    run_scorer: Callable[..., Any],
+) -> None:
+    """KEDA (offsetResetPolicy=latest, scaleToZeroOnInvalidOffset) sees lag 0 while the group
+    has no committed offset: a scorer without a model must not join the group."""
+    store_topic, news_topic = model_topics
+    rs = run_scorer(
+        model_store="topic",
+        topic_model_store=store_topic,
+        topic_models=news_topic,
+        model_dir=tmp_path / "none",
+    )
+    live_producer.send(make_events(200))
+    time.sleep(2.0)
+    assert rs.scorer.serving is None and not rs.scorer.assigned
+    group = rs.scorer.settings.group
+    assert _committed(kafka_admin, group, topics.input) == {}
+    v1 = publish_pca_model(tmp_path / "made", seed=3)
+    _publish(kafka_bootstrap, store_topic, tmp_path / "made" / v1)
+    rs.wait_ready(60)
+    _wait(lambda: sum(_committed(kafka_admin, group, topics.input).values()) == 200, 30, "commits")
