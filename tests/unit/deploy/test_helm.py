@@ -78,8 +78,20 @@ def _validate(doc: dict[str, Any]) -> None:
         kubernetes_validate.validate(doc, "1.30.0", strict=True)
 
 
-def test_chart_lints(helm, run):
-    res = run([helm, "lint", "--strict", *KUBE_VERSION, CHART])
+@pytest.mark.parametrize(
+    "values",
+    [
+        [],
+        [
+            "--set", "security.kafka.existingSecret=fraudstream-kafka",
+            "--set", "security.registry.existingSecret=fraudstream-registry",
+            "--set", "security.ksqldb.existingSecret=fraudstream-ksqldb",
+        ],
+    ],
+    ids=["plain", "secured"],
+)  # fmt: skip
+def test_chart_lints(helm, run, values):
+    res = run([helm, "lint", "--strict", *KUBE_VERSION, *values, CHART])
     assert res.returncode == 0, res.stdout + res.stderr
     assert "1 chart(s) linted, 0 chart(s) failed" in res.stdout
 
