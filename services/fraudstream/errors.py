@@ -51,6 +51,7 @@ The tree (keep it current when adding a class; the leaves live in each part's `e
     ├── ModelError                  a model artifact is missing, broken or incompatible
     │   ├── ModelNotFoundError      no LATEST / no such version (model/errors.py)
     │   ├── ModelCorruptError       unreadable manifest, NaN weights, wrong shapes
+    │   ├── ModelStoreError         the model topic could not be read or written
     │   └── FeatureMismatchError    the model expects other input features
     ├── ScorerError                 the scoring service failed (scorer/errors.py)
     │   ├── RecordError             one input record is bad: dead-lettered with its reason

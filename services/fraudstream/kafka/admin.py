@@ -50,20 +50,24 @@ def create_topics(
 ) -> None:
     """Create topics that do not exist yet; existing ones are left as they are.
 
-    The replication factor is `FRAUDSTREAM_TOPIC_REPLICATION_FACTOR` unless given; its
-    default (-1) leaves it to the broker's `default.replication.factor`, so a 3-broker cluster
-    with `min.insync.replicas=2` gets topics that `acks=all` writes can succeed on.
+    Every topic the project creates passes here, so this is the one place its layout is
+    configured: the replication factor is `FRAUDSTREAM_TOPIC_REPLICATION_FACTOR` unless
+    given (its default, -1, leaves it to the broker's `default.replication.factor`, so a
+    3-broker cluster with `min.insync.replicas=2` gets topics that `acks=all` writes can
+    succeed on), and `FRAUDSTREAM_TOPIC_PARTITIONS` (name -> count) overrides `partitions`
+    for the topics it names.
     """
-    if replication_factor is None:
-        from fraudstream.config import get_settings
+    from fraudstream.config import get_settings
 
-        replication_factor = get_settings().topic_replication_factor
+    settings = get_settings()
+    if replication_factor is None:
+        replication_factor = settings.topic_replication_factor
     names = list(topics)
     existing = set(admin.list_topics(timeout=timeout).topics)
     new = [
         NewTopic(
             t,
-            num_partitions=partitions,
+            num_partitions=settings.topic_partitions.get(t, partitions),
             replication_factor=replication_factor,
             config=dict(config or {}),
         )

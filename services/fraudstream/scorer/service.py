@@ -21,9 +21,11 @@ from collections.abc import Set
 
 from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
 
+from fraudstream.config import get_settings
 from fraudstream.errors import ConfigError
 from fraudstream.httpserver import HttpServer
 from fraudstream.kafka.delivery import DeliveryLedger, format_partitions
+from fraudstream.model import open_store
 from fraudstream.model.announcements import AnnouncementListener
 from fraudstream.scorer.connect import ledger_timeout_s, make_clients, prepare_outputs
 from fraudstream.scorer.health import Health
@@ -47,8 +49,15 @@ class Scorer:
         self.settings: ResolvedSettings = (settings or ScorerSettings()).resolved()
         s = self.settings
         self.metrics = ScorerMetrics()
+        store = open_store(
+            s.model_store,
+            model_dir=s.model_dir,
+            bootstrap=s.kafka_bootstrap,
+            topic=s.topic_model_store,
+            chunk_bytes=get_settings().model_chunk_bytes,
+        )
         self.watcher = ModelWatcher(
-            s.model_dir, s.reload_interval_s, s.explain_top_k, on_result=self._on_model_result
+            store, s.reload_interval_s, s.explain_top_k, on_result=self._on_model_result
         )
         self.health = Health(self.metrics, self.watcher, lambda: self.assigned, s.health_stale_s)
         self.totals = Totals()
