@@ -2,7 +2,8 @@
 
 `PushSession` runs the engine's planned `TransientQuery` through the runtime's
 `PushQueryRunner` in a daemon thread and hands its rows to the HTTP handler through a bounded
-queue; the handler's `iter_rows` ends when the LIMIT is reached or the client goes away.
+queue; the handler's `iter_rows` ends when the LIMIT is reached, the client goes away or
+`/close-query` names it (`OpenQueries`, the server's push queries by id).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from typing import Any
 from fraudstream.ksql.engine.topology import TransientQuery, TransientRow
 from fraudstream.ksql.server.runtime import PushQueryRunner
 
-__all__ = ["PushSession"]
+__all__ = ["OpenQueries", "PushSession"]
 
 log = logging.getLogger(__name__)
 
@@ -90,3 +91,33 @@ class PushSession:
                 await asyncio.sleep(0.02)
         finally:
             self.close()
+
+
+class OpenQueries:
+    """The running push queries by id, so `/close-query` can end one from another request."""
+
+    def __init__(self) -> None:
+        self._sessions: dict[str, PushSession] = {}
+        self._lock = threading.Lock()
+
+    def add(self, session: PushSession) -> None:
+        with self._lock:
+            self._sessions[session.query_id] = session
+
+    def discard(self, session: PushSession) -> None:
+        with self._lock:
+            if self._sessions.get(session.query_id) is session:
+                del self._sessions[session.query_id]
+
+    def close(self, query_id: str) -> bool:
+        """Stop the query (its stream then ends); False when no such query runs."""
+        with self._lock:
+            session = self._sessions.pop(query_id, None)
+        if session is None:
+            return False
+        session.close()
+        return True
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._sessions)
