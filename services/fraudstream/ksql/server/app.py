@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import time
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
@@ -24,6 +23,7 @@ from starlette.routing import Route
 
 from fraudstream.errors import KsqlError
 from fraudstream.httpserver import HttpSecuritySettings, HttpServer, http_security_settings
+from fraudstream.httpserver.embedded import EmbeddedServer
 from fraudstream.ksql.server.entities import StatementFailure, error_body
 from fraudstream.ksql.server.inserts import insert_rows, parse_args
 from fraudstream.ksql.server.push import OpenQueries, PushSession
@@ -255,8 +255,10 @@ def build_app(service: KsqlService, open_queries: OpenQueries | None = None) -> 
     )
 
 
-class KsqlServer:
+class KsqlServer(EmbeddedServer):
     """The embedded server in one object: `.start()` (background thread), `.stop()`, `.url`."""
+
+    label = "KSQL server"
 
     def __init__(
         self,
@@ -271,10 +273,8 @@ class KsqlServer:
         properties: Mapping[str, Any] | None = None,
         security: HttpSecuritySettings | None = None,
     ) -> None:
-        self.host = host
-        self.port = port
         # FRAUDSTREAM_HTTP_* unless given (docs/security.md)
-        self.security = security if security is not None else http_security_settings()
+        super().__init__(host, port, security or http_security_settings())
         self.service = KsqlService(
             bootstrap,
             registry_url,
@@ -284,11 +284,6 @@ class KsqlServer:
             properties=properties,
         )
         self.open_queries = OpenQueries()  # push queries on /query-stream, for /close-query
-        self._http: HttpServer | None = None
-
-    @property
-    def url(self) -> str:
-        return f"{self.security.scheme}://{self.host}:{self.port}"
 
     def _server(self) -> HttpServer:
         return HttpServer(
@@ -302,35 +297,10 @@ class KsqlServer:
             http2=True,
         )
 
-    def start(self, timeout: float = 60.0) -> None:
-        """Replay the command topic, restart queries, then serve in a thread."""
-        deadline = time.monotonic() + timeout
+    def _prepare(self, timeout: float) -> None:
+        """Replay the command topic and restart the queries."""
         self.service.start(timeout=timeout)
-        self._http = self._server()
-        try:
-            self._http.start(timeout=max(deadline - time.monotonic(), 1.0))
-        except KsqlError:
-            self.stop()
-            raise
 
-    def serve_forever(self, timeout: float = 60.0) -> None:
-        """Foreground mode for the CLI: serve until SIGINT/SIGTERM, then stop the queries."""
-        self.service.start(timeout=timeout)
-        log.info("KSQL server listening on %s", self.url)
-        try:
-            self._server().run()
-        finally:
-            self.service.stop()
-
-    def stop(self) -> None:
-        if self._http is not None:
-            self._http.stop()
-            self._http = None
+    def _release(self) -> None:
         with contextlib.suppress(Exception):
             self.service.stop()
-
-    def __enter__(self) -> KsqlServer:
-        return self
-
-    def __exit__(self, *_exc: object) -> None:
-        self.stop()
