@@ -61,8 +61,11 @@ def test_a_quiet_push_query_stays_open_past_the_client_timeout(
         events.close()
         later.join()
         facade = KSQLAPI(server.url, timeout=1.0)
-        rows = facade.query("SELECT ID FROM PAYMENTS EMIT CHANGES LIMIT 3;",
-                            stream_properties=EARLIEST, return_objects=True)  # fmt: skip
+        rows = facade.query(
+            "SELECT ID FROM PAYMENTS EMIT CHANGES LIMIT 3;",
+            stream_properties=EARLIEST,
+            return_objects=True,
+        )
         assert [r["ID"] for r in rows] == [0, 1, 9]
 
 
@@ -92,8 +95,9 @@ def test_query_stream_close_query_and_inserts_stream(payments: tuple[KsqlServer,
 
     # the HTTP/1.1 JSON form when asked for explicitly, delimited otherwise (ksqlDB's default)
     body = {"sql": "SELECT ID FROM PAYMENTS EMIT CHANGES LIMIT 1;", "properties": EARLIEST}
-    as_json = httpx.post(f"{server.url}/query-stream", json=body,
-                         headers={"Accept": "application/json"}, timeout=60)  # fmt: skip
+    as_json = httpx.post(
+        f"{server.url}/query-stream", json=body, headers={"Accept": "application/json"}, timeout=60
+    )
     assert as_json.json()[1] == [0]
     default = httpx.post(f"{server.url}/query-stream", json=body, timeout=60)
     lines = [json.loads(x) for x in default.text.splitlines()]
@@ -106,8 +110,17 @@ def test_ksql_query_table_prints_rows_as_they_arrive(
     server, topic = payments
     env = {**os.environ, "PYTHONPATH": str(ROOT / "services"), "COLUMNS": "60"}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "fraudstream", "ksql", "query", "--url", server.url,
-         "--from-beginning", "SELECT ID, WHO FROM PAYMENTS EMIT CHANGES;"],  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "fraudstream",
+            "ksql",
+            "query",
+            "--url",
+            server.url,
+            "--from-beginning",
+            "SELECT ID, WHO FROM PAYMENTS EMIT CHANGES;",
+        ],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

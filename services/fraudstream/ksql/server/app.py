@@ -212,6 +212,10 @@ def build_app(service: KsqlService, open_queries: OpenQueries | None = None) -> 
         try:
             async for chunk in rows:
                 yield chunk
+                # let the HTTP/2 writer send this chunk before the next one is queued: one
+                # DATA frame per row, as ksqlDB writes them (clients read frame = line)
+                await asyncio.sleep(0)
+                await asyncio.sleep(0)
         finally:
             running.discard(session)
 
