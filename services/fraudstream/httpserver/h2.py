@@ -19,12 +19,14 @@ import time
 from hypercorn.asyncio.run import worker_serve
 from hypercorn.config import Config, Sockets
 from hypercorn.utils import wrap_app
-from starlette.types import ASGIApp
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from fraudstream.errors import FraudstreamError
 from fraudstream.httpserver.settings import HttpSecuritySettings
 
-__all__ = ["Http2Runner"]
+__all__ = ["DrainRequestBody", "Http2Runner"]
+
+_DRAIN_SECONDS = 5.0
 
 _CLIENT_AUTH = {
     "NONE": ssl.CERT_NONE,
@@ -50,6 +52,46 @@ def _config(host: str, port: int, sec: HttpSecuritySettings, graceful: float | N
             config.ca_certs = str(sec.tls_ca_file)
         config.verify_mode = _CLIENT_AUTH[sec.tls_client_auth]
     return config
+
+
+class DrainRequestBody:
+    """Reads what is left of an HTTP/2 request body before the app's answer ends.
+
+    A refusal (421, 401, 415, 413) is answered before the body is read; over HTTP/2 the
+    body's DATA frames may then arrive after hypercorn closed the stream, and hypercorn 0.18
+    drops the whole connection on them (a KeyError), failing the client's next request on
+    that connection. Discarding the rest of the body (bounded in time, never kept) before
+    the last response message keeps the connection usable, as it is over HTTP/1.1.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope.get("http_version") != "2":
+            await self.app(scope, receive, send)
+            return
+        done = False
+
+        async def tracked() -> Message:
+            nonlocal done
+            message = await receive()
+            if message["type"] == "http.disconnect" or not message.get("more_body", False):
+                done = True
+            return message
+
+        async def drain() -> None:
+            while not done:
+                await tracked()
+
+        async def draining_send(message: Message) -> None:
+            last = message["type"] == "http.response.body" and not message.get("more_body")
+            if last and not done:
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(drain(), _DRAIN_SECONDS)
+            await send(message)
+
+        await self.app(scope, tracked, draining_send)
 
 
 class Http2Runner:
@@ -91,7 +133,11 @@ class Http2Runner:
         trigger = None if own_signals else self._stop.wait
         self.started = True
         await worker_serve(
-            wrap_app(self.app, self.config.wsgi_max_body_size, "asgi"),  # type: ignore[arg-type]
+            wrap_app(
+                DrainRequestBody(self.app),  # type: ignore[arg-type]
+                self.config.wsgi_max_body_size,
+                "asgi",
+            ),
             self.config,
             sockets=sockets,
             shutdown_trigger=trigger,

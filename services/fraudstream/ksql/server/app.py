@@ -26,7 +26,7 @@ from fraudstream.httpserver import HttpSecuritySettings, HttpServer, http_securi
 from fraudstream.httpserver.embedded import EmbeddedServer
 from fraudstream.ksql.server.entities import StatementFailure, error_body
 from fraudstream.ksql.server.inserts import insert_rows, parse_args
-from fraudstream.ksql.server.push import OpenQueries, PushSession
+from fraudstream.ksql.server.push import HEARTBEAT, OpenQueries, PushSession
 from fraudstream.ksql.server.security import DELIMITED, KSQL_V1, REQUEST_TYPES, http_options
 from fraudstream.ksql.server.service import KsqlService
 from fraudstream.servermetrics import with_metrics
@@ -40,6 +40,7 @@ VERSION = "0.29.0-fraudstream"
 # with no Content-Type: a body without one is read as JSON. A browser cannot send one
 # cross-site without an Origin, which the Guard refuses; text/plain and forms stay 415.
 _REQUEST_TYPES = REQUEST_TYPES | {""}
+HEARTBEAT_SECONDS = 1.0
 
 
 # -- HTTP ----------------------------------------------------------------------------------
@@ -65,7 +66,10 @@ async def _query_rows(session: PushSession) -> AsyncIterator[bytes]:
     """/query: ksqlDB's JSON array of a header, rows and (at the LIMIT) a final message."""
     schema = ", ".join(f"`{n}` {t}" for n, t in session.columns)
     yield b"[" + orjson.dumps({"header": {"queryId": session.query_id, "schema": schema}})
-    async for row in session.iter_rows():
+    async for row in session.iter_rows(heartbeat=HEARTBEAT_SECONDS):
+        if row is HEARTBEAT:
+            yield b"\n"  # ksqlDB's keep-alive on /query: whitespace between array elements
+            continue
         if row is None:
             if session.limit_reached:
                 yield b",\n" + orjson.dumps({"finalMessage": "Limit Reached"})

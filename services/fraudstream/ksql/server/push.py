@@ -18,7 +18,10 @@ from typing import Any
 from fraudstream.ksql.engine.topology import TransientQuery, TransientRow
 from fraudstream.ksql.server.runtime import PushQueryRunner
 
-__all__ = ["OpenQueries", "PushSession"]
+__all__ = ["HEARTBEAT", "OpenQueries", "PushSession"]
+
+HEARTBEAT: list[Any] = []
+"""Yielded (by identity) by `iter_rows(heartbeat=...)` while a query is quiet."""
 
 log = logging.getLogger(__name__)
 
@@ -74,12 +77,20 @@ class PushSession:
         self.count += 1
         return not self.limit_reached
 
-    async def iter_rows(self) -> AsyncIterator[list[Any] | None]:
-        """Rows as they come; None when the query ended (limit reached or stopped)."""
+    async def iter_rows(self, heartbeat: float | None = None) -> AsyncIterator[list[Any] | None]:
+        """Rows as they come; None when the query ended (limit reached or stopped).
+
+        With `heartbeat`, a quiet query yields `HEARTBEAT` every that many seconds: the
+        caller writes a keep-alive, and a client that went away is noticed by the failed
+        write (an HTTP/1.1 server reads nothing more while it streams a response).
+        """
+        loop = asyncio.get_running_loop()
+        last = loop.time()
         try:
             while True:
                 try:
                     yield self.rows.get_nowait()
+                    last = loop.time()
                     continue
                 except queue.Empty:
                     pass
@@ -88,6 +99,9 @@ class PushSession:
                         yield self.rows.get_nowait()
                     yield None
                     return
+                if heartbeat is not None and loop.time() - last >= heartbeat:
+                    last = loop.time()
+                    yield HEARTBEAT
                 await asyncio.sleep(0.02)
         finally:
             self.close()
