@@ -55,6 +55,9 @@ def _shell(url: str | None) -> None:
     from fraudstream.ksql.client.shell import KsqlShell, default_history_file
 
     history = ksql_client_settings().history_file or default_history_file()
+    # each request would log a line at INFO between the prompt and its answer
+    for noisy in ("httpx", "httpcore"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
     with _client(url) as client:
         KsqlShell(client, history_file=history).loop()
 

@@ -264,7 +264,7 @@ class KsqlShell:
                 elif table is not None:
                     table.row(event)
         except KeyboardInterrupt:
-            self.say("^C")
+            pass  # the terminal echoed ^C; the query ends below
         finally:
             events.close()  # closing the connection ends the query on the server
             if table is not None:
