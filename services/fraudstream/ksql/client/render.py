@@ -9,7 +9,6 @@ inside their cell); `error_text` words a failure as the ksqlDB CLI does.
 from __future__ import annotations
 
 import json
-import textwrap
 from collections.abc import Sequence
 from typing import IO, Any
 
@@ -50,8 +49,13 @@ class RowTable:
         self.width = max(usable // n, 1)
         self.rule = "+" + "+".join("-" * self.width for _ in range(n)) + "+"
 
+    def _chunks(self, value: str) -> list[str]:
+        """The value cut at the column width (every character kept, lines kept apart)."""
+        w = self.width
+        return [line[i : i + w] for line in value.split("\n") for i in range(0, len(line) or 1, w)]
+
     def _line(self, values: Sequence[str]) -> str:
-        cells = [textwrap.wrap(v, self.width) or [""] for v in values]
+        cells = [self._chunks(v) for v in values]
         height = max(len(c) for c in cells)
         lines = []
         for i in range(height):
