@@ -60,13 +60,16 @@ def test_a_quiet_push_query_stays_open_past_the_client_timeout(
         assert time.monotonic() - t0 >= 3.5
         events.close()
         later.join()
-        facade = KSQLAPI(server.url, timeout=1.0)
+        facade = KSQLAPI(server.url, timeout=1.0)  # ksql-python's facade: the same, quiet
+        later = threading.Timer(3.0, produce_json, args=(topic, [("k10", {"ID": 10})]))
+        later.start()
         rows = facade.query(
-            "SELECT ID FROM PAYMENTS EMIT CHANGES LIMIT 3;",
+            "SELECT ID FROM PAYMENTS EMIT CHANGES LIMIT 4;",
             stream_properties=EARLIEST,
             return_objects=True,
         )
-        assert [r["ID"] for r in rows] == [0, 1, 9]
+        assert [r["ID"] for r in rows] == [0, 1, 9, 10]
+        later.join()
 
 
 def test_query_stream_close_query_and_inserts_stream(payments: tuple[KsqlServer, str]) -> None:

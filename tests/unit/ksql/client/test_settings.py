@@ -7,6 +7,7 @@ import ssl
 from pathlib import Path
 
 import pytest
+from pydantic import ValidationError
 
 from fraudstream.errors import ConfigError
 from fraudstream.ksql.client.settings import KsqlClientSettings, ksql_client_settings
@@ -22,6 +23,8 @@ def test_defaults_have_no_credentials_and_verify_the_server() -> None:
     s = ksql_client_settings()
     assert s.url == "http://127.0.0.1:8088"
     assert s.client_kwargs() == {"auth": None, "verify": True}
+    with pytest.raises(ValidationError):  # frozen, as every settings class
+        s.username = "mallory"  # type: ignore[misc]
 
 
 def test_password_from_env_or_file_never_shown(
