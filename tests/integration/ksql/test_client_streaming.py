@@ -96,6 +96,13 @@ def test_query_stream_close_query_and_inserts_stream(payments: tuple[KsqlServer,
             c.close_query(header.query_id)
         assert unknown.value.status_code == 400
 
+        # leaving a quiet /query-stream early closes it on the server (HTTP/1.1 gives the
+        # server no other sign until its next row)
+        quiet = c.query_stream("SELECT ID FROM PAYMENTS WHERE ID < 0 EMIT CHANGES;")
+        assert isinstance(next(quiet), QueryHeader) and len(server.open_queries) == 1
+        quiet.close()
+        assert len(server.open_queries) == 0
+
     # the HTTP/1.1 JSON form when asked for explicitly, delimited otherwise (ksqlDB's default)
     body = {"sql": "SELECT ID FROM PAYMENTS EMIT CHANGES LIMIT 1;", "properties": EARLIEST}
     as_json = httpx.post(

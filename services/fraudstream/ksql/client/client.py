@@ -7,6 +7,7 @@ from it, and a default `*/*` gets different bodies from different server version
 
 from __future__ import annotations
 
+import contextlib
 import json
 import ssl
 from collections.abc import Generator, Iterable, Iterator, Mapping
@@ -268,7 +269,20 @@ class KsqlClient:
         body: dict[str, Any] = {"sql": _terminated(sql), "properties": dict(properties or {})}
         if variables:
             body["sessionVariables"] = dict(variables)
-        yield from self._stream("/query-stream", body, DELIMITED, timeout, outer_array=False)
+        query_id = ""
+        ended = False
+        try:
+            for event in self._stream("/query-stream", body, DELIMITED, timeout, outer_array=False):
+                if isinstance(event, QueryHeader):
+                    query_id = event.query_id
+                yield event
+            ended = True
+        finally:
+            if query_id and not ended:
+                # left early (closed, Ctrl-C, error): over HTTP/1.1 a server may notice the
+                # closed connection only at its next row, so say it, as ksqlDB's clients do
+                with contextlib.suppress(KsqlError):
+                    self.close_query(query_id)
 
     def close_query(self, query_id: str) -> None:
         """`POST /close-query`: end a push query opened on `/query-stream` (raises if unknown)."""

@@ -173,7 +173,11 @@ class KsqlShell:
             for statement in statements:
                 if not self.running:
                     break
-                self.run(statement)
+                try:
+                    self.run(statement)
+                except KeyboardInterrupt:  # Ctrl-C during a /ksql request: drop it, go on
+                    self.say("")
+                    break
         self.history.save()
 
     # -- statements -----------------------------------------------------------------------

@@ -150,3 +150,28 @@ def test_exit_stops_and_history_keeps_one_entry_per_statement(tmp_path: Path) ->
     assert entries[-2:] == ["SHOW STREAMS;", "exit"]
     assert oct(history.stat().st_mode & 0o777) == oct(0o600)
     rl.clear_history()
+
+
+def test_ctrl_c_during_a_statement_drops_it_and_keeps_reading() -> None:
+    server = Server()
+    client = KsqlClient("http://ksql.test:8088", transport=httpx.MockTransport(server))
+    calls: list[str] = []
+    real_ksql = client.ksql
+
+    def slow(sql: str, **kwargs: Any) -> Any:
+        calls.append(sql)
+        if len(calls) == 1:
+            raise KeyboardInterrupt
+        return real_ksql(sql, **kwargs)
+
+    client.ksql = slow  # type: ignore[method-assign]
+    feed = iter(["SHOW STREAMS; SHOW TABLES;", "LIST TOPICS;"])
+
+    def read_line(_prompt: str) -> str:
+        try:
+            return next(feed)
+        except StopIteration:
+            raise EOFError from None
+
+    KsqlShell(client, out=io.StringIO(), read_line=read_line).loop()
+    assert calls == ["SHOW STREAMS;", "LIST TOPICS;"]  # the rest of that line dropped too
