@@ -12,14 +12,15 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import httpx
+import ksql  # the clients-test extra (pinned): ksql-python-ng
+import ksql.api
+import ksql.errors
+import ksql.utils as ksql_utils
+import ksqldb
 import pytest
 
 from fraudstream.ksql.client.client import KsqlClient
 from fraudstream.ksql.server.app import KsqlServer
-
-ksql = pytest.importorskip("ksql", reason="clients-test extra: ksql-python-ng")
-ksql_utils = pytest.importorskip("ksql.utils", reason="clients-test extra: ksql-python-ng")
-ksqldb = pytest.importorskip("ksqldb", reason="clients-test extra: ksqldb")
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(240)]
 
