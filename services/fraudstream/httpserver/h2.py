@@ -39,7 +39,9 @@ def _config(host: str, port: int, sec: HttpSecuritySettings, graceful: float | N
     config = Config()
     config.bind = [f"[{host}]:{port}" if ":" in host else f"{host}:{port}"]
     config.accesslog = None
-    config.errorlog = logging.getLogger("fraudstream.httpserver.h2")
+    errors = logging.getLogger("hypercorn.error")
+    errors.setLevel(logging.WARNING)  # as uvicorn's log_level="warning": no "Running on" line
+    config.errorlog = errors
     config.loglevel = "WARNING"
     config.graceful_timeout = float(graceful if graceful is not None else 5)
     config.keep_alive_timeout = 75  # ksqlDB's clients reuse connections between requests
