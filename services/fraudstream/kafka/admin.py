@@ -10,16 +10,21 @@ from confluent_kafka.admin import AdminClient
 from confluent_kafka.cimpl import NewTopic
 
 from fraudstream.errors import KafkaUnavailableError
+from fraudstream.kafka.clients import admin_config
+from fraudstream.kafka.security import KafkaSecurity
 
 
-def wait_for_broker(bootstrap: str, timeout: float = 30.0) -> AdminClient:
+def wait_for_broker(
+    bootstrap: str, timeout: float = 30.0, *, security: KafkaSecurity | None = None
+) -> AdminClient:
     """Return an AdminClient once the cluster answers a metadata request.
 
-    Raises KafkaUnavailableError naming the address after `timeout` seconds.
+    Raises KafkaUnavailableError naming the address after `timeout` seconds (with the
+    broker's reason: a refused SASL login says so in one line).
     """
     # log_level 0: the connection-refused lines while a broker starts are expected noise.
     admin = AdminClient(
-        {"bootstrap.servers": bootstrap, "socket.connection.setup.timeout.ms": 3000, "log_level": 0}
+        admin_config(bootstrap, security=security, **{"socket.connection.setup.timeout.ms": 3000})
     )
     deadline = time.monotonic() + timeout
     last: Exception | None = None

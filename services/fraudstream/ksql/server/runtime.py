@@ -32,7 +32,7 @@ from confluent_kafka.admin import AdminClient
 
 from fraudstream.errors import KafkaUnavailableError, SerdeError
 from fraudstream.kafka.admin import create_topics
-from fraudstream.kafka.clients import consumer_config, producer_config
+from fraudstream.kafka.clients import admin_config, consumer_config, producer_config
 from fraudstream.kafka.delivery import DeliveryLedger, InFlightBatch
 from fraudstream.kafka.errors import DeliveryFailedError
 from fraudstream.ksql.engine.state import changelog_entry, changelog_key, encode_state
@@ -429,7 +429,7 @@ class Changelog:
         self.stop = stop or threading.Event()
         self.stores = {s.name: s for s in query.state_stores}
         self.errors = 0
-        admin = AdminClient({"bootstrap.servers": bootstrap})
+        admin = AdminClient(admin_config(bootstrap))
         create_topics(admin, [topic], partitions=1, config={"cleanup.policy": "compact"})
         for store in self.stores.values():
             store.track()
