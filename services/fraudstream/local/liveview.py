@@ -52,7 +52,7 @@ class WireDecoder:
     ) -> None:
         self.registry_url = registry_url.rstrip("/")
         self._registry = RegistryClient(
-            RegistryConfig(registry_url, timeout_s=timeout), http=client
+            RegistryConfig.from_env(registry_url, timeout_s=timeout), http=client
         )
         self._avro = AvroDecoder(self._registry)
 
