@@ -30,6 +30,7 @@ from fraudstream.scorer.health import Health
 from fraudstream.scorer.http import make_app, metrics_server
 from fraudstream.scorer.loop import ScoringLoop, Totals, limit_blas_threads
 from fraudstream.scorer.metrics import ScorerMetrics
+from fraudstream.scorer.privacy import MaskingDecoder
 from fraudstream.scorer.outputs import OutputWriter
 from fraudstream.scorer.reload import ModelWatcher, ServingModel
 from fraudstream.scorer.scoring import Scored
@@ -135,7 +136,10 @@ class Scorer:
         outputs = prepare_outputs(s, self._schemas, stop, self.health.heartbeat)
         if outputs is None:
             return False
-        decoder = RecordDecoder(s.input_format, self._schemas if s.input_format == "avro" else None)
+        # JSON input is the raw source topic: users are masked as KSQL masks them (privacy)
+        decoder = (
+            RecordDecoder("avro", self._schemas) if s.input_format == "avro" else MaskingDecoder()
+        )
         self._consumer, self._producer = make_clients(s)
         self._ledger = DeliveryLedger(
             self._consumer,
