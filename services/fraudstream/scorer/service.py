@@ -30,8 +30,8 @@ from fraudstream.scorer.health import Health
 from fraudstream.scorer.http import make_app, metrics_server
 from fraudstream.scorer.loop import ScoringLoop, Totals, limit_blas_threads
 from fraudstream.scorer.metrics import ScorerMetrics
-from fraudstream.scorer.privacy import MaskingDecoder
 from fraudstream.scorer.outputs import OutputWriter
+from fraudstream.scorer.privacy import MaskingDecoder
 from fraudstream.scorer.reload import ModelWatcher, ServingModel
 from fraudstream.scorer.scoring import Scored
 from fraudstream.scorer.settings import ResolvedSettings, ScorerSettings
