@@ -165,12 +165,13 @@ def status(
     sup = Supervisor(_data_dir(data_dir))
     rows = sup.status()
     running = [r for r in rows if r.running]
-    data = {
+    data: dict[str, Any] = {
         "data_dir": str(sup.data_dir),
         "endpoints": sup.state.endpoints,
-        "client_env": sup.state.client_env,  # --secure: file paths, never a secret
         "components": [r.model_dump() for r in rows],
     }
+    if sup.state.client_env:  # --secure: what clients need (file paths, never a secret)
+        data["client_env"] = sup.state.client_env
     if not rows and output is OutputFormat.table:
         console.print(f"nothing runs in {sup.data_dir}")
         raise typer.Exit(1)
