@@ -55,6 +55,16 @@ def test_mask_is_ksqls_mask_left_two() -> None:
     assert mask_user(RAW) == mask_left(RAW, 2) == "Xxlhelmina_4711"
 
 
+@pytest.mark.parametrize("user", ["Hans", "ab", "x", "Émile-9", "日本語ユーザー", "O'Brien 42", ""])
+def test_mask_equals_the_sql_function_of_the_live_statement(user: str) -> None:
+    """Scores from JSON input carry the same user as KSQL's live stream would."""
+    from fraudstream.ksql.engine.functions import resolve
+    from fraudstream.ksql.sql import types as T
+
+    sql_mask_left = resolve("MASK_LEFT", [T.T_STRING, T.T_INTEGER]).impl
+    assert mask_user(user) == sql_mask_left(user, 2)
+
+
 def test_scored_users_are_masked() -> None:
     batch = MaskingDecoder().decode([Msg(orjson.dumps(_event()))])
     assert batch.users == ["Xxlhelmina_4711"]
