@@ -5,21 +5,38 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable, Mapping
 
-from confluent_kafka import KafkaException
+from confluent_kafka import KafkaError, KafkaException
 from confluent_kafka.admin import AdminClient
 from confluent_kafka.cimpl import NewTopic
 
 from fraudstream.errors import KafkaUnavailableError
+from fraudstream.kafka.clients import admin_config
+from fraudstream.kafka.security import KafkaSecurity
 
 
-def wait_for_broker(bootstrap: str, timeout: float = 30.0) -> AdminClient:
+def wait_for_broker(
+    bootstrap: str, timeout: float = 30.0, *, security: KafkaSecurity | None = None
+) -> AdminClient:
     """Return an AdminClient once the cluster answers a metadata request.
 
-    Raises KafkaUnavailableError naming the address after `timeout` seconds.
+    Raises KafkaUnavailableError naming the address after `timeout` seconds (with the
+    broker's reason: a refused SASL login says so in one line).
     """
+    refused: list[KafkaError] = []
+
+    def on_error(err: KafkaError) -> None:
+        # a refused login (wrong password, unknown user) or TLS handshake will not heal
+        if err.code() in (KafkaError._AUTHENTICATION, KafkaError._SSL):
+            refused.append(err)
+
     # log_level 0: the connection-refused lines while a broker starts are expected noise.
     admin = AdminClient(
-        {"bootstrap.servers": bootstrap, "socket.connection.setup.timeout.ms": 3000, "log_level": 0}
+        admin_config(
+            bootstrap,
+            security=security,
+            error_cb=on_error,
+            **{"socket.connection.setup.timeout.ms": 3000},
+        )
     )
     deadline = time.monotonic() + timeout
     last: Exception | None = None
@@ -27,6 +44,11 @@ def wait_for_broker(bootstrap: str, timeout: float = 30.0) -> AdminClient:
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             break
+        admin.poll(0)  # serves error_cb
+        if refused:
+            raise KafkaUnavailableError(
+                f"Kafka broker at {bootstrap} refused the connection: {refused[0].str()}"
+            )
         try:
             md = admin.list_topics(timeout=min(2.0, max(remaining, 0.1)))
             if md.brokers:

@@ -33,6 +33,7 @@ from fraudstream.scorer.http import make_app, metrics_server
 from fraudstream.scorer.loop import ScoringLoop, Totals, limit_blas_threads
 from fraudstream.scorer.metrics import ScorerMetrics
 from fraudstream.scorer.outputs import OutputWriter
+from fraudstream.scorer.privacy import MaskingDecoder
 from fraudstream.scorer.reload import ModelWatcher, ServingModel
 from fraudstream.scorer.scoring import Scored
 from fraudstream.scorer.settings import ResolvedSettings, ScorerSettings
@@ -144,7 +145,10 @@ class Scorer:
         outputs = prepare_outputs(s, self._schemas, stop, self.health.heartbeat)
         if outputs is None:
             return False
-        decoder = RecordDecoder(s.input_format, self._schemas if s.input_format == "avro" else None)
+        # JSON input is the raw source topic: users are masked as KSQL masks them (privacy)
+        decoder = (
+            RecordDecoder("avro", self._schemas) if s.input_format == "avro" else MaskingDecoder()
+        )
         self._consumer, self._producer = make_clients(s)
         self._ledger = DeliveryLedger(
             self._consumer,
