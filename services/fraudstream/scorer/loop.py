@@ -12,14 +12,18 @@ import logging
 import threading
 import time
 
-import numpy as np
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer
 
 from fraudstream.kafka.delivery import DeliveryLedger, InFlightBatch, backoff
 from fraudstream.kafka.errors import DeliveryFailedError
 from fraudstream.scorer.errors import DeliveryError, ScorerError
 from fraudstream.scorer.health import Health
-from fraudstream.scorer.metrics import ScorerMetrics, observe_many
+from fraudstream.scorer.metrics import (
+    ScorerMetrics,
+    event_latency_s,
+    observe_many,
+    record_times_ms,
+)
 from fraudstream.scorer.outputs import OutputWriter
 from fraudstream.scorer.reload import ModelWatcher, ServingModel
 from fraudstream.scorer.scoring import Scored, score_batch
@@ -172,6 +176,7 @@ class ScoringLoop:
         scored = score_batch(
             batch, model, self.settings.explain_top_k, self.writer.outputs.score_prefix
         )
+        scored.record_ms = record_times_ms(batch.msgs)  # rows and msgs are aligned here
         fl = self.ledger.open(msgs, scored, topic=self.settings.topic)
         batch.msgs = []  # keep only what completion needs; the messages can be freed now
         if self.settings.exactly_once:
@@ -214,8 +219,7 @@ class ScoringLoop:
         batch = scored.batch
         m = self.metrics
         if len(batch):
-            lat = (fl.done_at * 1000.0 - np.asarray(batch.event_ms, np.float64)) / 1000.0
-            observe_many(m.event_latency, np.maximum(lat, 0.0))
+            observe_many(m.event_latency, event_latency_s(fl.done_at, scored.record_ms))
             observe_many(m.score, scored.scores)
         m.scored.inc(len(batch))
         m.anomalous.inc(int(scored.anomalous.sum()))

@@ -1,5 +1,10 @@
 """The scorer's Prometheus metrics (names fixed by the shared contract, prefix fraudstream_).
 
+Event latency is measured from the Kafka record timestamp of the consumed record (CreateTime:
+the moment the event entered the pipeline, carried through KSQL as ROWTIME), never from the
+event's own `Timestamp` field: replayed data carries 2013 dates, which put every observation
+into +Inf and made FraudstreamEventLatencyHigh fire on a healthy stack.
+
 Each `ScorerMetrics` owns a `CollectorRegistry`, so several scorers in one process (tests)
 do not collide. Histograms over a whole batch are fed with `observe_many`, which bins with
 NumPy instead of one Python call per event (the per-event path costs ~1 us x events).
@@ -7,10 +12,11 @@ NumPy instead of one Python call per event (the per-event path costs ~1 us x eve
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from typing import Any
 
 import numpy as np
-from numpy.typing import ArrayLike
+from numpy.typing import ArrayLike, NDArray
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from fraudstream.scorer.errors import DLQ_REASONS
@@ -47,6 +53,31 @@ def observe_many(hist: Histogram, values: ArrayLike) -> None:
     total.inc(float(arr.sum()))
 
 
+def record_times_ms(msgs: Sequence[Any]) -> NDArray[np.float64]:
+    """Each record's Kafka timestamp in epoch ms; NaN where the broker gave none.
+
+    `msgs` are confluent_kafka Messages (anything with `timestamp() -> (type, ms)`); type 0
+    is TIMESTAMP_NOT_AVAILABLE.
+    """
+    out = np.full(len(msgs), np.nan)
+    for i, m in enumerate(msgs):
+        kind, ms = m.timestamp()
+        if kind != 0 and ms > 0:
+            out[i] = ms
+    return out
+
+
+def event_latency_s(done_at_s: float, record_ms: ArrayLike) -> NDArray[np.float64]:
+    """Seconds from each record's timestamp to `done_at_s` (outputs acknowledged).
+
+    Records without a timestamp are dropped; a small negative value (producer clock ahead of
+    ours) counts as 0.
+    """
+    ms = np.asarray(record_ms, np.float64).ravel()
+    ms = ms[np.isfinite(ms)]
+    return np.maximum((done_at_s * 1000.0 - ms) / 1000.0, 0.0)
+
+
 class ScorerMetrics:
     """All scorer metrics on one registry."""
 
@@ -79,7 +110,7 @@ class ScorerMetrics:
         )
         self.event_latency = Histogram(
             "fraudstream_event_latency_seconds",
-            "Event timestamp to score produced.",
+            "Kafka record timestamp of the consumed event to its outputs acknowledged.",
             buckets=LATENCY_BUCKETS,
             registry=r,
         )
