@@ -27,6 +27,8 @@ VARIABLES = {
     "enriched_topic": "enriched",
     "per_user_topic": "peruser",
     "per_user_min_v1": "5",
+    "labels_topic": "labels",
+    "labelled_topic": "labelled",
 }
 PROBES = [
     "LIST STREAMS;",
