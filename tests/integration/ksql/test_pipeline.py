@@ -124,7 +124,7 @@ def test_statements_run_end_to_end_and_resume_after_restart(
     restarted = make_server()
     with KsqlClient(restarted.url) as client:
         queries = client.ksql("LIST QUERIES;")[0]["queries"]
-    assert len(queries) == 4
+    assert len(queries) == 6  # 03, 04, 05 (two), 06 (the labels join and its INSERT)
     live_all = [
         decoder.decode(m.value()) for m in read_topic(ksql_vars["live_topic"], 71, settle=2.0)
     ]
