@@ -20,6 +20,7 @@ from fraudstream.producer.errors import BadRowError, CsvFormatError, SourceError
 from fraudstream.producer.labels import DelayedLabels, LabelDelay
 from fraudstream.producer.replay import ReplayStats, replay, replay_records
 from fraudstream.producer.settings import ProducerSettings
+from fraudstream.producer.shift import parse_shifts, shifted
 from fraudstream.producer.synthetic import GeneratorParams, generate_events, generate_records
 from fraudstream.producer.timefmt import parse_start
 from fraudstream.producer.users import make_users, publish_users
@@ -165,6 +166,12 @@ def produce(
     labels_topic: str | None = typer.Option(
         None, "--labels-topic", help="Labels topic (FRAUDSTREAM_TOPIC_LABELS, fraud_labels)."
     ),
+    shift: list[str] | None = typer.Option(
+        None,
+        "--shift",
+        help="Add DELTA to a feature of every event, e.g. --shift V4=1.5 (a controlled drift; "
+        "repeatable).",
+    ),
     output: OutputFormat = output_option(),
 ) -> None:
     """Replay the credit-card data set (or synthetic events) into Kafka as JSON."""
@@ -194,6 +201,11 @@ def produce(
         except SourceError as exc:
             raise _fail(str(exc), 2) from None
     lab_topic = labels_topic or shared.topic_labels
+    try:
+        shifts = parse_shifts(shift or [])
+    except SourceError as exc:
+        raise _fail(str(exc), 2) from None
+    per_event = delay is not None or bool(shifts)  # events as dicts, not pre-encoded records
     table = make_users(n_users, seed_)
     ids = [u["userid"] for u in table]
     report = CsvReport()
@@ -221,7 +233,7 @@ def produce(
             "id_offset": first_id,
         }
         n_events = None if loop else synthetic  # --loop: the generator simply goes on
-        if delay is not None:  # dicts: their labels are held back one by one
+        if per_event:  # dicts: labels held back or features shifted one by one
             raw_events: Iterable[dict[str, Any]] = generate_events(n_events, **gen_kw)
         else:
             records = generate_records(n_events, **gen_kw)
@@ -265,13 +277,17 @@ def produce(
     }
     try:
         stats: ReplayStats
-        if held is not None:
-            keeper = held
+        if per_event:
+
+            def prepare(events: Iterable[dict[str, Any]]) -> Iterable[dict[str, Any]]:
+                out = shifted(events, shifts) if shifts else events
+                return held.wrap(out) if held is not None else out
+
             if csv is not None:
                 csv_events = source
-                stats = replay(lambda k: keeper.wrap(csv_events(k)), loop=loop, **common)
+                stats = replay(lambda k: prepare(csv_events(k)), loop=loop, **common)
             else:
-                stats = replay(keeper.wrap(raw_events), total_hint=total, **common)
+                stats = replay(prepare(raw_events), total_hint=total, **common)
         elif csv is not None:
             stats = replay(source, loop=loop, **common)
         else:  # synthetic: already endless with --loop; the fast pre-encoded path

@@ -145,6 +145,23 @@ class ScorerMetrics:
         self.ready = Gauge(
             "fraudstream_ready", "1 when a model is loaded and partitions are assigned.", registry=r
         )
+        self.drift_psi = Gauge(
+            "fraudstream_drift_psi",
+            "Population stability index of an input feature (or feature=score) over the "
+            "sliding window, against the serving model's training reference.",
+            ["feature"],
+            registry=r,
+        )
+        self.drift_window = Gauge(
+            "fraudstream_drift_window_events", "Events in the drift window.", registry=r
+        )
+
+    def set_drift(self, values: dict[str, float], events: int) -> None:
+        """Replace the PSI series (a new model may have other features)."""
+        self.drift_psi.clear()
+        for feature, value in values.items():
+            self.drift_psi.labels(feature=feature).set(value)
+        self.drift_window.set(events)
 
     def set_model(self, version: str, threshold: float) -> None:
         """Make `version` the only one with model_info == 1."""
