@@ -28,7 +28,7 @@ def test_window_series_are_replaced_per_window() -> None:
     assert (
         'fraudstream_monitor_label_delay_seconds{model_version="v1",quantile="0.9",window="1h"} 2.0'
         in text
-    )  # noqa: E501
+    )
     m.set_window("1h", {"v2": (_q(0.125), d)})
     text = generate_latest(m.registry).decode()
     assert 'model_version="v1",window="1h"' not in text
