@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import time
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
@@ -24,6 +23,7 @@ from starlette.routing import Route
 
 from fraudstream.errors import KsqlError
 from fraudstream.httpserver import HttpServer, http_security_settings
+from fraudstream.httpserver.embedded import EmbeddedServer
 from fraudstream.ksql.server.entities import StatementFailure, error_body
 from fraudstream.ksql.server.push import PushSession
 from fraudstream.ksql.server.security import DELIMITED, KSQL_V1, http_options
@@ -197,8 +197,10 @@ def build_app(service: KsqlService) -> Starlette:
     )
 
 
-class KsqlServer:
+class KsqlServer(EmbeddedServer):
     """The embedded server in one object: `.start()` (background thread), `.stop()`, `.url`."""
+
+    label = "KSQL server"
 
     def __init__(
         self,
@@ -212,9 +214,7 @@ class KsqlServer:
         processing_log_topic: str | None = None,
         properties: Mapping[str, Any] | None = None,
     ) -> None:
-        self.host = host
-        self.port = port
-        self.security = http_security_settings()  # FRAUDSTREAM_HTTP_*, docs/security.md
+        super().__init__(host, port, http_security_settings())  # FRAUDSTREAM_HTTP_*
         self.service = KsqlService(
             bootstrap,
             registry_url,
@@ -223,11 +223,6 @@ class KsqlServer:
             processing_log_topic=processing_log_topic,
             properties=properties,
         )
-        self._http: HttpServer | None = None
-
-    @property
-    def url(self) -> str:
-        return f"{self.security.scheme}://{self.host}:{self.port}"
 
     def _server(self) -> HttpServer:
         return HttpServer(
@@ -240,35 +235,10 @@ class KsqlServer:
             graceful_timeout=2,
         )
 
-    def start(self, timeout: float = 60.0) -> None:
-        """Replay the command topic, restart queries, then serve in a thread."""
-        deadline = time.monotonic() + timeout
+    def _prepare(self, timeout: float) -> None:
+        """Replay the command topic and restart the queries."""
         self.service.start(timeout=timeout)
-        self._http = self._server()
-        try:
-            self._http.start(timeout=max(deadline - time.monotonic(), 1.0))
-        except KsqlError:
-            self.stop()
-            raise
 
-    def serve_forever(self, timeout: float = 60.0) -> None:
-        """Foreground mode for the CLI: serve until SIGINT/SIGTERM, then stop the queries."""
-        self.service.start(timeout=timeout)
-        log.info("KSQL server listening on %s", self.url)
-        try:
-            self._server().run()
-        finally:
-            self.service.stop()
-
-    def stop(self) -> None:
-        if self._http is not None:
-            self._http.stop()
-            self._http = None
+    def _release(self) -> None:
         with contextlib.suppress(Exception):
             self.service.stop()
-
-    def __enter__(self) -> KsqlServer:
-        return self
-
-    def __exit__(self, *_exc: object) -> None:
-        self.stop()
