@@ -81,6 +81,10 @@ class Settings(FraudstreamSettings):
     topic_alerts: str = Field("fraud_alerts", description="Anomalous events (Avro).")
     topic_dlq: str = Field("fraud_scores_dlq", description="Dead letters: raw bytes + reason.")
     topic_models: str = Field("fraudstream_models", description="New model announcements.")
+    topic_labels: str = Field(
+        "fraud_labels",
+        description="Delayed labels (JSON {Id, Class, LabelTime}, key = event Id).",
+    )
     topic_replication_factor: int = Field(
         -1,
         ge=-1,

@@ -57,6 +57,8 @@ The tree (keep it current when adding a class; the leaves live in each part's `e
     │   ├── RecordError             one input record is bad: dead-lettered with its reason
     │   ├── DeliveryError           outputs were not acknowledged: the batch is retried
     │   └── ModelRejectedError      a new model failed validation; the old one keeps serving
+    ├── MonitorError                the live model-quality monitor failed (monitor/errors.py)
+    │   └── BadLabelError           a labels-topic record is unusable: skipped and counted
     └── ReportError                 the dashboard report could not be rendered
         ├── PrometheusUnavailableError
         └── PrometheusQueryError
@@ -75,6 +77,7 @@ __all__ = [
     "KsqlError",
     "LocalStackError",
     "ModelError",
+    "MonitorError",
     "PortInUseError",
     "ProducerError",
     "RegistryError",
@@ -141,6 +144,10 @@ class ModelError(FraudstreamError):
 
 class ScorerError(FraudstreamError):
     """The scoring service failed."""
+
+
+class MonitorError(FraudstreamError):
+    """The live model-quality monitor failed."""
 
 
 class ReportError(FraudstreamError):

@@ -34,6 +34,20 @@ CONTRACT_METRICS = {
 }
 
 
+# Beyond the contract: the monitor's quality gauges and the scorer's drift gauge (issue 16).
+QUALITY_METRICS = {
+    "fraudstream_monitor_precision": "gauge",
+    "fraudstream_monitor_recall": "gauge",
+    "fraudstream_monitor_precision_at_k": "gauge",
+    "fraudstream_monitor_precision_weighted": "gauge",
+    "fraudstream_monitor_roc_auc": "gauge",
+    "fraudstream_monitor_average_precision": "gauge",
+    "fraudstream_monitor_label_delay_seconds": "gauge",
+    "fraudstream_monitor_unlabelled": "gauge",
+    "fraudstream_drift_psi": "gauge",
+}
+
+
 @pytest.fixture(scope="session")
 def root() -> Path:
     return ROOT
