@@ -12,14 +12,30 @@ import logging
 import threading
 import time
 
-import numpy as np
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer
 
-from fraudstream.kafka.delivery import DeliveryLedger, InFlightBatch, backoff
-from fraudstream.kafka.errors import DeliveryFailedError
+from fraudstream.kafka.delivery import (
+    DeliveryLedger,
+    InFlightBatch,
+    abort_transaction,
+    backoff,
+    commit_transaction,
+    seek,
+)
+from fraudstream.kafka.errors import (
+    DeliveryFailedError,
+    TransactionAbortedError,
+    TransactionFatalError,
+)
+from fraudstream.scorer.drift import DriftWindow
 from fraudstream.scorer.errors import DeliveryError, ScorerError
 from fraudstream.scorer.health import Health
-from fraudstream.scorer.metrics import ScorerMetrics, observe_many
+from fraudstream.scorer.metrics import (
+    ScorerMetrics,
+    event_latency_s,
+    observe_many,
+    record_times_ms,
+)
 from fraudstream.scorer.outputs import OutputWriter
 from fraudstream.scorer.reload import ModelWatcher, ServingModel
 from fraudstream.scorer.scoring import Scored, score_batch
@@ -68,6 +84,7 @@ class ScoringLoop:
         self.health = health
         self.totals = totals
         self.serving: ServingModel | None = None
+        self.drift: DriftWindow | None = None
         ledger.on_complete = self._completed
 
     # ------------------------------------------------------------------ the loop
@@ -102,6 +119,8 @@ class ScoringLoop:
             now = time.monotonic()
             if now >= next_lag:
                 self.health.update_lag(self.consumer)
+                if self.drift is not None:
+                    self.metrics.set_drift(self.drift.values(), self.drift.events)
                 next_lag = now + s.lag_interval_s
             if now >= next_log:
                 self._log_progress(now - next_log + 10.0, logged, model, first=next_log == now)
@@ -114,14 +133,27 @@ class ScoringLoop:
         if model is not self.serving:  # swap only here, between batches
             self.serving = model
             self.metrics.set_model(model.version, model.threshold)
+            self._reset_drift(model)
             log.info("serving model %s", model.version)
         return model
+
+    def _reset_drift(self, model: ServingModel) -> None:
+        """A new model brings its own reference: start an empty window against it."""
+        ref = model.model.manifest.drift_reference
+        s = self.settings
+        self.drift = None
+        if s.drift and ref is not None:
+            self.drift = DriftWindow(ref, s.drift_window, s.drift_min_events, s.drift_sample)
+        self.metrics.set_drift({}, 0)
 
     def _batch(
         self, msgs: list[Message], model: ServingModel, failures: int, stop: threading.Event
     ) -> int:
-        """Handle one polled batch; returns the updated count of consecutive failures."""
-        good = self._drop_errors(msgs)
+        """Handle one polled batch; returns the updated count of consecutive failures.
+
+        Records of partitions revoked while `consume()` ran are dropped: their new owner
+        scores them (in exactly-once mode their offsets would fence the transaction)."""
+        good = self.ledger.owned(self._drop_errors(msgs))
         if not good:
             return failures
         try:
@@ -172,6 +204,9 @@ class ScoringLoop:
         scored = score_batch(
             batch, model, self.settings.explain_top_k, self.writer.outputs.score_prefix
         )
+        scored.record_ms = record_times_ms(batch.msgs)  # rows and msgs are aligned here
+        if self.drift is not None:
+            self.drift.observe(batch.numeric, scored.scores)
         fl = self.ledger.open(msgs, scored, topic=self.settings.topic)
         batch.msgs = []  # keep only what completion needs; the messages can be freed now
         if self.settings.exactly_once:
@@ -186,27 +221,31 @@ class ScoringLoop:
             raise DeliveryError(str(exc)) from exc
 
     def _transaction(self, fl: InFlightBatch[Scored], t0: float) -> None:
+        """One transaction: the batch's outputs and its input offsets. A commit that timed
+        out is retried (it may have gone through: an abort and a rewind would write the
+        outputs twice); an abortable error aborts and rewinds; a fatal one stops the replica
+        (a restart's `init_transactions` settles what was open)."""
         producer = self.producer
+        timeout_s = self.settings.transaction_timeout_ms / 1000.0
         producer.begin_transaction()
         try:
-            self.writer.send(fl.payload, None)
+            try:
+                self.writer.send(fl.payload, None)
+            except BaseException:
+                abort_transaction(producer)
+                raise
             self.metrics.scoring_duration.observe(time.perf_counter() - t0)
-            meta = self.consumer.consumer_group_metadata()
-            producer.send_offsets_to_transaction(fl.next, meta, 30)
-            producer.commit_transaction(30)
-        except BaseException:
-            self._abort()
-            raise
+            commit_transaction(
+                producer, self.consumer, fl.next, timeout_s=30.0, give_up_s=max(timeout_s, 30.0)
+            )
+        except TransactionAbortedError as exc:
+            first = {(tp.topic, tp.partition): tp.offset for tp in fl.first}
+            seek(self.consumer, first, self.ledger.assigned)
+            raise DeliveryError(str(exc)) from exc
+        except TransactionFatalError as exc:
+            raise ScorerError(f"transactional producer is fenced or fatal: {exc}") from exc
         fl.done_at = time.time()
         self.ledger.complete_untracked(fl)
-
-    def _abort(self) -> None:
-        try:
-            self.producer.abort_transaction(30)
-        except KafkaException as exc:
-            if exc.args[0].fatal():
-                raise ScorerError(f"transactional producer is fenced or fatal: {exc}") from exc
-            log.warning("abort_transaction: %s", exc)
 
     def _completed(self, fl: InFlightBatch[Scored]) -> None:
         """The batch's outputs are durable (offsets stored by the ledger): count it."""
@@ -214,13 +253,14 @@ class ScoringLoop:
         batch = scored.batch
         m = self.metrics
         if len(batch):
-            lat = (fl.done_at * 1000.0 - np.asarray(batch.event_ms, np.float64)) / 1000.0
-            observe_many(m.event_latency, np.maximum(lat, 0.0))
+            observe_many(m.event_latency, event_latency_s(fl.done_at, scored.record_ms))
             observe_many(m.score, scored.scores)
         m.scored.inc(len(batch))
         m.anomalous.inc(int(scored.anomalous.sum()))
         for d in batch.dead:
             m.dead_lettered.labels(reason=d.reason).inc()
+            if d.limit is not None:
+                m.decode_refusals.labels(limit=d.limit).inc()
         self.totals.scored += len(batch)
         self.totals.dead += len(batch.dead)
         self.totals.batches += 1

@@ -1,5 +1,10 @@
 """The scorer's Prometheus metrics (names fixed by the shared contract, prefix fraudstream_).
 
+Event latency is measured from the Kafka record timestamp of the consumed record (CreateTime:
+the moment the event entered the pipeline, carried through KSQL as ROWTIME), never from the
+event's own `Timestamp` field: replayed data carries 2013 dates, which put every observation
+into +Inf and made FraudstreamEventLatencyHigh fire on a healthy stack.
+
 Each `ScorerMetrics` owns a `CollectorRegistry`, so several scorers in one process (tests)
 do not collide. Histograms over a whole batch are fed with `observe_many`, which bins with
 NumPy instead of one Python call per event (the per-event path costs ~1 us x events).
@@ -7,13 +12,15 @@ NumPy instead of one Python call per event (the per-event path costs ~1 us x eve
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from typing import Any
 
 import numpy as np
-from numpy.typing import ArrayLike
+from numpy.typing import ArrayLike, NDArray
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from fraudstream.scorer.errors import DLQ_REASONS
+from fraudstream.serde.limits import LIMITS
 from fraudstream.servermetrics import add_server_metrics
 
 BATCH_BUCKETS = (1, 10, 50, 100, 250, 500, 1000, 2000, 5000, 10000, 20000)
@@ -47,6 +54,31 @@ def observe_many(hist: Histogram, values: ArrayLike) -> None:
     total.inc(float(arr.sum()))
 
 
+def record_times_ms(msgs: Sequence[Any]) -> NDArray[np.float64]:
+    """Each record's Kafka timestamp in epoch ms; NaN where the broker gave none.
+
+    `msgs` are confluent_kafka Messages (anything with `timestamp() -> (type, ms)`); type 0
+    is TIMESTAMP_NOT_AVAILABLE.
+    """
+    out = np.full(len(msgs), np.nan)
+    for i, m in enumerate(msgs):
+        kind, ms = m.timestamp()
+        if kind != 0 and ms > 0:
+            out[i] = ms
+    return out
+
+
+def event_latency_s(done_at_s: float, record_ms: ArrayLike) -> NDArray[np.float64]:
+    """Seconds from each record's timestamp to `done_at_s` (outputs acknowledged).
+
+    Records without a timestamp are dropped; a small negative value (producer clock ahead of
+    ours) counts as 0.
+    """
+    ms = np.asarray(record_ms, np.float64).ravel()
+    ms = ms[np.isfinite(ms)]
+    return np.maximum((done_at_s * 1000.0 - ms) / 1000.0, 0.0)
+
+
 class ScorerMetrics:
     """All scorer metrics on one registry."""
 
@@ -68,6 +100,27 @@ class ScorerMetrics:
         )
         for reason in DLQ_REASONS:
             self.dead_lettered.labels(reason=reason)
+        self.dead_letters_capped = Counter(
+            "fraudstream_dead_letters_capped",
+            "Dead letters whose value, key or copied headers were cut to their cap, by part.",
+            ["part"],
+            registry=r,
+        )
+        for part in ("value", "key", "headers"):
+            self.dead_letters_capped.labels(part=part)
+        self.dead_letters_spilled = Counter(
+            "fraudstream_dead_letters_spilled",
+            "Dead letters the producer refused even capped, appended to the spill file.",
+            registry=r,
+        )
+        self.decode_refusals = Counter(
+            "fraudstream_decode_refusals",
+            "Records refused by a decode limit (FRAUDSTREAM_DECODE_*), by limit.",
+            ["limit"],
+            registry=r,
+        )
+        for limit in LIMITS:
+            self.decode_refusals.labels(limit=limit)
         self.batch_size = Histogram(
             "fraudstream_batch_size", "Records per micro-batch.", buckets=BATCH_BUCKETS, registry=r
         )
@@ -79,7 +132,7 @@ class ScorerMetrics:
         )
         self.event_latency = Histogram(
             "fraudstream_event_latency_seconds",
-            "Event timestamp to score produced.",
+            "Kafka record timestamp of the consumed event to its outputs acknowledged.",
             buckets=LATENCY_BUCKETS,
             registry=r,
         )
@@ -114,6 +167,30 @@ class ScorerMetrics:
         self.ready = Gauge(
             "fraudstream_ready", "1 when a model is loaded and partitions are assigned.", registry=r
         )
+        self.drift_psi = Gauge(
+            "fraudstream_drift_psi",
+            "Population stability index of an input feature (or feature=score) over the "
+            "sliding window, against the serving model's training reference.",
+            ["feature"],
+            registry=r,
+        )
+        self.drift_window = Gauge(
+            "fraudstream_drift_window_events", "Events in the drift window.", registry=r
+        )
+
+    def set_drift(self, values: dict[str, float], events: int) -> None:
+        """Replace the PSI series (a new model may have other features)."""
+        self.drift_psi.clear()
+        for feature, value in values.items():
+            self.drift_psi.labels(feature=feature).set(value)
+        self.drift_window.set(events)
+
+    def dead_letter_event(self, event: str) -> None:
+        """A dead letter was cut ("value", "key", "headers") or spilled ("spilled")."""
+        if event == "spilled":
+            self.dead_letters_spilled.inc()
+        else:
+            self.dead_letters_capped.labels(part=event).inc()
 
     def set_model(self, version: str, threshold: float) -> None:
         """Make `version` the only one with model_info == 1."""

@@ -48,6 +48,7 @@ from fraudstream.trainer.network import (
     merged_specs,
     train_autoencoder,
 )
+from fraudstream.trainer.reference import drift_reference
 from fraudstream.trainer.scoring import fit_score
 from fraudstream.trainer.settings import TrainerSettings
 from fraudstream.trainer.splits import Split, frauds_in, labelled_time_split, time_split
@@ -244,6 +245,7 @@ def run_training(
     hashed = [*result.weights, *(clf.weights if clf is not None else [])]
     version = make_version(hashed, payload)
     manifest = ModelManifest(
+        drift_reference=drift_reference(val_raw, raw_inputs, val_scores),
         version=version,
         features=features,
         preprocessing=pre,
@@ -359,11 +361,30 @@ def _fit_supervised(
     z_va = _supervised_raw(probe, raw, va, raw_inputs)
     mean, std = standardize_stats(z_tr)
     normal_ref = ((z_tr[label[tr] == 0] - mean) / std).mean(axis=0)
-    clf = train_classifier(
-        (z_tr - mean) / std,
-        label[tr],
-        (z_va - mean) / std,
-        label[va],
+    clf = _fit_classifier(settings, (z_tr - mean) / std, label[tr], (z_va - mean) / std, label[va])
+    spec = SupervisedSpec(
+        inputs=blocks,
+        input_mean=mean.tolist(),
+        input_std=std.tolist(),
+        reference=normal_ref.tolist(),
+        layers=clf.layers,
+    )
+    return spec, clf
+
+
+def _fit_classifier(
+    settings: TrainerSettings,
+    x_tr: np.ndarray,
+    y_tr: np.ndarray,
+    x_va: np.ndarray,
+    y_va: np.ndarray,
+) -> ClassifierResult:
+    """The classifier head with the run's settings: one recipe for the hybrid and its baseline."""
+    return train_classifier(
+        x_tr,
+        y_tr,
+        x_va,
+        y_va,
         units=settings.classifier_units,
         seed=settings.seed,
         epochs=settings.classifier_epochs,
@@ -375,14 +396,6 @@ def _fit_supervised(
         threads=settings.threads,
         steps_per_execution=settings.steps_per_execution,
     )
-    spec = SupervisedSpec(
-        inputs=blocks,
-        input_mean=mean.tolist(),
-        input_std=std.tolist(),
-        reference=normal_ref.tolist(),
-        layers=clf.layers,
-    )
-    return spec, clf
 
 
 def _supervised_only(
@@ -401,22 +414,7 @@ def _supervised_only(
     z_tr = ident.preprocess(raw_inputs_matrix(raw[tr], raw_inputs))
     z_va = ident.preprocess(raw_inputs_matrix(raw[va], raw_inputs))
     mean, std = standardize_stats(z_tr)
-    clf = train_classifier(
-        (z_tr - mean) / std,
-        label[tr],
-        (z_va - mean) / std,
-        label[va],
-        units=settings.classifier_units,
-        seed=settings.seed,
-        epochs=settings.classifier_epochs,
-        patience=settings.classifier_patience,
-        learning_rate=settings.classifier_learning_rate,
-        batch_size=settings.classifier_batch_size,
-        l2=settings.classifier_l2,
-        fraud_weight=settings.fraud_weight,
-        threads=settings.threads,
-        steps_per_execution=settings.steps_per_execution,
-    )
+    clf = _fit_classifier(settings, (z_tr - mean) / std, label[tr], (z_va - mean) / std, label[va])
     return tuple(
         np.asarray(keras_logit(clf.model, (ident.preprocess(m) - mean) / std), np.float64)
         for m in evaluate_on

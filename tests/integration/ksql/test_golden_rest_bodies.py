@@ -20,29 +20,8 @@ pytestmark = [pytest.mark.integration, pytest.mark.timeout(240)]
 
 ROOT = Path(__file__).resolve().parents[3]
 GOLDEN = ROOT / "tests" / "golden" / "ksql" / "server.json"
-PROBES = [
-    "LIST STREAMS;",
-    "SHOW STREAMS;",
-    "LIST TABLES;",
-    "SHOW TABLES EXTENDED;",
-    "LIST TOPICS;",
-    "LIST QUERIES;",
-    "LIST PROPERTIES;",
-    "LIST FUNCTIONS;",
-    "LIST VARIABLES;",
-    "DESCRIBE CREDITCARDFRAUD_SOURCE;",
-    "DESCRIBE CREDITCARDFRAUD_SOURCE EXTENDED;",
-    "DESCRIBE CREDITCARDFRAUD_LIVE_AVRO;",
-    "DESCRIBE CREDITCARDFRAUD_LIVE_AVRO EXTENDED;",
-    "DESCRIBE USERS;",
-    "DESCRIBE USERS EXTENDED;",
-    "DESCRIBE NOPE;",
-    "DESCRIBE EXTENDED USERS;",
-    "CREATE STREAM (;",
-    "DROP STREAM NOPE;",
-    "SELECT * FROM USERS EMIT CHANGES;",
-    "PRINT 'x';",
-]
+_PROBE_SETS = json.loads((ROOT / "tests" / "golden" / "ksql" / "probes.json").read_text())
+PROBES = _PROBE_SETS["engine_and_server"] + _PROBE_SETS["server_only"]
 
 
 def _normalise(body: Any, uid: str) -> Any:

@@ -27,28 +27,11 @@ VARIABLES = {
     "enriched_topic": "enriched",
     "per_user_topic": "peruser",
     "per_user_min_v1": "5",
+    "labels_topic": "labels",
+    "labelled_topic": "labelled",
 }
-PROBES = [
-    "LIST STREAMS;",
-    "SHOW STREAMS;",
-    "LIST TABLES;",
-    "SHOW TABLES EXTENDED;",
-    "LIST TOPICS;",
-    "LIST QUERIES;",
-    "LIST PROPERTIES;",
-    "LIST FUNCTIONS;",
-    "LIST VARIABLES;",
-    "DESCRIBE CREDITCARDFRAUD_SOURCE;",
-    "DESCRIBE CREDITCARDFRAUD_SOURCE EXTENDED;",
-    "DESCRIBE CREDITCARDFRAUD_LIVE_AVRO;",
-    "DESCRIBE CREDITCARDFRAUD_LIVE_AVRO EXTENDED;",
-    "DESCRIBE USERS;",
-    "DESCRIBE USERS EXTENDED;",
-    "DESCRIBE NOPE;",
-    "DESCRIBE EXTENDED USERS;",
-    "CREATE STREAM (;",
-    "DROP STREAM NOPE;",
-]
+_PROBE_SETS = json.loads((ROOT / "tests" / "golden" / "ksql" / "probes.json").read_text())
+PROBES = _PROBE_SETS["engine_and_server"]
 
 
 def _outcome(engine: KsqlEngine, sql: str) -> Any:
