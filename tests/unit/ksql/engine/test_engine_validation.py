@@ -197,3 +197,15 @@ def test_sink_value_schema_id_must_match_the_query() -> None:
     )
     with pytest.raises(KsqlStatementError, match="changed, missing or reordered: \\[`C1` INTEGER"):
         engine.execute(f"CREATE STREAM o WITH (value_schema_id={sid}) AS SELECT * FROM a;")
+
+
+def test_stddev_sample_and_ksqldb_stddev_samp_variance() -> None:
+    out = run(
+        "CREATE TABLE o AS SELECT k, STDDEV_SAMPLE(v) AS sd, STDDEV_SAMP(v) AS var "
+        "FROM s GROUP BY k;",
+        {"v": 0},
+        {"v": 10},
+    )
+    assert out[0] == {"SD": 0.0, "VAR": 0.0}
+    assert out[1]["SD"] == pytest.approx(7.0710678118654755)
+    assert out[1]["VAR"] == pytest.approx(50.0)  # ksqlDB's STDDEV_SAMP returns the variance

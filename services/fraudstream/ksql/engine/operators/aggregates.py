@@ -227,7 +227,46 @@ def _topk(name: str, args: list[Compiled]) -> Aggregator:
     return Aggregator(T.array_of(t), list, tadd, lambda s: list(s), _no_undo(name))
 
 
+def _stddev(name: str, args: list[Compiled]) -> Aggregator:
+    """STDDEV_SAMPLE (sample standard deviation) and STDDEV_SAMP, which in ksqlDB returns the
+    sample *variance*; both keep (count, sum, m2) with the Youngs-Cramer update, as ksqlDB."""
+    f, t = args[0].fn, args[0].type
+    if t.base not in (T.INTEGER, T.BIGINT, T.DOUBLE):
+        raise KsqlStatementError(f"Function '{name}' does not accept parameters ({t}).")
+    root = name == "STDDEV_SAMPLE"
+
+    def sadd(s: Any, r: Sequence[Any]) -> Any:
+        v = f(r)
+        if v is None:
+            return s
+        n, total, m2 = s
+        x = float(v)
+        n1, total1 = n + 1, total + x
+        if n > 0:
+            m2 += (n1 * x - total1) ** 2 / (n1 * n)
+        return (n1, total1, m2)
+
+    def sundo(s: Any, r: Sequence[Any]) -> Any:
+        v = f(r)
+        if v is None or s[0] == 0:
+            return s
+        n, total, m2 = s
+        x = float(v)
+        if n > 1:
+            m2 -= (n * x - total) ** 2 / (n * (n - 1))
+        return (n - 1, total - x, m2 if n > 1 else 0.0)
+
+    def sres(s: Any) -> Any:
+        n, _, m2 = s
+        var = m2 / (n - 1) if n > 1 else 0.0
+        return var**0.5 if root else var
+
+    return Aggregator(T.T_DOUBLE, lambda: (0, 0.0, 0.0), sadd, sres, sundo)
+
+
 _BUILDERS: dict[str, Callable[[str, list[Compiled]], Aggregator]] = {
+    "STDDEV_SAMPLE": _stddev,
+    "STDDEV_SAMP": _stddev,
     "SUM": _sum,
     "AVG": _avg,
     "MIN": _min_max,
