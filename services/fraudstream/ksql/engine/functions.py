@@ -413,11 +413,20 @@ _REGISTRY["RPAD"] = _pad(False)
 
 @register("SPLIT")
 def _split(types: list[T.SqlType]) -> Resolved:
+    if len(types) == 2 and T.BYTES in (types[0].base, types[1].base):
+        _expect("SPLIT", types, (T.BYTES,), (T.BYTES,))
+
+        def split_bytes(b: bytes, d: bytes) -> list[bytes]:
+            if d == b"":  # each byte; an empty value splits into one empty value
+                return [b[i : i + 1] for i in range(len(b))] or [b""]
+            return b.split(d)
+
+        return Resolved(T.array_of(T.T_BYTES), split_bytes)
     _expect("SPLIT", types, _STR, _STR)
 
     def impl(s: str, d: str) -> list[str]:
         if d == "":
-            return list(s)
+            return list(s) or [""]
         return s.split(d)
 
     return Resolved(T.array_of(T.T_STRING), impl)
@@ -828,4 +837,8 @@ def _timestamp_to_string(types: list[T.SqlType]) -> Resolved:
 
 
 # more UDF families register themselves into this registry
-from fraudstream.ksql.engine import functions_arrays, functions_time  # noqa: E402, F401
+from fraudstream.ksql.engine import (  # noqa: E402, F401
+    functions_arrays,
+    functions_bytes,
+    functions_time,
+)

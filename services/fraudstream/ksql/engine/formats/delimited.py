@@ -98,7 +98,8 @@ def delimited_serde(fmt: FormatSpec, columns: Sequence[Column]) -> Serde:
         # Apache Commons CSV MINIMAL quoting, as ksqlDB writes DELIMITED values
         if not s:
             return '""' if first else s
-        if s[0] <= " " or s[-1] <= " " or any(c in specials for c in s):
+        # Commons CSV quotes a value that starts with a character <= "#" (space, !, ", #)
+        if s[0] <= "#" or s[-1] <= " " or any(c in specials for c in s):
             return '"' + s.replace('"', '""') + '"'
         return s
 
