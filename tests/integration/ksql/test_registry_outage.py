@@ -132,8 +132,6 @@ def test_an_avro_table_is_not_skipped_while_the_registry_is_down(
         registry.stop()
 
         second = ksql()  # the table's schema is not cached by this server
-        from fraudstream.kafka.clients import producer_config
-
         producer = Producer(producer_config(kafka_bootstrap))
         for i in range(5):
             producer.produce(src, orjson.dumps({"amount": float(i)}), f"u{i}".encode())
