@@ -22,6 +22,7 @@ from fraudstream.local.cli import app as local_app
 from fraudstream.local.doctor import doctor
 from fraudstream.local.stack_cli import down, status, up
 from fraudstream.logs import capture_native_stderr, setup_logging
+from fraudstream.monitor.cli import monitor
 from fraudstream.output import is_transport_error
 from fraudstream.producer.cli import produce
 from fraudstream.registry.cli import app as registry_app
@@ -103,6 +104,7 @@ app.add_typer(ksql_app, name="ksql")
 app.command("produce")(produce)
 app.command("train")(train)
 app.command("score")(score)
+app.command("monitor")(monitor)
 app.command("report")(report)
 
 

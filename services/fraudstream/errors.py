@@ -51,11 +51,14 @@ The tree (keep it current when adding a class; the leaves live in each part's `e
     ├── ModelError                  a model artifact is missing, broken or incompatible
     │   ├── ModelNotFoundError      no LATEST / no such version (model/errors.py)
     │   ├── ModelCorruptError       unreadable manifest, NaN weights, wrong shapes
+    │   ├── ModelStoreError         the model topic could not be read or written
     │   └── FeatureMismatchError    the model expects other input features
     ├── ScorerError                 the scoring service failed (scorer/errors.py)
     │   ├── RecordError             one input record is bad: dead-lettered with its reason
     │   ├── DeliveryError           outputs were not acknowledged: the batch is retried
     │   └── ModelRejectedError      a new model failed validation; the old one keeps serving
+    ├── MonitorError                the live model-quality monitor failed (monitor/errors.py)
+    │   └── BadLabelError           a labels-topic record is unusable: skipped and counted
     └── ReportError                 the dashboard report could not be rendered
         ├── PrometheusUnavailableError
         └── PrometheusQueryError
@@ -74,6 +77,7 @@ __all__ = [
     "KsqlError",
     "LocalStackError",
     "ModelError",
+    "MonitorError",
     "PortInUseError",
     "ProducerError",
     "RegistryError",
@@ -140,6 +144,10 @@ class ModelError(FraudstreamError):
 
 class ScorerError(FraudstreamError):
     """The scoring service failed."""
+
+
+class MonitorError(FraudstreamError):
+    """The live model-quality monitor failed."""
 
 
 class ReportError(FraudstreamError):

@@ -204,6 +204,41 @@ class SupervisedSpec(BaseModel):
         return sum(1 if b == "anomaly" else n_features for b in self.inputs)
 
 
+class BinnedDistribution(BaseModel):
+    """A distribution as quantile bins: `edges` are the interior bin edges (ascending), bin i
+    holds `edges[i-1] < x <= edges[i]` (numpy `searchsorted(edges, x, side="left")`), and
+    `fractions` the share of the reference rows in each of the len(edges) + 1 bins."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    edges: list[float]
+    fractions: list[float]
+
+    @model_validator(mode="after")
+    def _shape(self) -> BinnedDistribution:
+        if len(self.fractions) != len(self.edges) + 1:
+            raise ValueError(f"{len(self.edges)} edges need {len(self.edges) + 1} fractions")
+        if any(b <= a for a, b in zip(self.edges, self.edges[1:], strict=False)):
+            raise ValueError("edges must be strictly ascending")
+        if not all(math.isfinite(v) for v in self.edges):
+            raise ValueError("edges must be finite")
+        if any(f < 0 for f in self.fractions) or abs(sum(self.fractions) - 1.0) > 1e-6:
+            raise ValueError("fractions must be >= 0 and sum to 1")
+        return self
+
+
+class DriftReference(BaseModel):
+    """What the training population looked like, for drift detection (PSI) while serving:
+    each input feature (raw column) and the served score, as quantile bins of the rows the
+    threshold was chosen on (the validation split, the most recent training data)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    rows: int = Field(gt=0, description="Reference rows the bins were computed from.")
+    features: dict[str, BinnedDistribution] = Field(description="Raw column -> its bins.")
+    score: BinnedDistribution
+
+
 class ModelManifest(BaseModel):
     """The artifact's `manifest.json` (format_version 1; 2 with a supervised part)."""
 
@@ -237,6 +272,9 @@ class ModelManifest(BaseModel):
     )
     supervised: SupervisedSpec | None = Field(
         None, description="Hybrid models only: the supervised part over inputs and errors."
+    )
+    drift_reference: DriftReference | None = Field(
+        None, description="Optional: training distribution of each feature and the score."
     )
 
     @computed_field  # type: ignore[prop-decorator]

@@ -17,9 +17,11 @@ from fraudstream.logs import setup_logging
 from fraudstream.output import OutputFormat, emit, output_option
 from fraudstream.producer.csvsource import CsvReport, read_csv_events
 from fraudstream.producer.errors import BadRowError, CsvFormatError, SourceError
+from fraudstream.producer.labels import DelayedLabels, LabelDelay
 from fraudstream.producer.replay import ReplayStats, replay, replay_records
 from fraudstream.producer.settings import ProducerSettings
-from fraudstream.producer.synthetic import GeneratorParams, generate_records
+from fraudstream.producer.shift import parse_shifts, shifted
+from fraudstream.producer.synthetic import GeneratorParams, generate_events, generate_records
 from fraudstream.producer.timefmt import parse_start
 from fraudstream.producer.users import make_users, publish_users
 
@@ -149,13 +151,37 @@ def produce(
         min=0,
         help="Id of the first event (`fraudstream up` gives every run its own range).",
     ),
+    labels: str | None = typer.Option(
+        None,
+        "--labels",
+        help="inline (events carry Class) or delayed (labels published later to the labels "
+        "topic; FRAUDSTREAM_PRODUCER_LABELS, inline).",
+    ),
+    label_delay: str | None = typer.Option(
+        None,
+        "--label-delay",
+        help="Delay distribution of delayed labels: fixed:D, uniform:A,B, exp:MEAN "
+        "(FRAUDSTREAM_PRODUCER_LABEL_DELAY, exp:10s).",
+    ),
+    labels_topic: str | None = typer.Option(
+        None, "--labels-topic", help="Labels topic (FRAUDSTREAM_TOPIC_LABELS, fraud_labels)."
+    ),
+    shift: list[str] | None = typer.Option(
+        None,
+        "--shift",
+        help="Add DELTA to a feature of every event, e.g. --shift V4=1.5 (a controlled drift; "
+        "repeatable).",
+    ),
     output: OutputFormat = output_option(),
 ) -> None:
     """Replay the credit-card data set (or synthetic events) into Kafka as JSON."""
     shared = get_settings()
-    cfg = load_settings(ProducerSettings)
-    if compression is not None:
-        cfg = load_settings(ProducerSettings, compression=compression)
+    overrides = {
+        k: v
+        for k, v in (("compression", compression), ("labels", labels), ("label_delay", label_delay))
+        if v is not None
+    }
+    cfg = load_settings(ProducerSettings, **overrides)
     setup_logging(shared.log_level)
     if (csv is None) == (synthetic is None):
         raise _fail("give exactly one of --csv PATH or --synthetic N", 2)
@@ -168,6 +194,18 @@ def produce(
     except SourceError as exc:
         raise _fail(str(exc), 2) from None
     rate_ = cfg.rate if rate is None else rate
+    delay: LabelDelay | None = None
+    if cfg.labels == "delayed":
+        try:
+            delay = LabelDelay.parse(cfg.label_delay)
+        except SourceError as exc:
+            raise _fail(str(exc), 2) from None
+    lab_topic = labels_topic or shared.topic_labels
+    try:
+        shifts = parse_shifts(shift or [])
+    except SourceError as exc:
+        raise _fail(str(exc), 2) from None
+    per_event = delay is not None or bool(shifts)  # events as dicts, not pre-encoded records
     table = make_users(n_users, seed_)
     ids = [u["userid"] for u in table]
     report = CsvReport()
@@ -186,19 +224,37 @@ def produce(
             params.check()
         except SourceError as exc:
             raise _fail(str(exc), 2) from None
-        records = generate_records(
-            None if loop else synthetic,  # --loop: the generator simply goes on
-            seed=seed_,
-            users=ids,
-            start=origin,
-            unlabelled=unlabelled,
-            params=params,
-            id_offset=first_id,
-        )
+        gen_kw: dict[str, Any] = {
+            "seed": seed_,
+            "users": ids,
+            "start": origin,
+            "unlabelled": unlabelled,
+            "params": params,
+            "id_offset": first_id,
+        }
+        n_events = None if loop else synthetic  # --loop: the generator simply goes on
+        if per_event:  # dicts: labels held back or features shifted one by one
+            raw_events: Iterable[dict[str, Any]] = generate_events(n_events, **gen_kw)
+        else:
+            records = generate_records(n_events, **gen_kw)
         total = synthetic if not loop else None
 
     admin = wait_for_broker(boot, timeout=cfg.broker_wait_s)
-    create_topics(admin, [src_topic], partitions=partitions or cfg.partitions)
+    n_parts = partitions or cfg.partitions
+    create_topics(admin, [src_topic], partitions=n_parts)
+    held: DelayedLabels | None = None
+    if delay is not None:
+        # the KSQL join (06_labels.sql) needs labels co-partitioned with the source
+        create_topics(admin, [lab_topic], partitions=_partitions_of(admin, src_topic, n_parts))
+        held = DelayedLabels(
+            bootstrap=boot,
+            topic=lab_topic,
+            delay=delay,
+            seed=seed_,
+            share=cfg.label_share,
+            drain_s=cfg.label_drain_s,
+            producer_overrides={"linger.ms": cfg.linger_ms},
+        )
     if not no_users:
         sent = publish_users(
             table, bootstrap=boot, topic=users_topic or shared.topic_users, timeout=60
@@ -221,12 +277,25 @@ def produce(
     }
     try:
         stats: ReplayStats
-        if csv is not None:
+        if per_event:
+
+            def prepare(events: Iterable[dict[str, Any]]) -> Iterable[dict[str, Any]]:
+                out = shifted(events, shifts) if shifts else events
+                return held.wrap(out) if held is not None else out
+
+            if csv is not None:
+                csv_events = source
+                stats = replay(lambda k: prepare(csv_events(k)), loop=loop, **common)
+            else:
+                stats = replay(prepare(raw_events), total_hint=total, **common)
+        elif csv is not None:
             stats = replay(source, loop=loop, **common)
         else:  # synthetic: already endless with --loop; the fast pre-encoded path
             stats = replay_records(records, total_hint=total, **common)
     except BadRowError as exc:
         raise _fail(f"{csv}: {exc} (strict mode)", 1) from None
+    finally:
+        label_stats = held.close() if held is not None else None
     # For people the summary lines are the output; with -o json|yaml they go to stderr and
     # stdout carries the stats alone.
     people = output is OutputFormat.table
@@ -236,6 +305,8 @@ def produce(
         if report.bad:
             lines.append(f"rejected rows written to {rej}")
     lines.append(stats.summary())
+    if held is not None:
+        lines.append(held.summary())
     if people:
         emit(None, output, table="\n".join(lines))
     else:
@@ -243,8 +314,18 @@ def produce(
         out = stats.model_dump() | {"rate": stats.rate}
         if csv is not None:
             out["csv"] = {"rows": report.rows, "good": report.good, "bad": report.bad}
+        if label_stats is not None:
+            out["labels"] = label_stats.model_dump()
         emit(out, output)
     if stats.interrupted and not stats.failed:
         raise typer.Exit(130)
-    if not stats.ok:
+    if not stats.ok or (label_stats is not None and label_stats.failed):
         raise typer.Exit(1)
+
+
+def _partitions_of(admin: Any, topic: str, default: int) -> int:
+    """The partition count of an existing topic (else `default`)."""
+    meta = admin.list_topics(topic, timeout=10).topics.get(topic)
+    if meta is None or meta.error is not None or not meta.partitions:
+        return default
+    return len(meta.partitions)

@@ -48,3 +48,21 @@ class ProducerSettings(FraudstreamSettings):
         "bytes (315 vs 540 B/event) and was fastest on a quiet machine; 'none' costs the "
         "producer less CPU, which helped on a CPU-starved one (see docs/benchmarks.md).",
     )
+    labels: Literal["inline", "delayed"] = Field(
+        "inline",
+        description="inline: each event carries its label (Class); delayed: live events carry "
+        "none and the labels go to the labels topic later (FRAUDSTREAM_TOPIC_LABELS).",
+    )
+    label_delay: str = Field(
+        "exp:10s",
+        description="Delay of each label with --labels delayed: fixed:D, uniform:A,B or "
+        "exp:MEAN (durations like 500ms, 5s, 2m, 1.5h, 3d).",
+    )
+    label_share: float = Field(
+        1.0, gt=0, le=1, description="Share of labels that ever arrive (delayed labels)."
+    )
+    label_drain_s: float = Field(
+        60.0,
+        ge=0,
+        description="At the end of a run, how long to keep publishing labels as they fall due.",
+    )

@@ -18,8 +18,10 @@ from fraudstream.registry.compat import Level, check_level
 from fraudstream.registry.errors import (
     IncompatibleSchema,
     InvalidCompatibilityLevel,
+    InvalidMode,
     InvalidSchema,
     InvalidVersion,
+    OperationNotPermitted,
     SchemaNotFound,
     StoreTimeout,
     SubjectConfigNotFound,
@@ -31,6 +33,7 @@ from fraudstream.registry.errors import (
     VersionSoftDeleted,
 )
 from fraudstream.registry.state import (
+    MODES,
     WATERMARK_KEY,
     RegistryState,
     SubjectVersion,
@@ -38,6 +41,8 @@ from fraudstream.registry.state import (
     claim_value,
     config_key,
     config_value,
+    mode_key,
+    mode_value,
     schema_key,
     schema_value,
     watermark_value,
@@ -99,6 +104,7 @@ class Registry:
         self, subject: str, text: str, schema_type: str | None = None, references: Any = None
     ) -> SubjectVersion:
         """Register `text` under `subject`; the same schema returns the existing id."""
+        self.check_writable(subject)
         self._check_type(schema_type, references)
         new = parse_avro(text)
         for sv in self.state.subject_versions(subject):  # common case: already registered
@@ -143,6 +149,7 @@ class Registry:
         return self.state.ids.get(new.canonical) == sv.id
 
     def delete_subject(self, subject: str, permanent: bool) -> list[int]:
+        self.check_writable(subject)
         with self._write_lock:
             every = self.state.subject_versions(subject, include_deleted=True)
             if not every:
@@ -165,6 +172,7 @@ class Registry:
             return [sv.version for sv in live]
 
     def delete_version(self, subject: str, raw_version: str, permanent: bool) -> int:
+        self.check_writable(subject)
         with self._write_lock:
             # an explicit number may name a soft-deleted version (40406 / hard delete);
             # "latest" means the latest live one unless deleting permanently
@@ -183,17 +191,50 @@ class Registry:
             return sv.version
 
     def set_level(self, subject: str | None, raw_level: Any) -> Level:
+        self.check_writable(subject)
         level = parse_level(raw_level)
         with self._write_lock:
             self._append(config_key(subject), config_value(level))
         return level
 
     def delete_level(self, subject: str | None) -> Level:
+        self.check_writable(subject)
         with self._write_lock:
             if subject is not None and subject not in self.state.configs:
                 raise SubjectNotFound(subject)
             previous = self.state.level(subject)
             self._append(config_key(subject), None)
+            return previous
+
+    # ---- modes (Confluent's PUT /mode: a registry that refuses writes) ------------------
+    def effective_mode(self, subject: str | None) -> str:
+        """READONLY_OVERRIDE globally wins over subject modes; else subject, then global."""
+        top = self.state.mode(None)
+        if top == "READONLY_OVERRIDE" or subject is None:
+            return top
+        return self.state.mode(subject)
+
+    def check_writable(self, subject: str | None) -> None:
+        """OperationNotPermitted (42205) when `subject` (or the registry) is read-only."""
+        if self.effective_mode(subject) != "READWRITE":
+            raise OperationNotPermitted(subject)
+
+    def set_mode(self, subject: str | None, raw_mode: Any) -> str:
+        """Set the global or a subject's mode; mode changes are allowed in any mode."""
+        mode = str(raw_mode).strip().upper() if isinstance(raw_mode, str) else ""
+        if mode not in MODES:
+            raise InvalidMode(raw_mode)
+        with self._write_lock:
+            self._append(mode_key(subject), mode_value(mode))
+        return mode
+
+    def delete_mode(self, subject: str) -> str:
+        """Drop a subject's mode (it follows the global one again); returns the old one."""
+        with self._write_lock:
+            if subject not in self.state.modes:
+                raise SubjectNotFound(subject)
+            previous = self.state.mode(subject)
+            self._append(mode_key(subject), None)
             return previous
 
     # ---- reads -------------------------------------------------------------------------

@@ -111,6 +111,18 @@ def config_value(level: Level) -> bytes:
     return orjson.dumps({"compatibilityLevel": level.value})
 
 
+MODES = ("READWRITE", "READONLY", "READONLY_OVERRIDE")
+DEFAULT_MODE = "READWRITE"
+
+
+def mode_key(subject: str | None) -> bytes:
+    return orjson.dumps({"keytype": "MODE", "subject": subject, "magic": 0})
+
+
+def mode_value(mode: str) -> bytes:
+    return orjson.dumps({"mode": mode})
+
+
 class RegistryState:
     """Subjects, versions, ids and configs as of the last applied topic record."""
 
@@ -120,6 +132,7 @@ class RegistryState:
         self.schemas: dict[int, str] = {}
         self.ids: dict[str, int] = {}
         self.configs: dict[str | None, Level] = {}
+        self.modes: dict[str | None, str] = {}
         self.max_id = 0
         self.skipped = 0
         self.conflicts = 0  # SCHEMA records skipped: they contradicted an applied one
@@ -152,7 +165,9 @@ class RegistryState:
                     raise ValueError("watermark value is not a JSON object")
                 with self.lock:
                     self.max_id = max(self.max_id, int(v["maxId"]))
-            elif keytype in ("NOOP", "MODE", "CONTEXT"):
+            elif keytype == "MODE":
+                self._apply_mode(k, v)
+            elif keytype in ("NOOP", "CONTEXT"):
                 pass
             else:
                 raise ValueError(f"unknown keytype {keytype!r}")
@@ -266,6 +281,17 @@ class RegistryState:
             level = v.get("compatibilityLevel") or v.get("compatibility")
             self.configs[subject] = Level(str(level).upper())
 
+    def _apply_mode(self, k: dict[str, Any], v: Any) -> None:
+        subject = k.get("subject")
+        with self.lock:
+            if v is None:
+                self.modes.pop(subject, None)
+                return
+            mode = str(v["mode"]).upper()
+            if mode not in MODES:
+                raise ValueError(f"unknown mode {mode!r}")
+            self.modes[subject] = mode
+
     def _apply_subject_delete(self, subject: str, keytype: str, v: Any) -> None:
         upto = int(v["version"]) if isinstance(v, dict) and "version" in v else 2**31
         with self.lock:
@@ -314,3 +340,10 @@ class RegistryState:
             if subject is not None and subject in self.configs:
                 return self.configs[subject]
             return self.configs.get(None, DEFAULT_LEVEL)
+
+    def mode(self, subject: str | None) -> str:
+        """The subject's mode, else the global one (READWRITE unless set)."""
+        with self.lock:
+            if subject is not None and subject in self.modes:
+                return self.modes[subject]
+            return self.modes.get(None, DEFAULT_MODE)

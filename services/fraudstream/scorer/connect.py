@@ -92,9 +92,10 @@ def prepare_outputs(
         )
 
     def register() -> tuple[int, int]:
+        # ensure: registered, or looked up when the registry is read-only (issue 14)
         return (
-            schemas.register(value_subject(s.topic_scores), load_schema("score")),
-            schemas.register(value_subject(s.topic_alerts), load_schema("alert")),
+            schemas.ensure(value_subject(s.topic_scores), load_schema("score")),
+            schemas.ensure(value_subject(s.topic_alerts), load_schema("alert")),
         )
 
     ids = retrying(

@@ -12,7 +12,6 @@ import logging
 import threading
 import time
 
-import numpy as np
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer
 
 from fraudstream.kafka.delivery import (
@@ -28,9 +27,15 @@ from fraudstream.kafka.errors import (
     TransactionAbortedError,
     TransactionFatalError,
 )
+from fraudstream.scorer.drift import DriftWindow
 from fraudstream.scorer.errors import DeliveryError, ScorerError
 from fraudstream.scorer.health import Health
-from fraudstream.scorer.metrics import ScorerMetrics, observe_many
+from fraudstream.scorer.metrics import (
+    ScorerMetrics,
+    event_latency_s,
+    observe_many,
+    record_times_ms,
+)
 from fraudstream.scorer.outputs import OutputWriter
 from fraudstream.scorer.reload import ModelWatcher, ServingModel
 from fraudstream.scorer.scoring import Scored, score_batch
@@ -79,6 +84,7 @@ class ScoringLoop:
         self.health = health
         self.totals = totals
         self.serving: ServingModel | None = None
+        self.drift: DriftWindow | None = None
         ledger.on_complete = self._completed
 
     # ------------------------------------------------------------------ the loop
@@ -113,6 +119,8 @@ class ScoringLoop:
             now = time.monotonic()
             if now >= next_lag:
                 self.health.update_lag(self.consumer)
+                if self.drift is not None:
+                    self.metrics.set_drift(self.drift.values(), self.drift.events)
                 next_lag = now + s.lag_interval_s
             if now >= next_log:
                 self._log_progress(now - next_log + 10.0, logged, model, first=next_log == now)
@@ -125,8 +133,18 @@ class ScoringLoop:
         if model is not self.serving:  # swap only here, between batches
             self.serving = model
             self.metrics.set_model(model.version, model.threshold)
+            self._reset_drift(model)
             log.info("serving model %s", model.version)
         return model
+
+    def _reset_drift(self, model: ServingModel) -> None:
+        """A new model brings its own reference: start an empty window against it."""
+        ref = model.model.manifest.drift_reference
+        s = self.settings
+        self.drift = None
+        if s.drift and ref is not None:
+            self.drift = DriftWindow(ref, s.drift_window, s.drift_min_events, s.drift_sample)
+        self.metrics.set_drift({}, 0)
 
     def _batch(
         self, msgs: list[Message], model: ServingModel, failures: int, stop: threading.Event
@@ -186,6 +204,9 @@ class ScoringLoop:
         scored = score_batch(
             batch, model, self.settings.explain_top_k, self.writer.outputs.score_prefix
         )
+        scored.record_ms = record_times_ms(batch.msgs)  # rows and msgs are aligned here
+        if self.drift is not None:
+            self.drift.observe(batch.numeric, scored.scores)
         fl = self.ledger.open(msgs, scored, topic=self.settings.topic)
         batch.msgs = []  # keep only what completion needs; the messages can be freed now
         if self.settings.exactly_once:
@@ -232,8 +253,7 @@ class ScoringLoop:
         batch = scored.batch
         m = self.metrics
         if len(batch):
-            lat = (fl.done_at * 1000.0 - np.asarray(batch.event_ms, np.float64)) / 1000.0
-            observe_many(m.event_latency, np.maximum(lat, 0.0))
+            observe_many(m.event_latency, event_latency_s(fl.done_at, scored.record_ms))
             observe_many(m.score, scored.scores)
         m.scored.inc(len(batch))
         m.anomalous.inc(int(scored.anomalous.sum()))

@@ -1,5 +1,10 @@
 """The scorer's Prometheus metrics (names fixed by the shared contract, prefix fraudstream_).
 
+Event latency is measured from the Kafka record timestamp of the consumed record (CreateTime:
+the moment the event entered the pipeline, carried through KSQL as ROWTIME), never from the
+event's own `Timestamp` field: replayed data carries 2013 dates, which put every observation
+into +Inf and made FraudstreamEventLatencyHigh fire on a healthy stack.
+
 Each `ScorerMetrics` owns a `CollectorRegistry`, so several scorers in one process (tests)
 do not collide. Histograms over a whole batch are fed with `observe_many`, which bins with
 NumPy instead of one Python call per event (the per-event path costs ~1 us x events).
@@ -7,10 +12,11 @@ NumPy instead of one Python call per event (the per-event path costs ~1 us x eve
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from typing import Any
 
 import numpy as np
-from numpy.typing import ArrayLike
+from numpy.typing import ArrayLike, NDArray
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from fraudstream.scorer.errors import DLQ_REASONS
@@ -46,6 +52,31 @@ def observe_many(hist: Histogram, values: ArrayLike) -> None:
     for i in np.flatnonzero(counts).tolist():
         buckets[i].inc(float(counts[i]))
     total.inc(float(arr.sum()))
+
+
+def record_times_ms(msgs: Sequence[Any]) -> NDArray[np.float64]:
+    """Each record's Kafka timestamp in epoch ms; NaN where the broker gave none.
+
+    `msgs` are confluent_kafka Messages (anything with `timestamp() -> (type, ms)`); type 0
+    is TIMESTAMP_NOT_AVAILABLE.
+    """
+    out = np.full(len(msgs), np.nan)
+    for i, m in enumerate(msgs):
+        kind, ms = m.timestamp()
+        if kind != 0 and ms > 0:
+            out[i] = ms
+    return out
+
+
+def event_latency_s(done_at_s: float, record_ms: ArrayLike) -> NDArray[np.float64]:
+    """Seconds from each record's timestamp to `done_at_s` (outputs acknowledged).
+
+    Records without a timestamp are dropped; a small negative value (producer clock ahead of
+    ours) counts as 0.
+    """
+    ms = np.asarray(record_ms, np.float64).ravel()
+    ms = ms[np.isfinite(ms)]
+    return np.maximum((done_at_s * 1000.0 - ms) / 1000.0, 0.0)
 
 
 class ScorerMetrics:
@@ -101,7 +132,7 @@ class ScorerMetrics:
         )
         self.event_latency = Histogram(
             "fraudstream_event_latency_seconds",
-            "Event timestamp to score produced.",
+            "Kafka record timestamp of the consumed event to its outputs acknowledged.",
             buckets=LATENCY_BUCKETS,
             registry=r,
         )
@@ -136,6 +167,23 @@ class ScorerMetrics:
         self.ready = Gauge(
             "fraudstream_ready", "1 when a model is loaded and partitions are assigned.", registry=r
         )
+        self.drift_psi = Gauge(
+            "fraudstream_drift_psi",
+            "Population stability index of an input feature (or feature=score) over the "
+            "sliding window, against the serving model's training reference.",
+            ["feature"],
+            registry=r,
+        )
+        self.drift_window = Gauge(
+            "fraudstream_drift_window_events", "Events in the drift window.", registry=r
+        )
+
+    def set_drift(self, values: dict[str, float], events: int) -> None:
+        """Replace the PSI series (a new model may have other features)."""
+        self.drift_psi.clear()
+        for feature, value in values.items():
+            self.drift_psi.labels(feature=feature).set(value)
+        self.drift_window.set(events)
 
     def dead_letter_event(self, event: str) -> None:
         """A dead letter was cut ("value", "key", "headers") or spilled ("spilled")."""

@@ -7,7 +7,7 @@ score, anomaly flag and the top-k features explaining it, encoded in one call pe
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -26,6 +26,8 @@ class Scored:
     anomalous: NDArray[np.bool_]
     bodies: list[bytes]
     keys: list[bytes]
+    # Kafka record timestamps (epoch ms, NaN when absent) of the scored rows: event latency.
+    record_ms: NDArray[np.float64] = field(default_factory=lambda: np.empty(0))
 
     @property
     def outputs(self) -> int:

@@ -48,6 +48,7 @@ from fraudstream.trainer.network import (
     merged_specs,
     train_autoencoder,
 )
+from fraudstream.trainer.reference import drift_reference
 from fraudstream.trainer.scoring import fit_score
 from fraudstream.trainer.settings import TrainerSettings
 from fraudstream.trainer.splits import Split, frauds_in, labelled_time_split, time_split
@@ -244,6 +245,7 @@ def run_training(
     hashed = [*result.weights, *(clf.weights if clf is not None else [])]
     version = make_version(hashed, payload)
     manifest = ModelManifest(
+        drift_reference=drift_reference(val_raw, raw_inputs, val_scores),
         version=version,
         features=features,
         preprocessing=pre,

@@ -35,6 +35,8 @@ def ksql_vars(unique_id: str) -> dict[str, str]:
         "enriched_topic": f"enriched-{unique_id}",
         "per_user_topic": f"peruser-{unique_id}",
         "per_user_min_v1": "5",
+        "labels_topic": f"labels-{unique_id}",
+        "labelled_topic": f"labelled-{unique_id}",
     }
 
 

@@ -51,7 +51,7 @@ def test_statements_run_end_to_end_and_resume_after_restart(
     schema_registry_url: str,
 ) -> None:
     server = make_server()
-    assert apply_dir(server, ksql_vars)["create"] == 6
+    assert apply_dir(server, ksql_vars)["create"] == 8
 
     produce_json(ksql_vars["users_topic"], [(u, {"userid": u, "name": u.title(), "city": c})
                                              for u, c in USERS.items()])  # fmt: skip
@@ -94,7 +94,7 @@ def test_statements_run_end_to_end_and_resume_after_restart(
             assert raw.encode() not in (m.key() or b"") + (m.value() or b"")
 
     # idempotent: a second apply skips every object
-    assert apply_dir(server, ksql_vars) == {"create": 0, "replace": 0, "skip": 6, "run": 0}
+    assert apply_dir(server, ksql_vars) == {"create": 0, "replace": 0, "skip": 9, "run": 0}
 
     # a record that is not JSON: counted in the processing log, the query keeps running
     produce_json(ksql_vars["source_topic"], [("alice", b"{not json")])
@@ -124,7 +124,7 @@ def test_statements_run_end_to_end_and_resume_after_restart(
     restarted = make_server()
     with KsqlClient(restarted.url) as client:
         queries = client.ksql("LIST QUERIES;")[0]["queries"]
-    assert len(queries) == 4
+    assert len(queries) == 6  # 03, 04, 05 (two), 06 (the labels join and its INSERT)
     live_all = [
         decoder.decode(m.value()) for m in read_topic(ksql_vars["live_topic"], 71, settle=2.0)
     ]

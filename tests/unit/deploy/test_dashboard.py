@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from tests.unit.deploy.conftest import QUALITY_METRICS
 
 from fraudstream.report.panels import MAIN_PANELS, RATE_INTERVAL
 
@@ -137,7 +138,7 @@ def test_dashboard_provider_points_at_the_mounted_dashboards():
 
 def test_every_query_names_only_exported_or_recorded_metrics(contract_metrics):
     recorded = _recorded()
-    allowed = set(contract_metrics) | recorded | {"up"}
+    allowed = set(contract_metrics) | set(QUALITY_METRICS) | recorded | {"up"}
     used: set[str] = set()
     for panel, target in _targets(_dashboard()):
         names = {base_metric(n, contract_metrics) for n in metric_names(target["expr"])}
@@ -149,6 +150,7 @@ def test_every_query_names_only_exported_or_recorded_metrics(contract_metrics):
     rules_text = (PROM / "rules" / "recording.yml").read_text()
     shown = {m for m in contract_metrics if m in used or m in rules_text}
     assert shown == set(contract_metrics), sorted(set(contract_metrics) - shown)
+    assert set(QUALITY_METRICS) <= used, sorted(set(QUALITY_METRICS) - used)
 
 
 def test_every_query_parses(promtool, run, tmp_path):

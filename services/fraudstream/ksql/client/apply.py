@@ -7,6 +7,7 @@ session variables, so the same files work on real ksqlDB and on the embedded eng
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -21,6 +22,8 @@ from fraudstream.ksql.sql.statements import Statement, split_statements
 # because ksqlDB rejects a PARTITIONS value that differs from the existing topic's).
 DEFAULT_SOURCE_PARTITIONS = 4
 DEFAULT_USERS_PARTITIONS = 1
+# `INSERT INTO ... WITH (QUERY_ID='X')`: a running query X means the INSERT was applied.
+_QUERY_ID = re.compile(r"\bQUERY_ID\s*=\s*'([^']+)'", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -97,15 +100,20 @@ def default_variables(settings: Settings, partitions: Mapping[str, int]) -> dict
         "enriched_topic": "creditcardfraud_enriched",
         "per_user_topic": settings.topic_per_user,
         "per_user_min_v1": "5",
+        "labels_topic": settings.topic_labels,
+        "labelled_topic": "creditcardfraud_labelled",
     }
 
 
 def existing_objects(client: KsqlClient) -> set[str]:
-    """Names (upper-cased as ksqlDB stores unquoted names) of streams and tables."""
+    """Names (upper-cased as ksqlDB stores unquoted names) of streams and tables, and
+    `QUERY <id>` for each running persistent query."""
     names: set[str] = set()
-    for entity in client.ksql("LIST STREAMS; LIST TABLES;"):
+    for entity in client.ksql("LIST STREAMS; LIST TABLES; LIST QUERIES;"):
         for item in (entity.get("streams") or []) + (entity.get("tables") or []):
             names.add(str(item["name"]))
+        for query in entity.get("queries") or []:
+            names.add(f"QUERY {str(query['id']).upper()}")
     return names
 
 
@@ -129,6 +137,11 @@ def plan(files: list[Path], existing: set[str], *, replace: bool) -> list[Planne
                     continue
                 seen.add(name)
                 out.append(PlannedStatement(f.name, "create", label, stmt.text, stmt))
+            elif stmt.kind == "INSERT" and (qid := _QUERY_ID.search(stmt.text)) is not None:
+                label = f"QUERY {qid.group(1).upper()}"
+                action = "skip" if label in seen else "run"
+                seen.add(label)
+                out.append(PlannedStatement(f.name, action, label, stmt.text, stmt))
             else:
                 out.append(PlannedStatement(f.name, "run", stmt.kind, stmt.text, stmt))
     return out

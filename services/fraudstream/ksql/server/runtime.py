@@ -38,7 +38,7 @@ from confluent_kafka.admin import AdminClient
 
 from fraudstream.errors import KafkaUnavailableError, SerdeError, TransientError
 from fraudstream.kafka.admin import create_topics
-from fraudstream.kafka.clients import consumer_config, producer_config
+from fraudstream.kafka.clients import admin_config, consumer_config, producer_config
 from fraudstream.kafka.delivery import DeliveryLedger, InFlightBatch, backoff
 from fraudstream.kafka.errors import DeliveryFailedError
 from fraudstream.ksql.engine.state import (
@@ -576,7 +576,7 @@ class Changelog:
         self.topic = topic
         self.stop = stop or threading.Event()
         self.journal = StateJournal(query.state_stores)
-        admin = AdminClient({"bootstrap.servers": bootstrap})
+        admin = AdminClient(admin_config(bootstrap))
         create_topics(admin, [topic], partitions=1, config={"cleanup.policy": "compact"})
 
     @property

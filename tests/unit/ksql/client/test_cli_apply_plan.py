@@ -55,7 +55,18 @@ def test_project_statements_plan_in_file_order() -> None:
         ("create", "STREAM CREDITCARDFRAUD_LIVE_AVRO"),
         ("create", "STREAM CREDITCARDFRAUD_ENRICHED"),
         ("create", "STREAM CREDITCARDFRAUD_PER_USER"),
+        ("create", "STREAM FRAUD_LABELS"),
+        ("create", "STREAM CREDITCARDFRAUD_LABELLED"),
+        ("run", "QUERY INSERTQUERY_TRAINING_LABELLED"),
     ]
+
+
+def test_an_insert_with_a_running_query_id_is_skipped() -> None:
+    """INSERT INTO is not idempotent on ksqlDB; its QUERY_ID tells apply it already runs."""
+    files = applier.statement_files(KSQL_DIR)
+    again = applier.plan(files, {"QUERY INSERTQUERY_TRAINING_LABELLED"}, replace=True)
+    assert again[-1].action == "skip"
+    assert again[-1].target == "QUERY INSERTQUERY_TRAINING_LABELLED"
 
 
 def test_existing_objects_are_skipped_or_replaced() -> None:
@@ -86,6 +97,8 @@ def test_statements_use_current_ksqldb_syntax() -> None:
     assert "LIKE 'Premium%'" in sql
     assert "Class INT" in sql  # the type decision, documented in 01_source.sql
     assert text.count("VALUE_FORMAT = 'AVRO'") == 3
+    # the delayed-label join is a windowed stream-stream join (ksqlDB's WITHIN grammar)
+    assert "JOIN fraud_labels l WITHIN (1 MINUTE, 7 DAYS) GRACE PERIOD 1 HOUR" in sql
 
 
 def test_variables_default_from_settings_and_existing_partitions() -> None:
@@ -150,5 +163,5 @@ def test_each_statement_waits_for_the_previous_commands_sequence_number() -> Non
     steps = applier.plan(applier.statement_files(KSQL_DIR), {"USERS"}, replace=False)
     client = _RecordingClient()
     counts = applier.apply(client, steps, {})  # type: ignore[arg-type]
-    assert counts["skip"] == 1 and counts["create"] == len(steps) - 1
-    assert client.sent == [None, 11, 12, 13, 14]
+    assert counts["skip"] == 1 and counts["create"] == len(steps) - 2 and counts["run"] == 1
+    assert client.sent == [None, 11, 12, 13, 14, 15, 16, 17]

@@ -27,6 +27,8 @@ VARIABLES = {
     "enriched_topic": "enriched",
     "per_user_topic": "peruser",
     "per_user_min_v1": "5",
+    "labels_topic": "labels",
+    "labelled_topic": "labelled",
 }
 _PROBE_SETS = json.loads((ROOT / "tests" / "golden" / "ksql" / "probes.json").read_text())
 PROBES = _PROBE_SETS["engine_and_server"]

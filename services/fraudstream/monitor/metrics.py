@@ -1,0 +1,79 @@
+"""The monitor's Prometheus gauges: labelled quality per model version and window.
+
+Names start with `fraudstream_monitor_`; every quality gauge has the labels `model_version`
+and `window` (the window's name, e.g. `1h`). NaN means "not enough labelled events to say"
+(e.g. no alert labelled yet), which alert rules treat as quiet.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge
+
+from fraudstream.monitor.quality import Quality
+from fraudstream.monitor.state import LabelDelays
+from fraudstream.servermetrics import add_server_metrics
+
+__all__ = ["MonitorMetrics"]
+
+_QUALITY = {
+    "precision": "Precision at the serving threshold (labelled events of the window).",
+    "recall": "Recall at the serving threshold (labelled events of the window).",
+    "precision_at_k": "Fraud share among the labelled of each day's top-k alerts.",
+    "precision_weighted": "Precision at the production prevalence (same TPR and FPR).",
+    "roc_auc": "ROC-AUC of the score on the labelled events.",
+    "average_precision": "Average precision of the score on the labelled events.",
+}
+_COUNTS = {
+    "events": "Events scored in the window.",
+    "labelled": "Events of the window whose label has arrived.",
+    "unlabelled": "Events of the window still without a label.",
+    "frauds": "Labelled frauds of the window.",
+    "alerts_labelled": "Alerts of the window whose label has arrived.",
+}
+
+
+class MonitorMetrics:
+    """All monitor metrics on one registry."""
+
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        r = self.registry = registry or CollectorRegistry(auto_describe=True)
+        add_server_metrics(r, "monitor")
+        labels = ["model_version", "window"]
+        self.quality = {
+            name: Gauge(f"fraudstream_monitor_{name}", doc, labels, registry=r)
+            for name, doc in {**_QUALITY, **_COUNTS}.items()
+        }
+        self.label_delay = Gauge(
+            "fraudstream_monitor_label_delay_seconds",
+            "Label delay (label published - event scored) of the window's labelled events.",
+            [*labels, "quantile"],
+            registry=r,
+        )
+        self.scores = Counter("fraudstream_monitor_scores", "Score records read.", registry=r)
+        self.labels = Counter("fraudstream_monitor_labels", "Label records read.", registry=r)
+        self.bad_labels = Counter(
+            "fraudstream_monitor_bad_labels", "Label records skipped as unusable.", registry=r
+        )
+        self.waiting = Gauge(
+            "fraudstream_monitor_labels_waiting", "Labels whose score has not been read yet.",
+            registry=r,
+        )  # fmt: skip
+        self.last_refresh = Gauge(
+            "fraudstream_monitor_last_refresh_timestamp_seconds",
+            "Unix time the gauges were last recomputed.",
+            registry=r,
+        )
+
+    def set_window(self, window: str, results: dict[str, tuple[Quality, LabelDelays]]) -> None:
+        """Replace this window's series with `results` (versions gone from it disappear)."""
+        for gauge in (*self.quality.values(), self.label_delay):
+            for key in list(gauge._metrics):
+                if key[1] == window:
+                    gauge.remove(*key)
+        for version, (q, d) in results.items():
+            for name in _QUALITY:
+                self.quality[name].labels(version, window).set(getattr(q, name))
+            for name in _COUNTS:
+                self.quality[name].labels(version, window).set(getattr(q, name))
+            for quant, value in (("0.5", d.p50_s), ("0.9", d.p90_s), ("1", d.max_s)):
+                self.label_delay.labels(version, window, quant).set(value)

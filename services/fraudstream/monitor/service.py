@@ -1,0 +1,158 @@
+"""`fraudstream monitor`: live model quality from the scores and the delayed labels.
+
+Why a service of its own and not a part of the scorer: the scorer is stateless between
+micro-batches and scales out by partition, each replica seeing a slice of the events; the
+quality of a model is a property of ALL its scores joined with labels that arrive days later,
+so it needs global state held for days. Keeping that state (and its failures, restarts and
+memory) out of the scoring path means a monitor problem never delays or stops scoring, and the
+monitor can be restarted, re-windowed or replayed over the topics without touching it. One
+monitor replica is enough (it reads scores and labels only; no outputs).
+
+State is rebuilt from the topics: on assignment each partition is positioned at the time
+`retention` ago (offsets_for_times), so a restart replays the last windows instead of starting
+empty, and no offsets are committed.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+import orjson
+from confluent_kafka import Consumer, KafkaError, Message, TopicPartition
+
+from fraudstream.kafka import consumer_config, wait_for_broker
+from fraudstream.monitor.errors import BadLabelError
+from fraudstream.monitor.metrics import MonitorMetrics
+from fraudstream.monitor.settings import MonitorSettings
+from fraudstream.monitor.state import ScoreRow, WindowState
+from fraudstream.serde.avro import AvroDecoder
+from fraudstream.serde.errors import SerdeError
+from fraudstream.serde.registry_client import RegistryClient
+
+__all__ = ["Monitor", "parse_label"]
+
+log = logging.getLogger(__name__)
+
+
+def parse_label(value: bytes | None) -> tuple[int, int]:
+    """(event id, label) of a labels-topic record; BadLabelError says why not."""
+    try:
+        body = orjson.loads(value or b"")
+        event_id, label = body["Id"], body["Class"]
+    except (orjson.JSONDecodeError, KeyError, TypeError) as exc:
+        raise BadLabelError(f"not a label record ({type(exc).__name__})") from None
+    if not isinstance(event_id, int) or isinstance(event_id, bool) or label not in (0, 1):
+        raise BadLabelError("Id must be an integer and Class 0 or 1")
+    return event_id, int(label)
+
+
+class Monitor:
+    """Reads scores and labels, joins them, and keeps the gauges of every window fresh."""
+
+    def __init__(
+        self,
+        settings: MonitorSettings,
+        *,
+        bootstrap: str,
+        registry_url: str,
+        topic_scores: str,
+        topic_labels: str,
+        metrics: MonitorMetrics | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.settings = settings
+        self.bootstrap = bootstrap
+        self.topic_scores = topic_scores
+        self.topic_labels = topic_labels
+        self.metrics = metrics or MonitorMetrics()
+        self.clock = clock
+        self.windows = settings.window_ms()
+        self.state = WindowState(settings.retention_ms())
+        self.decoder = AvroDecoder(RegistryClient(registry_url), logical_types=False)
+        self.assigned = threading.Event()
+
+    # ------------------------------------------------------------------ records
+    def handle(self, msg: Message) -> None:
+        """One score or label record into the state (bad ones are counted, not fatal)."""
+        if msg.topic() == self.topic_labels:
+            try:
+                event_id, label = parse_label(msg.value())
+            except BadLabelError as exc:
+                self.metrics.bad_labels.inc()
+                log.debug("label at %s[%s]@%s skipped: %s",
+                          msg.topic(), msg.partition(), msg.offset(), exc)  # fmt: skip
+                return
+            self.state.add_label(event_id, label, msg.timestamp()[1])
+            self.metrics.labels.inc()
+            return
+        try:
+            rec = self.decoder.decode(msg.value() or b"")
+        except SerdeError as exc:
+            log.warning("score at %s[%s]@%s skipped: %s",
+                        msg.topic(), msg.partition(), msg.offset(), exc)  # fmt: skip
+            return
+        row = ScoreRow(
+            version=str(rec["model_version"]),
+            score=float(rec["score"]),
+            alert=bool(rec["is_anomaly"]),
+            scored_ms=int(rec["scored_at"]),
+        )
+        self.state.add_score(int(rec["id"]), row)
+        self.metrics.scores.inc()
+
+    def refresh(self) -> None:
+        """Evict old state and recompute every window's gauges."""
+        now_ms = int(self.clock() * 1000)
+        self.state.evict(now_ms)
+        s = self.settings
+        for name, ms in self.windows.items():
+            results = self.state.window(now_ms, ms, k=s.top_k, prevalence=s.prevalence)
+            self.metrics.set_window(name, results)
+        self.metrics.waiting.set(len(self.state.waiting))
+        self.metrics.last_refresh.set(self.clock())
+
+    # ------------------------------------------------------------------ the loop
+    def _on_assign(self, consumer: Consumer, parts: list[TopicPartition]) -> None:
+        since = int(self.clock() * 1000) - self.state.retention_ms
+        wanted = [TopicPartition(p.topic, p.partition, since) for p in parts]
+        try:
+            found = consumer.offsets_for_times(wanted, timeout=10)
+        except Exception as exc:
+            log.warning("offsets_for_times failed (%s); reading from the beginning", exc)
+            found = [TopicPartition(p.topic, p.partition, -2) for p in parts]
+        for tp in found:
+            if tp.offset < 0:  # nothing that recent: start at the end of what exists (-1)
+                tp.offset = -1 if tp.offset == -1 else -2
+        consumer.assign(found)
+        self.assigned.set()
+
+    def run(self, stop: threading.Event) -> None:
+        """Consume until `stop` is set, refreshing the gauges every `refresh_s`."""
+        wait_for_broker(self.bootstrap, timeout=60)
+        conf = consumer_config(self.bootstrap, self.settings.group)
+        conf["partition.assignment.strategy"] = "range"
+        consumer = Consumer(conf)
+        consumer.subscribe([self.topic_scores, self.topic_labels], on_assign=self._on_assign)
+        next_refresh = 0.0
+        try:
+            while not stop.is_set():
+                for msg in consumer.consume(5000, timeout=0.2):
+                    err = msg.error()
+                    if err is None:
+                        self.handle(msg)
+                    elif err.code() not in (KafkaError._PARTITION_EOF,
+                                            KafkaError.UNKNOWN_TOPIC_OR_PART):  # fmt: skip
+                        log.warning("consume error: %s", err)
+                if time.monotonic() >= next_refresh:
+                    self.refresh()
+                    next_refresh = time.monotonic() + self.settings.refresh_s
+        finally:
+            consumer.close()
+
+    def summary(self) -> dict[str, Any]:
+        """Counts for logs and tests."""
+        return {"scores": len(self.state.rows), "waiting": len(self.state.waiting)}
