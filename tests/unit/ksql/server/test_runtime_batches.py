@@ -52,10 +52,9 @@ class Out:
 class Query:
     id = "CSAS_OUT_0"
     source_topics = ("src",)
-    state_stores: list[Any] = []
-
     def __init__(self, fail_at: int | None = None) -> None:
         self.fail_at = fail_at
+        self.state_stores: list[Any] = []
 
     def process(self, rec: InRecord) -> list[Out]:
         if rec.offset == self.fail_at:
