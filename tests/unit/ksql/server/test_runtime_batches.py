@@ -52,6 +52,7 @@ class Out:
 class Query:
     id = "CSAS_OUT_0"
     source_topics = ("src",)
+
     def __init__(self, fail_at: int | None = None) -> None:
         self.fail_at = fail_at
         self.state_stores: list[Any] = []
