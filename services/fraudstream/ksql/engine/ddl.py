@@ -38,6 +38,7 @@ __all__ = [
     "check_replace",
     "check_serdes",
     "check_sink_schema_id",
+    "check_wrap_single_value",
     "infer_avro",
     "resolve_formats",
 ]
@@ -228,6 +229,12 @@ def _with_inferred(
     return columns
 
 
+def check_wrap_single_value(p: Mapping[str, Any], value_columns: list[Column]) -> None:
+    """WITH (WRAP_SINGLE_VALUE=...) only applies to a single value column (ksqlDB's text)."""
+    if "WRAP_SINGLE_VALUE" in p and len(value_columns) != 1:
+        raise KsqlStatementError("'WRAP_SINGLE_VALUE' is only valid for single-field value schemas")
+
+
 def check_sink_schema_id(
     registry: SchemaRegistryLike | None, schema_id: int, value_columns: list[Column]
 ) -> None:
@@ -317,6 +324,7 @@ def build_source(
         raise KsqlStatementError(
             "Format 'KAFKA' does not support 'WRAP_SINGLE_VALUE' set to 'true'."
         )
+    check_wrap_single_value(p, values)
     window = window_of(p)
     partitions = int(p["PARTITIONS"]) if "PARTITIONS" in p else known_partitions
     return DataSource(

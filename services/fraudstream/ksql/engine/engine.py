@@ -24,6 +24,7 @@ from fraudstream.ksql.engine.ddl import (
     check_replace,
     check_serdes,
     check_sink_schema_id,
+    check_wrap_single_value,
     resolve_formats,
 )
 from fraudstream.ksql.engine.explain import ExplainResult, explain
@@ -462,6 +463,7 @@ class KsqlEngine:
             ]
             qid = old_q[0].id if old_q else qid
             planned.query.id = qid
+        check_wrap_single_value(p, planned.value_columns)
         if planned.value_format.name == "AVRO" and "VALUE_SCHEMA_ID" in p:
             check_sink_schema_id(
                 self.schema_registry, int(p["VALUE_SCHEMA_ID"]), planned.value_columns

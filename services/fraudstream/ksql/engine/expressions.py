@@ -169,6 +169,8 @@ class ExpressionCompiler:
         if k == "DECIMAL":
             d: Decimal = e.value
             return _const(decimal_literal_type(d), d)
+        if k == "BYTES":
+            return _const(T.T_BYTES, e.value)
         return _const(T.T_STRING, e.value)
 
     def _c_ColumnRef(self, e: A.ColumnRef) -> Compiled:

@@ -21,7 +21,7 @@ class Expr:
 @dataclass(frozen=True)
 class Literal(Expr):
     value: Any
-    kind: str  # NULL BOOLEAN INTEGER BIGINT DECIMAL DOUBLE STRING
+    kind: str  # NULL BOOLEAN INTEGER BIGINT DECIMAL DOUBLE STRING BYTES
 
 
 @dataclass(frozen=True)
@@ -363,6 +363,8 @@ def format_literal(lit: Literal) -> str:
         return "true" if lit.value else "false"
     if lit.kind == "STRING":
         return "'" + str(lit.value).replace("'", "''") + "'"
+    if lit.kind == "BYTES" and isinstance(lit.value, bytes):
+        return "X'" + lit.value.hex().upper() + "'"
     if lit.kind == "DECIMAL" and isinstance(lit.value, Decimal):
         return str(lit.value)
     if lit.kind == "DOUBLE":

@@ -125,6 +125,9 @@ class _ToAst(Transformer[Token, Any]):
     def string_lit(self, ch: list[Any]) -> A.Literal:
         return A.Literal(_string_value(ch[0]), "STRING")
 
+    def binary_lit(self, ch: list[Any]) -> A.Literal:
+        return A.Literal(bytes.fromhex(str(ch[0])[2:-1]), "BYTES")
+
     def literal(self, ch: list[Any]) -> A.Literal:
         return cast(A.Literal, ch[0])
 

@@ -209,3 +209,29 @@ def test_stddev_sample_and_ksqldb_stddev_samp_variance() -> None:
     assert out[0] == {"SD": 0.0, "VAR": 0.0}
     assert out[1]["SD"] == pytest.approx(7.0710678118654755)
     assert out[1]["VAR"] == pytest.approx(50.0)  # ksqlDB's STDDEV_SAMP returns the variance
+
+
+def test_wrap_single_value_needs_a_single_value_column() -> None:
+    msg = "'WRAP_SINGLE_VALUE' is only valid for single-field value schemas"
+    fails(
+        "CREATE STREAM w (k STRING KEY, a INT, b INT) WITH (kafka_topic='w', "
+        "value_format='JSON', wrap_single_value=false);",
+        msg,
+    )
+    fails("CREATE STREAM o WITH (wrap_single_value=false) AS SELECT k, v, w FROM s;", msg)
+    KsqlEngine().execute(
+        SRC + "CREATE STREAM o WITH (wrap_single_value=false) AS SELECT k, v FROM s;"
+    )
+
+
+def test_binary_literals_compare_with_bytes_columns() -> None:
+    engine = KsqlEngine()
+    engine.execute(
+        "CREATE STREAM b (k STRING KEY, v BYTES) WITH (kafka_topic='b', value_format='JSON', "
+        "partitions=1);"
+        "CREATE STREAM o AS SELECT k, v = X'0A' AS eq, X'0aff' AS lit FROM b WHERE v <> X'';"
+    )
+    (q,) = engine.queries.values()
+    (rec,) = q.process(InRecord("b", b"a", b'{"V": "Cg=="}', 0))
+    assert orjson.loads(rec.value or b"") == {"EQ": True, "LIT": "Cv8="}
+    assert q.process(InRecord("b", b"a", b'{"V": ""}', 0)) == []
