@@ -91,12 +91,49 @@ class Settings(FraudstreamSettings):
         description="Replication factor of every topic the project creates; -1 = the "
         "broker's default.replication.factor (e.g. 3 where min.insync.replicas=2).",
     )
+    topic_partitions: dict[str, int] = Field(
+        default_factory=dict,
+        description="Partition count per topic name, for any topic the project creates "
+        '(JSON, e.g. {"fraud_scores": 12}); a topic not named keeps its creator\'s count '
+        "(the component's own setting). Single-partition logs (_schemas, the model store, "
+        "KSQL's command topic) need exactly 1.",
+    )
+    topic_model_store: str = Field(
+        "fraudstream_model_store",
+        description="Compacted topic holding every model version (manifest + weights).",
+    )
+    model_store: Literal["directory", "topic"] = Field(
+        "directory",
+        description="Where the trainer publishes and scorers load models: directory = "
+        "FRAUDSTREAM_MODEL_DIR (local use); topic = FRAUDSTREAM_TOPIC_MODEL_STORE (pods "
+        "anywhere, no shared volume).",
+    )
+    model_chunk_bytes: int = Field(
+        256 * 1024,
+        ge=1024,
+        le=8 * 1024 * 1024,
+        description="A model bundle is cut into records of at most this many bytes (keep it "
+        "under the broker's message.max.bytes).",
+    )
+    model_keep_versions: int = Field(
+        10,
+        ge=1,
+        description="Versions kept on the model topic; each publish tombstones older ones.",
+    )
 
     @field_validator("topic_replication_factor")
     @classmethod
     def _replication_factor(cls, value: int) -> int:
         if value == 0:
             raise ValueError("must be -1 (the broker's default) or at least 1")
+        return value
+
+    @field_validator("topic_partitions")
+    @classmethod
+    def _partitions(cls, value: dict[str, int]) -> dict[str, int]:
+        bad = sorted(t for t, n in value.items() if n < 1)
+        if bad:
+            raise ValueError(f"partition counts must be at least 1 ({', '.join(bad)})")
         return value
 
 

@@ -4,10 +4,15 @@ The tree (keep it current when adding a class; the leaves live in each part's `e
 
     FraudstreamError
     ├── ConfigError                 invalid FRAUDSTREAM_* setting (message names the variable)
-    ├── KafkaUnavailableError       broker not reachable within the bounded wait
+    ├── TransientError              a dependency did not answer: retry later, never drop or
+    │   │                           dead-letter the record (a base, also of the two below)
+    │   ├── KafkaUnavailableError   broker not reachable within the bounded wait
+    │   └── RegistryUnavailableError (also a RegistryError, serde/errors.py)
     ├── KafkaToolkitError           a `fraudstream.kafka` mechanism failed (kafka/errors.py);
     │   │                           callers translate it into their own error at their boundary
     │   ├── DeliveryFailedError     a batch's outputs were not acknowledged: consumer rewound
+    │   ├── TransactionAbortedError an abortable transaction error: aborted, input re-read
+    │   ├── TransactionFatalError   the transactional producer is fenced/fatal: start anew
     │   ├── TopicLogError           the single-partition log could not be read or written
     │   └── TopicReadError          a topic could not be read (missing, or not to its end in time)
     ├── LocalStackError             the embedded local stack could not start or stop
@@ -46,6 +51,7 @@ The tree (keep it current when adding a class; the leaves live in each part's `e
     ├── ModelError                  a model artifact is missing, broken or incompatible
     │   ├── ModelNotFoundError      no LATEST / no such version (model/errors.py)
     │   ├── ModelCorruptError       unreadable manifest, NaN weights, wrong shapes
+    │   ├── ModelStoreError         the model topic could not be read or written
     │   └── FeatureMismatchError    the model expects other input features
     ├── ScorerError                 the scoring service failed (scorer/errors.py)
     │   ├── RecordError             one input record is bad: dead-lettered with its reason
@@ -79,6 +85,7 @@ __all__ = [
     "ScorerError",
     "SerdeError",
     "TrainerError",
+    "TransientError",
 ]
 
 
@@ -90,7 +97,12 @@ class ConfigError(FraudstreamError):
     """A setting is invalid; the message names the environment variable."""
 
 
-class KafkaUnavailableError(FraudstreamError):
+class TransientError(FraudstreamError):
+    """A dependency (broker, Schema Registry) did not answer: retrying later can succeed, so
+    the record at hand must be neither skipped nor dead-lettered. Loops pause and retry."""
+
+
+class KafkaUnavailableError(TransientError):
     """The Kafka broker did not answer within the bounded wait."""
 
 

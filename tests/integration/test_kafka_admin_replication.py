@@ -44,3 +44,20 @@ def test_setting_is_used_and_an_impossible_factor_is_refused(
         monkeypatch.delenv("FRAUDSTREAM_TOPIC_REPLICATION_FACTOR")
         get_settings.cache_clear()
     assert topic not in kafka_admin.list_topics(timeout=10).topics
+
+
+def test_partition_counts_are_settings_per_topic(
+    kafka_admin: AdminClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    named, other = f"parts-{uuid.uuid4().hex[:8]}", f"parts-{uuid.uuid4().hex[:8]}"
+    monkeypatch.setenv("FRAUDSTREAM_TOPIC_PARTITIONS", f'{{"{named}": 6}}')
+    get_settings.cache_clear()
+    try:
+        create_topics(kafka_admin, [named, other], partitions=2)
+        md = kafka_admin.list_topics(timeout=10).topics
+        assert len(md[named].partitions) == 6  # the setting wins over the creator's count
+        assert len(md[other].partitions) == 2  # a topic it does not name keeps the caller's
+    finally:
+        monkeypatch.delenv("FRAUDSTREAM_TOPIC_PARTITIONS")
+        get_settings.cache_clear()
+        delete_topics(kafka_admin, [named, other])

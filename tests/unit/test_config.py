@@ -37,6 +37,8 @@ def test_env_overrides(monkeypatch: pytest.MonkeyPatch) -> None:
         ("FRAUDSTREAM_LOG_LEVEL", "LOUD"),
         ("FRAUDSTREAM_TOPIC_REPLICATION_FACTOR", "0"),
         ("FRAUDSTREAM_TOPIC_REPLICATION_FACTOR", "-2"),
+        ("FRAUDSTREAM_MODEL_STORE", "s3"),
+        ("FRAUDSTREAM_MODEL_CHUNK_BYTES", "10"),
     ],
 )
 def test_invalid_value_names_the_variable(
@@ -49,6 +51,19 @@ def test_invalid_value_names_the_variable(
     assert msg.startswith(f"{var}:")
     assert value in msg
     assert "\n" not in msg
+
+
+def test_model_store_and_topic_layout_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    s = load_settings(Settings)
+    assert (s.model_store, s.topic_model_store) == ("directory", "fraudstream_model_store")
+    assert s.topic_partitions == {}
+    monkeypatch.setenv("FRAUDSTREAM_MODEL_STORE", "topic")
+    monkeypatch.setenv("FRAUDSTREAM_TOPIC_PARTITIONS", '{"fraud_scores": 12}')
+    s = load_settings(Settings)
+    assert s.model_store == "topic" and s.topic_partitions == {"fraud_scores": 12}
+    monkeypatch.setenv("FRAUDSTREAM_TOPIC_PARTITIONS", '{"fraud_scores": 0}')
+    with pytest.raises(ConfigError, match=r"^FRAUDSTREAM_TOPIC_PARTITIONS: .*at least 1"):
+        load_settings(Settings)
 
 
 def _settings_classes() -> list[tuple[type, str, str, str]]:

@@ -2,7 +2,9 @@
 
 The registry, the KSQL server and the scorer's metrics/health endpoint all run either in a
 daemon thread (in-process: tests, the scorer) or in the foreground (`... serve` commands,
-which then stop on SIGINT/SIGTERM through uvicorn's own signal handling). Every app served
+which then stop on SIGINT/SIGTERM through uvicorn's own signal handling). `http2=True`
+serves with hypercorn instead (HTTP/1.1, h2c and h2 on one port: the KSQL server, as
+ksqlDB does; `httpserver.h2`). Every app served
 here gets the same security (`FRAUDSTREAM_HTTP_*`, see docs/security.md) without code of
 its own: it only says which content types it speaks, its body limit, which paths are
 public and how its errors look.
@@ -22,6 +24,7 @@ from starlette.types import ASGIApp
 from fraudstream.errors import ConfigError, FraudstreamError
 from fraudstream.httpserver.basicauth import basic_auth_from
 from fraudstream.httpserver.guard import JSON_TYPES, ErrorRenderer, Guard, GuardPolicy, HostRule
+from fraudstream.httpserver.h2 import Http2Runner
 from fraudstream.httpserver.settings import (
     HTTP_ENV_PREFIX,
     HttpSecuritySettings,
@@ -67,7 +70,7 @@ def check_tls(settings: HttpSecuritySettings) -> None:
 
 
 class HttpServer:
-    """uvicorn serving `app` on host:port behind the security `Guard`."""
+    """uvicorn (or hypercorn, `http2=True`) serving `app` on host:port behind the `Guard`."""
 
     def __init__(
         self,
@@ -83,6 +86,7 @@ class HttpServer:
         max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
         public_paths: Collection[str] = (),
         render_error: ErrorRenderer | None = None,
+        http2: bool = False,
     ) -> None:
         """`security` defaults to `FRAUDSTREAM_HTTP_*`; the rest is what the app speaks."""
         self.host, self.port, self.name, self.error = host, port, name, error
@@ -99,6 +103,17 @@ class HttpServer:
             **({"render": render_error} if render_error is not None else {}),
         )
         self.policy = policy
+        self._h2: Http2Runner | None = None
+        if http2:
+            self._h2 = Http2Runner(
+                Guard(app, policy),
+                host,
+                port,
+                sec,
+                name=name,
+                error=error,
+                graceful_timeout=graceful_timeout,
+            )
         key_password = sec.tls_key_password.get_secret_value() if sec.tls_key_password else None
         config = uvicorn.Config(
             Guard(app, policy),
@@ -123,6 +138,9 @@ class HttpServer:
 
     def start(self, timeout: float = 10.0) -> None:
         """Serve from a daemon thread; return once listening (raise `error` otherwise)."""
+        if self._h2 is not None:
+            self._h2.start(timeout=timeout)
+            return
         self._thread = threading.Thread(target=self._serve, name=self.name, daemon=True)
         self._thread.start()
         deadline = time.monotonic() + timeout
@@ -143,9 +161,15 @@ class HttpServer:
 
     def run(self) -> None:
         """Serve in the foreground until SIGINT/SIGTERM."""
+        if self._h2 is not None:
+            self._h2.run()
+            return
         self._server.run()
 
     def stop(self, timeout: float = 10.0) -> None:
+        if self._h2 is not None:
+            self._h2.stop(timeout=timeout)
+            return
         self._server.should_exit = True
         if self._thread is not None:
             self._thread.join(timeout=timeout)

@@ -5,21 +5,38 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable, Mapping
 
-from confluent_kafka import KafkaException
+from confluent_kafka import KafkaError, KafkaException
 from confluent_kafka.admin import AdminClient
 from confluent_kafka.cimpl import NewTopic
 
 from fraudstream.errors import KafkaUnavailableError
+from fraudstream.kafka.clients import admin_config
+from fraudstream.kafka.security import KafkaSecurity
 
 
-def wait_for_broker(bootstrap: str, timeout: float = 30.0) -> AdminClient:
+def wait_for_broker(
+    bootstrap: str, timeout: float = 30.0, *, security: KafkaSecurity | None = None
+) -> AdminClient:
     """Return an AdminClient once the cluster answers a metadata request.
 
-    Raises KafkaUnavailableError naming the address after `timeout` seconds.
+    Raises KafkaUnavailableError naming the address after `timeout` seconds (with the
+    broker's reason: a refused SASL login says so in one line).
     """
+    refused: list[KafkaError] = []
+
+    def on_error(err: KafkaError) -> None:
+        # a refused login (wrong password, unknown user) or TLS handshake will not heal
+        if err.code() in (KafkaError._AUTHENTICATION, KafkaError._SSL):
+            refused.append(err)
+
     # log_level 0: the connection-refused lines while a broker starts are expected noise.
     admin = AdminClient(
-        {"bootstrap.servers": bootstrap, "socket.connection.setup.timeout.ms": 3000, "log_level": 0}
+        admin_config(
+            bootstrap,
+            security=security,
+            error_cb=on_error,
+            **{"socket.connection.setup.timeout.ms": 3000},
+        )
     )
     deadline = time.monotonic() + timeout
     last: Exception | None = None
@@ -27,6 +44,11 @@ def wait_for_broker(bootstrap: str, timeout: float = 30.0) -> AdminClient:
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             break
+        admin.poll(0)  # serves error_cb
+        if refused:
+            raise KafkaUnavailableError(
+                f"Kafka broker at {bootstrap} refused the connection: {refused[0].str()}"
+            )
         try:
             md = admin.list_topics(timeout=min(2.0, max(remaining, 0.1)))
             if md.brokers:
@@ -50,20 +72,24 @@ def create_topics(
 ) -> None:
     """Create topics that do not exist yet; existing ones are left as they are.
 
-    The replication factor is `FRAUDSTREAM_TOPIC_REPLICATION_FACTOR` unless given; its
-    default (-1) leaves it to the broker's `default.replication.factor`, so a 3-broker cluster
-    with `min.insync.replicas=2` gets topics that `acks=all` writes can succeed on.
+    Every topic the project creates passes here, so this is the one place its layout is
+    configured: the replication factor is `FRAUDSTREAM_TOPIC_REPLICATION_FACTOR` unless
+    given (its default, -1, leaves it to the broker's `default.replication.factor`, so a
+    3-broker cluster with `min.insync.replicas=2` gets topics that `acks=all` writes can
+    succeed on), and `FRAUDSTREAM_TOPIC_PARTITIONS` (name -> count) overrides `partitions`
+    for the topics it names.
     """
-    if replication_factor is None:
-        from fraudstream.config import get_settings
+    from fraudstream.config import get_settings
 
-        replication_factor = get_settings().topic_replication_factor
+    settings = get_settings()
+    if replication_factor is None:
+        replication_factor = settings.topic_replication_factor
     names = list(topics)
     existing = set(admin.list_topics(timeout=timeout).topics)
     new = [
         NewTopic(
             t,
-            num_partitions=partitions,
+            num_partitions=settings.topic_partitions.get(t, partitions),
             replication_factor=replication_factor,
             config=dict(config or {}),
         )

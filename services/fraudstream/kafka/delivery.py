@@ -12,7 +12,13 @@ every output made from it is acknowledged by the broker. The ledger keeps that p
 - `wait(timeout)` serves reports until nothing is in flight (a commit point), without
   failing a batch that is merely slow;
 - `commit()` / `maybe_commit()` commit the stored offsets (on a cadence, on revoke, at stop);
-- `rewind(msgs)` and `seek(offsets)`: the one way to seek back, only on assigned partitions.
+- `rewind(msgs)` and `seek(offsets)`: the one way to seek back, only on assigned partitions;
+  `on_rewind(batches)` hears which batches a failure dropped (newest first), so a caller
+  with in-memory state (KSQL aggregates) can undo what those batches applied;
+- `owned(msgs)`: the records of partitions still assigned (a rebalance callback may have
+  revoked some while `consume()` was returning them);
+- `commit_transaction(...)`: exactly-once's commit point, with the error handling of Kafka's
+  transactional clients (retriable: call again; abortable: abort; fatal: give up).
 
 Producers with `delivery.report.only.error` (no Python call per successful record) use
 `acks="errors"`: a batch is acknowledged once the producer's queue is empty and no error was
@@ -33,11 +39,16 @@ from typing import Any, Generic, Literal, NoReturn, Protocol, TypeVar
 
 from confluent_kafka import KafkaError, KafkaException, TopicPartition
 
-from fraudstream.kafka.errors import DeliveryFailedError
+from fraudstream.kafka.errors import (
+    DeliveryFailedError,
+    TransactionAbortedError,
+    TransactionFatalError,
+)
 
 log = logging.getLogger(__name__)
 
 P = TypeVar("P")
+M = TypeVar("M", bound="MessageLike")
 TP = tuple[str, int]
 
 
@@ -156,6 +167,7 @@ class InFlightBatch(Generic[P]):
 
 
 Complete = Callable[[InFlightBatch[P]], None]
+Rewound = Callable[[list[InFlightBatch[P]]], None]
 
 
 class DeliveryLedger(Generic[P]):
@@ -167,6 +179,7 @@ class DeliveryLedger(Generic[P]):
         producer: ProducerLike,
         *,
         on_complete: Complete[P] | None = None,
+        on_rewind: Rewound[P] | None = None,
         delivery_timeout_s: float = 30.0,
         commit_interval_s: float = 1.0,
         max_inflight_events: int = 100_000,
@@ -177,6 +190,7 @@ class DeliveryLedger(Generic[P]):
         self.consumer = consumer
         self.producer = producer
         self.on_complete = on_complete
+        self.on_rewind = on_rewind
         self.delivery_timeout_s = delivery_timeout_s
         self.commit_interval_s = commit_interval_s
         self.max_inflight_events = max_inflight_events
@@ -312,16 +326,26 @@ class DeliveryLedger(Generic[P]):
     def _fail(self, head: InFlightBatch[P]) -> NoReturn:
         """Rewind every partition to the oldest unacknowledged batch; drop them all."""
         offsets: dict[TP, int] = {}
-        for batch in (head, *self._inflight):
+        dropped = [head, *self._inflight]
+        for batch in dropped:
             for tp in batch.first:
                 key = (tp.topic, tp.partition)
                 offsets[key] = min(offsets.get(key, tp.offset), tp.offset)
         self._inflight.clear()
         self._inflight_events = 0
+        if self.on_rewind is not None:
+            self.on_rewind(dropped[::-1])
         seek(self.consumer, offsets, self.assigned)
         raise DeliveryFailedError(
             f"{len(head.errors)} outputs failed (first: {head.errors[0]}); rewound", head.errors
         )
+
+    def owned(self, msgs: Sequence[M]) -> list[M]:
+        """The records of `msgs` whose partitions are still assigned: a revoke callback runs
+        inside `consume()`, which may still return records fetched for the revoked
+        partitions; their new owner processes them, so this member must not."""
+        assigned = self.assigned
+        return [m for m in msgs if (m.topic() or "", m.partition() or 0) in assigned]
 
     def rewind(self, msgs: Sequence[MessageLike]) -> None:
         """Seek back to the first offset, per partition, of a batch that failed to produce."""
@@ -375,6 +399,81 @@ class DeliveryLedger(Generic[P]):
         self.assigned.clear()
 
 
+class TransactionalProducer(Protocol):
+    """The transactional calls of a `confluent_kafka.Producer`."""
+
+    def send_offsets_to_transaction(self, offsets: Any, metadata: Any, timeout: float) -> None: ...
+    def commit_transaction(self, timeout: float) -> None: ...
+    def abort_transaction(self, timeout: float) -> None: ...
+
+
+class GroupConsumer(Protocol):
+    def consumer_group_metadata(self) -> Any: ...
+
+
+def _kafka_error(exc: KafkaException) -> KafkaError | None:
+    err = exc.args[0] if exc.args else None
+    return err if isinstance(err, KafkaError) else None
+
+
+def commit_transaction(
+    producer: TransactionalProducer,
+    consumer: GroupConsumer,
+    offsets: list[TopicPartition],
+    *,
+    timeout_s: float = 30.0,
+    give_up_s: float = 300.0,
+    clock: Callable[[], float] = time.monotonic,
+) -> None:
+    """Add the input `offsets` to the open transaction and commit it, as Kafka's
+    transactional clients require (librdkafka `rd_kafka_commit_transaction`, Java
+    `KafkaProducer.commitTransaction`):
+
+    - a retriable error (a timeout: the commit may have gone through and goes on in the
+      background) -> call the same function again; never abort: an abort after a commit
+      that went through is refused, and a rewind would write the batch a second time;
+    - an abortable error (`txn_requires_abort`: fenced consumer generation, a failed
+      output) -> abort; raises `TransactionAbortedError` (the caller rewinds its input);
+    - a fatal error, or still ambiguous after `give_up_s` -> `TransactionFatalError`
+      (only a new producer can go on; its `init_transactions` settles the old one).
+    """
+    deadline = clock() + give_up_s
+    metadata = consumer.consumer_group_metadata()
+    steps: list[tuple[str, Callable[[], None]]] = [
+        (
+            "send_offsets_to_transaction",
+            lambda: producer.send_offsets_to_transaction(offsets, metadata, timeout_s),
+        ),
+        ("commit_transaction", lambda: producer.commit_transaction(timeout_s)),
+    ]
+    for name, step in steps:
+        while True:
+            try:
+                step()
+                break
+            except KafkaException as exc:
+                err = _kafka_error(exc)
+                if err is None or err.fatal():
+                    raise TransactionFatalError(f"{name}: {exc}") from exc
+                if err.txn_requires_abort():
+                    abort_transaction(producer, timeout_s)
+                    raise TransactionAbortedError(f"{name}: {exc}; aborted") from exc
+                if not err.retriable() or clock() >= deadline:
+                    raise TransactionFatalError(f"{name}: {exc} (outcome unknown)") from exc
+                log.warning("%s: %s; retrying the same call", name, exc)
+
+
+def abort_transaction(producer: TransactionalProducer, timeout_s: float = 30.0) -> None:
+    """Abort the open transaction (TransactionFatalError if the producer cannot)."""
+    try:
+        producer.abort_transaction(timeout_s)
+    except KafkaException as exc:
+        err = _kafka_error(exc)
+        if err is None or err.fatal() or not err.retriable():
+            raise TransactionFatalError(f"abort_transaction: {exc}") from exc
+        producer.abort_transaction(timeout_s)
+
+
 def format_partitions(tps: Iterable[TopicPartition]) -> str:
     return ", ".join(f"{tp.topic}[{tp.partition}]" for tp in tps) or "(none)"
 
@@ -386,8 +485,12 @@ __all__ = [
     "InFlightBatch",
     "MessageLike",
     "ProducerLike",
+    "TransactionAbortedError",
+    "TransactionFatalError",
+    "abort_transaction",
     "backoff",
     "batch_offsets",
+    "commit_transaction",
     "format_partitions",
     "produce",
     "seek",

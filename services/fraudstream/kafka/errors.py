@@ -20,6 +20,16 @@ class DeliveryFailedError(KafkaToolkitError):
         self.errors: list[str] = list(errors or [])
 
 
+class TransactionAbortedError(KafkaToolkitError):
+    """A transaction hit an abortable error and was aborted: nothing of it is visible to
+    `read_committed` readers, so the caller re-reads its input (rewind) and tries again."""
+
+
+class TransactionFatalError(KafkaToolkitError):
+    """The transactional producer is fenced or failed fatally (or a commit stayed ambiguous
+    past its deadline): only a new producer (`init_transactions`) can go on."""
+
+
 class TopicLogError(KafkaToolkitError):
     """The single-partition topic log could not be read to an offset or written."""
 
@@ -28,4 +38,11 @@ class TopicReadError(KafkaToolkitError):
     """A topic could not be read: it does not exist, or was not read to its end in time."""
 
 
-__all__ = ["DeliveryFailedError", "KafkaToolkitError", "TopicLogError", "TopicReadError"]
+__all__ = [
+    "DeliveryFailedError",
+    "KafkaToolkitError",
+    "TopicLogError",
+    "TopicReadError",
+    "TransactionAbortedError",
+    "TransactionFatalError",
+]

@@ -24,13 +24,13 @@ from typing import Any
 
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaException, Message, TopicPartition
 
+from fraudstream.kafka.clients import client_config
 from fraudstream.kafka.errors import TopicReadError
 
 
 def reader_consumer(bootstrap: str, *, read_committed: bool = True, **overrides: Any) -> Consumer:
     """A consumer for reading back: no commits, a throwaway group id, quiet logs."""
     conf: dict[str, Any] = {
-        "bootstrap.servers": bootstrap,
         "group.id": f"fraudstream-reader-{uuid.uuid4().hex[:8]}",
         "enable.auto.commit": False,
         "enable.auto.offset.store": False,
@@ -39,7 +39,7 @@ def reader_consumer(bootstrap: str, *, read_committed: bool = True, **overrides:
         "log_level": 0,
     }
     conf.update(overrides)
-    return Consumer(conf)
+    return Consumer(client_config(bootstrap, **conf))
 
 
 @dataclass

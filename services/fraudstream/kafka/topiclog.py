@@ -34,7 +34,7 @@ from confluent_kafka import (
 from confluent_kafka.admin import AdminClient
 
 from fraudstream.kafka.admin import create_topics, wait_for_broker
-from fraudstream.kafka.clients import producer_config
+from fraudstream.kafka.clients import client_config, producer_config
 from fraudstream.kafka.errors import TopicLogError
 
 log = logging.getLogger(__name__)
@@ -103,15 +103,17 @@ class TopicLog:
 
     def _consumer_for(self, purpose: str) -> Consumer:
         return Consumer(
-            {
-                "bootstrap.servers": self.bootstrap,
-                "group.id": f"fraudstream-{purpose}-{uuid.uuid4().hex[:8]}",
-                "enable.auto.commit": False,
-                "enable.partition.eof": True,
-                "auto.offset.reset": "earliest",
-                "fetch.wait.max.ms": 100,
-                "log_level": 3,
-            }
+            client_config(
+                self.bootstrap,
+                **{
+                    "group.id": f"fraudstream-{purpose}-{uuid.uuid4().hex[:8]}",
+                    "enable.auto.commit": False,
+                    "enable.partition.eof": True,
+                    "auto.offset.reset": "earliest",
+                    "fetch.wait.max.ms": 100,
+                    "log_level": 3,
+                },
+            )
         )
 
     def _end_offset(self, consumer: Consumer, deadline: float) -> tuple[int, int]:

@@ -1,13 +1,15 @@
-"""`fraudstream ksql`: serve the embedded engine, apply statement files, query, inspect.
+"""`fraudstream ksql`: a shell, serve the embedded engine, apply statement files, query, inspect.
 
 Every command except `serve` talks to a ksqlDB REST endpoint (`--url`, default
-`FRAUDSTREAM_KSQL_URL`): the embedded server and the real ksqlDB answer the same way.
+`FRAUDSTREAM_KSQL_URL`; basic auth and TLS from `FRAUDSTREAM_KSQL_*`): the embedded server
+and the real ksqlDB answer the same way. `fraudstream ksql` alone opens the shell.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import shutil
 import sys
 from enum import StrEnum
 from pathlib import Path
@@ -21,12 +23,15 @@ from fraudstream.config import get_settings
 from fraudstream.errors import KsqlError
 from fraudstream.ksql.client import apply as applier
 from fraudstream.ksql.client.client import KsqlClient, QueryFinal, QueryHeader
+from fraudstream.ksql.client.render import RowTable, print_entities
+from fraudstream.ksql.client.settings import ksql_client_settings
 from fraudstream.logs import setup_logging
 from fraudstream.output import OutputFormat, emit, output_option, render
 
 app = typer.Typer(
-    help="KSQL: the embedded engine server and a client for any ksqlDB REST endpoint.",
-    no_args_is_help=True,
+    help="KSQL: a shell (no command), the embedded engine server and a client for any ksqlDB "
+    "REST endpoint.",
+    invoke_without_command=True,
 )
 out = Console(width=200)
 err = Console(stderr=True)
@@ -42,7 +47,33 @@ class ListWhat(StrEnum):
 
 
 def _client(url: str | None, timeout: float = 60.0) -> KsqlClient:
-    return KsqlClient(url or get_settings().ksql_url, timeout=timeout)
+    """A client for `--url` (else FRAUDSTREAM_KSQL_URL) with FRAUDSTREAM_KSQL_* auth and TLS."""
+    return KsqlClient.from_settings(url=url, timeout=timeout)
+
+
+def _shell(url: str | None) -> None:
+    from fraudstream.ksql.client.shell import KsqlShell, default_history_file
+
+    history = ksql_client_settings().history_file or default_history_file()
+    # each request would log a line at INFO between the prompt and its answer
+    for noisy in ("httpx", "httpcore"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    with _client(url) as client:
+        KsqlShell(client, history_file=history).loop()
+
+
+@app.callback()
+def main(ctx: typer.Context, url: str | None = URL_OPT) -> None:
+    """Without a command: the interactive shell (like the ksqlDB CLI)."""
+    if ctx.invoked_subcommand is None:
+        _shell(url)
+
+
+@app.command()
+def shell(url: str | None = URL_OPT) -> None:
+    """An interactive prompt like the ksqlDB CLI: statements end with ';', SET/UNSET
+    properties, RUN SCRIPT, push queries streamed as they arrive (Ctrl-C ends one)."""
+    _shell(url)
 
 
 def _print_json(data: Any) -> None:
@@ -59,50 +90,7 @@ def _show(entities: list[dict[str, Any]], output: OutputFormat) -> None:
 
 def _print_entities(entities: list[dict[str, Any]]) -> None:
     """A readable line or table per entity."""
-    for e in entities:
-        kind = e.get("@type", "")
-        if kind in ("streams", "tables"):
-            t = Table("name", "topic", "key format", "value format", "windowed")
-            for s in e.get(kind, []):
-                t.add_row(
-                    s["name"], s["topic"], s["keyFormat"], s["valueFormat"], str(s["isWindowed"])
-                )
-            out.print(t)
-        elif kind == "queries":
-            t = Table("id", "state", "sinks", "sink topics")
-            for q in e.get("queries", []):
-                t.add_row(
-                    q["id"],
-                    str(q.get("state", "")),
-                    ", ".join(q.get("sinks", [])),
-                    ", ".join(q.get("sinkKafkaTopics", [])),
-                )
-            out.print(t)
-        elif kind == "kafka_topics":
-            t = Table("topic", "partitions")
-            for tp in e.get("topics", []):
-                t.add_row(tp["name"], str(len(tp.get("replicaInfo", []))))
-            out.print(t)
-        elif kind == "sourceDescription":
-            d = e["sourceDescription"]
-            out.print(
-                f"[bold]{d['name']}[/] {d['type']}  topic={d['topic']} "
-                f"key={d['keyFormat']} value={d['valueFormat']} partitions={d.get('partitions')}"
-            )
-            t = Table("field", "type", "key")
-            for f in d.get("fields", []):
-                t.add_row(f["name"], str(f["schema"]["type"]), f.get("type", ""))
-            out.print(t)
-            for label, qs in (("read by", d["readQueries"]), ("written by", d["writeQueries"])):
-                for q in qs:
-                    out.print(f"{label}: {q['id']} ({q.get('state', '')})")
-            if d.get("statistics"):
-                out.print(f"statistics: {d['statistics']}")
-        elif "commandStatus" in e:
-            status = e["commandStatus"]
-            out.print(f"{status.get('status', '')}: {status.get('message', '')}")
-        else:
-            _print_json(e)
+    print_entities(out, entities)
 
 
 @app.command()
@@ -201,47 +189,55 @@ def query(
     url: str | None = URL_OPT,
     output: OutputFormat = output_option(),
 ) -> None:
-    """Stream a push query's rows: a table at the end, or as they come one JSON object per
-    line (-o json, like kcat; pipe into jq) or one YAML document per row (-o yaml)."""
+    """Stream a push query's rows as they arrive: a table (columns fitted to the terminal),
+    one JSON object per line (-o json, like kcat; pipe into jq) or one YAML document per
+    row (-o yaml). Ctrl-C ends the query."""
     props = {"auto.offset.reset": "earliest" if from_beginning else "latest"}
     columns: list[str] = []
-    table: Table | None = None
+    table: RowTable | None = None
     rows = 0
-    with _client(url, timeout=timeout or 3600.0) as client:
+    with _client(url) as client:
+        events = client.query(
+            sql,
+            properties=props,
+            variables=applier.parse_vars(var) or None,
+            timeout=timeout or None,
+        )
         try:
-            for event in client.query(
-                sql,
-                properties=props,
-                variables=applier.parse_vars(var) or None,
-                timeout=timeout or None,
-            ):
+            for event in events:
                 if isinstance(event, QueryHeader):
                     columns = event.columns
                     if output is OutputFormat.table:
-                        table = Table(*columns)
+                        table = RowTable(columns, shutil.get_terminal_size().columns, sys.stdout)
+                        table.header()
                 elif isinstance(event, QueryFinal):
                     if event.is_error:
                         raise KsqlError(event.message)
                     err.print(event.message)
                 else:
                     rows += 1
-                    row = dict(zip(columns, event, strict=False))
-                    if output is OutputFormat.json:
-                        sys.stdout.write(json.dumps(row, default=str) + "\n")
-                        sys.stdout.flush()
-                    elif output is OutputFormat.yaml:
-                        sys.stdout.write("---\n" + render(row, output) + "\n")
-                        sys.stdout.flush()
-                    elif table is not None:
-                        table.add_row(*("" if v is None else str(v) for v in event))
+                    _emit_row(dict(zip(columns, event, strict=False)), output, table)
         except KeyboardInterrupt:
             pass
         except KsqlError as exc:
             if "timed out" not in str(exc).lower():
                 raise
-    if table is not None:
-        out.print(table)
+        finally:
+            events.close()
+            if table is not None:
+                table.footer()
     err.print(f"{rows} rows")
+
+
+def _emit_row(row: dict[str, Any], output: OutputFormat, table: RowTable | None) -> None:
+    """One row, written at once (a pipe or a terminal sees it as soon as it arrives)."""
+    if output is OutputFormat.json:
+        sys.stdout.write(json.dumps(row, default=str) + "\n")
+    elif output is OutputFormat.yaml:
+        sys.stdout.write("---\n" + render(row, output) + "\n")
+    elif table is not None:
+        table.row(list(row.values()))
+    sys.stdout.flush()
 
 
 @app.command("list")

@@ -134,12 +134,10 @@ def check_broker(bootstrap: str, timeout: float = 3.0) -> Check:
     from confluent_kafka import KafkaException
     from confluent_kafka.admin import AdminClient
 
+    from fraudstream.kafka.clients import admin_config
+
     admin = AdminClient(
-        {
-            "bootstrap.servers": bootstrap,
-            "socket.connection.setup.timeout.ms": int(timeout * 1000),
-            "log_level": 0,
-        }
+        admin_config(bootstrap, **{"socket.connection.setup.timeout.ms": int(timeout * 1000)})
     )
     try:
         md = admin.list_topics(timeout=timeout)

@@ -2,23 +2,35 @@
 
 The jars come from Maven Central through `deploy/local/pom.xml` (cached in ~/.m2). State
 lives under `<data_dir>/kafka/`: server.properties, the formatted log dir, broker.log and a
-pid file, so `start`, `status` and `stop` work from separate processes.
+pid file, so `start`, `status` and `stop` work from separate processes. Everything is
+created with umask 077 (owner only): topic data holds raw user ids.
+
+`secure=True` (`fraudstream up --secure`): the client listener is SASL_SSL with SCRAM users
+(created when the storage is formatted), its certificate signed by the stack's private CA
+(`local/certs.py`, `<data_dir>/tls/`); passwords are random and live in
+`<data_dir>/secrets/*.password` (0600). `client_env()` gives clients the
+`FRAUDSTREAM_KAFKA_*` variables that reach it (the password as a file, never a value).
 """
 
 from __future__ import annotations
 
 import base64
+import contextlib
 import logging
 import os
+import secrets
 import shutil
 import subprocess
 import time
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 from fraudstream.errors import KafkaUnavailableError, LocalStackError
 from fraudstream.kafka.admin import wait_for_broker
+from fraudstream.kafka.security import KafkaSecurity
+from fraudstream.local.certs import LocalCa, write_private
 from fraudstream.local.procs import (
     ProcessRef,
     pid_alive,
@@ -49,6 +61,29 @@ logger.kafka.level = {level}
 logger.state.name = state.change.logger
 logger.state.level = WARN
 """
+
+
+SCRAM_MECHANISM = "SCRAM-SHA-256"
+CLIENT_USER = "fraudstream"
+BROKER_USER = "kafka-broker"  # the broker's own (inter-broker) login
+
+
+@contextlib.contextmanager
+def private_umask() -> Iterator[None]:
+    """umask 077 while broker files are made (inherited by the broker process)."""
+    old = os.umask(0o077)
+    try:
+        yield
+    finally:
+        os.umask(old)
+
+
+def secret_file(directory: Path, name: str) -> Path:
+    """`<directory>/<name>.password`: a random password made once (0600), reused after."""
+    path = directory / f"{name}.password"
+    if not path.is_file():
+        write_private(path, secrets.token_urlsafe(24).encode())
+    return path
 
 
 def ensure_jars(libs: Path = LIBS, pom: Path = POM) -> Path:
@@ -92,6 +127,7 @@ class LocalKafka:
     host: str = "127.0.0.1"
     heap: str = "512m"
     log_level: str = "INFO"
+    secure: bool = False
 
     @property
     def home(self) -> Path:
@@ -108,6 +144,81 @@ class LocalKafka:
     @property
     def pid_file(self) -> Path:
         return self.home / "broker.pid"
+
+    @property
+    def tls_dir(self) -> Path:
+        return self.data_dir / "tls"
+
+    @property
+    def secrets_dir(self) -> Path:
+        return self.data_dir / "secrets"
+
+    def password_file(self, user: str = CLIENT_USER) -> Path:
+        return secret_file(self.secrets_dir, f"kafka-{user}")
+
+    def ca_file(self) -> Path:
+        return LocalCa(self.tls_dir).ca_file()
+
+    def client_env(self) -> dict[str, str]:
+        """`FRAUDSTREAM_KAFKA_*` for clients of this broker (files, never a password)."""
+        if not self.secure:
+            return {}
+        return {
+            "FRAUDSTREAM_KAFKA_SECURITY_PROTOCOL": "SASL_SSL",
+            "FRAUDSTREAM_KAFKA_SASL_MECHANISM": SCRAM_MECHANISM,
+            "FRAUDSTREAM_KAFKA_SASL_USERNAME": CLIENT_USER,
+            "FRAUDSTREAM_KAFKA_SASL_PASSWORD_FILE": str(self.password_file()),
+            "FRAUDSTREAM_KAFKA_SSL_CA_LOCATION": str(self.ca_file()),
+        }
+
+    def security(self) -> KafkaSecurity:
+        """The client security of this broker (plaintext, or SASL_SSL as `client_env`)."""
+        if not self.secure:
+            return KafkaSecurity({})
+        return KafkaSecurity(
+            {
+                "security.protocol": "SASL_SSL",
+                "sasl.mechanism": SCRAM_MECHANISM,
+                "sasl.username": CLIENT_USER,
+                "sasl.password": self.password_file().read_text().strip(),
+                "ssl.ca.location": str(self.ca_file()),
+            }
+        )
+
+    def _secure_props(self) -> dict[str, str]:
+        ca = LocalCa(self.tls_dir)
+        pair = ca.issue("kafka-broker", ("localhost", self.host, "127.0.0.1", "::1"))
+        keystore = self.tls_dir / "kafka-broker-keystore.pem"
+        write_private(keystore, pair.key.read_bytes() + pair.cert.read_bytes())
+        password = self.password_file(BROKER_USER).read_text().strip()
+        jaas = (
+            "org.apache.kafka.common.security.scram.ScramLoginModule required "
+            f'username="{BROKER_USER}" password="{password}";'
+        )
+        return {
+            "listeners": f"SASL_SSL://{self.host}:{self.port},CONTROLLER://{self.host}:{self._ctrl_port()}",
+            "advertised.listeners": f"SASL_SSL://{self.host}:{self.port}",
+            "inter.broker.listener.name": "SASL_SSL",
+            "listener.security.protocol.map": "CONTROLLER:PLAINTEXT,SASL_SSL:SASL_SSL",
+            "sasl.enabled.mechanisms": "SCRAM-SHA-256,SCRAM-SHA-512",
+            "sasl.mechanism.inter.broker.protocol": SCRAM_MECHANISM,
+            "listener.name.sasl_ssl.scram-sha-256.sasl.jaas.config": jaas,
+            "listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config": jaas,
+            "ssl.keystore.type": "PEM",
+            "ssl.keystore.location": str(keystore),
+            "ssl.truststore.type": "PEM",
+            "ssl.truststore.location": str(ca.ca_file()),
+            "ssl.client.auth": "none",
+        }
+
+    def _scram_args(self) -> list[str]:
+        """`--add-scram` arguments that create the broker's and the client's users."""
+        out: list[str] = []
+        for user in (BROKER_USER, CLIENT_USER):
+            password = self.password_file(user).read_text().strip()
+            for mech in ("SCRAM-SHA-256", "SCRAM-SHA-512"):
+                out += ["--add-scram", f"{mech}=[name={user},password={password}]"]
+        return out
 
     def _ctrl_port(self) -> int:
         return self.controller_port if self.controller_port is not None else self.port + 1
@@ -150,8 +261,10 @@ class LocalKafka:
             "log.segment.bytes": str(64 * 1024 * 1024),
             "log.cleaner.dedupe.buffer.size": str(16 * 1024 * 1024),
         }
+        if self.secure:
+            props.update(self._secure_props())
         cfg = self.home / "server.properties"
-        cfg.write_text("".join(f"{k}={v}\n" for k, v in props.items()))
+        write_private(cfg, "".join(f"{k}={v}\n" for k, v in props.items()).encode())
         (self.home / "log4j2.properties").write_text(
             _LOG4J2.format(log=self.home / "server.log", level=self.log_level)
         )
@@ -176,35 +289,50 @@ class LocalKafka:
         ]
 
     def _format(self, libs: Path, cfg: Path) -> None:
+        marker = self.home / "scram-users"
         if (self.home / "data" / "meta.properties").exists():
+            if self.secure and not marker.exists():
+                raise LocalStackError(
+                    f"the broker data in {self.home} was made without --secure (no SCRAM "
+                    "users): start it without --secure, or remove it (fraudstream down --wipe)"
+                )
             return
         cluster_id = new_cluster_id()
+        scram = self._scram_args() if self.secure else []
         res = subprocess.run(
             [*self._java(libs), "kafka.tools.StorageTool", "format", "--standalone",
-             "-t", cluster_id, "-c", str(cfg)],
+             "-t", cluster_id, "-c", str(cfg), *scram],
             capture_output=True, text=True, check=False,
         )  # fmt: skip
         if res.returncode != 0:
-            raise LocalStackError(f"formatting KRaft storage failed:\n{res.stdout}{res.stderr}")
+            out = f"{res.stdout}{res.stderr}"
+            for arg in scram:  # never echo a password
+                out = out.replace(arg, "--add-scram [hidden]")
+            raise LocalStackError(f"formatting KRaft storage failed:\n{out}")
+        if self.secure:
+            marker.write_text(f"{BROKER_USER} {CLIENT_USER}\n")
 
     def start(self, timeout: float = 60.0) -> str:
         """Start the broker (if not running) and wait until it answers metadata requests."""
+        security = self.security()
         if self.running():
-            wait_for_broker(self.bootstrap, timeout=timeout)
+            wait_for_broker(self.bootstrap, timeout=timeout, security=security)
             return self.bootstrap
         require_port(self.host, self.port, "Kafka broker")
         require_port(self.host, self._ctrl_port(), "Kafka controller")
         libs = ensure_jars()
-        cfg = self._write_config()
-        self._format(libs, cfg)
-        env = dict(os.environ)
-        proc = spawn(
-            [*self._java(libs), "kafka.Kafka", str(cfg)],
-            self.log_file,
-            self.pid_file,
-            env,
-            cmd=f"kafka.Kafka {cfg}",
-        )
+        with private_umask():
+            self.home.mkdir(parents=True, exist_ok=True, mode=0o700)
+            cfg = self._write_config()
+            self._format(libs, cfg)
+            env = dict(os.environ)
+            proc = spawn(
+                [*self._java(libs), "kafka.Kafka", str(cfg)],
+                self.log_file,
+                self.pid_file,
+                env,
+                cmd=f"kafka.Kafka {cfg}",
+            )
         log.info("started Kafka broker pid %d on %s", proc.pid, self.bootstrap)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -214,7 +342,7 @@ class LocalKafka:
                     f"{tail(self.home / 'server.log') or tail(self.log_file)}"
                 )
             try:
-                wait_for_broker(self.bootstrap, timeout=2.0)
+                wait_for_broker(self.bootstrap, timeout=2.0, security=security)
                 return self.bootstrap
             except KafkaUnavailableError:
                 continue

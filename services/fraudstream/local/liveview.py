@@ -35,6 +35,7 @@ from rich.table import Table
 from rich.text import Text
 
 from fraudstream.errors import RegistryError, SerdeError
+from fraudstream.kafka.clients import client_config
 from fraudstream.serde import wire
 from fraudstream.serde.avro import AvroDecoder
 from fraudstream.serde.registry_client import RegistryClient, RegistryConfig
@@ -52,7 +53,7 @@ class WireDecoder:
     ) -> None:
         self.registry_url = registry_url.rstrip("/")
         self._registry = RegistryClient(
-            RegistryConfig(registry_url, timeout_s=timeout), http=client
+            RegistryConfig.from_env(registry_url, timeout_s=timeout), http=client
         )
         self._avro = AvroDecoder(self._registry)
 
@@ -437,13 +438,15 @@ class LiveView:
         self.decoder = WireDecoder(registry_url)
         self.stats = ScoreStats(id_window=id_window, in_training=in_training)
         self._consumer = Consumer(
-            {
-                "bootstrap.servers": bootstrap,
-                "group.id": f"fraudstream-liveview-{uuid.uuid4().hex[:8]}",
-                "enable.auto.commit": False,
-                "auto.offset.reset": "earliest",
-                "log_level": 0,
-            }
+            client_config(
+                bootstrap,
+                **{
+                    "group.id": f"fraudstream-liveview-{uuid.uuid4().hex[:8]}",
+                    "enable.auto.commit": False,
+                    "auto.offset.reset": "earliest",
+                    "log_level": 0,
+                },
+            )
         )
         starts = dict(start_offsets or {})
 

@@ -4,6 +4,10 @@ broker -> registry -> KSQL engine -> `ksql apply ksql/` -> users + training even
 the training topic) -> `train` -> scorer -> Prometheus (if installed) -> live replay.
 Each step is a command of the project's own CLI run by the `Supervisor`, so every component
 here is exactly what a user can run by hand, and the endpoints travel as FRAUDSTREAM_* env vars.
+
+`secure` (`up --secure`): the broker listens SASL_SSL, the registry and KSQL servers serve
+HTTPS with basic auth, and every component (this supervisor too) gets the client settings
+that reach them (`local/secure.py`).
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from fraudstream.kafka.admin import create_topics, wait_for_broker
 from fraudstream.local.errors import ComponentStartError
 from fraudstream.local.kafka import PROJECT_ROOT, LocalKafka
 from fraudstream.local.procs import free_port
+from fraudstream.local.secure import SecureStack
 from fraudstream.local.stack import Job, Service, Supervisor, python_cli
 from fraudstream.local.topics import end_offsets, topic_count, wait_for_count
 from fraudstream.local.watchdog import HealthProbe, Watchdog, http_probe, ksql_probe
@@ -99,6 +104,11 @@ class StackConfig(FraudstreamSettings):
     label_delay: str = Field("exp:5s", description="Delay distribution of delayed labels.")
     monitor: bool = Field(True, description="Run `fraudstream monitor` (live quality).")
     prometheus: bool = Field(True, description="Start Prometheus when it is installed.")
+    secure: bool = Field(
+        False,
+        description="Broker SASL_SSL (SCRAM), registry and KSQL over HTTPS with basic auth; "
+        "every client configured for them (passwords in files under the data dir).",
+    )
     ksql_dir: Path = Field(PROJECT_ROOT / "ksql", description="KSQL statements to apply.")
     start_timeout: float = Field(120.0, description="Seconds each server has to become ready.")
     train_timeout: float = Field(900.0, description="Seconds the first training may take.")
@@ -115,6 +125,7 @@ class Endpoints(BaseModel):
     metrics_port: int
     prometheus_port: int
     monitor_port: int = 8002
+    secure: bool = False
 
     @property
     def monitor_url(self) -> str:
@@ -125,12 +136,16 @@ class Endpoints(BaseModel):
         return f"{self.host}:{self.kafka_port}"
 
     @property
+    def _scheme(self) -> str:
+        return "https" if self.secure else "http"
+
+    @property
     def registry_url(self) -> str:
-        return f"http://{self.host}:{self.registry_port}"
+        return f"{self._scheme}://{self.host}:{self.registry_port}"
 
     @property
     def ksql_url(self) -> str:
-        return f"http://{self.host}:{self.ksql_port}"
+        return f"{self._scheme}://{self.host}:{self.ksql_port}"
 
     @property
     def metrics_url(self) -> str:
@@ -164,6 +179,7 @@ def resolve_endpoints(cfg: StackConfig, host: str = "127.0.0.1") -> Endpoints:
             metrics_port=free_port(host),
             prometheus_port=free_port(host),
             monitor_port=free_port(host),
+            secure=cfg.secure,
         )
     return Endpoints(
         host=host,
@@ -174,6 +190,7 @@ def resolve_endpoints(cfg: StackConfig, host: str = "127.0.0.1") -> Endpoints:
         metrics_port=cfg.metrics_port,
         prometheus_port=cfg.prometheus_port,
         monitor_port=cfg.monitor_port,
+        secure=cfg.secure,
     )
 
 
@@ -199,6 +216,8 @@ class Pipeline:
         self.replays_training_file = False  # every later pass repeats the training rows
         self.scores_start: dict[int, int] = {}  # the scores topic's offsets when this run began
         self.training_base = 0  # training records earlier runs left in the topic
+        hosts = ("localhost", self.ep.host, "127.0.0.1", "::1")
+        self.secure = SecureStack(self.sup.data_dir, hosts) if cfg.secure else None
 
     def endpoints(self) -> dict[str, str]:
         """What runs where, for people and stack.json (Prometheus only once it runs)."""
@@ -212,7 +231,7 @@ class Pipeline:
 
     # -- shared environment -------------------------------------------------------------------
     def env(self) -> dict[str, str]:
-        """FRAUDSTREAM_* variables every child gets: endpoints and model store."""
+        """FRAUDSTREAM_* variables every child gets: endpoints, model store, client security."""
         return {
             "FRAUDSTREAM_KAFKA_BOOTSTRAP": self.ep.bootstrap,
             "FRAUDSTREAM_REGISTRY_URL": self.ep.registry_url,
@@ -221,7 +240,21 @@ class Pipeline:
             "FRAUDSTREAM_DATA_DIR": str(self.sup.data_dir),
             "FRAUDSTREAM_METRICS_PORT": str(self.ep.metrics_port),
             "FRAUDSTREAM_BIND_HOST": self.ep.host,
+            **self.client_env(),
         }
+
+    def client_env(self) -> dict[str, str]:
+        """What a client of this stack needs beyond its endpoints (--secure: file paths)."""
+        if self.secure is None:
+            return {}
+        return {**self.broker().client_env(), **self.secure.client_env()}
+
+    def server_env(self) -> dict[str, str]:
+        """`FRAUDSTREAM_HTTP_*` of the registry and KSQL servers (--secure: TLS + auth)."""
+        return {**self.env(), **(self.secure.server_env() if self.secure else {})}
+
+    def probe(self) -> dict[str, str]:
+        return self.secure.probe() if self.secure else {}
 
     def broker(self) -> LocalKafka:
         return LocalKafka(
@@ -230,6 +263,7 @@ class Pipeline:
             controller_port=self.ep.controller_port,
             host=self.ep.host,
             log_level="WARN",
+            secure=self.cfg.secure,
         )
 
     # -- steps -------------------------------------------------------------------------------
@@ -259,7 +293,8 @@ class Pipeline:
         return Service(
             name="registry",
             argv=python_cli("registry", "serve", "--host", self.ep.host, "--port", str(port)),
-            env=self.env(),
+            env=self.server_env(),
+            probe=self.probe(),
             port=port,
             host=self.ep.host,
             ready_url=f"{self.ep.registry_url}/subjects",
@@ -272,7 +307,8 @@ class Pipeline:
         return Service(
             name="ksql",
             argv=python_cli("ksql", "serve", "--host", self.ep.host, "--port", str(port)),
-            env=self.env(),
+            env=self.server_env(),
+            probe=self.probe(),
             port=port,
             host=self.ep.host,
             ready_url=f"{self.ep.ksql_url}/info",
@@ -421,8 +457,8 @@ class Pipeline:
         """Restarts a server that died or whose health probe keeps failing. The producer is
         not watched: with --events it ends on purpose, and a restart would replay again."""
         probes: dict[str, HealthProbe | None] = {
-            "registry": http_probe(f"{self.ep.registry_url}/subjects"),
-            "ksql": ksql_probe(self.ep.ksql_url),
+            "registry": http_probe(f"{self.ep.registry_url}/subjects", login=self.probe()),
+            "ksql": ksql_probe(self.ep.ksql_url, login=self.probe()),
             "scorer": http_probe(f"{self.ep.metrics_url}/healthz"),
         }
         if self.prometheus_running:
@@ -434,8 +470,11 @@ class Pipeline:
     # -- the whole thing -----------------------------------------------------------------------
     def up(self, foreground: bool = True) -> None:
         """Start everything in order; on any failure stop what was started and re-raise."""
-        self.sup.claim(self.endpoints(), foreground=foreground)
+        self.sup.claim(self.endpoints(), foreground=foreground, client_env=self.client_env())
         self.first_id = claim_id_range(self.sup.data_dir)
+        if self.secure is not None:
+            # this supervisor is a client too (topics, counts, the live view's decoder)
+            os.environ.update(self.client_env())
         try:
             self.start_kafka()
             self.create_topics()

@@ -17,7 +17,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 import httpx
@@ -33,6 +33,7 @@ from fraudstream.local.procs import (
     stop_process,
     tail,
 )
+from fraudstream.local.secure import probe_kwargs
 
 log = logging.getLogger(__name__)
 
@@ -44,11 +45,11 @@ def python_cli(*args: str) -> list[str]:
     return [sys.executable, "-m", "fraudstream", *args]
 
 
-def http_ok(url: str, timeout: float = 2.0) -> bool:
-    """True when GET url answers 2xx."""
+def http_ok(url: str, timeout: float = 2.0, probe: Mapping[str, str] | None = None) -> bool:
+    """True when GET url answers 2xx (`probe`: the CA and login of a secured stack)."""
     try:
-        return httpx.get(url, timeout=timeout).is_success
-    except httpx.HTTPError:
+        return httpx.get(url, timeout=timeout, **probe_kwargs(probe)).is_success
+    except (httpx.HTTPError, OSError):
         return False
 
 
@@ -61,6 +62,9 @@ class Service(BaseModel):
     port: int | None = Field(None, description="Must be free before start (checked).")
     host: str = "127.0.0.1"
     ready_url: str | None = Field(None, description="Ready when GET answers 2xx.")
+    probe: dict[str, str] = Field(
+        default_factory=dict, description="CA and login file of the probes (--secure)."
+    )
     url: str | None = Field(None, description="Shown by `status`.")
     ready_timeout: float = 90.0
     stop_timeout: float = 20.0
@@ -98,6 +102,10 @@ class StackState(BaseModel):
     supervisor_start: int | None = None
     started_at: float = Field(default_factory=time.time)
     endpoints: dict[str, str] = Field(default_factory=dict)
+    client_env: dict[str, str] = Field(
+        default_factory=dict,
+        description="FRAUDSTREAM_* a client of a --secure stack needs (file paths, no secret).",
+    )
     components: list[ComponentRecord] = Field(default_factory=list)
 
 
@@ -156,7 +164,12 @@ class Supervisor:
     def active(self) -> list[ComponentRecord]:
         return [c for c in self.state.components if self.is_running(c)]
 
-    def claim(self, endpoints: dict[str, str], foreground: bool = False) -> None:
+    def claim(
+        self,
+        endpoints: dict[str, str],
+        foreground: bool = False,
+        client_env: dict[str, str] | None = None,
+    ) -> None:
         """Take this data dir; refuse if a live stack is already there.
 
         `foreground`: this process stays and stops the stack itself (`fraudstream up`), so
@@ -174,6 +187,7 @@ class Supervisor:
             supervisor_pid=me if foreground else None,
             supervisor_start=proc_start_time(me) if foreground else None,
             endpoints=endpoints,
+            client_env=dict(client_env or {}),
         )
         self.save()
 
@@ -235,7 +249,7 @@ class Supervisor:
                     f"{svc.name} exited with code {proc.returncode} while starting; "
                     f"log {log_file}:\n{tail(log_file)}"
                 )
-            if svc.ready_url is None or http_ok(svc.ready_url):
+            if svc.ready_url is None or http_ok(svc.ready_url, probe=svc.probe):
                 return
             now = time.monotonic()
             if now > deadline:
@@ -364,7 +378,8 @@ class Supervisor:
             running = self.is_running(rec)
             ready = None
             if check_ready and running and rec.ready_url:
-                ready = http_ok(rec.ready_url, timeout=1.0)
+                probe = rec.service.probe if rec.service is not None else None
+                ready = http_ok(rec.ready_url, timeout=1.0, probe=probe)
             out.append(
                 ComponentStatus(
                     name=rec.name,

@@ -66,6 +66,12 @@ def up(
     ),
     partitions: int | None = typer.Option(None, help="Partitions of the stack's topics."),
     prometheus: bool = typer.Option(True, help="Start Prometheus when it is installed."),
+    secure: bool = typer.Option(
+        False,
+        "--secure",
+        help="Broker SASL_SSL (SCRAM), registry and KSQL over HTTPS with basic auth, a private "
+        "CA under the data dir; every component configured for them.",
+    ),
 ) -> None:
     """Start broker, registry, KSQL, train the first model, score live events, watch them."""
     settings = get_settings()
@@ -86,6 +92,7 @@ def up(
         "model_dir": model_dir,
         "partitions": partitions,
         "prometheus": prometheus,
+        "secure": secure or None,
     }
     cfg = load_settings(StackConfig, **{k: v for k, v in given.items() if v is not None})
     pipe = Pipeline(cfg, settings, progress=lambda msg: console.log(msg))
@@ -159,11 +166,13 @@ def status(
     sup = Supervisor(_data_dir(data_dir))
     rows = sup.status()
     running = [r for r in rows if r.running]
-    data = {
+    data: dict[str, Any] = {
         "data_dir": str(sup.data_dir),
         "endpoints": sup.state.endpoints,
         "components": [r.model_dump() for r in rows],
     }
+    if sup.state.client_env:  # --secure: what clients need (file paths, never a secret)
+        data["client_env"] = sup.state.client_env
     if not rows and output is OutputFormat.table:
         console.print(f"nothing runs in {sup.data_dir}")
         raise typer.Exit(1)
@@ -180,7 +189,8 @@ def status(
                     ("KSQL_URL", "ksql"),
                     ("MODEL_DIR", "model_dir"),
                 )
-            ),
+            )
+            + "".join(f" {k}={v}" for k, v in sup.state.client_env.items()),
             soft_wrap=True,
         )
     if not running:

@@ -8,17 +8,20 @@ from collections.abc import Callable
 
 from confluent_kafka import Consumer, KafkaException, TopicPartition
 
+from fraudstream.kafka.clients import client_config
 from fraudstream.local.errors import ComponentStartError
 
 
 def _consumer(bootstrap: str) -> Consumer:
     return Consumer(
-        {
-            "bootstrap.servers": bootstrap,
-            "group.id": f"fraudstream-watermarks-{uuid.uuid4().hex[:8]}",
-            "enable.auto.commit": False,
-            "log_level": 0,
-        }
+        client_config(
+            bootstrap,
+            **{
+                "group.id": f"fraudstream-watermarks-{uuid.uuid4().hex[:8]}",
+                "enable.auto.commit": False,
+                "log_level": 0,
+            },
+        )
     )
 
 

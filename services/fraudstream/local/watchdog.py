@@ -13,11 +13,12 @@ import logging
 import threading
 import time
 from collections import defaultdict, deque
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 import httpx
 
 from fraudstream.errors import LocalStackError
+from fraudstream.local.secure import probe_kwargs
 from fraudstream.local.stack import Supervisor
 
 log = logging.getLogger(__name__)
@@ -25,26 +26,30 @@ log = logging.getLogger(__name__)
 HealthProbe = Callable[[], bool]
 
 
-def http_probe(url: str, timeout: float = 3.0) -> HealthProbe:
-    """Healthy when GET url answers 2xx."""
+def http_probe(
+    url: str, timeout: float = 3.0, login: Mapping[str, str] | None = None
+) -> HealthProbe:
+    """Healthy when GET url answers 2xx (`login`: CA and credentials of a --secure stack)."""
 
     def probe() -> bool:
         try:
-            return httpx.get(url, timeout=timeout).is_success
-        except httpx.HTTPError:
+            return httpx.get(url, timeout=timeout, **probe_kwargs(login)).is_success
+        except (httpx.HTTPError, OSError):
             return False
 
     return probe
 
 
-def ksql_probe(base_url: str, timeout: float = 3.0) -> HealthProbe:
+def ksql_probe(
+    base_url: str, timeout: float = 3.0, login: Mapping[str, str] | None = None
+) -> HealthProbe:
     """ksqlDB /healthcheck: healthy when it answers and its command runner (the persistent
     queries) is healthy; the body says so even when the status code is 200."""
 
     def probe() -> bool:
         try:
-            resp = httpx.get(f"{base_url}/healthcheck", timeout=timeout)
-        except httpx.HTTPError:
+            resp = httpx.get(f"{base_url}/healthcheck", timeout=timeout, **probe_kwargs(login))
+        except (httpx.HTTPError, OSError):
             return False
         if not resp.is_success:
             return False

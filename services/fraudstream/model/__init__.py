@@ -1,4 +1,5 @@
-"""The model artifact: a versioned directory the trainer writes and the scorer loads.
+"""The model artifact: a versioned directory the trainer writes and the scorer loads, kept
+in a `ModelStore` (a local directory, or a compacted Kafka topic for scorer pods).
 
 Framework-free on purpose: loading and scoring need NumPy only (never TensorFlow), so the
 scorer starts fast and stays small. See docs/training.md for the layout.
@@ -9,6 +10,7 @@ from fraudstream.model.errors import (
     ModelCorruptError,
     ModelError,
     ModelNotFoundError,
+    ModelStoreError,
 )
 from fraudstream.model.manifest import (
     FORMAT_VERSION,
@@ -21,10 +23,12 @@ from fraudstream.model.manifest import (
     SupervisedSpec,
 )
 from fraudstream.model.numpy_model import NumpyModel, hybrid_score
+from fraudstream.model.source import ModelStore, StoreKind, open_store
 from fraudstream.model.store import (
     LATEST,
     MANIFEST,
     WEIGHTS,
+    DirectoryModelStore,
     content_hash,
     list_versions,
     load_model,
@@ -41,6 +45,7 @@ __all__ = [
     "LATEST",
     "MANIFEST",
     "WEIGHTS",
+    "DirectoryModelStore",
     "ErrorComponent",
     "FeatureMismatchError",
     "LayerSpec",
@@ -48,15 +53,19 @@ __all__ = [
     "ModelError",
     "ModelManifest",
     "ModelNotFoundError",
+    "ModelStore",
+    "ModelStoreError",
     "NumpyModel",
     "Preprocessing",
     "ScoreSpec",
+    "StoreKind",
     "SupervisedSpec",
     "content_hash",
     "hybrid_score",
     "list_versions",
     "load_model",
     "make_version",
+    "open_store",
     "read_manifest",
     "resolve_latest",
     "save_model",

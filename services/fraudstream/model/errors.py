@@ -17,8 +17,18 @@ class ModelCorruptError(ModelError):
     """A file of the artifact is unreadable, inconsistent or holds non-finite weights."""
 
 
+class ModelStoreError(ModelError):
+    """The model store (the model topic) could not be read or written."""
+
+
 class FeatureMismatchError(ModelError):
     """The input does not have the columns the model expects."""
 
 
-__all__ = ["FeatureMismatchError", "ModelCorruptError", "ModelError", "ModelNotFoundError"]
+__all__ = [
+    "FeatureMismatchError",
+    "ModelCorruptError",
+    "ModelError",
+    "ModelNotFoundError",
+    "ModelStoreError",
+]

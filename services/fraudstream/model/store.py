@@ -8,6 +8,7 @@ written to a temporary directory and renamed into place, and LATEST is replaced 
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import os
 import shutil
@@ -16,7 +17,7 @@ import zlib
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
 from numpy.typing import NDArray
@@ -127,13 +128,20 @@ def read_manifest(version_dir: Path | str) -> ModelManifest:
     if not path.is_file():
         raise ModelNotFoundError(f"no {MANIFEST} in {Path(version_dir)}")
     try:
-        return ModelManifest.model_validate_json(path.read_text())
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first.get("loc", ())) or "(root)"
-        raise ModelCorruptError(f"{path}: invalid manifest at {where}: {first['msg']}") from None
+        text = path.read_text()
     except (OSError, UnicodeDecodeError) as exc:
         raise ModelCorruptError(f"{path}: unreadable manifest: {exc}") from None
+    return parse_manifest(text, str(path))
+
+
+def parse_manifest(text: str | bytes, where: str) -> ModelManifest:
+    """Validate a manifest's JSON; `where` names its origin in the one-line error."""
+    try:
+        return ModelManifest.model_validate_json(text)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        loc = ".".join(str(p) for p in first.get("loc", ())) or "(root)"
+        raise ModelCorruptError(f"{where}: invalid manifest at {loc}: {first['msg']}") from None
 
 
 def read_weights(
@@ -144,17 +152,39 @@ def read_weights(
     path = Path(version_dir) / WEIGHTS
     if not path.is_file():
         raise ModelNotFoundError(f"no {WEIGHTS} in {Path(version_dir)}")
+    return weights_from_npz(path, str(path), n_layers, prefix)
+
+
+def weights_from_npz(
+    source: Path | BinaryIO, where: str, n_layers: int, prefix: str = ""
+) -> list[tuple[NDArray[Any], NDArray[Any]]]:
+    """The layer arrays of an npz file or stream; ModelCorruptError naming `where`."""
     names = [(f"{prefix}W{i}", f"{prefix}b{i}") for i in range(n_layers)]
     try:
-        with np.load(path, allow_pickle=False) as npz:
+        with np.load(source, allow_pickle=False) as npz:
             missing = [k for pair in names for k in pair if k not in npz.files]
             if missing:
-                raise ModelCorruptError(f"{path}: missing arrays {', '.join(missing)}")
+                raise ModelCorruptError(f"{where}: missing arrays {', '.join(missing)}")
             return [(npz[w], npz[b]) for w, b in names]
     except ModelError:
         raise
     except (OSError, ValueError, zipfile.BadZipFile, EOFError, zlib.error) as exc:
-        raise ModelCorruptError(f"{path}: unreadable weights: {exc}") from None
+        raise ModelCorruptError(f"{where}: unreadable weights: {exc}") from None
+
+
+def model_from_parts(manifest: ModelManifest, weights_npz: Path | bytes, where: str) -> NumpyModel:
+    """A NumpyModel from a parsed manifest and its weights (a file or the npz bytes)."""
+
+    def source() -> Path | BinaryIO:
+        return weights_npz if isinstance(weights_npz, Path) else io.BytesIO(weights_npz)
+
+    weights = weights_from_npz(source(), where, len(manifest.layers))
+    supervised = (
+        weights_from_npz(source(), where, len(manifest.supervised.layers), SUPERVISED_PREFIX)
+        if manifest.supervised is not None
+        else None
+    )
+    return NumpyModel(manifest, weights, supervised)
 
 
 def load_model(path: Path | str) -> NumpyModel:
@@ -170,13 +200,9 @@ def load_model(path: Path | str) -> NumpyModel:
         assert latest is not None
         p = latest
     manifest = read_manifest(p)
-    weights = read_weights(p, len(manifest.layers))
-    supervised = (
-        read_weights(p, len(manifest.supervised.layers), SUPERVISED_PREFIX)
-        if manifest.supervised is not None
-        else None
-    )
-    return NumpyModel(manifest, weights, supervised)
+    if not (p / WEIGHTS).is_file():
+        raise ModelNotFoundError(f"no {WEIGHTS} in {p}")
+    return model_from_parts(manifest, p / WEIGHTS, str(p / WEIGHTS))
 
 
 def resolve_latest(model_dir: Path | str) -> Path | None:
@@ -221,3 +247,43 @@ def list_versions(model_dir: Path | str) -> list[str]:
     return sorted(
         d.name for d in root.iterdir() if VERSION_RE.match(d.name) and (d / MANIFEST).is_file()
     )
+
+
+class DirectoryModelStore:
+    """The `ModelStore` of a local directory: versions as sub-directories, LATEST the choice.
+
+    LATEST is an explicit pointer (an operator may point it back at an older version), so
+    it is the only candidate: a broken LATEST is refused, never silently replaced.
+    """
+
+    def __init__(self, model_dir: Path | str) -> None:
+        self.model_dir = Path(model_dir)
+
+    @property
+    def location(self) -> str:
+        return str(self.model_dir)
+
+    def candidates(self) -> list[str]:
+        target = resolve_latest(self.model_dir)
+        return [] if target is None else [target.name]
+
+    def load(self, version: str) -> NumpyModel:
+        if not VERSION_RE.match(version):
+            raise ModelNotFoundError(f"{version!r} is not a model version name")
+        return load_model(self.model_dir / version)
+
+    def publish(self, version_dir: Path | str) -> str:
+        """Copy `version_dir` into the store (unless it is already there); point LATEST at it."""
+        src = Path(version_dir)
+        version = read_manifest(src).version
+        target = self.model_dir / version
+        if src.resolve() != target.resolve() and not target.exists():
+            self.model_dir.mkdir(parents=True, exist_ok=True)
+            tmp = self.model_dir / f".tmp-{version}-{os.getpid()}"
+            shutil.copytree(src, tmp)
+            os.rename(tmp, target)
+        write_latest(self.model_dir, version)
+        return version
+
+    def close(self) -> None:
+        """Nothing to release (the interface's other store holds Kafka clients)."""

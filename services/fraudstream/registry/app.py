@@ -290,8 +290,17 @@ def _config_routes(registry: Registry) -> list[Route]:
             out["messages"] = messages
         return _json(out)
 
-    async def mode(request: Request) -> Response:
-        return _json({"mode": "READWRITE"})
+    async def get_mode(request: Request) -> Response:
+        return _json({"mode": registry.effective_mode(request.path_params.get("subject"))})
+
+    async def put_mode(request: Request) -> Response:
+        data = await _body(request)
+        mode = await run(registry.set_mode, request.path_params.get("subject"), data.get("mode"))
+        return _json({"mode": mode})
+
+    async def delete_mode(request: Request) -> Response:
+        previous = await run(registry.delete_mode, request.path_params["subject"])
+        return _json({"mode": previous})
 
     async def contexts(request: Request) -> Response:
         return _json(["."])  # only the default context
@@ -311,9 +320,12 @@ def _config_routes(registry: Registry) -> list[Route]:
         Route(
             "/compatibility/subjects/{subject}/versions", _guard(compatibility), methods=["POST"]
         ),
-        Route("/mode", _guard(mode), methods=["GET"]),
+        Route("/mode", _guard(get_mode), methods=["GET"]),
+        Route("/mode", _guard(put_mode), methods=["PUT"]),
         Route("/contexts", _guard(contexts), methods=["GET"]),
-        Route("/mode/{subject}", _guard(mode), methods=["GET"]),
+        Route("/mode/{subject}", _guard(get_mode), methods=["GET"]),
+        Route("/mode/{subject}", _guard(put_mode), methods=["PUT"]),
+        Route("/mode/{subject}", _guard(delete_mode), methods=["DELETE"]),
     ]
 
 

@@ -105,18 +105,44 @@ def get(
         emit({"id": schema_id, "schema": parsed}, output)
 
 
+def project_schemas() -> list[tuple[str, dict[str, Any]]]:
+    """(subject, schema) of every schema the project's services write themselves (the
+    scorer's scores and alerts): what a read-only registry must hold before they start."""
+    from fraudstream.serde.registry_client import value_subject
+    from fraudstream.serde.schemas import load_schema
+
+    s = get_settings()
+    return [
+        (value_subject(s.topic_scores), load_schema("score")),
+        (value_subject(s.topic_alerts), load_schema("alert")),
+    ]
+
+
 @app.command("register")
 def register(
-    subject: str = typer.Argument(..., help="Subject, e.g. <topic>-value."),
-    schema_file: Path = typer.Argument(..., exists=True, dir_okay=False, help=".avsc file."),
+    subject: str | None = typer.Argument(
+        None, help="Subject, e.g. <topic>-value (default: every schema the services write)."
+    ),
+    schema_file: Path | None = typer.Argument(
+        None, exists=True, dir_okay=False, help=".avsc file (with SUBJECT)."
+    ),
     url: str | None = Url,
     output: OutputFormat = output_option(),
 ) -> None:
-    """Register an .avsc file under a subject and print its id."""
-    try:
-        schema = json.loads(schema_file.read_text())
-    except ValueError as exc:
-        raise typer.BadParameter(f"not JSON: {exc}", param_hint="SCHEMA_FILE") from None
+    """Register an .avsc file under a subject, or (no arguments) every schema the services
+    write: the one-shot deploy step before they run against a read-only registry."""
+    if subject is not None and schema_file is None:
+        raise typer.BadParameter("give the .avsc file too", param_hint="SCHEMA_FILE")
+    if subject is not None and schema_file is not None:
+        try:
+            todo: list[tuple[str, Any]] = [(subject, json.loads(schema_file.read_text()))]
+        except ValueError as exc:
+            raise typer.BadParameter(f"not JSON: {exc}", param_hint="SCHEMA_FILE") from None
+    else:
+        todo = list(project_schemas())
+    rows = []
     with _client(url) as client:
-        schema_id = client.register(subject, schema)
-    emit({"subject": subject, "id": schema_id}, output, table=f"{subject}: id {schema_id}")
+        for name, schema in todo:
+            rows.append({"subject": name, "id": client.register(name, schema)})
+    table = "\n".join(f"{r['subject']}: id {r['id']}" for r in rows)
+    emit(rows[0] if subject is not None else rows, output, table=table)

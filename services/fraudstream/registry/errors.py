@@ -147,3 +147,23 @@ class StoreTimeout(RestError):
 
 class NotFound(RestError):
     status, error_code = 404, 404
+
+
+class InvalidMode(RestError):
+    status, error_code = 422, 42204
+
+    def __init__(self, mode: object) -> None:
+        super().__init__(
+            f"Invalid mode. Valid values are READWRITE, READONLY and READONLY_OVERRIDE "
+            f"(got {mode!r}; IMPORT is not supported by the embedded registry)"
+        )
+
+
+class OperationNotPermitted(RestError):
+    """A write while the subject (or the registry) is in a read-only mode (PUT /mode)."""
+
+    status, error_code = 422, 42205
+
+    def __init__(self, subject: str | None) -> None:
+        what = f"Subject {subject}" if subject else "The schema registry"
+        super().__init__(f"{what} is in read-only mode")

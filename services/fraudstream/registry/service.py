@@ -6,7 +6,9 @@ record per change to the `_schemas` log and returns only after the reader applie
 
 from __future__ import annotations
 
+import itertools
 import threading
+import uuid
 from typing import Any
 
 from fraudstream.kafka.errors import TopicLogError
@@ -16,8 +18,10 @@ from fraudstream.registry.compat import Level, check_level
 from fraudstream.registry.errors import (
     IncompatibleSchema,
     InvalidCompatibilityLevel,
+    InvalidMode,
     InvalidSchema,
     InvalidVersion,
+    OperationNotPermitted,
     SchemaNotFound,
     StoreTimeout,
     SubjectConfigNotFound,
@@ -29,17 +33,23 @@ from fraudstream.registry.errors import (
     VersionSoftDeleted,
 )
 from fraudstream.registry.state import (
+    MODES,
     WATERMARK_KEY,
     RegistryState,
     SubjectVersion,
+    claim_key,
+    claim_value,
     config_key,
     config_value,
+    mode_key,
+    mode_value,
     schema_key,
     schema_value,
     watermark_value,
 )
 
 MAX_VERSION = 2**31 - 1
+MAX_CLAIMS = 50  # attempts to reserve an id while other servers keep winning
 
 
 def parse_version(raw: str | int) -> int | None:
@@ -71,6 +81,8 @@ class Registry:
         self.log = log
         self.write_timeout = write_timeout
         self._write_lock = threading.Lock()
+        self._owner = uuid.uuid4().hex  # this server, in its ID_CLAIM records
+        self._claims = itertools.count()
 
     # ---- writes ------------------------------------------------------------------------
     def _append(self, key: bytes, value: bytes | None) -> None:
@@ -92,37 +104,52 @@ class Registry:
         self, subject: str, text: str, schema_type: str | None = None, references: Any = None
     ) -> SubjectVersion:
         """Register `text` under `subject`; the same schema returns the existing id."""
+        self.check_writable(subject)
         self._check_type(schema_type, references)
         new = parse_avro(text)
         for sv in self.state.subject_versions(subject):  # common case: already registered
             if self._same(sv, new):
                 return sv
         with self._write_lock:
-            for sv in self.state.subject_versions(subject):  # again: a writer may have won
-                if self._same(sv, new):
+            for _ in range(MAX_CLAIMS):
+                for sv in self.state.subject_versions(subject):  # again: a writer may have won
+                    if self._same(sv, new):
+                        return sv
+                live = self.state.subject_versions(subject)
+                level = self.state.level(subject)
+                messages = check_level(level, new, [self.state.parsed(sv.id) for sv in live])
+                if messages:
+                    raise IncompatibleSchema(
+                        f"Schema being registered is incompatible with an earlier schema for "
+                        f'subject "{subject}", details: [{", ".join(messages)}]'
+                    )
+                with self.state.lock:
+                    schema_id = self.state.ids.get(new.canonical)
+                    if schema_id is None:
+                        schema_id = self.state.claimed_canonical.get(
+                            new.canonical, self.state.max_id + 1
+                        )
+                    version = self.state.last_version(subject) + 1
+                seq = next(self._claims)
+                claim = claim_key(self._owner, seq)
+                self._append(claim, claim_value(schema_id, subject, version, new.canonical))
+                won = self.state.claim_results.get((self._owner, seq), False)
+                if won:
+                    sv = SubjectVersion(subject, version, schema_id, text)
+                    self._append(schema_key(subject, version), schema_value(sv))
+                self._append(claim, None)  # released: decided, nothing to keep
+                if won:
                     return sv
-            live = self.state.subject_versions(subject)
-            level = self.state.level(subject)
-            messages = check_level(level, new, [self.state.parsed(sv.id) for sv in live])
-            if messages:
-                raise IncompatibleSchema(
-                    f"Schema being registered is incompatible with an earlier schema for "
-                    f'subject "{subject}", details: [{", ".join(messages)}]'
-                )
-            with self.state.lock:
-                schema_id = self.state.ids.get(new.canonical)
-                if schema_id is None:
-                    schema_id = self.state.max_id + 1
-                every = self.state.subject_versions(subject, include_deleted=True)
-                version = (every[-1].version if every else 0) + 1
-            sv = SubjectVersion(subject, version, schema_id, text)
-            self._append(schema_key(subject, version), schema_value(sv))
-            return sv
+            raise StoreTimeout(
+                f"Could not reserve a schema id for {subject}: other registry servers on the "
+                f"same topic won {MAX_CLAIMS} times in a row"
+            )
 
     def _same(self, sv: SubjectVersion, new: ParsedAvro) -> bool:
         return self.state.ids.get(new.canonical) == sv.id
 
     def delete_subject(self, subject: str, permanent: bool) -> list[int]:
+        self.check_writable(subject)
         with self._write_lock:
             every = self.state.subject_versions(subject, include_deleted=True)
             if not every:
@@ -145,6 +172,7 @@ class Registry:
             return [sv.version for sv in live]
 
     def delete_version(self, subject: str, raw_version: str, permanent: bool) -> int:
+        self.check_writable(subject)
         with self._write_lock:
             # an explicit number may name a soft-deleted version (40406 / hard delete);
             # "latest" means the latest live one unless deleting permanently
@@ -163,17 +191,50 @@ class Registry:
             return sv.version
 
     def set_level(self, subject: str | None, raw_level: Any) -> Level:
+        self.check_writable(subject)
         level = parse_level(raw_level)
         with self._write_lock:
             self._append(config_key(subject), config_value(level))
         return level
 
     def delete_level(self, subject: str | None) -> Level:
+        self.check_writable(subject)
         with self._write_lock:
             if subject is not None and subject not in self.state.configs:
                 raise SubjectNotFound(subject)
             previous = self.state.level(subject)
             self._append(config_key(subject), None)
+            return previous
+
+    # ---- modes (Confluent's PUT /mode: a registry that refuses writes) ------------------
+    def effective_mode(self, subject: str | None) -> str:
+        """READONLY_OVERRIDE globally wins over subject modes; else subject, then global."""
+        top = self.state.mode(None)
+        if top == "READONLY_OVERRIDE" or subject is None:
+            return top
+        return self.state.mode(subject)
+
+    def check_writable(self, subject: str | None) -> None:
+        """OperationNotPermitted (42205) when `subject` (or the registry) is read-only."""
+        if self.effective_mode(subject) != "READWRITE":
+            raise OperationNotPermitted(subject)
+
+    def set_mode(self, subject: str | None, raw_mode: Any) -> str:
+        """Set the global or a subject's mode; mode changes are allowed in any mode."""
+        mode = str(raw_mode).strip().upper() if isinstance(raw_mode, str) else ""
+        if mode not in MODES:
+            raise InvalidMode(raw_mode)
+        with self._write_lock:
+            self._append(mode_key(subject), mode_value(mode))
+        return mode
+
+    def delete_mode(self, subject: str) -> str:
+        """Drop a subject's mode (it follows the global one again); returns the old one."""
+        with self._write_lock:
+            if subject not in self.state.modes:
+                raise SubjectNotFound(subject)
+            previous = self.state.mode(subject)
+            self._append(mode_key(subject), None)
             return previous
 
     # ---- reads -------------------------------------------------------------------------

@@ -92,9 +92,10 @@ def prepare_outputs(
         )
 
     def register() -> tuple[int, int]:
+        # ensure: registered, or looked up when the registry is read-only (issue 14)
         return (
-            schemas.register(value_subject(s.topic_scores), load_schema("score")),
-            schemas.register(value_subject(s.topic_alerts), load_schema("alert")),
+            schemas.ensure(value_subject(s.topic_scores), load_schema("score")),
+            schemas.ensure(value_subject(s.topic_alerts), load_schema("alert")),
         )
 
     ids = retrying(
@@ -109,8 +110,26 @@ def prepare_outputs(
     return Outputs(header(ids[0]), header(ids[1]))
 
 
-def make_clients(s: ResolvedSettings) -> tuple[Consumer, Producer]:
-    """The input consumer and the output producer (transactional in exactly-once mode)."""
+def message_timeout_ms(s: ResolvedSettings) -> int:
+    """librdkafka's `message.timeout.ms` (= `delivery.timeout.ms`) for the output producer:
+    the scorer's own delivery timeout (librdkafka's default is 300 s: a batch the ledger
+    gave up on and rewound would still be retried, and delivered later as a duplicate).
+    Transactional producers must keep it within `transaction.timeout.ms`."""
+    ms = int(s.delivery_timeout_s * 1000)
+    if s.exactly_once:
+        ms = min(ms, s.transaction_timeout_ms)
+    return max(ms, int(s.linger_ms) + 1)
+
+
+def ledger_timeout_s(s: ResolvedSettings) -> float:
+    """How long the delivery ledger waits for a batch's acks: a little longer than the
+    producer's message timeout, so librdkafka reports (and stops retrying) a lost output
+    before the ledger rewinds its batch."""
+    return message_timeout_ms(s) / 1000.0 + 2.0
+
+
+def client_configs(s: ResolvedSettings) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The consumer and producer configurations of a replica (see `make_clients`)."""
     client_id = f"fraudstream-scorer-{socket.gethostname()}-{os.getpid()}"
     cextra: dict[str, Any] = {
         "client.id": client_id,
@@ -129,6 +148,7 @@ def make_clients(s: ResolvedSettings) -> tuple[Consumer, Producer]:
         # At-least-once passes a per-batch callback with each record; this default
         # only logs (exactly-once learns the outcome from commit_transaction).
         "on_delivery": _on_delivery,
+        "message.timeout.ms": message_timeout_ms(s),
     }
     if s.exactly_once:
         cextra["isolation.level"] = "read_committed"
@@ -140,6 +160,12 @@ def make_clients(s: ResolvedSettings) -> tuple[Consumer, Producer]:
     cconf.update(cextra)
     pconf = producer_config(s.kafka_bootstrap)
     pconf.update(pextra)
+    return cconf, pconf
+
+
+def make_clients(s: ResolvedSettings) -> tuple[Consumer, Producer]:
+    """The input consumer and the output producer (transactional in exactly-once mode)."""
+    cconf, pconf = client_configs(s)
     consumer = Consumer(cconf)
     producer = Producer(pconf)
     if s.exactly_once:
@@ -160,4 +186,12 @@ def _on_delivery(err: KafkaError | None, msg: Message) -> None:
         log.error("delivery to %s failed: %s", msg.topic(), err)
 
 
-__all__ = ["Outputs", "make_clients", "prepare_outputs", "retrying"]
+__all__ = [
+    "Outputs",
+    "client_configs",
+    "ledger_timeout_s",
+    "make_clients",
+    "message_timeout_ms",
+    "prepare_outputs",
+    "retrying",
+]

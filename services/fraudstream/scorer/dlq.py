@@ -31,6 +31,12 @@ MAX_KEY_BYTES = 4096
 MAX_HEADERS_BYTES = 16_384
 SPILL_KEEP_BYTES = 4096  # of key and value, in a spilled line
 DEFAULT_SPILL = Path(tempfile.gettempdir()) / "fraudstream" / "dlq-spill.jsonl"
+# the header recording each cut -> the part cut
+_CUTS = {
+    "dlq.truncated_from": "value",
+    "dlq.key_truncated_from": "key",
+    "dlq.headers_dropped": "headers",
+}
 
 
 def dead_letter_record(
@@ -85,7 +91,10 @@ class DeadLetterWriter:
         max_key_bytes: int = MAX_KEY_BYTES,
         max_headers_bytes: int = MAX_HEADERS_BYTES,
         spill_path: Path = DEFAULT_SPILL,
+        on_event: Callable[[str], None] | None = None,
     ) -> None:
+        """`on_event`: told "value", "key" or "headers" for each cut, "spilled" for each
+        dead letter written to the spill file (the scorer's metrics)."""
         self.producer = producer
         self.topic = topic
         self.max_value_bytes = max_value_bytes
@@ -93,6 +102,7 @@ class DeadLetterWriter:
         self.max_headers_bytes = max_headers_bytes
         self.spill_path = spill_path
         self.spilled = 0  # dead letters written to the spill file instead of the topic
+        self.on_event = on_event
 
     def send(self, dead: Sequence[Reject], on_delivery: Callable[..., None] | None) -> None:
         if not dead:
@@ -103,6 +113,11 @@ class DeadLetterWriter:
             key, value, headers = dead_letter_record(
                 d, now, self.max_value_bytes, self.max_key_bytes, self.max_headers_bytes
             )
+            if self.on_event is not None:
+                for name, _ in headers[-3:]:
+                    cut = _CUTS.get(name)
+                    if cut is not None:
+                        self.on_event(cut)
             try:
                 produce(self.producer, self.topic, value, key, headers=headers, **kw)
             except (KafkaException, ValueError, TypeError) as exc:
@@ -137,6 +152,8 @@ class DeadLetterWriter:
             "value_bytes": None if value is None else len(value),
         }
         self.spilled += 1
+        if self.on_event is not None:
+            self.on_event("spilled")
         try:
             self.spill_path.parent.mkdir(parents=True, exist_ok=True)
             with self.spill_path.open("ab") as f:

@@ -14,8 +14,19 @@ import time
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer
 
-from fraudstream.kafka.delivery import DeliveryLedger, InFlightBatch, backoff
-from fraudstream.kafka.errors import DeliveryFailedError
+from fraudstream.kafka.delivery import (
+    DeliveryLedger,
+    InFlightBatch,
+    abort_transaction,
+    backoff,
+    commit_transaction,
+    seek,
+)
+from fraudstream.kafka.errors import (
+    DeliveryFailedError,
+    TransactionAbortedError,
+    TransactionFatalError,
+)
 from fraudstream.scorer.drift import DriftWindow
 from fraudstream.scorer.errors import DeliveryError, ScorerError
 from fraudstream.scorer.health import Health
@@ -138,8 +149,11 @@ class ScoringLoop:
     def _batch(
         self, msgs: list[Message], model: ServingModel, failures: int, stop: threading.Event
     ) -> int:
-        """Handle one polled batch; returns the updated count of consecutive failures."""
-        good = self._drop_errors(msgs)
+        """Handle one polled batch; returns the updated count of consecutive failures.
+
+        Records of partitions revoked while `consume()` ran are dropped: their new owner
+        scores them (in exactly-once mode their offsets would fence the transaction)."""
+        good = self.ledger.owned(self._drop_errors(msgs))
         if not good:
             return failures
         try:
@@ -207,27 +221,31 @@ class ScoringLoop:
             raise DeliveryError(str(exc)) from exc
 
     def _transaction(self, fl: InFlightBatch[Scored], t0: float) -> None:
+        """One transaction: the batch's outputs and its input offsets. A commit that timed
+        out is retried (it may have gone through: an abort and a rewind would write the
+        outputs twice); an abortable error aborts and rewinds; a fatal one stops the replica
+        (a restart's `init_transactions` settles what was open)."""
         producer = self.producer
+        timeout_s = self.settings.transaction_timeout_ms / 1000.0
         producer.begin_transaction()
         try:
-            self.writer.send(fl.payload, None)
+            try:
+                self.writer.send(fl.payload, None)
+            except BaseException:
+                abort_transaction(producer)
+                raise
             self.metrics.scoring_duration.observe(time.perf_counter() - t0)
-            meta = self.consumer.consumer_group_metadata()
-            producer.send_offsets_to_transaction(fl.next, meta, 30)
-            producer.commit_transaction(30)
-        except BaseException:
-            self._abort()
-            raise
+            commit_transaction(
+                producer, self.consumer, fl.next, timeout_s=30.0, give_up_s=max(timeout_s, 30.0)
+            )
+        except TransactionAbortedError as exc:
+            first = {(tp.topic, tp.partition): tp.offset for tp in fl.first}
+            seek(self.consumer, first, self.ledger.assigned)
+            raise DeliveryError(str(exc)) from exc
+        except TransactionFatalError as exc:
+            raise ScorerError(f"transactional producer is fenced or fatal: {exc}") from exc
         fl.done_at = time.time()
         self.ledger.complete_untracked(fl)
-
-    def _abort(self) -> None:
-        try:
-            self.producer.abort_transaction(30)
-        except KafkaException as exc:
-            if exc.args[0].fatal():
-                raise ScorerError(f"transactional producer is fenced or fatal: {exc}") from exc
-            log.warning("abort_transaction: %s", exc)
 
     def _completed(self, fl: InFlightBatch[Scored]) -> None:
         """The batch's outputs are durable (offsets stored by the ledger): count it."""
@@ -241,6 +259,8 @@ class ScoringLoop:
         m.anomalous.inc(int(scored.anomalous.sum()))
         for d in batch.dead:
             m.dead_lettered.labels(reason=d.reason).inc()
+            if d.limit is not None:
+                m.decode_refusals.labels(limit=d.limit).inc()
         self.totals.scored += len(batch)
         self.totals.dead += len(batch.dead)
         self.totals.batches += 1

@@ -20,6 +20,7 @@ from numpy.typing import ArrayLike, NDArray
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from fraudstream.scorer.errors import DLQ_REASONS
+from fraudstream.serde.limits import LIMITS
 from fraudstream.servermetrics import add_server_metrics
 
 BATCH_BUCKETS = (1, 10, 50, 100, 250, 500, 1000, 2000, 5000, 10000, 20000)
@@ -99,6 +100,27 @@ class ScorerMetrics:
         )
         for reason in DLQ_REASONS:
             self.dead_lettered.labels(reason=reason)
+        self.dead_letters_capped = Counter(
+            "fraudstream_dead_letters_capped",
+            "Dead letters whose value, key or copied headers were cut to their cap, by part.",
+            ["part"],
+            registry=r,
+        )
+        for part in ("value", "key", "headers"):
+            self.dead_letters_capped.labels(part=part)
+        self.dead_letters_spilled = Counter(
+            "fraudstream_dead_letters_spilled",
+            "Dead letters the producer refused even capped, appended to the spill file.",
+            registry=r,
+        )
+        self.decode_refusals = Counter(
+            "fraudstream_decode_refusals",
+            "Records refused by a decode limit (FRAUDSTREAM_DECODE_*), by limit.",
+            ["limit"],
+            registry=r,
+        )
+        for limit in LIMITS:
+            self.decode_refusals.labels(limit=limit)
         self.batch_size = Histogram(
             "fraudstream_batch_size", "Records per micro-batch.", buckets=BATCH_BUCKETS, registry=r
         )
@@ -162,6 +184,13 @@ class ScorerMetrics:
         for feature, value in values.items():
             self.drift_psi.labels(feature=feature).set(value)
         self.drift_window.set(events)
+
+    def dead_letter_event(self, event: str) -> None:
+        """A dead letter was cut ("value", "key", "headers") or spilled ("spilled")."""
+        if event == "spilled":
+            self.dead_letters_spilled.inc()
+        else:
+            self.dead_letters_capped.labels(part=event).inc()
 
     def set_model(self, version: str, threshold: float) -> None:
         """Make `version` the only one with model_info == 1."""

@@ -12,6 +12,7 @@ import numpy as np
 from fraudstream.kafka.delivery import produce
 from fraudstream.scorer.connect import Outputs
 from fraudstream.scorer.dlq import DeadLetterWriter
+from fraudstream.scorer.metrics import ScorerMetrics
 from fraudstream.scorer.scoring import Scored
 from fraudstream.scorer.settings import ResolvedSettings
 
@@ -19,13 +20,25 @@ from fraudstream.scorer.settings import ResolvedSettings
 class OutputWriter:
     """Writes scores, alerts and dead letters for one producer."""
 
-    def __init__(self, producer: Any, settings: ResolvedSettings, outputs: Outputs) -> None:
+    def __init__(
+        self,
+        producer: Any,
+        settings: ResolvedSettings,
+        outputs: Outputs,
+        metrics: ScorerMetrics | None = None,
+    ) -> None:
         self.producer = producer
         self.topic_scores = settings.topic_scores
         self.topic_alerts = settings.topic_alerts
         self.outputs = outputs
         self.dead_letters = DeadLetterWriter(
-            producer, settings.topic_dlq, settings.dlq_max_value_bytes
+            producer,
+            settings.topic_dlq,
+            settings.dlq_max_value_bytes,
+            max_key_bytes=settings.dlq_max_key_bytes,
+            max_headers_bytes=settings.dlq_max_headers_bytes,
+            spill_path=settings.dlq_spill_path,
+            on_event=None if metrics is None else metrics.dead_letter_event,
         )
 
     def send(self, scored: Scored, on_delivery: Callable[..., None] | None) -> None:

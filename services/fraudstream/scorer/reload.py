@@ -1,10 +1,13 @@
-"""Which model serves, and hot reload: watch `models/LATEST`, load in the background,
-validate, and publish for the scoring loop to pick up between batches.
+"""Which model serves, and hot reload: watch the model store (a `models/` directory's
+LATEST, or the compacted model topic), load in the background, validate, and publish for
+the scoring loop to pick up between batches.
 
 A version that fails to load or validate is refused (a log line and
 `fraudstream_model_reloads_total{result="failed"}` per attempt) and the serving model stays;
 the failure may be transient (a read error), so the version is tried again with
-exponential backoff (interval x 2^failures, at most MAX_RETRY_S).
+exponential backoff (interval x 2^failures, at most MAX_RETRY_S). With nothing serving yet
+(a fresh scorer), a refused candidate is passed over for the next one the store offers (the
+topic store: the next newest version), so one bad record cannot keep a scorer from starting.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from fraudstream.errors import FraudstreamError
-from fraudstream.model import NumpyModel, load_model, resolve_latest
+from fraudstream.model import DirectoryModelStore, ModelStore, NumpyModel
 from fraudstream.scorer.encode import ScoreWriter
 from fraudstream.scorer.errors import ModelRejectedError
 from fraudstream.serde.ksql_records import NUMERIC_COLUMNS
@@ -97,16 +100,18 @@ MAX_RETRY_S = 300.0  # longest wait before a failed version is tried again
 
 
 class ModelWatcher:
-    """Polls LATEST; `current` is the serving model (None until a valid one exists)."""
+    """Polls the model store; `current` is the serving model (None until a valid one)."""
 
     def __init__(
         self,
-        model_dir: Path,
+        store: ModelStore | Path,
         interval_s: float = 1.0,
         top_k: int = 3,
         on_result: Callable[[str, bool, str], None] | None = None,
     ) -> None:
-        self.model_dir = Path(model_dir)
+        self.store: ModelStore = (
+            DirectoryModelStore(store) if isinstance(store, (str, Path)) else store
+        )
         self.interval_s = interval_s
         self.top_k = top_k
         self.current: ServingModel | None = None
@@ -120,23 +125,31 @@ class ModelWatcher:
         self._thread: threading.Thread | None = None
 
     def check(self) -> bool:
-        """Load LATEST if it names a new version; True if the serving model changed."""
+        """Load the store's preferred version if it is new; True if the serving model changed."""
+        where = self.store.location
         try:
-            target = resolve_latest(self.model_dir)
+            candidates = self.store.candidates()
         except FraudstreamError as exc:
-            self._waiting(f"LATEST in {self.model_dir} is unusable: {exc}")
+            self._waiting(f"model store {where} is unusable: {exc}")
             return False
-        if target is None:
-            self._waiting(f"no model published in {self.model_dir} yet (no LATEST); waiting")
+        if not candidates:
+            self._waiting(f"no model published in {where} yet; waiting")
             return False
-        version = target.name
-        if self.current is not None and self.current.version == version:
+        if self.current is not None and self.current.version == candidates[0]:
             return False
+        # Serving already: only the preferred version may replace it. Nothing serving: the
+        # first candidate that loads.
+        for version in candidates if self.current is None else candidates[:1]:
+            if self._try(version):
+                return True
+        return False
+
+    def _try(self, version: str) -> bool:
         failures, retry_at = self._refused.get(version, (0, 0.0))
         if time.monotonic() < retry_at:
             return False
         try:
-            serving = prepare(load_model(target), self.top_k)
+            serving = prepare(self.store.load(version), self.top_k)
         except FraudstreamError as exc:
             backoff = min(self.interval_s * 2**failures, MAX_RETRY_S)
             self._refused[version] = (failures + 1, time.monotonic() + backoff)
@@ -146,6 +159,7 @@ class ModelWatcher:
             return False
         old = self.current.version if self.current else None
         self.current = serving
+        self._refused.pop(version, None)
         log.info("model %s loaded (threshold %.6g); was %s", version, serving.threshold, old)
         self._report(version, True, "")
         return True
@@ -166,7 +180,7 @@ class ModelWatcher:
         self._thread.start()
 
     def wake(self) -> None:
-        """Check LATEST now instead of at the next interval (a model was announced)."""
+        """Check the store now instead of at the next interval (a model was announced)."""
         self._wake.set()
 
     def _loop(self) -> None:
@@ -185,3 +199,4 @@ class ModelWatcher:
         self._wake.set()
         if self._thread is not None:
             self._thread.join(timeout=5)
+        self.store.close()

@@ -21,16 +21,19 @@ from collections.abc import Set
 
 from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
 
+from fraudstream.config import get_settings
 from fraudstream.errors import ConfigError
 from fraudstream.httpserver import HttpServer
 from fraudstream.kafka.delivery import DeliveryLedger, format_partitions
+from fraudstream.model import open_store
 from fraudstream.model.announcements import AnnouncementListener
-from fraudstream.scorer.connect import make_clients, prepare_outputs
+from fraudstream.scorer.connect import ledger_timeout_s, make_clients, prepare_outputs
 from fraudstream.scorer.health import Health
 from fraudstream.scorer.http import make_app, metrics_server
 from fraudstream.scorer.loop import ScoringLoop, Totals, limit_blas_threads
 from fraudstream.scorer.metrics import ScorerMetrics
 from fraudstream.scorer.outputs import OutputWriter
+from fraudstream.scorer.privacy import MaskingDecoder
 from fraudstream.scorer.reload import ModelWatcher, ServingModel
 from fraudstream.scorer.scoring import Scored
 from fraudstream.scorer.settings import ResolvedSettings, ScorerSettings
@@ -47,8 +50,15 @@ class Scorer:
         self.settings: ResolvedSettings = (settings or ScorerSettings()).resolved()
         s = self.settings
         self.metrics = ScorerMetrics()
+        store = open_store(
+            s.model_store,
+            model_dir=s.model_dir,
+            bootstrap=s.kafka_bootstrap,
+            topic=s.topic_model_store,
+            chunk_bytes=get_settings().model_chunk_bytes,
+        )
         self.watcher = ModelWatcher(
-            s.model_dir, s.reload_interval_s, s.explain_top_k, on_result=self._on_model_result
+            store, s.reload_interval_s, s.explain_top_k, on_result=self._on_model_result
         )
         self.health = Health(self.metrics, self.watcher, lambda: self.assigned, s.health_stale_s)
         self.totals = Totals()
@@ -135,12 +145,15 @@ class Scorer:
         outputs = prepare_outputs(s, self._schemas, stop, self.health.heartbeat)
         if outputs is None:
             return False
-        decoder = RecordDecoder(s.input_format, self._schemas if s.input_format == "avro" else None)
+        # JSON input is the raw source topic: users are masked as KSQL masks them (privacy)
+        decoder = (
+            RecordDecoder("avro", self._schemas) if s.input_format == "avro" else MaskingDecoder()
+        )
         self._consumer, self._producer = make_clients(s)
         self._ledger = DeliveryLedger(
             self._consumer,
             self._producer,
-            delivery_timeout_s=s.delivery_timeout_s,
+            delivery_timeout_s=ledger_timeout_s(s),
             commit_interval_s=s.commit_interval_ms / 1000.0,
             max_inflight_events=s.max_inflight_batches * s.batch_size,
         )
@@ -150,7 +163,7 @@ class Scorer:
             self._producer,
             self._ledger,
             decoder,
-            OutputWriter(self._producer, s, outputs),
+            OutputWriter(self._producer, s, outputs, self.metrics),
             self.watcher,
             self.metrics,
             self.health,

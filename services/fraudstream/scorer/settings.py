@@ -5,6 +5,7 @@ Every knob has a documented default; the CLI options override the environment.
 
 from __future__ import annotations
 
+import tempfile
 from pathlib import Path
 from typing import Literal
 
@@ -31,13 +32,19 @@ class ScorerSettings(FraudstreamSettings):
     kafka_bootstrap: str | None = Field(None, description="Override FRAUDSTREAM_KAFKA_BOOTSTRAP.")
     registry_url: str | None = Field(None, description="Override FRAUDSTREAM_REGISTRY_URL.")
     model_dir: Path | None = Field(None, description="Override FRAUDSTREAM_MODEL_DIR.")
+    model_store: Literal["directory", "topic"] | None = Field(
+        None, description="Override FRAUDSTREAM_MODEL_STORE (directory | topic)."
+    )
+    topic_model_store: str | None = Field(
+        None, description="Override FRAUDSTREAM_TOPIC_MODEL_STORE."
+    )
     topic: str | None = Field(None, description="Input topic (default: live Avro or source JSON).")
     topic_scores: str | None = Field(None, description="Override FRAUDSTREAM_TOPIC_SCORES.")
     topic_alerts: str | None = Field(None, description="Override FRAUDSTREAM_TOPIC_ALERTS.")
     topic_dlq: str | None = Field(None, description="Override FRAUDSTREAM_TOPIC_DLQ.")
     topic_models: str | None = Field(None, description="Override FRAUDSTREAM_TOPIC_MODELS.")
     listen_announcements: bool = Field(
-        True, description="Also check LATEST at once when the trainer announces a model."
+        True, description="Also check the model store at once when the trainer announces a model."
     )
     metrics_port: int | None = Field(
         None, ge=0, le=65535, description="Override FRAUDSTREAM_METRICS_PORT (0 = no HTTP server)."
@@ -81,8 +88,15 @@ class ScorerSettings(FraudstreamSettings):
     linger_ms: float = Field(
         5.0, ge=0, le=1000, description="Output producer linger: larger batches vs latency."
     )
-    delivery_timeout_s: float = Field(30.0, gt=0, description="Max wait for a batch's acks.")
-    reload_interval_s: float = Field(1.0, gt=0, description="How often models/LATEST is checked.")
+    delivery_timeout_s: float = Field(
+        30.0,
+        gt=0,
+        description="Max wait for a batch's acks; also the producer's message.timeout.ms, so an "
+        "output given up on is never delivered later.",
+    )
+    reload_interval_s: float = Field(
+        1.0, gt=0, description="How often the model store (LATEST or the topic) is checked."
+    )
     health_stale_s: float = Field(
         30.0, gt=0, description="/healthz fails when the poll loop has not run for this long."
     )
@@ -103,6 +117,19 @@ class ScorerSettings(FraudstreamSettings):
         ge=1024,
         description="Dead letters keep at most this many bytes of the original value (a "
         "record at the broker's size limit plus DLQ headers would otherwise never fit).",
+    )
+    dlq_max_key_bytes: int = Field(
+        4096, ge=16, description="Dead letters keep at most this many bytes of the key."
+    )
+    dlq_max_headers_bytes: int = Field(
+        16_384,
+        ge=0,
+        description="Dead letters copy source headers up to this many bytes in all (the "
+        "dlq.* headers come on top).",
+    )
+    dlq_spill_path: Path = Field(
+        Path(tempfile.gettempdir()) / "fraudstream" / "dlq-spill.jsonl",
+        description="A dead letter the producer still refuses is appended here (one JSON line).",
     )
     explain_top_k: int = Field(3, ge=1, le=10, description="Top features per score record.")
     drift: bool = Field(
@@ -130,6 +157,8 @@ class ScorerSettings(FraudstreamSettings):
             kafka_bootstrap=self.kafka_bootstrap or s.kafka_bootstrap,
             registry_url=self.registry_url or s.registry_url,
             model_dir=self.model_dir or s.model_dir,
+            model_store=self.model_store or s.model_store,
+            topic_model_store=self.topic_model_store or s.topic_model_store,
             topic=topic,
             topic_scores=self.topic_scores or s.topic_scores,
             topic_alerts=self.topic_alerts or s.topic_alerts,
@@ -142,6 +171,8 @@ class ScorerSettings(FraudstreamSettings):
                     "kafka_bootstrap",
                     "registry_url",
                     "model_dir",
+                    "model_store",
+                    "topic_model_store",
                     "topic",
                     "topic_scores",
                     "topic_alerts",
@@ -160,6 +191,8 @@ class ResolvedSettings(ScorerSettings):
     kafka_bootstrap: str
     registry_url: str
     model_dir: Path
+    model_store: Literal["directory", "topic"]
+    topic_model_store: str
     topic: str
     topic_scores: str
     topic_alerts: str

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from fraudstream.errors import RegistryError, SerdeError
+from fraudstream.errors import RegistryError, SerdeError, TransientError
 
 __all__ = [
     "REASONS",
@@ -101,7 +101,7 @@ class EncodeError(SerdeFailure):
     reason = "invalid_value"
 
 
-class RegistryUnavailableError(RegistryError):
+class RegistryUnavailableError(RegistryError, TransientError):
     """The registry did not answer (transport error or 5xx): retry, do not dead-letter."""
 
 

@@ -26,6 +26,8 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 from numpy.typing import NDArray
 
+from fraudstream.serde.errors import PayloadDecodeError
+
 __all__ = [
     "Column",
     "FlatBatch",
@@ -43,8 +45,9 @@ _NUMERIC = {"int", "long", "float", "double"}
 Column = str | tuple[str, ...]  # a name, or alternative names (e.g. ("User", "UserId"))
 
 
-class FlatDecodeError(ValueError):
-    """A single record that cannot be decoded with its writer schema (why is the message)."""
+class FlatDecodeError(PayloadDecodeError, ValueError):
+    """A single record that cannot be decoded with its writer schema (why is the message):
+    the project's `decode_error` (a `SerdeFailure`), still a ValueError for old callers."""
 
 
 def _prim(t: Any) -> str | None:

@@ -46,7 +46,7 @@ from fraudstream.serde.errors import (
     WrongTypeError,
 )
 from fraudstream.serde.flatavro import FlatBatch, FlatDecodeError, FlatPlan, decode_one, field_types
-from fraudstream.serde.limits import INT64_MAX, DecodeLimits
+from fraudstream.serde.limits import INT64_MAX, DecodeLimits, Limit, decode_limits
 
 __all__ = [
     "COLUMNS",
@@ -122,6 +122,7 @@ class Reject:
     msg: Any
     reason: Reason
     detail: str
+    limit: Limit | None = None  # the decode limit that refused it, if one did
 
 
 @dataclass
@@ -145,6 +146,10 @@ class RecordBatch:
     def reasons(self) -> Counter[str]:
         """How many records were rejected, by reason."""
         return Counter(d.reason for d in self.dead)
+
+    def refusals(self) -> Counter[str]:
+        """How many records a decode limit refused, by limit."""
+        return Counter(d.limit for d in self.dead if d.limit is not None)
 
     def keep(self, mask: NDArray[np.bool_], reason: Reason, why: Sequence[str]) -> None:
         """Drop the rows where `mask` is False into rejects (`why[i]` per dropped row)."""
@@ -336,7 +341,7 @@ class RecordDecoder:
         self.identity = identity
         self.require_label = require_label
         self.strict_schema = strict_schema
-        self.limits = limits or DecodeLimits()
+        self.limits = limits or decode_limits()
         self._required = _required(identity, require_label)
         self._plans: dict[int, _Plan] = {}
 
@@ -421,7 +426,10 @@ class RecordDecoder:
         plan = self._plan(schema_id)
         if plan.parsed is None:
             assert plan.reason is not None
-            raise _Rejected(plan.reason, plan.detail)
+            limit: Limit | None = (
+                "unexpected_schema" if plan.reason == "unexpected_schema" else None
+            )
+            raise _Rejected(plan.reason, plan.detail, limit)
         try:
             rec = decode_one(plan.parsed, data, wire.HEADER_SIZE)
         except FlatDecodeError as exc:
@@ -483,7 +491,9 @@ class RecordDecoder:
                     raise _Rejected("missing_field", "empty record (tombstone)")
                 if len(data) > max_bytes:
                     raise _Rejected(
-                        "decode_error", f"record of {len(data)} bytes exceeds {max_bytes}"
+                        "decode_error",
+                        f"record of {len(data)} bytes exceeds {max_bytes}",
+                        "record_bytes",
                     )
                 if json_input:
                     row = _json_row(data)
@@ -497,7 +507,7 @@ class RecordDecoder:
                 if label not in (-1, 0, 1):
                     raise _Rejected("invalid_value", f"Class {label!r} is not 0, 1 or -1")
             except _Rejected as exc:
-                dead.append(Reject(msg, exc.reason, exc.detail))
+                dead.append(Reject(msg, exc.reason, exc.detail, exc.limit))
                 continue
             slow_rows.append(row[_NUM0:])
             out.msgs.append(msg)
@@ -541,10 +551,11 @@ def _validate(out: RecordBatch, stamps: list[str] | None) -> None:
 class _Rejected(Exception):
     """One record is unusable (internal: becomes a `Reject`, never escapes `decode`)."""
 
-    def __init__(self, reason: Reason, detail: str) -> None:
+    def __init__(self, reason: Reason, detail: str, limit: Limit | None = None) -> None:
         super().__init__(detail)
         self.reason: Reason = reason
         self.detail = detail
+        self.limit = limit
 
 
 def _check_strings(row: Sequence[Any], max_bytes: int) -> None:
@@ -552,7 +563,9 @@ def _check_strings(row: Sequence[Any], max_bytes: int) -> None:
         v = row[i]
         if isinstance(v, str) and len(v) > max_bytes:
             raise _Rejected(
-                "invalid_value", f"{_NAMES[i]} of {len(v)} characters exceeds {max_bytes}"
+                "invalid_value",
+                f"{_NAMES[i]} of {len(v)} characters exceeds {max_bytes}",
+                "string_bytes",
             )
 
 

@@ -13,20 +13,36 @@ once (issue 21):
 
 Code that must hand confluent-kafka's own `SchemaRegistryClient` to confluent-kafka APIs
 (its Avro serializers, interop tests) gets it from `confluent_client`, also here.
+
+Security (issue 14): `RegistryConfig.from_env()` reads `FRAUDSTREAM_REGISTRY_*` (basic auth
+user info, a bearer token, TLS CA / client certificate, `READ_ONLY`); a `RegistryClient`
+built from a URL string gets them too. Credentials never reach an error message or a log
+line (`RegistryConfig`'s repr hides them; user info in the URL is moved into the header).
+In read-only mode `ensure` looks the pre-registered schema up instead of registering it
+(`fraudstream registry register` registers them in the deploy pipeline); a write the
+registry refuses (401/403, or 42205 from a registry in READONLY mode) is one line that
+says what to do.
 """
 
 from __future__ import annotations
 
 import json
+import logging
+import ssl
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
+from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit, urlunsplit
 
 import httpx
+from pydantic import Field, SecretStr, field_validator
 
+from fraudstream.config import FraudstreamSettings, load_settings, settings_config
+from fraudstream.errors import ConfigError
 from fraudstream.serde.errors import (
     RegistryRefusedError,
     RegistryUnavailableError,
@@ -39,7 +55,9 @@ if TYPE_CHECKING:
 
 __all__ = [
     "CONTENT_TYPE",
+    "READ_ONLY_VAR",
     "RegistryClient",
+    "RegistryClientSettings",
     "RegistryConfig",
     "confluent_client",
     "key_subject",
@@ -59,16 +77,185 @@ def key_subject(topic: str) -> str:
     return f"{topic}-key"
 
 
+log = logging.getLogger(__name__)
+
+_PREFIX = "FRAUDSTREAM_REGISTRY_"
+READ_ONLY_VAR = f"{_PREFIX}READ_ONLY"
+# Confluent's OperationNotPermittedException: a write to a subject in READONLY mode.
+_READ_ONLY_CODE = 42205
+
+
+def _readable(path: Path | None) -> Path | None:
+    if path is None:
+        return None
+    if not path.is_file():
+        raise ValueError("no such file")
+    try:
+        with path.open("rb"):
+            pass
+    except OSError as exc:
+        raise ValueError(f"not readable ({exc.strerror})") from None
+    return path
+
+
+def _secret(value: SecretStr | None, path: Path | None) -> SecretStr | None:
+    if path is not None:
+        return SecretStr(path.read_text(encoding="utf-8").rstrip("\r\n"))
+    return value
+
+
+class RegistryClientSettings(FraudstreamSettings):
+    """`FRAUDSTREAM_REGISTRY_*` of registry clients, named after confluent-kafka's
+    `SchemaRegistryClient` config (`basic.auth.user.info`, `bearer.auth.token`, `ssl.*`)."""
+
+    model_config = settings_config("REGISTRY_")
+
+    basic_auth_user_info: SecretStr | None = Field(
+        None, description="'user:password' for HTTP basic auth (Confluent Cloud: key:secret)."
+    )
+    basic_auth_user_info_file: Path | None = Field(
+        None, description="File holding user:password (a Kubernetes secret mount)."
+    )
+    bearer_auth_token: SecretStr | None = Field(None, description="Static bearer token.")
+    bearer_auth_token_file: Path | None = Field(None, description="File holding the token.")
+    bearer_auth_logical_cluster: str | None = Field(
+        None, description="Confluent Cloud: the registry's logical cluster (lsrc-...)."
+    )
+    bearer_auth_identity_pool_id: str | None = Field(
+        None, description="Confluent Cloud: the identity pool of the token."
+    )
+    ssl_ca_location: Path | None = Field(None, description="PEM CA bundle of an https registry.")
+    ssl_certificate_location: Path | None = Field(None, description="PEM client certificate.")
+    ssl_key_location: Path | None = Field(None, description="PEM key of that certificate.")
+    read_only: bool = Field(
+        False,
+        description="Never register: look the (pre-registered) schemas up; register them "
+        "with `fraudstream registry register` in the deploy pipeline.",
+    )
+
+    @field_validator(
+        "basic_auth_user_info_file",
+        "bearer_auth_token_file",
+        "ssl_ca_location",
+        "ssl_certificate_location",
+        "ssl_key_location",
+    )
+    @classmethod
+    def _file_readable(cls, value: Path | None) -> Path | None:
+        return _readable(value)
+
+
 @dataclass(frozen=True)
 class RegistryConfig:
-    """How to reach the registry. Issue 14 adds credentials, TLS and `read_only` here."""
+    """How to reach the registry: URL, timeouts, credentials, TLS, read-only mode."""
 
     url: str = "http://127.0.0.1:8081"
     timeout_s: float = 5.0
     miss_ttl_s: float = 30.0  # how long an unknown schema id is answered from cache
+    user_info: SecretStr | None = field(default=None, repr=False)
+    bearer_token: SecretStr | None = field(default=None, repr=False)
+    headers: tuple[tuple[str, str], ...] = ()
+    ca_file: Path | None = None
+    cert_file: Path | None = None
+    key_file: Path | None = None
+    read_only: bool = False
+
+    def __post_init__(self) -> None:
+        parts = urlsplit(self.url)
+        if parts.username is not None or parts.password is not None:
+            # basic.auth.credentials.source=URL: keep the credentials out of every message
+            host = parts.hostname or ""
+            netloc = f"[{host}]" if ":" in host else host
+            if parts.port is not None:
+                netloc += f":{parts.port}"
+            object.__setattr__(self, "url", urlunsplit(parts._replace(netloc=netloc)))
+            if self.user_info is None:
+                user = parts.username or ""
+                object.__setattr__(self, "user_info", SecretStr(f"{user}:{parts.password or ''}"))
+        if self.user_info is not None and self.bearer_token is not None:
+            raise ConfigError(
+                f"{_PREFIX}BASIC_AUTH_USER_INFO and {_PREFIX}BEARER_AUTH_TOKEN: set one, not both"
+            )
+        if self.user_info is not None and ":" not in self.user_info.get_secret_value():
+            raise ConfigError(f"{_PREFIX}BASIC_AUTH_USER_INFO: expected user:password")
+        if (self.cert_file is None) != (self.key_file is None) and self.key_file is not None:
+            raise ConfigError(f"{_PREFIX}SSL_KEY_LOCATION: needs {_PREFIX}SSL_CERTIFICATE_LOCATION")
+
+    @classmethod
+    def from_env(cls, url: str | None = None, **overrides: Any) -> RegistryConfig:
+        """The config of `url` (default FRAUDSTREAM_REGISTRY_URL) with the security of
+        `FRAUDSTREAM_REGISTRY_*`; ConfigError naming the variable when one is bad."""
+        s = load_settings(RegistryClientSettings)
+        if url is None:
+            from fraudstream.config import get_settings
+
+            url = get_settings().registry_url
+        headers: list[tuple[str, str]] = []
+        if s.bearer_auth_logical_cluster:
+            headers.append(("target-sr-cluster", s.bearer_auth_logical_cluster))
+        if s.bearer_auth_identity_pool_id:
+            headers.append(("Confluent-Identity-Pool-Id", s.bearer_auth_identity_pool_id))
+        return replace(
+            cls(
+                url=url,
+                user_info=_secret(s.basic_auth_user_info, s.basic_auth_user_info_file),
+                bearer_token=_secret(s.bearer_auth_token, s.bearer_auth_token_file),
+                headers=tuple(headers),
+                ca_file=s.ssl_ca_location,
+                cert_file=s.ssl_certificate_location,
+                key_file=s.ssl_key_location,
+                read_only=s.read_only,
+            ),
+            **overrides,
+        )
 
     def base_url(self) -> str:
         return self.url.rstrip("/")
+
+    def http_kwargs(self) -> dict[str, Any]:
+        """httpx.Client arguments: auth, headers, TLS verification and client certificate."""
+        kwargs: dict[str, Any] = {}
+        headers = dict(self.headers)
+        if self.user_info is not None:
+            user, _, password = self.user_info.get_secret_value().partition(":")
+            kwargs["auth"] = httpx.BasicAuth(user, password)
+        if self.bearer_token is not None:
+            headers["Authorization"] = f"Bearer {self.bearer_token.get_secret_value()}"
+        if headers:
+            kwargs["headers"] = headers
+        if self.ca_file is not None or self.cert_file is not None:
+            ctx = ssl.create_default_context(cafile=str(self.ca_file) if self.ca_file else None)
+            if self.cert_file is not None:
+                try:
+                    ctx.load_cert_chain(
+                        str(self.cert_file), str(self.key_file) if self.key_file else None
+                    )
+                except (ssl.SSLError, OSError) as exc:
+                    raise ConfigError(
+                        f"{_PREFIX}SSL_CERTIFICATE_LOCATION: cannot load the client "
+                        f"certificate and key ({exc.__class__.__name__})"
+                    ) from None
+            kwargs["verify"] = ctx
+        return kwargs
+
+    def confluent_conf(self) -> dict[str, Any]:
+        """The same settings as confluent-kafka's `SchemaRegistryClient` config."""
+        conf: dict[str, Any] = {"url": self.base_url()}
+        if self.user_info is not None:
+            conf["basic.auth.user.info"] = self.user_info.get_secret_value()
+        if self.bearer_token is not None:
+            conf["bearer.auth.credentials.source"] = "STATIC_TOKEN"
+            conf["bearer.auth.token"] = self.bearer_token.get_secret_value()
+            hdr = dict(self.headers)
+            conf["bearer.auth.logical.cluster"] = hdr.get("target-sr-cluster", "")
+            conf["bearer.auth.identity.pool.id"] = hdr.get("Confluent-Identity-Pool-Id", "")
+        if self.ca_file is not None:
+            conf["ssl.ca.location"] = str(self.ca_file)
+        if self.cert_file is not None:
+            conf["ssl.certificate.location"] = str(self.cert_file)
+        if self.key_file is not None:
+            conf["ssl.key.location"] = str(self.key_file)
+        return conf
 
 
 def _schema_text(schema: dict[str, Any] | list[Any] | str) -> str:
@@ -100,10 +287,12 @@ class RegistryClient:
         http: httpx.Client | None = None,
         transport: httpx.BaseTransport | None = None,
     ) -> None:
-        self.config = RegistryConfig(config) if isinstance(config, str) else config
+        self.config = RegistryConfig.from_env(config) if isinstance(config, str) else config
         self.url = self.config.base_url()
         self.miss_ttl_s = self.config.miss_ttl_s
-        self._http = http or httpx.Client(timeout=self.config.timeout_s, transport=transport)
+        self._http = http or httpx.Client(
+            timeout=self.config.timeout_s, transport=transport, **self.config.http_kwargs()
+        )
         self._texts: dict[int, str] = {}
         self._parsed: dict[int, dict[str, Any]] = {}
         self._missing: dict[int, float] = {}  # id -> when it was last not found
@@ -141,12 +330,26 @@ class RegistryClient:
 
     def _refused(self, resp: httpx.Response, what: str) -> RegistryRefusedError:
         code, message = _error_detail(resp)
+        hint = ""
+        if resp.status_code == 401:
+            hint = f": set {_PREFIX}BASIC_AUTH_USER_INFO or {_PREFIX}BEARER_AUTH_TOKEN" + (
+                " (the credentials given were refused)" if self._has_credentials() else ""
+            )
         return RegistryRefusedError(
             f"registry {self.url} refused {what}: {resp.status_code} {message}"
-            + (f" (error_code {code})" if code else ""),
+            + (f" (error_code {code})" if code else "")
+            + hint,
             status=resp.status_code,
             error_code=code,
         )
+
+    def _has_credentials(self) -> bool:
+        return self.config.user_info is not None or self.config.bearer_token is not None
+
+    @staticmethod
+    def _write_refused(exc: RegistryRefusedError) -> bool:
+        """A refusal to write as such (read-only mode, a user without write access)."""
+        return exc.error_code == _READ_ONLY_CODE or exc.status == 403
 
     # -- schemas by id ---------------------------------------------------------------
     def schema_text(self, schema_id: int) -> str:
@@ -215,12 +418,47 @@ class RegistryClient:
             headers={"Content-Type": CONTENT_TYPE},
         )
         if resp.status_code != 200:
-            raise self._refused(resp, f"the {subject} schema")
+            exc = self._refused(resp, f"to register the {subject} schema")
+            if self._write_refused(exc):
+                code, message = _error_detail(resp)
+                raise RegistryRefusedError(
+                    f"registry {self.url} refused to register the {subject} schema "
+                    f"({resp.status_code}{f' {code}' if code else ''}: {message}): register it "
+                    f"with `fraudstream registry register` (write credentials) and set "
+                    f"{READ_ONLY_VAR}=true",
+                    status=exc.status,
+                    error_code=exc.error_code,
+                ) from None
+            raise exc
         schema_id = self._id_of(resp, subject)
         with self._lock:
             self._registered[key] = schema_id
             self._texts.setdefault(schema_id, text)
         return schema_id
+
+    def ensure(self, subject: str, schema: dict[str, Any] | list[Any] | str) -> int:
+        """The id of `schema` under `subject`: registered unless the client is read-only,
+        looked up (pre-registered) otherwise, or when the registry refuses the write."""
+        if not self.config.read_only:
+            try:
+                return self.register(subject, schema)
+            except RegistryRefusedError as exc:
+                if not self._write_refused(exc):
+                    raise
+                log.warning("%s; using the pre-registered schema", exc)
+                refused: RegistryRefusedError | None = exc
+        else:
+            refused = None
+        try:
+            return self.lookup(subject, schema)
+        except SchemaNotFoundError:
+            why = str(refused) if refused else f"{READ_ONLY_VAR} is set"
+            raise RegistryRefusedError(
+                f"the {subject} schema is not registered at {self.url} and {why.rstrip('.')}"
+                + ("" if refused else ": run `fraudstream registry register` first"),
+                status=404,
+                error_code=40403,
+            ) from None
 
     def lookup(self, subject: str, schema: dict[str, Any] | list[Any] | str) -> int:
         """The id `schema` has under `subject`, without registering it (SchemaNotFoundError
@@ -277,11 +515,17 @@ class RegistryClient:
             ) from exc
 
 
-@lru_cache(maxsize=32)
 def confluent_client(url: str) -> SchemaRegistryClient:
-    """confluent-kafka's `SchemaRegistryClient` for `url`, one per URL process-wide, for the
-    confluent-kafka APIs that need one (its Avro serializers, interop tests); imported on
-    first use so the slim scorer image never loads the registry package."""
+    """confluent-kafka's `SchemaRegistryClient` for `url` with the security of
+    `FRAUDSTREAM_REGISTRY_*`, one per URL and settings process-wide, for the confluent-kafka
+    APIs that need one (its Avro serializers, interop tests); imported on first use so the
+    slim scorer image never loads the registry package."""
+    conf = RegistryConfig.from_env(url).confluent_conf()
+    return _confluent_client(tuple(sorted(conf.items())))
+
+
+@lru_cache(maxsize=32)
+def _confluent_client(conf: tuple[tuple[str, Any], ...]) -> SchemaRegistryClient:
     from confluent_kafka.schema_registry import SchemaRegistryClient
 
-    return SchemaRegistryClient({"url": url})
+    return SchemaRegistryClient(dict(conf))

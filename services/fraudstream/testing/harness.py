@@ -198,7 +198,9 @@ class Harness:
         """Topic names containing `fragment` (case-insensitive), e.g. the processing log."""
         from confluent_kafka.admin import AdminClient
 
-        admin = AdminClient({"bootstrap.servers": self.ep.bootstrap, "log_level": 0})
+        from fraudstream.kafka.clients import admin_config
+
+        admin = AdminClient(admin_config(self.ep.bootstrap))
         names = admin.list_topics(timeout=10).topics
         return sorted(t for t in names if fragment.lower() in t.lower())
 

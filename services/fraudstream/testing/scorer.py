@@ -137,18 +137,10 @@ def publish_pca_model(
 
 
 def mask_left(value: str, n: int = 2) -> str:
-    """KSQL's MASK_LEFT(value, n): upper -> X, lower -> x, digit -> n, other -> -."""
+    """KSQL's MASK_LEFT(value, n) (the engine's one implementation)."""
+    from fraudstream.ksql.engine.functions import mask_left as engine_mask_left
 
-    def m(c: str) -> str:
-        if c.isupper():
-            return "X"
-        if c.islower():
-            return "x"
-        if c.isdigit():
-            return "n"
-        return "-"
-
-    return "".join(m(c) for c in value[:n]) + value[n:]
+    return engine_mask_left(value, n)
 
 
 def live_record(event: Mapping[str, Any]) -> dict[str, Any]:

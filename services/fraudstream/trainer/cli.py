@@ -54,7 +54,10 @@ def train(
         None, "--announce/--no-announce", help="Announce the version on the models topic."
     ),
     publish: bool = typer.Option(
-        True, "--publish/--no-publish", help="Point models/LATEST at the new version."
+        True,
+        "--publish/--no-publish",
+        help="Point models/LATEST at the new version (and, with FRAUDSTREAM_MODEL_STORE="
+        "topic, publish it to the model topic).",
     ),
     output: OutputFormat = output_option(),
 ) -> None:
@@ -94,10 +97,13 @@ def train(
 
         files = write_report(outcome, settings.report_dir)
         log.info("report: %s", ", ".join(str(f) for f in files))
+    where = str(outcome.path)
+    if publish and base.model_store == "topic":
+        where = _publish_to_topic(outcome.path, base)
     if settings.announce:
         from fraudstream.model.announcements import announce as do_announce
 
-        do_announce(base.kafka_bootstrap, base.topic_models, outcome.manifest, str(outcome.path))
+        do_announce(base.kafka_bootstrap, base.topic_models, outcome.manifest, where)
         log.info("announced %s on %s", outcome.version, base.topic_models)
     ae = outcome.metrics.get(outcome.served, {})
     line = f"model {outcome.version} ({outcome.served}) -> {outcome.path}" + (
@@ -114,6 +120,27 @@ def train(
         "metrics": outcome.metrics,
     }
     emit(data, output, table=line)
+
+
+def _publish_to_topic(version_dir: Path, base: Settings) -> str:
+    """Publish the new version to the model topic (FRAUDSTREAM_MODEL_STORE=topic): scorer
+    pods load it from Kafka. Returns where it went, for the announcement."""
+    from fraudstream.model import open_store
+
+    store = open_store(
+        "topic",
+        model_dir=base.model_dir,
+        bootstrap=base.kafka_bootstrap,
+        topic=base.topic_model_store,
+        chunk_bytes=base.model_chunk_bytes,
+        keep_versions=base.model_keep_versions,
+    )
+    try:
+        version = store.publish(version_dir)
+    finally:
+        store.close()
+    log.info("published %s to %s", version, store.location)
+    return f"{store.location}/{version}"
 
 
 def _load(csv: Path | None, topic: str, since: str | None, settings: Any, base: Settings) -> Any:

@@ -61,3 +61,23 @@ def test_config_and_mode_calls(schema_registry_url: str, unique_id: str) -> None
     assert client.get_global_mode() == "READWRITE"
     assert client.get_mode(subject) == "READWRITE"
     assert client.get_contexts() == ["."]
+
+
+def test_read_only_subject_mode_calls(schema_registry_url: str, unique_id: str) -> None:
+    """update_mode READONLY: registering is refused with 42205, lookups keep working."""
+    client = SchemaRegistryClient({"url": schema_registry_url})
+    subject = f"ro-{unique_id}-value"
+    schema = avro(("a", "int"))
+    sid = client.register_schema(subject, schema)
+    assert client.update_mode(subject, "READONLY") == "READONLY"
+    assert client.get_mode(subject) == "READONLY"
+    assert client.get_global_mode() == "READWRITE"  # only this subject
+    with pytest.raises(SchemaRegistryError) as info:
+        client.register_schema(subject, avro(("a", "int"), ("b", "long")))
+    assert (info.value.http_status_code, info.value.error_code) == (422, 42205)
+    assert client.lookup_schema(subject, schema).schema_id == sid
+    with pytest.raises(SchemaRegistryError) as info:
+        client.update_mode(subject, "IMPORT")
+    assert info.value.error_code == 42204
+    assert client.update_mode(subject, "READWRITE") == "READWRITE"
+    client.register_schema(subject, avro(("a", "int"), ("b", "long")))

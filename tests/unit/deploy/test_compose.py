@@ -3,6 +3,7 @@ with the services, health checks, start order and scaling rules the stack relies
 
 from __future__ import annotations
 
+import re
 import shutil
 from pathlib import Path
 
@@ -23,10 +24,11 @@ SERVICES = {
     "scorer",
     "prometheus",
     "grafana",
+    "grafana-secret",
     "retrain",
     "tools",
 }
-ONE_SHOT = {"ksql-init", "trainer", "retrain"}
+ONE_SHOT = {"ksql-init", "trainer", "retrain", "grafana-secret"}
 MANUAL = {"retrain", "tools"}  # profile "manual": `docker compose run --rm <name> ...` only
 
 
@@ -181,3 +183,83 @@ def test_kafka_keeps_its_data_in_a_volume_and_ksql_heap_is_bounded():
     assert f"kafka-data:{kafka['environment']['KAFKA_LOG_DIRS']}" in kafka["volumes"]
     assert "kafka-data" in _compose()["volumes"]
     assert "-Xmx1g" in services["ksqldb-server"]["environment"]["KSQL_HEAP_OPTS"]
+
+
+SECURE = ROOT / "docker-compose.secure.yml"
+SECURE_ENV = {
+    "FRAUDSTREAM_KAFKA_BOOTSTRAP": "broker:9093",
+    "FRAUDSTREAM_REGISTRY_URL": "https://registry:8081",
+    "FRAUDSTREAM_KSQL_URL": "https://ksqldb:8088",
+    "FRAUDSTREAM_KAFKA_SASL_USERNAME": "fraudstream",
+    "FRAUDSTREAM_KSQL_USERNAME": "fraudstream",
+}
+
+
+def test_grafana_admin_password_is_generated_or_given_never_a_default():
+    services = _compose()["services"]
+    grafana, init = services["grafana"], services["grafana-secret"]
+    env = grafana["environment"]
+    assert "GF_SECURITY_ADMIN_PASSWORD" not in env  # no admin/admin, no password in env
+    secret_file = env["GF_SECURITY_ADMIN_PASSWORD__FILE"]
+    mount = next(v for v in grafana["volumes"] if v.startswith("grafana-secret:"))
+    assert secret_file.startswith(mount.split(":")[1] + "/") and mount.endswith(":ro")
+    assert grafana["depends_on"]["grafana-secret"]["condition"] == "service_completed_successfully"
+    assert init["image"] == grafana["image"]  # no other image to pull
+    script = init["entrypoint"][2]
+    assert "/dev/urandom" in script and "chmod 0400" in script
+    assert "admin" not in script.replace("admin_password", "")
+
+
+def test_grafana_secret_script_generates_once_and_keeps_it(tmp_path, run):
+    """The init script, run by sh as compose runs it ($$ unescaped, the volume a temp dir)."""
+    script = _compose()["services"]["grafana-secret"]["entrypoint"][2]
+    script = (
+        script.replace("$$", "$")
+        .replace("/secrets/", f"{tmp_path}/")
+        .replace("chown 472 $f && ", "")
+    )
+    env_first = run(["sh", "-c", script, "grafana-secret"])
+    assert env_first.returncode == 0, env_first.stderr
+    first = (tmp_path / "admin_password").read_text()
+    assert len(first) == 24 and first.isalnum()
+    assert (tmp_path / "admin_password").stat().st_mode & 0o777 == 0o400
+    assert run(["sh", "-c", script, "grafana-secret"]).returncode == 0
+    shown = run(["sh", "-c", script, "grafana-secret", "show"])
+    assert shown.stdout.strip() == first == (tmp_path / "admin_password").read_text()
+
+
+def test_prometheus_lifecycle_api_is_off():
+    command = _compose()["services"]["prometheus"]["command"]
+    assert not [a for a in command if "lifecycle" in a or "admin-api" in a]
+
+
+def test_secure_override_validates_and_passes_secrets_as_files(docker_compose, run, monkeypatch):
+    for k, v in SECURE_ENV.items():
+        monkeypatch.setenv(k, v)
+    res = run([docker_compose, "-f", COMPOSE, "-f", SECURE, "config"], cwd=ROOT)
+    assert res.returncode == 0, res.stdout + res.stderr
+    merged = yaml.safe_load(res.stdout)
+    secrets = merged["secrets"]
+    for name in ("ksql-init", "producer", "trainer", "scorer", "retrain", "tools"):
+        svc = merged["services"][name]
+        env = svc["environment"]
+        assert env["FRAUDSTREAM_KAFKA_SECURITY_PROTOCOL"] == "SASL_SSL", name
+        assert env["FRAUDSTREAM_KAFKA_BOOTSTRAP"] == "broker:9093", name
+        assert not [k for k in env if re.search(r"PASSWORD$|USER_INFO$", k)], name
+        mounted = {
+            f"/run/secrets/{s if isinstance(s, str) else s['source']}" for s in svc["secrets"]
+        }
+        for var in [k for k in env if k.endswith("_FILE") or k.endswith("_LOCATION")]:
+            assert env[var] in mounted, (name, var)
+    for spec in secrets.values():
+        path = Path(spec["file"])
+        assert path.parent == ROOT / "secrets", path
+    assert "/secrets/" in (ROOT / ".gitignore").read_text().splitlines()
+
+
+def test_secure_override_demands_the_cluster_it_points_at(docker_compose, run, monkeypatch):
+    for k in SECURE_ENV:
+        monkeypatch.delenv(k, raising=False)
+    res = run([docker_compose, "-f", COMPOSE, "-f", SECURE, "config"], cwd=ROOT)
+    assert res.returncode != 0
+    assert "bootstrap servers" in res.stderr or "FRAUDSTREAM_" in res.stderr, res.stderr

@@ -90,4 +90,4 @@ def test_helm_runs_the_built_image():
     assert yaml.safe_load((chart / "Chart.yaml").read_text())["appVersion"] == _version()
     argv = [helm, "template", "fraudstream-scorer", str(chart), "--kube-version", "1.30.0"]
     images = _pod_images(_render(argv))
-    assert images == {f"fraudstream-scorer:{_version()}"}
+    assert images == {f"fraudstream-{n}:{_version()}" for n in ("scorer", "trainer")}

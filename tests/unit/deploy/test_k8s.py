@@ -1,6 +1,7 @@
 """Kubernetes manifests: every overlay renders with `kubectl kustomize`, the built-in kinds
-validate (kubernetes-validate, strict), the CRDs (KEDA ScaledObject, PodMonitor) have the
-fields their operators read, and the pieces agree with each other (selectors, probes, the
+validate (kubernetes-validate, strict), the CRDs (KEDA ScaledObject, PodMonitor) validate
+against the operators' own CRD schemas (vendored, schemas/crds; kubeconform runs too, in
+test_kubeconform.py), and the pieces agree with each other (selectors, probes, the
 ConfigMap, the lag trigger, never more replicas than partitions). Broken overlays fail."""
 
 from __future__ import annotations
@@ -22,10 +23,15 @@ K8S = Path(__file__).resolve().parents[3] / "deploy" / "k8s"
 KUBE_VERSION = "1.30.0"
 OVERLAYS = ["base", "overlays/dev", "overlays/prod"]
 
-# The parts of the CRDs (KEDA ScaledObject, Prometheus Operator PodMonitor and PrometheusRule)
-# the manifests use; unknown keys are errors (typos such as `maxReplicas` would otherwise be
-# ignored by the operator without a word). Shared with test_helm.py.
-CRD_SCHEMAS: dict[str, Any] = json.loads((Path(__file__).parent / "crd_schemas.json").read_text())
+CUSTOM_KINDS = {"ScaledObject", "TriggerAuthentication", "PodMonitor", "PrometheusRule"}
+
+
+def crd_schema(kind: str, api_version: str) -> dict[str, Any]:
+    """The schema of a custom resource's CRD (vendored by schemas/convert_crds.py)."""
+    name = f"{kind}_{api_version.rsplit('/', 1)[-1]}".lower()
+    return dict(
+        json.loads((Path(__file__).parent / "schemas" / "crds" / f"{name}.json").read_text())
+    )
 
 
 @pytest.fixture(scope="module")
@@ -61,18 +67,24 @@ def rendered(kustomize, run) -> dict[str, list[dict[str, Any]]]:
 
 
 def _one(docs: list[dict[str, Any]], kind: str) -> dict[str, Any]:
-    """The one resource of a kind (the scorer's settings, for ConfigMap)."""
+    """The one resource of a kind (the scorer's settings, for ConfigMap; ksql-apply, Job)."""
     found = [d for d in docs if d["kind"] == kind]
     if kind == "ConfigMap":
         found = [d for d in found if "grafana" not in d["metadata"]["name"]]
+    if kind == "Job":
+        found = [d for d in found if d["metadata"]["name"] == "fraudstream-ksql-apply"]
     (doc,) = found
     return doc
 
 
 def validate(doc: dict[str, Any]) -> None:
-    """Built-in kinds against the Kubernetes OpenAPI schema, CRDs against ours."""
-    if doc["kind"] in CRD_SCHEMAS:
-        jsonschema.validate(doc, CRD_SCHEMAS[doc["kind"]])
+    """Built-in kinds against the Kubernetes OpenAPI schema, custom resources against the
+    schema of their CRD (unknown keys are errors: a typo such as `maxReplicas` would
+    otherwise be ignored by the operator without a word)."""
+    if doc["kind"] in CUSTOM_KINDS:
+        # no check_schema: the CRDs' patterns are Go regexps (e.g. `^(?i)...`), which Python's
+        # re refuses to compile up front; kubeconform (test_kubeconform.py) checks those
+        jsonschema.Draft7Validator(crd_schema(doc["kind"], doc["apiVersion"])).validate(doc)
     else:
         kubernetes_validate.validate(doc, KUBE_VERSION, strict=True)
 
@@ -84,12 +96,14 @@ def test_every_resource_validates(rendered, overlay):
     # Overlays bring their Namespace, so `kubectl apply -k` works on an empty cluster.
     assert kinds == sorted(
         ([] if overlay == "base" else ["Namespace"])
+        + (["TriggerAuthentication"] if overlay == "overlays/prod" else [])
         + [
             "ConfigMap",
             "ConfigMap",
+            "CronJob",
             "Deployment",
             "Job",
-            "PersistentVolumeClaim",
+            "Job",
             "PodDisruptionBudget",
             "PodMonitor",
             "PrometheusRule",

@@ -4,6 +4,7 @@ silently dropped and the service would run on its default."""
 
 from __future__ import annotations
 
+import importlib
 import re
 from pathlib import Path
 
@@ -11,25 +12,27 @@ import pytest
 import yaml
 from pydantic_settings import BaseSettings
 
-from fraudstream.config import Settings
-from fraudstream.producer.settings import ProducerSettings
-from fraudstream.registry.settings import RegistrySettings
-from fraudstream.scorer.settings import ScorerSettings
-from fraudstream.trainer.settings import TrainerSettings
-
 ROOT = Path(__file__).resolve().parents[3]
-SETTINGS: list[type[BaseSettings]] = [
-    Settings,
-    ScorerSettings,
-    TrainerSettings,
-    ProducerSettings,
-    RegistrySettings,
-]
+SERVICES = ROOT / "services"
+
+
+def settings_classes() -> list[type[BaseSettings]]:
+    """Every settings class of the project: the modules that call `settings_config(`
+    (the one settings pattern, fraudstream/config.py), imported, their BaseSettings."""
+    classes: dict[str, type[BaseSettings]] = {}
+    for path in sorted((SERVICES / "fraudstream").rglob("*.py")):
+        if "settings_config(" not in path.read_text(encoding="utf-8"):
+            continue
+        module = importlib.import_module(".".join(path.relative_to(SERVICES).with_suffix("").parts))
+        for obj in vars(module).values():
+            if isinstance(obj, type) and issubclass(obj, BaseSettings) and obj is not BaseSettings:
+                classes[f"{obj.__module__}.{obj.__qualname__}"] = obj
+    return list(classes.values())
 
 
 def known_variables() -> set[str]:
     names = set()
-    for cls in SETTINGS:
+    for cls in settings_classes():
         prefix = str(cls.model_config.get("env_prefix", ""))
         names |= {f"{prefix}{field}".upper() for field in cls.model_fields}
     return names
@@ -44,12 +47,24 @@ def _compose_env() -> dict[str, set[str]]:
 
 
 def _configmap_env() -> set[str]:
+    """ConfigMap literals, and variables set in pod specs and patches (kustomize, Helm)."""
     out = set()
     for path in (ROOT / "deploy" / "k8s").rglob("kustomization.yaml"):
         doc = yaml.safe_load(path.read_text())
         for gen in doc.get("configMapGenerator", []):
             out |= {lit.split("=", 1)[0] for lit in gen.get("literals", [])}
+    for path in [
+        *(ROOT / "deploy" / "k8s").rglob("*.yaml"),
+        *(ROOT / "deploy" / "helm").rglob("*"),
+    ]:
+        if path.is_file():
+            out |= set(re.findall(r"name: (FRAUDSTREAM_[A-Z0-9_]+)\b", path.read_text()))
     return out
+
+
+def _secure_compose_env() -> set[str]:
+    doc = yaml.safe_load((ROOT / "docker-compose.secure.yml").read_text())
+    return {k for k in doc["x-secure-env"] if k.startswith("FRAUDSTREAM_")}
 
 
 def _dockerfile_env() -> set[str]:
@@ -61,16 +76,26 @@ def _dockerfile_env() -> set[str]:
 
 def test_known_variables_cover_the_shared_and_scorer_settings():
     known = known_variables()
-    assert {"FRAUDSTREAM_KAFKA_BOOTSTRAP", "FRAUDSTREAM_SCORER_GROUP"} <= known
+    assert {
+        "FRAUDSTREAM_KAFKA_BOOTSTRAP",
+        "FRAUDSTREAM_SCORER_GROUP",
+        "FRAUDSTREAM_TRAINER_EPOCHS",
+        "FRAUDSTREAM_PRODUCER_RATE",
+        "FRAUDSTREAM_MODEL_STORE",
+    } <= known
     assert "FRAUDSTREAM_KAFKA_BOOTSTRAPS" not in known
 
 
 @pytest.mark.parametrize(
-    "source", ["compose", "configmap", "dockerfiles"], ids=["compose", "k8s", "docker"]
+    "source",
+    ["compose", "compose-secure", "configmap", "dockerfiles"],
+    ids=["compose", "compose-secure", "k8s", "docker"],
 )
 def test_every_variable_set_is_a_real_setting(source):
     if source == "compose":
         used = set().union(*_compose_env().values())
+    elif source == "compose-secure":
+        used = _secure_compose_env()
     elif source == "configmap":
         used = _configmap_env()
     else:

@@ -388,3 +388,93 @@ def test_produce_helper_retries_after_a_full_local_queue() -> None:
 def test_backoff_doubles_and_is_capped() -> None:
     assert [backoff(i) for i in range(4)] == [0.5, 1.0, 2.0, 4.0]
     assert backoff(50) == 30.0 and backoff(50, cap=10.0) == 10.0
+
+
+# ---------------------------------------------------------------- exactly-once (issue 21 item 5)
+
+
+class TxProducer:
+    """A transactional producer whose calls fail as scripted (KafkaError per call, or None)."""
+
+    def __init__(self, commit: list[KafkaError | None], send: list[KafkaError | None] = ()):
+        self.commit_script = list(commit)
+        self.send_script = list(send)
+        self.calls: list[str] = []
+
+    def send_offsets_to_transaction(self, offsets: Any, meta: Any, timeout: float) -> None:
+        self.calls.append("send_offsets")
+        err = self.send_script.pop(0) if self.send_script else None
+        if err is not None:
+            raise KafkaException(err)
+
+    def commit_transaction(self, timeout: float) -> None:
+        self.calls.append("commit")
+        err = self.commit_script.pop(0) if self.commit_script else None
+        if err is not None:
+            raise KafkaException(err)
+
+    def abort_transaction(self, timeout: float) -> None:
+        self.calls.append("abort")
+
+
+class TxConsumer(Consumer):
+    def consumer_group_metadata(self) -> str:
+        return "meta"
+
+
+def _timed_out() -> KafkaError:
+    return KafkaError(KafkaError._TIMED_OUT, "commit timed out", retriable=True)
+
+
+def test_a_commit_that_timed_out_is_retried_not_aborted() -> None:
+    """librdkafka: a timed-out commit_transaction continues in the background and must be
+    called again; aborting and rewinding would write the batch twice for read_committed."""
+    from fraudstream.kafka.delivery import commit_transaction
+
+    p = TxProducer(commit=[_timed_out(), _timed_out(), None])
+    commit_transaction(p, TxConsumer(), [TopicPartition("in", 0, 5)], timeout_s=1.0)
+    assert p.calls == ["send_offsets", "commit", "commit", "commit"]
+
+
+def test_an_abortable_commit_error_aborts_and_says_so() -> None:
+    from fraudstream.kafka.delivery import TransactionAbortedError, commit_transaction
+
+    fenced = KafkaError(KafkaError.ILLEGAL_GENERATION, "stale", txn_requires_abort=True)
+    p = TxProducer(commit=[], send=[fenced])
+    with pytest.raises(TransactionAbortedError, match="stale"):
+        commit_transaction(p, TxConsumer(), [TopicPartition("in", 0, 5)], timeout_s=1.0)
+    assert p.calls == ["send_offsets", "abort"]
+
+
+def test_a_fatal_transaction_error_is_not_retried() -> None:
+    from fraudstream.kafka.delivery import TransactionFatalError, commit_transaction
+
+    fatal = KafkaError(KafkaError._FENCED, "fenced", fatal=True)
+    p = TxProducer(commit=[fatal])
+    with pytest.raises(TransactionFatalError, match="fenced"):
+        commit_transaction(p, TxConsumer(), [TopicPartition("in", 0, 5)], timeout_s=1.0)
+    assert p.calls == ["send_offsets", "commit"]
+
+
+def test_owned_drops_records_of_partitions_revoked_during_consume() -> None:
+    c, p, done = Consumer(), Producer(), []
+    ledger = _ledger(c, p, done)
+    msgs = [Msg("in", 0, 1), Msg("in", 1, 7), Msg("in", 0, 2)]
+    ledger.revoke([TopicPartition("in", 1)], commit=False)  # the callback ran inside consume()
+    assert [(m.partition(), m.offset()) for m in ledger.owned(msgs)] == [(0, 1), (0, 2)]
+
+
+def test_on_rewind_hears_every_dropped_batch_newest_first() -> None:
+    c, p, done = Consumer(), Producer(), []
+    dropped: list[list[str]] = []
+    ledger = _ledger(c, p, done)
+    ledger.on_rewind = lambda batches: dropped.append([b.payload for b in batches])
+    _send(ledger, p, [Msg("in", 0, 1)], "ok", 1)
+    _send(ledger, p, [Msg("in", 0, 2)], "bad", 1)
+    _send(ledger, p, [Msg("in", 0, 3)], "later", 1)
+    p.ack(1)
+    p.ack(1, err=KafkaError(KafkaError._MSG_TIMED_OUT))
+    p.poll()
+    with pytest.raises(DeliveryFailedError):
+        ledger.settle()
+    assert done == ["ok"] and dropped == [["later", "bad"]]

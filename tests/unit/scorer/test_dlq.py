@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+import pytest
 from confluent_kafka import Producer
 
 from fraudstream.scorer.dlq import DeadLetterWriter, dead_letter_record
@@ -58,3 +59,35 @@ def test_an_unproducible_dead_letter_is_spilled_counted_and_acknowledged(tmp_pat
     assert len(lines) == 2
     assert lines[0]["reason"] == "decode_error" and lines[0]["source_offset"] == 4
     assert "MSG_SIZE_TOO_LARGE" in lines[0]["error"]
+
+
+def test_caps_are_settings_and_every_cut_and_spill_is_counted(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from fraudstream.config import Settings
+    from fraudstream.scorer.connect import Outputs
+    from fraudstream.scorer.metrics import ScorerMetrics
+    from fraudstream.scorer.outputs import OutputWriter
+    from fraudstream.scorer.settings import scorer_settings
+
+    spill = tmp_path / "s.jsonl"
+    monkeypatch.setenv("FRAUDSTREAM_SCORER_DLQ_MAX_KEY_BYTES", "100")
+    monkeypatch.setenv("FRAUDSTREAM_SCORER_DLQ_MAX_HEADERS_BYTES", "2000")
+    monkeypatch.setenv("FRAUDSTREAM_SCORER_DLQ_SPILL_PATH", str(spill))
+    s = scorer_settings().model_copy(update={"topic_dlq": Settings().topic_dlq})
+    assert (s.dlq_max_key_bytes, s.dlq_max_headers_bytes, s.dlq_spill_path) == (100, 2000, spill)
+    metrics = ScorerMetrics()
+    writer = OutputWriter(_producer(max_bytes=1000), s, Outputs(b"", b""), metrics=metrics)
+    writer.dead_letters.send([_hostile()], lambda err, msg: None)
+    key, _, headers = dead_letter_record(_hostile(), "now", s.dlq_max_value_bytes, 100, 2000)
+    assert key is not None and len(key) == 100
+    assert sum(len(n) + len(v) for n, v in headers if n.startswith("h")) <= 2000
+
+    def value(name: str, **labels: str) -> float:
+        got = metrics.registry.get_sample_value(name, labels)
+        return 0.0 if got is None else got
+
+    for part in ("value", "key", "headers"):
+        assert value("fraudstream_dead_letters_capped_total", part=part) == 1.0, part
+    assert value("fraudstream_dead_letters_spilled_total") == 1.0
+    assert spill.exists()

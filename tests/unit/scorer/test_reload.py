@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from fraudstream.model import load_model, write_latest
+from fraudstream.model import NumpyModel, load_model, write_latest
 from fraudstream.scorer.errors import ModelRejectedError
 from fraudstream.scorer.reload import ModelWatcher, canned_batch, prepare
 from fraudstream.testing.scorer import publish_pca_model
@@ -152,3 +152,65 @@ def test_corrupt_compressed_weights_are_a_counted_failed_load(
     )
     assert not w.check() and w.current is None
     assert results == [(version, False)]
+
+
+class _ListedStore:
+    """A `ModelStore` over saved version directories, offered in a given order (the topic
+    store's shape: several candidates, newest first) without a broker."""
+
+    def __init__(self, root: Path, order: list[str]) -> None:
+        self.root, self.order, self.closed = root, order, False
+
+    @property
+    def location(self) -> str:
+        return f"listed {self.root}"
+
+    def candidates(self) -> list[str]:
+        return list(self.order)
+
+    def load(self, version: str) -> NumpyModel:
+        return load_model(self.root / version)
+
+    def publish(self, version_dir: Path | str) -> str:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        self.closed = True
+
+
+def _broken(root: Path, seed: int) -> str:
+    version = publish_pca_model(root, seed=seed, publish=False)
+    npz = dict(np.load(root / version / "weights.npz"))
+    npz["W1"][:] = np.nan
+    np.savez(root / version / "weights.npz", **npz)
+    return version
+
+
+def test_fresh_watcher_passes_a_refused_newest_over_for_the_next_valid_one(tmp_path: Path):
+    good = publish_pca_model(tmp_path, seed=3, publish=False)
+    bad = _broken(tmp_path, seed=4)
+    results: list[tuple[str, bool]] = []
+    store = _ListedStore(tmp_path, [bad, good])
+    w = ModelWatcher(store, on_result=lambda v, ok, why: results.append((v, ok)))
+    assert w.check()
+    assert w.current is not None and w.current.version == good
+    assert results == [(bad, False), (good, True)]  # the refusal is counted
+    assert not w.check()  # serving: a refused newest does not replace it, nor is it retried yet
+    assert results == [(bad, False), (good, True)]
+    w.stop()
+    assert store.closed
+
+
+def test_serving_watcher_keeps_its_model_when_the_newest_is_refused(tmp_path: Path):
+    v1 = publish_pca_model(tmp_path, seed=3, publish=False)
+    results: list[tuple[str, bool]] = []
+    store = _ListedStore(tmp_path, [v1])
+    w = ModelWatcher(store, interval_s=60.0, on_result=lambda v, ok, why: results.append((v, ok)))
+    assert w.check() and w.current is not None and w.current.version == v1
+    bad = _broken(tmp_path, seed=4)
+    store.order = [bad, v1]
+    assert not w.check()
+    assert w.current.version == v1 and results[-1] == (bad, False)
+    v3 = publish_pca_model(tmp_path, seed=5, publish=False)
+    store.order = [v3, bad, v1]
+    assert w.check() and w.current.version == v3

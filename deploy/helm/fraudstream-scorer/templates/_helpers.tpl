@@ -22,8 +22,60 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version }}
 {{- end -}}
 
-{{- define "scorer.modelsClaim" -}}
-{{- .Values.models.existingClaim | default (printf "%s-models" (include "scorer.fullname" .)) -}}
+{{/* Credentials of every pod (scorer, trainer): settings that name files, user names from
+     secretKeyRef, secret volumes mounted read-only under /etc/fraudstream (passwords are files). */}}
+{{- define "fraudstream.credentialEnv" -}}
+- name: HOME  # the root filesystem is read-only; /tmp is an emptyDir
+  value: /tmp
+{{- with .Values.security.kafka.existingSecret }}
+- name: FRAUDSTREAM_KAFKA_SECURITY_PROTOCOL
+  value: {{ $.Values.security.kafka.protocol | quote }}
+- name: FRAUDSTREAM_KAFKA_SASL_MECHANISM
+  value: {{ $.Values.security.kafka.saslMechanism | quote }}
+- name: FRAUDSTREAM_KAFKA_SASL_USERNAME
+  valueFrom:
+    secretKeyRef: {name: {{ . | quote }}, key: username}
+- name: FRAUDSTREAM_KAFKA_SASL_PASSWORD_FILE
+  value: /etc/fraudstream/kafka/password
+- name: FRAUDSTREAM_KAFKA_SSL_CA_LOCATION
+  value: /etc/fraudstream/kafka/ca.crt
+{{- end }}
+{{- if .Values.security.registry.existingSecret }}
+- name: FRAUDSTREAM_REGISTRY_BASIC_AUTH_USER_INFO_FILE
+  value: /etc/fraudstream/registry/user-info
+{{- end }}
+{{- with .Values.security.ksqldb.existingSecret }}
+- name: FRAUDSTREAM_KSQL_USERNAME
+  valueFrom:
+    secretKeyRef: {name: {{ . | quote }}, key: username}
+- name: FRAUDSTREAM_KSQL_PASSWORD_FILE
+  value: /etc/fraudstream/ksqldb/password
+{{- end }}
+{{- end -}}
+
+{{- define "fraudstream.credentialMounts" -}}
+- name: tmp
+  mountPath: /tmp
+{{- range $name := list "kafka" "registry" "ksqldb" }}
+{{- if (index $.Values.security $name).existingSecret }}
+- name: {{ $name }}-credentials
+  mountPath: /etc/fraudstream/{{ $name }}
+  readOnly: true
+{{- end }}
+{{- end }}
+{{- end -}}
+
+{{- define "fraudstream.credentialVolumes" -}}
+- name: tmp
+  emptyDir: {}
+{{- range $name := list "kafka" "registry" "ksqldb" }}
+{{- with (index $.Values.security $name).existingSecret }}
+- name: {{ $name }}-credentials
+  secret:
+    secretName: {{ . | quote }}
+    defaultMode: 0400
+{{- end }}
+{{- end }}
 {{- end -}}
 
 {{/* Refuse values that would leave replicas without partitions. */}}

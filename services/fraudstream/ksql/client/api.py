@@ -18,6 +18,7 @@ from typing import Any
 
 from fraudstream.errors import KsqlError
 from fraudstream.ksql.client.client import KsqlClient, KsqlServerError, QueryFinal, QueryHeader
+from fraudstream.ksql.client.settings import ksql_client_settings
 
 
 class KSQLError(KsqlError):
@@ -46,10 +47,14 @@ class KSQLAPI:
         self.url = url
         self.max_retries = max_retries
         self.timeout = timeout
-        auth = (api_key, secret) if api_key and secret else None
+        # TLS and credentials from FRAUDSTREAM_KSQL_* unless given here (api_key/secret is
+        # ksql-python's basic auth, as Confluent Cloud's API keys).
+        options = ksql_client_settings(url=url).client_kwargs()
+        if api_key and secret:
+            options["auth"] = (api_key, secret)
         # `transport` (an httpx transport) is ours, not ksql-python's: tests and proxies.
         self._client = KsqlClient(
-            url, timeout=timeout, auth=auth, transport=kwargs.get("transport")
+            url, timeout=timeout, transport=kwargs.get("transport"), **options
         )
         if check_version:
             self.get_ksql_version()
@@ -85,13 +90,23 @@ class KSQLAPI:
         idle_timeout: float | None = None,
         use_http2: bool | None = None,
         return_objects: bool | None = None,
+        parse: bool = False,
     ) -> Iterator[Any]:
         """A push query as a generator.
 
-        Default (like ksql-python over HTTP/1.1): one JSON text per message (header, rows,
-        final message). `return_objects=True`: one dict per row, column name -> value.
+        Default (like ksql-python over HTTP/1.1, `/query`): one JSON text per message
+        (header, rows, final message). `use_http2=True` (ksql-python-ng): `/query-stream`,
+        whose header carries `queryId` and `columnNames` and whose rows are JSON arrays.
+        `return_objects=True` or `parse=True`: one dict per row, column name -> value.
+        No read timeout unless `idle_timeout` is given: a quiet query stays open.
         """
-        del encoding, chunk_size, use_http2  # kept for signature compatibility
+        del encoding, chunk_size  # kept for signature compatibility
+        if use_http2:
+            yield from self._query_stream(
+                query_string, stream_properties, idle_timeout, bool(return_objects or parse)
+            )
+            return
+        return_objects = return_objects or parse
         events = self._client.query(
             query_string, properties=stream_properties, timeout=idle_timeout
         )
@@ -115,6 +130,58 @@ class KSQLAPI:
                 else:
                     yield json.dumps({"row": {"columns": event}})
         except KsqlServerError as exc:
+            raise KSQLError(exc.message, exc.error_code) from exc
+
+    def _query_stream(
+        self,
+        sql: str,
+        properties: dict[str, Any] | None,
+        idle_timeout: float | None,
+        as_objects: bool,
+    ) -> Iterator[Any]:
+        columns: list[str] = []
+        try:
+            for event in self._client.query_stream(
+                sql, properties=properties, timeout=idle_timeout
+            ):
+                if isinstance(event, QueryHeader):
+                    columns = event.columns
+                    if not as_objects:
+                        yield json.dumps(
+                            {
+                                "queryId": event.query_id,
+                                "columnNames": event.columns,
+                                "columnTypes": event.types,
+                            }
+                        )
+                elif isinstance(event, QueryFinal):
+                    if event.is_error:
+                        raise KSQLError(event.message)
+                elif as_objects:
+                    yield dict(zip(columns, event, strict=False))
+                else:
+                    yield json.dumps(event)
+        except KsqlServerError as exc:
+            raise KSQLError(exc.message, exc.error_code) from exc
+
+    def close_query(self, query_id: str) -> bool:
+        """`/close-query`: True when the query was closed, False when the server knows no
+        such query (ksql-python's contract)."""
+        try:
+            self._client.close_query(query_id)
+        except KsqlServerError as exc:
+            if exc.status_code == 400:
+                return False
+            raise KSQLError(exc.message, exc.error_code) from exc
+        return True
+
+    def inserts_stream(self, stream_name: str, rows: Sequence[dict[str, Any]]) -> list[Any]:
+        """`/inserts-stream`: the server's acks, one per row (an error ack ends the list)."""
+        try:
+            return self._client.inserts_stream(stream_name, rows)
+        except KsqlServerError as exc:
+            if isinstance(exc.body, list):
+                return list(exc.body)
             raise KSQLError(exc.message, exc.error_code) from exc
 
     def stream(

@@ -7,14 +7,19 @@ from it, and a default `*/*` gets different bodies from different server version
 
 from __future__ import annotations
 
+import contextlib
 import json
-from collections.abc import Iterator, Mapping
+import ssl
+from collections.abc import Generator, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
 from fraudstream.errors import KsqlError
+
+if TYPE_CHECKING:
+    from fraudstream.ksql.client.settings import KsqlClientSettings
 
 KSQL_V1 = "application/vnd.ksql.v1+json"
 DELIMITED = "application/vnd.ksqlapi.delimited.v1"
@@ -136,7 +141,12 @@ class _JsonStream:
 
 
 class KsqlClient:
-    """Typed access to the ksqlDB REST API: `/info`, `/healthcheck`, `/ksql`, `/query`."""
+    """Typed access to the ksqlDB REST API: `/info`, `/healthcheck`, `/ksql`, `/query`,
+    `/query-stream`, `/close-query`, `/inserts-stream`.
+
+    `auth` is basic auth (user, password); `verify` a CA bundle / client certificate context
+    (`KsqlClientSettings.verify()`), as the ksqlDB CLI's `--user` and truststore options.
+    """
 
     def __init__(
         self,
@@ -144,13 +154,28 @@ class KsqlClient:
         *,
         timeout: float = 30.0,
         auth: tuple[str, str] | None = None,
+        verify: ssl.SSLContext | bool = True,
         transport: httpx.BaseTransport | None = None,
     ) -> None:
         self.url = url.rstrip("/")
         self._timeout = timeout
         self._http = httpx.Client(
-            base_url=self.url, timeout=timeout, auth=auth, transport=transport
+            base_url=self.url, timeout=timeout, auth=auth, verify=verify, transport=transport
         )
+
+    @classmethod
+    def from_settings(
+        cls,
+        settings: KsqlClientSettings | None = None,
+        *,
+        url: str | None = None,
+        timeout: float = 30.0,
+    ) -> KsqlClient:
+        """A client configured by `FRAUDSTREAM_KSQL_*` (URL, basic auth, TLS)."""
+        from fraudstream.ksql.client.settings import ksql_client_settings
+
+        s = settings if settings is not None else ksql_client_settings()
+        return cls(url or s.url, timeout=timeout, **s.client_kwargs())
 
     def close(self) -> None:
         self._http.close()
@@ -213,12 +238,13 @@ class KsqlClient:
         properties: Mapping[str, Any] | None = None,
         variables: Mapping[str, str] | None = None,
         timeout: float | None = None,
-    ) -> Iterator[QueryHeader | list[Any] | QueryFinal]:
+    ) -> Generator[QueryHeader | list[Any] | QueryFinal, None, None]:
         """`POST /query`: yields the header, then each row's column list, then a final message.
 
         The stream ends when the server ends it (LIMIT reached, error) or when the caller
         stops iterating (the connection is closed, which ends the query server-side).
-        `timeout` bounds the wait for each chunk (None: the client's timeout).
+        `timeout` bounds the wait for each chunk; None (default): no read timeout, a quiet
+        push query stays open as long as the server keeps the stream open.
         """
         body: dict[str, Any] = {
             "ksql": _terminated(sql),
@@ -226,19 +252,100 @@ class KsqlClient:
         }
         if variables:
             body["sessionVariables"] = dict(variables)
-        read_timeout = self._timeout if timeout is None else timeout
+        yield from self._stream("/query", body, KSQL_V1, timeout, outer_array=True)
+
+    def query_stream(
+        self,
+        sql: str,
+        *,
+        properties: Mapping[str, Any] | None = None,
+        variables: Mapping[str, str] | None = None,
+        timeout: float | None = None,
+    ) -> Generator[QueryHeader | list[Any] | QueryFinal, None, None]:
+        """`POST /query-stream` (ksqlDB's newer API, delimited): the same events as `query`.
+
+        The header's `query_id` is what `close_query` takes.
+        """
+        body: dict[str, Any] = {"sql": _terminated(sql), "properties": dict(properties or {})}
+        if variables:
+            body["sessionVariables"] = dict(variables)
+        query_id = ""
+        ended = False
+        try:
+            for event in self._stream("/query-stream", body, DELIMITED, timeout, outer_array=False):
+                if isinstance(event, QueryHeader):
+                    query_id = event.query_id
+                yield event
+            ended = True
+        finally:
+            if query_id and not ended:
+                # left early (closed, Ctrl-C, error): over HTTP/1.1 a server may notice the
+                # closed connection only at its next row, so say it, as ksqlDB's clients do
+                with contextlib.suppress(KsqlError):
+                    self.close_query(query_id)
+
+    def close_query(self, query_id: str) -> None:
+        """`POST /close-query`: end a push query opened on `/query-stream` (raises if unknown)."""
+        resp = self._post("/close-query", {"queryId": query_id}, accept="application/json")
+        if resp.status_code != 200:
+            raise _error_from(resp, _json(resp))
+
+    def inserts_stream(
+        self,
+        target: str,
+        rows: Iterable[Mapping[str, Any]],
+        *,
+        properties: Mapping[str, Any] | None = None,
+    ) -> list[dict[str, Any]]:
+        """`POST /inserts-stream`: insert rows (column name -> value) into a stream.
+
+        Returns the server's acks in order (`{"status": "ok", "seq": n}`); the first failed
+        row ends the stream with an error ack (`status` "error", `message`), raised here.
+        """
+        lines = [json.dumps({"target": target, "properties": dict(properties or {})})]
+        lines.extend(json.dumps(dict(row), default=str) for row in rows)
+        try:
+            resp = self._http.post(
+                "/inserts-stream",
+                content=("\n".join(lines) + "\n").encode(),
+                headers={"Accept": DELIMITED, "Content-Type": DELIMITED},
+            )
+        except httpx.TransportError as exc:
+            raise KsqlConnectionError(f"ksqlDB at {self.url}: {exc}") from exc
+        if resp.status_code != 200:
+            raise _error_from(resp, _json(resp))
+        acks = [json.loads(line) for line in resp.text.splitlines() if line.strip()]
+        for ack in acks:
+            if isinstance(ack, dict) and ack.get("status") == "error":
+                raise KsqlServerError(
+                    f"row {ack.get('seq')}: {ack.get('message', 'insert failed')}",
+                    error_code=ack.get("error_code"),
+                    status_code=resp.status_code,
+                    body=acks,
+                )
+        return acks
+
+    def _stream(
+        self,
+        path: str,
+        body: dict[str, Any],
+        accept: str,
+        timeout: float | None,
+        *,
+        outer_array: bool,
+    ) -> Generator[QueryHeader | list[Any] | QueryFinal, None, None]:
         try:
             with self._http.stream(
                 "POST",
-                "/query",
+                path,
                 json=body,
-                headers={"Accept": KSQL_V1, "Content-Type": KSQL_V1},
-                timeout=httpx.Timeout(self._timeout, read=read_timeout),
+                headers={"Accept": accept, "Content-Type": KSQL_V1},
+                timeout=httpx.Timeout(self._timeout, read=timeout),
             ) as resp:
                 if resp.status_code != 200:
                     resp.read()
                     raise _error_from(resp, _json(resp))
-                parser = _JsonStream(outer_array=True)
+                parser = _JsonStream(outer_array=outer_array)
                 for chunk in resp.iter_text():
                     for msg in parser.feed(chunk):
                         event = _query_event(msg)

@@ -112,6 +112,19 @@ def _mask_table(chars: tuple[str | None, ...]) -> Callable[[str], str]:
     return slow
 
 
+_DEFAULT_MASKER = _mask_table(_DEFAULT_MASK)
+
+
+def mask_left(s: str, n: int) -> str:
+    """`MASK_LEFT(s, n)` with the default mask characters: THE implementation, also used by
+    the scorer's JSON input so a user id it writes equals the one KSQL writes."""
+    if n < 0:
+        raise KsqlProcessingError(
+            "function MASK_LEFT requires a non-negative number of characters to mask or skip"
+        )
+    return _DEFAULT_MASKER(s[:n]) + s[n:]
+
+
 def _mask_chars(name: str, vals: Sequence[Any]) -> tuple[str | None, ...]:
     out: list[str | None] = []
     for v in vals:
@@ -132,7 +145,7 @@ def _mask_resolver(name: str, with_count: bool) -> Resolver:
             raise _bad_args(name, types)
         if with_count and types[1].base not in (T.INTEGER, T.NULL):
             raise _bad_args(name, types)
-        default = _mask_table(_DEFAULT_MASK)
+        default = _DEFAULT_MASKER
         cache: dict[tuple[str | None, ...], Callable[[str], str]] = {_DEFAULT_MASK: default}
 
         def masker_for(extra: Sequence[Any]) -> Callable[[str], str]:
@@ -156,6 +169,8 @@ def _mask_resolver(name: str, with_count: bool) -> Resolver:
                         f"function {name} requires a non-negative number of characters to"
                         " mask or skip"
                     )
+                if name == "MASK_LEFT" and len(rest) == 1:
+                    return mask_left(s, n)
                 m = masker_for(rest[1:])
                 if name == "MASK_LEFT":
                     return m(s[:n]) + s[n:]

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from fraudstream.errors import SerdeError
+from fraudstream.errors import SerdeError, TransientError
 from fraudstream.ksql.engine.formats import FormatSpec, Serde, window_suffix
 from fraudstream.ksql.engine.state import StateStore
 from fraudstream.ksql.sql import types as T
@@ -266,6 +266,8 @@ class BaseQuery:
         if len(handlers) == 1:
             try:
                 return handlers[0](record)
+            except TransientError:  # not the record's fault: the runtime pauses and retries
+                raise
             except Exception as exc:  # defensive: one bad record never stops the query
                 self.log_error("RECORD_PROCESSING_ERROR", f"{type(exc).__name__}: {exc}", record)
                 return []
@@ -273,6 +275,8 @@ class BaseQuery:
         for h in handlers:
             try:
                 out.extend(h(record))
+            except TransientError:
+                raise
             except Exception as exc:
                 self.log_error("RECORD_PROCESSING_ERROR", f"{type(exc).__name__}: {exc}", record)
         return out
@@ -331,6 +335,8 @@ class TransientQuery(BaseQuery):
         for h in self.row_handlers.get(record.topic, []):
             try:
                 out.extend(h(record))
+            except TransientError:
+                raise
             except Exception as exc:
                 self.log_error("RECORD_PROCESSING_ERROR", f"{type(exc).__name__}: {exc}", record)
         self.records_processed += 1

@@ -1,10 +1,10 @@
 """ksqlDB's REST API over a `KsqlService`, and the server that runs both.
 
 `build_app` exposes the service with starlette (`/info`, `/healthcheck`, `/ksql`, `/query`,
-`/query-stream`) using ksqlDB's request and response shapes; every error body comes from
-`server.entities`. `KsqlServer` runs the service and the app in-process (uvicorn in a
-thread, through `fraudstream.httpserver`: tests) or in the foreground (`fraudstream ksql
-serve`).
+`/query-stream`, `/close-query`, `/inserts-stream`) using ksqlDB's request and response
+shapes; every error body comes from `server.entities`. `KsqlServer` runs the service and the
+app in-process (in a thread, through `fraudstream.httpserver`: tests) or in the foreground
+(`fraudstream ksql serve`), over HTTP/1.1 and HTTP/2 (h2c and h2) on one port, as ksqlDB.
 """
 
 from __future__ import annotations
@@ -22,11 +22,12 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from fraudstream.errors import KsqlError
-from fraudstream.httpserver import HttpServer, http_security_settings
+from fraudstream.httpserver import HttpSecuritySettings, HttpServer, http_security_settings
 from fraudstream.httpserver.embedded import EmbeddedServer
 from fraudstream.ksql.server.entities import StatementFailure, error_body
-from fraudstream.ksql.server.push import PushSession
-from fraudstream.ksql.server.security import DELIMITED, KSQL_V1, http_options
+from fraudstream.ksql.server.inserts import insert_rows, parse_args
+from fraudstream.ksql.server.push import HEARTBEAT, OpenQueries, PushSession
+from fraudstream.ksql.server.security import DELIMITED, KSQL_V1, REQUEST_TYPES, http_options
 from fraudstream.ksql.server.service import KsqlService
 from fraudstream.servermetrics import with_metrics
 
@@ -35,6 +36,11 @@ __all__ = ["DELIMITED", "KSQL_V1", "VERSION", "KsqlServer", "build_app"]
 log = logging.getLogger(__name__)
 
 VERSION = "0.29.0-fraudstream"
+# ksqlDB routes /close-query with no `consumes`, and ksql-python's close_query posts its JSON
+# with no Content-Type: a body without one is read as JSON. A browser cannot send one
+# cross-site without an Origin, which the Guard refuses; text/plain and forms stay 415.
+_REQUEST_TYPES = REQUEST_TYPES | {""}
+HEARTBEAT_SECONDS = 1.0
 
 
 # -- HTTP ----------------------------------------------------------------------------------
@@ -60,7 +66,10 @@ async def _query_rows(session: PushSession) -> AsyncIterator[bytes]:
     """/query: ksqlDB's JSON array of a header, rows and (at the LIMIT) a final message."""
     schema = ", ".join(f"`{n}` {t}" for n, t in session.columns)
     yield b"[" + orjson.dumps({"header": {"queryId": session.query_id, "schema": schema}})
-    async for row in session.iter_rows():
+    async for row in session.iter_rows(heartbeat=HEARTBEAT_SECONDS):
+        if row is HEARTBEAT:
+            yield b"\n"  # ksqlDB's keep-alive on /query: whitespace between array elements
+            continue
         if row is None:
             if session.limit_reached:
                 yield b",\n" + orjson.dumps({"finalMessage": "Limit Reached"})
@@ -75,6 +84,12 @@ def _stream_header(session: PushSession) -> dict[str, Any]:
         "columnNames": [n for n, _ in session.columns],
         "columnTypes": [t for _, t in session.columns],
     }
+
+
+def _wants_json(accept: str) -> bool:
+    """ksqlDB answers `/query-stream` and `/inserts-stream` delimited unless the client asks
+    for `application/json` (and not the delimited type) explicitly."""
+    return DELIMITED not in accept and "application/json" in accept
 
 
 async def _delimited_rows(session: PushSession) -> AsyncIterator[bytes]:
@@ -96,8 +111,44 @@ async def _json_rows(session: PushSession) -> AsyncIterator[bytes]:
     yield b"]\n"
 
 
-def build_app(service: KsqlService) -> Starlette:
+def _session_routes(service: KsqlService, running: OpenQueries) -> list[Route]:
+    """`/close-query` and `/inserts-stream`: ksqlDB's newer API beside `/query-stream`."""
+
+    async def close_query(request: Request) -> Response:
+        try:
+            data = await _body(request)
+            query_id = data.get("queryId")
+            if not isinstance(query_id, str) or not query_id:
+                raise StatementFailure.generic(400, 40001, "No queryId in arguments")
+            if not running.close(query_id):
+                raise StatementFailure.generic(400, 40004, f"No query with id {query_id}")
+        except StatementFailure as exc:
+            return JSONResponse(exc.body, exc.status)
+        return Response(b"", status_code=200)
+
+    async def inserts_stream(request: Request) -> Response:
+        raw = await request.body()
+        first, _, rest = raw.partition(b"\n")
+        try:
+            args = parse_args(first)
+        except StatementFailure as exc:
+            return JSONResponse(exc.body, exc.status)
+        lines = rest.split(b"\n")
+        acks = await asyncio.to_thread(lambda: list(insert_rows(service, args, lines)))
+        if _wants_json(request.headers.get("accept", "")):
+            return Response(orjson.dumps(acks), media_type="application/json")
+        body = b"".join(orjson.dumps(a) + b"\n" for a in acks)
+        return Response(body, media_type=DELIMITED)
+
+    return [
+        Route("/close-query", close_query, methods=["POST"]),
+        Route("/inserts-stream", inserts_stream, methods=["POST"]),
+    ]
+
+
+def build_app(service: KsqlService, open_queries: OpenQueries | None = None) -> Starlette:
     """The starlette app with ksqlDB's REST endpoints."""
+    running = open_queries if open_queries is not None else OpenQueries()
 
     async def info(_request: Request) -> Response:
         return _json(
@@ -158,7 +209,19 @@ def build_app(service: KsqlService) -> Starlette:
             service.open_push_query, sql, data.get("sessionVariables"), data.get(props_field)
         )
         session.start()
+        running.add(session)
         return session
+
+    async def tracked(session: PushSession, rows: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+        try:
+            async for chunk in rows:
+                yield chunk
+                # let the HTTP/2 writer send this chunk before the next one is queued: one
+                # DATA frame per row, as ksqlDB writes them (clients read frame = line)
+                await asyncio.sleep(0)
+                await asyncio.sleep(0)
+        finally:
+            running.discard(session)
 
     async def query(request: Request) -> Response:
         try:
@@ -168,7 +231,7 @@ def build_app(service: KsqlService) -> Starlette:
         except Exception as exc:
             log.exception("/query failed")
             return _json(error_body(50000, str(exc), kind="generic_error"), 500)
-        return StreamingResponse(_query_rows(session), media_type=KSQL_V1)
+        return StreamingResponse(tracked(session, _query_rows(session)), media_type=KSQL_V1)
 
     async def query_stream(request: Request) -> Response:
         try:
@@ -178,9 +241,11 @@ def build_app(service: KsqlService) -> Starlette:
         except Exception as exc:
             log.exception("/query-stream failed")
             return JSONResponse(error_body(50000, str(exc), kind="generic_error"), 500)
-        if DELIMITED in request.headers.get("accept", ""):
-            return StreamingResponse(_delimited_rows(session), media_type=DELIMITED)
-        return StreamingResponse(_json_rows(session), media_type="application/json")
+        if _wants_json(request.headers.get("accept", "")):
+            return StreamingResponse(
+                tracked(session, _json_rows(session)), media_type="application/json"
+            )
+        return StreamingResponse(tracked(session, _delimited_rows(session)), media_type=DELIMITED)
 
     async def not_found(request: Request, _exc: Exception) -> Response:
         return _json(error_body(40400, f"Not found: {request.url.path}", kind="generic_error"), 404)
@@ -192,6 +257,7 @@ def build_app(service: KsqlService) -> Starlette:
             Route("/ksql", ksql, methods=["POST"]),
             Route("/query", query, methods=["POST"]),
             Route("/query-stream", query_stream, methods=["POST"]),
+            *_session_routes(service, running),
         ],
         exception_handlers={404: not_found},
     )
@@ -213,8 +279,10 @@ class KsqlServer(EmbeddedServer):
         command_topic: str | None = None,
         processing_log_topic: str | None = None,
         properties: Mapping[str, Any] | None = None,
+        security: HttpSecuritySettings | None = None,
     ) -> None:
-        super().__init__(host, port, http_security_settings())  # FRAUDSTREAM_HTTP_*
+        # FRAUDSTREAM_HTTP_* unless given (docs/security.md)
+        super().__init__(host, port, security or http_security_settings())
         self.service = KsqlService(
             bootstrap,
             registry_url,
@@ -223,16 +291,18 @@ class KsqlServer(EmbeddedServer):
             processing_log_topic=processing_log_topic,
             properties=properties,
         )
+        self.open_queries = OpenQueries()  # push queries on /query-stream, for /close-query
 
     def _server(self) -> HttpServer:
         return HttpServer(
-            with_metrics(build_app(self.service), "ksql"),
+            with_metrics(build_app(self.service, self.open_queries), "ksql"),
             self.host,
             self.port,
             name="ksql-http",
             error=KsqlError,
-            **http_options(self.security),
+            **{**http_options(self.security), "content_types": _REQUEST_TYPES},
             graceful_timeout=2,
+            http2=True,
         )
 
     def _prepare(self, timeout: float) -> None:

@@ -5,6 +5,10 @@ infinite retention. On start the server replays it into a fresh engine (same sta
 same variables, same order, so the same query ids), then restarts each persistent query's
 loop, which resumes from its consumer group's committed offsets. Storage is the shared
 single-partition log (`fraudstream.kafka.topiclog`); its errors become `KsqlError` here.
+
+A record that is not a command (not JSON, wrong fields: written by a bug or by hand) is
+skipped and reported (`read_all` returns it as a `BadCommand`), so one bad record never
+stops the server from starting; the commands around it replay.
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ import time
 from typing import Any
 
 from confluent_kafka.admin import AdminClient
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, ValidationError
 
 from fraudstream.errors import KsqlError
 from fraudstream.kafka.errors import TopicLogError
@@ -27,6 +31,13 @@ class Command(BaseModel):
     variables: dict[str, str] = Field(default_factory=dict)
     properties: dict[str, Any] = Field(default_factory=dict)
     created_at: float = Field(default_factory=time.time)
+
+
+class BadCommand(BaseModel):
+    """A command-topic record that could not be read as a `Command` (skipped at replay)."""
+
+    offset: int
+    reason: str
 
 
 def command_topic_name(service_id: str) -> str:
@@ -49,12 +60,32 @@ class CommandLog:
             raise KsqlError(f"command topic {self.topic}: {exc}") from exc
 
     def read_all(self, timeout: float = 30.0) -> list[tuple[int, Command]]:
-        """Every command up to the current end of the topic, with its offset."""
+        """Every command up to the current end of the topic, with its offset (records that
+        are not commands are left out: `read_all_reporting` lists them)."""
+        commands, _ = self.read_all_reporting(timeout)
+        return commands
+
+    def read_all_reporting(
+        self, timeout: float = 30.0
+    ) -> tuple[list[tuple[int, Command]], list[BadCommand]]:
+        """(every command up to the current end of the topic with its offset, the records
+        that are not commands)."""
         try:
             entries = self._log.replay(timeout=timeout)
         except TopicLogError as exc:
             raise KsqlError(f"reading command topic {self.topic}: {exc}") from exc
-        return [(off, Command.model_validate_json(value)) for off, _key, value in entries if value]
+        commands: list[tuple[int, Command]] = []
+        bad: list[BadCommand] = []
+        for off, _key, value in entries:
+            if not value:
+                continue
+            try:
+                commands.append((off, Command.model_validate_json(value)))
+            except ValidationError as exc:
+                details = exc.errors()
+                why = (f"{details[0]['type']}: {details[0]['msg']}" if details else str(exc))[:200]
+                bad.append(BadCommand(offset=off, reason=why))
+        return commands, bad
 
     def append(self, command: Command, timeout: float = 30.0) -> int:
         """Write one command and wait for the broker's ack; returns its offset."""
@@ -67,4 +98,4 @@ class CommandLog:
         self._log.stop()
 
 
-__all__ = ["Command", "CommandLog", "command_topic_name"]
+__all__ = ["BadCommand", "Command", "CommandLog", "command_topic_name"]

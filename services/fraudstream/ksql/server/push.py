@@ -2,7 +2,8 @@
 
 `PushSession` runs the engine's planned `TransientQuery` through the runtime's
 `PushQueryRunner` in a daemon thread and hands its rows to the HTTP handler through a bounded
-queue; the handler's `iter_rows` ends when the LIMIT is reached or the client goes away.
+queue; the handler's `iter_rows` ends when the LIMIT is reached, the client goes away or
+`/close-query` names it (`OpenQueries`, the server's push queries by id).
 """
 
 from __future__ import annotations
@@ -17,7 +18,10 @@ from typing import Any
 from fraudstream.ksql.engine.topology import TransientQuery, TransientRow
 from fraudstream.ksql.server.runtime import PushQueryRunner
 
-__all__ = ["PushSession"]
+__all__ = ["HEARTBEAT", "OpenQueries", "PushSession"]
+
+HEARTBEAT: list[Any] = []
+"""Yielded (by identity) by `iter_rows(heartbeat=...)` while a query is quiet."""
 
 log = logging.getLogger(__name__)
 
@@ -73,12 +77,20 @@ class PushSession:
         self.count += 1
         return not self.limit_reached
 
-    async def iter_rows(self) -> AsyncIterator[list[Any] | None]:
-        """Rows as they come; None when the query ended (limit reached or stopped)."""
+    async def iter_rows(self, heartbeat: float | None = None) -> AsyncIterator[list[Any] | None]:
+        """Rows as they come; None when the query ended (limit reached or stopped).
+
+        With `heartbeat`, a quiet query yields `HEARTBEAT` every that many seconds: the
+        caller writes a keep-alive, and a client that went away is noticed by the failed
+        write (an HTTP/1.1 server reads nothing more while it streams a response).
+        """
+        loop = asyncio.get_running_loop()
+        last = loop.time()
         try:
             while True:
                 try:
                     yield self.rows.get_nowait()
+                    last = loop.time()
                     continue
                 except queue.Empty:
                     pass
@@ -87,6 +99,39 @@ class PushSession:
                         yield self.rows.get_nowait()
                     yield None
                     return
+                if heartbeat is not None and loop.time() - last >= heartbeat:
+                    last = loop.time()
+                    yield HEARTBEAT
                 await asyncio.sleep(0.02)
         finally:
             self.close()
+
+
+class OpenQueries:
+    """The running push queries by id, so `/close-query` can end one from another request."""
+
+    def __init__(self) -> None:
+        self._sessions: dict[str, PushSession] = {}
+        self._lock = threading.Lock()
+
+    def add(self, session: PushSession) -> None:
+        with self._lock:
+            self._sessions[session.query_id] = session
+
+    def discard(self, session: PushSession) -> None:
+        with self._lock:
+            if self._sessions.get(session.query_id) is session:
+                del self._sessions[session.query_id]
+
+    def close(self, query_id: str) -> bool:
+        """Stop the query (its stream then ends); False when no such query runs."""
+        with self._lock:
+            session = self._sessions.pop(query_id, None)
+        if session is None:
+            return False
+        session.close()
+        return True
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._sessions)

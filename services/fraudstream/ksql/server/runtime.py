@@ -6,6 +6,12 @@ from Kafka. Each persistent query has its own consumer group (named like ksqlDB'
 output record of that batch is acknowledged by the broker: at-least-once, so a restarted
 server resumes where the last committed batch ended. Records that fail to process are written
 to the processing-log topic and counted; the loop never dies on a bad record.
+
+A *transient* failure (`TransientError`: the Schema Registry or the broker did not answer)
+is not a bad record: the query pauses on the batch (its outputs are not produced, its state
+changes are rolled back, the consumer is rewound to it, nothing is committed) and tries it
+again with backoff until the dependency answers. A batch read again after a delivery failure
+is undone first too (`StateJournal`), so in-memory aggregates never count a record twice.
 """
 
 from __future__ import annotations
@@ -30,16 +36,24 @@ from confluent_kafka import (
 )
 from confluent_kafka.admin import AdminClient
 
-from fraudstream.errors import KafkaUnavailableError, SerdeError
+from fraudstream.errors import KafkaUnavailableError, SerdeError, TransientError
 from fraudstream.kafka.admin import create_topics
-from fraudstream.kafka.clients import consumer_config, producer_config
-from fraudstream.kafka.delivery import DeliveryLedger, InFlightBatch
+from fraudstream.kafka.clients import admin_config, consumer_config, producer_config
+from fraudstream.kafka.delivery import DeliveryLedger, InFlightBatch, backoff
 from fraudstream.kafka.errors import DeliveryFailedError
-from fraudstream.ksql.engine.state import changelog_entry, changelog_key, encode_state
+from fraudstream.ksql.engine.state import (
+    StateStore,
+    changelog_entry,
+    changelog_key,
+    decode_state,
+    encode_state,
+)
 
 log = logging.getLogger(__name__)
 
 ProcessingLogSink = Callable[[dict[str, Any]], None]
+# (raw changelog key, its raw value before a batch; None: the key did not exist)
+Undo = list[tuple[bytes, bytes | None]]
 
 
 def query_group_id(service_id: str, query_id: str) -> str:
@@ -97,6 +111,7 @@ class RunnerStats:
     produced: int = 0
     processing_errors: int = 0
     delivery_errors: int = 0
+    transient_errors: int = 0  # batches paused on an unreachable registry/broker
     restored: int = 0  # state changelog records read back at start
     last_error: str | None = None
     state: str = "PENDING"
@@ -132,6 +147,8 @@ class QueryRunner:
         self.stats = RunnerStats()
         self._processing_log = processing_log
         self._last_warning = 0.0
+        self._paused = False  # the last batch hit a transient failure: read it again
+        self._attempt = 0
         self._stop = threading.Event()
         self._ready = threading.Event()
         self._thread = threading.Thread(
@@ -212,9 +229,10 @@ class QueryRunner:
         # Batches are acknowledged at commit points (every `commit_interval` s, or when
         # idle): the broker's acks overlap with processing the next batches. No ledger
         # limit or timeout fires before librdkafka's own message timeout (300 s).
-        ledger: DeliveryLedger[None] = DeliveryLedger(
+        ledger: DeliveryLedger[Undo] = DeliveryLedger(
             consumer,
             producer,
+            on_rewind=None if changelog is None else changelog.undo_batches(producer),
             acks="errors",
             delivery_timeout_s=300.0,
             commit_interval_s=self.commit_interval,
@@ -242,6 +260,9 @@ class QueryRunner:
                     continue
                 if msgs:
                     self._batch(msgs, ledger, producer, feeder, changelog, in_record)
+                    if self._paused:
+                        self._pause()
+                        continue
                     if time.monotonic() - last_commit < self.commit_interval:
                         continue
                 elif not (ledger.inflight or ledger.uncommitted):
@@ -258,13 +279,16 @@ class QueryRunner:
     def _batch(
         self,
         msgs: list[Message],
-        ledger: DeliveryLedger[None],
+        ledger: DeliveryLedger[Undo],
         producer: Producer,
         feeder: TableFeeder | None,
         changelog: Changelog | None,
         in_record: Any,
     ) -> None:
-        """Process one consumed batch; its outputs and state changes join the ledger."""
+        """Process one consumed batch; its outputs and state changes join the ledger.
+
+        A transient failure midway pauses the query on this batch (`_paused`): nothing of it
+        is produced, its state changes are rolled back and the consumer re-reads it."""
         if feeder is not None:
             try:
                 feeder.catch_up()
@@ -277,25 +301,45 @@ class QueryRunner:
                 good.append(msg)
             elif err.code() != KafkaError._PARTITION_EOF:
                 self._warn(f"consume error: {err}")
+        good = ledger.owned(good)
         self.stats.consumed += len(msgs)
         if not good:
             return
-        batch = ledger.open(good, None)
-        produced = self._process(good, batch, producer, in_record)
+        try:
+            outs = self._process(good, in_record)
+        except TransientError as exc:
+            if changelog is not None:
+                changelog.journal.rollback_pending()
+            ledger.rewind(good)
+            self.stats.transient_errors += 1
+            self.stats.last_error = f"{type(exc).__name__}: {exc}"[:500]
+            self._warn(f"paused on a batch of {len(good)} ({exc}); nothing committed")
+            self._paused = True
+            return
+        self._paused = False
+        self._attempt = 0
+        batch = ledger.open(good, [])
+        produced = self._produce_all(outs, batch, producer)
         self.stats.produced += produced
         if changelog is not None:
-            produced += changelog.write(producer, on_delivery=batch.ack)
+            written, batch.payload = changelog.write(producer, on_delivery=batch.ack)
+            produced += written
         batch.expect(produced)
-        ledger.track(batch)
+        try:
+            ledger.track(batch)
+        except DeliveryFailedError as exc:  # an earlier batch failed: rewound (and undone)
+            self._delivery_failed(exc)
 
-    def _process(
-        self, msgs: list[Message], batch: InFlightBatch[None], producer: Producer, in_record: Any
-    ) -> int:
-        """Run each record through the query and produce its outputs; returns how many."""
+    def _pause(self) -> None:
+        """Wait before reading the paused batch again (0.5 s doubling, at most 10 s)."""
+        self._stop.wait(backoff(self._attempt, cap=10.0))
+        self._attempt += 1
+
+    def _process(self, msgs: list[Message], in_record: Any) -> list[Any]:
+        """Run each record through the query; its outputs, in order. Raises TransientError
+        (the batch pauses) when the registry or the broker did not answer."""
         process = self.query.process
-        produce = producer.produce
-        ack = batch.ack
-        produced = 0
+        outs: list[Any] = []
         for msg in msgs:
             topic, partition, offset = msg.topic(), msg.partition(), msg.offset()
             rec = in_record(
@@ -303,7 +347,9 @@ class QueryRunner:
                 msg.headers() or (),
             )  # fmt: skip
             try:
-                outs = process(rec)
+                outs.extend(process(rec))
+            except TransientError:
+                raise
             except Exception as exc:  # engine contract: should not raise; be safe
                 self._on_error(
                     {
@@ -314,25 +360,36 @@ class QueryRunner:
                         "offset": offset,
                     }
                 )
-                continue
-            for out in outs:
-                if not out.headers:
-                    try:
-                        produce(
-                            out.topic, out.value, out.key, timestamp=out.timestamp or 0,
-                            on_delivery=ack,
-                        )  # fmt: skip
-                        produced += 1
-                        continue
-                    except BufferError:
-                        pass
-                if self._produce(producer, out, ack):
+        return outs
+
+    def _produce_all(self, outs: list[Any], batch: InFlightBatch[Undo], producer: Producer) -> int:
+        """Produce a processed batch's outputs with the batch's delivery callback."""
+        produce = producer.produce
+        ack = batch.ack
+        produced = 0
+        for out in outs:
+            if not out.headers:
+                try:
+                    produce(
+                        out.topic, out.value, out.key, timestamp=out.timestamp or 0,
+                        on_delivery=ack,
+                    )  # fmt: skip
                     produced += 1
-                else:  # stopped with the local queue full: the batch must not be stored
-                    batch.errors.append(f"{out.topic}: not produced before stop")
+                    continue
+                except BufferError:
+                    pass
+            if self._produce(producer, out, ack):
+                produced += 1
+            else:  # stopped with the local queue full: the batch must not be stored
+                batch.errors.append(f"{out.topic}: not produced before stop")
         return produced
 
-    def _commit_point(self, ledger: DeliveryLedger[None]) -> bool | None:
+    def _delivery_failed(self, exc: DeliveryFailedError) -> None:
+        self.stats.delivery_errors += max(len(exc.errors), 1)
+        self.stats.last_error = exc.errors[-1] if exc.errors else str(exc)
+        self._warn(f"delivery failed: {self.stats.last_error}")
+
+    def _commit_point(self, ledger: DeliveryLedger[Undo]) -> bool | None:
         """Wait for every output's ack, then commit the stored offsets.
 
         None: stopped before the broker answered; False: a delivery failed (the ledger
@@ -342,9 +399,7 @@ class QueryRunner:
                 if self._stop.is_set():
                     return None
         except DeliveryFailedError as exc:
-            self.stats.delivery_errors += max(len(exc.errors), 1)
-            self.stats.last_error = exc.errors[-1] if exc.errors else str(exc)
-            self._warn(f"delivery failed: {self.stats.last_error}")
+            self._delivery_failed(exc)
             time.sleep(0.5)
             return False
         failed = ledger.commit(asynchronous=False, quiet=True)
@@ -354,7 +409,7 @@ class QueryRunner:
 
     def _close(
         self,
-        ledger: DeliveryLedger[None],
+        ledger: DeliveryLedger[Undo],
         consumer: Consumer,
         feeder: TableFeeder | None,
         changelog: Changelog | None,
@@ -411,6 +466,97 @@ def changelog_topic(group_id: str) -> str:
     return f"{group_id}-Aggregate-Materialize-changelog"
 
 
+class StateJournal:
+    """A query's state stores and the image of them last written to its changelog.
+
+    `drain()` returns the changes of a batch and its undo log (each changed key's value in
+    the image before the batch); `undo(logs)` applies the undo logs of batches the ledger
+    dropped, newest first; `rollback_pending()` reverts changes not yet drained (a batch
+    paused midway). The image holds encoded values, so operators that mutate their state in
+    place cannot alter what an undo returns to.
+    """
+
+    def __init__(self, stores: Iterable[StateStore]) -> None:
+        self.stores = {s.name: s for s in stores}
+        self.image: dict[bytes, bytes] = {}
+        self.errors = 0
+        for store in self.stores.values():
+            store.track()
+
+    def restore(self, raw_key: bytes, raw_value: bytes | None) -> bool:
+        """Apply one changelog record (SerdeError if it does not decode); False if its store
+        is not one of this query's."""
+        name, key, value, deleted = changelog_entry(raw_key, raw_value)
+        store = self.stores.get(name)
+        if store is None:
+            return False
+        store.restore(key, value, deleted)
+        self._image(raw_key, None if deleted else raw_value)
+        return True
+
+    def drain(self) -> tuple[list[tuple[bytes, bytes | None]], Undo]:
+        """(changelog records of every key changed since the last drain, their undo log)."""
+        entries: list[tuple[bytes, bytes | None]] = []
+        undo: Undo = []
+        for store in self.stores.values():
+            for key, value, deleted in store.drain():
+                try:
+                    raw_key = changelog_key(store.name, key)
+                    raw_value = None if deleted else encode_state(value)
+                except SerdeError as exc:
+                    self.errors += 1
+                    log.warning("state changelog of %s: %s", store.name, exc)
+                    continue
+                undo.append((raw_key, self.image.get(raw_key)))
+                self._image(raw_key, raw_value)
+                entries.append((raw_key, raw_value))
+        return entries, undo
+
+    def rollback_pending(self) -> int:
+        """Revert every key changed since the last drain to the image; returns how many."""
+        n = 0
+        for store in self.stores.values():
+            if not store.dirty:
+                continue
+            for key in list(store.dirty):
+                try:
+                    prior = self.image.get(changelog_key(store.name, key))
+                except SerdeError:  # never drained, so never in the image
+                    prior = None
+                self._set(store, key, prior)
+                n += 1
+            store.dirty.clear()
+        return n
+
+    def undo(self, logs: Iterable[Undo]) -> list[tuple[bytes, bytes | None]]:
+        """Apply undo logs (newest batch first); returns the changelog records that put the
+        topic back where the image is (the dropped batches' records may have been written)."""
+        fixed: dict[bytes, bytes | None] = {}
+        for undo in logs:
+            for raw_key, prior in undo:
+                name, key, _, _ = changelog_entry(raw_key, None)
+                store = self.stores.get(name)
+                if store is None:
+                    continue
+                self._set(store, key, prior)
+                self._image(raw_key, prior)
+                fixed[raw_key] = prior
+        return list(fixed.items())
+
+    @staticmethod
+    def _set(store: StateStore, key: Any, raw: bytes | None) -> None:
+        if raw is None:
+            store.restore(key, None, True)
+        else:
+            store.restore(key, decode_state(raw), False)
+
+    def _image(self, raw_key: bytes, raw_value: bytes | None) -> None:
+        if raw_value is None:
+            self.image.pop(raw_key, None)
+        else:
+            self.image[raw_key] = raw_value
+
+
 class Changelog:
     """A stateful query's state stores, written to and restored from a compacted topic.
 
@@ -419,6 +565,8 @@ class Changelog:
     offsets are committed only after both are acked. At start, `restore()` reads the topic to
     its end before the query consumes anything, so it resumes from the committed offsets with
     the state those offsets had. Compaction keeps the topic at one record per live key.
+    Batches dropped by a delivery failure are undone (`undo_batches`) before they are read
+    again, and the topic is put back with them.
     """
 
     def __init__(
@@ -427,12 +575,13 @@ class Changelog:
         self.bootstrap = bootstrap
         self.topic = topic
         self.stop = stop or threading.Event()
-        self.stores = {s.name: s for s in query.state_stores}
-        self.errors = 0
-        admin = AdminClient({"bootstrap.servers": bootstrap})
+        self.journal = StateJournal(query.state_stores)
+        admin = AdminClient(admin_config(bootstrap))
         create_topics(admin, [topic], partitions=1, config={"cleanup.policy": "compact"})
-        for store in self.stores.values():
-            store.track()
+
+    @property
+    def errors(self) -> int:
+        return self.journal.errors
 
     def restore(self, timeout: float = 120.0) -> int:
         """Load the topic into the stores; returns the number of records read."""
@@ -458,44 +607,53 @@ class Changelog:
                         continue
                     next_offset = int(msg.offset() or 0) + 1
                     try:
-                        name, key, value, deleted = changelog_entry(msg.key() or b"", msg.value())
+                        if self.journal.restore(msg.key() or b"", msg.value()):
+                            count += 1
                     except SerdeError as exc:
-                        self.errors += 1
+                        self.journal.errors += 1
                         log.warning("state changelog %s: %s", self.topic, exc)
-                        continue
-                    store = self.stores.get(name)
-                    if store is not None:
-                        store.restore(key, value, deleted)
-                        count += 1
         finally:
             with contextlib.suppress(KafkaException, RuntimeError):
                 consumer.close()
         log.info("restored %d state records from %s", count, self.topic)
         return count
 
-    def write(self, producer: Producer, on_delivery: Callable[..., None] | None = None) -> int:
-        """Produce every key changed since the last write; returns how many.
+    def write(
+        self, producer: Producer, on_delivery: Callable[..., None] | None = None
+    ) -> tuple[int, Undo]:
+        """Produce every key changed since the last write; (how many, the batch's undo log).
 
         `on_delivery`: the batch's delivery callback (the state joins the batch's outputs)."""
+        entries, undo = self.journal.drain()
+        self._produce(producer, entries, on_delivery)
+        return len(entries), undo
+
+    def undo_batches(self, producer: Producer) -> Callable[[list[InFlightBatch[Undo]]], None]:
+        """The ledger's `on_rewind`: undo the dropped batches' state (newest first) and write
+        the restored values, so neither memory nor the topic keeps what will be redone."""
+
+        def rewound(batches: list[InFlightBatch[Undo]]) -> None:
+            fixed = self.journal.undo(b.payload for b in batches)
+            self._produce(producer, fixed, None)
+            if fixed:
+                log.info("undid %d state keys of %d dropped batches", len(fixed), len(batches))
+
+        return rewound
+
+    def _produce(
+        self,
+        producer: Producer,
+        entries: list[tuple[bytes, bytes | None]],
+        on_delivery: Callable[..., None] | None,
+    ) -> None:
         kw: dict[str, Any] = {} if on_delivery is None else {"on_delivery": on_delivery}
-        n = 0
-        for store in self.stores.values():
-            for key, value, deleted in store.drain():
+        for raw_key, raw_value in entries:
+            while True:
                 try:
-                    raw_key = changelog_key(store.name, key)
-                    raw_value = None if deleted else encode_state(value)
-                except SerdeError as exc:
-                    self.errors += 1
-                    log.warning("state changelog %s: %s", self.topic, exc)
-                    continue
-                while True:
-                    try:
-                        producer.produce(self.topic, raw_value, raw_key, **kw)
-                        break
-                    except BufferError:
-                        producer.poll(0.05)
-                n += 1
-        return n
+                    producer.produce(self.topic, raw_value, raw_key, **kw)
+                    break
+                except BufferError:
+                    producer.poll(0.05)
 
     def close(self) -> None:
         """Nothing held between writes; kept for symmetry with the other feeders."""

@@ -6,13 +6,20 @@ engine (`KsqlEngine.execute_statement`), applied against Kafka (topics, INSERT V
 records, runners) and recorded in the command topic before the next one runs; its typed
 result is rendered by `server.entities`. `open_push_query` plans a push query for
 `server.push`. HTTP lives in `server.app`.
+
+A state-changing statement is first run by the engine in memory (validation and planning),
+then written to the command topic, and only then acted on (topics created, queries started
+or stopped, topics deleted): a statement the command topic did not take is rolled back in
+the engine and leaves nothing behind, and everything acted on replays after a restart.
 """
 
 from __future__ import annotations
 
 import contextlib
+import itertools
 import logging
 import threading
+import time
 import uuid
 from collections.abc import Mapping
 from typing import Any
@@ -57,6 +64,10 @@ PUSH_ENDPOINT_ONLY = (
 )
 
 
+# sources, queries, query states, last command sequence number
+_EngineSnapshot = tuple[dict[str, Any], dict[str, Any], dict[str, str], int]
+
+
 def _literal(props: Mapping[str, A.Literal], name: str) -> Any:
     for key, literal in props.items():
         if key.upper() == name:
@@ -92,6 +103,7 @@ class KsqlService:
         self.command_seq = -1
         self.started = False
         self.replay_errors: list[str] = []
+        self.bad_commands = 0  # command-topic records skipped at replay (not commands)
 
     # -- lifecycle ------------------------------------------------------------------------
 
@@ -124,19 +136,48 @@ class KsqlService:
             self.engine = self._new_engine()
             self._refresh_topics()
             self._ensure_processing_log_stream()
-            commands = self.command_log.read_all(timeout=timeout)
+            commands, bad = self.command_log.read_all_reporting(timeout=timeout)
+            for skipped in bad:
+                self._report_replay_error(
+                    f"malformed command at offset {skipped.offset} skipped: {skipped.reason}",
+                    skipped.offset,
+                )
+            self.bad_commands += len(bad)
             for offset, cmd in commands:
                 try:
-                    self.engine.execute(cmd.statement, cmd.variables or None)
+                    results = self.engine.execute(cmd.statement, cmd.variables or None)
                 except KsqlError as exc:  # a command that failed at replay: report, go on
-                    msg = f"command {offset} failed at replay: {exc}"
-                    self.replay_errors.append(msg)
-                    log.warning(msg)
+                    self._report_replay_error(f"command {offset} failed at replay: {exc}", offset)
+                else:
+                    # a server that stopped between recording and acting: act now (idempotent)
+                    for result in results:
+                        self._create_topics(result)
                 self.command_seq = offset
             if commands:
                 log.info("replayed %d commands from %s", len(commands), self.command_log.topic)
             self._sync_runners()
         self.started = True
+
+    def _report_replay_error(self, message: str, offset: int) -> None:
+        """A command that could not be replayed: logged, kept for /healthcheck-style views
+        and written to the processing log, never a reason not to start."""
+        self.replay_errors.append(message)
+        log.warning(message)
+        self.write_processing_log(
+            {
+                "LOGGER": "commandRunner",
+                "LEVEL": "ERROR",
+                "TIME": int(time.time() * 1000),
+                "MESSAGE": {
+                    "TYPE": "COMMAND_REPLAY_ERROR",
+                    "ERRORMESSAGE": message,
+                    "RECORD": None,
+                    "TOPIC": self.command_log.topic,
+                    "PARTITION": 0,
+                    "OFFSET": offset,
+                },
+            }
+        )
 
     def stop(self) -> None:
         with self._lock:
@@ -298,16 +339,23 @@ class KsqlService:
         if isinstance(stmt, A.CreateSource):
             self._check_source_topic(stmt)
         before_queries = set(self.engine.queries)
+        snapshot = self._snapshot() if isinstance(stmt, _COMMANDS) else None
         result = self.engine.execute_statement(stmt, properties or None)
+        if snapshot is not None:
+            # recorded before acted on: what the command topic did not take never happened
+            try:
+                self.command_seq = self.command_log.append(
+                    Command(statement=stmt.text, properties=properties)
+                )
+            except KsqlError:
+                self._restore(snapshot)
+                raise
+            log.info("command %d: %s", self.command_seq, " ".join(stmt.text.split())[:120])
         self._apply(result)
         if isinstance(stmt, _COMMANDS):
             self._sync_runners()
             if result.topics_to_delete and self.admin is not None:
                 delete_topics(self.admin, result.topics_to_delete)
-            self.command_seq = self.command_log.append(
-                Command(statement=stmt.text, properties=properties)
-            )
-            log.info("command %d: %s", self.command_seq, " ".join(stmt.text.split())[:120])
         if result.outcome is None:
             if isinstance(stmt, _SILENT):
                 return None
@@ -325,13 +373,35 @@ class KsqlService:
         runtime = self.runtime_view(with_topics=described)
         return entities.render(result, runtime=runtime, seq=self.command_seq)
 
-    def _apply(self, result: StatementResult) -> None:
-        """Create the topics a statement needs and write its INSERT VALUES records."""
+    def _snapshot(self) -> _EngineSnapshot:
+        """What a command statement changes in the engine (sources, queries and their
+        states, the command sequence query ids are numbered from), to roll it back."""
+        engine = self.engine
+        states = {qid: q.state for qid, q in engine._queries.items()}
+        return dict(engine._sources), dict(engine._queries), states, engine._last_seq
+
+    def _restore(self, snapshot: _EngineSnapshot) -> None:
+        sources, queries, states, last_seq = snapshot
+        engine = self.engine
+        engine._sources.clear()
+        engine._sources.update(sources)
+        engine._queries.clear()
+        engine._queries.update(queries)
+        for qid, state in states.items():
+            queries[qid].state = state
+        engine._last_seq = last_seq
+        engine._command_seq = itertools.count(last_seq + 1)
+
+    def _create_topics(self, result: StatementResult) -> None:
         if self.admin is not None:
             for spec in result.topics_to_create:
                 create_topics(
                     self.admin, [spec.name], partitions=spec.partitions, config=spec.config
                 )
+
+    def _apply(self, result: StatementResult) -> None:
+        """Create the topics a statement needs and write its INSERT VALUES records."""
+        self._create_topics(result)
         if result.records:
             self._produce_records(result.records)
 

@@ -12,7 +12,7 @@ from typing import Any
 
 import fastavro
 
-from fraudstream.errors import SerdeError
+from fraudstream.errors import SerdeError, TransientError
 from fraudstream.ksql.engine.formats.codegen import avro_record_encoder
 from fraudstream.ksql.engine.formats.coerce import coercer
 from fraudstream.ksql.engine.formats.header import confluent_header, read_confluent_header
@@ -190,6 +190,8 @@ def avro_serde(
             return r
         try:
             wschema = json.loads(registry.get_schema(sid))
+        except TransientError:  # registry down: the record is fine, the query pauses
+            raise
         except Exception as exc:
             raise SerdeError(f"Schema {sid} not found: {exc}") from None
         parsed = fastavro.parse_schema(wschema)
