@@ -71,8 +71,10 @@ def main(ctx: typer.Context, url: str | None = URL_OPT) -> None:
 
 @app.command()
 def shell(url: str | None = URL_OPT) -> None:
-    """An interactive prompt like the ksqlDB CLI: statements end with ';', SET/UNSET
-    properties, RUN SCRIPT, push queries streamed as they arrive (Ctrl-C ends one)."""
+    """An interactive prompt like the ksqlDB CLI (also: `fraudstream ksql` alone).
+
+    Statements end with ';'; SET/UNSET properties, DEFINE, RUN SCRIPT; push queries stream
+    their rows as they arrive (Ctrl-C ends one). Type 'help' inside."""
     _shell(url)
 
 
@@ -189,9 +191,10 @@ def query(
     url: str | None = URL_OPT,
     output: OutputFormat = output_option(),
 ) -> None:
-    """Stream a push query's rows as they arrive: a table (columns fitted to the terminal),
-    one JSON object per line (-o json, like kcat; pipe into jq) or one YAML document per
-    row (-o yaml). Ctrl-C ends the query."""
+    """Stream a push query's rows as they arrive (Ctrl-C ends it).
+
+    A table whose columns fit the terminal, one JSON object per line (-o json, like kcat;
+    pipe into jq) or one YAML document per row (-o yaml)."""
     props = {"auto.offset.reset": "earliest" if from_beginning else "latest"}
     columns: list[str] = []
     table: RowTable | None = None

@@ -14,8 +14,11 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
+import orjson
 import pytest
+from confluent_kafka import Producer
 
+from fraudstream.kafka.clients import producer_config
 from fraudstream.ksql.client.client import KsqlClient
 from fraudstream.ksql.server.app import KsqlServer
 from fraudstream.local.procs import free_port
@@ -86,6 +89,60 @@ def test_a_ksql_restart_during_a_registry_outage_loses_no_event(
         keys = {m.key().decode() for m in msgs}
         assert keys == {f"id{i}" for i in range(100)}, f"lost {100 - len(keys)}"
         assert runner2.stats.processing_errors == 0, runner2.stats.last_error
+    finally:
+        for s in servers:
+            s.stop()
+        registry.stop()
+
+
+def test_an_avro_table_is_not_skipped_while_the_registry_is_down(
+    kafka_bootstrap: str,
+    read_topic: Callable[..., list[Any]],
+    unique_id: str,
+) -> None:
+    """A stream-table join whose table is Avro: a server started during a registry outage
+    must not read the table as empty (every join would miss); it waits for the registry."""
+    src, users, out = f"tj-src-{unique_id}", f"tj-users-{unique_id}", f"tj-out-{unique_id}"
+    reg_port, reg_topic = free_port(), f"_schemas-{uuid.uuid4().hex[:10]}"
+    registry = _registry(kafka_bootstrap, reg_port, reg_topic)
+    url = f"http://127.0.0.1:{reg_port}"
+    servers: list[KsqlServer] = []
+
+    def ksql() -> KsqlServer:
+        server = KsqlServer(kafka_bootstrap, url, port=free_port(), service_id=f"j{unique_id}_")
+        server.start(timeout=60)
+        servers.append(server)
+        return server
+
+    try:
+        first = ksql()
+        with KsqlClient(first.url) as client:
+            client.ksql(
+                f"CREATE TABLE users (id VARCHAR PRIMARY KEY, city VARCHAR) WITH"
+                f" (kafka_topic='{users}', value_format='AVRO', partitions=1);"
+                f"CREATE STREAM src (id VARCHAR KEY, amount DOUBLE) WITH (kafka_topic='{src}',"
+                " value_format='JSON', partitions=1);"
+                f"CREATE STREAM joined WITH (kafka_topic='{out}', value_format='JSON') AS"
+                " SELECT s.id AS id, s.amount AS amount, u.city AS city FROM src s"
+                " LEFT JOIN users u ON s.id = u.id EMIT CHANGES;"
+            )
+            for i in range(5):
+                client.ksql(f"INSERT INTO users (id, city) VALUES ('u{i}', 'city{i}');")
+        first.stop()
+        registry.stop()
+
+        second = ksql()  # the table's schema is not cached by this server
+        producer = Producer(producer_config(kafka_bootstrap))
+        for i in range(5):
+            producer.produce(src, orjson.dumps({"amount": float(i)}), f"u{i}".encode())
+        assert producer.flush(30) == 0
+        time.sleep(4.0)
+        assert read_topic(out, 1, timeout=1.0) == [], "joined before the table was read"
+        registry = _registry(kafka_bootstrap, reg_port, reg_topic)
+        msgs = read_topic(out, 5, timeout=60.0, settle=1.0)
+        cities = {orjson.loads(m.value())["CITY"] for m in msgs}
+        assert cities == {f"city{i}" for i in range(5)}, cities
+        assert all(r.stats.state == "RUNNING" for r in second.service.runners.values())
     finally:
         for s in servers:
             s.stop()

@@ -36,6 +36,9 @@ class Msg:
     def error(self) -> None:
         return None
 
+    def timestamp(self) -> tuple[int, int]:
+        return (1, 1_700_000_000_000)  # TIMESTAMP_CREATE_TIME
+
 
 class Consumer:
     def __init__(self) -> None:

@@ -289,11 +289,6 @@ class QueryRunner:
 
         A transient failure midway pauses the query on this batch (`_paused`): nothing of it
         is produced, its state changes are rolled back and the consumer re-reads it."""
-        if feeder is not None:
-            try:
-                feeder.catch_up()
-            except KafkaException as exc:
-                self._warn(f"table catch-up failed: {exc}")
         good: list[Message] = []
         for msg in msgs:
             err = msg.error()
@@ -306,6 +301,11 @@ class QueryRunner:
         if not good:
             return
         try:
+            if feeder is not None:  # the table side first: joins see every earlier update
+                try:
+                    feeder.catch_up()
+                except KafkaException as exc:
+                    self._warn(f"table catch-up failed: {exc}")
             outs = self._process(good, in_record)
         except TransientError as exc:
             if changelog is not None:
@@ -710,14 +710,28 @@ class TableFeeder:
                 rec = self.in_record(
                     tp[0], msg.key(), msg.value(), msg.timestamp()[1], tp[1], offset, ()
                 )
-                with contextlib.suppress(Exception):  # errors reach the query's on_error
+                try:
                     self.query.process(rec)
+                except TransientError:  # registry/broker down: read it again later
+                    self.next[tp] = offset
+                    self._rewind()
+                    self.applied += count
+                    raise
+                except Exception:  # errors reach the query's on_error
+                    pass
                 count += 1
                 self.next[tp] = offset + 1
                 if tp in ends and self.next[tp] >= ends[tp]:
                     del ends[tp]
         self.applied += count
         return count
+
+    def _rewind(self) -> None:
+        """Seek every table partition back to its next unapplied record (what the last
+        consume() returned beyond it is read again, not skipped)."""
+        for (t, p), off in self.next.items():
+            with contextlib.suppress(KafkaException):
+                self.consumer.seek(TopicPartition(t, p, off))
 
     def close(self) -> None:
         with contextlib.suppress(KafkaException, RuntimeError):
@@ -739,7 +753,16 @@ def _start_feeder(
     feeder = TableFeeder(
         query, table_topics, bootstrap=bootstrap, group_id=group_id, in_record=in_record, stop=stop
     )
-    feeder.catch_up()
+    attempt = 0
+    while not stop.is_set():  # a table read as empty would make every join miss: wait
+        try:
+            feeder.catch_up()
+            break
+        except TransientError as exc:
+            delay = backoff(attempt, cap=10.0)
+            log.warning("table catch-up paused (%s); retrying in %.1fs", exc, delay)
+            attempt += 1
+            stop.wait(delay)
     return stream_topics, feeder
 
 
