@@ -256,7 +256,7 @@ class LiveQuality(BaseModel):
     label_delay_p50_s: float | None = None
 
 
-def parse_quality(text: str, version: str | None, window: str = "1h") -> LiveQuality | None:
+def parse_quality(text: str, version: str | None, window: str = "15m") -> LiveQuality | None:
     """The monitor's figures for `version` over `window` (None when it has none yet); NaN
     (not enough labelled events) becomes None."""
     q: dict[str, float] = {}
@@ -322,7 +322,7 @@ class Snapshot(BaseModel):
     unseen: Confusion = Field(default_factory=Confusion, description="Events not trained on.")
     id_window: int = Field(100_000, description="Duplicates are looked for among this many ids.")
     live: LiveQuality | None = Field(
-        None, description="The monitor's quality on delayed labels (serving model, 1h)."
+        None, description="The monitor's quality on delayed labels (serving model, 15m)."
     )
 
     def basis(self) -> str:

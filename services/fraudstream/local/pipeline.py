@@ -403,8 +403,10 @@ class Pipeline:
         port = self.ep.monitor_port
         return Service(
             name="monitor",
-            argv=python_cli("monitor", "--port", str(port), "--windows", "5m,1h,1d"),
-            env=self.env(),
+            argv=python_cli("monitor", "--port", str(port), "--windows", "5m,15m"),
+            # bounded memory on a long demo: scores are kept for the longest window plus the
+            # label horizon (about 300 bytes each; 20 min at 500 events/s is ~180 MB)
+            env={**self.env(), "FRAUDSTREAM_MONITOR_LABEL_HORIZON": "5m"},
             port=port,
             host=self.ep.host,
             ready_url=f"{self.ep.monitor_url}/healthz",

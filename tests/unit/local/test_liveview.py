@@ -249,11 +249,12 @@ def test_live_quality_comes_from_the_monitor_for_the_serving_model() -> None:
         'fraudstream_monitor_label_delay_seconds{model_version="v2",quantile="0.5",window="1h"}'
         " 4.5",
     ]) + "\n"  # fmt: skip
-    q = parse_quality(text, "v2")
+    q = parse_quality(text, "v2", window="1h")
     assert q is not None
     assert (q.precision, q.recall, q.precision_weighted) == (0.25, None, 0.01)
     assert (q.labelled, q.unlabelled, q.label_delay_p50_s) == (40, 7, 4.5)
-    assert parse_quality(text, "v3") is None
+    assert parse_quality(text, "v3", window="1h") is None
+    assert parse_quality(text, "v2") is None  # the default window is 15m
     snap_line = "live labels (1h): precision=0.250 recall=-"
     from fraudstream.local.liveview import MetricsSample, Snapshot
 
