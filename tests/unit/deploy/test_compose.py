@@ -22,6 +22,7 @@ SERVICES = {
     "producer",
     "trainer",
     "scorer",
+    "monitor",
     "prometheus",
     "grafana",
     "grafana-secret",
@@ -134,7 +135,7 @@ def test_start_order_uses_health_and_completion_conditions():
 
 def test_fraudstream_services_are_configured_by_prefixed_env():
     services = _compose()["services"]
-    for name in ("ksql-init", "producer", "trainer", "scorer", "retrain", "tools"):
+    for name in ("ksql-init", "producer", "trainer", "scorer", "monitor", "retrain", "tools"):
         env = services[name]["environment"]
         assert env["FRAUDSTREAM_KAFKA_BOOTSTRAP"] == "kafka:29092", name
         assert env["FRAUDSTREAM_REGISTRY_URL"] == "http://schema-registry:8081", name
@@ -240,7 +241,7 @@ def test_secure_override_validates_and_passes_secrets_as_files(docker_compose, r
     assert res.returncode == 0, res.stdout + res.stderr
     merged = yaml.safe_load(res.stdout)
     secrets = merged["secrets"]
-    for name in ("ksql-init", "producer", "trainer", "scorer", "retrain", "tools"):
+    for name in ("ksql-init", "producer", "trainer", "scorer", "monitor", "retrain", "tools"):
         svc = merged["services"][name]
         env = svc["environment"]
         assert env["FRAUDSTREAM_KAFKA_SECURITY_PROTOCOL"] == "SASL_SSL", name
