@@ -12,6 +12,7 @@ topic store: the next newest version), so one bad record cannot keep a scorer fr
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 import time
@@ -96,6 +97,16 @@ def prepare(model: NumpyModel, top_k: int = 3) -> ServingModel:
     )
 
 
+def with_threshold(serving: ServingModel, threshold: float) -> ServingModel:
+    """`serving` alerting at `threshold` instead (a set-threshold override): a new object,
+    so the loop swaps it between batches like a new version."""
+    return dataclasses.replace(
+        serving,
+        threshold=float(threshold),
+        writer=ScoreWriter(threshold, serving.version, serving.model.features),
+    )
+
+
 MAX_RETRY_S = 300.0  # longest wait before a failed version is tried again
 
 
@@ -136,7 +147,7 @@ class ModelWatcher:
             self._waiting(f"no model published in {where} yet; waiting")
             return False
         if self.current is not None and self.current.version == candidates[0]:
-            return False
+            return self._follow_threshold()
         # Serving already: only the preferred version may replace it. Nothing serving: the
         # first candidate that loads.
         for version in candidates if self.current is None else candidates[:1]:
@@ -158,10 +169,48 @@ class ModelWatcher:
             self._report(version, False, str(exc))
             return False
         old = self.current.version if self.current else None
-        self.current = serving
+        self.current = self._with_override(serving)
         self._refused.pop(version, None)
         log.info("model %s loaded (threshold %.6g); was %s", version, serving.threshold, old)
         self._report(version, True, "")
+        return True
+
+    def _override(self, version: str) -> float | None:
+        """The store's threshold override for `version` (`fraudstream models set-threshold`);
+        None when there is none or the store has no lifecycle (then the manifest's holds)."""
+        get = getattr(self.store, "threshold_override", None)
+        if get is None:
+            return None
+        try:
+            value = get(version)
+        except FraudstreamError as exc:
+            log.warning(
+                "threshold override of %s unreadable, keeping the current: %s", version, exc
+            )
+            raise
+        return None if value is None else float(value)
+
+    def _with_override(self, serving: ServingModel) -> ServingModel:
+        try:
+            value = self._override(serving.version)
+        except FraudstreamError:
+            return serving
+        return serving if value is None else with_threshold(serving, value)
+
+    def _follow_threshold(self) -> bool:
+        """Apply a changed threshold override to the serving model; True if it changed."""
+        current = self.current
+        assert current is not None
+        try:
+            value = self._override(current.version)
+        except FraudstreamError:
+            return False
+        target = float(current.model.threshold) if value is None else value
+        if target == current.threshold:
+            return False
+        self.current = with_threshold(current, target)
+        log.info("model %s: threshold %.6g -> %.6g", current.version, current.threshold, target)
+        self._report(current.version, True, "")
         return True
 
     def _waiting(self, msg: str) -> None:
