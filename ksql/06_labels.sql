@@ -10,11 +10,16 @@
 --      since neither declares a key column).
 --   b) creditcardfraud_labelled joins each unlabelled event to its label: a windowed
 --      stream-stream join on the record times (the event's when it entered the pipeline,
---      the label's when it was published). A label arriving up to 7 days after its event
---      (and up to 1 minute before it, for clock skew) joins; later ones are dropped here
---      (the monitor still counts them). Key = the event Id (the join key, ksqlDB requires it
---      in the projection); ID is repeated in the value with AS_VALUE. Its topic
---      (labelled_topic) is KSQL-internal and user-free.
+--      the label's when it was published). A label arriving up to 2 minutes after its event
+--      (and up to 30 seconds before it, for clock skew) joins; later ones are dropped here
+--      (the monitor still counts them). The window fits the demo delays (`fraudstream up`:
+--      exp:5s): a stream-stream join holds every event of the window in its state, which
+--      the embedded engine keeps in memory (about 1 KB per event: 3 minutes of retention
+--      at 500 events/s is ~100 MB). With real delays of days, on ksqlDB (state on disk,
+--      RocksDB) raise the WITHIN to the label horizon, e.g. WITHIN (1 MINUTE, 7 DAYS).
+--      Key = the event Id (the join key, ksqlDB requires it in the projection); ID is
+--      repeated in the value with AS_VALUE. Its topic (labelled_topic) is KSQL-internal and
+--      user-free.
 --   c) the INSERT adds those rows to the training stream (03). 03 keeps accepting events
 --      that arrive already labelled (historic data: WHERE Class IS NOT NULL); this side takes
 --      only events that came without a label (WHERE e.Class IS NULL), so none is counted
@@ -73,7 +78,7 @@ CREATE STREAM creditcardfraud_labelled WITH (
   l.Class AS CLASS,
   l.LabelTime AS LABEL_TIME
 FROM creditcardfraud_source e
-INNER JOIN fraud_labels l WITHIN (1 MINUTE, 7 DAYS) GRACE PERIOD 1 HOUR ON e.Id = l.Id
+INNER JOIN fraud_labels l WITHIN (30 SECONDS, 2 MINUTES) GRACE PERIOD 30 SECONDS ON e.Id = l.Id
 WHERE e.Class IS NULL AND l.Class IS NOT NULL
 EMIT CHANGES;
 

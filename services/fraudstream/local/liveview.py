@@ -16,6 +16,7 @@ ids seen twice among the last `id_window` distinct ids: bounded memory, however 
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
 import uuid
@@ -242,6 +243,53 @@ def parse_metrics(text: str) -> MetricsSample:
     return m
 
 
+class LiveQuality(BaseModel):
+    """What the live view takes from the monitor's /metrics: the serving model's quality on
+    the delayed labels that have arrived, over one window (`fraudstream monitor`)."""
+
+    window: str
+    precision: float | None = None
+    recall: float | None = None
+    precision_weighted: float | None = None
+    labelled: int = 0
+    unlabelled: int = 0
+    label_delay_p50_s: float | None = None
+
+
+def parse_quality(text: str, version: str | None, window: str = "15m") -> LiveQuality | None:
+    """The monitor's figures for `version` over `window` (None when it has none yet); NaN
+    (not enough labelled events) becomes None."""
+    q: dict[str, float] = {}
+    for fam in text_string_to_metric_families(text):
+        for s in fam.samples:
+            lab = s.labels
+            if lab.get("window") != window or (version and lab.get("model_version") != version):
+                continue
+            name = s.name.removeprefix("fraudstream_monitor_")
+            if name == "label_delay_seconds":
+                if lab.get("quantile") == "0.5":
+                    q["label_delay_p50_s"] = float(s.value)
+            elif name in ("precision", "recall", "precision_weighted", "labelled", "unlabelled"):
+                q[name] = float(s.value)
+    if not q:
+        return None
+    clean = {k: (None if math.isnan(v) else v) for k, v in q.items()}
+    counts = {k: int(clean.get(k) or 0) for k in ("labelled", "unlabelled")}
+    return LiveQuality(window=window, **{**clean, **counts})
+
+
+def scrape_quality(monitor_url: str | None, version: str | None) -> LiveQuality | None:
+    """GET the monitor's /metrics; None when there is no monitor or it does not answer."""
+    if not monitor_url:
+        return None
+    try:
+        resp = httpx.get(monitor_url, timeout=2.0)
+        resp.raise_for_status()
+    except httpx.HTTPError:
+        return None
+    return parse_quality(resp.text, version)
+
+
 def scrape(metrics_url: str, timeout: float = 2.0) -> MetricsSample:
     """GET /metrics; a sample with up=False when the scorer does not answer."""
     try:
@@ -273,6 +321,9 @@ class Snapshot(BaseModel):
     labelled_trained: int = Field(0, description="Labelled events the model was trained on.")
     unseen: Confusion = Field(default_factory=Confusion, description="Events not trained on.")
     id_window: int = Field(100_000, description="Duplicates are looked for among this many ids.")
+    live: LiveQuality | None = Field(
+        None, description="The monitor's quality on delayed labels (serving model, 15m)."
+    )
 
     def basis(self) -> str:
         """What precision/recall are computed on, in words."""
@@ -298,6 +349,17 @@ class Snapshot(BaseModel):
             f"trained-on {self.labelled_trained}, unweighted) dup={self.duplicates} "
             f"model={self.metrics.model_version or self.last_version or '-'} "
             f"lag={self.metrics.lag:.0f} dlq={sum(self.metrics.dead_lettered.values()):.0f}"
+            + (self._live_line() if self.live is not None else "")
+        )
+
+    def _live_line(self) -> str:
+        q = self.live
+        assert q is not None
+        f = lambda v: "-" if v is None else f"{v:.3f}"  # noqa: E731
+        return (
+            f" | live labels ({q.window}): precision={f(q.precision)} recall={f(q.recall)} "
+            f"precision@prevalence={f(q.precision_weighted)} labelled={q.labelled} "
+            f"unlabelled={q.unlabelled}"
         )
 
 
@@ -313,6 +375,14 @@ def render(s: Snapshot) -> Panel:
     t.add_row("events in", f"{s.events_in:,}", "in rate", f"{s.in_rate:,.0f}/s")
     t.add_row("scored", f"{s.scored:,}", "scored rate", f"{s.scored_rate:,.0f}/s")
     t.add_row("anomalies", f"{s.anomalies:,}", "consumer lag", f"{m.lag:,.0f}")
+    if s.live is not None:
+        q = s.live
+        t.add_row(f"live precision ({q.window})", fmt(q.precision),
+                  f"live recall ({q.window})", fmt(q.recall))  # fmt: skip
+        delay = "-" if q.label_delay_p50_s is None else f"{q.label_delay_p50_s:.1f}s"
+        waiting = f"{q.labelled:,} / {q.unlabelled:,} (delay p50 {delay})"
+        t.add_row("  at real prevalence", fmt(q.precision_weighted),
+                  "  labelled / waiting", waiting)  # fmt: skip
     t.add_row("precision*", fmt(s.precision), "recall*", fmt(s.recall))
     if s.unseen.labelled:
         t.add_row("  unseen only", fmt(s.unseen.precision), "  unseen only", fmt(s.unseen.recall))
@@ -355,12 +425,14 @@ class LiveView:
         start_offsets: dict[int, int] | None = None,
         in_training: Callable[[int], bool] | None = None,
         id_window: int = 100_000,
+        monitor_url: str | None = None,
     ) -> None:
         """`start_offsets`: the scores topic's offsets per partition when this run began
         (earlier runs' scores are not counted); a partition it does not name (none: the
         topic did not exist yet) is read from its beginning."""
         self.bootstrap = bootstrap
         self.metrics_url = metrics_url.rstrip("/") + "/metrics"
+        self.monitor_url = monitor_url.rstrip("/") + "/metrics" if monitor_url else None
         self.scores_topic = scores_topic
         self.source_topic = source_topic
         self.decoder = WireDecoder(registry_url)
@@ -426,6 +498,7 @@ class LiveView:
             self._in_hist.popleft()
         (t0, a), (t1, b) = self._in_hist[0], self._in_hist[-1]
         st = self.stats
+        metrics = scrape(self.metrics_url)
         return Snapshot(
             elapsed_s=now - self._t0,
             events_in=n_in,
@@ -444,7 +517,8 @@ class LiveView:
             undecodable=st.undecodable,
             versions=dict(st.versions),
             last_version=st.last_version,
-            metrics=scrape(self.metrics_url),
+            metrics=metrics,
+            live=scrape_quality(self.monitor_url, metrics.model_version or st.last_version),
         )
 
     def run(

@@ -18,6 +18,7 @@ import os
 import shutil
 from collections.abc import Callable
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, Field
 
@@ -79,6 +80,7 @@ class StackConfig(FraudstreamSettings):
     registry_port: int = 8081
     ksql_port: int = 8088
     metrics_port: int = 8000
+    monitor_port: int = Field(8002, description="`fraudstream monitor` /metrics port.")
     prometheus_port: int = Field(
         9190,
         description="The stack's own Prometheus; not 9090, where a system Prometheus (Debian's "
@@ -93,6 +95,14 @@ class StackConfig(FraudstreamSettings):
     )
     events: int = Field(0, ge=0, description="Live events after the training pass (0: forever).")
     rate: float = Field(500.0, gt=0, description="Replay rate, events/s.")
+    labels: Literal["inline", "delayed"] = Field(
+        "delayed",
+        description="delayed: live events carry no label; labels reach fraud_labels after "
+        "label_delay (the KSQL join feeds training, the monitor measures live quality). "
+        "inline: every event carries its label, as before.",
+    )
+    label_delay: str = Field("exp:5s", description="Delay distribution of delayed labels.")
+    monitor: bool = Field(True, description="Run `fraudstream monitor` (live quality).")
     prometheus: bool = Field(True, description="Start Prometheus when it is installed.")
     secure: bool = Field(
         False,
@@ -114,7 +124,12 @@ class Endpoints(BaseModel):
     ksql_port: int
     metrics_port: int
     prometheus_port: int
+    monitor_port: int = 8002
     secure: bool = False
+
+    @property
+    def monitor_url(self) -> str:
+        return f"http://{self.host}:{self.monitor_port}"
 
     @property
     def bootstrap(self) -> str:
@@ -163,6 +178,7 @@ def resolve_endpoints(cfg: StackConfig, host: str = "127.0.0.1") -> Endpoints:
             ksql_port=free_port(host),
             metrics_port=free_port(host),
             prometheus_port=free_port(host),
+            monitor_port=free_port(host),
             secure=cfg.secure,
         )
     return Endpoints(
@@ -173,6 +189,7 @@ def resolve_endpoints(cfg: StackConfig, host: str = "127.0.0.1") -> Endpoints:
         ksql_port=cfg.ksql_port,
         metrics_port=cfg.metrics_port,
         prometheus_port=cfg.prometheus_port,
+        monitor_port=cfg.monitor_port,
         secure=cfg.secure,
     )
 
@@ -193,6 +210,7 @@ class Pipeline:
         self.model_dir = (cfg.model_dir or self.settings.model_dir).resolve()
         self.progress = progress or (lambda msg: log.info("%s", msg))
         self.prometheus_running = False
+        self.monitor_running = False
         self.first_id = 0  # this run's first event Id (claim_id_range, in up())
         self.training_events = 0  # how many events from first_id on are the training pass
         self.replays_training_file = False  # every later pass repeats the training rows
@@ -203,10 +221,13 @@ class Pipeline:
 
     def endpoints(self) -> dict[str, str]:
         """What runs where, for people and stack.json (Prometheus only once it runs)."""
-        return {
+        urls = {
             **self.ep.as_dict(prometheus=self.prometheus_running),
             "model_dir": str(self.model_dir),
         }
+        if self.monitor_running:
+            urls["monitor"] = self.ep.monitor_url
+        return urls
 
     # -- shared environment -------------------------------------------------------------------
     def env(self) -> dict[str, str]:
@@ -262,9 +283,10 @@ class Pipeline:
         create_topics(admin, [s.topic_users], 1, {"cleanup.policy": "compact"})
         create_topics(
             admin,
-            [s.topic_source, s.topic_scores, s.topic_alerts, s.topic_dlq, s.topic_models],
-            self.cfg.partitions,
-        )
+            [s.topic_source, s.topic_scores, s.topic_alerts, s.topic_dlq, s.topic_models,
+             s.topic_labels],
+            self.cfg.partitions,  # labels: as many as the source (the KSQL join needs it)
+        )  # fmt: skip
 
     def registry_service(self) -> Service:
         port = self.ep.registry_port
@@ -332,6 +354,9 @@ class Pipeline:
         """The replayer (users table + events at --rate, looping) and the training count."""
         args, need = self.source_args()
         args += ["--loop", "--rate", str(self.cfg.rate), "--partitions", str(self.cfg.partitions)]
+        args += ["--labels", self.cfg.labels]
+        if self.cfg.labels == "delayed":
+            args += ["--label-delay", self.cfg.label_delay]
         if self.cfg.events:
             args += ["--limit", str(need + self.cfg.events)]
         svc = Service(name="producer", argv=python_cli("produce", *args), env=self.env())
@@ -373,6 +398,22 @@ class Pipeline:
             stop_timeout=30.0,
         )
 
+    def monitor_service(self) -> Service:
+        """`fraudstream monitor`: scores joined with the delayed labels, live quality."""
+        port = self.ep.monitor_port
+        return Service(
+            name="monitor",
+            argv=python_cli("monitor", "--port", str(port), "--windows", "5m,15m"),
+            # bounded memory on a long demo: scores are kept for the longest window plus the
+            # label horizon (about 300 bytes each; 20 min at 500 events/s is ~180 MB)
+            env={**self.env(), "FRAUDSTREAM_MONITOR_LABEL_HORIZON": "5m"},
+            port=port,
+            host=self.ep.host,
+            ready_url=f"{self.ep.monitor_url}/healthz",
+            url=f"{self.ep.monitor_url}/metrics",
+            ready_timeout=self.cfg.start_timeout,
+        )
+
     def prometheus_service(self) -> Service | None:
         binary = shutil.which("prometheus")
         if binary is None or not self.cfg.prometheus:
@@ -390,6 +431,12 @@ class Pipeline:
             "    static_configs:",
             f"      - targets: ['{self.ep.host}:{self.ep.metrics_port}']",
         ]
+        if self.cfg.monitor:
+            lines += [
+                "  - job_name: fraudstream-monitor",
+                "    static_configs:",
+                f"      - targets: ['{self.ep.host}:{self.ep.monitor_port}']",
+            ]
         cfg_file = home / "prometheus.yml"
         cfg_file.write_text("\n".join(lines) + "\n")
         return Service(
@@ -418,6 +465,8 @@ class Pipeline:
         }
         if self.prometheus_running:
             probes["prometheus"] = http_probe(f"{self.ep.prometheus_url}/-/healthy")
+        if self.monitor_running:
+            probes["monitor"] = http_probe(f"{self.ep.monitor_url}/healthz")
         return Watchdog(self.sup, probes, on_event=on_event or self.progress)
 
     # -- the whole thing -----------------------------------------------------------------------
@@ -448,6 +497,14 @@ class Pipeline:
             self.train()
             self.progress("starting the scorer")
             self.sup.start(self.scorer_service(), self.progress)
+            if self.cfg.monitor:
+                try:  # optional: scoring runs without it
+                    self.sup.start(self.monitor_service(), self.progress)
+                    self.monitor_running = True
+                    self.sup.state.endpoints = self.endpoints()
+                    self.sup.save()
+                except Exception as exc:
+                    self.progress(f"the monitor did not start, continuing without it: {exc}")
             prom = self.prometheus_service()
             if prom is not None:
                 try:

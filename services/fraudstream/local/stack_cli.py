@@ -118,6 +118,7 @@ def up(
         settings.topic_source,
         start_offsets=pipe.scores_start,
         in_training=pipe.in_training,
+        monitor_url=pipe.ep.monitor_url if pipe.monitor_running else None,
     )
     try:
         interactive = not no_view and console.is_terminal

@@ -45,7 +45,8 @@ class MonitorMetrics:
         }
         self.label_delay = Gauge(
             "fraudstream_monitor_label_delay_seconds",
-            "Label delay (label published - event scored) of the window's labelled events.",
+            "Label delay (label published - event scored) of the window's labelled events; "
+            "0 for a label that came before its score (a scorer backlog).",
             [*labels, "quantile"],
             registry=r,
         )

@@ -21,7 +21,7 @@ __all__ = ["LabelDelays", "ScoreRow", "WindowState"]
 DAY_MS = 86_400_000
 
 
-@dataclass
+@dataclass(slots=True)
 class ScoreRow:
     """One scored event: what the monitor keeps of a fraud_scores record."""
 

@@ -275,8 +275,8 @@ def produce(
             "compression.type": cfg.compression,
         },
     }
+    stats: ReplayStats | None = None
     try:
-        stats: ReplayStats
         if per_event:
 
             def prepare(events: Iterable[dict[str, Any]]) -> Iterable[dict[str, Any]]:
@@ -295,6 +295,8 @@ def produce(
     except BadRowError as exc:
         raise _fail(f"{csv}: {exc} (strict mode)", 1) from None
     finally:
+        if held is not None and (stats is None or stats.interrupted):
+            held.drain_s = 0.0  # Ctrl-C or a failure: flush what is due, do not wait
         label_stats = held.close() if held is not None else None
     # For people the summary lines are the output; with -o json|yaml they go to stderr and
     # stdout carries the stats alone.

@@ -57,12 +57,15 @@ def observe_many(hist: Histogram, values: ArrayLike) -> None:
 def record_times_ms(msgs: Sequence[Any]) -> NDArray[np.float64]:
     """Each record's Kafka timestamp in epoch ms; NaN where the broker gave none.
 
-    `msgs` are confluent_kafka Messages (anything with `timestamp() -> (type, ms)`); type 0
-    is TIMESTAMP_NOT_AVAILABLE.
+    `msgs` are confluent_kafka Messages (`timestamp() -> (type, ms)`; type 0 is
+    TIMESTAMP_NOT_AVAILABLE); a record without `timestamp` counts as missing.
     """
     out = np.full(len(msgs), np.nan)
     for i, m in enumerate(msgs):
-        kind, ms = m.timestamp()
+        stamp = getattr(m, "timestamp", None)  # the decoder takes anything with value()
+        if stamp is None:
+            continue
+        kind, ms = stamp()
         if kind != 0 and ms > 0:
             out[i] = ms
     return out

@@ -233,3 +233,34 @@ def test_the_view_says_what_precision_and_recall_are_computed_on() -> None:
     con.print(render(snap))
     text = con.export_text()
     assert "precision*" in text and "unweighted" in text and "last 100,000 ids" in text
+
+
+def test_live_quality_comes_from_the_monitor_for_the_serving_model() -> None:
+    from fraudstream.local.liveview import parse_quality
+
+    text = "\n".join([
+        'fraudstream_monitor_precision{model_version="v2",window="1h"} 0.25',
+        'fraudstream_monitor_precision{model_version="v1",window="1h"} 0.9',
+        'fraudstream_monitor_precision{model_version="v2",window="1d"} 0.5',
+        'fraudstream_monitor_recall{model_version="v2",window="1h"} NaN',
+        'fraudstream_monitor_precision_weighted{model_version="v2",window="1h"} 0.01',
+        'fraudstream_monitor_labelled{model_version="v2",window="1h"} 40',
+        'fraudstream_monitor_unlabelled{model_version="v2",window="1h"} 7',
+        'fraudstream_monitor_label_delay_seconds{model_version="v2",quantile="0.5",window="1h"}'
+        " 4.5",
+    ]) + "\n"  # fmt: skip
+    q = parse_quality(text, "v2", window="1h")
+    assert q is not None
+    assert (q.precision, q.recall, q.precision_weighted) == (0.25, None, 0.01)
+    assert (q.labelled, q.unlabelled, q.label_delay_p50_s) == (40, 7, 4.5)
+    assert parse_quality(text, "v3", window="1h") is None
+    assert parse_quality(text, "v2") is None  # the default window is 15m
+    snap_line = "live labels (1h): precision=0.250 recall=-"
+    from fraudstream.local.liveview import MetricsSample, Snapshot
+
+    s = Snapshot(
+        elapsed_s=1, events_in=1, in_rate=1, scored=1, scored_rate=1, anomalies=0,
+        precision=None, recall=None, labelled=0, duplicates=0, undecodable=0, versions={},
+        last_version=None, metrics=MetricsSample(up=True), live=q,
+    )  # fmt: skip
+    assert snap_line in s.line()

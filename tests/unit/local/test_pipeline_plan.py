@@ -121,3 +121,22 @@ def test_endpoints_list_prometheus_only_once_it_runs(tmp_path: Path) -> None:
     assert "prometheus" not in pipe.watchdog().probes
     pipe.prometheus_running = True
     assert pipe.endpoints()["prometheus"] == "http://127.0.0.1:9190"  # not the system's 9090
+
+
+def test_the_stack_runs_with_delayed_labels_and_a_monitor_by_default(tmp_path: Path) -> None:
+    p = Pipeline(StackConfig(data_dir=tmp_path, free_ports=True), Settings())
+    svc, _ = p.producer_service()
+    args = svc.argv[svc.argv.index("produce") + 1 :]
+    assert args[args.index("--labels") + 1] == "delayed"
+    assert args[args.index("--label-delay") + 1] == "exp:5s"
+    mon = p.monitor_service()
+    assert mon.argv[mon.argv.index("monitor") + 1 :][:2] == ["--port", str(p.ep.monitor_port)]
+    assert mon.ready_url == f"http://127.0.0.1:{p.ep.monitor_port}/healthz"
+    assert p.ep.monitor_port not in (p.ep.metrics_port, p.ep.prometheus_port)
+    inline = Pipeline(StackConfig(data_dir=tmp_path, labels="inline"), Settings())
+    args = inline.producer_service()[0].argv
+    assert args[args.index("--labels") + 1] == "inline" and "--label-delay" not in args
+    if p.prometheus_service() is not None:
+        text = (tmp_path / "prometheus" / "prometheus.yml").read_text()
+        assert "job_name: fraudstream-monitor" in text
+        assert f"127.0.0.1:{p.ep.monitor_port}" in text

@@ -48,3 +48,12 @@ def test_replayed_2013_events_land_in_low_buckets() -> None:
     # what the old code observed for the same rows: all above the last finite bucket
     old = now - np.datetime64("2013-09-01T00:00:00", "s").astype(np.int64)
     assert old > LATENCY_BUCKETS[-1]
+
+
+def test_a_record_without_a_timestamp_method_counts_as_missing() -> None:
+    class Bare:
+        def value(self) -> bytes:
+            return b""
+
+    got = record_times_ms([Bare(), _Msg(1, 5)])
+    assert np.isnan(got[0]) and got[1] == 5

@@ -7,17 +7,20 @@ plan nodes or runtime operators.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from fraudstream.ksql.engine import messages
-from fraudstream.ksql.engine.binding import BoundSource, OutputColumn, refs, strip_pos
+from fraudstream.ksql.engine.binding import BoundSource, OutputColumn, qualify, refs, strip_pos
+from fraudstream.ksql.engine.ddl import RESERVED_COLUMNS
 from fraudstream.ksql.engine.expressions import (
     AGGREGATE_NAMES,
     NOT_IMPLEMENTED_FUNCTIONS,
     Compiled,
     ExpressionCompiler,
     Scope,
+    unimplemented_function,
 )
 from fraudstream.ksql.engine.topology import Column, DataSource
 from fraudstream.ksql.errors import KsqlStatementError, KsqlUnsupportedError
@@ -36,8 +39,10 @@ __all__ = [
     "check_non_aggregates",
     "check_partition_by",
     "check_qualifiers",
+    "check_reserved_output_names",
     "check_result_columns",
     "check_self_join",
+    "check_sink_timestamp_column",
     "check_where_type",
     "check_windowed_join",
     "reject_multi_way_joins",
@@ -58,9 +63,41 @@ def reject_unimplemented(q: A.Query) -> None:
     for e in exprs:
         for n in A.walk(e):
             if isinstance(n, A.FunctionCall) and n.name in NOT_IMPLEMENTED_FUNCTIONS:
-                raise KsqlUnsupportedError(
-                    f"Function {n.name} is not implemented by the embedded engine"
-                )
+                raise KsqlUnsupportedError(unimplemented_function(n.name))
+
+
+def check_reserved_output_names(q: A.Query, items: Sequence[OutputColumn]) -> None:
+    """A persistent query's explicit SELECT items may not carry a system column's name:
+    selecting one as-is is refused, as is an alias that takes such a name (ksqlDB's texts).
+    (`SELECT * ... PARTITION BY ROWTIME` names its new key ROWTIME, which is allowed.)"""
+    explicit = {
+        it.alias or (it.expr.name if isinstance(it.expr, A.ColumnRef) else None)
+        for it in q.select
+        if isinstance(it, A.SelectItem)
+    }
+    for it in items:
+        if it.name not in RESERVED_COLUMNS or it.name not in explicit:
+            continue
+        if isinstance(it.expr, A.ColumnRef) and it.expr.name == it.name:
+            raise KsqlStatementError(
+                f"Reserved column name in select: `{it.name}`. Please remove or alias the column."
+            )
+        raise KsqlStatementError(
+            f"`{it.name}` is a reserved column name. You cannot use it as an alias for a column."
+        )
+
+
+def check_sink_timestamp_column(props: Mapping[str, Any], items: Sequence[OutputColumn]) -> None:
+    """WITH (TIMESTAMP=...) must name a column of the result (checked before the key rules,
+    as ksqlDB does)."""
+    text = props.get("TIMESTAMP")
+    if not text:
+        return
+    name = str(text)[1:-1] if str(text).startswith("`") else str(text).upper()
+    if name not in {it.name for it in items}:
+        raise KsqlStatementError(
+            f"The TIMESTAMP column set in the WITH clause does not exist in the schema: '{name}'"
+        )
 
 
 def reject_session_windows(q: A.Query) -> None:
@@ -212,7 +249,12 @@ def analyze_join(scope: Scope, bound: Sequence[BoundSource], join: A.Join) -> Jo
     rc = jc.compile(rexpr)
     if lc.type != rc.type:
         raise KsqlStatementError(
-            messages.join_types_differ(A.format_expr(lexpr), lc.type, A.format_expr(rexpr), rc.type)
+            messages.join_types_differ(
+                A.format_expr(qualify(lexpr, lb.alias)),
+                lc.type,
+                A.format_expr(qualify(rexpr, bound[1].alias)),
+                rc.type,
+            )
         )
     _check_join_kinds(scope, bound, join, lexpr, rexpr)
     windowed = check_windowed_join(ls, rs, lexpr, rexpr)
@@ -310,12 +352,11 @@ def _check_stream_table(
     if join.within is not None:
         raise KsqlStatementError(messages.join_stream_table_within())
     if not _on_key(rexpr, rs):
-        by_alias = {lb.alias: ls.name, rb.alias: rs.name}
-
+        # columns named by their source's alias (its name when it has none), as ksqlDB does
         def named(e: A.Expr) -> str:
             if isinstance(e, A.ColumnRef):
                 col = scope.resolve(e, "JOIN ON")
-                return f"{by_alias.get(col.source or '', col.source)}.{col.name}"
+                return f"{col.source}.{col.name}"
             return A.format_expr(e)
 
         raise KsqlStatementError(
@@ -367,8 +408,10 @@ def check_grouping(q: A.Query, transient: bool) -> None:
 
 
 def check_aggregate_format(value_format: str, calls: Sequence[A.FunctionCall]) -> None:
-    """AVG keeps a (sum, count) struct, which DELIMITED and KAFKA values cannot hold."""
-    if value_format in ("DELIMITED", "KAFKA") and any(c.name == "AVG" for c in calls):
+    """AVG and STDDEV_* keep struct states and TOPK / TOPKDISTINCT an array, which DELIMITED and
+    KAFKA values cannot hold."""
+    structured = ("AVG", "TOPK", "TOPKDISTINCT", "STDDEV_SAMPLE", "STDDEV_SAMP")
+    if value_format in ("DELIMITED", "KAFKA") and any(c.name in structured for c in calls):
         raise KsqlStatementError(
             "One of the functions used in the statement has an intermediate type that the "
             "value format can not handle. Please remove the function or change the format."

@@ -22,7 +22,7 @@ from fraudstream.ksql.engine.formats import (
     sql_type_from_avro,
 )
 from fraudstream.ksql.engine.topology import Column, DataSource, WindowInfo
-from fraudstream.ksql.errors import KsqlStatementError, KsqlUnsupportedError
+from fraudstream.ksql.errors import KsqlParseError, KsqlStatementError, KsqlUnsupportedError
 from fraudstream.ksql.sql import ast as A
 from fraudstream.ksql.sql import types as T
 from fraudstream.ksql.sql.properties import (
@@ -37,6 +37,8 @@ __all__ = [
     "build_source",
     "check_replace",
     "check_serdes",
+    "check_sink_schema_id",
+    "check_wrap_single_value",
     "infer_avro",
     "resolve_formats",
 ]
@@ -119,15 +121,18 @@ def resolve_formats(
 def _declared_column(el: A.TableElement, kind: str) -> Column:
     """One declared column; KEY belongs to streams, PRIMARY KEY to tables (ksqlDB's texts)."""
     if el.constraint in ("KEY", "PRIMARY KEY"):
+        line, col = el.position
+        where = f"Line: {line}, Col: {col}: " if line else ""
         if kind == "STREAM" and el.constraint == "PRIMARY KEY":
-            raise KsqlStatementError(
-                f"Column `{el.name}` is a 'PRIMARY KEY' column: please use 'KEY' for streams.\n"
-                + _KEY_RULES
+            # ksqlDB's AST builder refuses these, so they surface as parse errors
+            raise KsqlParseError(
+                f"{where}Column `{el.name}` is a 'PRIMARY KEY' column: "
+                "please use 'KEY' for streams.\n" + _KEY_RULES
             )
         if kind == "TABLE" and el.constraint == "KEY":
-            raise KsqlStatementError(
-                f"Column `{el.name}` is a 'KEY' column: please use 'PRIMARY KEY' for tables.\n"
-                + _KEY_RULES
+            raise KsqlParseError(
+                f"{where}Column `{el.name}` is a 'KEY' column: "
+                "please use 'PRIMARY KEY' for tables.\n" + _KEY_RULES
             )
         return Column(el.name, el.type, "KEY")
     if el.constraint in ("HEADERS", "HEADER"):
@@ -141,7 +146,9 @@ def declared_columns(stmt: A.CreateSource) -> list[Column]:
     seen: set[str] = set()
     for el in stmt.elements or []:
         if el.name in RESERVED_COLUMNS:
-            raise KsqlStatementError(f"'{el.name}' is a reserved column name.")
+            raise KsqlStatementError(
+                f"'{el.name}' is a reserved column name. You cannot use it as a name for a column."
+            )
         if el.name in seen:
             raise KsqlStatementError(f"Duplicate column names: `{el.name}`")
         seen.add(el.name)
@@ -189,7 +196,11 @@ def infer_avro(
         return [Column("ROWKEY", _upper_struct(sql_type_from_avro(schema)), ns)]
     if isinstance(schema, dict) and schema.get("type") == "record" and not unwrapped:
         return [
-            Column(f["name"].upper(), _upper_struct(sql_type_from_avro(f["type"])), ns)
+            Column(
+                f["name"] if schema_id is not None else f["name"].upper(),
+                _upper_struct(sql_type_from_avro(f["type"])),
+                ns,
+            )
             for f in schema["fields"]
         ]
     return [Column("ROWVAL", _upper_struct(sql_type_from_avro(schema)), ns)]
@@ -218,6 +229,36 @@ def _with_inferred(
     return columns
 
 
+def check_wrap_single_value(p: Mapping[str, Any], value_columns: list[Column]) -> None:
+    """WITH (WRAP_SINGLE_VALUE=...) only applies to a single value column (ksqlDB's text)."""
+    if "WRAP_SINGLE_VALUE" in p and len(value_columns) != 1:
+        raise KsqlStatementError("'WRAP_SINGLE_VALUE' is only valid for single-field value schemas")
+
+
+def check_sink_schema_id(
+    registry: SchemaRegistryLike | None, schema_id: int, value_columns: list[Column]
+) -> None:
+    """CREATE ... AS SELECT WITH (VALUE_SCHEMA_ID=n): the query's value columns must be the
+    registered schema's leading fields, same names and types, in order (ksqlDB's check)."""
+    registered = infer_avro(registry, "", False, schema_id)
+    bad = [
+        c
+        for i, c in enumerate(value_columns)
+        if i >= len(registered)
+        or registered[i].name != c.name
+        # struct field names compare case-insensitively (the registry's are upper-cased)
+        or str(registered[i].type).upper() != str(c.type).upper()
+    ]
+    if bad:
+        raise KsqlStatementError(
+            "The following value columns are changed, missing or reordered: ["
+            + ", ".join(f"`{c.name}` {c.type}" for c in bad)
+            + "]. Schema from schema registry is ["
+            + ", ".join(f"`{c.name}` {c.type}" for c in registered)
+            + "]"
+        )
+
+
 def window_of(p: Mapping[str, Any]) -> WindowInfo | None:
     """WINDOW_TYPE / WINDOW_SIZE of a source over a windowed topic."""
     if "WINDOW_TYPE" not in p:
@@ -226,6 +267,8 @@ def window_of(p: Mapping[str, Any]) -> WindowInfo | None:
     if wt not in ("TUMBLING", "HOPPING", "SESSION"):
         raise KsqlStatementError(f"Invalid window type: {wt}")
     size = None
+    if "WINDOW_SIZE" in p and wt == "SESSION":
+        raise KsqlParseError("'WINDOW_SIZE' should not be set for SESSION windows.")
     if "WINDOW_SIZE" in p:
         size = parse_duration(str(p["WINDOW_SIZE"]))
     elif wt != "SESSION":
@@ -240,11 +283,7 @@ def _check_columns(
     stmt: A.CreateSource, p: Mapping[str, Any], columns: list[Column], key: FormatSpec
 ) -> None:
     if not columns:
-        raise KsqlStatementError(
-            "The statement does not define any columns."
-            if stmt.elements is None
-            else "No columns supplied."
-        )
+        raise KsqlStatementError("No columns supplied.")
     has_key = any(c.namespace == "KEY" for c in columns)
     if stmt.kind == "TABLE" and not has_key:
         raise KsqlStatementError(
@@ -254,6 +293,8 @@ def _check_columns(
         )
     if not has_key and key.name not in ("KAFKA", "NONE") and "KEY_FORMAT" in p:
         raise KsqlStatementError("Key format specified for stream without key columns.")
+    if not has_key and "WINDOW_TYPE" in p:
+        raise KsqlStatementError("Windowed sources require a key column.")
 
 
 def build_source(
@@ -283,6 +324,7 @@ def build_source(
         raise KsqlStatementError(
             "Format 'KAFKA' does not support 'WRAP_SINGLE_VALUE' set to 'true'."
         )
+    check_wrap_single_value(p, values)
     window = window_of(p)
     partitions = int(p["PARTITIONS"]) if "PARTITIONS" in p else known_partitions
     return DataSource(

@@ -18,10 +18,13 @@ import string
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from fraudstream.ksql.engine import messages
 from fraudstream.ksql.engine.ddl import (
     build_source,
     check_replace,
     check_serdes,
+    check_sink_schema_id,
+    check_wrap_single_value,
     resolve_formats,
 )
 from fraudstream.ksql.engine.explain import ExplainResult, explain
@@ -177,10 +180,27 @@ class KsqlEngine:
     ) -> TransientQuery:
         """Plan a parsed push query."""
         q = stmt.query
-        if q.emit is None:
+        if q.limit is not None and q.limit < 0:
+            kind = "Pull" if q.emit is None else "Push"
             raise KsqlStatementError(
-                "Pull queries are not supported by the embedded engine; add EMIT "
-                "CHANGES for a push query.",
+                f"{kind} queries don't support negative integers in the LIMIT clause. See "
+                "https://cnfl.io/queries for more info.",
+                stmt.text,
+            )
+        if q.emit is None:
+            raise KsqlUnsupportedError(
+                messages.not_supported(
+                    "pull queries (SELECT without EMIT CHANGES); add EMIT CHANGES for a push query"
+                ),
+                stmt.text,
+            )
+        props = {**self.properties, **(properties or {})}
+        if self._is_scalable_push(q, props):
+            raise KsqlUnsupportedError(
+                messages.not_supported(
+                    "scalable push queries (ksql.query.push.v2.enabled=true over a "
+                    "persistent query's output with auto.offset.reset=latest)"
+                ),
                 stmt.text,
             )
         qid = "transient_" + q.source.name + "_" + "".join(random.choices(string.digits, k=19))
@@ -203,6 +223,21 @@ class KsqlEngine:
         tq = planned.query
         assert isinstance(tq, TransientQuery)
         return tq
+
+    def _is_scalable_push(self, q: A.Query, props: Mapping[str, Any]) -> bool:
+        """Would ksqlDB run this push query as a scalable push query (v2)? It does when
+        `ksql.query.push.v2.enabled` is on, the query reads `latest` from the output of a
+        persistent query and neither joins, groups, windows nor repartitions."""
+        if str(props.get("ksql.query.push.v2.enabled", "false")).lower() != "true":
+            return False
+        if str(props.get("auto.offset.reset", "latest")).lower() != "latest":
+            return False
+        if q.joins or q.group_by or q.window or q.partition_by:
+            return False
+        return any(
+            isinstance(pq, PersistentQuery) and pq.sink_name == q.source.name
+            for pq in self._queries.values()
+        )
 
     def explain(
         self, stmt: A.Explain, properties: Mapping[str, Any] | None = None
@@ -240,6 +275,8 @@ class KsqlEngine:
                 "\n\t* PRINT\n\t* SELECT",
                 stmt.text,
             )
+        if isinstance(stmt, A.AlterSource):
+            return self._alter(stmt)
         if isinstance(stmt, A.Unsupported):
             raise KsqlUnsupportedError(
                 f"{stmt.construct} is not supported by the embedded engine", stmt.text
@@ -270,6 +307,12 @@ class KsqlEngine:
         kind = stmt.kind
         name = stmt.name
         existing = self._sources.get(name)
+        if stmt.or_replace and (stmt.is_source or (existing is not None and existing.is_source)):
+            raise KsqlStatementError(
+                f"Cannot add {kind.lower()} '{name}': CREATE OR REPLACE is not supported on "
+                f"source {kind.lower()}s.",
+                stmt.text,
+            )
         if existing is not None and not stmt.or_replace:
             message = (
                 f"Cannot add {kind.lower()} '{name}': A {existing.kind.lower()} "
@@ -342,6 +385,10 @@ class KsqlEngine:
     def _create_as_select(
         self, stmt: A.CreateAsSelect, overrides: Mapping[str, Any]
     ) -> StatementResult:
+        if stmt.query.limit is not None:
+            raise KsqlStatementError(
+                f"CREATE {stmt.kind} AS SELECT statements don't support LIMIT clause.", stmt.text
+            )
         p = with_properties(stmt.properties, CREATE_AS_PROPERTIES)
         name = stmt.name
         existing = self._sources.get(name)
@@ -416,6 +463,11 @@ class KsqlEngine:
             ]
             qid = old_q[0].id if old_q else qid
             planned.query.id = qid
+        check_wrap_single_value(p, planned.value_columns)
+        if planned.value_format.name == "AVRO" and "VALUE_SCHEMA_ID" in p:
+            check_sink_schema_id(
+                self.schema_registry, int(p["VALUE_SCHEMA_ID"]), planned.value_columns
+            )
         sink = DataSource(
             name=name,
             kind=stmt.kind,
@@ -461,6 +513,8 @@ class KsqlEngine:
             raise KsqlStatementError(
                 f"INSERT INTO can only be used to insert into a stream. {target.name} is a table."
             )
+        if target.is_source:
+            raise KsqlStatementError(f"Cannot insert into read-only stream: {target.name}")
         seq = self._last_seq + 1
         qid = str(p["QUERY_ID"]).upper() if "QUERY_ID" in p else f"INSERTQUERY_{seq}"
         planner = Planner(
@@ -502,8 +556,24 @@ class KsqlEngine:
         target = self._sources.get(stmt.target)
         if target is None:
             raise unknown_target(stmt.target, self._sources)
+        if target.is_source:
+            raise KsqlStatementError(
+                f"Cannot insert values into read-only {target.kind.lower()}: {target.name}"
+            )
         rec = values_record(stmt, target, self.schema_registry)
         return StatementResult(stmt.text, "insertValues", "", source=target, records=[rec])
+
+    def _alter(self, stmt: A.AlterSource) -> StatementResult:
+        """ALTER STREAM/TABLE ... ADD COLUMN: refused on read-only sources as ksqlDB does;
+        otherwise outside the embedded engine."""
+        src = self._sources.get(stmt.name)
+        if src is not None and src.is_source:
+            kind = src.kind.lower()
+            raise KsqlStatementError(
+                f"Cannot alter {kind} '{src.name}': ALTER operations are not supported on "
+                f"source {kind}s."
+            )
+        raise KsqlUnsupportedError(messages.not_supported(f"ALTER {stmt.kind}"), stmt.text)
 
     # ------------------------------------------------------------------ DROP / TERMINATE
     def _drop(self, stmt: A.DropSource) -> StatementResult:
@@ -522,6 +592,8 @@ class KsqlEngine:
             raise KsqlStatementError(
                 f"Incompatible data source type is {src.kind}, but statement was DROP {stmt.kind}"
             )
+        if stmt.delete_topic and src.is_source:
+            raise KsqlStatementError(f"Cannot delete topic for read-only source: {src.name}")
         readers = sorted(q.id for q in self.metastore.readers(src) if q.sink_name != src.name)
         writers = sorted(q.id for q in self.metastore.writers(src) if q.kind == "INSERT")
         if readers or writers:

@@ -16,6 +16,14 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
 from fraudstream.ksql.engine import functions as F
+from fraudstream.ksql.engine import messages
+from fraudstream.ksql.engine.temporal import (
+    TEMPORAL,
+    format_temporal,
+    parse_partial_timestamp,
+    parse_temporal,
+    temporal_converter,
+)
 from fraudstream.ksql.errors import KsqlProcessingError, KsqlStatementError, KsqlUnsupportedError
 from fraudstream.ksql.sql import ast as A
 from fraudstream.ksql.sql import types as T
@@ -116,6 +124,25 @@ class ExpressionCompiler:
         self.scope = scope
         self.clause = clause
 
+    def compile_clause(self, e: A.Expr) -> Compiled:
+        """Compile a whole WHERE / HAVING expression; a type error names the clause as
+        ksqlDB does ("Error in WHERE expression: ...")."""
+        try:
+            return self.compile(e)
+        except KsqlUnsupportedError:
+            raise
+        except KsqlStatementError as exc:
+            prefix = f"Error in {self.clause} expression: "
+            if str(exc).startswith(prefix):
+                raise
+            msg = str(exc)
+            if len(self.scope.sources) > 1:
+                # over a join ksqlDB names columns by their flattened ALIAS_COLUMN names
+                for ref in A.walk(e):
+                    if isinstance(ref, A.ColumnRef) and ref.source:
+                        msg = msg.replace(f"{ref.source}.{ref.name}", f"{ref.source}_{ref.name}")
+            raise KsqlStatementError(prefix + msg, exc.statement_text) from None
+
     def compile(self, e: A.Expr) -> Compiled:
         method = getattr(self, "_c_" + type(e).__name__, None)
         if method is None:
@@ -142,6 +169,8 @@ class ExpressionCompiler:
         if k == "DECIMAL":
             d: Decimal = e.value
             return _const(decimal_literal_type(d), d)
+        if k == "BYTES":
+            return _const(T.T_BYTES, e.value)
         return _const(T.T_STRING, e.value)
 
     def _c_ColumnRef(self, e: A.ColumnRef) -> Compiled:
@@ -156,6 +185,11 @@ class ExpressionCompiler:
         raise KsqlUnsupportedError("Lambda functions are not supported by the embedded engine")
 
     # ------------------------------------------------------------------ structure access
+    def _c_StructStar(self, e: A.StructStar) -> Compiled:
+        raise KsqlStatementError(
+            f"{A.format_expr(e)} is only valid as a top-level SELECT expression"
+        )
+
     def _c_Dereference(self, e: A.Dereference) -> Compiled:
         base = self.compile(e.base)
         if base.type.base != T.STRUCT:
@@ -218,9 +252,7 @@ class ExpressionCompiler:
             )
         if not F.is_known(e.name):
             if e.name in NOT_IMPLEMENTED_FUNCTIONS:
-                raise KsqlUnsupportedError(
-                    f"Function {e.name} is not implemented by the embedded engine"
-                )
+                raise KsqlUnsupportedError(unimplemented_function(e.name))
             raise KsqlStatementError(f"Can't find any functions with the name '{e.name}'")
         args = [self.compile(a) for a in e.args]
         res = F.resolve(e.name, [a.type for a in args])
@@ -348,7 +380,11 @@ class ExpressionCompiler:
             return Compiled(T.T_BOOLEAN, lambda r: (lf(r) != rf(r)) ^ neg)
         if lt.base == T.NULL or rt.base == T.NULL:
             raise KsqlStatementError(f"Comparison with NULL not supported: {lt} {e.op} {rt}")
+        right = _magic_timestamp(e.left, right)
+        left = _magic_timestamp(e.right, left)
+        lt, rt = left.type, right.type
         check_comparable(e, lt, rt)
+        left, right = _temporal_operands(left, right)
         lf, rf = left.fn, right.fn
         op = _COMPARE[e.op]
         if {lt.base, rt.base} == {T.DOUBLE, T.DECIMAL}:
@@ -433,9 +469,13 @@ class ExpressionCompiler:
         v = self.compile(e.expr)
         lo = self.compile(e.low)
         hi = self.compile(e.high)
+        lo = _magic_timestamp(e.expr, lo)
+        hi = _magic_timestamp(e.expr, hi)
         for other in (lo, hi):
             if other.type.base != T.NULL:
                 check_comparable(A.Comparison(">=", e.expr, e.low), v.type, other.type)
+        v, lo = _temporal_operands(v, lo)
+        v, hi = _temporal_operands(v, hi)
         vf, lf, hf = v.fn, lo.fn, hi.fn
         neg = e.negated
 
@@ -555,7 +595,7 @@ class ExpressionCompiler:
         if not (at.is_numeric and bt.is_numeric):
             raise KsqlStatementError(
                 f"Error processing expression: {A.format_expr(e)}. Unsupported arithmetic "
-                f"types. {at} {bt}"
+                f"types. {at.base} {bt.base}"
             )
         rt, op = arithmetic_op(e.op, at, bt)
         af, bf = a.fn, b.fn
@@ -588,50 +628,162 @@ class ExpressionCompiler:
 
     # ------------------------------------------------------------------ constructors
     def _c_ArrayCtor(self, e: A.ArrayCtor) -> Compiled:
+        if not e.items:
+            raise KsqlStatementError(
+                "Array constructor cannot be empty. Please supply at least one element (see "
+                "https://github.com/confluentinc/ksql/issues/4239)."
+            )
         items = [self.compile(i) for i in e.items]
-        known = [i.type for i in items if i.type.base != T.NULL]
-        if not known:
+        if all(i.type.base == T.NULL for i in items):
             raise KsqlStatementError(
                 "Cannot construct an array with all NULL elements (see "
                 "https://github.com/confluentinc/ksql/issues/4239). As a workaround, you may "
                 "cast a NULL value to the desired type."
             )
-        it = known[0]
-        for t in known[1:]:
-            if t != it:
-                if t.is_numeric and it.is_numeric:
-                    it = T.wider_numeric(it, t)
-                elif it.base == T.STRING or t.base == T.STRING:
-                    it = it if it.base == T.STRING else t
-                else:
-                    raise KsqlStatementError(
-                        f'invalid input syntax for type {it}: "{A.format_expr(e)}"'
-                    )
-        conv = _numeric_widener(it)
-        fns = [i.fn for i in items]
-        if conv:
-            fns = [_widened(f, conv) for f in fns]
+        it, fns = coerce_items(items, A.format_expr(e))
         return Compiled(T.array_of(it), lambda r: [f(r) for f in fns])
 
     def _c_MapCtor(self, e: A.MapCtor) -> Compiled:
+        if not e.entries:
+            raise KsqlStatementError(
+                "Map constructor cannot be empty. Please supply at least one key value pair "
+                "(see https://github.com/confluentinc/ksql/issues/4239)."
+            )
         keys = [self.compile(k) for k, _ in e.entries]
         vals = [self.compile(v) for _, v in e.entries]
-        kt = next((k.type for k in keys if k.type.base != T.NULL), T.T_STRING)
-        vt_known = [v.type for v in vals if v.type.base != T.NULL]
-        if not vt_known:
+        if all(k.type.base == T.NULL for k in keys):
+            raise KsqlStatementError("Cannot construct a map with all NULL keys")
+        if all(v.type.base == T.NULL for v in vals):
             raise KsqlStatementError("Cannot construct a map with all NULL values")
-        vt = vt_known[0]
-        for t in vt_known[1:]:
-            if t != vt and t.is_numeric and vt.is_numeric:
-                vt = T.wider_numeric(vt, t)
-        pairs = [(k.fn, v.fn) for k, v in zip(keys, vals, strict=True)]
+        kt, kfns = coerce_items(keys, A.format_expr(e))
+        vt, vfns = coerce_items(vals, A.format_expr(e))
+        pairs = list(zip(kfns, vfns, strict=True))
         return Compiled(T.map_of(kt, vt), lambda r: {k(r): v(r) for k, v in pairs})
 
     def _c_StructCtor(self, e: A.StructCtor) -> Compiled:
+        names = [n for n, _ in e.fields]
+        if len(set(names)) != len(names):
+            raise KsqlStatementError("Duplicate field names found in STRUCT")
         fields = [(n, self.compile(v)) for n, v in e.fields]
         st = T.struct_of([(n, c.type if c.type.base != T.NULL else T.T_STRING) for n, c in fields])
         fns = [(n, c.fn) for n, c in fields]
         return Compiled(st, lambda r: {n: f(r) for n, f in fns})
+
+
+def _string_literal(c: Compiled) -> bool:
+    return c.const and c.type.base == T.STRING and isinstance(c.value, str)
+
+
+_INT_AS_DECIMAL = {T.INTEGER: (10, 0), T.BIGINT: (19, 0)}
+
+
+def _widen_exact(a: T.SqlType, b: T.SqlType) -> T.SqlType:
+    """ksqlDB's common numeric type: an integer meeting a DECIMAL becomes DECIMAL(10|19, 0)
+    and the DECIMALs combine their integer digits and scales."""
+    if T.DECIMAL not in (a.base, b.base) or T.DOUBLE in (a.base, b.base):
+        return T.wider_numeric(a, b)
+    pa = _INT_AS_DECIMAL.get(a.base, (a.precision, a.scale))
+    pb = _INT_AS_DECIMAL.get(b.base, (b.precision, b.scale))
+    scale = max(pa[1], pb[1])
+    return T.decimal_type(max(pa[0] - pa[1], pb[0] - pb[1]) + scale, scale)
+
+
+def _common_item_type(types: list[T.SqlType], text: str) -> T.SqlType:
+    it = types[0]
+    for t in types[1:]:
+        if t == it:
+            continue
+        if t.is_numeric and it.is_numeric:
+            it = _widen_exact(it, t)
+        elif it.base == T.STRING or t.base == T.STRING:
+            it = T.T_STRING
+        elif it.base == T.STRUCT and t.base == T.STRUCT:
+            fields = dict(it.fields)
+            for n, ft in t.fields:
+                fields.setdefault(n, ft)
+            it = T.struct_of(list(fields.items()))
+        else:
+            raise KsqlStatementError(f'invalid input syntax for type {it}: "{text}"')
+    return it
+
+
+def _literal_as(value: str, t: T.SqlType) -> Any:
+    """A string literal read as `t` (ksqlDB's constructor coercion), or its error."""
+    bad = KsqlStatementError(f'invalid input syntax for type {t}: "{value}".')
+    if t.base == T.BOOLEAN:
+        low = value.strip().lower()
+        if low in ("true", "t", "yes", "y"):
+            return True
+        if low in ("false", "f", "no", "n"):
+            return False
+        raise bad
+    if t.is_numeric:
+        try:
+            d = Decimal(value.strip())
+        except InvalidOperation:
+            raise bad from None
+        if t.base in (T.INTEGER, T.BIGINT):
+            if d != d.to_integral_value():
+                raise bad
+            return int(d)
+        if t.base == T.DOUBLE:
+            return float(d)
+        return d.quantize(T.decimal_quantum(t.scale), context=T.DECIMAL_CONTEXT)
+    if t.base in TEMPORAL:
+        try:
+            return parse_temporal(t.base)(value)
+        except KsqlProcessingError:
+            raise bad from None
+    raise bad
+
+
+def coerce_items(items: list[Compiled], text: str) -> tuple[T.SqlType, list[Fn]]:
+    """The element type and converters of an ARRAY[...] / MAP(...) constructor: string
+    literals take the type of the other elements (parsed, or ksqlDB's 'invalid input syntax'
+    error), numbers widen, structs merge their fields (missing ones NULL)."""
+    typed = [i.type for i in items if i.type.base != T.NULL and not _string_literal(i)]
+    if not typed:
+        return T.T_STRING, [i.fn for i in items]
+    it = _common_item_type(typed, text)
+    if it.is_numeric:
+        # a numeric string literal joins the widening as the DECIMAL it spells
+        for i in items:
+            if _string_literal(i):
+                try:
+                    d = Decimal(i.value.strip())
+                except InvalidOperation:
+                    raise KsqlStatementError(
+                        f'invalid input syntax for type {it}: "{i.value}".'
+                    ) from None
+                if d.is_finite():
+                    it = _widen_exact(it, decimal_literal_type(d))
+    fns: list[Fn] = []
+    for i in items:
+        if i.type.base == T.NULL or i.type == it:
+            fns.append(i.fn)
+        elif _string_literal(i) and it.base != T.STRING:
+            fns.append(_constant_fn(_literal_as(i.value, it)))
+        elif it.base == T.STRING:
+            fns.append(_as_text(i.fn, i.type))
+        elif it.base == T.STRUCT:
+            fns.append(_padded_struct(i.fn, [n for n, _ in it.fields]))
+        else:
+            conv = _numeric_widener(it)
+            fns.append(_widened(i.fn, conv) if conv else i.fn)
+    return it, fns
+
+
+def _constant_fn(v: Any) -> Fn:
+    return lambda r: v
+
+
+def _as_text(f: Fn, t: T.SqlType) -> Fn:
+    return lambda r: None if (x := f(r)) is None else to_string(x, t)
+
+
+def _padded_struct(f: Fn, names: list[str]) -> Fn:
+    """A struct value with every field of the merged struct type (missing ones NULL)."""
+    return lambda r: None if (x := f(r)) is None else {n: x.get(n) for n in names}
 
 
 def _widened(f: Fn, conv: Callable[[Any], Any]) -> Fn:
@@ -658,32 +810,14 @@ NOT_IMPLEMENTED_FUNCTIONS = frozenset(
         "UNIX_TIMESTAMP",
         "UNIX_DATE",
         "CONVERT_TZ",
-        "DATEADD",
-        "DATESUB",
-        "TIMEADD",
-        "TIMESUB",
-        "TIMESTAMPADD",
-        "TIMESTAMPSUB",
         "FROM_UNIXTIME",
         "FROM_DAYS",
-        "ARRAY_CONTAINS",
-        "ARRAY_DISTINCT",
-        "ARRAY_EXCEPT",
-        "ARRAY_INTERSECT",
-        "ARRAY_JOIN",
-        "ARRAY_MAX",
-        "ARRAY_MIN",
-        "ARRAY_REMOVE",
-        "ARRAY_SORT",
-        "ARRAY_UNION",
-        "ARRAY_CONCAT",
         "AS_MAP",
         "ENTRIES",
         "GENERATE_SERIES",
         "MAP_KEYS",
         "MAP_VALUES",
         "MAP_UNION",
-        "SLICE",
         "TRANSFORM",
         "REDUCE",
         "FILTER",
@@ -695,10 +829,6 @@ NOT_IMPLEMENTED_FUNCTIONS = frozenset(
         "JSON_RECORDS",
         "IS_JSON_STRING",
         "TO_JSON_STRING",
-        "CHR",
-        "ENCODE",
-        "FROM_BYTES",
-        "TO_BYTES",
         "REGEXP_EXTRACT",
         "REGEXP_EXTRACT_ALL",
         "REGEXP_REPLACE",
@@ -720,11 +850,27 @@ NOT_IMPLEMENTED_FUNCTIONS = frozenset(
         "DIFFERENCE",
         "SOUNDEX",
         "MASK_LEFT_LAST",
-        "INT_FROM_BYTES",
-        "BIGINT_FROM_BYTES",
-        "DOUBLE_FROM_BYTES",
         "LOG10",
-        # test-only UDFs of ksqlDB's functional tests
+        "EXPLODE",
+        "CUBE_EXPLODE",
+        "ATTR",
+        "MD5",
+    }
+)
+
+TEST_ONLY_FUNCTIONS = frozenset(
+    {
+        "TEST_UDTF",
+        "THROWING_UDTF",
+        "TEST_UDAF",
+        "GENERIC_VAR_ARG",
+        "MID_VAR_ARG",
+        "MULTI_ARG",
+        "OBJ_COL_ARG",
+        "VAR_ARG",
+        "FOUR_ARG",
+        "FIVE_ARG",
+        "TOSTRUCT",
         "WHENCONDITION",
         "WHENRESULT",
         "BAD_UDF",
@@ -732,6 +878,16 @@ NOT_IMPLEMENTED_FUNCTIONS = frozenset(
         "BAD_TEST_UDF",
     }
 )
+"""UDFs, UDAFs and UDTFs compiled into ksqlDB's functional-test classpath only."""
+NOT_IMPLEMENTED_FUNCTIONS = NOT_IMPLEMENTED_FUNCTIONS | TEST_ONLY_FUNCTIONS
+
+
+def unimplemented_function(name: str) -> str:
+    """The refusal of a function ksqlDB has (or its test suite defines) that is not computed."""
+    if name in TEST_ONLY_FUNCTIONS:
+        return messages.not_supported(f"function {name} (a UDF of ksqlDB's test suite only)")
+    return messages.not_supported(f"function {name}")
+
 
 AGGREGATE_NAMES = frozenset(
     {
@@ -774,6 +930,50 @@ _OP_NAMES = {
 }
 
 
+_TIME_COLUMNS = ("ROWTIME", "WINDOWSTART", "WINDOWEND")
+
+
+def _magic_timestamp(col: A.Expr, other: Compiled) -> Compiled:
+    """ROWTIME / WINDOWSTART / WINDOWEND compared with a string literal: ksqlDB reads the
+    literal as a timestamp (epoch millis), its 'magic' timestamp conversion."""
+    if (
+        isinstance(col, A.ColumnRef)
+        and col.name in _TIME_COLUMNS
+        and other.const
+        and other.type.base == T.STRING
+        and isinstance(other.value, str)
+    ):
+        return _const(T.T_BIGINT, parse_partial_timestamp(other.value))
+    return other
+
+
+def _temporal_operands(left: Compiled, right: Compiled) -> tuple[Compiled, Compiled]:
+    """Comparable forms of a temporal comparison: a STRING side parsed as the other side's
+    temporal type, a DATE side widened to TIMESTAMP millis; other operands unchanged."""
+    lt, rt = left.type.base, right.type.base
+    if lt == rt or not ({lt, rt} & set(TEMPORAL)):
+        return left, right
+
+    def convert(c: Compiled, conv: Callable[[Any], Any], t: T.SqlType) -> Compiled:
+        fn = c.fn
+        if c.const:
+            v = None if c.value is None else conv(c.value)
+            return _const(t, v)
+        return Compiled(t, lambda r: None if (x := fn(r)) is None else conv(x))
+
+    if {lt, rt} == {T.DATE, T.TIMESTAMP}:
+        to_ts = temporal_converter(T.DATE, T.TIMESTAMP)
+        assert to_ts is not None
+        if lt == T.DATE:
+            return convert(left, to_ts, right.type), right
+        return left, convert(right, to_ts, left.type)
+    if lt == T.STRING:
+        return convert(left, parse_temporal(rt), right.type), right
+    if rt == T.STRING:
+        return left, convert(right, parse_temporal(lt), left.type)
+    return left, right
+
+
 def check_comparable(e: A.Comparison, lt: T.SqlType, rt: T.SqlType) -> None:
     ok = False
     if lt.is_numeric and rt.is_numeric:
@@ -782,6 +982,10 @@ def check_comparable(e: A.Comparison, lt: T.SqlType, rt: T.SqlType) -> None:
         ok = lt.base != T.BOOLEAN or e.op in ("=", "<>")
     elif lt.base == rt.base and lt.base in (T.DATE, T.TIME, T.TIMESTAMP):
         ok = True
+    elif {lt.base, rt.base} == {T.DATE, T.TIMESTAMP}:
+        ok = True  # the DATE is widened to its midnight TIMESTAMP
+    elif {lt.base, rt.base} & set(TEMPORAL) and T.STRING in (lt.base, rt.base):
+        ok = True  # the string is read as the temporal type's text form
     elif lt.base == rt.base and lt.base in (T.ARRAY, T.MAP, T.STRUCT):
         ok = e.op in ("=", "<>")
     if not ok:
@@ -1012,6 +1216,8 @@ def _parse_int_str(s: str, lo: int, hi: int, tname: str) -> int:
 
 def to_string(v: Any, t: T.SqlType) -> str:
     """Java-compatible text form of a value (CAST(x AS STRING), DELIMITED)."""
+    if t.base in TEMPORAL and isinstance(v, int) and not isinstance(v, bool):
+        return format_temporal(v, t.base)
     if isinstance(v, bool):
         return "true" if v else "false"
     if isinstance(v, float):
@@ -1062,6 +1268,10 @@ def cast_function(src: T.SqlType, dst: T.SqlType, text: str) -> Callable[[Any], 
         conv = _cast_string_to_boolean
     elif d in (T.ARRAY, T.MAP, T.STRUCT) and s == d:
         conv = _cast_container(src, dst, text)
+    elif d in TEMPORAL and s == T.STRING:
+        conv = parse_temporal(d)
+    elif d in TEMPORAL and s in TEMPORAL:
+        conv = temporal_converter(s, d)
     if conv is not None:
         return conv
     if s in (T.TIMESTAMP, T.DATE, T.TIME) or d in (T.TIMESTAMP, T.DATE, T.TIME, T.BYTES):

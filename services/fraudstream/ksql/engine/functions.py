@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from decimal import ROUND_DOWN, ROUND_FLOOR, Decimal
 from typing import Any
 
+from fraudstream.ksql.engine.temporal import parse_temporal
 from fraudstream.ksql.errors import KsqlProcessingError, KsqlStatementError
 from fraudstream.ksql.sql import types as T
 
@@ -52,6 +53,11 @@ def resolve(name: str, arg_types: list[T.SqlType]) -> Resolved:
     if fn is None:
         raise KsqlStatementError(f"Can't find any functions with the name '{name}'")
     return fn(arg_types)
+
+
+def bad_args(name: str, types: Sequence[T.SqlType]) -> KsqlStatementError:
+    """ksqlDB's "Function 'X' does not accept parameters (...)" error."""
+    return _bad_args(name, types)
 
 
 def _bad_args(name: str, types: Sequence[T.SqlType]) -> KsqlStatementError:
@@ -346,15 +352,49 @@ def _instr(types: list[T.SqlType]) -> Resolved:
     if len(types) == 2:
         _expect("INSTR", types, _STR, _STR)
         return Resolved(T.T_INTEGER, lambda s, sub: s.find(sub) + 1)
+    if len(types) in (3, 4):
+        _expect("INSTR", types, _STR, _STR, *([_INTS] * (len(types) - 2)))
+        return Resolved(T.T_INTEGER, _instr_at)
     raise _bad_args("INSTR", types)
+
+
+def _instr_at(s: str, sub: str, position: int, occurrence: int = 1) -> int:
+    """INSTR(s, sub, position[, occurrence]): the 1-based index of the occurrence-th match
+    searching forward from `position`, or backward from the end when it is negative; 0 if
+    there is none (ksqlDB's Instr UDF, Java indexOf / lastIndexOf)."""
+    if position < 0:
+        idx = len(s) + position
+        for _ in range(occurrence):
+            if idx < 0:
+                return 0
+            idx = s.rfind(sub, 0, idx + len(sub))
+            if idx < 0:
+                return 0
+            found = idx
+            idx -= 1
+        return found + 1
+    idx = max(position - 1, 0)
+    for _ in range(occurrence):
+        idx = s.find(sub, idx)
+        if idx < 0:
+            return 0
+        found = idx
+        idx += 1
+    return found + 1
 
 
 def _pad(left: bool) -> Resolver:
     def resolver(types: list[T.SqlType]) -> Resolved:
         name = "LPAD" if left else "RPAD"
-        _expect(name, types, _STR, _INTS, _STR)
+        is_bytes = len(types) == 3 and T.BYTES in (types[0].base, types[2].base)
+        if is_bytes:
+            _expect(name, types, (T.BYTES,), _INTS, (T.BYTES,))
+        else:
+            _expect(name, types, _STR, _INTS, _STR)
 
-        def impl(s: str, n: int, pad: str) -> Any:
+        def impl(s: Any, n: int, pad: Any) -> Any:
+            if is_bytes and not pad:
+                return None
             if n < 0 or (not pad and n > len(s)):
                 return None
             if n <= len(s):
@@ -362,7 +402,7 @@ def _pad(left: bool) -> Resolver:
             fill = (pad * ((n - len(s)) // len(pad) + 1))[: n - len(s)]
             return fill + s if left else s + fill
 
-        return Resolved(T.T_STRING, impl)
+        return Resolved(T.T_BYTES if is_bytes else T.T_STRING, impl)
 
     return resolver
 
@@ -373,11 +413,20 @@ _REGISTRY["RPAD"] = _pad(False)
 
 @register("SPLIT")
 def _split(types: list[T.SqlType]) -> Resolved:
+    if len(types) == 2 and T.BYTES in (types[0].base, types[1].base):
+        _expect("SPLIT", types, (T.BYTES,), (T.BYTES,))
+
+        def split_bytes(b: bytes, d: bytes) -> list[bytes]:
+            if d == b"":  # each byte; an empty value splits into one empty value
+                return [b[i : i + 1] for i in range(len(b))] or [b""]
+            return b.split(d)
+
+        return Resolved(T.array_of(T.T_BYTES), split_bytes)
     _expect("SPLIT", types, _STR, _STR)
 
     def impl(s: str, d: str) -> list[str]:
         if d == "":
-            return list(s)
+            return list(s) or [""]
         return s.split(d)
 
     return Resolved(T.array_of(T.T_STRING), impl)
@@ -589,15 +638,60 @@ def _trunc(types: list[T.SqlType]) -> Resolved:
     return Resolved(t, lambda x, p: int(trunc_to(x, p)))
 
 
+_TEMPORAL_PARSERS: dict[str, Callable[[str], int]] = {
+    b: parse_temporal(b) for b in (T.DATE, T.TIME, T.TIMESTAMP)
+}
+
+
 def _extreme(name: str, pick: Callable[..., Any]) -> None:
+    """GREATEST / LEAST: ksqlDB's variadic overloads (INT..., BIGINT..., DOUBLE..., DECIMAL...,
+    STRING..., BYTES..., DATE..., TIME..., TIMESTAMP...) resolved with its implicit casts: a
+    mix of numeric types resolves only when one overload is the sole fit (DOUBLE present),
+    otherwise it is ambiguous; the UDF is registered in lower case, so messages say so."""
+    udf = name.lower()
+
+    def ambiguous(types: list[T.SqlType]) -> KsqlStatementError:
+        shown = ", ".join("null" if t.base == T.NULL else str(t) for t in types)
+        return KsqlStatementError(
+            f"Function '{udf}' cannot be resolved due to ambiguous method parameters ({shown})."
+        )
+
     def resolver(types: list[T.SqlType]) -> Resolved:
         if not types:
-            raise _bad_args(name, types)
-        rt = common_type(name, types)
+            raise _bad_args(udf, types)
+        known = [t for t in types if t.base != T.NULL]
+        if not known:
+            raise ambiguous(types)
+        bases = {t.base for t in known}
+        convert: Callable[[Any], Any] | None = None
+        if len(bases) == 1 and T.DECIMAL in bases:
+            digits = max(t.precision - t.scale for t in known)
+            scale = max(t.scale for t in known)
+            rt = T.decimal_type(digits + scale, scale)
+        elif len(bases) == 1:
+            rt = known[0]
+        elif all(t.is_numeric for t in known) and T.DOUBLE in bases:
+            rt = T.T_DOUBLE
+            convert = float
+        elif all(t.is_numeric for t in known):
+            raise ambiguous(types)
+        elif len(bases) == 2 and T.STRING in bases and bases & set(_TEMPORAL_PARSERS):
+            # a string argument (a literal in practice) is implicitly cast to the temporal type
+            rt = next(t for t in known if t.base != T.STRING)
+            parse_str = _TEMPORAL_PARSERS[rt.base]
+
+            def convert(v: Any) -> Any:
+                return parse_str(v) if isinstance(v, str) else v
+
+        else:
+            raise _bad_args(udf, types)
 
         def impl(*vals: Any) -> Any:
             present = [v for v in vals if v is not None]
-            return pick(present) if present else None
+            if not present:
+                return None
+            best = pick(present if convert is None else [convert(v) for v in present])
+            return best
 
         return Resolved(rt, impl, null_safe=False)
 
@@ -652,7 +746,8 @@ def _extract_json_field(types: list[T.SqlType]) -> Resolved:
         if steps is None:
             return None
         try:
-            node: Any = json.loads(text)
+            # Jackson reads the first JSON value (trailing text ignored), numbers exactly
+            node: Any = _EXACT_JSON.raw_decode(text.lstrip())[0]
         except ValueError:
             return None
         for step in steps:
@@ -665,15 +760,30 @@ def _extract_json_field(types: list[T.SqlType]) -> Resolved:
             return None
         if isinstance(node, str):
             return node
-        return json.dumps(node, separators=(",", ":"))
+        return _json_text(node)
 
     return Resolved(T.T_STRING, impl)
+
+
+_EXACT_JSON = json.JSONDecoder(parse_float=Decimal)
+
+
+def _json_text(node: Any) -> str:
+    """Compact JSON text of a parsed node, decimals as written (Jackson's JsonNode text)."""
+    if isinstance(node, Decimal):
+        return str(node)
+    if isinstance(node, dict):
+        return "{" + ",".join(json.dumps(k) + ":" + _json_text(v) for k, v in node.items()) + "}"
+    if isinstance(node, list):
+        return "[" + ",".join(_json_text(v) for v in node) + "]"
+    return json.dumps(node)
 
 
 def java_pattern_to_strftime(fmt: str) -> str:
     """The common java.time pattern letters as strftime/strptime directives."""
     mapping = [
         ("yyyy", "%Y"),
+        ("yy", "%y"),
         ("MM", "%m"),
         ("dd", "%d"),
         ("HH", "%H"),
@@ -682,6 +792,8 @@ def java_pattern_to_strftime(fmt: str) -> str:
         ("SSSSSS", "%f"),
         ("SSS", "%f"),
         ("XXX", "%z"),
+        ("zzz", "%Z"),
+        ("z", "%Z"),
         ("Z", "%z"),
         ("X", "%z"),
     ]
@@ -722,3 +834,11 @@ def _timestamp_to_string(types: list[T.SqlType]) -> Resolved:
         return out
 
     return Resolved(T.T_STRING, impl)
+
+
+# more UDF families register themselves into this registry
+from fraudstream.ksql.engine import (  # noqa: E402, F401
+    functions_arrays,
+    functions_bytes,
+    functions_time,
+)

@@ -18,6 +18,7 @@ __all__ = [
     "join_types_differ",
     "map_key_column",
     "no_value_columns",
+    "not_supported",
     "query_does_not_exist",
     "unknown_source_qualifier",
     "where_not_boolean",
@@ -26,6 +27,12 @@ __all__ = [
 
 NOT_SUPPORTED = "not supported by the embedded engine"
 """The suffix of every refusal of something ksqlDB computes and the embedded engine does not."""
+
+
+def not_supported(feature: str) -> str:
+    """A refusal naming the ksqlDB feature the embedded engine does not compute (never an
+    approximation: the user learns the statement would run differently on ksqlDB)."""
+    return f"{NOT_SUPPORTED}: {feature}"
 
 
 def query_does_not_exist(query_id: str) -> str:

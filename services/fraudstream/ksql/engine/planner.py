@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from fraudstream.ksql.engine import analyzer
+from fraudstream.ksql.engine import analyzer, messages
 from fraudstream.ksql.engine.binding import BoundSource, OutputColumn, converted, refs, strip_pos
 from fraudstream.ksql.engine.expressions import (
     AGGREGATE_NAMES,
@@ -175,6 +175,8 @@ class Planner:
     # ------------------------------------------------------------------ entry point
     def plan(self, q: A.Query, transient: bool) -> PlannedQuery:
         analyzer.reject_unimplemented(q)
+        if q.emit == "FINAL" and q.window is None:
+            raise KsqlStatementError("EMIT FINAL is only supported for windowed aggregations.")
         analyzer.reject_session_windows(q)
         left_src = self._source(q.source)
         bound = [BoundSource(left_src, q.source.alias or left_src.name, 0)]
@@ -185,6 +187,8 @@ class Planner:
                 BoundSource(rsrc, j.right.alias or rsrc.name, bound[-1].offset + bound[-1].width)
             )
         analyzer.check_self_join(bound)
+        if not transient and any(b.source.kind == "TABLE" and b.source.window for b in bound):
+            raise KsqlStatementError("KSQL does not support persistent queries on windowed tables.")
         cols: list[ScopeColumn] = []
         for b in bound:
             cols.extend(b.scope_columns())
@@ -209,12 +213,15 @@ class Planner:
             synthetic_key=self._synthetic,
         )
         items = self.projection.expand(q)
+        if not transient:
+            analyzer.check_reserved_output_names(q, items)
+            analyzer.check_sink_timestamp_column(self.sink_props, items)
         is_join = len(bound) == 2
         if is_join:
             analyzer.check_join_formats(bound)
         where = None
         if q.where is not None:
-            wc = ExpressionCompiler(scope, "WHERE").compile(q.where)
+            wc = ExpressionCompiler(scope, "WHERE").compile_clause(q.where)
             analyzer.check_where_type(q.where, wc)
             where = wc.fn
         aggregating = q.group_by is not None or has_aggregates(items, q)
@@ -594,23 +601,43 @@ class Planner:
         gcomp = ExpressionCompiler(self.scope, "GROUP BY")
         group_fns = [gcomp.compile(e).fn for e in q.group_by]
         calls = self._aggregate_calls(items, q)
+        if not calls:
+            raise KsqlStatementError(
+                "GROUP BY requires aggregate functions in either the SELECT or HAVING clause."
+            )
         sink_vf = str(self.sink_props.get("VALUE_FORMAT") or self.sink_props.get("FORMAT") or "")
         analyzer.check_aggregate_format(sink_vf.upper() or src.value_format.name, calls)
         aggs: list[Aggregator] = []
         for c in calls:
             args = [gcomp.compile(a) for a in c.args] if not c.star else []
-            aggs.append(make_aggregator(c.name, args, c.star, src.kind == "TABLE"))
+            aggs.append(
+                make_aggregator(
+                    c.name,
+                    args,
+                    c.star,
+                    src.kind == "TABLE",
+                    texts=[A.format_expr(a) for a in c.args],
+                    properties=self.properties,
+                )
+            )
         window = q.window
         post_scope = self._post_aggregate_scope(b, aggs, window is not None)
         call_slots = {strip_pos(c, self.scope): b.width + i for i, c in enumerate(calls)}
         acomp = AggregateCompiler(post_scope, "SELECT", self.scope, call_slots, aggs, b.width)
         analyzer.check_non_aggregates(items, q.group_by, self.scope)
+        if q.emit == "FINAL":
+            raise KsqlUnsupportedError(
+                messages.not_supported(
+                    "EMIT FINAL (ksqlDB emits closed windows on Kafka Streams' wall-clock "
+                    "throttled emit-on-window-close schedule)"
+                )
+            )
         self._compile_items(items, acomp)
         having = None
         if q.having is not None:
             having = (
                 AggregateCompiler(post_scope, "HAVING", self.scope, call_slots, aggs, b.width)
-                .compile(q.having)
+                .compile_clause(q.having)
                 .fn
             )
         key_idx = (

@@ -12,10 +12,11 @@ from fraudstream.ksql.engine.binding import (
     qualify,
     strip_pos,
 )
-from fraudstream.ksql.engine.expressions import Scope
+from fraudstream.ksql.engine.expressions import ExpressionCompiler, Scope
 from fraudstream.ksql.engine.topology import PSEUDO_COLUMNS
 from fraudstream.ksql.errors import KsqlStatementError
 from fraudstream.ksql.sql import ast as A
+from fraudstream.ksql.sql import types as T
 
 __all__ = ["Projection"]
 
@@ -57,9 +58,20 @@ class Projection:
                 raw.extend(self.partition_star(bound[0], pby))
             elif isinstance(it, A.AllColumns):
                 raw.extend(self._star(it))
+            elif isinstance(it.expr, A.StructStar):
+                raw.extend(self._struct_star(it.expr))
             else:
                 raw.append((it.alias, it.expr))
         return self._name(raw)
+
+    def _struct_star(self, e: A.StructStar) -> Raw:
+        """`col->*`: one column per struct field, named by the field (ksqlDB 0.24+)."""
+        t = ExpressionCompiler(self.scope, "SELECT").compile(e.base).type
+        if t.base != T.STRUCT:
+            raise KsqlStatementError(
+                f"Expected STRUCT type for {A.format_expr(e.base)} but got {t}"
+            )
+        return [(name, A.Dereference(e.base, name)) for name, _ in t.fields]
 
     def _star(self, it: A.AllColumns) -> Raw:
         bound = self.bound
@@ -109,6 +121,7 @@ class Projection:
                     seen[c.name] = seen.get(c.name, 0) + 1
             clashing = {n for n, k in seen.items() if k > 1} | set(PSEUDO_COLUMNS)
         items: list[OutputColumn] = []
+        used_names: set[str] = set()
         for raw_name, expr in raw:
             col_name = raw_name
             if col_name is None:
@@ -120,12 +133,18 @@ class Projection:
                     else:
                         col_name = expr.name
                 elif isinstance(expr, A.Dereference):
+                    # a struct field named like another column gets ksqlDB's _1, _2 suffix
                     col_name = expr.field
+                    n = 0
+                    while col_name in taken or col_name in used_names:
+                        n += 1
+                        col_name = f"{expr.field}_{n}"
                 else:
                     while f"KSQL_COL_{counter}" in taken:
                         counter += 1
                     col_name = f"KSQL_COL_{counter}"
                     counter += 1
+            used_names.add(col_name)
             items.append(OutputColumn(col_name, expr))
         return items
 

@@ -19,6 +19,7 @@ from fraudstream.ksql.engine.operators.rows import Log
 from fraudstream.ksql.engine.operators.sink import SinkOperator
 from fraudstream.ksql.engine.topology import Column, DataSource, WindowInfo
 from fraudstream.ksql.errors import KsqlStatementError
+from fraudstream.ksql.sql import types as T
 
 __all__ = ["build_sink", "sink_formats", "sink_timestamp"]
 
@@ -84,6 +85,12 @@ def sink_timestamp(
             f"The TIMESTAMP column set in the WITH clause does not exist in the schema: '{name}'"
         )
     fmt = props.get("TIMESTAMP_FORMAT")
+    col = value_cols[idx] if idx is not None else key_cols[kidx]  # type: ignore[index]
+    if col.type.base not in (T.BIGINT, T.TIMESTAMP) and not (col.type.base == T.STRING and fmt):
+        raise KsqlStatementError(
+            f"Timestamp column, `{name}`, should be LONG(INT64), TIMESTAMP, or a String with a "
+            "timestamp_format specified."
+        )
     parse = ts_parser(str(fmt) if fmt else None)
     if idx is not None:
         vi = idx
@@ -130,6 +137,12 @@ def _sink_key_format(
     if kf and not key_cols and partition_null and str(kf).upper() != "NONE":
         raise KsqlStatementError("Key format specified for stream without key columns.")
     if key_cols and key_format.name == "NONE":
+        if kf:
+            raise KsqlStatementError(
+                "The 'NONE' format can only be used when no columns are defined. Got: ["
+                + ", ".join(f"`{c.name}` {c.type} KEY" for c in key_cols)
+                + "]"
+            )
         key_format = FormatSpec(properties.get("ksql.persistence.default.format.key", "KAFKA"))
     if "KEY_DELIMITER" in props:
         key_format.delimiter = str(props["KEY_DELIMITER"])

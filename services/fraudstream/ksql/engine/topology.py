@@ -19,6 +19,7 @@ import orjson
 from fraudstream.errors import SerdeError, TransientError
 from fraudstream.ksql.engine.formats import FormatSpec, Serde, window_suffix
 from fraudstream.ksql.engine.state import StateStore
+from fraudstream.ksql.errors import KsqlProcessingError
 from fraudstream.ksql.sql import types as T
 
 if TYPE_CHECKING:
@@ -201,6 +202,9 @@ class SourceReader:
         if self.timestamp_fn is not None:
             ts = self.timestamp_fn(row)
             if ts is not None:
+                if ts < 0:
+                    # Kafka Streams skips a record whose extracted timestamp is negative
+                    raise KsqlProcessingError(f"Negative timestamp extracted: {ts}")
                 row[self.n_keys + self.n_values] = ts
         return row, False
 

@@ -7,7 +7,7 @@ messages quote expressions (`(T.ID = 0)`, `ABS(INPUT.ID)`).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
@@ -21,7 +21,7 @@ class Expr:
 @dataclass(frozen=True)
 class Literal(Expr):
     value: Any
-    kind: str  # NULL BOOLEAN INTEGER BIGINT DECIMAL DOUBLE STRING
+    kind: str  # NULL BOOLEAN INTEGER BIGINT DECIMAL DOUBLE STRING BYTES
 
 
 @dataclass(frozen=True)
@@ -36,6 +36,13 @@ class ColumnRef(Expr):
 class Dereference(Expr):
     base: Expr
     field: str
+
+
+@dataclass(frozen=True)
+class StructStar(Expr):
+    """`col->*`: every field of a struct column, as columns of the projection."""
+
+    base: Expr
 
 
 @dataclass(frozen=True)
@@ -216,6 +223,7 @@ class TableElement:
     type: SqlType
     constraint: str | None  # KEY, PRIMARY KEY, HEADERS, HEADER
     header_key: str | None = None
+    position: tuple[int, int] = field(default=(0, 0), compare=False)  # (line, column)
 
 
 @dataclass
@@ -320,6 +328,15 @@ class QueryStatement(Statement):
 
 
 @dataclass
+class AlterSource(Statement):
+    """ALTER STREAM|TABLE name ADD [COLUMN] col type, ..."""
+
+    kind: str  # STREAM TABLE
+    name: str
+    columns: list[TableElement]
+
+
+@dataclass
 class Unsupported(Statement):
     """A statement ksqlDB accepts that this engine does not run (connectors, types, ...)."""
 
@@ -346,6 +363,8 @@ def format_literal(lit: Literal) -> str:
         return "true" if lit.value else "false"
     if lit.kind == "STRING":
         return "'" + str(lit.value).replace("'", "''") + "'"
+    if lit.kind == "BYTES" and isinstance(lit.value, bytes):
+        return "X'" + lit.value.hex().upper() + "'"
     if lit.kind == "DECIMAL" and isinstance(lit.value, Decimal):
         return str(lit.value)
     if lit.kind == "DOUBLE":
@@ -362,6 +381,8 @@ def format_expr(e: Expr) -> str:
         return f"{e.source}.{e.name}" if e.source else e.name
     if isinstance(e, Dereference):
         return f"{format_expr(e.base)}->{e.field}"
+    if isinstance(e, StructStar):
+        return f"{format_expr(e.base)}->*"
     if isinstance(e, Subscript):
         return f"{format_expr(e.base)}[{format_expr(e.index)}]"
     if isinstance(e, FunctionCall):
@@ -437,7 +458,7 @@ def walk(e: Expr) -> list[Expr]:
 
 
 def children(e: Expr) -> list[Expr]:
-    if isinstance(e, Dereference):
+    if isinstance(e, Dereference | StructStar):
         return [e.base]
     if isinstance(e, Subscript):
         return [e.base, e.index]

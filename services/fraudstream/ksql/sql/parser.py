@@ -125,6 +125,9 @@ class _ToAst(Transformer[Token, Any]):
     def string_lit(self, ch: list[Any]) -> A.Literal:
         return A.Literal(_string_value(ch[0]), "STRING")
 
+    def binary_lit(self, ch: list[Any]) -> A.Literal:
+        return A.Literal(bytes.fromhex(str(ch[0])[2:-1]), "BYTES")
+
     def literal(self, ch: list[Any]) -> A.Literal:
         return cast(A.Literal, ch[0])
 
@@ -269,6 +272,9 @@ class _ToAst(Transformer[Token, Any]):
             return A.IntervalUnit(c.name)
         return cast(A.Expr, c)
 
+    def unit_arg(self, ch: list[Any]) -> A.Expr:
+        return A.IntervalUnit(str(ch[0]).upper())
+
     def lambda_expr(self, ch: list[Any]) -> A.Expr:
         *params, body = ch
         return A.Lambda(tuple(params), body)
@@ -286,6 +292,9 @@ class _ToAst(Transformer[Token, Any]):
 
     def dereference(self, ch: list[Any]) -> A.Expr:
         return A.Dereference(ch[0], ch[1])
+
+    def struct_star(self, ch: list[Any]) -> A.Expr:
+        return A.StructStar(ch[0])
 
     # ---------------------------------------------------------------- types
     def simple_type(self, ch: list[Any]) -> T.SqlType:
@@ -359,7 +368,8 @@ class _ToAst(Transformer[Token, Any]):
         return A.Window("SESSION", parts[0].ms, None, ret, grace)
 
     def window_clause(self, ch: list[Any]) -> A.Window:
-        return cast(A.Window, _not_token(ch)[0])
+        # an optional window name may precede the window (`WINDOW w1 SESSION (...)`)
+        return cast(A.Window, next(c for c in _not_token(ch) if isinstance(c, A.Window)))
 
     def within_single(self, ch: list[Any]) -> tuple[tuple[int, int], int | None]:
         parts = _not_token(ch)
@@ -424,7 +434,9 @@ class _ToAst(Transformer[Token, Any]):
         return ("EMIT", str(ch[1]).upper())
 
     def limit(self, ch: list[Any]) -> tuple[str, int]:
-        return ("LIMIT", int(_not_token(ch)[0].value))
+        # a negative LIMIT parses; the engine refuses it with ksqlDB's message
+        sign = -1 if any(isinstance(c, Token) and c.type == "MINUS" for c in ch) else 1
+        return ("LIMIT", sign * int(_not_token(ch)[0].value))
 
     def query(self, ch: list[Any]) -> A.Query:
         parts = _not_token(ch)
@@ -464,12 +476,14 @@ class _ToAst(Transformer[Token, Any]):
     def header_constraint(self, ch: list[Any]) -> tuple[str, str]:
         return ("HEADER", _string_value(ch[-1]))
 
-    def table_element(self, ch: list[Any]) -> A.TableElement:
+    @v_args(meta=True)
+    def table_element(self, meta: Any, ch: list[Any]) -> A.TableElement:
         name, typ = ch[0], ch[1]
         cons = ch[2] if len(ch) > 2 else None
+        pos = (getattr(meta, "line", 0), getattr(meta, "column", 0))
         if isinstance(cons, tuple):
-            return A.TableElement(name, typ, "HEADER", cons[1])
-        return A.TableElement(name, typ, cons)
+            return A.TableElement(name, typ, "HEADER", cons[1], pos)
+        return A.TableElement(name, typ, cons, None, pos)
 
     def table_elements(self, ch: list[Any]) -> list[A.TableElement]:
         return list(ch)
@@ -542,6 +556,14 @@ class _ToAst(Transformer[Token, Any]):
         cols = next((c for c in ch if isinstance(c, list)), None)
         values = [c for c in ch if isinstance(c, A.Expr)]
         return A.InsertValues(name, cols, values)
+
+    def alter_source(self, ch: list[Any]) -> A.Statement:
+        adds = [c for c in ch if isinstance(c, A.TableElement)]
+        return A.AlterSource(self._kind(ch), self._name(ch), adds)
+
+    def alter_add(self, ch: list[Any]) -> A.TableElement:
+        name, type_ = [c for c in ch if not isinstance(c, Token)]
+        return A.TableElement(str(name), type_, None)
 
     def drop_source(self, ch: list[Any]) -> A.Statement:
         flags = self._flags(ch)
@@ -668,6 +690,9 @@ def _syntax_error(sql: str, err: UnexpectedInput) -> KsqlParseError:
             line, col = sql.count("\n") + 1, len(sql) - sql.rfind("\n")
             pos = len(sql)
         msg = f"line {line}:{col}: Syntax Error\nExpecting {expected}"
+        if tok.type != "$END" and not sql[:pos].rstrip().rstrip(";").strip(" \t\r\n;"):
+            # the first word of a statement is no statement keyword
+            msg = f"line {line}:{col}: Syntax Error\nUnknown statement '{tok.value}'"
     elif isinstance(err, UnexpectedCharacters):
         ch = sql[pos : pos + 1]
         msg = f"line {line}:{col}: Syntax Error\nextraneous input '{ch}'"
@@ -679,12 +704,27 @@ def _syntax_error(sql: str, err: UnexpectedInput) -> KsqlParseError:
     return KsqlParseError(f"{msg}\nStatement: {text}", text)
 
 
+_PAREN_LAMBDA = re.compile(r"\(\s*(?:[A-Za-z_][A-Za-z_0-9]*|`[^`]*`)\s*(\))\s*=>")
+
+
+def _single_param_lambdas(sql: str) -> str:
+    """`(x) => ...` as `x => ...`: the LALR grammar cannot tell a one-parameter lambda from a
+    parenthesised column before `=>`; blanking the parentheses keeps every position."""
+    if "=>" not in sql:
+        return sql
+    chars = list(sql)
+    for m in _PAREN_LAMBDA.finditer(sql):
+        chars[m.start()] = " "
+        chars[m.start(1)] = " "
+    return "".join(chars)
+
+
 def parse(sql: str, variables: Mapping[str, str] | None = None) -> list[A.Statement]:
     """Parse one or more `;`-separated statements into AST statements with their text."""
     if variables:
         sql = substitute_variables(sql, variables)
     try:
-        tree = _parser().parse(sql)
+        tree = _parser().parse(_single_param_lambdas(sql))
     except UnexpectedInput as err:
         raise _syntax_error(sql, err) from None
     out: list[A.Statement] = []

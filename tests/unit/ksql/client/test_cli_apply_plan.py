@@ -98,7 +98,7 @@ def test_statements_use_current_ksqldb_syntax() -> None:
     assert "Class INT" in sql  # the type decision, documented in 01_source.sql
     assert text.count("VALUE_FORMAT = 'AVRO'") == 3
     # the delayed-label join is a windowed stream-stream join (ksqlDB's WITHIN grammar)
-    assert "JOIN fraud_labels l WITHIN (1 MINUTE, 7 DAYS) GRACE PERIOD 1 HOUR" in sql
+    assert "JOIN fraud_labels l WITHIN (30 SECONDS, 2 MINUTES) GRACE PERIOD 30 SECONDS" in sql
 
 
 def test_variables_default_from_settings_and_existing_partitions() -> None:

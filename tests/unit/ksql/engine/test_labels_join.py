@@ -29,7 +29,7 @@ VARS = {
     "labels_topic": "labels",
     "labelled_topic": "labelled",
 }
-DAY_MS = 86_400_000
+MIN_MS = 60_000
 
 
 class Pipeline:
@@ -76,7 +76,7 @@ def test_a_later_label_makes_an_unlabelled_event_a_training_row(p: Pipeline) -> 
     p.event(2, None, t0)
     assert p.training() == []  # no label yet
     p.label(1, 1, t0 + 5_000)
-    p.label(2, 0, t0 + 6 * DAY_MS)  # within the 7-day window
+    p.label(2, 0, t0 + 110_000)  # within the 2-minute window
     rows = p.training()
     assert [(r["ID"], r["CLASS"]) for r in rows] == [(1, 1), (2, 0)]
     assert rows[0]["V3"] == pytest.approx(0.3) and rows[0]["AMOUNT"] == pytest.approx(3.5)
@@ -95,7 +95,7 @@ def test_already_labelled_events_reach_training_once(p: Pipeline) -> None:
 def test_a_label_after_the_window_is_dropped(p: Pipeline) -> None:
     t0 = 1_780_000_000_000
     p.event(3, None, t0)
-    p.label(3, 1, t0 + 8 * DAY_MS)
+    p.label(3, 1, t0 + 3 * MIN_MS)
     p.label(99, 1, t0)  # a label without its event
     assert p.training() == []
     assert "labelled" not in p.out

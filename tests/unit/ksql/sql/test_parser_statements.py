@@ -129,3 +129,20 @@ def test_syntax_error_on_second_line_reports_that_line() -> None:
 def test_unsupported_statements_parse_to_a_named_construct() -> None:
     (stmt,) = parse("CREATE TYPE address AS STRUCT<street STRING>;")
     assert isinstance(stmt, A.Unsupported) and stmt.construct == "CREATE TYPE"
+
+
+def test_conformance_syntax_additions() -> None:
+    """Forms ksqlDB accepts that the grammar now parses (found by the conformance runner)."""
+    (q,) = parse("SELECT DATEADD(DAYS, 1, d) FROM s EMIT CHANGES;")
+    call = q.query.select[0].expr  # type: ignore[attr-defined]
+    assert call.args[0] == A.IntervalUnit("DAYS")
+    (w,) = parse("SELECT k, COUNT(*) FROM s WINDOW w1 SESSION (5 SECONDS) GROUP BY k EMIT CHANGES;")
+    assert w.query.window.type == "SESSION"  # type: ignore[attr-defined]
+    (lam,) = parse("SELECT TRANSFORM(xs, (x) => x + 1) FROM s EMIT CHANGES;")
+    assert isinstance(lam.query.select[0].expr.args[1], A.Lambda)  # type: ignore[attr-defined]
+    (star,) = parse("SELECT a->* FROM s EMIT CHANGES;")
+    assert isinstance(star.query.select[0].expr, A.StructStar)  # type: ignore[attr-defined]
+    (alter,) = parse("ALTER STREAM s ADD COLUMN c INT, ADD d STRING;")
+    assert isinstance(alter, A.AlterSource) and [c.name for c in alter.columns] == ["C", "D"]
+    (neg,) = parse("SELECT * FROM s LIMIT -1;")
+    assert neg.query.limit == -1  # type: ignore[attr-defined]

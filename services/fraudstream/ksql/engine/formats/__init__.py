@@ -79,8 +79,9 @@ def make_serde(
     if name == "NONE":
         if columns:
             raise KsqlStatementError(
-                "The 'NONE' format can only be used when no columns are defined. Got: "
-                + ", ".join(f"`{c}` {t}" for c, t in columns)
+                "The 'NONE' format can only be used when no columns are defined. Got: ["
+                + ", ".join(f"`{c}` {t}{' KEY' if is_key else ''}" for c, t in columns)
+                + "]"
             )
         return Serde(lambda v: None, lambda b: [])
     raise KsqlStatementError(f"The '{name}' format is not supported by the embedded engine")

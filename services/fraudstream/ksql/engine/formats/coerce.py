@@ -4,6 +4,7 @@ JSON-ready values (ksqlDB's coercions and its "Can't convert type" errors)."""
 from __future__ import annotations
 
 import base64
+import datetime
 from collections.abc import Callable
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
@@ -22,8 +23,26 @@ def coercer(t: T.SqlType) -> Callable[[Any], Any]:
     if build is not None:
         return build(t)
     if t.base in (T.DATE, T.TIME, T.TIMESTAMP):
-        return lambda v: v if v is None or isinstance(v, int) else int(v)
+        return _temporal_int
     return lambda v: v
+
+
+_EPOCH = datetime.datetime(1970, 1, 1, tzinfo=datetime.UTC)
+
+
+def _temporal_int(v: Any) -> Any:
+    """A DATE/TIME/TIMESTAMP as the engine's int (Avro readers hand over datetime objects
+    for the date / time-millis / timestamp-millis logical types)."""
+    if v is None or isinstance(v, int):
+        return v
+    if isinstance(v, datetime.datetime):
+        d = v if v.tzinfo is not None else v.replace(tzinfo=datetime.UTC)
+        return (d - _EPOCH) // datetime.timedelta(milliseconds=1)
+    if isinstance(v, datetime.date):
+        return (v - _EPOCH.date()).days
+    if isinstance(v, datetime.time):
+        return ((v.hour * 60 + v.minute) * 60 + v.second) * 1000 + v.microsecond // 1000
+    return int(v)
 
 
 def _to_string(t: T.SqlType) -> Callable[[Any], Any]:

@@ -98,12 +98,15 @@ def delimited_serde(fmt: FormatSpec, columns: Sequence[Column]) -> Serde:
         # Apache Commons CSV MINIMAL quoting, as ksqlDB writes DELIMITED values
         if not s:
             return '""' if first else s
-        if s[0] <= " " or s[-1] <= " " or any(c in specials for c in s):
+        # Commons CSV quotes a value that starts with a character <= "#" (space, !, ", #)
+        if s[0] <= "#" or s[-1] <= " " or any(c in specials for c in s):
             return '"' + s.replace('"', '""') + '"'
         return s
 
     # numbers and booleans are printed as-is; text (strings, decimals) goes through quoting
-    textual = [t.base in (T.STRING, T.DECIMAL, T.BYTES) for t in types]
+    # (ksqlDB hands DECIMAL and DATE/TIME/TIMESTAMP to the CSV printer as text too)
+    _temporal = (T.DATE, T.TIME, T.TIMESTAMP)
+    textual = [t.base in (T.STRING, T.DECIMAL, T.BYTES, *_temporal) for t in types]
 
     def ser(values: Sequence[Any]) -> bytes | None:
         parts = []
@@ -112,7 +115,7 @@ def delimited_serde(fmt: FormatSpec, columns: Sequence[Column]) -> Serde:
                 parts.append("")
             elif textual[i]:
                 s = _fmt_field(v, t)
-                if t.base == T.DECIMAL and s[:1] == "-":
+                if (t.base == T.DECIMAL or t.base in _temporal) and s[:1] == "-":
                     parts.append('"' + s + '"')
                 else:
                     parts.append(quote(s, i == 0))

@@ -38,12 +38,26 @@ def _enc(v: Any) -> str:
     if isinstance(v, Decimal):
         return format(v, "f")
     if isinstance(v, dict):
-        return "{" + ",".join(json.dumps(str(k)) + ":" + _enc(x) for k, x in v.items()) + "}"
+        # Jackson writes a null map key as "null"
+        return (
+            "{"
+            + ",".join(
+                json.dumps("null" if k is None else str(k)) + ":" + _enc(x) for k, x in v.items()
+            )
+            + "}"
+        )
     if isinstance(v, list):
         return "[" + ",".join(_enc(x) for x in v) + "]"
     if isinstance(v, float) and (v != v or v in (float("inf"), float("-inf"))):
         return '"NaN"' if v != v else ('"Infinity"' if v > 0 else '"-Infinity"')
     return orjson.dumps(v).decode()
+
+
+def _loads_exact(data: bytes) -> Any:
+    try:
+        return json.loads(data, parse_float=Decimal)
+    except ValueError as exc:
+        raise SerdeError(f"Failed to deserialize JSON: {exc}") from None
 
 
 def loads_json(data: bytes) -> Any:
@@ -78,6 +92,21 @@ def json_serde(fmt: FormatSpec, columns: Sequence[Column], is_key: bool) -> Serd
                 return dumps_json(obj)
             return out
 
+    if any(t.contains_map() for t in types):
+        # a map may hold a NULL key, which orjson refuses: fall back to the exact encoder
+        map_dump = dump
+
+        def dump(obj: Any) -> bytes:
+            try:
+                return map_dump(obj)
+            except TypeError:
+                return dumps_json(obj)
+
+    # DECIMAL columns are read exactly (Jackson's USE_BIG_DECIMAL_FOR_FLOATS), not via double
+    load: Callable[[bytes], Any] = (
+        _loads_exact if any(has_decimal(t) for t in types) else loads_json
+    )
+
     if unwrapped:
         c0, t0, conv0 = coercers[0], types[0], convert[0]
 
@@ -88,7 +117,7 @@ def json_serde(fmt: FormatSpec, columns: Sequence[Column], is_key: bool) -> Serd
             return dump(jsonable(v, t0) if conv0 else v)
 
         def de1(data: bytes) -> Values:
-            return [c0(loads_json(data))]
+            return [c0(load(data))]
 
         return Serde(ser1, de1)
 
@@ -107,7 +136,7 @@ def json_serde(fmt: FormatSpec, columns: Sequence[Column], is_key: bool) -> Serd
         return dump(obj)
 
     def de(data: bytes) -> Values:
-        obj = loads_json(data)
+        obj = load(data)
         if not isinstance(obj, dict):
             if n_cols == 1:
                 return [coercers[0](obj)]

@@ -7,11 +7,12 @@ group); functions that cannot retract (MIN, MAX, *_BY_OFFSET, TOPK) raise on und
 from __future__ import annotations
 
 import operator
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+from fraudstream.ksql.engine import messages
 from fraudstream.ksql.engine.expressions import Compiled, wrap_int, wrap_long
 from fraudstream.ksql.errors import KsqlProcessingError, KsqlStatementError, KsqlUnsupportedError
 from fraudstream.ksql.sql import types as T
@@ -111,12 +112,47 @@ def _min_max(name: str, args: list[Compiled]) -> Aggregator:
     return Aggregator(t, lambda: None, madd, lambda s: s, _no_undo(name))
 
 
-def _by_offset(name: str, args: list[Compiled]) -> Aggregator:
+def _literal_param(name: str, args: list[Compiled], i: int, expr: str) -> Any:
+    if not args[i].const:
+        raise KsqlStatementError(
+            f"Parameter {i + 1} passed to function {name} must be a literal constant, but was "
+            f"expression: '{expr}'"
+        )
+    return args[i].value
+
+
+def _by_offset(name: str, args: list[Compiled], texts: Sequence[str] = ()) -> Aggregator:
+    """EARLIEST_BY_OFFSET / LATEST_BY_OFFSET (col [, n] [, ignoreNulls]): the first / last
+    value by offset, or (with n) an array of the first / last n values."""
     f, t = args[0].fn, args[0].type
     latest = name == "LATEST_BY_OFFSET"
+    params = [
+        _literal_param(name, args, i, texts[i] if i < len(texts) else "?")
+        for i in range(1, len(args))
+    ]
+    if len(params) > 2 or any(p is not None and not isinstance(p, int) for p in params):
+        shown = ", ".join(str(a.type) for a in args)
+        raise KsqlStatementError(f"Function '{name}' does not accept parameters ({shown}).")
+    n: int | None = None
     ignore_nulls = True
-    if len(args) > 1 and args[1].const:
-        ignore_nulls = bool(args[1].value)
+    if params and isinstance(params[-1], bool):
+        ignore_nulls = params.pop()
+    if params:
+        n = int(params[0])
+        if n <= 0:
+            raise KsqlStatementError(f"{name} must have a positive value for n, was {n}")
+    if n is not None:
+        count = n
+
+        def nadd(s: Any, r: Sequence[Any]) -> Any:
+            v = f(r)
+            if v is None and ignore_nulls:
+                return s
+            if latest:
+                return [*s, v][-count:]
+            return s if len(s) >= count else [*s, v]
+
+        return Aggregator(T.array_of(t), list, nadd, lambda s: list(s), _no_undo(name))
 
     def ladd(s: Any, r: Sequence[Any]) -> Any:
         v = f(r)
@@ -129,13 +165,18 @@ def _by_offset(name: str, args: list[Compiled]) -> Aggregator:
     return Aggregator(t, lambda: None, ladd, lambda s: None if s is None else s[0], _no_undo(name))
 
 
-def _collect(name: str, args: list[Compiled]) -> Aggregator:
+def _collect(name: str, args: list[Compiled], limit: int | None = None) -> Aggregator:
+    """COLLECT_LIST / COLLECT_SET; `limit` (ksql.functions.collect_list|set.limit) caps the
+    collection: later values are ignored once it is full, as ksqlDB does."""
     f, t = args[0].fn, args[0].type
     uniq = name == "COLLECT_SET"
+    cap = limit if limit is not None and limit >= 0 else None
 
     def cadd(s: Any, r: Sequence[Any]) -> Any:
         v = f(r)
         if uniq and v in s:
+            return s
+        if cap is not None and len(s) >= cap:
             return s
         return [*s, v]
 
@@ -168,6 +209,10 @@ def _sum_list(name: str, args: list[Compiled]) -> Aggregator:
 
 def _topk(name: str, args: list[Compiled]) -> Aggregator:
     f, t = args[0].fn, args[0].type
+    if len(args) > 2:
+        raise KsqlUnsupportedError(
+            messages.not_supported(f"{name} with extra columns (an array of structs)")
+        )
     if len(args) != 2 or not args[1].const or not isinstance(args[1].value, int):
         raise KsqlStatementError(f"Function '{name}' does not accept parameters.")
     k = int(args[1].value)
@@ -182,7 +227,46 @@ def _topk(name: str, args: list[Compiled]) -> Aggregator:
     return Aggregator(T.array_of(t), list, tadd, lambda s: list(s), _no_undo(name))
 
 
+def _stddev(name: str, args: list[Compiled]) -> Aggregator:
+    """STDDEV_SAMPLE (sample standard deviation) and STDDEV_SAMP, which in ksqlDB returns the
+    sample *variance*; both keep (count, sum, m2) with the Youngs-Cramer update, as ksqlDB."""
+    f, t = args[0].fn, args[0].type
+    if t.base not in (T.INTEGER, T.BIGINT, T.DOUBLE):
+        raise KsqlStatementError(f"Function '{name}' does not accept parameters ({t}).")
+    root = name == "STDDEV_SAMPLE"
+
+    def sadd(s: Any, r: Sequence[Any]) -> Any:
+        v = f(r)
+        if v is None:
+            return s
+        n, total, m2 = s
+        x = float(v)
+        n1, total1 = n + 1, total + x
+        if n > 0:
+            m2 += (n1 * x - total1) ** 2 / (n1 * n)
+        return (n1, total1, m2)
+
+    def sundo(s: Any, r: Sequence[Any]) -> Any:
+        v = f(r)
+        if v is None or s[0] == 0:
+            return s
+        n, total, m2 = s
+        x = float(v)
+        if n > 1:
+            m2 -= (n * x - total) ** 2 / (n * (n - 1))
+        return (n - 1, total - x, m2 if n > 1 else 0.0)
+
+    def sres(s: Any) -> Any:
+        n, _, m2 = s
+        var = m2 / (n - 1) if n > 1 else 0.0
+        return var**0.5 if root else var
+
+    return Aggregator(T.T_DOUBLE, lambda: (0, 0.0, 0.0), sadd, sres, sundo)
+
+
 _BUILDERS: dict[str, Callable[[str, list[Compiled]], Aggregator]] = {
+    "STDDEV_SAMPLE": _stddev,
+    "STDDEV_SAMP": _stddev,
     "SUM": _sum,
     "AVG": _avg,
     "MIN": _min_max,
@@ -197,12 +281,26 @@ _BUILDERS: dict[str, Callable[[str, list[Compiled]], Aggregator]] = {
 }
 
 
-def make_aggregator(name: str, args: list[Compiled], star: bool, table: bool) -> Aggregator:
-    """The aggregator for one call `name(args)` (`star`: COUNT(*))."""
+def make_aggregator(
+    name: str,
+    args: list[Compiled],
+    star: bool,
+    table: bool,
+    *,
+    texts: Sequence[str] = (),
+    properties: Mapping[str, Any] | None = None,
+) -> Aggregator:
+    """The aggregator for one call `name(args)` (`star`: COUNT(*); `texts`: the argument
+    expressions as written, for messages; `properties`: the query's config)."""
     if name == "COUNT":
         return _count(args, star)
     if not args:
         raise KsqlStatementError(f"Function '{name}' does not accept parameters ().")
+    if name in ("COLLECT_LIST", "COLLECT_SET"):
+        raw = (properties or {}).get(f"ksql.functions.{name.lower()}.limit")
+        return _collect(name, args, None if raw is None else int(raw))
+    if name in ("EARLIEST_BY_OFFSET", "LATEST_BY_OFFSET"):
+        return _by_offset(name, args, texts)
     build = _BUILDERS.get(name)
     if build is None:
         raise KsqlUnsupportedError(

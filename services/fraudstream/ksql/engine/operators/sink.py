@@ -106,6 +106,8 @@ class SinkOperator:
             if self.timestamp_of is not None and not tombstone:
                 t2 = self.timestamp_of(keys, values)
                 if t2 is not None:
+                    if t2 < 0:  # the producer refuses a negative record timestamp
+                        raise KsqlProcessingError(f"Negative timestamp in sink column: {t2}")
                     ts = t2
         except _SERIALIZE_ERRORS as exc:
             self.log(
