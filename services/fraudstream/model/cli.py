@@ -20,7 +20,9 @@ from fraudstream.config import get_settings
 from fraudstream.model.lifecycle import (
     LifecycleEvent,
     ManagedModelStore,
+    challenger,
     current_user,
+    mark_candidate,
     promote,
     rollback,
     set_threshold,
@@ -100,6 +102,7 @@ def list_versions(store: str | None = Store, output: OutputFormat = output_optio
     """Every version in the store, the champion marked, with its serving threshold."""
     with _open(store) as st:
         champion = st.champion()
+        marked = challenger(st.history())
         rows = []
         for version in st.versions():
             m = st.manifest(version)
@@ -108,13 +111,14 @@ def list_versions(store: str | None = Store, output: OutputFormat = output_optio
                 {
                     "version": version,
                     "champion": version == champion,
+                    "candidate": version == marked,
                     "threshold": override if override is not None else m.threshold,
                     "threshold_override": override is not None,
                     "score": m.score.kind,
                     "created_at": m.created_at,
                 }
             )
-    cols = ["version", "champion", "threshold", "score"]
+    cols = ["version", "champion", "candidate", "threshold", "score"]
     emit(rows, output, table=lambda: rows_table(rows, cols, title=st.location) if rows else
          f"no model versions in {st.location}")  # fmt: skip
 
@@ -136,6 +140,7 @@ def show(
         data = {
             "version": version,
             "champion": st.champion() == version,
+            "candidate": challenger(st.history()) == version,
             "serving_threshold": override if override is not None else m.threshold,
             "manifest_threshold": m.threshold,
             "threshold_strategy": m.threshold_strategy,
@@ -151,14 +156,19 @@ def show(
 def promote_cmd(
     version: str = typer.Argument(..., help="The version to serve."),
     reason: str = _reason(),
+    candidate: bool = typer.Option(
+        False, "--candidate", help="Serve VERSION as the challenger in shadow instead."
+    ),
     by: str | None = By,
     store: str | None = Store,
     announce: bool = Announce,
     output: OutputFormat = output_option(),
 ) -> None:
-    """Make VERSION the champion every scorer serves."""
+    """Make VERSION the champion every scorer serves (or, with --candidate, the challenger
+    scored beside it in shadow)."""
     with _open(store) as st:
-        event = promote(st, version, by=by or current_user(), reason=reason)
+        change = mark_candidate if candidate else promote
+        event = change(st, version, by=by or current_user(), reason=reason)
         _done(st, event, announce, output)
 
 

@@ -40,7 +40,9 @@ __all__ = [
     "LifecycleError",
     "LifecycleEvent",
     "ManagedModelStore",
+    "challenger",
     "current_user",
+    "mark_candidate",
     "parse_event",
     "promote",
     "rollback",
@@ -48,7 +50,7 @@ __all__ = [
     "threshold_overrides",
 ]
 
-Action = Literal["promote", "rollback", "set-threshold"]
+Action = Literal["promote", "rollback", "set-threshold", "candidate"]
 
 
 class LifecycleError(ModelError):
@@ -123,6 +125,18 @@ def current_user() -> str:
         return getpass.getuser()
     except (OSError, KeyError):
         return "unknown"
+
+
+def challenger(events: Iterable[LifecycleEvent]) -> str | None:
+    """The version marked candidate (`promote --candidate`) and not promoted since: the
+    challenger scorers serve in shadow beside the champion."""
+    found: str | None = None
+    for e in events:
+        if e.action == "candidate":
+            found = e.version
+        elif e.action in ("promote", "rollback") and e.version == found:
+            found = None  # the challenger became the champion
+    return found
 
 
 def threshold_overrides(events: Iterable[LifecycleEvent]) -> dict[str, float]:
@@ -203,6 +217,26 @@ def set_threshold(
         reason=reason,
         previous=previous,
         new=float(value),
+    )
+    store.record(event)
+    return event
+
+
+def mark_candidate(
+    store: ManagedModelStore, version: str, *, by: str, reason: str
+) -> LifecycleEvent:
+    """Mark `version` the challenger (served in shadow, never alerting), and record it."""
+    _require(reason, by)
+    if version not in store.versions():
+        raise ModelNotFoundError(f"no version {version} in {store.location}")
+    store.manifest(version)
+    if version == store.champion():
+        raise LifecycleError(f"{version} is the champion, it cannot be its own challenger")
+    previous = challenger(store.history())
+    if previous == version:
+        raise LifecycleError(f"{version} is already the candidate")
+    event = LifecycleEvent(
+        action="candidate", version=version, by=by, reason=reason, previous=previous, new=version
     )
     store.record(event)
     return event

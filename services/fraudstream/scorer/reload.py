@@ -25,6 +25,7 @@ from numpy.typing import NDArray
 
 from fraudstream.errors import FraudstreamError
 from fraudstream.model import DirectoryModelStore, ModelStore, NumpyModel
+from fraudstream.model.lifecycle import challenger
 from fraudstream.scorer.encode import ScoreWriter
 from fraudstream.scorer.errors import ModelRejectedError
 from fraudstream.serde.ksql_records import NUMERIC_COLUMNS
@@ -126,6 +127,9 @@ class ModelWatcher:
         self.interval_s = interval_s
         self.top_k = top_k
         self.current: ServingModel | None = None
+        # the version marked candidate, scored in shadow beside `current` (never alerts)
+        self.challenger: ServingModel | None = None
+        self._refused_challengers: set[str] = set()
         self._on_result = on_result
         # version -> (failed loads, monotonic time of the next attempt): a failure may be
         # transient (a read error while the file is copied), so it is retried with backoff
@@ -136,7 +140,12 @@ class ModelWatcher:
         self._thread: threading.Thread | None = None
 
     def check(self) -> bool:
-        """Load the store's preferred version if it is new; True if the serving model changed."""
+        """Load the store's preferred version if it is new, and follow the challenger; True if
+        the serving model (or the challenger) changed."""
+        changed = self._check_champion()
+        return self._follow_challenger() or changed
+
+    def _check_champion(self) -> bool:
         where = self.store.location
         try:
             candidates = self.store.candidates()
@@ -211,6 +220,36 @@ class ModelWatcher:
         self.current = with_threshold(current, target)
         log.info("model %s: threshold %.6g -> %.6g", current.version, current.threshold, target)
         self._report(current.version, True, "")
+        return True
+
+    def _follow_challenger(self) -> bool:
+        """Load the version marked candidate (`fraudstream models promote --candidate`) as
+        `challenger`, or drop it once unmarked; True if it changed. A challenger that fails
+        to load is logged and not served (the champion is never affected)."""
+        history = getattr(self.store, "history", None)
+        if history is None:
+            return False
+        try:
+            wanted = challenger(history())
+        except FraudstreamError as exc:
+            log.warning("lifecycle history unreadable, challenger unchanged: %s", exc)
+            return False
+        if self.current is not None and wanted == self.current.version:
+            wanted = None  # promoted since: it is the champion now
+        have = self.challenger.version if self.challenger is not None else None
+        if wanted == have or (wanted is not None and wanted in self._refused_challengers):
+            return False
+        if wanted is None:
+            log.info("challenger %s no longer served", have)
+            self.challenger = None
+            return True
+        try:
+            self.challenger = self._with_override(prepare(self.store.load(wanted), self.top_k))
+        except FraudstreamError as exc:
+            self._refused_challengers.add(wanted)
+            log.error("challenger %s refused: %s", wanted, exc)
+            return False
+        log.info("challenger %s loaded (threshold %.6g)", wanted, self.challenger.threshold)
         return True
 
     def _waiting(self, msg: str) -> None:

@@ -151,3 +151,25 @@ def test_a_corrupt_history_line_is_a_one_line_error(store_dir, capsys):
     assert run(["models", "history"]) == ExitCode.ERROR
     err = capsys.readouterr().err
     assert "history.jsonl:1: invalid lifecycle event" in err and err.count("\n") == 1
+
+
+def test_promote_candidate_marks_a_challenger_until_promoted(store_dir, capsys):
+    root, versions = store_dir
+    event = _json(
+        capsys, "promote", versions[1], "--candidate", "--reason", "shadow", "--no-announce"
+    )
+    assert isinstance(event, dict)
+    assert (event["action"], event["version"], event["previous"]) == (
+        "candidate",
+        versions[1],
+        None,
+    )
+    assert (root / "LATEST").read_text().strip() == versions[0], "the champion is unchanged"
+    rows = _json(capsys, "list")
+    assert isinstance(rows, list)
+    assert [r["version"] for r in rows if r["candidate"]] == [versions[1]]
+    assert run(["models", "promote", versions[0], "--candidate", "--reason", "r"]) == 1
+    assert "cannot be its own challenger" in capsys.readouterr().err
+    _json(capsys, "promote", versions[1], "--reason", "it won", "--no-announce")
+    rows = _json(capsys, "list")
+    assert isinstance(rows, list) and not any(r["candidate"] for r in rows)
