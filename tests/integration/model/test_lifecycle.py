@@ -179,3 +179,88 @@ def test_promote_threshold_rollback_switch_a_running_scorer_with_no_gap(
         ("rollback", v1, "ops"),
     ]
     get_settings.cache_clear()
+
+
+def test_a_candidate_is_scored_in_shadow_and_never_alerts(
+    tmp_path: Path,
+    kafka_bootstrap: str,
+    schema_registry_url: str,
+    names: dict[str, str],
+    topic_factory: Callable[..., str],
+    unique_id: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    model_dir = tmp_path / "models"
+    v1 = publish_pca_model(model_dir, seed=3)
+    v2 = publish_pca_model(model_dir, seed=8, bias=0.05, publish=False)
+    shadow = topic_factory("shadow", partitions=4)
+    for key, value in {
+        "MODEL_STORE": "directory",
+        "MODEL_DIR": str(model_dir),
+        "KAFKA_BOOTSTRAP": kafka_bootstrap,
+        "TOPIC_MODELS": names["news"],
+    }.items():
+        monkeypatch.setenv(f"FRAUDSTREAM_{key}", value)
+    get_settings.cache_clear()
+    rs = RunningScorer(
+        ScorerSettings(
+            kafka_bootstrap=kafka_bootstrap,
+            registry_url=schema_registry_url,
+            model_dir=model_dir,
+            model_store="directory",
+            topic_models=names["news"],
+            listen_announcements=True,
+            topic=names["input"],
+            topic_scores=names["scores"],
+            topic_alerts=names["alerts"],
+            topic_dlq=names["dlq"],
+            topic_scores_shadow=shadow,
+            group=f"scorer-{unique_id}",
+            metrics_port=free_port(),
+            reload_interval_s=60.0,
+            max_wait_ms=50,
+            batch_size=200,
+        )
+    ).start()
+    try:
+        rs.wait_ready()
+        assert rs.scorer.announcements is not None
+        assert rs.scorer.announcements.assigned.wait(30)
+        n = 12_000
+        events = make_events(n)
+        producer = LiveProducer(kafka_bootstrap, schema_registry_url, names["input"])
+        sender = BackgroundSend(producer, events, rate=2000)
+        _wait(lambda: rs.scorer.total_scored >= 2000, 30, "first scores")
+        assert run(["models", "promote", v2, "--candidate", "--reason", "shadow it"]) == 0
+        _wait(lambda: rs.scorer.watcher.challenger is not None, 5, "challenger loaded")
+        sender.thread.join()
+        _wait(lambda: rs.scorer.total_scored >= n, 60, "every event scored")
+    finally:
+        rs.close()
+    scores = decode_all(
+        schema_registry_url,
+        read_topic(kafka_bootstrap, names["scores"], expect=n, timeout=60, read_committed=False),
+    )
+    assert sorted(r["id"] for r in scores) == [e["Id"] for e in events]
+    assert {r["model_version"] for r in scores} == {v1}, "the champion serves every event"
+    shadows = decode_all(
+        schema_registry_url,
+        read_topic(kafka_bootstrap, shadow, expect=1, timeout=30, idle_s=3, read_committed=False),
+    )
+    ids = [r["id"] for r in shadows]
+    print(f"shadow: {len(ids)} of {n} events scored by the challenger too")
+    assert len(ids) == len(set(ids)) > 3000, "each event at most once in shadow, most of them"
+    assert {r["model_version"] for r in shadows} == {v2}
+    by_id = {r["id"]: r for r in scores}
+    assert all(by_id[r["id"]]["model_version"] == v1 for r in shadows)
+    alerts = decode_all(
+        schema_registry_url,
+        read_topic(
+            kafka_bootstrap, names["alerts"], expect=1, timeout=20, idle_s=3, read_committed=False
+        ),
+    )
+    assert {r["model_version"] for r in alerts} <= {v1}, "only the champion alerts"
+    assert sorted(r["id"] for r in alerts) == sorted(r["id"] for r in scores if r["is_anomaly"])
+    # the challenger arrived mid-stream: the last events are all scored in shadow too
+    assert {e["Id"] for e in events[-1000:]} <= set(ids)
+    get_settings.cache_clear()
