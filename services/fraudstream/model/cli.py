@@ -164,8 +164,7 @@ def promote_cmd(
     announce: bool = Announce,
     output: OutputFormat = output_option(),
 ) -> None:
-    """Make VERSION the champion every scorer serves (or, with --candidate, the challenger
-    scored beside it in shadow)."""
+    """Make VERSION the champion (with --candidate: the challenger, scored in shadow)."""
     with _open(store) as st:
         change = mark_candidate if candidate else promote
         event = change(st, version, by=by or current_user(), reason=reason)
