@@ -22,6 +22,7 @@ from fraudstream.local.cli import app as local_app
 from fraudstream.local.doctor import doctor
 from fraudstream.local.stack_cli import down, status, up
 from fraudstream.logs import capture_native_stderr, setup_logging
+from fraudstream.model.cli import app as models_app
 from fraudstream.monitor.cli import monitor
 from fraudstream.output import is_transport_error
 from fraudstream.producer.cli import produce
@@ -101,6 +102,7 @@ app.command("doctor")(doctor)
 app.add_typer(local_app, name="local")
 app.add_typer(registry_app, name="registry")
 app.add_typer(ksql_app, name="ksql")
+app.add_typer(models_app, name="models")
 app.command("produce")(produce)
 app.command("train")(train)
 app.command("score")(score)

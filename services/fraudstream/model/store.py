@@ -24,6 +24,7 @@ from numpy.typing import NDArray
 from pydantic import ValidationError
 
 from fraudstream.model.errors import ModelCorruptError, ModelError, ModelNotFoundError
+from fraudstream.model.lifecycle import LifecycleEvent, parse_event, threshold_overrides
 from fraudstream.model.manifest import VERSION_RE, ModelManifest
 from fraudstream.model.numpy_model import NumpyModel, check_supervised_weights, check_weights
 
@@ -36,6 +37,8 @@ SUPERVISED_PREFIX = "S"
 METRICS = "metrics.json"
 CARD = "README.md"
 LATEST = "LATEST"
+# The lifecycle audit of a directory store: one JSON event per line, append-only.
+HISTORY = "history.jsonl"
 
 Weights = Sequence[tuple[NDArray[Any], NDArray[Any]]]
 
@@ -284,6 +287,46 @@ class DirectoryModelStore:
             os.rename(tmp, target)
         write_latest(self.model_dir, version)
         return version
+
+    # ------------------------------------------------------------------ lifecycle
+    def versions(self) -> list[str]:
+        return list_versions(self.model_dir)
+
+    def manifest(self, version: str) -> ModelManifest:
+        if not VERSION_RE.match(version):
+            raise ModelNotFoundError(f"{version!r} is not a model version name")
+        return read_manifest(self.model_dir / version)
+
+    def champion(self) -> str | None:
+        target = resolve_latest(self.model_dir)
+        return None if target is None else target.name
+
+    def make_champion(self, version: str) -> None:
+        write_latest(self.model_dir, version)
+
+    def record(self, event: LifecycleEvent) -> None:
+        """Append one line to `history.jsonl` (O_APPEND, fsync'd: lines never interleave)."""
+        self.model_dir.mkdir(parents=True, exist_ok=True)
+        line = (event.model_dump_json() + "\n").encode()
+        fd = os.open(self.model_dir / HISTORY, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        try:
+            os.write(fd, line)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+    def history(self) -> list[LifecycleEvent]:
+        path = self.model_dir / HISTORY
+        try:
+            lines = path.read_text().splitlines()
+        except FileNotFoundError:
+            return []
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ModelCorruptError(f"{path}: unreadable: {exc}") from None
+        return [parse_event(t, f"{path}:{n}") for n, t in enumerate(lines, 1) if t.strip()]
+
+    def threshold_override(self, version: str) -> float | None:
+        return threshold_overrides(self.history()).get(version)
 
     def close(self) -> None:
         """Nothing to release (the interface's other store holds Kafka clients)."""

@@ -28,6 +28,7 @@ import logging
 import threading
 import time
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -36,9 +37,10 @@ from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
 
 from fraudstream.errors import KafkaToolkitError, KafkaUnavailableError
 from fraudstream.kafka.reader import reader_consumer
-from fraudstream.kafka.topiclog import COMPACTED, TopicLog
+from fraudstream.kafka.topiclog import COMPACTED, FOREVER, TopicLog
 from fraudstream.model.errors import ModelCorruptError, ModelNotFoundError, ModelStoreError
-from fraudstream.model.manifest import VERSION_RE
+from fraudstream.model.lifecycle import LifecycleEvent, parse_event, threshold_overrides
+from fraudstream.model.manifest import VERSION_RE, ModelManifest
 from fraudstream.model.numpy_model import NumpyModel
 from fraudstream.model.store import MANIFEST, WEIGHTS, model_from_parts, parse_manifest
 
@@ -46,6 +48,7 @@ __all__ = [
     "BUNDLE_FORMAT",
     "DEFAULT_CHUNK_BYTES",
     "DEFAULT_KEEP_VERSIONS",
+    "LIFECYCLE_SUFFIX",
     "TopicModelStore",
     "bundle_version",
     "chunk_records",
@@ -60,6 +63,9 @@ DEFAULT_CHUNK_BYTES = 256 * 1024
 DEFAULT_KEEP_VERSIONS = 10
 # How librdkafka says "this topic does not exist (yet)" when asked for watermarks.
 _NO_TOPIC = (KafkaError.UNKNOWN_TOPIC_OR_PART, KafkaError._UNKNOWN_PARTITION)
+# The audit of a topic store: `<model topic>_lifecycle`, an append-only topic (delete policy,
+# infinite retention) of JSON `LifecycleEvent`s keyed by event id.
+LIFECYCLE_SUFFIX = "_lifecycle"
 _ZIP_TIME = (1980, 1, 1, 0, 0, 0)  # fixed: the same version always gives the same bundle
 
 
@@ -85,19 +91,24 @@ def chunk_records(version: str, bundle: bytes, chunk_bytes: int) -> list[tuple[b
         raise ValueError("chunk_bytes must be positive")
     digest = hashlib.sha256(bundle).hexdigest()
     parts = [bundle[i : i + chunk_bytes] for i in range(0, len(bundle), chunk_bytes)] or [b""]
-    out = []
-    for i, part in enumerate(parts):
-        head = {
-            "format": BUNDLE_FORMAT,
-            "version": version,
-            "chunk": i,
-            "chunks": len(parts),
-            "size": len(bundle),
-            "sha256": digest,
-        }
-        key = f"{version}/{i:05d}".encode()
-        out.append((key, json.dumps(head, sort_keys=True).encode() + b"\n" + part))
-    return out
+    return [
+        _chunk_record(version, i, _Chunk(len(parts), len(bundle), digest, part))
+        for i, part in enumerate(parts)
+    ]
+
+
+def _chunk_record(version: str, index: int, chunk: _Chunk) -> tuple[bytes, bytes]:
+    """The (key, value) record of one chunk (what `_parse` reads back)."""
+    head = {
+        "format": BUNDLE_FORMAT,
+        "version": version,
+        "chunk": index,
+        "chunks": chunk.chunks,
+        "size": chunk.size,
+        "sha256": chunk.sha256,
+    }
+    key = f"{version}/{index:05d}".encode()
+    return key, json.dumps(head, sort_keys=True).encode() + b"\n" + chunk.data
 
 
 @dataclass(frozen=True)
@@ -154,6 +165,13 @@ class TopicModelStore:
         self._position = 0
         self._lock = threading.Lock()
         self._missing_logged = False
+        self.lifecycle_topic = topic + LIFECYCLE_SUFFIX
+        self._audit = TopicLog(
+            bootstrap, self.lifecycle_topic, config=FOREVER, write_timeout=timeout_s
+        )
+        self._events: list[LifecycleEvent] = []
+        self._audit_consumer: Consumer | None = None
+        self._audit_position = 0
 
     @property
     def location(self) -> str:
@@ -201,10 +219,19 @@ class TopicModelStore:
 
     def load(self, version: str) -> NumpyModel:
         """The model of `version`, verified; ModelCorruptError/ModelNotFoundError if not."""
+        manifest, weights = self._bundle(version)
+        return model_from_parts(manifest, weights, f"{self.topic}:{version}/{WEIGHTS}")
+
+    def _parts(self, version: str) -> dict[int, _Chunk]:
         with self._lock:
             parts = dict(self._chunks.get(version, {}))
         if not parts or not self._complete(parts):
             raise ModelNotFoundError(f"{version} is not (completely) on {self.topic}")
+        return parts
+
+    def _bundle(self, version: str) -> tuple[ModelManifest, bytes]:
+        """(manifest, weights.npz bytes) of a version, verified."""
+        parts = self._parts(version)
         first = parts[0]
         where = f"{self.topic}:{version}"
         if any((p.sha256, p.size, p.chunks) != (first.sha256, first.size, first.chunks)
@@ -221,7 +248,67 @@ class TopicModelStore:
         manifest = parse_manifest(manifest_text, f"{where}/{MANIFEST}")
         if manifest.version != version:
             raise ModelCorruptError(f"{where}: the manifest says version {manifest.version}")
-        return model_from_parts(manifest, weights, f"{where}/{WEIGHTS}")
+        return manifest, weights
+
+    # ------------------------------------------------------------------ lifecycle
+    def versions(self) -> list[str]:
+        """Complete versions on the topic, oldest first (by name, as the directory store)."""
+        return sorted(self.candidates())
+
+    def manifest(self, version: str) -> ModelManifest:
+        self.candidates()  # read what is new first
+        return self._bundle(version)[0]
+
+    def champion(self) -> str | None:
+        found = self.candidates()
+        return found[0] if found else None
+
+    def make_champion(self, version: str) -> None:
+        """Re-append the version's chunks: its last chunk is then the newest record, so it
+        is every reader's first candidate (the same keys: compaction keeps one copy)."""
+        self.candidates()
+        parts = self._parts(version)
+        try:
+            for index in sorted(parts):
+                self._log.append(*_chunk_record(version, index, parts[index]))
+        except (KafkaToolkitError, KafkaUnavailableError, KafkaException) as exc:
+            raise ModelStoreError(f"promoting {version} on {self.topic} failed: {exc}") from None
+        self.candidates()
+
+    def record(self, event: LifecycleEvent) -> None:
+        try:
+            self._audit.ensure_topic(self.timeout_s)
+            self._audit.append(event.id.encode(), event.model_dump_json().encode())
+        except (KafkaToolkitError, KafkaUnavailableError, KafkaException) as exc:
+            raise ModelStoreError(f"recording on {self.lifecycle_topic} failed: {exc}") from None
+
+    def history(self) -> list[LifecycleEvent]:
+        """The audit topic's events, oldest first (reads what is new first)."""
+        with self._lock:
+            if self._audit_consumer is None:
+                self._audit_consumer = reader_consumer(
+                    self.bootstrap, **{"enable.partition.eof": True}
+                )
+            self._audit_position = _read_new(
+                self._audit_consumer,
+                self.lifecycle_topic,
+                self._audit_position,
+                self.timeout_s,
+                self._apply_event,
+            )
+            return list(self._events)
+
+    def _apply_event(self, key: bytes | None, value: bytes | None, offset: int) -> None:
+        if value is None:
+            return
+        try:
+            self._events.append(parse_event(value, f"{self.lifecycle_topic}@{offset}"))
+        except ModelCorruptError as exc:
+            self.corrupt_records += 1
+            log.error("skipping a record that is no lifecycle event: %s", exc)
+
+    def threshold_override(self, version: str) -> float | None:
+        return threshold_overrides(self.history()).get(version)
 
     @staticmethod
     def _published_at(parts: dict[int, _Chunk]) -> int:
@@ -288,7 +375,49 @@ class TopicModelStore:
 
     def close(self) -> None:
         with self._lock:
-            if self._consumer is not None:
-                self._consumer.close()
-                self._consumer = None
+            for consumer in (self._consumer, self._audit_consumer):
+                if consumer is not None:
+                    consumer.close()
+            self._consumer = self._audit_consumer = None
         self._log.stop()
+        self._audit.stop()
+
+
+def _read_new(
+    consumer: Consumer,
+    topic: str,
+    position: int,
+    timeout_s: float,
+    apply: Callable[[bytes | None, bytes | None, int], None],
+) -> int:
+    """Apply the records of partition 0 of `topic` from `position` to its end as of now;
+    return the next position (unchanged while the topic does not exist)."""
+    tp = TopicPartition(topic, 0)
+    deadline = time.monotonic() + timeout_s
+    try:
+        low, high = consumer.get_watermark_offsets(tp, timeout=timeout_s)
+    except KafkaException as exc:
+        err = exc.args[0] if exc.args else None
+        if isinstance(err, KafkaError) and err.code() in _NO_TOPIC:
+            return position
+        raise ModelStoreError(f"cannot read {topic}: {exc}") from None
+    if high <= position:
+        return position
+    position = max(position, low)
+    consumer.assign([TopicPartition(topic, 0, position)])
+    while position < high:
+        if time.monotonic() > deadline:
+            raise ModelStoreError(f"{topic} not read to its end in {timeout_s:.0f}s")
+        msg = consumer.poll(0.5)
+        if msg is None:
+            continue
+        err = msg.error()
+        if err is not None:
+            if err.code() == KafkaError._PARTITION_EOF:
+                position = max(position, int(msg.offset() or high))
+                continue
+            raise ModelStoreError(f"reading {topic}: {err}")
+        offset = int(msg.offset() or 0)
+        position = offset + 1
+        apply(msg.key(), msg.value(), offset)
+    return position

@@ -38,7 +38,7 @@ from fraudstream.scorer.metrics import (
 )
 from fraudstream.scorer.outputs import OutputWriter
 from fraudstream.scorer.reload import ModelWatcher, ServingModel
-from fraudstream.scorer.scoring import Scored, score_batch
+from fraudstream.scorer.scoring import Scored, score_batch, score_shadow
 from fraudstream.scorer.settings import ResolvedSettings
 from fraudstream.serde.errors import RegistryUnavailableError
 from fraudstream.serde.ksql_records import RecordDecoder
@@ -205,6 +205,12 @@ class ScoringLoop:
             batch, model, self.settings.explain_top_k, self.writer.outputs.score_prefix
         )
         scored.record_ms = record_times_ms(batch.msgs)  # rows and msgs are aligned here
+        # one reference per batch (the watcher swaps it atomically)
+        challenger: ServingModel | None = getattr(self.watcher, "challenger", None)
+        if challenger is not None:
+            score_shadow(
+                scored, challenger, self.settings.explain_top_k, self.writer.outputs.score_prefix
+            )
         if self.drift is not None:
             self.drift.observe(batch.numeric, scored.scores)
         fl = self.ledger.open(msgs, scored, topic=self.settings.topic)

@@ -30,6 +30,7 @@ class OutputWriter:
         self.producer = producer
         self.topic_scores = settings.topic_scores
         self.topic_alerts = settings.topic_alerts
+        self.topic_shadow = settings.topic_scores_shadow
         self.outputs = outputs
         self.dead_letters = DeadLetterWriter(
             producer,
@@ -63,6 +64,8 @@ class OutputWriter:
         for j in np.flatnonzero(scored.anomalous).tolist():
             produce(self.producer, at, ap + bodies[j][len(sp) :], keys[j], **kw)
         self.dead_letters.send(scored.batch.dead, on_delivery)
+        for body, key in zip(scored.shadow_bodies, scored.shadow_keys, strict=True):
+            produce(self.producer, self.topic_shadow, body, key, **kw)
 
 
 __all__ = ["OutputWriter"]

@@ -12,6 +12,7 @@ topic store: the next newest version), so one bad record cannot keep a scorer fr
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 import time
@@ -24,6 +25,7 @@ from numpy.typing import NDArray
 
 from fraudstream.errors import FraudstreamError
 from fraudstream.model import DirectoryModelStore, ModelStore, NumpyModel
+from fraudstream.model.lifecycle import challenger
 from fraudstream.scorer.encode import ScoreWriter
 from fraudstream.scorer.errors import ModelRejectedError
 from fraudstream.serde.ksql_records import NUMERIC_COLUMNS
@@ -96,6 +98,16 @@ def prepare(model: NumpyModel, top_k: int = 3) -> ServingModel:
     )
 
 
+def with_threshold(serving: ServingModel, threshold: float) -> ServingModel:
+    """`serving` alerting at `threshold` instead (a set-threshold override): a new object,
+    so the loop swaps it between batches like a new version."""
+    return dataclasses.replace(
+        serving,
+        threshold=float(threshold),
+        writer=ScoreWriter(threshold, serving.version, serving.model.features),
+    )
+
+
 MAX_RETRY_S = 300.0  # longest wait before a failed version is tried again
 
 
@@ -115,6 +127,9 @@ class ModelWatcher:
         self.interval_s = interval_s
         self.top_k = top_k
         self.current: ServingModel | None = None
+        # the version marked candidate, scored in shadow beside `current` (never alerts)
+        self.challenger: ServingModel | None = None
+        self._refused_challengers: set[str] = set()
         self._on_result = on_result
         # version -> (failed loads, monotonic time of the next attempt): a failure may be
         # transient (a read error while the file is copied), so it is retried with backoff
@@ -125,7 +140,12 @@ class ModelWatcher:
         self._thread: threading.Thread | None = None
 
     def check(self) -> bool:
-        """Load the store's preferred version if it is new; True if the serving model changed."""
+        """Load the store's preferred version if it is new, and follow the challenger; True if
+        the serving model (or the challenger) changed."""
+        changed = self._check_champion()
+        return self._follow_challenger() or changed
+
+    def _check_champion(self) -> bool:
         where = self.store.location
         try:
             candidates = self.store.candidates()
@@ -136,7 +156,7 @@ class ModelWatcher:
             self._waiting(f"no model published in {where} yet; waiting")
             return False
         if self.current is not None and self.current.version == candidates[0]:
-            return False
+            return self._follow_threshold()
         # Serving already: only the preferred version may replace it. Nothing serving: the
         # first candidate that loads.
         for version in candidates if self.current is None else candidates[:1]:
@@ -158,10 +178,78 @@ class ModelWatcher:
             self._report(version, False, str(exc))
             return False
         old = self.current.version if self.current else None
-        self.current = serving
+        self.current = self._with_override(serving)
         self._refused.pop(version, None)
         log.info("model %s loaded (threshold %.6g); was %s", version, serving.threshold, old)
         self._report(version, True, "")
+        return True
+
+    def _override(self, version: str) -> float | None:
+        """The store's threshold override for `version` (`fraudstream models set-threshold`);
+        None when there is none or the store has no lifecycle (then the manifest's holds)."""
+        get = getattr(self.store, "threshold_override", None)
+        if get is None:
+            return None
+        try:
+            value = get(version)
+        except FraudstreamError as exc:
+            log.warning(
+                "threshold override of %s unreadable, keeping the current: %s", version, exc
+            )
+            raise
+        return None if value is None else float(value)
+
+    def _with_override(self, serving: ServingModel) -> ServingModel:
+        try:
+            value = self._override(serving.version)
+        except FraudstreamError:
+            return serving
+        return serving if value is None else with_threshold(serving, value)
+
+    def _follow_threshold(self) -> bool:
+        """Apply a changed threshold override to the serving model; True if it changed."""
+        current = self.current
+        assert current is not None
+        try:
+            value = self._override(current.version)
+        except FraudstreamError:
+            return False
+        target = float(current.model.threshold) if value is None else value
+        if target == current.threshold:
+            return False
+        self.current = with_threshold(current, target)
+        log.info("model %s: threshold %.6g -> %.6g", current.version, current.threshold, target)
+        self._report(current.version, True, "")
+        return True
+
+    def _follow_challenger(self) -> bool:
+        """Load the version marked candidate (`fraudstream models promote --candidate`) as
+        `challenger`, or drop it once unmarked; True if it changed. A challenger that fails
+        to load is logged and not served (the champion is never affected)."""
+        history = getattr(self.store, "history", None)
+        if history is None:
+            return False
+        try:
+            wanted = challenger(history())
+        except FraudstreamError as exc:
+            log.warning("lifecycle history unreadable, challenger unchanged: %s", exc)
+            return False
+        if self.current is not None and wanted == self.current.version:
+            wanted = None  # promoted since: it is the champion now
+        have = self.challenger.version if self.challenger is not None else None
+        if wanted == have or (wanted is not None and wanted in self._refused_challengers):
+            return False
+        if wanted is None:
+            log.info("challenger %s no longer served", have)
+            self.challenger = None
+            return True
+        try:
+            self.challenger = self._with_override(prepare(self.store.load(wanted), self.top_k))
+        except FraudstreamError as exc:
+            self._refused_challengers.add(wanted)
+            log.error("challenger %s refused: %s", wanted, exc)
+            return False
+        log.info("challenger %s loaded (threshold %.6g)", wanted, self.challenger.threshold)
         return True
 
     def _waiting(self, msg: str) -> None:

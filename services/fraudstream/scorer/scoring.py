@@ -28,11 +28,19 @@ class Scored:
     keys: list[bytes]
     # Kafka record timestamps (epoch ms, NaN when absent) of the scored rows: event latency.
     record_ms: NDArray[np.float64] = field(default_factory=lambda: np.empty(0))
+    # The challenger's score records (shadow: never alerts), keys aligned; empty without one.
+    shadow_bodies: list[bytes] = field(default_factory=list)
+    shadow_keys: list[bytes] = field(default_factory=list)
 
     @property
     def outputs(self) -> int:
-        """Records this batch produces: scores, alerts and dead letters."""
-        return len(self.bodies) + int(self.anomalous.sum()) + len(self.batch.dead)
+        """Records this batch produces: scores, alerts, dead letters and shadow scores."""
+        return (
+            len(self.bodies)
+            + int(self.anomalous.sum())
+            + len(self.batch.dead)
+            + len(self.shadow_bodies)
+        )
 
 
 def score_batch(batch: RecordBatch, model: ServingModel, top_k: int, score_prefix: bytes) -> Scored:
@@ -55,6 +63,37 @@ def score_batch(batch: RecordBatch, model: ServingModel, top_k: int, score_prefi
     return Scored(batch, np.asarray(scores, np.float64), anomalous, bodies, keys)
 
 
+def score_shadow(scored: Scored, challenger: ServingModel, top_k: int, score_prefix: bytes) -> None:
+    """Score the batch's scorable rows with the challenger too (after `score_batch`): its
+    records go to `scored.shadow_bodies`. A row the challenger cannot score (non-finite) gets
+    no shadow record and is not dead-lettered: the champion's result is what counts."""
+    batch = scored.batch
+    if len(batch) == 0:
+        return
+    scores, fe = challenger.score(batch.numeric)
+    ok = np.isfinite(scores)
+    if not bool(ok.all()):
+        scores, fe = scores[ok], fe[ok]
+    top, share = _explain(fe, top_k)
+    anomalous = np.asarray(scores > challenger.threshold, np.bool_)
+    ids = _take(batch.ids, ok)
+    scored.shadow_bodies = challenger.writer.encode_batch(
+        ids, _take(batch.users, ok), batch.numeric[ok, -1], scores, anomalous,
+        _take(batch.labels, ok), _take(batch.event_ms, ok), int(time.time() * 1000), top, share,
+        score_prefix,
+    )  # fmt: skip
+    scored.shadow_keys = [b"%d" % i for i in ids]
+
+
+def _take(values: Any, ok: NDArray[np.bool_]) -> Any:
+    """`values` at the rows of `ok` (a list or an array, as the batch holds them)."""
+    if bool(ok.all()):
+        return values
+    if isinstance(values, np.ndarray):
+        return values[ok]
+    return [v for v, keep in zip(values, ok.tolist(), strict=True) if keep]
+
+
 def _explain(fe: Any, top_k: int) -> tuple[Any, Any]:
     """The k features with the largest errors per row (largest first) and their shares."""
     k = min(top_k, fe.shape[1])
@@ -69,4 +108,4 @@ def _explain(fe: Any, top_k: int) -> tuple[Any, Any]:
     return top, share
 
 
-__all__ = ["Scored", "score_batch"]
+__all__ = ["Scored", "score_batch", "score_shadow"]

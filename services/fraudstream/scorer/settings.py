@@ -41,6 +41,11 @@ class ScorerSettings(FraudstreamSettings):
     topic: str | None = Field(None, description="Input topic (default: live Avro or source JSON).")
     topic_scores: str | None = Field(None, description="Override FRAUDSTREAM_TOPIC_SCORES.")
     topic_alerts: str | None = Field(None, description="Override FRAUDSTREAM_TOPIC_ALERTS.")
+    topic_scores_shadow: str = Field(
+        "fraud_scores_shadow",
+        description="Scores of the challenger (`fraudstream models promote --candidate`), "
+        "same schema as the scores; the challenger never alerts.",
+    )
     topic_dlq: str | None = Field(None, description="Override FRAUDSTREAM_TOPIC_DLQ.")
     topic_models: str | None = Field(None, description="Override FRAUDSTREAM_TOPIC_MODELS.")
     listen_announcements: bool = Field(
