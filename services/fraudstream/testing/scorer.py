@@ -27,6 +27,7 @@ from fraudstream.kafka import producer_config
 from fraudstream.model import (
     LayerSpec,
     ModelManifest,
+    NumpyModel,
     Preprocessing,
     make_version,
     save_model,
@@ -120,9 +121,13 @@ def publish_pca_model(
     x_raw: NDArray[np.float64] | None = None,
     seed: int = 1,
     publish: bool = True,
+    drift: bool = False,
     **kwargs: Any,
 ) -> str:
-    """Save a PCA model into `model_dir` (and point LATEST at it); return its version."""
+    """Save a PCA model into `model_dir` (and point LATEST at it); return its version.
+
+    `drift`: store the drift reference of `x_raw` as the trainer does, so scorers export PSI.
+    """
     if x_raw is None:
         from fraudstream.producer.synthetic import generate_arrays
 
@@ -130,6 +135,12 @@ def publish_pca_model(
         if kwargs.get("hours"):
             kwargs.setdefault("time", time.astype(np.float64))
     manifest, weights = pca_model(x_raw, **kwargs)
+    if drift:
+        from fraudstream.trainer.reference import drift_reference
+
+        scores = NumpyModel(manifest, weights).score(x_raw)
+        ref = drift_reference(x_raw, FEATURE_COLUMNS, scores)
+        manifest = manifest.model_copy(update={"drift_reference": ref})
     save_model(model_dir, manifest, weights)
     if publish:
         write_latest(model_dir, manifest.version)
