@@ -13,6 +13,7 @@ import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import httpx
 import typer
@@ -20,6 +21,7 @@ from pydantic import BaseModel
 from rich.table import Table
 
 from fraudstream.config import Settings, get_settings
+from fraudstream.errors import ConfigError
 from fraudstream.local.kafka import LIBS, PROJECT_ROOT
 from fraudstream.local.pipeline import StackConfig
 from fraudstream.local.procs import port_free
@@ -157,17 +159,53 @@ def _down(name: str, detail: str, var: str) -> Check:
     )  # fmt: skip
 
 
-def check_http(name: str, url: str, path: str, var: str, timeout: float = 3.0) -> Check:
+def check_http(
+    name: str,
+    url: str,
+    path: str,
+    var: str,
+    timeout: float = 3.0,
+    client: Callable[[], dict[str, Any]] | None = None,
+) -> Check:
+    """GET `url`+`path` as the project's clients would: `client()` gives the httpx arguments
+    (credentials, CA, client certificate) of the server's `FRAUDSTREAM_*` client settings, so
+    a secured server is probed logged in, and a bad client setting is this check's failure."""
     try:
-        resp = httpx.get(url.rstrip("/") + path, timeout=timeout)
+        kwargs = client() if client is not None else {}
+    except ConfigError as exc:
+        return Check(name=name, status=Verdict.fail, detail=str(exc),
+                     fix="fix the variable it names")  # fmt: skip
+    try:
+        resp = httpx.get(url.rstrip("/") + path, timeout=timeout, **kwargs)
     except httpx.HTTPError as exc:
         return _down(name, f"{url} ({type(exc).__name__})", var)
+    if resp.status_code in (401, 403):
+        return Check(
+            name=name, status=Verdict.fail,
+            detail=f"{url}{path} refused the login ({resp.status_code})",
+            fix=f"set the client credentials for {var} (docs/security.md)",
+        )  # fmt: skip
     if not resp.is_success:
         return Check(
             name=name, status=Verdict.fail, detail=f"{url}{path} answered {resp.status_code}",
             fix=f"see its log (`fraudstream status` lists it) or check {var}",
         )  # fmt: skip
     return Check(name=name, status=Verdict.ok, detail=f"{url}{path} answered {resp.status_code}")
+
+
+def _registry_client(url: str) -> Callable[[], dict[str, Any]]:
+    def kwargs() -> dict[str, Any]:
+        from fraudstream.serde.registry_client import RegistryConfig
+
+        return RegistryConfig.from_env(url).http_kwargs()
+
+    return kwargs
+
+
+def _ksql_client() -> dict[str, Any]:
+    from fraudstream.ksql.client.settings import ksql_client_settings
+
+    return ksql_client_settings().client_kwargs()
 
 
 def run_checks(settings: Settings, cfg: StackConfig) -> list[Check]:
@@ -185,8 +223,10 @@ def run_checks(settings: Settings, cfg: StackConfig) -> list[Check]:
         lambda: check_ports(cfg, settings.bind_host, ours),
         lambda: check_broker(settings.kafka_bootstrap),
         lambda: check_http("registry", settings.registry_url, "/subjects",
-                           "FRAUDSTREAM_REGISTRY_URL"),
-        lambda: check_http("ksql", settings.ksql_url, "/info", "FRAUDSTREAM_KSQL_URL"),
+                           "FRAUDSTREAM_REGISTRY_URL",
+                           client=_registry_client(settings.registry_url)),
+        lambda: check_http("ksql", settings.ksql_url, "/info", "FRAUDSTREAM_KSQL_URL",
+                           client=_ksql_client),
     ]  # fmt: skip
     return [check() for check in checks]
 
