@@ -29,10 +29,32 @@ __all__ = [
     "Settings",
     "get_settings",
     "load_settings",
+    "readable_file",
+    "secret_file",
     "settings_config",
 ]
 
 ENV_PREFIX = "FRAUDSTREAM_"
+
+
+def readable_file(path: Path | None) -> Path | None:
+    """Validator of every file setting (TLS material, `*_FILE` secrets): an existing,
+    readable file, checked at start so the error names the variable, not a later client."""
+    if path is None:
+        return None
+    if not path.is_file():
+        raise ValueError("not a file")
+    try:
+        with path.open("rb"):
+            pass
+    except OSError as exc:
+        raise ValueError(f"not readable ({exc.strerror})") from None
+    return path
+
+
+def secret_file(path: Path) -> str:
+    """A secret mounted as a file (Kubernetes, compose secrets): its text, trailing newline off."""
+    return path.read_text(encoding="utf-8").rstrip("\r\n")
 
 
 def settings_config(section: str = "") -> SettingsConfigDict:

@@ -15,7 +15,7 @@ from typing import Literal
 from pydantic import Field, SecretStr, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from fraudstream.config import ENV_PREFIX, load_settings
+from fraudstream.config import ENV_PREFIX, load_settings, readable_file
 
 __all__ = ["HTTP_ENV_PREFIX", "HttpSecuritySettings", "http_security_settings", "split_list"]
 
@@ -25,19 +25,6 @@ HTTP_ENV_PREFIX = f"{ENV_PREFIX}HTTP_"
 def split_list(raw: str) -> tuple[str, ...]:
     """`"a, b,,c"` -> `("a", "b", "c")`: the comma lists of these settings."""
     return tuple(part.strip() for part in raw.split(",") if part.strip())
-
-
-def _readable(path: Path | None) -> Path | None:
-    if path is None:
-        return None
-    if not path.is_file():
-        raise ValueError("not a file")
-    try:
-        with path.open("rb"):
-            pass
-    except OSError as exc:
-        raise ValueError(f"not readable ({exc.strerror})") from None
-    return path
 
 
 class HttpSecuritySettings(BaseSettings):
@@ -107,7 +94,7 @@ class HttpSecuritySettings(BaseSettings):
     )
     @classmethod
     def _file_readable(cls, value: Path | None) -> Path | None:
-        return _readable(value)
+        return readable_file(value)
 
     @field_validator("tls_key_file")
     @classmethod

@@ -31,7 +31,13 @@ from typing import Any, Literal
 
 from pydantic import Field, SecretStr, field_validator
 
-from fraudstream.config import FraudstreamSettings, load_settings, settings_config
+from fraudstream.config import (
+    FraudstreamSettings,
+    load_settings,
+    readable_file,
+    secret_file,
+    settings_config,
+)
 from fraudstream.errors import ConfigError
 from fraudstream.kafka.javaprops import read_properties
 
@@ -84,19 +90,6 @@ _CONFIG_FILE_VAR = f"{KAFKA_ENV_PREFIX}CONFIG_FILE"
 
 def _upper(value: Any) -> Any:
     return value.strip().upper() if isinstance(value, str) else value
-
-
-def _readable(path: Path | None) -> Path | None:
-    if path is None:
-        return None
-    if not path.is_file():
-        raise ValueError("no such file")
-    try:
-        with path.open("rb"):
-            pass
-    except OSError as exc:
-        raise ValueError(f"not readable ({exc.strerror})") from None
-    return path
 
 
 class KafkaSecuritySettings(FraudstreamSettings):
@@ -164,12 +157,7 @@ class KafkaSecuritySettings(FraudstreamSettings):
     )
     @classmethod
     def _file_readable(cls, value: Path | None) -> Path | None:
-        return _readable(value)
-
-
-def _secret_file(path: Path) -> str:
-    """A secret mount's content; the trailing newline `kubectl create secret` keeps dropped."""
-    return path.read_text(encoding="utf-8").rstrip("\r\n")
+        return readable_file(value)
 
 
 _JAAS_OPTION = re.compile(
@@ -285,7 +273,7 @@ class _Resolver:
         self.put("sasl.mechanism", s.sasl_mechanism, "SASL_MECHANISM")
         self.put("sasl.username", s.sasl_username, "SASL_USERNAME")
         if s.sasl_password_file is not None:
-            self.put("sasl.password", _secret_file(s.sasl_password_file), "SASL_PASSWORD_FILE")
+            self.put("sasl.password", secret_file(s.sasl_password_file), "SASL_PASSWORD_FILE")
         elif s.sasl_password is not None:
             self.put("sasl.password", s.sasl_password.get_secret_value(), "SASL_PASSWORD")
         oidc: dict[str, str | None] = {
@@ -296,11 +284,11 @@ class _Resolver:
         }
         for name, setting in oidc.items():
             self.put(name, setting, "SASL_" + name.removeprefix("sasl.").replace(".", "_").upper())
-        secret_file = s.sasl_oauthbearer_client_secret_file
-        if secret_file is not None:
+        secret_path = s.sasl_oauthbearer_client_secret_file
+        if secret_path is not None:
             self.put(
                 "sasl.oauthbearer.client.secret",
-                _secret_file(secret_file),
+                secret_file(secret_path),
                 "SASL_OAUTHBEARER_CLIENT_SECRET_FILE",
             )
         elif s.sasl_oauthbearer_client_secret is not None:
@@ -317,7 +305,7 @@ class _Resolver:
             self.put(key, str(path) if path is not None else None, var)
         if s.ssl_key_password_file is not None:
             self.put(
-                "ssl.key.password", _secret_file(s.ssl_key_password_file), "SSL_KEY_PASSWORD_FILE"
+                "ssl.key.password", secret_file(s.ssl_key_password_file), "SSL_KEY_PASSWORD_FILE"
             )
         elif s.ssl_key_password is not None:
             self.put("ssl.key.password", s.ssl_key_password.get_secret_value(), "SSL_KEY_PASSWORD")
@@ -398,7 +386,7 @@ class _Resolver:
             if value is None or (key == "ssl.ca.location" and value == "probe"):
                 continue
             try:
-                _readable(Path(value))
+                readable_file(Path(value))
             except ValueError as exc:
                 raise ConfigError(f"{self.var(key, default)}: {value}: {exc}") from None
         cert, key_file = conf.get("ssl.certificate.location"), conf.get("ssl.key.location")

@@ -41,7 +41,13 @@ from urllib.parse import urlsplit, urlunsplit
 import httpx
 from pydantic import Field, SecretStr, field_validator
 
-from fraudstream.config import FraudstreamSettings, load_settings, settings_config
+from fraudstream.config import (
+    FraudstreamSettings,
+    load_settings,
+    readable_file,
+    secret_file,
+    settings_config,
+)
 from fraudstream.errors import ConfigError
 from fraudstream.serde.errors import (
     RegistryRefusedError,
@@ -85,22 +91,9 @@ READ_ONLY_VAR = f"{_PREFIX}READ_ONLY"
 _READ_ONLY_CODE = 42205
 
 
-def _readable(path: Path | None) -> Path | None:
-    if path is None:
-        return None
-    if not path.is_file():
-        raise ValueError("no such file")
-    try:
-        with path.open("rb"):
-            pass
-    except OSError as exc:
-        raise ValueError(f"not readable ({exc.strerror})") from None
-    return path
-
-
 def _secret(value: SecretStr | None, path: Path | None) -> SecretStr | None:
     if path is not None:
-        return SecretStr(path.read_text(encoding="utf-8").rstrip("\r\n"))
+        return SecretStr(secret_file(path))
     return value
 
 
@@ -142,7 +135,7 @@ class RegistryClientSettings(FraudstreamSettings):
     )
     @classmethod
     def _file_readable(cls, value: Path | None) -> Path | None:
-        return _readable(value)
+        return readable_file(value)
 
 
 @dataclass(frozen=True)

@@ -14,25 +14,18 @@ from typing import Any
 
 from pydantic import Field, SecretStr, ValidationInfo, field_validator
 
-from fraudstream.config import FraudstreamSettings, load_settings, settings_config
+from fraudstream.config import (
+    FraudstreamSettings,
+    load_settings,
+    readable_file,
+    secret_file,
+    settings_config,
+)
 from fraudstream.errors import ConfigError
 
 __all__ = ["KSQL_ENV_PREFIX", "KsqlClientSettings", "ksql_client_settings"]
 
 KSQL_ENV_PREFIX = "FRAUDSTREAM_KSQL_"
-
-
-def _readable(path: Path | None) -> Path | None:
-    if path is None:
-        return None
-    if not path.is_file():
-        raise ValueError("not a file")
-    try:
-        with path.open("rb"):
-            pass
-    except OSError as exc:
-        raise ValueError(f"not readable ({exc.strerror})") from None
-    return path
 
 
 class KsqlClientSettings(FraudstreamSettings):
@@ -65,7 +58,7 @@ class KsqlClientSettings(FraudstreamSettings):
     @field_validator("password_file", "tls_ca_file", "tls_cert_file", "tls_key_file")
     @classmethod
     def _file_readable(cls, value: Path | None) -> Path | None:
-        return _readable(value)
+        return readable_file(value)
 
     @field_validator("password_file")
     @classmethod
@@ -84,7 +77,7 @@ class KsqlClientSettings(FraudstreamSettings):
     def secret(self) -> SecretStr | None:
         """The password, from the variable or its file."""
         if self.password_file is not None:
-            return SecretStr(self.password_file.read_text(encoding="utf-8").rstrip("\r\n"))
+            return SecretStr(secret_file(self.password_file))
         return self.password
 
     def auth(self) -> tuple[str, str] | None:
