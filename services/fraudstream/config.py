@@ -14,11 +14,12 @@ The project's ONE settings pattern (every settings class follows it):
 
 from __future__ import annotations
 
+import ssl
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from fraudstream.errors import ConfigError
@@ -28,6 +29,7 @@ __all__ = [
     "FraudstreamSettings",
     "Settings",
     "get_settings",
+    "load_cert_chain",
     "load_settings",
     "readable_file",
     "secret_file",
@@ -50,6 +52,26 @@ def readable_file(path: Path | None) -> Path | None:
     except OSError as exc:
         raise ValueError(f"not readable ({exc.strerror})") from None
     return path
+
+
+def load_cert_chain(
+    context: ssl.SSLContext,
+    cert: Path | str,
+    key: Path | str | None,
+    password: SecretStr | None,
+    variables: str,
+) -> None:
+    """Load a certificate and its key into `context`; a bad one is a ConfigError naming the
+    `variables` that gave them (one line, never the password)."""
+    try:
+        context.load_cert_chain(
+            cert, key, password=password.get_secret_value() if password else None
+        )
+    except (ssl.SSLError, OSError) as exc:
+        reason = getattr(exc, "reason", None) or exc.__class__.__name__
+        raise ConfigError(
+            f"{variables}: cannot load the certificate or its key ({reason})"
+        ) from None
 
 
 def secret_file(path: Path) -> str:

@@ -21,6 +21,7 @@ from collections.abc import Collection
 import uvicorn
 from starlette.types import ASGIApp
 
+from fraudstream.config import load_cert_chain
 from fraudstream.errors import ConfigError, FraudstreamError
 from fraudstream.httpserver.basicauth import basic_auth_from
 from fraudstream.httpserver.guard import JSON_TYPES, ErrorRenderer, Guard, GuardPolicy, HostRule
@@ -48,19 +49,13 @@ def check_tls(settings: HttpSecuritySettings) -> None:
     if settings.tls_cert_file is None:
         return
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    password = settings.tls_key_password
-    try:
-        context.load_cert_chain(
-            settings.tls_cert_file,
-            settings.tls_key_file,
-            password=password.get_secret_value() if password else None,
-        )
-    except (ssl.SSLError, OSError) as exc:
-        reason = getattr(exc, "reason", None) or exc.__class__.__name__
-        raise ConfigError(
-            f"{HTTP_ENV_PREFIX}TLS_CERT_FILE/TLS_KEY_FILE: cannot load the certificate "
-            f"or its key ({reason})"
-        ) from None
+    load_cert_chain(
+        context,
+        settings.tls_cert_file,
+        settings.tls_key_file,
+        settings.tls_key_password,
+        f"{HTTP_ENV_PREFIX}TLS_CERT_FILE/TLS_KEY_FILE",
+    )
     if settings.tls_ca_file is not None:
         try:
             context.load_verify_locations(settings.tls_ca_file)

@@ -43,6 +43,7 @@ from pydantic import Field, SecretStr, field_validator
 
 from fraudstream.config import (
     FraudstreamSettings,
+    load_cert_chain,
     load_settings,
     readable_file,
     secret_file,
@@ -219,15 +220,9 @@ class RegistryConfig:
         if self.ca_file is not None or self.cert_file is not None:
             ctx = ssl.create_default_context(cafile=str(self.ca_file) if self.ca_file else None)
             if self.cert_file is not None:
-                try:
-                    ctx.load_cert_chain(
-                        str(self.cert_file), str(self.key_file) if self.key_file else None
-                    )
-                except (ssl.SSLError, OSError) as exc:
-                    raise ConfigError(
-                        f"{_PREFIX}SSL_CERTIFICATE_LOCATION: cannot load the client "
-                        f"certificate and key ({exc.__class__.__name__})"
-                    ) from None
+                load_cert_chain(
+                    ctx, self.cert_file, self.key_file, None, f"{_PREFIX}SSL_CERTIFICATE_LOCATION"
+                )
             kwargs["verify"] = ctx
         return kwargs
 

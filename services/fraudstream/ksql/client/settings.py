@@ -16,12 +16,12 @@ from pydantic import Field, SecretStr, ValidationInfo, field_validator
 
 from fraudstream.config import (
     FraudstreamSettings,
+    load_cert_chain,
     load_settings,
     readable_file,
     secret_file,
     settings_config,
 )
-from fraudstream.errors import ConfigError
 
 __all__ = ["KSQL_ENV_PREFIX", "KsqlClientSettings", "ksql_client_settings"]
 
@@ -98,19 +98,13 @@ class KsqlClientSettings(FraudstreamSettings):
             context.check_hostname = False
             context.verify_mode = ssl.CERT_NONE
         if self.tls_cert_file is not None:
-            key_password = self.tls_key_password
-            try:
-                context.load_cert_chain(
-                    self.tls_cert_file,
-                    self.tls_key_file,
-                    password=key_password.get_secret_value() if key_password else None,
-                )
-            except (ssl.SSLError, OSError) as exc:
-                reason = getattr(exc, "reason", None) or exc.__class__.__name__
-                raise ConfigError(
-                    f"{KSQL_ENV_PREFIX}TLS_CERT_FILE/TLS_KEY_FILE: cannot load the client "
-                    f"certificate or its key ({reason})"
-                ) from None
+            load_cert_chain(
+                context,
+                self.tls_cert_file,
+                self.tls_key_file,
+                self.tls_key_password,
+                f"{KSQL_ENV_PREFIX}TLS_CERT_FILE/TLS_KEY_FILE",
+            )
         return context
 
     def client_kwargs(self) -> dict[str, Any]:
