@@ -14,6 +14,7 @@ import pytest
 from confluent_kafka import Consumer, KafkaError, Producer
 
 from fraudstream.kafka.clients import consumer_config, producer_config
+from fraudstream.ksql.client.client import KsqlClient
 from fraudstream.ksql.server.app import KsqlServer
 from fraudstream.local.procs import free_port
 
@@ -74,6 +75,32 @@ def produce_json(kafka_bootstrap: str) -> Callable[[str, list[tuple[str | None, 
         assert p.flush(30) == 0
 
     return produce
+
+
+@pytest.fixture
+def payments_server(
+    make_server: Callable[..., KsqlServer],
+    produce_json: Callable[..., None],
+    unique_id: str,
+) -> Callable[[list[float]], tuple[KsqlServer, str]]:
+    """make(amounts) -> a server with stream PAYMENTS over a fresh topic holding one JSON
+    record per amount (ID i, WHO user<i>, key k<i>), and that topic."""
+
+    def make(amounts: list[float]) -> tuple[KsqlServer, str]:
+        server = make_server()
+        topic = f"payments-{unique_id}"
+        with KsqlClient(server.url) as c:
+            c.ksql(
+                "CREATE STREAM PAYMENTS (ID BIGINT, WHO VARCHAR, AMOUNT DOUBLE) "
+                f"WITH (KAFKA_TOPIC='{topic}', VALUE_FORMAT='JSON', PARTITIONS=1);"
+            )
+        records = [
+            (f"k{i}", {"ID": i, "WHO": f"user{i}", "AMOUNT": a}) for i, a in enumerate(amounts)
+        ]
+        produce_json(topic, records)
+        return server, topic
+
+    return make
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -29,20 +29,10 @@ EARLIEST = {"auto.offset.reset": "earliest"}
 
 @pytest.fixture
 def payments(
-    make_server: Callable[..., KsqlServer],
-    produce_json: Callable[..., None],
-    unique_id: str,
-) -> Iterator[tuple[KsqlServer, str]]:
+    payments_server: Callable[[list[float]], tuple[KsqlServer, str]],
+) -> tuple[KsqlServer, str]:
     """A server with stream PAYMENTS over a fresh topic holding 2 JSON records."""
-    server = make_server()
-    topic = f"payments-{unique_id}"
-    with KsqlClient(server.url) as c:
-        c.ksql(
-            "CREATE STREAM PAYMENTS (ID BIGINT, WHO VARCHAR, AMOUNT DOUBLE) "
-            f"WITH (KAFKA_TOPIC='{topic}', VALUE_FORMAT='JSON', PARTITIONS=1);"
-        )
-    produce_json(topic, [(f"k{i}", {"ID": i, "WHO": f"user{i}", "AMOUNT": 1.5}) for i in range(2)])
-    yield server, topic
+    return payments_server([1.5] * 2)
 
 
 def test_a_quiet_push_query_stays_open_past_the_client_timeout(

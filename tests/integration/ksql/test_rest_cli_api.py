@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -27,22 +27,10 @@ KSQL_DIR = Path(__file__).resolve().parents[3] / "ksql"
 
 @pytest.fixture
 def server_with_stream(
-    make_server: Callable[..., KsqlServer],
-    produce_json: Callable[..., None],
-    unique_id: str,
-) -> Iterator[tuple[KsqlServer, str]]:
+    payments_server: Callable[[list[float]], tuple[KsqlServer, str]],
+) -> tuple[KsqlServer, str]:
     """A server with stream PAYMENTS over a fresh topic holding 5 JSON records."""
-    server = make_server()
-    topic = f"payments-{unique_id}"
-    with KsqlClient(server.url) as c:
-        c.ksql(
-            "CREATE STREAM PAYMENTS (ID BIGINT, WHO VARCHAR, AMOUNT DOUBLE) "
-            f"WITH (KAFKA_TOPIC='{topic}', VALUE_FORMAT='JSON', PARTITIONS=1);"
-        )
-    produce_json(
-        topic, [(f"k{i}", {"ID": i, "WHO": f"user{i}", "AMOUNT": i * 1.5}) for i in range(5)]
-    )
-    yield server, topic
+    return payments_server([i * 1.5 for i in range(5)])
 
 
 def test_info_healthcheck_and_error_bodies(server_with_stream: tuple[KsqlServer, str]) -> None:

@@ -6,13 +6,12 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pexpect
 import pytest
 
-from fraudstream.ksql.client.client import KsqlClient
 from fraudstream.ksql.server.app import KsqlServer
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
@@ -23,19 +22,10 @@ PROMPT = "ksql> "
 
 @pytest.fixture
 def payments(
-    make_server: Callable[..., KsqlServer],
-    produce_json: Callable[..., None],
-    unique_id: str,
-) -> Iterator[tuple[KsqlServer, str]]:
-    server = make_server()
-    topic = f"payments-{unique_id}"
-    with KsqlClient(server.url) as c:
-        c.ksql(
-            "CREATE STREAM PAYMENTS (ID BIGINT, WHO VARCHAR, AMOUNT DOUBLE) "
-            f"WITH (KAFKA_TOPIC='{topic}', VALUE_FORMAT='JSON', PARTITIONS=1);"
-        )
-    produce_json(topic, [(f"k{i}", {"ID": i, "WHO": f"user{i}", "AMOUNT": 1.5}) for i in range(3)])
-    yield server, topic
+    payments_server: Callable[[list[float]], tuple[KsqlServer, str]],
+) -> tuple[KsqlServer, str]:
+    """A server with stream PAYMENTS over a fresh topic holding 3 JSON records."""
+    return payments_server([1.5] * 3)
 
 
 def _spawn(url: str, data_home: Path, *args: str) -> pexpect.spawn:
