@@ -18,6 +18,7 @@ __all__ = [
     "OutputColumn",
     "converted",
     "join_names",
+    "map_children",
     "qualify",
     "refs",
     "strip_pos",
@@ -83,24 +84,21 @@ def strip_pos(e: A.Expr, scope: Scope | None) -> A.Expr:
         return A.ColumnRef(e.name, src)
     if isinstance(e, A.Literal | A.IntervalUnit):
         return e
-    kw: dict[str, Any] = {}
-    for fname in e.__dataclass_fields__:  # type: ignore[attr-defined]
-        v = getattr(e, fname)
-        if isinstance(v, A.Expr):
-            kw[fname] = strip_pos(v, scope)
-        elif isinstance(v, tuple):
-            kw[fname] = tuple(_strip_tuple(x, scope) for x in v)
-        else:
-            kw[fname] = v
-    return type(e)(**kw)
+    return map_children(e, lambda child: strip_pos(child, scope))
 
 
-def _strip_tuple(x: Any, scope: Scope | None) -> Any:
-    if isinstance(x, A.Expr):
-        return strip_pos(x, scope)
-    if isinstance(x, tuple):
-        return tuple(_strip_tuple(y, scope) for y in x)
-    return x
+def map_children(e: A.Expr, f: Callable[[A.Expr], A.Expr]) -> A.Expr:
+    """`e` rebuilt with `f` applied to each child expression (also inside nested tuples)."""
+
+    def walk(x: Any) -> Any:
+        if isinstance(x, A.Expr):
+            return f(x)
+        if isinstance(x, tuple):
+            return tuple(walk(y) for y in x)
+        return x
+
+    fields = e.__dataclass_fields__  # type: ignore[attr-defined]
+    return type(e)(**{name: walk(getattr(e, name)) for name in fields})
 
 
 def converted(
@@ -121,24 +119,7 @@ def qualify(e: A.Expr, src: str) -> A.Expr:
         return A.ColumnRef(e.name, src)
     if isinstance(e, A.Literal | A.IntervalUnit):
         return e
-    kw: dict[str, Any] = {}
-    for fname in e.__dataclass_fields__:  # type: ignore[attr-defined]
-        v = getattr(e, fname)
-        if isinstance(v, A.Expr):
-            kw[fname] = qualify(v, src)
-        elif isinstance(v, tuple):
-            kw[fname] = tuple(_qualify_t(x, src) for x in v)
-        else:
-            kw[fname] = v
-    return type(e)(**kw)
-
-
-def _qualify_t(x: Any, src: str) -> Any:
-    if isinstance(x, A.Expr):
-        return qualify(x, src)
-    if isinstance(x, tuple):
-        return tuple(_qualify_t(y, src) for y in x)
-    return x
+    return map_children(e, lambda child: qualify(child, src))
 
 
 def refs(e: A.Expr) -> list[A.ColumnRef]:
