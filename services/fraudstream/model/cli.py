@@ -32,7 +32,7 @@ from fraudstream.output import OutputFormat, emit, output_option, rows_table
 __all__ = ["app", "history", "list_versions", "promote_cmd", "rollback_cmd", "show", "threshold"]
 
 app = typer.Typer(
-    help="Model lifecycle: list, show, promote, rollback, set-threshold, history.",
+    help="Model lifecycle: list, show, promote, rollback, set-threshold, history, compare.",
     no_args_is_help=True,
 )
 

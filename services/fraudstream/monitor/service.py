@@ -33,7 +33,7 @@ from fraudstream.serde.avro import AvroDecoder
 from fraudstream.serde.errors import SerdeError
 from fraudstream.serde.registry_client import RegistryClient
 
-__all__ = ["Monitor", "parse_label"]
+__all__ = ["Monitor", "parse_label", "score_row"]
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +48,17 @@ def parse_label(value: bytes | None) -> tuple[int, int]:
     if not isinstance(event_id, int) or isinstance(event_id, bool) or label not in (0, 1):
         raise BadLabelError("Id must be an integer and Class 0 or 1")
     return event_id, int(label)
+
+
+def score_row(rec: dict[str, Any]) -> tuple[int, ScoreRow]:
+    """(event id, what the monitor keeps) of a decoded fraud_scores record."""
+    row = ScoreRow(
+        version=str(rec["model_version"]),
+        score=float(rec["score"]),
+        alert=bool(rec["is_anomaly"]),
+        scored_ms=int(rec["scored_at"]),
+    )
+    return int(rec["id"]), row
 
 
 class Monitor:
@@ -95,13 +106,7 @@ class Monitor:
             log.warning("score at %s[%s]@%s skipped: %s",
                         msg.topic(), msg.partition(), msg.offset(), exc)  # fmt: skip
             return
-        row = ScoreRow(
-            version=str(rec["model_version"]),
-            score=float(rec["score"]),
-            alert=bool(rec["is_anomaly"]),
-            scored_ms=int(rec["scored_at"]),
-        )
-        self.state.add_score(int(rec["id"]), row)
+        self.state.add_score(*score_row(rec))
         self.metrics.scores.inc()
 
     def refresh(self) -> None:
