@@ -8,13 +8,14 @@ import threading
 import time
 from datetime import UTC, datetime
 from types import FrameType
-from typing import Any
+from typing import Any, cast
 
 import typer
 from rich.table import Table
 
 from fraudstream.config import get_settings, load_settings
 from fraudstream.logs import setup_logging
+from fraudstream.monitor.budget import AlertBudget, BudgetSettings
 from fraudstream.monitor.settings import MonitorSettings, parse_windows
 from fraudstream.output import OutputFormat, emit, output_option, rows_table
 
@@ -44,6 +45,7 @@ def monitor(
         registry_url=shared.registry_url,
         topic_scores=shared.topic_scores,
         topic_labels=shared.topic_labels,
+        budget=_budget(),
     )
     stop = threading.Event()
 
@@ -61,6 +63,29 @@ def monitor(
     finally:
         if server is not None:
             server.stop()
+
+
+def _budget() -> AlertBudget | None:
+    """The alert-rate budget policy on the model store, if FRAUDSTREAM_MONITOR_BUDGET_*
+    turns it on (see monitor/budget.py: why it runs here)."""
+    from fraudstream.model import open_store
+    from fraudstream.model.announcements import announce_change
+    from fraudstream.model.lifecycle import LifecycleEvent, ManagedModelStore
+
+    bs = load_settings(BudgetSettings)
+    if bs.alerts_per_1000 is None:
+        return None
+    s = get_settings()
+    store = cast(ManagedModelStore, open_store(
+        s.model_store, model_dir=s.model_dir, bootstrap=s.kafka_bootstrap,
+        topic=s.topic_model_store, chunk_bytes=s.model_chunk_bytes,
+        keep_versions=s.model_keep_versions,
+    ))  # fmt: skip
+
+    def announce(st: ManagedModelStore, event: LifecycleEvent) -> None:
+        announce_change(st, event, s.kafka_bootstrap, s.topic_models)
+
+    return AlertBudget(bs, store, announce=announce, clock=time.time)
 
 
 def _epoch_ms(value: datetime) -> int:

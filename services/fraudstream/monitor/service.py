@@ -25,6 +25,7 @@ import orjson
 from confluent_kafka import Consumer, KafkaError, Message, TopicPartition
 
 from fraudstream.kafka import consumer_config, wait_for_broker
+from fraudstream.monitor.budget import AlertBudget, BudgetMetrics
 from fraudstream.monitor.errors import BadLabelError
 from fraudstream.monitor.metrics import MonitorMetrics
 from fraudstream.monitor.settings import MonitorSettings
@@ -74,6 +75,7 @@ class Monitor:
         topic_labels: str,
         metrics: MonitorMetrics | None = None,
         clock: Callable[[], float] = time.time,
+        budget: AlertBudget | None = None,
     ) -> None:
         self.settings = settings
         self.bootstrap = bootstrap
@@ -85,6 +87,9 @@ class Monitor:
         self.state = WindowState(settings.retention_ms())
         self.decoder = AvroDecoder(RegistryClient(registry_url), logical_types=False)
         self.assigned = threading.Event()
+        self.budget = budget  # the alert-rate budget policy (monitor/budget.py), if on
+        if budget is not None and budget.metrics is None:
+            budget.attach(BudgetMetrics(self.metrics.registry))
 
     # ------------------------------------------------------------------ records
     def handle(self, msg: Message) -> None:
@@ -106,7 +111,10 @@ class Monitor:
             log.warning("score at %s[%s]@%s skipped: %s",
                         msg.topic(), msg.partition(), msg.offset(), exc)  # fmt: skip
             return
-        self.state.add_score(*score_row(rec))
+        event_id, row = score_row(rec)
+        self.state.add_score(event_id, row)
+        if self.budget is not None:
+            self.budget.observe(row.version, row.score)
         self.metrics.scores.inc()
 
     def refresh(self) -> None:
@@ -119,6 +127,8 @@ class Monitor:
             self.metrics.set_window(name, results)
         self.metrics.waiting.set(len(self.state.waiting))
         self.metrics.last_refresh.set(self.clock())
+        if self.budget is not None:
+            self.budget.evaluate()
 
     # ------------------------------------------------------------------ the loop
     def _on_assign(self, consumer: Consumer, parts: list[TopicPartition]) -> None:
