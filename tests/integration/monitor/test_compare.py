@@ -1,7 +1,8 @@
 """`fraudstream models compare` on a real broker: a real scorer serves a champion and a
 challenger in shadow, delayed labels arrive, and the command's alert counts, overlap and
 precision/recall equal those computed offline from the three topics; a stopped registry is
-one line and exit 3."""
+one line and exit 3. The shadow records carry the shadow subject's schema id and
+confluent-kafka's AvroDeserializer reads them."""
 
 from __future__ import annotations
 
@@ -12,6 +13,8 @@ from pathlib import Path
 
 import orjson
 import pytest
+from confluent_kafka.schema_registry.avro import AvroDeserializer
+from confluent_kafka.serialization import MessageField, SerializationContext
 from sklearn.metrics import precision_score, recall_score
 
 from fraudstream.cli import ExitCode, run
@@ -23,6 +26,7 @@ from fraudstream.model.lifecycle import mark_candidate
 from fraudstream.producer.labels import DelayedLabels, LabelDelay
 from fraudstream.producer.synthetic import generate_events
 from fraudstream.scorer.settings import ScorerSettings
+from fraudstream.serde.registry_client import confluent_client
 from fraudstream.testing.scorer import LiveProducer, RunningScorer, decode_all, publish_pca_model
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(240)]
@@ -65,11 +69,21 @@ def test_compare_equals_the_offline_figures(
         assert lstats.pending == 0 and lstats.delivered == lstats.held > 0
         champ = decode_all(schema_registry_url, read_topic(
             kafka_bootstrap, t["scores"], expect=n, timeout=90, read_committed=False))  # fmt: skip
-        chall = decode_all(schema_registry_url, read_topic(
-            kafka_bootstrap, t["shadow"], expect=n, timeout=60, read_committed=False))  # fmt: skip
+        shadow_msgs = read_topic(
+            kafka_bootstrap, t["shadow"], expect=n, timeout=60, read_committed=False
+        )
+        chall = decode_all(schema_registry_url, shadow_msgs)
     finally:
         scorer.close()
     assert len(champ) == len(chall) == n
+    # the shadow topic has its own subject (TopicNameStrategy): a confluent-kafka consumer
+    # finds the schema as for any topic, and its AvroDeserializer reads the records
+    client = confluent_client(schema_registry_url)
+    latest = client.get_latest_version(f"{t['shadow']}-value")
+    assert {int.from_bytes(m.value()[1:5], "big") for m in shadow_msgs} == {latest.schema_id}
+    deser = AvroDeserializer(client)
+    ctx = SerializationContext(t["shadow"], MessageField.VALUE)
+    assert [deser(m.value(), ctx)["id"] for m in shadow_msgs] == [r["id"] for r in chall]
     truth = {
         r["Id"]: r["Class"]
         for r in map(orjson.loads, (m.value() for m in read_topic(kafka_bootstrap, t["lab"])))
