@@ -6,9 +6,10 @@ must be computed from ALL the champion's scores, not from the slice a scorer rep
 (each replica would compute its own quantile and they would fight over the threshold); the
 monitor is a single replica that already reads every score record. A change goes through
 the one lifecycle path (`model.lifecycle.set_threshold`): recorded in the model history
-(who = `budget-policy`, why = the figures), announced on the model topic, and the scorers
-switch within seconds as for `fraudstream models set-threshold`. The policy never changes
-the model, and a policy failure (store unreachable) never touches scoring.
+(who = `budget-policy`, why = the figures), exported (`fraudstream_monitor_budget_*`),
+announced on the model topic, and the scorers switch within seconds as for `fraudstream
+models set-threshold`. The policy never changes the model, and a policy failure (store
+unreachable) never touches scoring.
 
 The rule, evaluated every `interval_s` once the window holds `min_events` of the champion's
 scores (a sliding window of the last `window_events`):
@@ -33,14 +34,14 @@ from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import NDArray
-from prometheus_client import CollectorRegistry, Counter, Gauge
 from pydantic import Field, model_validator
 
 from fraudstream.config import FraudstreamSettings, settings_config
 from fraudstream.errors import FraudstreamError
 from fraudstream.model.lifecycle import LifecycleEvent, ManagedModelStore, set_threshold
+from fraudstream.monitor.metrics import BudgetMetrics
 
-__all__ = ["POLICY", "AlertBudget", "BudgetMetrics", "BudgetSettings", "Decision"]
+__all__ = ["POLICY", "AlertBudget", "BudgetSettings", "Decision"]
 
 log = logging.getLogger(__name__)
 
@@ -102,51 +103,6 @@ class Decision:
             f"alert budget {self.budget:g}/1000: {self.rate:.2f}/1000 over the last "
             f"{self.events} scores at {self.previous:.6g}; quantile {self.target:.6g}"
             f"{limited}; expected {self.expected_rate:.2f}/1000 at {self.new:.6g}"
-        )
-
-
-class BudgetMetrics:
-    """The policy's gauges (`fraudstream_budget_*`) on the monitor's registry."""
-
-    def __init__(self, registry: CollectorRegistry) -> None:
-        r = registry
-        self.budget = Gauge(
-            "fraudstream_budget_alerts_per_1000", "The alert budget (alerts per 1,000).",
-            registry=r,
-        )  # fmt: skip
-        self.rate = Gauge(
-            "fraudstream_budget_observed_alerts_per_1000",
-            "Alerts per 1,000 of the champion's window at its serving threshold.",
-            registry=r,
-        )
-        self.threshold = Gauge(
-            "fraudstream_budget_threshold", "The champion's serving threshold.", registry=r
-        )
-        self.target = Gauge(
-            "fraudstream_budget_target_threshold",
-            "The window's quantile that would give exactly the budget.",
-            registry=r,
-        )
-        self.window = Gauge(
-            "fraudstream_budget_window_events", "Champion scores in the window.", registry=r
-        )
-        self.limited = Gauge(
-            "fraudstream_budget_limited",
-            "1 when the last change was cut by a bound (min/max threshold, max step).",
-            registry=r,
-        )
-        self.changes = Counter(
-            "fraudstream_budget_changes", "Threshold changes made by the policy.", registry=r
-        )
-        self.failures = Counter(
-            "fraudstream_budget_failures",
-            "Evaluations that could not read or write the model store.",
-            registry=r,
-        )
-        self.last_change = Gauge(
-            "fraudstream_budget_last_change_timestamp_seconds",
-            "Unix time of the policy's last change.",
-            registry=r,
         )
 
 

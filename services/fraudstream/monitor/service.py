@@ -25,7 +25,7 @@ import orjson
 from confluent_kafka import Consumer, KafkaError, Message, TopicPartition
 
 from fraudstream.kafka import consumer_config, wait_for_broker
-from fraudstream.monitor.budget import AlertBudget, BudgetMetrics
+from fraudstream.monitor.budget import AlertBudget
 from fraudstream.monitor.errors import BadLabelError
 from fraudstream.monitor.metrics import MonitorMetrics
 from fraudstream.monitor.settings import MonitorSettings
@@ -89,7 +89,7 @@ class Monitor:
         self.assigned = threading.Event()
         self.budget = budget  # the alert-rate budget policy (monitor/budget.py), if on
         if budget is not None and budget.metrics is None:
-            budget.attach(BudgetMetrics(self.metrics.registry))
+            budget.attach(self.metrics.budget)
 
     # ------------------------------------------------------------------ records
     def handle(self, msg: Message) -> None:

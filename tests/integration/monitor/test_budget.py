@@ -120,5 +120,5 @@ def test_the_policy_holds_the_budget_and_the_scorer_switches(
     print(f"alerts per 1,000: {before:.1f} before, {rate:.1f} after the policy (budget 50)")
     assert before < 25, "the champion's own threshold alerts far below the budget"
     assert 30 <= rate <= 70, rate  # 50 +- the dead band (10) and sampling noise (~5)
-    text = monitor.metrics.registry.get_sample_value("fraudstream_budget_changes_total")
+    text = monitor.metrics.registry.get_sample_value("fraudstream_monitor_budget_changes_total")
     assert text is not None and text >= 1

@@ -14,13 +14,8 @@ from prometheus_client import CollectorRegistry
 from fraudstream.config import load_settings
 from fraudstream.errors import ConfigError
 from fraudstream.model import DirectoryModelStore
-from fraudstream.monitor.budget import (
-    POLICY,
-    AlertBudget,
-    BudgetMetrics,
-    BudgetSettings,
-    rate_at,
-)
+from fraudstream.monitor.budget import POLICY, AlertBudget, BudgetSettings, rate_at
+from fraudstream.monitor.metrics import BudgetMetrics
 from fraudstream.testing.scorer import publish_pca_model
 
 ANNOUNCED: list[str] = []  # versions the policy announced (the last policy built)
@@ -88,10 +83,11 @@ def test_the_rate_converges_to_the_budget_and_follows_a_shift(tmp_path: Path) ->
         assert 1 / 1.5 - 1e-9 <= e.new / e.previous <= 1.5 + 1e-9
         assert "alert budget 10/1000" in e.reason and "quantile" in e.reason
     assert [version] * (len(changes) + len(more)) == ANNOUNCED
-    assert registry.get_sample_value("fraudstream_budget_changes_total") == len(changes) + len(more)
-    assert registry.get_sample_value("fraudstream_budget_threshold") == t2
-    assert registry.get_sample_value("fraudstream_budget_alerts_per_1000") == 10.0
-    rate = registry.get_sample_value("fraudstream_budget_observed_alerts_per_1000")
+    changed = registry.get_sample_value("fraudstream_monitor_budget_changes_total")
+    assert changed == len(changes) + len(more)
+    assert registry.get_sample_value("fraudstream_monitor_budget_threshold") == t2
+    assert registry.get_sample_value("fraudstream_monitor_budget_alerts_per_1000") == 10.0
+    rate = registry.get_sample_value("fraudstream_monitor_budget_observed_alerts_per_1000")
     assert rate is not None and 8.0 <= rate <= 12.0
 
 
@@ -102,7 +98,7 @@ def test_bounds_hold_and_say_so(tmp_path: Path) -> None:
     assert _serving(store, version) == 2.0
     last = store.history()[-1]
     assert last.by == POLICY and "limited by max_threshold" in last.reason
-    assert registry.get_sample_value("fraudstream_budget_limited") == 1.0
+    assert registry.get_sample_value("fraudstream_monitor_budget_limited") == 1.0
     n = len(store.history())
     _run(policy, version, clock, rng, scale=5.0, rounds=3)
     assert len(store.history()) == n, "no change recorded while pinned at the bound"
