@@ -63,6 +63,8 @@ def monitor(
     finally:
         if server is not None:
             server.stop()
+        if service.budget is not None:
+            service.budget.store.close()
 
 
 def _budget() -> AlertBudget | None:
