@@ -197,7 +197,10 @@ class AlertBudget:
         if decision is None:
             return None
         try:
-            event = set_threshold(self.store, decision.new, by=POLICY, reason=decision.reason())
+            event = set_threshold(
+                self.store, decision.new, by=POLICY, reason=decision.reason(),
+                expected_version=version,
+            )  # fmt: skip
         except FraudstreamError as exc:
             self._failed(f"cannot record the new threshold: {exc}")
             return None

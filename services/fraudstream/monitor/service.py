@@ -112,8 +112,7 @@ class Monitor:
                         msg.topic(), msg.partition(), msg.offset(), exc)  # fmt: skip
             return
         event_id, row = score_row(rec)
-        self.state.add_score(event_id, row)
-        if self.budget is not None:
+        if self.state.add_score(event_id, row) and self.budget is not None:
             self.budget.observe(row.version, row.score)
         self.metrics.scores.inc()
 

@@ -155,3 +155,13 @@ def test_settings(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("FRAUDSTREAM_MONITOR_BUDGET_ALERTS_PER_1000", "0")
     with pytest.raises(ConfigError, match="FRAUDSTREAM_MONITOR_BUDGET_ALERTS_PER_1000"):
         load_settings(BudgetSettings)
+
+
+def test_a_champion_changed_meanwhile_gets_no_threshold_meant_for_another(tmp_path: Path) -> None:
+    from fraudstream.model.lifecycle import LifecycleError, set_threshold
+
+    _, store, version, _, _ = _policy(tmp_path)
+    with pytest.raises(LifecycleError, match="not changed"):
+        set_threshold(store, 2.0, by=POLICY, reason="r", expected_version="an-older-champion")
+    assert store.history() == []
+    assert set_threshold(store, 2.0, by=POLICY, reason="r", expected_version=version).new == 2.0
