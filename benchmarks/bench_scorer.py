@@ -8,7 +8,13 @@ Measures, in one run:
      downstream consumer (p50/p99), plus the scorer's own peak RSS (VmHWM);
   4. per-event Keras `model.predict` on the same weights (TensorFlow in this process only).
 
+  5. with --variants: the end-to-end run again per variant of the scorer's extra work
+     (drift off/on x challenger in shadow off/on), same topic, same model, fresh consumer
+     group each, interleaved rounds: events/s and scorer CPU per event, ratios to the bare
+     variant (issue 16: the cost of drift and shadow).
+
 Run:  python benchmarks/bench_scorer.py [--events 200000] [--rate 5000] [--no-keras]
+                                        [--variants [--variant-rounds 2]]
 Uses FRAUDSTREAM_KAFKA_BOOTSTRAP when set, otherwise starts the project's local broker.
 """
 
@@ -314,6 +320,103 @@ def keras_baseline(model_dir: Path, version: str, n: int = 200) -> dict[str, flo
     }
 
 
+VARIANTS = {  # name -> (drift on, challenger in shadow)
+    "bare": (False, False),
+    "drift": (True, False),
+    "shadow": (False, True),
+    "drift+shadow": (True, True),
+}
+
+
+def variant_model_dirs(work: Path) -> dict[bool, Path]:
+    """shadow? -> a model store: the champion (with a drift reference, as the trainer
+    writes it), and for True a second version marked candidate (served in shadow)."""
+    from fraudstream.model import DirectoryModelStore
+    from fraudstream.model.lifecycle import mark_candidate
+
+    out = {}
+    for shadow in (False, True):
+        d = work / f"models-{'shadow' if shadow else 'plain'}"
+        publish_pca_model(d, seed=1, drift=True)
+        if shadow:
+            v2 = publish_pca_model(d, seed=8, bias=0.05, publish=False, drift=True)
+            mark_candidate(DirectoryModelStore(d), v2, by="bench", reason="shadow cost")
+        out[shadow] = d
+    return out
+
+
+def run_variant(
+    bootstrap: str, registry_url: str, topic: str, tag: str, model_dir: Path, drift: bool,
+    n: int, batch_size: int, work: Path,
+) -> dict[str, float]:  # fmt: skip
+    """One scorer process over the whole pre-filled topic: events/s and CPU us/event."""
+    port = free_port()
+    sub = f"{tag}-{uuid.uuid4().hex[:6]}"
+    env = dict(os.environ, FRAUDSTREAM_KAFKA_BOOTSTRAP=bootstrap,
+               FRAUDSTREAM_REGISTRY_URL=registry_url,
+               FRAUDSTREAM_SCORER_TOPIC_SCORES=f"scores-{sub}",
+               FRAUDSTREAM_SCORER_TOPIC_ALERTS=f"alerts-{sub}",
+               FRAUDSTREAM_SCORER_TOPIC_DLQ=f"dlq-{sub}",
+               FRAUDSTREAM_TOPIC_SCORES_SHADOW=f"shadow-{sub}",
+               FRAUDSTREAM_SCORER_DRIFT="true" if drift else "false")  # fmt: skip
+    logf = work / f"scorer-{sub}.log"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "fraudstream", "score", "--topic", topic,
+         "--group", f"bench-{sub}", "--model-dir", str(model_dir),
+         "--metrics-port", str(port), "--batch-size", str(batch_size)],
+        env=env, stdout=logf.open("wb"), stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 120
+        while metric(port, "fraudstream_ready") != 1.0:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise SystemExit("scorer did not become ready:\n" + logf.read_text())
+            time.sleep(0.01)
+        t0, cpu0 = time.monotonic(), cpu_seconds(proc.pid)
+        while metric(port, "fraudstream_events_scored_total") < n:
+            if time.monotonic() - t0 > 600:
+                raise SystemExit("scorer stuck:\n" + logf.read_text()[-2000:])
+            time.sleep(0.25)
+        el, cpu = time.monotonic() - t0, cpu_seconds(proc.pid) - cpu0
+    finally:
+        proc.terminate()
+        proc.wait(30)
+    return {"events_per_s": n / el, "cpu_us_per_event": cpu / n * 1e6}
+
+
+def variants(
+    bootstrap: str, registry_url: str, topic: str, tag: str, n: int, batch_size: int,
+    rounds: int, work: Path,
+) -> dict[str, Any]:  # fmt: skip
+    """Every variant `rounds` times, interleaved; the best (lowest CPU) round of each, and
+    ratios to the bare variant."""
+    dirs = variant_model_dirs(work)
+    runs: dict[str, list[dict[str, float]]] = {name: [] for name in VARIANTS}
+    for r in range(rounds):
+        for name, (drift, shadow) in VARIANTS.items():
+            got = run_variant(bootstrap, registry_url, topic, tag, dirs[shadow], drift, n,
+                              batch_size, work)  # fmt: skip
+            runs[name].append(got)
+            log(f"  round {r + 1} {name:>12}: {got['events_per_s']:,.0f} events/s, "
+                f"{got['cpu_us_per_event']:.2f} us CPU/event")  # fmt: skip
+    best = {name: min(rs, key=lambda x: x["cpu_us_per_event"]) for name, rs in runs.items()}
+    base = best["bare"]
+    table = {
+        name: {
+            **b,
+            "cpu_ratio_to_bare": b["cpu_us_per_event"] / base["cpu_us_per_event"],
+            "rate_ratio_to_bare": b["events_per_s"] / base["events_per_s"],
+            "all_rounds": runs[name],
+        }
+        for name, b in best.items()
+    }
+    log("  variant        events/s   CPU us/event   CPU ratio   rate ratio")
+    for name, row in table.items():
+        log(f"  {name:>12} {row['events_per_s']:>10,.0f} {row['cpu_us_per_event']:>14.2f}"
+            f" {row['cpu_ratio_to_bare']:>11.3f} {row['rate_ratio_to_bare']:>12.3f}")  # fmt: skip
+    return table
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--events", type=int, default=200_000)
@@ -323,7 +426,13 @@ def main() -> None:
     ap.add_argument("--latency-secs", type=float, default=20.0)
     ap.add_argument("--no-keras", action="store_true")
     ap.add_argument("--json", type=Path, help="also write the results here")
+    ap.add_argument("--variants", action="store_true",
+                    help="also run each variant of drift x shadow (see 5. above)")  # fmt: skip
+    ap.add_argument("--variant-rounds", type=int, default=2)
+    ap.add_argument("--only-variants", action="store_true",
+                    help="skip 1-4: only fill the topic and run the variants")  # fmt: skip
     args = ap.parse_args()
+    args.variants = args.variants or args.only_variants
 
     work = Path(tempfile.mkdtemp(prefix="bench-scorer-"))
     broker: LocalKafka | None = None
@@ -367,6 +476,13 @@ def main() -> None:
         version = publish_pca_model(model_dir, seed=1)
         log(f"filling {topic} with {args.events} live Avro events")
         fill_topic(bootstrap, topic, schema_id, args.events)
+        if args.only_variants:
+            log("variants: drift x shadow")
+            results["variants"] = variants(bootstrap, registry.url, topic, tag, args.events,
+                                           args.batch_size, args.variant_rounds, work)  # fmt: skip
+            results["machine"]["loadavg_end"] = os.getloadavg()
+            report(results, args.json)
+            return
 
         log("consume-only loop")
         base, base_cpu = consume_only(bootstrap, topic, args.events, args.batch_size)
@@ -458,6 +574,10 @@ def main() -> None:
             log(f"  keras predict: {kb['keras_events_per_s']:.1f} events/s; scorer is "
                 f"{results['ratio_to_keras_per_event']:,.0f}x; "
                 f"max |score diff| {kb['keras_vs_numpy_max_abs_score_diff']:.2e}")  # fmt: skip
+        if args.variants:
+            log("variants: drift x shadow")
+            results["variants"] = variants(bootstrap, registry.url, topic, tag, args.events,
+                                           args.batch_size, args.variant_rounds, work)  # fmt: skip
         results["machine"]["loadavg_end"] = os.getloadavg()
     finally:
         if scorer is not None:
@@ -467,9 +587,13 @@ def main() -> None:
         if broker is not None:
             broker.stop()
         shutil.rmtree(work, ignore_errors=True)
+    report(results, args.json)
+
+
+def report(results: dict[str, Any], path: Path | None) -> None:
     print(json.dumps(results, indent=2))
-    if args.json:
-        args.json.write_text(json.dumps(results, indent=2) + "\n")
+    if path:
+        path.write_text(json.dumps(results, indent=2) + "\n")
 
 
 if __name__ == "__main__":

@@ -23,7 +23,7 @@ from fraudstream.local.doctor import doctor
 from fraudstream.local.stack_cli import down, status, up
 from fraudstream.logs import capture_native_stderr, setup_logging
 from fraudstream.model.cli import app as models_app
-from fraudstream.monitor.cli import monitor
+from fraudstream.monitor.cli import compare, monitor
 from fraudstream.output import is_transport_error
 from fraudstream.producer.cli import produce
 from fraudstream.registry.cli import app as registry_app
@@ -102,6 +102,7 @@ app.command("doctor")(doctor)
 app.add_typer(local_app, name="local")
 app.add_typer(registry_app, name="registry")
 app.add_typer(ksql_app, name="ksql")
+models_app.command("compare")(compare)  # monitor's metrics: the monitor owns it
 app.add_typer(models_app, name="models")
 app.command("produce")(produce)
 app.command("train")(train)

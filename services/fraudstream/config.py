@@ -123,6 +123,11 @@ class Settings(FraudstreamSettings):
     )
     topic_scores: str = Field("fraud_scores", description="Scores (Avro, key = event Id).")
     topic_alerts: str = Field("fraud_alerts", description="Anomalous events (Avro).")
+    topic_scores_shadow: str = Field(
+        "fraud_scores_shadow",
+        description="Scores of the challenger (`fraudstream models promote --candidate`), "
+        "same schema as the scores (own subject); the challenger never alerts.",
+    )
     topic_dlq: str = Field("fraud_scores_dlq", description="Dead letters: raw bytes + reason.")
     topic_models: str = Field("fraudstream_models", description="New model announcements.")
     topic_labels: str = Field(

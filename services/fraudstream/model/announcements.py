@@ -14,6 +14,7 @@ import logging
 import threading
 import uuid
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Producer
 
@@ -21,7 +22,16 @@ from fraudstream.kafka.clients import consumer_config, producer_config
 from fraudstream.model.errors import ModelError
 from fraudstream.model.manifest import ModelManifest
 
-__all__ = ["AnnouncementError", "AnnouncementListener", "announce", "announcement"]
+if TYPE_CHECKING:
+    from fraudstream.model.lifecycle import LifecycleEvent, ManagedModelStore
+
+__all__ = [
+    "AnnouncementError",
+    "AnnouncementListener",
+    "announce",
+    "announce_change",
+    "announcement",
+]
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +80,28 @@ def announce(
     if remaining or errors:
         reason = errors[0] if errors else "no acknowledgement"
         raise AnnouncementError(f"announcing {manifest.version} on {topic} failed: {reason}")
+
+
+def announce_change(
+    store: ManagedModelStore,
+    event: LifecycleEvent,
+    bootstrap: str,
+    topic: str,
+    timeout_s: float = 5.0,
+) -> None:
+    """Announce a lifecycle change (promote, rollback, set-threshold) so scorers check their
+    store at once; a failure is a warning only: the change is made and recorded, and
+    scorers still find it at their next poll."""
+    try:
+        announce(
+            bootstrap,
+            topic,
+            store.manifest(event.version),
+            f"{store.location}/{event.version}",
+            timeout_s=timeout_s,
+        )
+    except AnnouncementError as exc:
+        log.warning("%s (scorers pick the change up at their next poll)", exc)
 
 
 class AnnouncementListener:

@@ -9,7 +9,6 @@ warning only (the change is made and recorded, and scorers still find it by poll
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -32,7 +31,7 @@ from fraudstream.output import OutputFormat, emit, output_option, rows_table
 __all__ = ["app", "history", "list_versions", "promote_cmd", "rollback_cmd", "show", "threshold"]
 
 app = typer.Typer(
-    help="Model lifecycle: list, show, promote, rollback, set-threshold, history.",
+    help="Model lifecycle: list, show, promote, rollback, set-threshold, history, compare.",
     no_args_is_help=True,
 )
 
@@ -73,19 +72,10 @@ def _open(kind: str | None) -> Iterator[ManagedModelStore]:
 
 
 def _announce(store: ManagedModelStore, event: LifecycleEvent) -> None:
-    from fraudstream.model.announcements import AnnouncementError, announce
+    from fraudstream.model.announcements import announce_change
 
     s = get_settings()
-    try:
-        announce(
-            s.kafka_bootstrap,
-            s.topic_models,
-            store.manifest(event.version),
-            f"{store.location}/{event.version}",
-            timeout_s=5.0,
-        )
-    except AnnouncementError as exc:
-        print(f"warning: {exc} (scorers pick the change up at their next poll)", file=sys.stderr)
+    announce_change(store, event, s.kafka_bootstrap, s.topic_models)
 
 
 def _done(

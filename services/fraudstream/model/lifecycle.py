@@ -199,15 +199,27 @@ def rollback(store: ManagedModelStore, *, by: str, reason: str) -> LifecycleEven
 
 
 def set_threshold(
-    store: ManagedModelStore, value: float, *, by: str, reason: str
+    store: ManagedModelStore,
+    value: float,
+    *,
+    by: str,
+    reason: str,
+    expected_version: str | None = None,
 ) -> LifecycleEvent:
-    """Override the champion's serving threshold (see the module docstring), and record it."""
+    """Override the champion's serving threshold (see the module docstring), and record it.
+
+    `expected_version`: refuse (LifecycleError) if the champion is another version by now
+    (a threshold computed for one model must not land on the next)."""
     _require(reason, by)
     if not (value == value and value not in (float("inf"), float("-inf"))) or value < 0:
         raise LifecycleError(f"threshold must be a finite number >= 0, not {value}")
     version = store.champion()
     if version is None:
         raise LifecycleError(f"no champion in {store.location}: promote a version first")
+    if expected_version is not None and version != expected_version:
+        raise LifecycleError(
+            f"the champion is {version} now, not {expected_version}: threshold not changed"
+        )
     override = store.threshold_override(version)
     previous = override if override is not None else float(store.manifest(version).threshold)
     event = LifecycleEvent(

@@ -13,7 +13,7 @@ from fraudstream.monitor.quality import Quality
 from fraudstream.monitor.state import LabelDelays
 from fraudstream.servermetrics import add_server_metrics
 
-__all__ = ["MonitorMetrics"]
+__all__ = ["BudgetMetrics", "MonitorMetrics"]
 
 _QUALITY = {
     "precision": "Precision at the serving threshold (labelled events of the window).",
@@ -30,6 +30,57 @@ _COUNTS = {
     "frauds": "Labelled frauds of the window.",
     "alerts_labelled": "Alerts of the window whose label has arrived.",
 }
+
+
+class BudgetMetrics:
+    """The budget policy's figures (`fraudstream_monitor_budget_*`, on the monitor's
+    registry); the gauges are NaN while the policy is off."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        r = registry
+        self.budget = Gauge(
+            "fraudstream_monitor_budget_alerts_per_1000",
+            "The alert budget (alerts per 1,000); NaN: the policy is off.",
+            registry=r,
+        )
+        self.rate = Gauge(
+            "fraudstream_monitor_budget_observed_alerts_per_1000",
+            "Alerts per 1,000 of the champion's window at its serving threshold.",
+            registry=r,
+        )
+        self.threshold = Gauge(
+            "fraudstream_monitor_budget_threshold", "The champion's serving threshold.", registry=r
+        )
+        self.target = Gauge(
+            "fraudstream_monitor_budget_target_threshold",
+            "The window's quantile that would give exactly the budget.",
+            registry=r,
+        )
+        self.window = Gauge(
+            "fraudstream_monitor_budget_window_events", "Champion scores in the window.", registry=r
+        )
+        self.limited = Gauge(
+            "fraudstream_monitor_budget_limited",
+            "1 when the last change was cut by a bound (min/max threshold, max step).",
+            registry=r,
+        )
+        self.changes = Counter(
+            "fraudstream_monitor_budget_changes",
+            "Threshold changes made by the policy.",
+            registry=r,
+        )
+        self.failures = Counter(
+            "fraudstream_monitor_budget_failures",
+            "Evaluations that could not read or write the model store.",
+            registry=r,
+        )
+        self.last_change = Gauge(
+            "fraudstream_monitor_budget_last_change_timestamp_seconds",
+            "Unix time of the policy's last change.",
+            registry=r,
+        )
+        for gauge in (self.budget, self.rate, self.threshold, self.target):
+            gauge.set(float("nan"))
 
 
 class MonitorMetrics:
@@ -59,6 +110,7 @@ class MonitorMetrics:
             "fraudstream_monitor_labels_waiting", "Labels whose score has not been read yet.",
             registry=r,
         )  # fmt: skip
+        self.budget = BudgetMetrics(r)  # the alert-rate budget policy (monitor/budget.py)
         self.last_refresh = Gauge(
             "fraudstream_monitor_last_refresh_timestamp_seconds",
             "Unix time the gauges were last recomputed.",

@@ -25,6 +25,7 @@ import orjson
 from confluent_kafka import Consumer, KafkaError, Message, TopicPartition
 
 from fraudstream.kafka import consumer_config, wait_for_broker
+from fraudstream.monitor.budget import AlertBudget
 from fraudstream.monitor.errors import BadLabelError
 from fraudstream.monitor.metrics import MonitorMetrics
 from fraudstream.monitor.settings import MonitorSettings
@@ -33,7 +34,7 @@ from fraudstream.serde.avro import AvroDecoder
 from fraudstream.serde.errors import SerdeError
 from fraudstream.serde.registry_client import RegistryClient
 
-__all__ = ["Monitor", "parse_label"]
+__all__ = ["Monitor", "parse_label", "score_row"]
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +51,17 @@ def parse_label(value: bytes | None) -> tuple[int, int]:
     return event_id, int(label)
 
 
+def score_row(rec: dict[str, Any]) -> tuple[int, ScoreRow]:
+    """(event id, what the monitor keeps) of a decoded fraud_scores record."""
+    row = ScoreRow(
+        version=str(rec["model_version"]),
+        score=float(rec["score"]),
+        alert=bool(rec["is_anomaly"]),
+        scored_ms=int(rec["scored_at"]),
+    )
+    return int(rec["id"]), row
+
+
 class Monitor:
     """Reads scores and labels, joins them, and keeps the gauges of every window fresh."""
 
@@ -63,6 +75,7 @@ class Monitor:
         topic_labels: str,
         metrics: MonitorMetrics | None = None,
         clock: Callable[[], float] = time.time,
+        budget: AlertBudget | None = None,
     ) -> None:
         self.settings = settings
         self.bootstrap = bootstrap
@@ -74,6 +87,9 @@ class Monitor:
         self.state = WindowState(settings.retention_ms())
         self.decoder = AvroDecoder(RegistryClient(registry_url), logical_types=False)
         self.assigned = threading.Event()
+        self.budget = budget  # the alert-rate budget policy (monitor/budget.py), if on
+        if budget is not None and budget.metrics is None:
+            budget.attach(self.metrics.budget)
 
     # ------------------------------------------------------------------ records
     def handle(self, msg: Message) -> None:
@@ -95,13 +111,9 @@ class Monitor:
             log.warning("score at %s[%s]@%s skipped: %s",
                         msg.topic(), msg.partition(), msg.offset(), exc)  # fmt: skip
             return
-        row = ScoreRow(
-            version=str(rec["model_version"]),
-            score=float(rec["score"]),
-            alert=bool(rec["is_anomaly"]),
-            scored_ms=int(rec["scored_at"]),
-        )
-        self.state.add_score(int(rec["id"]), row)
+        event_id, row = score_row(rec)
+        if self.state.add_score(event_id, row) and self.budget is not None:
+            self.budget.observe(row.version, row.score)
         self.metrics.scores.inc()
 
     def refresh(self) -> None:
@@ -114,6 +126,8 @@ class Monitor:
             self.metrics.set_window(name, results)
         self.metrics.waiting.set(len(self.state.waiting))
         self.metrics.last_refresh.set(self.clock())
+        if self.budget is not None:
+            self.budget.evaluate()
 
     # ------------------------------------------------------------------ the loop
     def _on_assign(self, consumer: Consumer, parts: list[TopicPartition]) -> None:

@@ -53,16 +53,18 @@ class WindowState:
         self._waiting_order: deque[tuple[int, int]] = deque()
         self.duplicates = 0
 
-    def add_score(self, event_id: int, row: ScoreRow) -> None:
-        """A score; at-least-once delivery may repeat one: the first is kept."""
+    def add_score(self, event_id: int, row: ScoreRow) -> bool:
+        """A score; at-least-once delivery may repeat one: the first is kept (False for a
+        repeat)."""
         if event_id in self.rows:
             self.duplicates += 1
-            return
+            return False
         early = self.waiting.pop(event_id, None)
         if early is not None:
             row.label, row.label_ms = early
         self.rows[event_id] = row
         self._order.append((row.scored_ms, event_id))
+        return True
 
     def add_label(self, event_id: int, label: int, label_ms: int) -> None:
         """A label: joins its score now, or waits for it."""

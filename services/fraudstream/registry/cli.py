@@ -107,7 +107,8 @@ def get(
 
 def project_schemas() -> list[tuple[str, dict[str, Any]]]:
     """(subject, schema) of every schema the project's services write themselves (the
-    scorer's scores and alerts): what a read-only registry must hold before they start."""
+    scorer's scores, alerts and shadow scores): what a read-only registry must hold before
+    they start."""
     from fraudstream.serde.registry_client import value_subject
     from fraudstream.serde.schemas import load_schema
 
@@ -115,6 +116,7 @@ def project_schemas() -> list[tuple[str, dict[str, Any]]]:
     return [
         (value_subject(s.topic_scores), load_schema("score")),
         (value_subject(s.topic_alerts), load_schema("alert")),
+        (value_subject(s.topic_scores_shadow), load_schema("score")),
     ]
 
 

@@ -32,10 +32,16 @@ T = TypeVar("T")
 
 @dataclass
 class Outputs:
-    """Where the scores and alerts go: Confluent wire prefixes of their registered schemas."""
+    """Where the scores and alerts go: Confluent wire prefixes of their registered schemas.
+
+    The shadow scores have their own subject (`<shadow topic>-value`, TopicNameStrategy), so
+    a consumer of the shadow topic finds its schema as for any topic; the schema is the
+    scores' (the registry gives an identical schema the same id, so the prefix is usually
+    the scores' too)."""
 
     score_prefix: bytes
     alert_prefix: bytes
+    shadow_prefix: bytes = b""
 
 
 def retrying(
@@ -82,7 +88,7 @@ def prepare_outputs(
     if admin is None:
         return None
     if s.create_output_topics:
-        outs = [s.topic_scores, s.topic_alerts, s.topic_dlq]
+        outs = [s.topic_scores, s.topic_alerts, s.topic_dlq, s.topic_scores_shadow]
         retrying(
             "creating output topics",
             lambda: create_topics(admin, outs, partitions=s.output_partitions),
@@ -91,11 +97,12 @@ def prepare_outputs(
             heartbeat,
         )
 
-    def register() -> tuple[int, int]:
+    def register() -> tuple[int, int, int]:
         # ensure: registered, or looked up when the registry is read-only (issue 14)
         return (
             schemas.ensure(value_subject(s.topic_scores), load_schema("score")),
             schemas.ensure(value_subject(s.topic_alerts), load_schema("alert")),
+            schemas.ensure(value_subject(s.topic_scores_shadow), load_schema("score")),
         )
 
     ids = retrying(
@@ -107,7 +114,7 @@ def prepare_outputs(
     )
     if ids is None:
         return None
-    return Outputs(header(ids[0]), header(ids[1]))
+    return Outputs(header(ids[0]), header(ids[1]), header(ids[2]))
 
 
 def message_timeout_ms(s: ResolvedSettings) -> int:

@@ -209,7 +209,7 @@ class ScoringLoop:
         challenger: ServingModel | None = getattr(self.watcher, "challenger", None)
         if challenger is not None:
             score_shadow(
-                scored, challenger, self.settings.explain_top_k, self.writer.outputs.score_prefix
+                scored, challenger, self.settings.explain_top_k, self.writer.outputs.shadow_prefix
             )
         if self.drift is not None:
             self.drift.observe(batch.numeric, scored.scores)

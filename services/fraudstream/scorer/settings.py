@@ -41,10 +41,8 @@ class ScorerSettings(FraudstreamSettings):
     topic: str | None = Field(None, description="Input topic (default: live Avro or source JSON).")
     topic_scores: str | None = Field(None, description="Override FRAUDSTREAM_TOPIC_SCORES.")
     topic_alerts: str | None = Field(None, description="Override FRAUDSTREAM_TOPIC_ALERTS.")
-    topic_scores_shadow: str = Field(
-        "fraud_scores_shadow",
-        description="Scores of the challenger (`fraudstream models promote --candidate`), "
-        "same schema as the scores; the challenger never alerts.",
+    topic_scores_shadow: str | None = Field(
+        None, description="Override FRAUDSTREAM_TOPIC_SCORES_SHADOW."
     )
     topic_dlq: str | None = Field(None, description="Override FRAUDSTREAM_TOPIC_DLQ.")
     topic_models: str | None = Field(None, description="Override FRAUDSTREAM_TOPIC_MODELS.")
@@ -167,6 +165,7 @@ class ScorerSettings(FraudstreamSettings):
             topic=topic,
             topic_scores=self.topic_scores or s.topic_scores,
             topic_alerts=self.topic_alerts or s.topic_alerts,
+            topic_scores_shadow=self.topic_scores_shadow or s.topic_scores_shadow,
             topic_dlq=self.topic_dlq or s.topic_dlq,
             topic_models=self.topic_models or s.topic_models,
             metrics_port=s.metrics_port if self.metrics_port is None else self.metrics_port,
@@ -181,6 +180,7 @@ class ScorerSettings(FraudstreamSettings):
                     "topic",
                     "topic_scores",
                     "topic_alerts",
+                    "topic_scores_shadow",
                     "topic_dlq",
                     "topic_models",
                     "metrics_port",
@@ -201,6 +201,7 @@ class ResolvedSettings(ScorerSettings):
     topic: str
     topic_scores: str
     topic_alerts: str
+    topic_scores_shadow: str
     topic_dlq: str
     topic_models: str
     metrics_port: int

@@ -58,7 +58,9 @@ def test_scorer_runs_on_pre_registered_schemas_in_read_only_mode(
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
     registered = {r["subject"]: r["id"] for r in json.loads(done.stdout)}
-    assert set(registered) == {f"{topics.scores}-value", f"{topics.alerts}-value"}
+    assert set(registered) == {
+        f"{topics.scores}-value", f"{topics.alerts}-value", "fraud_scores_shadow-value"
+    }  # fmt: skip
 
     producer = LiveProducer(kafka_bootstrap, own_registry, topics.input)  # input schema
     assert httpx.put(f"{own_registry}/mode", content='{"mode":"READONLY"}', headers=CT).json() == {

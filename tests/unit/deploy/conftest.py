@@ -45,6 +45,9 @@ QUALITY_METRICS = {
     "fraudstream_monitor_label_delay_seconds": "gauge",
     "fraudstream_monitor_unlabelled": "gauge",
     "fraudstream_drift_psi": "gauge",
+    "fraudstream_monitor_budget_observed_alerts_per_1000": "gauge",
+    "fraudstream_monitor_budget_alerts_per_1000": "gauge",
+    "fraudstream_monitor_budget_threshold": "gauge",
 }
 
 

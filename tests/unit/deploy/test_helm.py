@@ -60,9 +60,12 @@ def template(helm, run):
     return render
 
 
-def _one(docs: list[dict[str, Any]], kind: str) -> dict[str, Any]:
-    """The one resource of a kind (the scorer's settings, for ConfigMap)."""
+def _one(docs: list[dict[str, Any]], kind: str, monitor: bool = False) -> dict[str, Any]:
+    """The one resource of a kind (the scorer's settings, for ConfigMap; the scorer's
+    Deployment, Service and PodMonitor, or with `monitor` the monitor's)."""
     found = [d for d in docs if d["kind"] == kind]
+    if kind in ("Deployment", "Service", "PodMonitor"):
+        found = [d for d in found if d["metadata"]["name"].endswith("-monitor") == monitor]
     if kind == "ConfigMap":
         found = [d for d in found if not d["metadata"]["name"].endswith("-grafana-dashboard")]
     (doc,) = found
@@ -126,6 +129,31 @@ def test_default_render_validates_and_matches_the_kustomize_base(template):
     scaled = _one(docs, "ScaledObject")
     assert scaled["spec"]["scaleTargetRef"]["name"] == _one(docs, "Deployment")["metadata"]["name"]
     assert scaled["spec"]["triggers"][0]["metadata"]["allowIdleConsumers"] == "false"
+
+
+def test_the_monitor_renders_like_the_kustomize_base(template):
+    res, docs = template("--set-string", "monitor.env.FRAUDSTREAM_MONITOR_BUDGET_ALERTS_PER_1000=5")
+    assert res.returncode == 0, res.stderr
+    deploy = _one(docs, "Deployment", monitor=True)
+    base = yaml.safe_load((DEPLOY / "k8s" / "base" / "monitor-deployment.yaml").read_text())
+    assert deploy["spec"]["replicas"] == 1 and deploy["spec"]["strategy"]["type"] == "Recreate"
+    (want,) = base["spec"]["template"]["spec"]["containers"]
+    (got,) = deploy["spec"]["template"]["spec"]["containers"]
+    for key in ("args", "ports", "startupProbe", "livenessProbe", "readinessProbe", "resources"):
+        assert got[key] == want[key], key
+    env = {e["name"]: e.get("value") for e in got["env"]}
+    assert env["FRAUDSTREAM_MONITOR_PORT"] == "8002"
+    assert env["FRAUDSTREAM_MONITOR_BUDGET_ALERTS_PER_1000"] == "5"
+    labels = deploy["spec"]["template"]["metadata"]["labels"]
+    assert labels["app.kubernetes.io/name"] == "fraudstream-monitor"
+    for kind in ("Service", "PodMonitor"):
+        sel = _one(docs, kind, monitor=True)["spec"]["selector"]
+        assert sel.get("matchLabels", sel).items() <= labels.items()
+        scorer_sel = _one(docs, kind)["spec"]["selector"]
+        assert not scorer_sel.get("matchLabels", scorer_sel).items() <= labels.items()
+    res, docs = template("--set", "monitor.enabled=false")
+    assert res.returncode == 0, res.stderr
+    assert not [d for d in docs if d["metadata"]["name"].endswith("-monitor")]
 
 
 def test_production_values_render(template, tmp_path):
@@ -192,6 +220,8 @@ def test_optional_parts_can_be_switched_off(template):
         (["--set", "env.FRAUDSTREAM_MODEL_STORE=directory"], "FRAUDSTREAM_MODEL_STORE"),
         (["--set", "security.kafka.protocol=PLAINTEXT"], "protocol"),
         (["--set", "models.existingClaim=shared"], "models"),
+        (["--set-string", "monitor.env.FRAUDSTREAM_SCORER_GROUP=x"], "FRAUDSTREAM_MONITOR_"),
+        (["--set", "monitor.port=0"], "/monitor/port"),
     ],
 )
 def test_bad_values_fail_with_a_clear_message(template, args, message):

@@ -66,9 +66,12 @@ def rendered(kustomize, run) -> dict[str, list[dict[str, Any]]]:
     return out
 
 
-def _one(docs: list[dict[str, Any]], kind: str) -> dict[str, Any]:
-    """The one resource of a kind (the scorer's settings, for ConfigMap; ksql-apply, Job)."""
+def _one(docs: list[dict[str, Any]], kind: str, app: str = "scorer") -> dict[str, Any]:
+    """The one resource of a kind (the scorer's settings, for ConfigMap; ksql-apply, Job;
+    the scorer's Deployment, Service and PodMonitor, or with app="monitor" the monitor's)."""
     found = [d for d in docs if d["kind"] == kind]
+    if kind in ("Deployment", "Service", "PodMonitor"):
+        found = [d for d in found if d["metadata"]["name"] == f"fraudstream-{app}"]
     if kind == "ConfigMap":
         found = [d for d in found if "grafana" not in d["metadata"]["name"]]
     if kind == "Job":
@@ -102,12 +105,15 @@ def test_every_resource_validates(rendered, overlay):
             "ConfigMap",
             "CronJob",
             "Deployment",
+            "Deployment",
             "Job",
             "Job",
             "PodDisruptionBudget",
             "PodMonitor",
+            "PodMonitor",
             "PrometheusRule",
             "ScaledObject",
+            "Service",
             "Service",
         ]
     )
@@ -150,6 +156,44 @@ def test_pieces_agree(rendered, overlay):
     assert endpoint["port"] == "metrics" and endpoint["path"] == "/metrics"
     assert _one(docs, "PodMonitor")["spec"]["jobLabel"] in pod_labels
     assert pod_labels[_one(docs, "PodMonitor")["spec"]["jobLabel"]] == "fraudstream-scorer"
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_the_monitor_is_one_replica_scraped_as_fraudstream_monitor(rendered, overlay):
+    docs = rendered[overlay]
+    deploy = _one(docs, "Deployment", "monitor")
+    spec = deploy["spec"]
+    assert spec["replicas"] == 1 and spec["strategy"]["type"] == "Recreate"  # one policy at once
+    pod_labels = spec["template"]["metadata"]["labels"]
+    assert spec["selector"]["matchLabels"].items() <= pod_labels.items()
+    scorer_labels = _one(docs, "Deployment")["spec"]["template"]["metadata"]["labels"]
+    for kind in ("PodDisruptionBudget", "PodMonitor", "Service"):  # the scorer's never match
+        sel = _one(docs, kind)["spec"]["selector"]
+        sel = sel.get("matchLabels", sel)
+        assert not sel.items() <= pod_labels.items() and sel.items() <= scorer_labels.items()
+    assert _one(docs, "Service", "monitor")["spec"]["selector"].items() <= pod_labels.items()
+    monitor = _one(docs, "PodMonitor", "monitor")["spec"]
+    assert monitor["selector"]["matchLabels"].items() <= pod_labels.items()
+    assert pod_labels[monitor["jobLabel"]] == "fraudstream-monitor"  # the rules' job name
+
+    (c,) = spec["template"]["spec"]["containers"]
+    assert c["args"] == ["monitor"]
+    assert (
+        c["image"] == _one(docs, "Deployment")["spec"]["template"]["spec"]["containers"][0]["image"]
+    )
+    env = {e["name"]: e.get("value") for e in c["env"]}
+    ports = {p["name"]: p["containerPort"] for p in c["ports"]}
+    assert ports["metrics"] == int(env["FRAUDSTREAM_MONITOR_PORT"]) == 8002
+    config = _one(docs, "ConfigMap")
+    assert c["envFrom"][0]["configMapRef"]["name"] == config["metadata"]["name"]
+    assert config["data"]["FRAUDSTREAM_BIND_HOST"] == "0.0.0.0"
+    for probe in ("startupProbe", "livenessProbe", "readinessProbe"):
+        assert c[probe]["httpGet"] == {"path": "/healthz", "port": "metrics"}
+    assert c["securityContext"]["readOnlyRootFilesystem"] is True
+    if overlay == "overlays/prod":  # the secure component reaches the monitor too
+        assert "FRAUDSTREAM_KAFKA_SASL_USERNAME" in env
+        mounts = {m["mountPath"] for m in c["volumeMounts"]}
+        assert "/etc/fraudstream/kafka" in mounts
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)

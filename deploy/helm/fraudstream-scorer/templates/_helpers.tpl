@@ -90,3 +90,19 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version }}
 {{- fail (printf "replicaCount (%d) exceeds liveTopicPartitions (%d)" (int .Values.replicaCount) (int .Values.liveTopicPartitions)) -}}
 {{- end -}}
 {{- end -}}
+
+{{/* The monitor's selector labels: its own name, so the scorer's Service, PodMonitor and
+     PDB never select it; app.kubernetes.io/name is its Prometheus job. */}}
+{{- define "monitor.selectorLabels" -}}
+app.kubernetes.io/name: fraudstream-monitor
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end -}}
+
+{{- define "monitor.labels" -}}
+{{ include "monitor.selectorLabels" . }}
+app.kubernetes.io/component: monitor
+app.kubernetes.io/part-of: fraudstream
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version }}
+{{- end -}}
