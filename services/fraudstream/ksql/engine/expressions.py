@@ -16,6 +16,7 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
 from fraudstream.ksql.engine import functions as F
+from fraudstream.ksql.engine import lambdas as L
 from fraudstream.ksql.engine import messages
 from fraudstream.ksql.engine.temporal import (
     TEMPORAL,
@@ -113,6 +114,10 @@ class Compiled:
     index: int | None = None  # set for a plain column reference (row[index])
 
 
+LAMBDA_FUNCTIONS = frozenset({"TRANSFORM", "FILTER", "REDUCE"})
+_NULL_IN_LAMBDA = "NULL operand of an arithmetic operation in a lambda: "
+
+
 def _const(t: T.SqlType, v: Any) -> Compiled:
     return Compiled(t, lambda r: v, True, v)
 
@@ -123,6 +128,8 @@ class ExpressionCompiler:
     def __init__(self, scope: Scope, clause: str = "SELECT") -> None:
         self.scope = scope
         self.clause = clause
+        # lambda parameters in scope: name -> (type, the one-slot cell the call sets)
+        self.lambda_vars: dict[str, tuple[T.SqlType, list[Any]]] = {}
 
     def compile_clause(self, e: A.Expr) -> Compiled:
         """Compile a whole WHERE / HAVING expression; a type error names the clause as
@@ -174,6 +181,10 @@ class ExpressionCompiler:
         return _const(T.T_STRING, e.value)
 
     def _c_ColumnRef(self, e: A.ColumnRef) -> Compiled:
+        bound = self.lambda_vars.get(e.name) if e.source is None else None
+        if bound is not None:
+            cell = bound[1]
+            return Compiled(bound[0], lambda r: cell[0])
         col = self.scope.resolve(e, self.clause)
         i = col.index
         return Compiled(col.type, lambda r: r[i], index=i)
@@ -246,6 +257,8 @@ class ExpressionCompiler:
 
     # ------------------------------------------------------------------ functions
     def _c_FunctionCall(self, e: A.FunctionCall) -> Compiled:
+        if e.name in LAMBDA_FUNCTIONS:
+            return self._lambda_call(e)
         if e.name in AGGREGATE_NAMES:
             raise KsqlStatementError(
                 f"Use of aggregate function {e.name} requires a GROUP BY clause."
@@ -304,6 +317,117 @@ class ExpressionCompiler:
                 return Compiled(res.type, fn)
             return _const(res.type, v)
         return Compiled(res.type, fn)
+
+    # ------------------------------------------------------------------ lambdas
+    def _lambda_body(
+        self, fname: str, lam: A.Expr, types: Sequence[T.SqlType]
+    ) -> tuple[Compiled, list[list[Any]]]:
+        """Compile a lambda argument with its parameters bound to the given types."""
+        if not isinstance(lam, A.Lambda) or len(lam.params) != len(types):
+            want = "a lambda of " + str(len(types)) + " argument" + "s" * (len(types) > 1)
+            raise KsqlStatementError(
+                f"Function '{fname}' expects {want} here, got: {A.format_expr(lam)}"
+            )
+        if len(set(lam.params)) != len(lam.params):
+            raise KsqlStatementError(f"Lambda arguments have duplicate names: {A.format_expr(lam)}")
+        cells: list[list[Any]] = [[None] for _ in types]
+        saved = dict(self.lambda_vars)
+        for p, t, c in zip(lam.params, types, cells, strict=True):
+            self.lambda_vars[p] = (t, c)
+        try:
+            body = self.compile(lam.body)
+        finally:
+            self.lambda_vars = saved
+        return body, cells
+
+    def _lambda_call(self, e: A.FunctionCall) -> Compiled:
+        """TRANSFORM / FILTER / REDUCE over an array or a map (see `lambdas`)."""
+        name, args = e.name, e.args
+        if not args or isinstance(args[0], A.Lambda):
+            raise F.bad_args(name, [])
+        coll = self.compile(args[0])
+        ct = coll.type
+        cf = coll.fn
+        if ct.base not in (T.ARRAY, T.MAP) or ct.item is None:
+            raise F.bad_args(name, [ct])
+        if ct.base == T.ARRAY:
+            elem = [ct.item]
+        else:
+            assert ct.key is not None
+            elem = [ct.key, ct.item]
+        n = len(elem)
+        if name == "TRANSFORM":
+            want = 2 if n == 2 else 1
+        elif name == "FILTER":
+            want = 1
+        else:
+            want = 2
+        if len(args) != 1 + want:
+            raise F.bad_args(name, [ct])
+        if name == "FILTER":
+            pred, cells = self._lambda_body(name, args[1], elem)
+            if pred.type.base not in (T.BOOLEAN, T.NULL):
+                raise KsqlStatementError(
+                    f"Function '{name}' expects a lambda returning BOOLEAN, got {pred.type}"
+                )
+            pf = pred.fn
+            if n == 1:
+                c0 = cells[0]
+                return Compiled(
+                    ct,
+                    lambda r: None if (a := cf(r)) is None else L.filter_array(a, c0, pf, r),
+                )
+            c2 = (cells[0], cells[1])
+            return Compiled(
+                ct, lambda r: None if (m := cf(r)) is None else L.filter_map(m, c2, pf, r)
+            )
+        if name == "TRANSFORM":
+            if n == 1:
+                body, cells = self._lambda_body(name, args[1], elem)
+                bf, c0 = body.fn, cells[0]
+                bt = body.type if body.type.base != T.NULL else T.T_STRING
+                return Compiled(
+                    T.array_of(bt),
+                    lambda r: None if (a := cf(r)) is None else L.transform_array(a, c0, bf, r),
+                )
+            kbody, kc = self._lambda_body(name, args[1], elem)
+            vbody, vc = self._lambda_body(name, args[2], elem)
+            kf, vf = kbody.fn, vbody.fn
+            kcs, vcs = (kc[0], kc[1]), (vc[0], vc[1])
+            return Compiled(
+                T.map_of(kbody.type, vbody.type),
+                lambda r: None if (m := cf(r)) is None else L.transform_map(m, kcs, kf, vcs, vf, r),
+            )
+        # REDUCE(array, initial state, (state, item) => ...)
+        if n == 2:
+            raise KsqlUnsupportedError(
+                messages.not_supported(
+                    "REDUCE over a MAP (ksqlDB visits the entries in Java HashMap order, which"
+                    " depends on how the map was built)"
+                )
+            )
+        init = self.compile(args[1])
+        st = init.type
+        if st.base == T.NULL:
+            raise F.bad_args(name, [ct, st])
+        body, cells = self._lambda_body(name, args[2], [st, *elem])
+        if body.type != st and body.type.base != T.NULL:
+            raise KsqlUnsupportedError(
+                messages.not_supported(
+                    f"REDUCE whose lambda returns {body.type} for a state of type {st}"
+                )
+            )
+        bf, sf = body.fn, init.fn
+        c2 = (cells[0], cells[1])
+
+        def reduce_arr(r: Row) -> Any:
+            s0 = sf(r)
+            if s0 is None:
+                return None
+            a = cf(r)
+            return s0 if a is None else L.reduce_array(a, s0, c2, bf, r)
+
+        return Compiled(st, reduce_arr)
 
     # ------------------------------------------------------------------ CAST / CASE
     def _c_Cast(self, e: A.Cast) -> Compiled:
@@ -605,6 +729,18 @@ class ExpressionCompiler:
             except (ArithmeticError, KsqlProcessingError):
                 pass
 
+        if self.lambda_vars:
+            # inside a lambda body ksqlDB's generated Java unboxes the operands: a NULL one
+            # fails the whole expression (NULL, with a processing-log entry)
+            def strict_arith(r: Row) -> Any:
+                x = af(r)
+                y = bf(r)
+                if x is None or y is None:
+                    raise KsqlProcessingError(_NULL_IN_LAMBDA + A.format_expr(e))
+                return op(x, y)
+
+            return Compiled(rt, strict_arith)
+
         def arith(r: Row) -> Any:
             x = af(r)
             if x is None:
@@ -621,6 +757,17 @@ class ExpressionCompiler:
         if not a.type.is_numeric:
             raise KsqlStatementError(f"Unsupported arithmetic type for negation: {a.type}")
         f = a.fn
+        if self.lambda_vars:
+            neg = T.DECIMAL_CONTEXT.minus if a.type.base == T.DECIMAL else (lambda v: -v)
+            text = A.format_expr(e)
+
+            def strict_neg(r: Row) -> Any:
+                v = f(r)
+                if v is None:
+                    raise KsqlProcessingError(_NULL_IN_LAMBDA + text)
+                return neg(v)
+
+            return Compiled(a.type, strict_neg)
         if a.type.base == T.DECIMAL:
             minus = T.DECIMAL_CONTEXT.minus
             return Compiled(a.type, lambda r: None if (v := f(r)) is None else minus(v))
@@ -818,9 +965,6 @@ NOT_IMPLEMENTED_FUNCTIONS = frozenset(
         "MAP_KEYS",
         "MAP_VALUES",
         "MAP_UNION",
-        "TRANSFORM",
-        "REDUCE",
-        "FILTER",
         "JSON_ARRAY_CONTAINS",
         "JSON_ARRAY_LENGTH",
         "JSON_CONCAT",
