@@ -18,6 +18,7 @@ from typing import Any
 from fraudstream.ksql.engine import functions as F
 from fraudstream.ksql.engine import lambdas as L
 from fraudstream.ksql.engine import messages
+from fraudstream.ksql.engine.table_functions import TABLE_FUNCTIONS
 from fraudstream.ksql.engine.temporal import (
     TEMPORAL,
     format_temporal,
@@ -259,6 +260,12 @@ class ExpressionCompiler:
     def _c_FunctionCall(self, e: A.FunctionCall) -> Compiled:
         if e.name in LAMBDA_FUNCTIONS:
             return self._lambda_call(e)
+        if e.name in TABLE_FUNCTIONS:
+            raise KsqlUnsupportedError(
+                messages.not_supported(
+                    f"table function {e.name} outside the SELECT list of a stream query"
+                )
+            )
         if e.name in AGGREGATE_NAMES:
             raise KsqlStatementError(
                 f"Use of aggregate function {e.name} requires a GROUP BY clause."
@@ -961,7 +968,6 @@ NOT_IMPLEMENTED_FUNCTIONS = frozenset(
         "FROM_DAYS",
         "AS_MAP",
         "ENTRIES",
-        "GENERATE_SERIES",
         "MAP_KEYS",
         "MAP_VALUES",
         "MAP_UNION",
@@ -995,8 +1001,6 @@ NOT_IMPLEMENTED_FUNCTIONS = frozenset(
         "SOUNDEX",
         "MASK_LEFT_LAST",
         "LOG10",
-        "EXPLODE",
-        "CUBE_EXPLODE",
         "ATTR",
         "MD5",
     }
