@@ -840,5 +840,6 @@ def _timestamp_to_string(types: list[T.SqlType]) -> Resolved:
 from fraudstream.ksql.engine import (  # noqa: E402, F401
     functions_arrays,
     functions_bytes,
+    functions_misc,
     functions_time,
 )
