@@ -973,7 +973,6 @@ NOT_IMPLEMENTED_FUNCTIONS = frozenset(
         "JSON_KEYS",
         "JSON_RECORDS",
         "IS_JSON_STRING",
-        "TO_JSON_STRING",
         "REGEXP_EXTRACT",
         "REGEXP_EXTRACT_ALL",
         "REGEXP_REPLACE",

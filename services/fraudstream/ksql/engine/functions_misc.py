@@ -7,11 +7,15 @@ depends on how the map was built, so only ENTRIES(map, true) (sorted by key) is 
 
 from __future__ import annotations
 
+import base64
+import json
 import math
+from decimal import Decimal
 from typing import Any
 
 from fraudstream.ksql.engine.functions import Resolved, bad_args, register
 from fraudstream.ksql.engine.messages import not_supported
+from fraudstream.ksql.engine.temporal import TEMPORAL, format_temporal
 from fraudstream.ksql.errors import KsqlProcessingError
 from fraudstream.ksql.sql import types as T
 
@@ -212,3 +216,62 @@ def _geo_distance(types: list[T.SqlType]) -> Resolved:
         return geo_distance(lat1, lon1, lat2, lon2, args[4] if len(args) == 5 else None)
 
     return Resolved(T.T_DOUBLE, impl, null_safe=False)
+
+
+# ----------------------------------------------------------------------------- JSON
+
+
+def _json_str(s: str) -> str:
+    """Jackson's string literal: quotes, backslash and control characters escaped, the rest
+    (non-ASCII included) as is."""
+    return json.dumps(s, ensure_ascii=False)
+
+
+def to_json(v: Any, t: T.SqlType) -> str:
+    """TO_JSON_STRING's text: Jackson's compact JSON of ksqlDB's prepared value (temporals as
+    ksqlDB's ISO texts, BYTES base64, struct fields and map keys sorted as Java sorts
+    strings, doubles as Java prints them, NaN and infinities quoted)."""
+    if v is None:
+        return "null"
+    b = t.base
+    if b in TEMPORAL:
+        return _json_str(format_temporal(v, b))
+    if b == T.BOOLEAN:
+        return "true" if v else "false"
+    if b == T.DOUBLE:
+        text = T.java_double_str(float(v))
+        return text if math.isfinite(v) else _json_str(text)
+    if b == T.DECIMAL:
+        return str(Decimal(v))  # BigDecimal.toString(): the same scientific-notation rules
+    if b == T.STRING:
+        return _json_str(v)
+    if b == T.BYTES:
+        return _json_str(base64.b64encode(v).decode("ascii"))
+    if b == T.ARRAY:
+        assert t.item is not None
+        it = t.item
+        return "[" + ",".join(to_json(x, it) for x in v) + "]"
+    if b == T.MAP:
+        assert t.item is not None
+        it = t.item
+        keys = sorted((str(k) for k in v), key=_java_order)
+        by_text = {str(k): x for k, x in v.items()}
+        return "{" + ",".join(_json_str(k) + ":" + to_json(by_text[k], it) for k in keys) + "}"
+    if b == T.STRUCT:
+        names = sorted((n for n, _ in t.fields or ()), key=_java_order)
+        return (
+            "{"
+            + ",".join(
+                _json_str(n) + ":" + to_json(v.get(n), t.field_type(n) or T.T_STRING) for n in names
+            )
+            + "}"
+        )
+    return str(v)  # INTEGER, BIGINT
+
+
+@register("TO_JSON_STRING")
+def _to_json_string(types: list[T.SqlType]) -> Resolved:
+    if len(types) != 1:
+        raise bad_args("TO_JSON_STRING", types)
+    t = types[0]
+    return Resolved(T.T_STRING, lambda v: to_json(v, t), null_safe=False)

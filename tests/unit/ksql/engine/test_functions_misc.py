@@ -61,3 +61,20 @@ def test_geo_distance_units_and_ranges() -> None:
 def test_from_days_and_unixtime_are_the_engine_representations() -> None:
     assert call("FROM_DAYS", [T.T_INTEGER], -10) == -10
     assert F.resolve("FROM_UNIXTIME", [T.T_BIGINT]).type.base == T.TIMESTAMP
+
+
+def test_to_json_string_is_jacksons_text_of_ksqldbs_value() -> None:
+    from decimal import Decimal
+
+    st = T.struct_of([("b", T.T_DOUBLE), ("A", T.SqlType(T.TIMESTAMP))])
+    assert call("TO_JSON_STRING", [st], {"b": 1e10, "A": 0}) == (
+        '{"A":"1970-01-01T00:00:00.000","b":1.0E10}'
+    )
+    m = T.map_of(S, T.array_of(T.decimal_type(6, 3)))
+    assert call("TO_JSON_STRING", [m], {"z": [Decimal("1.500")], "a": [None]}) == (
+        '{"a":[null],"z":[1.500]}'
+    )
+    assert call("TO_JSON_STRING", [S], 'é"\n') == '"é\\"\\n"'
+    assert call("TO_JSON_STRING", [T.T_INTEGER], None) == "null"
+    assert call("TO_JSON_STRING", [T.T_DOUBLE], float("nan")) == '"NaN"'
+    assert call("TO_JSON_STRING", [T.T_BYTES], b"!") == '"IQ=="'
