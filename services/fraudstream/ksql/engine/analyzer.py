@@ -408,9 +408,17 @@ def check_grouping(q: A.Query, transient: bool) -> None:
 
 
 def check_aggregate_format(value_format: str, calls: Sequence[A.FunctionCall]) -> None:
-    """AVG and STDDEV_* keep struct states and TOPK / TOPKDISTINCT an array, which DELIMITED and
-    KAFKA values cannot hold."""
-    structured = ("AVG", "TOPK", "TOPKDISTINCT", "STDDEV_SAMPLE", "STDDEV_SAMP")
+    """AVG, STDDEV_* and CORRELATION keep struct states, TOPK / TOPKDISTINCT an array and
+    HISTOGRAM a map, which DELIMITED and KAFKA values cannot hold."""
+    structured = (
+        "AVG",
+        "TOPK",
+        "TOPKDISTINCT",
+        "STDDEV_SAMPLE",
+        "STDDEV_SAMP",
+        "CORRELATION",
+        "HISTOGRAM",
+    )
     if value_format in ("DELIMITED", "KAFKA") and any(c.name in structured for c in calls):
         raise KsqlStatementError(
             "One of the functions used in the statement has an intermediate type that the "
