@@ -116,6 +116,25 @@ class Compiled:
 
 
 LAMBDA_FUNCTIONS = frozenset({"TRANSFORM", "FILTER", "REDUCE"})
+
+
+def null_on_error(f: Fn) -> Fn:
+    """`f`, giving NULL where it fails (ksqlDB's evaluate-or-return-null); a refusal of the
+    embedded engine still propagates, so it is never mistaken for a NULL."""
+
+    def safe(r: Row) -> Any:
+        try:
+            return f(r)
+        except KsqlUnsupportedError:
+            raise
+        except Exception as exc:
+            if messages.NOT_SUPPORTED in str(exc):
+                raise
+            return None
+
+    return safe
+
+
 _NULL_IN_LAMBDA = "NULL operand of an arithmetic operation in a lambda: "
 
 
@@ -156,6 +175,18 @@ class ExpressionCompiler:
         if method is None:
             raise KsqlUnsupportedError(f"Unsupported expression: {A.format_expr(e)}")
         c: Compiled = method(e)
+        return c
+
+    def compile_nested(self, e: A.Expr, always: bool = False) -> Compiled:
+        """Compile an expression nested in a function call (when it is itself a call or a
+        field access) or in an ARRAY / MAP / STRUCT constructor (`always`): ksqlDB's nested
+        error handling (ksql.nested.error.set.null, on by default) makes a failure there
+        NULL for that part only instead of failing the whole expression."""
+        c = self.compile(e)
+        if c.const or isinstance(e, A.ColumnRef | A.Literal | A.Lambda):
+            return c
+        if always or isinstance(e, A.FunctionCall | A.Dereference):
+            return Compiled(c.type, null_on_error(c.fn))
         return c
 
     def type_of(self, e: A.Expr) -> T.SqlType:
@@ -274,8 +305,10 @@ class ExpressionCompiler:
             if e.name in NOT_IMPLEMENTED_FUNCTIONS:
                 raise KsqlUnsupportedError(unimplemented_function(e.name))
             raise KsqlStatementError(f"Can't find any functions with the name '{e.name}'")
-        args = [self.compile(a) for a in e.args]
+        args = [self.compile_nested(a) for a in e.args]
         res = F.resolve(e.name, [a.type for a in args])
+        if res.check is not None:
+            res.check([a.value if a.const else F.UNKNOWN for a in args])
         impl = res.impl
         fns = [a.fn for a in args]
         if res.type.base == T.NULL and e.name in ("COALESCE", "IFNULL"):
@@ -352,7 +385,7 @@ class ExpressionCompiler:
         name, args = e.name, e.args
         if not args or isinstance(args[0], A.Lambda):
             raise F.bad_args(name, [])
-        coll = self.compile(args[0])
+        coll = self.compile_nested(args[0])
         ct = coll.type
         cf = coll.fn
         if ct.base not in (T.ARRAY, T.MAP) or ct.item is None:
@@ -413,7 +446,7 @@ class ExpressionCompiler:
                     " depends on how the map was built)"
                 )
             )
-        init = self.compile(args[1])
+        init = self.compile_nested(args[1])
         st = init.type
         if st.base == T.NULL:
             raise F.bad_args(name, [ct, st])
@@ -451,7 +484,8 @@ class ExpressionCompiler:
             v = f(r)
             return None if v is None else conv(v)
 
-        return Compiled(e.type, cast)
+        # ksqlDB evaluates a CAST (its operand included) "or returns null" on an error
+        return Compiled(e.type, null_on_error(cast))
 
     def _c_Case(self, e: A.Case) -> Compiled:
         whens: list[tuple[Fn, Fn]] = []
@@ -787,7 +821,7 @@ class ExpressionCompiler:
                 "Array constructor cannot be empty. Please supply at least one element (see "
                 "https://github.com/confluentinc/ksql/issues/4239)."
             )
-        items = [self.compile(i) for i in e.items]
+        items = [self.compile_nested(i, always=True) for i in e.items]
         if all(i.type.base == T.NULL for i in items):
             raise KsqlStatementError(
                 "Cannot construct an array with all NULL elements (see "
@@ -803,8 +837,8 @@ class ExpressionCompiler:
                 "Map constructor cannot be empty. Please supply at least one key value pair "
                 "(see https://github.com/confluentinc/ksql/issues/4239)."
             )
-        keys = [self.compile(k) for k, _ in e.entries]
-        vals = [self.compile(v) for _, v in e.entries]
+        keys = [self.compile_nested(k, always=True) for k, _ in e.entries]
+        vals = [self.compile_nested(v, always=True) for _, v in e.entries]
         if all(k.type.base == T.NULL for k in keys):
             raise KsqlStatementError("Cannot construct a map with all NULL keys")
         if all(v.type.base == T.NULL for v in vals):
@@ -818,7 +852,7 @@ class ExpressionCompiler:
         names = [n for n, _ in e.fields]
         if len(set(names)) != len(names):
             raise KsqlStatementError("Duplicate field names found in STRUCT")
-        fields = [(n, self.compile(v)) for n, v in e.fields]
+        fields = [(n, self.compile_nested(v, always=True)) for n, v in e.fields]
         st = T.struct_of([(n, c.type if c.type.base != T.NULL else T.T_STRING) for n, c in fields])
         fns = [(n, c.fn) for n, c in fields]
         return Compiled(st, lambda r: {n: f(r) for n, f in fns})
@@ -952,18 +986,6 @@ def os_linesep() -> str:
 # them is reported as unsupported, not as an unknown function.
 NOT_IMPLEMENTED_FUNCTIONS = frozenset(
     {
-        "PARSE_DATE",
-        "FORMAT_DATE",
-        "PARSE_TIME",
-        "FORMAT_TIME",
-        "PARSE_TIMESTAMP",
-        "FORMAT_TIMESTAMP",
-        "STRINGTOTIMESTAMP",
-        "STRINGTODATE",
-        "DATETOSTRING",
-        "UNIX_TIMESTAMP",
-        "UNIX_DATE",
-        "CONVERT_TZ",
         "MAP_KEYS",
         "MAP_VALUES",
         "JSON_ARRAY_CONTAINS",
