@@ -408,8 +408,8 @@ def check_grouping(q: A.Query, transient: bool) -> None:
 
 
 def check_aggregate_format(value_format: str, calls: Sequence[A.FunctionCall]) -> None:
-    """AVG, STDDEV_* and CORRELATION keep struct states, TOPK / TOPKDISTINCT an array and
-    HISTOGRAM a map, which DELIMITED and KAFKA values cannot hold."""
+    """AVG, STDDEV_* and CORRELATION keep struct states, TOPK / TOPKDISTINCT / ATTR an array
+    and HISTOGRAM a map, which DELIMITED and KAFKA values cannot hold."""
     structured = (
         "AVG",
         "TOPK",
@@ -418,6 +418,7 @@ def check_aggregate_format(value_format: str, calls: Sequence[A.FunctionCall]) -
         "STDDEV_SAMP",
         "CORRELATION",
         "HISTOGRAM",
+        "ATTR",
     )
     if value_format in ("DELIMITED", "KAFKA") and any(c.name in structured for c in calls):
         raise KsqlStatementError(

@@ -1013,8 +1013,6 @@ NOT_IMPLEMENTED_FUNCTIONS = frozenset(
         "SOUNDEX",
         "MASK_LEFT_LAST",
         "LOG10",
-        "ATTR",
-        "MD5",
     }
 )
 
@@ -1073,6 +1071,7 @@ AGGREGATE_NAMES = frozenset(
         "STDDEV_SAMPLE",
         "STDDEV_SAMP",
         "CORRELATION",
+        "ATTR",
     }
 )
 

@@ -8,6 +8,7 @@ depends on how the map was built, so only ENTRIES(map, true) (sorted by key) is 
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import math
 from decimal import Decimal
@@ -121,6 +122,13 @@ def _field(types: list[T.SqlType]) -> Resolved:
         return 0
 
     return Resolved(T.T_INTEGER, impl, null_safe=False)
+
+
+@register("MD5")
+def _md5(types: list[T.SqlType]) -> Resolved:
+    if len(types) != 1 or types[0].base not in (T.STRING, T.NULL):
+        raise bad_args("MD5", types)
+    return Resolved(T.T_STRING, lambda s: hashlib.md5(s.encode()).hexdigest())
 
 
 @register("SPLIT_TO_MAP")

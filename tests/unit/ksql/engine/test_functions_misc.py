@@ -78,3 +78,8 @@ def test_to_json_string_is_jacksons_text_of_ksqldbs_value() -> None:
     assert call("TO_JSON_STRING", [T.T_INTEGER], None) == "null"
     assert call("TO_JSON_STRING", [T.T_DOUBLE], float("nan")) == '"NaN"'
     assert call("TO_JSON_STRING", [T.T_BYTES], b"!") == '"IQ=="'
+
+
+def test_md5_is_hex_of_utf8() -> None:
+    assert call("MD5", [S], "a") == "0cc175b9c0f1b6a831c399e269772661"
+    assert call("MD5", [S], None) is None

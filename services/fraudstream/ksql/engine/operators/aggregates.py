@@ -304,6 +304,37 @@ def _correlation(name: str, args: list[Compiled]) -> Aggregator:
     )
 
 
+def _attr(name: str, args: list[Compiled]) -> Aggregator:
+    """ATTR(col): the value when every row of the group holds the same one (NULL included as
+    a value), else NULL; ksqlDB keeps (value, count) entries so retractions are exact."""
+    if len(args) != 1:
+        shown = ", ".join(str(a.type) for a in args)
+        raise KsqlStatementError(f"Function '{name}' does not accept parameters ({shown}).")
+    f = args[0].fn
+
+    def update(s: Any, v: Any, delta: int) -> Any:
+        out = list(s)
+        for i, (value, count) in enumerate(out):
+            if value == v:
+                out[i] = (value, max(0, count + delta))
+                return out
+        if delta > 0:
+            out.append((v, delta))
+        return out
+
+    def result(s: Any) -> Any:
+        live = [value for value, count in s if count > 0]
+        return live[0] if len(live) == 1 else None
+
+    return Aggregator(
+        args[0].type,
+        list,
+        lambda s, r: update(s, f(r), 1),
+        result,
+        lambda s, r: update(s, f(r), -1),
+    )
+
+
 _HISTOGRAM_LIMIT = 1000
 
 
@@ -388,6 +419,7 @@ _BUILDERS: dict[str, Callable[[str, list[Compiled]], Aggregator]] = {
     "TOPKDISTINCT": _topk,
     "CORRELATION": _correlation,
     "HISTOGRAM": _histogram,
+    "ATTR": _attr,
 }
 
 

@@ -60,3 +60,12 @@ def test_topk_with_other_columns_keeps_ties_in_arrival_order() -> None:
         {"sort_col": 100, "col0": None},
         {"sort_col": 99, "col0": "two"},
     ]
+
+
+def test_attr_is_the_single_value_of_the_group() -> None:
+    agg = make_aggregator("ATTR", [col(0, T.T_STRING)], False, True)
+    s = fold(agg, [["a"], ["a"]])
+    assert agg.result(s) == "a"
+    s = agg.add(s, [None])  # NULL is a value of its own: two values, no attribute
+    assert agg.result(s) is None
+    assert agg.result(agg.undo(s, [None])) == "a"
