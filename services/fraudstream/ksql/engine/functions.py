@@ -792,4 +792,5 @@ from fraudstream.ksql.engine import (  # noqa: E402, F401
     functions_bytes,
     functions_misc,
     functions_time,
+    functions_url,
 )
