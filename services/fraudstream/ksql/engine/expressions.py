@@ -988,13 +988,6 @@ NOT_IMPLEMENTED_FUNCTIONS = frozenset(
     {
         "MAP_KEYS",
         "MAP_VALUES",
-        "JSON_ARRAY_CONTAINS",
-        "JSON_ARRAY_LENGTH",
-        "JSON_CONCAT",
-        "JSON_ITEMS",
-        "JSON_KEYS",
-        "JSON_RECORDS",
-        "IS_JSON_STRING",
         "REGEXP_EXTRACT",
         "REGEXP_EXTRACT_ALL",
         "REGEXP_REPLACE",

@@ -790,6 +790,7 @@ def _json_text(node: Any) -> str:
 from fraudstream.ksql.engine import (  # noqa: E402, F401
     functions_arrays,
     functions_bytes,
+    functions_json,
     functions_misc,
     functions_time,
     functions_url,
