@@ -988,10 +988,6 @@ NOT_IMPLEMENTED_FUNCTIONS = frozenset(
     {
         "MAP_KEYS",
         "MAP_VALUES",
-        "REGEXP_EXTRACT",
-        "REGEXP_EXTRACT_ALL",
-        "REGEXP_REPLACE",
-        "REGEXP_SPLIT_TO_ARRAY",
         "UUID",
         "DIFFERENCE",
         "SOUNDEX",

@@ -792,6 +792,7 @@ from fraudstream.ksql.engine import (  # noqa: E402, F401
     functions_bytes,
     functions_json,
     functions_misc,
+    functions_regex,
     functions_time,
     functions_url,
 )
