@@ -58,3 +58,12 @@ def test_table_function_refusals() -> None:
     )
     with pytest.raises(KsqlStatementError, match="Table source is not supported"):
         engine.execute("CREATE TABLE o2 AS SELECT id, EXPLODE(a) FROM tb;")
+
+
+def test_push_query_and_explain_show_the_flat_map() -> None:
+    engine = _engine()
+    q = engine.transient_query("SELECT id, EXPLODE(a) AS x FROM s EMIT CHANGES;")
+    rows = q.process_rows(InRecord("s", b"k", b'{"a": [1, 2]}', 1))
+    assert [r.values for r in rows] == [["k", 1], ["k", 2]]
+    (res,) = engine.execute("EXPLAIN SELECT id, EXPLODE(a) AS x FROM s EMIT CHANGES;")
+    assert "[ FLAT MAP ] | Table functions: EXPLODE(A)" in res.outcome.execution_plan
