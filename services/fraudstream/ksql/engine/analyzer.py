@@ -165,7 +165,10 @@ def check_result_columns(key_cols: list[Column], value_cols: list[Column]) -> No
 
 
 def check_insert_schema(sink: DataSource, key_cols: list[Column], value_cols: list[Column]) -> None:
-    """INSERT INTO: the result schema must be the sink's (names, types, key-ness)."""
+    """INSERT INTO: the result schema must be the sink's (names, types, key-ness); a sink
+    with header columns cannot be written (ksqlDB's message)."""
+    if sink.header_columns:
+        raise KsqlStatementError(f"Cannot insert into {sink.name} because it has header columns")
     result = key_cols + value_cols
     target = sink.key_columns + sink.value_columns
     same = len(result) == len(target) and all(
