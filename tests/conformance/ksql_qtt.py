@@ -348,7 +348,7 @@ class CaseRunner:
         off = self.offsets[(rec.topic, part)]
         self.offsets[(rec.topic, part)] = off + 1
         self.log.append((part, off, rec))
-        inrec = InRecord(rec.topic, rec.key, rec.value, rec.timestamp, part, off)
+        inrec = InRecord(rec.topic, rec.key, rec.value, rec.timestamp, part, off, rec.headers)
         for q in list(self.engine.queries.values()):
             if rec.topic in q.source_topics:
                 for out in q.process(inrec):
@@ -363,7 +363,7 @@ class CaseRunner:
         for part, off, rec in list(self.log):
             if rec.topic in query.source_topics:
                 for out in query.process(
-                    InRecord(rec.topic, rec.key, rec.value, rec.timestamp, part, off)
+                    InRecord(rec.topic, rec.key, rec.value, rec.timestamp, part, off, rec.headers)
                 ):
                     self.outputs[out.topic].append(out)
                     self._write(out)
@@ -389,7 +389,11 @@ class CaseRunner:
             else:
                 key += struct.pack(">q", int(w["start"]))
         value = self._encode_side(inp.get("value"), src, False, topic)
-        return OutRecord(topic, key, value, ts)
+        headers = [
+            (h["KEY"], None if h.get("VALUE") is None else base64.b64decode(h["VALUE"]))
+            for h in inp.get("headers") or []
+        ]
+        return OutRecord(topic, key, value, ts, headers)
 
     def _encode_side(self, v: Any, src: DataSource, is_key: bool, topic: str) -> bytes | None:
         if v is None:
@@ -679,7 +683,7 @@ class RestCaseRunner(CaseRunner):
             if rec.topic not in tq.source_topics:
                 continue
             for row in tq.process_rows(
-                InRecord(rec.topic, rec.key, rec.value, rec.timestamp, part, off)
+                InRecord(rec.topic, rec.key, rec.value, rec.timestamp, part, off, rec.headers)
             ):
                 entry: dict[str, Any] = {"columns": row.values}
                 if row.tombstone:

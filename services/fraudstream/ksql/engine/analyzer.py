@@ -165,7 +165,10 @@ def check_result_columns(key_cols: list[Column], value_cols: list[Column]) -> No
 
 
 def check_insert_schema(sink: DataSource, key_cols: list[Column], value_cols: list[Column]) -> None:
-    """INSERT INTO: the result schema must be the sink's (names, types, key-ness)."""
+    """INSERT INTO: the result schema must be the sink's (names, types, key-ness); a sink
+    with header columns cannot be written (ksqlDB's message)."""
+    if sink.header_columns:
+        raise KsqlStatementError(f"Cannot insert into {sink.name} because it has header columns")
     result = key_cols + value_cols
     target = sink.key_columns + sink.value_columns
     same = len(result) == len(target) and all(
@@ -408,9 +411,18 @@ def check_grouping(q: A.Query, transient: bool) -> None:
 
 
 def check_aggregate_format(value_format: str, calls: Sequence[A.FunctionCall]) -> None:
-    """AVG and STDDEV_* keep struct states and TOPK / TOPKDISTINCT an array, which DELIMITED and
-    KAFKA values cannot hold."""
-    structured = ("AVG", "TOPK", "TOPKDISTINCT", "STDDEV_SAMPLE", "STDDEV_SAMP")
+    """AVG, STDDEV_* and CORRELATION keep struct states, TOPK / TOPKDISTINCT / ATTR an array
+    and HISTOGRAM a map, which DELIMITED and KAFKA values cannot hold."""
+    structured = (
+        "AVG",
+        "TOPK",
+        "TOPKDISTINCT",
+        "STDDEV_SAMPLE",
+        "STDDEV_SAMP",
+        "CORRELATION",
+        "HISTOGRAM",
+        "ATTR",
+    )
     if value_format in ("DELIMITED", "KAFKA") and any(c.name in structured for c in calls):
         raise KsqlStatementError(
             "One of the functions used in the statement has an intermediate type that the "

@@ -44,7 +44,7 @@ class BoundSource:
         for c in self.source.key_columns:
             out.append(ScopeColumn(c.name, c.type, self.alias, i, "KEY"))
             i += 1
-        for c in self.source.value_columns:
+        for c in self.source.value_columns + self.source.header_columns:
             out.append(ScopeColumn(c.name, c.type, self.alias, i, "VALUE"))
             i += 1
         for name, t in zip(PSEUDO_COLUMNS, (T.T_BIGINT, T.T_INTEGER, T.T_BIGINT), strict=True):

@@ -135,9 +135,22 @@ def _declared_column(el: A.TableElement, kind: str) -> Column:
                 "please use 'PRIMARY KEY' for tables.\n" + _KEY_RULES
             )
         return Column(el.name, el.type, "KEY")
-    if el.constraint in ("HEADERS", "HEADER"):
-        raise KsqlUnsupportedError("HEADER columns are not supported by the embedded engine")
+    if el.constraint == "HEADERS":
+        if el.type != _HEADERS_TYPE:
+            raise KsqlStatementError(
+                f"Invalid type for HEADERS column: expected {_HEADERS_TYPE}, got {el.type}"
+            )
+        return Column(el.name, el.type, "HEADERS")
+    if el.constraint == "HEADER":
+        if el.type.base != T.BYTES:
+            raise KsqlStatementError(
+                f"Invalid type for HEADER('{el.header_key}') column: expected BYTES, got {el.type}"
+            )
+        return Column(el.name, el.type, "HEADERS", el.header_key)
     return Column(el.name, el.type, "VALUE")
+
+
+_HEADERS_TYPE = T.array_of(T.struct_of([("KEY", T.T_STRING), ("VALUE", T.T_BYTES)]))
 
 
 def declared_columns(stmt: A.CreateSource) -> list[Column]:
@@ -330,7 +343,7 @@ def build_source(
     return DataSource(
         name=stmt.name,
         kind=stmt.kind,
-        columns=keys + values,
+        columns=keys + values + [c for c in columns if c.namespace == "HEADERS"],
         topic=topic,
         key_format=key_format,
         value_format=value_format,

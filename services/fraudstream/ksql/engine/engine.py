@@ -661,11 +661,22 @@ class KsqlEngine:
             variables = VariableList(tuple(self.variables.items()))
             return StatementResult(stmt.text, "variables", "", variables)
         if w == "FUNCTIONS":
-            from fraudstream.ksql.engine.expressions import AGGREGATE_NAMES
+            from fraudstream.ksql.engine.expressions import AGGREGATE_NAMES, LAMBDA_FUNCTIONS
             from fraudstream.ksql.engine.functions import _REGISTRY
+            from fraudstream.ksql.engine.table_functions import TABLE_FUNCTIONS
 
-            names = sorted(set(_REGISTRY) | set(AGGREGATE_NAMES))
-            functions = tuple((n, "AGGREGATE" if n in AGGREGATE_NAMES else "SCALAR") for n in names)
+            names = sorted(set(_REGISTRY) | AGGREGATE_NAMES | LAMBDA_FUNCTIONS | TABLE_FUNCTIONS)
+            functions = tuple(
+                (
+                    n,
+                    "AGGREGATE"
+                    if n in AGGREGATE_NAMES
+                    else "TABLE"
+                    if n in TABLE_FUNCTIONS
+                    else "SCALAR",
+                )
+                for n in names
+            )
             return StatementResult(stmt.text, "function_names", "", FunctionList(functions))
         raise KsqlUnsupportedError(f"LIST {w} is not supported by the embedded engine", stmt.text)
 

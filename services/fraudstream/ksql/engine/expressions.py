@@ -16,7 +16,9 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
 from fraudstream.ksql.engine import functions as F
+from fraudstream.ksql.engine import lambdas as L
 from fraudstream.ksql.engine import messages
+from fraudstream.ksql.engine.table_functions import TABLE_FUNCTIONS
 from fraudstream.ksql.engine.temporal import (
     TEMPORAL,
     format_temporal,
@@ -113,6 +115,29 @@ class Compiled:
     index: int | None = None  # set for a plain column reference (row[index])
 
 
+LAMBDA_FUNCTIONS = frozenset({"TRANSFORM", "FILTER", "REDUCE"})
+
+
+def null_on_error(f: Fn) -> Fn:
+    """`f`, giving NULL where it fails (ksqlDB's evaluate-or-return-null); a refusal of the
+    embedded engine still propagates, so it is never mistaken for a NULL."""
+
+    def safe(r: Row) -> Any:
+        try:
+            return f(r)
+        except KsqlUnsupportedError:
+            raise
+        except Exception as exc:
+            if messages.NOT_SUPPORTED in str(exc):
+                raise
+            return None
+
+    return safe
+
+
+_NULL_IN_LAMBDA = "NULL operand of an arithmetic operation in a lambda: "
+
+
 def _const(t: T.SqlType, v: Any) -> Compiled:
     return Compiled(t, lambda r: v, True, v)
 
@@ -123,6 +148,8 @@ class ExpressionCompiler:
     def __init__(self, scope: Scope, clause: str = "SELECT") -> None:
         self.scope = scope
         self.clause = clause
+        # lambda parameters in scope: name -> (type, the one-slot cell the call sets)
+        self.lambda_vars: dict[str, tuple[T.SqlType, list[Any]]] = {}
 
     def compile_clause(self, e: A.Expr) -> Compiled:
         """Compile a whole WHERE / HAVING expression; a type error names the clause as
@@ -150,6 +177,18 @@ class ExpressionCompiler:
         c: Compiled = method(e)
         return c
 
+    def compile_nested(self, e: A.Expr, always: bool = False) -> Compiled:
+        """Compile an expression nested in a function call (when it is itself a call or a
+        field access) or in an ARRAY / MAP / STRUCT constructor (`always`): ksqlDB's nested
+        error handling (ksql.nested.error.set.null, on by default) makes a failure there
+        NULL for that part only instead of failing the whole expression."""
+        c = self.compile(e)
+        if c.const or isinstance(e, A.ColumnRef | A.Literal | A.Lambda):
+            return c
+        if always or isinstance(e, A.FunctionCall | A.Dereference):
+            return Compiled(c.type, null_on_error(c.fn))
+        return c
+
     def type_of(self, e: A.Expr) -> T.SqlType:
         return self.compile(e).type
 
@@ -174,6 +213,10 @@ class ExpressionCompiler:
         return _const(T.T_STRING, e.value)
 
     def _c_ColumnRef(self, e: A.ColumnRef) -> Compiled:
+        bound = self.lambda_vars.get(e.name) if e.source is None else None
+        if bound is not None:
+            cell = bound[1]
+            return Compiled(bound[0], lambda r: cell[0])
         col = self.scope.resolve(e, self.clause)
         i = col.index
         return Compiled(col.type, lambda r: r[i], index=i)
@@ -246,6 +289,14 @@ class ExpressionCompiler:
 
     # ------------------------------------------------------------------ functions
     def _c_FunctionCall(self, e: A.FunctionCall) -> Compiled:
+        if e.name in LAMBDA_FUNCTIONS:
+            return self._lambda_call(e)
+        if e.name in TABLE_FUNCTIONS:
+            raise KsqlUnsupportedError(
+                messages.not_supported(
+                    f"table function {e.name} outside the SELECT list of a stream query"
+                )
+            )
         if e.name in AGGREGATE_NAMES:
             raise KsqlStatementError(
                 f"Use of aggregate function {e.name} requires a GROUP BY clause."
@@ -254,8 +305,10 @@ class ExpressionCompiler:
             if e.name in NOT_IMPLEMENTED_FUNCTIONS:
                 raise KsqlUnsupportedError(unimplemented_function(e.name))
             raise KsqlStatementError(f"Can't find any functions with the name '{e.name}'")
-        args = [self.compile(a) for a in e.args]
+        args = [self.compile_nested(a) for a in e.args]
         res = F.resolve(e.name, [a.type for a in args])
+        if res.check is not None:
+            res.check([a.value if a.const else F.UNKNOWN for a in args])
         impl = res.impl
         fns = [a.fn for a in args]
         if res.type.base == T.NULL and e.name in ("COALESCE", "IFNULL"):
@@ -305,6 +358,117 @@ class ExpressionCompiler:
             return _const(res.type, v)
         return Compiled(res.type, fn)
 
+    # ------------------------------------------------------------------ lambdas
+    def _lambda_body(
+        self, fname: str, lam: A.Expr, types: Sequence[T.SqlType]
+    ) -> tuple[Compiled, list[list[Any]]]:
+        """Compile a lambda argument with its parameters bound to the given types."""
+        if not isinstance(lam, A.Lambda) or len(lam.params) != len(types):
+            want = "a lambda of " + str(len(types)) + " argument" + "s" * (len(types) > 1)
+            raise KsqlStatementError(
+                f"Function '{fname}' expects {want} here, got: {A.format_expr(lam)}"
+            )
+        if len(set(lam.params)) != len(lam.params):
+            raise KsqlStatementError(f"Lambda arguments have duplicate names: {A.format_expr(lam)}")
+        cells: list[list[Any]] = [[None] for _ in types]
+        saved = dict(self.lambda_vars)
+        for p, t, c in zip(lam.params, types, cells, strict=True):
+            self.lambda_vars[p] = (t, c)
+        try:
+            body = self.compile(lam.body)
+        finally:
+            self.lambda_vars = saved
+        return body, cells
+
+    def _lambda_call(self, e: A.FunctionCall) -> Compiled:
+        """TRANSFORM / FILTER / REDUCE over an array or a map (see `lambdas`)."""
+        name, args = e.name, e.args
+        if not args or isinstance(args[0], A.Lambda):
+            raise F.bad_args(name, [])
+        coll = self.compile_nested(args[0])
+        ct = coll.type
+        cf = coll.fn
+        if ct.base not in (T.ARRAY, T.MAP) or ct.item is None:
+            raise F.bad_args(name, [ct])
+        if ct.base == T.ARRAY:
+            elem = [ct.item]
+        else:
+            assert ct.key is not None
+            elem = [ct.key, ct.item]
+        n = len(elem)
+        if name == "TRANSFORM":
+            want = 2 if n == 2 else 1
+        elif name == "FILTER":
+            want = 1
+        else:
+            want = 2
+        if len(args) != 1 + want:
+            raise F.bad_args(name, [ct])
+        if name == "FILTER":
+            pred, cells = self._lambda_body(name, args[1], elem)
+            if pred.type.base not in (T.BOOLEAN, T.NULL):
+                raise KsqlStatementError(
+                    f"Function '{name}' expects a lambda returning BOOLEAN, got {pred.type}"
+                )
+            pf = pred.fn
+            if n == 1:
+                c0 = cells[0]
+                return Compiled(
+                    ct,
+                    lambda r: None if (a := cf(r)) is None else L.filter_array(a, c0, pf, r),
+                )
+            c2 = (cells[0], cells[1])
+            return Compiled(
+                ct, lambda r: None if (m := cf(r)) is None else L.filter_map(m, c2, pf, r)
+            )
+        if name == "TRANSFORM":
+            if n == 1:
+                body, cells = self._lambda_body(name, args[1], elem)
+                bf, c0 = body.fn, cells[0]
+                bt = body.type if body.type.base != T.NULL else T.T_STRING
+                return Compiled(
+                    T.array_of(bt),
+                    lambda r: None if (a := cf(r)) is None else L.transform_array(a, c0, bf, r),
+                )
+            kbody, kc = self._lambda_body(name, args[1], elem)
+            vbody, vc = self._lambda_body(name, args[2], elem)
+            kf, vf = kbody.fn, vbody.fn
+            kcs, vcs = (kc[0], kc[1]), (vc[0], vc[1])
+            return Compiled(
+                T.map_of(kbody.type, vbody.type),
+                lambda r: None if (m := cf(r)) is None else L.transform_map(m, kcs, kf, vcs, vf, r),
+            )
+        # REDUCE(array, initial state, (state, item) => ...)
+        if n == 2:
+            raise KsqlUnsupportedError(
+                messages.not_supported(
+                    "REDUCE over a MAP (ksqlDB visits the entries in Java HashMap order, which"
+                    " depends on how the map was built)"
+                )
+            )
+        init = self.compile_nested(args[1])
+        st = init.type
+        if st.base == T.NULL:
+            raise F.bad_args(name, [ct, st])
+        body, cells = self._lambda_body(name, args[2], [st, *elem])
+        if body.type != st and body.type.base != T.NULL:
+            raise KsqlUnsupportedError(
+                messages.not_supported(
+                    f"REDUCE whose lambda returns {body.type} for a state of type {st}"
+                )
+            )
+        bf, sf = body.fn, init.fn
+        c2 = (cells[0], cells[1])
+
+        def reduce_arr(r: Row) -> Any:
+            s0 = sf(r)
+            if s0 is None:
+                return None
+            a = cf(r)
+            return s0 if a is None else L.reduce_array(a, s0, c2, bf, r)
+
+        return Compiled(st, reduce_arr)
+
     # ------------------------------------------------------------------ CAST / CASE
     def _c_Cast(self, e: A.Cast) -> Compiled:
         inner = self.compile(e.expr)
@@ -320,7 +484,8 @@ class ExpressionCompiler:
             v = f(r)
             return None if v is None else conv(v)
 
-        return Compiled(e.type, cast)
+        # ksqlDB evaluates a CAST (its operand included) "or returns null" on an error
+        return Compiled(e.type, null_on_error(cast))
 
     def _c_Case(self, e: A.Case) -> Compiled:
         whens: list[tuple[Fn, Fn]] = []
@@ -605,6 +770,18 @@ class ExpressionCompiler:
             except (ArithmeticError, KsqlProcessingError):
                 pass
 
+        if self.lambda_vars:
+            # inside a lambda body ksqlDB's generated Java unboxes the operands: a NULL one
+            # fails the whole expression (NULL, with a processing-log entry)
+            def strict_arith(r: Row) -> Any:
+                x = af(r)
+                y = bf(r)
+                if x is None or y is None:
+                    raise KsqlProcessingError(_NULL_IN_LAMBDA + A.format_expr(e))
+                return op(x, y)
+
+            return Compiled(rt, strict_arith)
+
         def arith(r: Row) -> Any:
             x = af(r)
             if x is None:
@@ -621,6 +798,17 @@ class ExpressionCompiler:
         if not a.type.is_numeric:
             raise KsqlStatementError(f"Unsupported arithmetic type for negation: {a.type}")
         f = a.fn
+        if self.lambda_vars:
+            neg = T.DECIMAL_CONTEXT.minus if a.type.base == T.DECIMAL else (lambda v: -v)
+            text = A.format_expr(e)
+
+            def strict_neg(r: Row) -> Any:
+                v = f(r)
+                if v is None:
+                    raise KsqlProcessingError(_NULL_IN_LAMBDA + text)
+                return neg(v)
+
+            return Compiled(a.type, strict_neg)
         if a.type.base == T.DECIMAL:
             minus = T.DECIMAL_CONTEXT.minus
             return Compiled(a.type, lambda r: None if (v := f(r)) is None else minus(v))
@@ -633,7 +821,7 @@ class ExpressionCompiler:
                 "Array constructor cannot be empty. Please supply at least one element (see "
                 "https://github.com/confluentinc/ksql/issues/4239)."
             )
-        items = [self.compile(i) for i in e.items]
+        items = [self.compile_nested(i, always=True) for i in e.items]
         if all(i.type.base == T.NULL for i in items):
             raise KsqlStatementError(
                 "Cannot construct an array with all NULL elements (see "
@@ -649,8 +837,8 @@ class ExpressionCompiler:
                 "Map constructor cannot be empty. Please supply at least one key value pair "
                 "(see https://github.com/confluentinc/ksql/issues/4239)."
             )
-        keys = [self.compile(k) for k, _ in e.entries]
-        vals = [self.compile(v) for _, v in e.entries]
+        keys = [self.compile_nested(k, always=True) for k, _ in e.entries]
+        vals = [self.compile_nested(v, always=True) for _, v in e.entries]
         if all(k.type.base == T.NULL for k in keys):
             raise KsqlStatementError("Cannot construct a map with all NULL keys")
         if all(v.type.base == T.NULL for v in vals):
@@ -664,7 +852,7 @@ class ExpressionCompiler:
         names = [n for n, _ in e.fields]
         if len(set(names)) != len(names):
             raise KsqlStatementError("Duplicate field names found in STRUCT")
-        fields = [(n, self.compile(v)) for n, v in e.fields]
+        fields = [(n, self.compile_nested(v, always=True)) for n, v in e.fields]
         st = T.struct_of([(n, c.type if c.type.base != T.NULL else T.T_STRING) for n, c in fields])
         fns = [(n, c.fn) for n, c in fields]
         return Compiled(st, lambda r: {n: f(r) for n, f in fns})
@@ -798,63 +986,13 @@ def os_linesep() -> str:
 # them is reported as unsupported, not as an unknown function.
 NOT_IMPLEMENTED_FUNCTIONS = frozenset(
     {
-        "PARSE_DATE",
-        "FORMAT_DATE",
-        "PARSE_TIME",
-        "FORMAT_TIME",
-        "PARSE_TIMESTAMP",
-        "FORMAT_TIMESTAMP",
-        "STRINGTOTIMESTAMP",
-        "STRINGTODATE",
-        "DATETOSTRING",
-        "UNIX_TIMESTAMP",
-        "UNIX_DATE",
-        "CONVERT_TZ",
-        "FROM_UNIXTIME",
-        "FROM_DAYS",
-        "AS_MAP",
-        "ENTRIES",
-        "GENERATE_SERIES",
         "MAP_KEYS",
         "MAP_VALUES",
-        "MAP_UNION",
-        "TRANSFORM",
-        "REDUCE",
-        "FILTER",
-        "JSON_ARRAY_CONTAINS",
-        "JSON_ARRAY_LENGTH",
-        "JSON_CONCAT",
-        "JSON_ITEMS",
-        "JSON_KEYS",
-        "JSON_RECORDS",
-        "IS_JSON_STRING",
-        "TO_JSON_STRING",
-        "REGEXP_EXTRACT",
-        "REGEXP_EXTRACT_ALL",
-        "REGEXP_REPLACE",
-        "REGEXP_SPLIT_TO_ARRAY",
-        "SPLIT_TO_MAP",
         "UUID",
-        "URL_DECODE_PARAM",
-        "URL_ENCODE_PARAM",
-        "URL_EXTRACT_FRAGMENT",
-        "URL_EXTRACT_HOST",
-        "URL_EXTRACT_PARAMETER",
-        "URL_EXTRACT_PATH",
-        "URL_EXTRACT_PORT",
-        "URL_EXTRACT_PROTOCOL",
-        "URL_EXTRACT_QUERY",
-        "GEO_DISTANCE",
-        "ELT",
-        "FIELD",
         "DIFFERENCE",
         "SOUNDEX",
         "MASK_LEFT_LAST",
         "LOG10",
-        "EXPLODE",
-        "CUBE_EXPLODE",
-        "ATTR",
-        "MD5",
     }
 )
 
@@ -886,6 +1024,11 @@ def unimplemented_function(name: str) -> str:
     """The refusal of a function ksqlDB has (or its test suite defines) that is not computed."""
     if name in TEST_ONLY_FUNCTIONS:
         return messages.not_supported(f"function {name} (a UDF of ksqlDB's test suite only)")
+    if name in ("MAP_KEYS", "MAP_VALUES"):
+        return messages.not_supported(
+            f"function {name} (its order is Java HashMap iteration order, which depends on how"
+            " the map was built)"
+        )
     return messages.not_supported(f"function {name}")
 
 
@@ -908,6 +1051,7 @@ AGGREGATE_NAMES = frozenset(
         "STDDEV_SAMPLE",
         "STDDEV_SAMP",
         "CORRELATION",
+        "ATTR",
     }
 )
 

@@ -24,11 +24,18 @@ from fraudstream.ksql.sql import types as T
 Impl = Callable[..., Any]
 
 
+UNKNOWN = object()
+"""An argument value not known when the statement is planned (not a constant)."""
+
+
 @dataclass
 class Resolved:
     type: T.SqlType
     impl: Impl
     null_safe: bool = True  # True: NULL in any argument -> NULL, impl never sees None
+    # called at plan time with the constant arguments (UNKNOWN for others): refuses what
+    # the engine cannot compute (e.g. a date-time pattern) before any record is processed
+    check: Callable[[list[Any]], None] | None = None
 
 
 Resolver = Callable[[list[T.SqlType]], Resolved]
@@ -779,66 +786,13 @@ def _json_text(node: Any) -> str:
     return json.dumps(node)
 
 
-def java_pattern_to_strftime(fmt: str) -> str:
-    """The common java.time pattern letters as strftime/strptime directives."""
-    mapping = [
-        ("yyyy", "%Y"),
-        ("yy", "%y"),
-        ("MM", "%m"),
-        ("dd", "%d"),
-        ("HH", "%H"),
-        ("mm", "%M"),
-        ("ss", "%S"),
-        ("SSSSSS", "%f"),
-        ("SSS", "%f"),
-        ("XXX", "%z"),
-        ("zzz", "%Z"),
-        ("z", "%Z"),
-        ("Z", "%z"),
-        ("X", "%z"),
-    ]
-    out = []
-    i = 0
-    while i < len(fmt):
-        if fmt[i] == "'":
-            j = fmt.find("'", i + 1)
-            j = len(fmt) if j < 0 else j
-            out.append(fmt[i + 1 : j].replace("%", "%%") or "'")
-            i = j + 1
-            continue
-        for jp, pp in mapping:
-            if fmt.startswith(jp, i):
-                out.append(pp)
-                i += len(jp)
-                break
-        else:
-            out.append(fmt[i].replace("%", "%%"))
-            i += 1
-    return "".join(out)
-
-
-@register("TIMESTAMPTOSTRING")
-def _timestamp_to_string(types: list[T.SqlType]) -> Resolved:
-    if len(types) not in (2, 3):
-        raise _bad_args("TIMESTAMPTOSTRING", types)
-    _expect("TIMESTAMPTOSTRING", types[:2], _INTS, _STR)
-    import datetime as dt
-    from zoneinfo import ZoneInfo
-
-    def impl(ms: int, fmt: str, tz: str | None = None) -> str:
-        zone = ZoneInfo(tz) if tz else dt.UTC
-        d = dt.datetime.fromtimestamp(ms / 1000, tz=zone)
-        out = d.strftime(java_pattern_to_strftime(fmt))
-        if "SSS" in fmt and "SSSSSS" not in fmt:
-            out = out.replace(d.strftime("%f"), f"{d.microsecond // 1000:03d}")
-        return out
-
-    return Resolved(T.T_STRING, impl)
-
-
 # more UDF families register themselves into this registry
 from fraudstream.ksql.engine import (  # noqa: E402, F401
     functions_arrays,
     functions_bytes,
+    functions_json,
+    functions_misc,
+    functions_regex,
     functions_time,
+    functions_url,
 )

@@ -12,6 +12,7 @@ from decimal import Decimal
 from typing import Any
 
 from fraudstream.ksql.engine.functions import Resolved, bad_args, register
+from fraudstream.ksql.errors import KsqlProcessingError
 from fraudstream.ksql.sql import types as T
 
 __all__ = ["array_text"]
@@ -203,3 +204,27 @@ def _chr(types: list[T.SqlType]) -> Resolved:
             return None
 
     return Resolved(T.T_STRING, from_escape)
+
+
+@register("GENERATE_SERIES")
+def _generate_series(types: list[T.SqlType]) -> Resolved:
+    """GENERATE_SERIES(start, end[, step]): INT bounds give ARRAY<INT>, a BIGINT one
+    ARRAY<BIGINT>; the step is an INT, its sign must lead from start to end (ksqlDB's
+    errors otherwise), the end is included when the step lands on it."""
+    if len(types) not in (2, 3) or any(t.base not in (T.INTEGER, T.BIGINT) for t in types[:2]):
+        raise bad_args("GENERATE_SERIES", types)
+    if len(types) == 3 and types[2].base != T.INTEGER:
+        raise bad_args("GENERATE_SERIES", types)
+    rt = T.T_BIGINT if T.BIGINT in (types[0].base, types[1].base) else T.T_INTEGER
+
+    def impl(start: int, end: int, step: int | None = None) -> list[int]:
+        diff = end - start
+        if step is None:
+            step = 1 if diff > 0 else -1
+        if step == 0:
+            raise KsqlProcessingError("GENERATE_SERIES step cannot be zero")
+        if (diff > 0 and step < 0) or (diff < 0 and step > 0):
+            raise KsqlProcessingError("GENERATE_SERIES step has wrong sign")
+        return list(range(start, end + (1 if step > 0 else -1), step))
+
+    return Resolved(T.array_of(rt), impl)

@@ -112,6 +112,15 @@ class PartitionByNode(PlanNode):
 
 
 @dataclass
+class FlatMapNode(PlanNode):
+    label: ClassVar[str] = "FLAT MAP"
+    functions: list[str]
+
+    def details(self) -> list[str]:
+        return [f"Table functions: {', '.join(self.functions)}"]
+
+
+@dataclass
 class ProjectNode(PlanNode):
     label: ClassVar[str] = "PROJECT"
     expressions: list[str]

@@ -15,7 +15,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from fraudstream.ksql.engine import analyzer, messages
-from fraudstream.ksql.engine.binding import BoundSource, OutputColumn, converted, refs, strip_pos
+from fraudstream.ksql.engine import table_functions as udtf
+from fraudstream.ksql.engine.binding import (
+    BoundSource,
+    OutputColumn,
+    converted,
+    map_children,
+    refs,
+    strip_pos,
+)
 from fraudstream.ksql.engine.expressions import (
     AGGREGATE_NAMES,
     Compiled,
@@ -28,6 +36,7 @@ from fraudstream.ksql.engine.formats import FormatSpec, SchemaRegistryLike, make
 from fraudstream.ksql.engine.formats.timestamps import timestamp_extractor
 from fraudstream.ksql.engine.operators.aggregate import AggregateOperator, WindowSpec
 from fraudstream.ksql.engine.operators.aggregates import Aggregator, make_aggregator
+from fraudstream.ksql.engine.operators.flatmap import FlatMapOperator, TableFunctionCall
 from fraudstream.ksql.engine.operators.join import JoinShape
 from fraudstream.ksql.engine.operators.select import SelectOperator
 from fraudstream.ksql.engine.operators.sink import TransientSink
@@ -40,6 +49,7 @@ from fraudstream.ksql.engine.operators.table_table_join import TableTableJoin
 from fraudstream.ksql.engine.plan import (
     AggregateNode,
     FilterNode,
+    FlatMapNode,
     PartitionByNode,
     PlanNode,
     ProjectNode,
@@ -101,6 +111,15 @@ def source_node(b: BoundSource) -> SourceNode:
         _window_text(s.window),
         schema=s.key_columns + s.value_columns,
     )
+
+
+_UDTF_COLUMN = "\x00UDTF_"  # no SQL identifier can name it
+
+
+def _table_function_calls(e: A.Expr) -> list[A.FunctionCall]:
+    return [
+        n for n in A.walk(e) if isinstance(n, A.FunctionCall) and n.name in udtf.TABLE_FUNCTIONS
+    ]
 
 
 def has_aggregates(items: list[OutputColumn], q: A.Query) -> bool:
@@ -225,6 +244,11 @@ class Planner:
             analyzer.check_where_type(q.where, wc)
             where = wc.fn
         aggregating = q.group_by is not None or has_aggregates(items, q)
+        if any(_table_function_calls(it.expr) for it in items):
+            if aggregating:
+                raise KsqlStatementError("Table functions cannot be used with aggregations.")
+            if is_join:
+                raise KsqlUnsupportedError(messages.not_supported("table functions over a join"))
         analyzer.check_clauses(q, is_join, aggregating)
         if aggregating:
             return self._plan_aggregate(q, items, where)
@@ -257,10 +281,16 @@ class Planner:
         self.scope.by_name.setdefault(name, []).append(col)
         return name
 
-    def _compile_items(self, items: list[OutputColumn], compiler: ExpressionCompiler) -> None:
-        for it in items:
+    def _compile_items(
+        self,
+        items: list[OutputColumn],
+        compiler: ExpressionCompiler,
+        exprs: list[A.Expr] | None = None,
+    ) -> None:
+        """Compile each item (or, when given, the rewritten expression standing for it)."""
+        for i, it in enumerate(items):
             try:
-                it.compiled = compiler.compile(it.expr)
+                it.compiled = compiler.compile(it.expr if exprs is None else exprs[i])
             except KsqlStatementError as exc:
                 if str(exc).startswith("Cast of") and not isinstance(exc, KsqlUnsupportedError):
                     raise KsqlStatementError(f"Invalid Select: {exc}") from None
@@ -408,11 +438,17 @@ class Planner:
     ) -> PlannedQuery:
         b = self.bound[0]
         src = b.source
-        self._compile_items(items, ExpressionCompiler(self.scope, "SELECT"))
         is_table = src.kind == "TABLE"
+        flat = self._table_functions(items)
+        if flat is None:
+            self._compile_items(items, ExpressionCompiler(self.scope, "SELECT"))
         node: PlanNode = source_node(b)
         if q.where is not None:
             node = FilterNode(A.format_expr(q.where), inputs=[node])
+        if flat is not None:
+            if is_table:
+                raise KsqlStatementError("Table source is not supported with table functions")
+            node = FlatMapNode([name for name, _, _ in flat], inputs=[node])
         if q.partition_by is not None:
             if analyzer.check_partition_by(q, self.scope, is_table):
                 key_idx: list[int] = []
@@ -440,6 +476,8 @@ class Planner:
             items, key_idx, src, kind, q.limit, node, src.window if not self.transient else None
         )
         assert b.reader is not None
+        if flat is not None:
+            emit = FlatMapOperator(flat, b.offset + b.width, emit, self._log).emit
         op = SelectOperator(
             read=b.reader.read,
             log=self._log,
@@ -459,6 +497,39 @@ class Planner:
             assert isinstance(planned.query, TransientQuery)
             planned.query.is_table = is_table
         return planned
+
+    def _table_functions(self, items: list[OutputColumn]) -> list[TableFunctionCall] | None:
+        """The SELECT's table-function calls, resolved, each replaced in the items by a
+        synthetic column appended to the row (the flat-map fills it); the items are compiled
+        here. None (nothing compiled) when the SELECT has no table function."""
+        calls: list[A.FunctionCall] = []
+
+        def rewrite(e: A.Expr) -> A.Expr:
+            if isinstance(e, A.FunctionCall) and e.name in udtf.TABLE_FUNCTIONS:
+                calls.append(e)
+                return A.ColumnRef(f"{_UDTF_COLUMN}{len(calls) - 1}")
+            if isinstance(e, A.ColumnRef | A.Literal | A.IntervalUnit):
+                return e
+            return map_children(e, rewrite)
+
+        exprs = [rewrite(it.expr) for it in items]
+        if not calls:
+            return None
+        b = self.bound[0]
+        base = b.offset + b.width
+        compiler = ExpressionCompiler(self.scope, "SELECT")
+        resolved: list[TableFunctionCall] = []
+        for i, call in enumerate(calls):
+            if any(_table_function_calls(a) for a in call.args):
+                raise KsqlUnsupportedError(messages.not_supported("nested table functions"))
+            args = [compiler.compile(a) for a in call.args]
+            fn = udtf.resolve(call.name, [a.type for a in args])
+            col = ScopeColumn(f"{_UDTF_COLUMN}{i}", fn.type, None, base + i, "VALUE")
+            self.scope.columns.append(col)
+            self.scope.by_name.setdefault(col.name, []).append(col)
+            resolved.append((A.format_expr(call), [a.fn for a in args], fn.apply))
+        self._compile_items(items, compiler, exprs)
+        return resolved
 
     def _tombstone_keys(
         self, q: A.Query, items: list[OutputColumn], key_idx: list[int]

@@ -101,7 +101,7 @@ class Projection:
             if windowed_src and is_join:
                 for wb in ("WINDOWSTART", "WINDOWEND"):
                     raw.append((f"{b.alias}_{wb}", A.ColumnRef(wb, b.alias)))
-            for c in b.source.value_columns:
+            for c in b.source.value_columns + b.source.header_columns:
                 name = f"{b.alias}_{c.name}" if is_join else c.name
                 raw.append((name, A.ColumnRef(c.name, b.alias)))
         return raw
@@ -164,7 +164,7 @@ class Projection:
             else:
                 out.append((f"KSQL_COL_{counter}", e))
                 counter += 1
-        for c in b.source.value_columns:
+        for c in b.source.value_columns + b.source.header_columns:
             if c.name not in used:
                 out.append((c.name, A.ColumnRef(c.name, b.alias)))
         for c in b.source.key_columns:

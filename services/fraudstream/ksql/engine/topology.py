@@ -80,6 +80,7 @@ class Column:
     name: str
     type: T.SqlType
     namespace: str = "VALUE"  # KEY VALUE HEADERS
+    header_key: str | None = None  # HEADER('key'); None for the whole HEADERS array
 
     @property
     def is_key(self) -> bool:
@@ -118,6 +119,11 @@ class DataSource:
     def value_columns(self) -> list[Column]:
         return [c for c in self.columns if c.namespace == "VALUE"]
 
+    @property
+    def header_columns(self) -> list[Column]:
+        """Columns read from the record's headers (they follow the value columns in a row)."""
+        return [c for c in self.columns if c.namespace == "HEADERS"]
+
     def column(self, name: str) -> Column | None:
         for c in self.columns:
             if c.name == name:
@@ -131,6 +137,8 @@ class DataSource:
             suffix = ""
             if c.namespace == "KEY":
                 suffix = " PRIMARY KEY" if self.kind == "TABLE" else " KEY"
+            elif c.namespace == "HEADERS":
+                suffix = " HEADERS" if c.header_key is None else f" HEADER('{c.header_key}')"
             parts.append(f"`{c.name}` {c.type}{suffix}")
         return ", ".join(parts)
 
@@ -155,11 +163,13 @@ class SourceReader:
         self.source = source
         self.n_keys = len(source.key_columns)
         self.n_values = len(source.value_columns)
+        self.headers: list[str | None] = [c.header_key for c in source.header_columns]
         self.kde = key_serde.deserialize
         self.vde = value_serde.deserialize
         self.timestamp_fn = timestamp_fn
         self.window = source.window
-        self.width = self.n_keys + self.n_values + 3 + (2 if self.window else 0)
+        self.n_fields = self.n_values + len(self.headers)
+        self.width = self.n_keys + self.n_fields + 3 + (2 if self.window else 0)
 
     def read_key(self, key: bytes | None) -> tuple[list[Any], list[Any]]:
         """(key values, window bounds)."""
@@ -188,29 +198,41 @@ class SourceReader:
     def read(self, rec: InRecord) -> tuple[list[Any], bool]:
         """Decode a record; returns (row, is_tombstone). Raises SerdeError."""
         keys, bounds = self.read_key(rec.key)
+        headers = self._headers(rec) if self.headers else []
         if rec.value is None:
             return [
                 *keys,
                 *([None] * self.n_values),
+                *headers,
                 rec.timestamp,
                 rec.partition,
                 rec.offset,
                 *bounds,
             ], True
         values = self.vde(rec.value)
-        row = [*keys, *values, rec.timestamp, rec.partition, rec.offset, *bounds]
+        row = [*keys, *values, *headers, rec.timestamp, rec.partition, rec.offset, *bounds]
         if self.timestamp_fn is not None:
             ts = self.timestamp_fn(row)
             if ts is not None:
                 if ts < 0:
                     # Kafka Streams skips a record whose extracted timestamp is negative
                     raise KsqlProcessingError(f"Negative timestamp extracted: {ts}")
-                row[self.n_keys + self.n_values] = ts
+                row[self.n_keys + self.n_fields] = ts
         return row, False
+
+    def _headers(self, rec: InRecord) -> list[Any]:
+        """HEADERS: every header as a KEY/VALUE struct; HEADER('k'): the last value of k."""
+        out: list[Any] = []
+        for key in self.headers:
+            if key is None:
+                out.append([{"KEY": k, "VALUE": v} for k, v in rec.headers])
+            else:
+                out.append(next((v for k, v in reversed(rec.headers) if k == key), None))
+        return out
 
     @property
     def rowtime_index(self) -> int:
-        return self.n_keys + self.n_values
+        return self.n_keys + self.n_fields
 
 
 # ----------------------------------------------------------------------------- queries

@@ -40,6 +40,9 @@ def unknown_target(name: str, sources: Mapping[str, DataSource]) -> KsqlStatemen
 def _column_values(stmt: A.InsertValues, target: DataSource) -> tuple[dict[str, Any], Any]:
     """The values by column name (cast to the column types) and the ROWTIME given, if any."""
     names = stmt.columns if stmt.columns is not None else [c.name for c in target.columns]
+    headers = [c.name for c in target.header_columns if c.name in names]
+    if headers:
+        raise KsqlStatementError(f"Cannot insert into HEADER columns: {', '.join(headers)}")
     if len(names) != len(stmt.values):
         raise KsqlStatementError(
             f"Expected a value for each column. Expected Columns: {names}. Got "

@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from fraudstream.ksql.engine.engine import KsqlEngine
+from fraudstream.ksql.engine.expressions import NOT_IMPLEMENTED_FUNCTIONS, TEST_ONLY_FUNCTIONS
 from fraudstream.ksql.engine.messages import NOT_SUPPORTED
 from fraudstream.ksql.errors import KsqlStatementError, KsqlUnsupportedError
 
@@ -59,8 +60,9 @@ def test_emit_final_is_validated_then_refused() -> None:
 def test_known_ksqldb_functions_and_test_udfs_are_named() -> None:
     engine = KsqlEngine()
     engine.execute(SRC)
-    msg = refused(engine, "CREATE STREAM o AS SELECT k, EXPLODE(ARRAY[v]) AS e FROM s;")
-    assert msg.endswith("function EXPLODE")
+    name = min(NOT_IMPLEMENTED_FUNCTIONS - TEST_ONLY_FUNCTIONS)  # one not computed (yet)
+    msg = refused(engine, f"CREATE STREAM o AS SELECT k, {name}(v) AS e FROM s;")
+    assert msg.endswith(f"function {name}")
     msg = refused(engine, "CREATE TABLE o AS SELECT k, TEST_UDAF(v) AS x FROM s GROUP BY k;")
     assert "test suite" in msg
     with pytest.raises(KsqlStatementError, match="Can't find any functions with the name"):

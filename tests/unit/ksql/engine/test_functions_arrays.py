@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from fraudstream.ksql.engine import functions as F
-from fraudstream.ksql.errors import KsqlStatementError
+from fraudstream.ksql.errors import KsqlProcessingError, KsqlStatementError
 from fraudstream.ksql.sql import types as T
 
 STRS = T.array_of(T.T_STRING)
@@ -71,3 +71,15 @@ def test_chr_from_code_points_and_java_escapes() -> None:
 def test_mismatched_arrays_are_refused() -> None:
     with pytest.raises(KsqlStatementError, match="does not accept parameters"):
         F.resolve("ARRAY_UNION", [INTS, STRS])
+
+
+def test_generate_series_direction_step_and_errors() -> None:
+    ii = [T.T_INTEGER, T.T_INTEGER]
+    assert call("GENERATE_SERIES", ii, 0, 3) == [0, 1, 2, 3]
+    assert call("GENERATE_SERIES", ii, 4, 0) == [4, 3, 2, 1, 0]
+    assert call("GENERATE_SERIES", [*ii, T.T_INTEGER], -2, 1, 2) == [-2, 0]
+    assert F.resolve("GENERATE_SERIES", [T.T_INTEGER, T.T_BIGINT]).type == T.array_of(T.T_BIGINT)
+    with pytest.raises(KsqlProcessingError, match="wrong sign"):
+        call("GENERATE_SERIES", [*ii, T.T_INTEGER], 0, 3, -1)
+    with pytest.raises(KsqlProcessingError, match="cannot be zero"):
+        call("GENERATE_SERIES", [*ii, T.T_INTEGER], 0, 3, 0)

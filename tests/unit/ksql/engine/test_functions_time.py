@@ -25,3 +25,25 @@ def test_date_time_and_timestamp_arithmetic() -> None:
 def test_wrong_value_type_names_the_lower_case_udf() -> None:
     with pytest.raises(KsqlStatementError, match="Function 'dateadd' does not accept"):
         F.resolve("DATEADD", [T.T_DATE, T.T_INTEGER, T.T_DATE])
+
+
+def test_pattern_udfs_and_conversions() -> None:
+    from fraudstream.ksql.errors import KsqlUnsupportedError
+
+    S = T.T_STRING
+    ts = T.SqlType(T.TIMESTAMP)
+    fmt = F.resolve("FORMAT_TIMESTAMP", [ts, S, S])
+    assert fmt.impl(1526075913000, "yyyy-MM-dd HH:mm:ss", "America/Los_Angeles") == (
+        "2018-05-11 14:58:33"
+    )
+    assert F.resolve("STRINGTODATE", [S, S]).impl("2018-05-11", "yyyy-MM-dd") == 17662
+    assert F.resolve("FORMAT_TIME", [T.SqlType(T.TIME), S]).impl(65000, "HH_mm_ss_SSS") == (
+        "00_01_05_000"
+    )
+    conv = F.resolve("CONVERT_TZ", [ts, S, S])
+    assert conv.impl(100, "America/Los_Angeles", "America/New_York") == 10_800_100
+    check = F.resolve("PARSE_TIMESTAMP", [S, S]).check
+    assert check is not None
+    with pytest.raises(KsqlUnsupportedError):
+        check([F.UNKNOWN, "yyyy zzz"])
+    check([F.UNKNOWN, F.UNKNOWN])  # a pattern from the data is checked per record

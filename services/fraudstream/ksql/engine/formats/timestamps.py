@@ -7,7 +7,7 @@ import datetime as dt
 from collections.abc import Callable
 from typing import Any
 
-from fraudstream.ksql.engine.functions import java_pattern_to_strftime
+from fraudstream.ksql.engine import javatime
 from fraudstream.ksql.engine.topology import DataSource
 from fraudstream.ksql.errors import KsqlProcessingError, KsqlStatementError
 from fraudstream.ksql.sql import types as T
@@ -16,6 +16,9 @@ __all__ = ["timestamp_extractor", "ts_parser"]
 
 
 def ts_parser(fmt: str | None) -> Callable[[Any], int | None]:
+    """BIGINT milliseconds as they are, or a string parsed with a java.time pattern as
+    ksqlDB's StringToTimestampParser does (in the JVM's default zone: UTC here); a pattern
+    the engine cannot follow exactly is refused when the statement is planned."""
     if fmt is None:
 
         def as_ms(v: Any) -> int | None:
@@ -26,20 +29,18 @@ def ts_parser(fmt: str | None) -> Callable[[Any], int | None]:
             raise KsqlProcessingError(f"Timestamp column value is not a BIGINT: {v!r}")
 
         return as_ms
-    py = java_pattern_to_strftime(fmt)
+    pattern = javatime.pattern(fmt)
+    javatime.check_parsable(pattern)
 
     def parse(v: Any) -> int | None:
         if v is None:
             return None
         try:
-            d = dt.datetime.strptime(str(v), py)
-        except ValueError as exc:
+            return javatime.parse_timestamp(pattern, str(v), dt.UTC)
+        except KsqlProcessingError as exc:
             raise KsqlProcessingError(
                 f"Failed to parse timestamp '{v}' with format '{fmt}': {exc}"
             ) from None
-        if d.tzinfo is None:
-            d = d.replace(tzinfo=dt.UTC)
-        return int(d.timestamp() * 1000)
 
     return parse
 

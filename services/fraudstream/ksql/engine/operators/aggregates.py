@@ -6,13 +6,13 @@ group); functions that cannot retract (MIN, MAX, *_BY_OFFSET, TOPK) raise on und
 
 from __future__ import annotations
 
+import math
 import operator
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from fraudstream.ksql.engine import messages
 from fraudstream.ksql.engine.expressions import Compiled, wrap_int, wrap_long
 from fraudstream.ksql.errors import KsqlProcessingError, KsqlStatementError, KsqlUnsupportedError
 from fraudstream.ksql.sql import types as T
@@ -207,24 +207,163 @@ def _sum_list(name: str, args: list[Compiled]) -> Aggregator:
     return Aggregator(t.item, lambda: lzero, ladd_list, lambda s: s, lundo_list)
 
 
+def _sort_key(t: T.SqlType) -> Callable[[Any], Any]:
+    """Java's `compareTo` order of a TOPK sort value (strings by UTF-16 code units)."""
+    if t.base == T.STRING:
+        return lambda v: v.encode("utf-16-be")
+    return lambda v: v
+
+
 def _topk(name: str, args: list[Compiled]) -> Aggregator:
+    """TOPK(col, [other columns...,] k) / TOPKDISTINCT(col, k): the k greatest values, ties
+    in arrival order (ksqlDB's stable sort); with other columns, an array of structs
+    `sort_col`, `col0`, `col1`... holding the sort value and that record's other columns."""
     f, t = args[0].fn, args[0].type
-    if len(args) > 2:
-        raise KsqlUnsupportedError(
-            messages.not_supported(f"{name} with extra columns (an array of structs)")
-        )
-    if len(args) != 2 or not args[1].const or not isinstance(args[1].value, int):
+    if len(args) < 2 or not args[-1].const or not isinstance(args[-1].value, int):
         raise KsqlStatementError(f"Function '{name}' does not accept parameters.")
-    k = int(args[1].value)
     distinct = name == "TOPKDISTINCT"
+    if distinct and len(args) > 2:
+        raise KsqlStatementError(f"Function '{name}' does not accept parameters.")
+    k = int(args[-1].value)
+    key = _sort_key(t)
+    others = [a.fn for a in args[1:-1]]
+    if others:
+        fields = [("sort_col", t)] + [(f"col{i}", a.type) for i, a in enumerate(args[1:-1])]
+        st = T.struct_of(fields)
+        names = [n for n, _ in fields]
+
+        def sadd(s: Any, r: Sequence[Any]) -> Any:
+            v = f(r)
+            if v is None:
+                return s
+            row = dict(zip(names, [v, *(g(r) for g in others)], strict=True))
+            return sorted([*s, row], key=lambda e: key(e["sort_col"]), reverse=True)[:k]
+
+        return Aggregator(T.array_of(st), list, sadd, lambda s: list(s), _no_undo(name))
 
     def tadd(s: Any, r: Sequence[Any]) -> Any:
         v = f(r)
         if v is None or (distinct and v in s):
             return s
-        return sorted([*s, v], reverse=True)[:k]
+        return sorted([*s, v], key=key, reverse=True)[:k]
 
     return Aggregator(T.array_of(t), list, tadd, lambda s: list(s), _no_undo(name))
+
+
+def _java_div(a: float, b: float) -> float:
+    """IEEE division as Java does it (x/0 is infinite, 0/0 NaN)."""
+    if b == 0:
+        if a == 0 or math.isnan(a):
+            return math.nan
+        return math.copysign(math.inf, a) * math.copysign(1.0, b)
+    return a / b
+
+
+def _correlation(name: str, args: list[Compiled]) -> Aggregator:
+    """CORRELATION(x, y): Pearson's r by ksqlDB's single-pass sums (x, y, x², y², xy, n);
+    a pair with a NULL is skipped; the result is NaN until it is defined, as in ksqlDB."""
+    if (
+        len(args) != 2
+        or args[0].type.base not in (T.INTEGER, T.BIGINT, T.DOUBLE)
+        or args[0].type != args[1].type
+    ):
+        shown = ", ".join(str(a.type) for a in args)
+        raise KsqlStatementError(f"Function '{name}' does not accept parameters ({shown}).")
+    fx, fy = args[0].fn, args[1].fn
+
+    def step(s: Any, r: Sequence[Any], sign: int) -> Any:
+        x, y = fx(r), fy(r)
+        if x is None or y is None:
+            return s
+        x, y = float(x), float(y)
+        sx, sy, sxx, syy, sxy, n = s
+        return (
+            sx + sign * x,
+            sy + sign * y,
+            sxx + sign * (x * x),
+            syy + sign * (y * y),
+            sxy + sign * (x * y),
+            n + sign,
+        )
+
+    def result(s: Any) -> float:
+        sx, sy, sxx, syy, sxy, n = s
+        num = n * sxy - sx * sy
+        den_x = n * sxx - sx * sx
+        den_y = n * syy - sy * sy
+        prod = den_x * den_y
+        den = math.sqrt(prod) if prod >= 0 else math.nan
+        return _java_div(num, den)
+
+    return Aggregator(
+        T.T_DOUBLE,
+        lambda: (0.0, 0.0, 0.0, 0.0, 0.0, 0),
+        lambda s, r: step(s, r, 1),
+        result,
+        lambda s, r: step(s, r, -1),
+    )
+
+
+def _attr(name: str, args: list[Compiled]) -> Aggregator:
+    """ATTR(col): the value when every row of the group holds the same one (NULL included as
+    a value), else NULL; ksqlDB keeps (value, count) entries so retractions are exact."""
+    if len(args) != 1:
+        shown = ", ".join(str(a.type) for a in args)
+        raise KsqlStatementError(f"Function '{name}' does not accept parameters ({shown}).")
+    f = args[0].fn
+
+    def update(s: Any, v: Any, delta: int) -> Any:
+        out = list(s)
+        for i, (value, count) in enumerate(out):
+            if value == v:
+                out[i] = (value, max(0, count + delta))
+                return out
+        if delta > 0:
+            out.append((v, delta))
+        return out
+
+    def result(s: Any) -> Any:
+        live = [value for value, count in s if count > 0]
+        return live[0] if len(live) == 1 else None
+
+    return Aggregator(
+        args[0].type,
+        list,
+        lambda s, r: update(s, f(r), 1),
+        result,
+        lambda s, r: update(s, f(r), -1),
+    )
+
+
+_HISTOGRAM_LIMIT = 1000
+
+
+def _histogram(name: str, args: list[Compiled]) -> Aggregator:
+    """HISTOGRAM(string): value -> count, at most 1000 distinct values (later new values are
+    ignored); a retraction removes a value whose count drops to zero."""
+    if len(args) != 1 or args[0].type.base != T.STRING:
+        shown = ", ".join(str(a.type) for a in args)
+        raise KsqlStatementError(f"Function '{name}' does not accept parameters ({shown}).")
+    f = args[0].fn
+
+    def hadd(s: Any, r: Sequence[Any]) -> Any:
+        v = f(r)
+        if len(s) >= _HISTOGRAM_LIMIT and v not in s:
+            return s
+        return {**s, v: s.get(v, 0) + 1}
+
+    def hundo(s: Any, r: Sequence[Any]) -> Any:
+        v = f(r)
+        if v not in s:
+            return s
+        out = dict(s)
+        if out[v] <= 1:
+            del out[v]
+        else:
+            out[v] -= 1
+        return out
+
+    return Aggregator(T.map_of(T.T_STRING, T.T_BIGINT), dict, hadd, lambda s: dict(s), hundo)
 
 
 def _stddev(name: str, args: list[Compiled]) -> Aggregator:
@@ -278,6 +417,9 @@ _BUILDERS: dict[str, Callable[[str, list[Compiled]], Aggregator]] = {
     "SUM_LIST": _sum_list,
     "TOPK": _topk,
     "TOPKDISTINCT": _topk,
+    "CORRELATION": _correlation,
+    "HISTOGRAM": _histogram,
+    "ATTR": _attr,
 }
 
 

@@ -116,7 +116,8 @@ class SinkOperator:
                 rec,
             )
             return []
-        return [OutRecord(self.topic, kb, vb, int(ts or 0))]
+        # the input record's headers travel on, as Kafka Streams forwards them
+        return [OutRecord(self.topic, kb, vb, int(ts or 0), rec.headers if rec else ())]
 
 
 class TransientSink:

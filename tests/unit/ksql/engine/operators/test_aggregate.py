@@ -171,6 +171,6 @@ def test_min_cannot_be_undone_and_unknown_functions_are_refused() -> None:
     with pytest.raises(KsqlProcessingError):
         ag.undo(1, [None, 1])
     with pytest.raises(KsqlUnsupportedError, match="not supported by the embedded engine"):
-        make_aggregator("HISTOGRAM", [_V], False, False)
+        make_aggregator("COUNT_DISTINCT", [_V], False, False)
     with pytest.raises(KsqlStatementError, match="does not accept parameters"):
         make_aggregator("SUM", [Compiled(T.T_STRING, lambda r: r[0])], False, False)
