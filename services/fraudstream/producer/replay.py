@@ -238,6 +238,9 @@ def replay_records(
         # Bound the client-side queue (librdkafka's default is 1 GB): when the broker lags,
         # produce() backs off instead of buffering the whole file in memory.
         "queue.buffering.max.kbytes": QUEUE_MAX_KBYTES,
+        # Never give up on an event (librdkafka's default drops it after 300 s): while the
+        # broker is down the bounded queue fills and produce() backs off, nothing is lost.
+        "message.timeout.ms": 0,
         # lz4: ~1.7x fewer bytes than none and the fastest on a quiet machine; "none" costs
         # less producer CPU (both measured in docs/benchmarks.md).
         "compression.type": DEFAULT_COMPRESSION,

@@ -39,7 +39,11 @@ class ProducerSettings(FraudstreamSettings):
         60.0, gt=0, description="Final flush bound; events still unconfirmed then count as failed."
     )
     delivery_timeout_ms: int = Field(
-        60_000, ge=1000, description="librdkafka message.timeout.ms: a delivery attempt's bound."
+        0,
+        ge=0,
+        description="librdkafka message.timeout.ms. 0 (default): never give up on an event; "
+        "during a broker outage events wait in the bounded local queue and the producer slows "
+        "down instead of dropping them. N > 0: give up after N ms and count the event failed.",
     )
     linger_ms: int = Field(20, ge=0, le=1000, description="librdkafka linger.ms (batching).")
     compression: Literal["none", "gzip", "snappy", "lz4", "zstd"] = Field(

@@ -106,7 +106,7 @@ class Registry:
         """Register `text` under `subject`; the same schema returns the existing id."""
         self.check_writable(subject)
         self._check_type(schema_type, references)
-        new = parse_avro(text)
+        new = parse_avro(text, new=True)
         for sv in self.state.subject_versions(subject):  # common case: already registered
             if self._same(sv, new):
                 return sv
@@ -303,7 +303,7 @@ class Registry:
         `raw_version` None checks against every live version the level covers.
         """
         self._check_type(schema_type, None)
-        new = parse_avro(text)
+        new = parse_avro(text, new=True)
         level = self.state.level(subject)
         if raw_version is None:
             live = self.state.subject_versions(subject)
