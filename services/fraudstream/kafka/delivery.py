@@ -34,6 +34,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import deque
+from operator import methodcaller
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, Generic, Literal, NoReturn, Protocol, TypeVar
 
@@ -48,6 +49,10 @@ from fraudstream.kafka.errors import (
 log = logging.getLogger(__name__)
 
 P = TypeVar("P")
+# C-level per-record accessors (map(methodcaller) runs no Python frame per record)
+_TOPIC = methodcaller("topic")
+_PARTITION = methodcaller("partition")
+_OFFSET = methodcaller("offset")
 M = TypeVar("M", bound="MessageLike")
 TP = tuple[str, int]
 
@@ -91,8 +96,11 @@ def batch_offsets(
     """
     # dict(zip(...)) keeps the last value per key, at C speed: in order, the last offset;
     # reversed, the first.
-    parts = [m.partition() or 0 for m in msgs]
-    offs = [m.offset() or 0 for m in msgs]
+    parts = list(map(_PARTITION, msgs))
+    offs = list(map(_OFFSET, msgs))
+    if None in parts or None in offs:  # never for consumed records; kept for safety
+        parts = [p or 0 for p in parts]
+        offs = [o or 0 for o in offs]
     if topic is not None:
         last_p = dict(zip(parts, offs, strict=True))
         first_p = dict(zip(reversed(parts), reversed(offs), strict=True))
@@ -100,7 +108,7 @@ def batch_offsets(
             [TopicPartition(topic, p, first_p[p]) for p in sorted(last_p)],
             [TopicPartition(topic, p, last_p[p] + 1) for p in sorted(last_p)],
         )
-    keys = list(zip([m.topic() or "" for m in msgs], parts, strict=True))
+    keys = list(zip([t or "" for t in map(_TOPIC, msgs)], parts, strict=True))
     last = dict(zip(keys, offs, strict=True))
     first = dict(zip(reversed(keys), reversed(offs), strict=True))
     return (
@@ -117,6 +125,44 @@ def produce(producer: Any, topic: str, value: bytes | None, key: bytes | None, *
             return
         except BufferError:
             producer.poll(0.05)
+
+
+def produce_many(
+    producer: Any,
+    topic: str,
+    values: Sequence[bytes],
+    keys: Sequence[bytes | None],
+    on_delivery: Callable[[Any, Any], None] | None = None,
+) -> None:
+    """Produce records in order with one `produce_batch` call (one `produce()` per record
+    costs a Python call each); each record still gets its own delivery report, so a
+    ledger's per-record acknowledgement is unchanged. A full local queue refuses a suffix
+    of the list: serve delivery reports and retry that suffix, in order. Any other refusal
+    raises `KafkaException` (as `produce()` would); records queued before it stay queued.
+    """
+    if not values:
+        return
+    if not hasattr(producer, "produce_batch"):  # a client without it: one call per record
+        kw: dict[str, Any] = {} if on_delivery is None else {"on_delivery": on_delivery}
+        for value, key in zip(values, keys, strict=True):
+            produce(producer, topic, value, key, **kw)
+        return
+    msgs = [{"value": v, "key": k} for v, k in zip(values, keys, strict=True)]
+    while True:
+        queued = producer.produce_batch(topic, msgs, on_delivery=on_delivery)
+        if queued == len(msgs):
+            return
+        failed = [m for m in msgs if "_error" in m]
+        err = failed[0]["_error"]
+        code = err.code() if isinstance(err, KafkaError) else None
+        if code != KafkaError._QUEUE_FULL:
+            raise KafkaException(err)
+        # The queue is shared by every partition and only the caller's poll frees it: once
+        # full, every later record of the call is refused too, so the retry is the tail.
+        for m in failed:
+            del m["_error"]
+        msgs = failed
+        producer.poll(0.05)
 
 
 def seek(consumer: ConsumerLike, offsets: Mapping[TP, int], assigned: Iterable[TP]) -> None:
@@ -345,7 +391,10 @@ class DeliveryLedger(Generic[P]):
         inside `consume()`, which may still return records fetched for the revoked
         partitions; their new owner processes them, so this member must not."""
         assigned = self.assigned
-        return [m for m in msgs if (m.topic() or "", m.partition() or 0) in assigned]
+        tps = list(zip(map(_TOPIC, msgs), map(_PARTITION, msgs), strict=True))
+        if set(tps) <= assigned:  # the usual case: no revoke during the poll
+            return list(msgs)
+        return [m for m, (t, p) in zip(msgs, tps, strict=True) if (t or "", p or 0) in assigned]
 
     def rewind(self, msgs: Sequence[MessageLike]) -> None:
         """Seek back to the first offset, per partition, of a batch that failed to produce."""
@@ -493,5 +542,6 @@ __all__ = [
     "commit_transaction",
     "format_partitions",
     "produce",
+    "produce_many",
     "seek",
 ]
