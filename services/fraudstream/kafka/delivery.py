@@ -34,8 +34,8 @@ from __future__ import annotations
 import logging
 import time
 from collections import deque
-from operator import methodcaller
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from operator import methodcaller
 from typing import Any, Generic, Literal, NoReturn, Protocol, TypeVar
 
 from confluent_kafka import KafkaError, KafkaException, TopicPartition

@@ -13,6 +13,7 @@ NumPy instead of one Python call per event (the per-event path costs ~1 us x eve
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from itertools import chain
 from operator import methodcaller
 from typing import Any
 
@@ -63,7 +64,8 @@ def record_times_ms(msgs: Sequence[Any]) -> NDArray[np.float64]:
     TIMESTAMP_NOT_AVAILABLE); a record without `timestamp` counts as missing.
     """
     try:  # one C-level pass: (type, ms) pairs
-        stamps = np.array(list(map(_TIMESTAMP, msgs)), np.float64).reshape(len(msgs), 2)
+        flat = chain.from_iterable(map(_TIMESTAMP, msgs))
+        stamps = np.fromiter(flat, np.float64, 2 * len(msgs)).reshape(len(msgs), 2)
     except (AttributeError, TypeError, ValueError):
         stamps = None
     if stamps is not None:

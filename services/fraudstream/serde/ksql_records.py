@@ -26,10 +26,10 @@ from __future__ import annotations
 import logging
 import warnings
 from collections import Counter
-from operator import itemgetter, methodcaller
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from operator import itemgetter, methodcaller
 from typing import Any, Protocol
 
 import fastavro
@@ -90,7 +90,7 @@ _FAST_NUMERIC: tuple[str, ...] = ("Id", "Class", *NUMERIC_COLUMNS)
 _FAST_TEXT: tuple[str | tuple[str, ...], ...] = ("Timestamp", ("User", "UserId"))
 _AMOUNT = NUMERIC_COLUMNS.index("Amount")
 _VALUE = methodcaller("value")
-_HEADER = itemgetter(slice(0, wire.HEADER_SIZE))
+_HEADER: Callable[[bytes], bytes] = itemgetter(slice(0, wire.HEADER_SIZE))
 _SHAPE_ERRORS: dict[Reason, type[SerdeFailure]] = {
     "missing_field": MissingFieldError,
     "wrong_type": WrongTypeError,
@@ -374,7 +374,7 @@ class RecordDecoder:
         return plan
 
     def _fast(
-        self, msgs: Sequence[Any], vals: list[bytes | None] | None = None
+        self, msgs: Sequence[Any], vals: list[Any] | None = None
     ) -> tuple[list[_Fast], list[Any]]:
         """Vectorized decode of every record whose schema has a flat plan: the parts it
         vouches for, and the messages left for the per-record path (which names the
@@ -392,8 +392,8 @@ class RecordDecoder:
         # one C-level pass over the headers (a None value is never framed: slow path)
         if None not in vals and set(map(_HEADER, vals)) == {head}:
             groups[head] = list(range(len(vals)))
-            parts, slow = self._fast_groups(msgs, vals, groups, [])
-            return parts, [msgs[i] for i in slow]
+            parts, rest = self._fast_groups(msgs, vals, groups, [])
+            return parts, [msgs[i] for i in rest]
         for i, v in enumerate(vals):
             if wire.is_framed(v):
                 assert v is not None
@@ -405,7 +405,7 @@ class RecordDecoder:
     def _fast_groups(
         self,
         msgs: Sequence[Any],
-        vals: list[bytes | None],
+        vals: list[Any],
         groups: dict[bytes, list[int]],
         slow: list[int],
     ) -> tuple[list[_Fast], list[int]]:
@@ -478,7 +478,7 @@ class RecordDecoder:
             given = msgs
             max_bytes = self.limits.max_record_bytes
             vals = list(map(_VALUE, msgs))
-            sizes = [len(v or b"") for v in vals] if None in vals else list(map(len, vals))  # type: ignore[arg-type]
+            sizes = [len(v or b"") for v in vals] if None in vals else list(map(len, vals))
             if max(sizes) > max_bytes:
                 # oversized records skip the fast path: the loop below rejects them unread
                 big = [m for m, n in zip(msgs, sizes, strict=True) if n > max_bytes]
