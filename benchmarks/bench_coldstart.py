@@ -85,7 +85,8 @@ def paced(
             i += 1
         p.poll(0)
         time.sleep(0.002)
-    p.flush(60)
+    left = p.flush(30)
+    acks += [(float("nan"), float("inf"))] * left  # never acknowledged: count as infinite
     np.save(out, np.array(acks).T)  # row 0: send time (s from start), row 1: ack latency
 
 
@@ -226,7 +227,7 @@ def main() -> None:
                              "load1": os.getloadavg()[0]})  # fmt: skip
                 prev = cur
                 next_tick += 1.0
-        proc.join(60)
+        proc.join(120)
         c.close()
         acks = np.load(work / "acks.npy")
         n = args.secs

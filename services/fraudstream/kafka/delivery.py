@@ -49,10 +49,6 @@ from fraudstream.kafka.errors import (
 log = logging.getLogger(__name__)
 
 P = TypeVar("P")
-# C-level per-record accessors (map(methodcaller) runs no Python frame per record)
-_TOPIC = methodcaller("topic")
-_PARTITION = methodcaller("partition")
-_OFFSET = methodcaller("offset")
 M = TypeVar("M", bound="MessageLike")
 TP = tuple[str, int]
 
@@ -96,11 +92,8 @@ def batch_offsets(
     """
     # dict(zip(...)) keeps the last value per key, at C speed: in order, the last offset;
     # reversed, the first.
-    parts = list(map(_PARTITION, msgs))
-    offs = list(map(_OFFSET, msgs))
-    if None in parts or None in offs:  # never for consumed records; kept for safety
-        parts = [p or 0 for p in parts]
-        offs = [o or 0 for o in offs]
+    parts = [m.partition() or 0 for m in msgs]
+    offs = [m.offset() or 0 for m in msgs]
     if topic is not None:
         last_p = dict(zip(parts, offs, strict=True))
         first_p = dict(zip(reversed(parts), reversed(offs), strict=True))
@@ -108,7 +101,7 @@ def batch_offsets(
             [TopicPartition(topic, p, first_p[p]) for p in sorted(last_p)],
             [TopicPartition(topic, p, last_p[p] + 1) for p in sorted(last_p)],
         )
-    keys = list(zip([t or "" for t in map(_TOPIC, msgs)], parts, strict=True))
+    keys = list(zip([m.topic() or "" for m in msgs], parts, strict=True))
     last = dict(zip(keys, offs, strict=True))
     first = dict(zip(reversed(keys), reversed(offs), strict=True))
     return (
@@ -391,10 +384,7 @@ class DeliveryLedger(Generic[P]):
         inside `consume()`, which may still return records fetched for the revoked
         partitions; their new owner processes them, so this member must not."""
         assigned = self.assigned
-        tps = list(zip(map(_TOPIC, msgs), map(_PARTITION, msgs), strict=True))
-        if set(tps) <= assigned:  # the usual case: no revoke during the poll
-            return list(msgs)
-        return [m for m, (t, p) in zip(msgs, tps, strict=True) if (t or "", p or 0) in assigned]
+        return [m for m in msgs if (m.topic() or "", m.partition() or 0) in assigned]
 
     def rewind(self, msgs: Sequence[MessageLike]) -> None:
         """Seek back to the first offset, per partition, of a batch that failed to produce."""

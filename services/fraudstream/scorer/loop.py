@@ -11,7 +11,6 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from operator import methodcaller
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer
 
@@ -47,7 +46,6 @@ from fraudstream.serde.ksql_records import RecordDecoder
 log = logging.getLogger(__name__)
 
 _BENIGN_CODES = {KafkaError._PARTITION_EOF}
-_ERROR = methodcaller("error")
 
 
 class Totals:
@@ -180,8 +178,9 @@ class ScoringLoop:
             )  # fmt: skip
 
     def _drop_errors(self, msgs: list[Message]) -> list[Message]:
-        if list(map(_ERROR, msgs)).count(None) == len(msgs):  # C-level pass, the usual case
-            return msgs
+        good = [m for m in msgs if m.error() is None]
+        if len(good) == len(msgs):
+            return good
         good = []
         for m in msgs:
             err = m.error()

@@ -26,10 +26,9 @@ from __future__ import annotations
 import logging
 import warnings
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from operator import itemgetter, methodcaller
 from typing import Any, Protocol
 
 import fastavro
@@ -89,8 +88,6 @@ _EXPECTED: dict[int, set[str]] = {
 _FAST_NUMERIC: tuple[str, ...] = ("Id", "Class", *NUMERIC_COLUMNS)
 _FAST_TEXT: tuple[str | tuple[str, ...], ...] = ("Timestamp", ("User", "UserId"))
 _AMOUNT = NUMERIC_COLUMNS.index("Amount")
-_VALUE = methodcaller("value")
-_HEADER: Callable[[bytes], bytes] = itemgetter(slice(0, wire.HEADER_SIZE))
 _SHAPE_ERRORS: dict[Reason, type[SerdeFailure]] = {
     "missing_field": MissingFieldError,
     "wrong_type": WrongTypeError,
@@ -381,7 +378,7 @@ class RecordDecoder:
         reason, or reads records the fast path does not cover such as a null V1).
         `vals`: the messages' values, when the caller has them already."""
         if vals is None:
-            vals = list(map(_VALUE, msgs))
+            vals = [m.value() for m in msgs]
         first = vals[0] if vals else None
         if not wire.is_framed(first):
             return [], list(msgs)
@@ -389,8 +386,8 @@ class RecordDecoder:
         size = wire.HEADER_SIZE
         head = first[:size]
         groups: dict[bytes, list[int]] = {}
-        # one C-level pass over the headers (a None value is never framed: slow path)
-        if None not in vals and set(map(_HEADER, vals)) == {head}:
+        # the usual case, one schema id for the batch: no per-record framing checks
+        if all(v is not None and v.startswith(head) for v in vals):
             groups[head] = list(range(len(vals)))
             parts, rest = self._fast_groups(msgs, vals, groups, [])
             return parts, [msgs[i] for i in rest]
@@ -477,7 +474,7 @@ class RecordDecoder:
         if not json_input and msgs:
             given = msgs
             max_bytes = self.limits.max_record_bytes
-            vals = list(map(_VALUE, msgs))
+            vals = [m.value() for m in msgs]
             sizes = [len(v or b"") for v in vals] if None in vals else list(map(len, vals))
             if max(sizes) > max_bytes:
                 # oversized records skip the fast path: the loop below rejects them unread
