@@ -35,7 +35,6 @@ import logging
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from operator import methodcaller
 from typing import Any, Generic, Literal, NoReturn, Protocol, TypeVar
 
 from confluent_kafka import KafkaError, KafkaException, TopicPartition
