@@ -93,20 +93,6 @@ class ScorerSettings(FraudstreamSettings):
     linger_ms: float = Field(
         5.0, ge=0, le=1000, description="Output producer linger: larger batches vs latency."
     )
-    fetch_wait_max_ms: int = Field(
-        500,
-        ge=0,
-        le=30_000,
-        description="Input consumer: how long the broker may hold a fetch to gather "
-        "fetch_min_bytes (librdkafka fetch.wait.max.ms).",
-    )
-    fetch_min_bytes: int = Field(
-        1,
-        ge=1,
-        le=100_000_000,
-        description="Input consumer: bytes the broker gathers before answering a fetch "
-        "(fetch.min.bytes); 1 answers each new record at once, one fetch per record batch.",
-    )
     delivery_timeout_s: float = Field(
         30.0,
         gt=0,
