@@ -1,7 +1,10 @@
 """Scorer benchmark through a real local Kafka broker (one `fraudstream score` process).
 
 Measures, in one run:
-  1. consume-only: a bare confluent-kafka loop reading the pre-filled input topic;
+  1. consume-only: a bare confluent-kafka loop reading the pre-filled input topic, repeated
+     over the same records until it has run >= 3 s (CPU per event: the headline's unit);
+     then the consume + produce floor: the same records consumed and one score-sized record
+     produced per event with a delivery report each (no decode, scoring or encoding);
   2. scorer end to end: consume + decode + score + produce (scores, alerts) + commit,
      over the same topic, from partition assignment until every event is scored;
   3. latency at a steady 5,000 events/s: event timestamp -> score record received by a
@@ -40,6 +43,7 @@ import numpy as np
 from confluent_kafka import Consumer, Producer
 
 from fraudstream.kafka import consumer_config, create_topics, producer_config, wait_for_broker
+from fraudstream.kafka.delivery import produce_many
 from fraudstream.local.kafka import LocalKafka
 from fraudstream.local.procs import free_port
 from fraudstream.model import load_model
@@ -71,31 +75,87 @@ def fill_topic(bootstrap: str, topic: str, schema_id: int, n: int) -> None:
     log(f"  filled {n} events in {time.monotonic() - t0:.1f}s")
 
 
-def consume_only(bootstrap: str, topic: str, n: int, batch: int) -> tuple[float, float]:
-    """(events/s, CPU us/event) of a bare consume loop (values touched, offsets committed)."""
+def consume_only(
+    bootstrap: str, topic: str, n: int, batch: int, min_secs: float = 3.0
+) -> tuple[float, float, int]:
+    """(events/s, CPU us/event, passes) of a bare consume loop (values touched, offsets
+    stored and committed), repeated over the same records with a new group each pass until
+    it has consumed for at least `min_secs` (one pass of a few 100k records is too short to
+    time). CPU is the whole process's (librdkafka's threads included), from the first
+    consumer's creation to the last one's close."""
     cpu0 = time.process_time()
-    c = Consumer(consumer_config(bootstrap, f"bench-consume-{uuid.uuid4().hex[:8]}"))
+    got = 0
+    el = 0.0
+    passes = 0
+    while el < min_secs or passes == 0:
+        c = Consumer(consumer_config(bootstrap, f"bench-consume-{uuid.uuid4().hex[:8]}"))
+        c.subscribe([topic])
+        part = 0
+        t0 = None
+        total_bytes = 0
+        deadline = time.monotonic() + 300
+        while part < n and time.monotonic() < deadline:
+            msgs = c.consume(batch, timeout=0.02)
+            if not msgs:
+                continue
+            if t0 is None:
+                t0 = time.monotonic()
+            for m in msgs:
+                if m.error() is None:
+                    total_bytes += len(m.value() or b"")
+                    part += 1
+            c.store_offsets(msgs[-1])
+        c.commit(asynchronous=False)
+        el += time.monotonic() - (t0 or time.monotonic())
+        c.close()
+        got += part
+        passes += 1
+    cpu_us = (time.process_time() - cpu0) / max(got, 1) * 1e6
+    log(f"  consume-only: {passes} passes, {got} events in {el:.2f}s; CPU {cpu_us:.2f} us/event")
+    return got / el, cpu_us, passes
+
+
+def consume_produce(
+    bootstrap: str, topic: str, out: str, n: int, batch: int
+) -> tuple[float, float]:
+    """(events/s, CPU us/event) of the floor of any at-least-once consume -> produce loop on
+    this client: consume, produce one score-sized record per input (`produce_many`, a
+    delivery report per record counted by a callback), store offsets once all are acked.
+    No decode, no scoring, no encoding: what the scorer would cost with free processing."""
+    cpu0 = time.process_time()
+    c = Consumer(consumer_config(bootstrap, f"bench-cp-{uuid.uuid4().hex[:8]}"))
+    p = Producer(producer_config(bootstrap))
     c.subscribe([topic])
+    value = bytes(range(256))[:150]
+    acked = [0]
+
+    def ack(err: Any, _msg: Any) -> None:
+        if err is None:
+            acked[0] += 1
+
     got = 0
     t0 = None
-    total_bytes = 0
     deadline = time.monotonic() + 300
+    pending: list[tuple[int, Any]] = []
     while got < n and time.monotonic() < deadline:
         msgs = c.consume(batch, timeout=0.02)
+        p.poll(0)
         if not msgs:
             continue
         if t0 is None:
             t0 = time.monotonic()
-        for m in msgs:
-            if m.error() is None:
-                total_bytes += len(m.value() or b"")
-                got += 1
-        c.store_offsets(msgs[-1])
+        good = [m for m in msgs if m.error() is None]
+        produce_many(p, out, [value] * len(good), [m.key() for m in good], ack)
+        got += len(good)
+        pending.append((got, good[-1] if good else msgs[-1]))
+        while pending and acked[0] >= pending[0][0]:
+            c.store_offsets(pending.pop(0)[1])
+    p.flush(60)
     c.commit(asynchronous=False)
     el = time.monotonic() - (t0 or time.monotonic())
     c.close()
     cpu_us = (time.process_time() - cpu0) / max(got, 1) * 1e6
-    log(f"  consume-only CPU: {cpu_us:.1f} us/event")
+    log(f"  consume+produce floor: {got / el:,.0f} events/s, CPU {cpu_us:.2f} us/event")
     return got / el, cpu_us
 
 
@@ -484,11 +544,20 @@ def main() -> None:
             report(results, args.json)
             return
 
-        log("consume-only loop")
-        base, base_cpu = consume_only(bootstrap, topic, args.events, args.batch_size)
+        log("consume-only loop (>= 3 s over the same records)")
+        base, base_cpu, passes = consume_only(bootstrap, topic, args.events, args.batch_size)
         results["consume_only_events_per_s"] = base
         results["consume_only_cpu_us_per_event"] = base_cpu
+        results["consume_only_passes"] = passes
         log(f"  consume-only: {base:,.0f} events/s")
+
+        log("consume + produce floor (no decode, no scoring, no encoding)")
+        create_topics(admin, [f"floor-{tag}"], partitions=args.partitions)
+        floor, floor_cpu = consume_produce(
+            bootstrap, topic, f"floor-{tag}", args.events, args.batch_size
+        )
+        results["consume_produce_events_per_s"] = floor
+        results["consume_produce_cpu_us_per_event"] = floor_cpu
 
         log("produce-only loop (score-sized records, the scorer's producer settings)")
         create_topics(admin, [f"produce-only-{tag}"], partitions=args.partitions)
@@ -537,6 +606,13 @@ def main() -> None:
         # Throughput if the scorer had one core to itself (CPU-bound; load-independent).
         results["scorer_events_per_cpu_s"] = args.events / cpu
         results["cpu_ratio_to_consume_only"] = base_cpu / (cpu / args.events * 1e6)
+        # the headline of issue 18: scorer CPU per event / consume-only CPU per event
+        results["cpu_per_event_x_consume_only"] = (cpu / args.events * 1e6) / base_cpu
+        results["cpu_per_event_x_consume_produce"] = (cpu / args.events * 1e6) / floor_cpu
+        log(f"  CPU per event: scorer {cpu / args.events * 1e6:.2f} us = "
+            f"{results['cpu_per_event_x_consume_only']:.2f}x consume-only ({base_cpu:.2f} us), "
+            f"{results['cpu_per_event_x_consume_produce']:.2f}x the consume+produce floor "
+            f"({floor_cpu:.2f} us)")  # fmt: skip
         log(f"  scorer CPU: {cpu:.2f}s = {cpu / args.events * 1e6:.1f} us/event "
             f"({cpu / el:.2f} cores busy)")  # fmt: skip
         rate = args.events / el

@@ -13,6 +13,7 @@ NumPy instead of one Python call per event (the per-event path costs ~1 us x eve
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from itertools import chain
 from typing import Any
 
 import numpy as np
@@ -60,6 +61,13 @@ def record_times_ms(msgs: Sequence[Any]) -> NDArray[np.float64]:
     `msgs` are confluent_kafka Messages (`timestamp() -> (type, ms)`; type 0 is
     TIMESTAMP_NOT_AVAILABLE); a record without `timestamp` counts as missing.
     """
+    try:  # (type, ms) pairs flattened into one array (no per-record NumPy store)
+        flat = chain.from_iterable([m.timestamp() for m in msgs])
+        stamps = np.fromiter(flat, np.float64, 2 * len(msgs)).reshape(len(msgs), 2)
+    except (AttributeError, TypeError, ValueError):
+        stamps = None
+    if stamps is not None:
+        return np.where((stamps[:, 0] != 0) & (stamps[:, 1] > 0), stamps[:, 1], np.nan)
     out = np.full(len(msgs), np.nan)
     for i, m in enumerate(msgs):
         stamp = getattr(m, "timestamp", None)  # the decoder takes anything with value()

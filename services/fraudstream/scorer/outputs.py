@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from fraudstream.kafka.delivery import produce
+from fraudstream.kafka.delivery import produce_many
 from fraudstream.scorer.connect import Outputs
 from fraudstream.scorer.dlq import DeadLetterWriter
 from fraudstream.scorer.metrics import ScorerMetrics
@@ -43,29 +43,25 @@ class OutputWriter:
         )
 
     def send(self, scored: Scored, on_delivery: Callable[..., None] | None) -> None:
-        """Produce every output of `scored` (`scored.outputs` records)."""
+        """Produce every output of `scored` (`scored.outputs` records): one `produce_batch`
+        per topic, each record with its own delivery report (`on_delivery`)."""
         bodies, keys = scored.bodies, scored.keys
-        st, at = self.topic_scores, self.topic_alerts
         sp, ap = self.outputs.score_prefix, self.outputs.alert_prefix
-        produce_one = self.producer.produce
-        i, n = 0, len(bodies)
-        while i < n:  # one C call per record; on a full local queue, drain and resume
-            try:
-                if on_delivery is None:
-                    for i in range(i, n):  # noqa: B020 - resumes at the record that failed
-                        produce_one(st, bodies[i], keys[i])
-                else:
-                    for i in range(i, n):  # noqa: B020
-                        produce_one(st, bodies[i], keys[i], on_delivery=on_delivery)
-                i = n
-            except BufferError:
-                self.producer.poll(0.05)
-        kw: dict[str, Any] = {} if on_delivery is None else {"on_delivery": on_delivery}
-        for j in np.flatnonzero(scored.anomalous).tolist():
-            produce(self.producer, at, ap + bodies[j][len(sp) :], keys[j], **kw)
+        produce_many(self.producer, self.topic_scores, bodies, keys, on_delivery)
+        hot = np.flatnonzero(scored.anomalous).tolist()
+        if hot:
+            cut = len(sp)
+            produce_many(
+                self.producer,
+                self.topic_alerts,
+                [ap + bodies[j][cut:] for j in hot],
+                [keys[j] for j in hot],
+                on_delivery,
+            )
         self.dead_letters.send(scored.batch.dead, on_delivery)
-        for body, key in zip(scored.shadow_bodies, scored.shadow_keys, strict=True):
-            produce(self.producer, self.topic_shadow, body, key, **kw)
+        produce_many(
+            self.producer, self.topic_shadow, scored.shadow_bodies, scored.shadow_keys, on_delivery
+        )
 
 
 __all__ = ["OutputWriter"]

@@ -172,7 +172,7 @@ class FlatPlan:
         (5 for Confluent-framed values whose header the caller already checked); a string
         longer than `max_string_bytes` leaves its record not ok."""
         n = len(values)
-        lengths = np.fromiter((len(b) for b in values), np.int64, n)
+        lengths = np.fromiter(map(len, values), np.int64, n)
         ends = np.cumsum(lengths)
         pos = ends - lengths + offset
         max_run = max((9 * f.run for f in self.fields if f.run > 1), default=0)

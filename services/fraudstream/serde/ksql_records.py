@@ -370,11 +370,15 @@ class RecordDecoder:
             self._plans[schema_id] = plan
         return plan
 
-    def _fast(self, msgs: Sequence[Any]) -> tuple[list[_Fast], list[Any]]:
+    def _fast(
+        self, msgs: Sequence[Any], vals: list[Any] | None = None
+    ) -> tuple[list[_Fast], list[Any]]:
         """Vectorized decode of every record whose schema has a flat plan: the parts it
         vouches for, and the messages left for the per-record path (which names the
-        reason, or reads records the fast path does not cover such as a null V1)."""
-        vals = [m.value() for m in msgs]
+        reason, or reads records the fast path does not cover such as a null V1).
+        `vals`: the messages' values, when the caller has them already."""
+        if vals is None:
+            vals = [m.value() for m in msgs]
         first = vals[0] if vals else None
         if not wire.is_framed(first):
             return [], list(msgs)
@@ -382,15 +386,29 @@ class RecordDecoder:
         size = wire.HEADER_SIZE
         head = first[:size]
         groups: dict[bytes, list[int]] = {}
+        # the usual case, one schema id for the batch: no per-record framing checks
         if all(v is not None and v.startswith(head) for v in vals):
             groups[head] = list(range(len(vals)))
-        else:
-            for i, v in enumerate(vals):
-                if wire.is_framed(v):
-                    assert v is not None
-                    groups.setdefault(v[:size], []).append(i)
-        parts: list[_Fast] = []
+            parts, rest = self._fast_groups(msgs, vals, groups, [])
+            return parts, [msgs[i] for i in rest]
+        for i, v in enumerate(vals):
+            if wire.is_framed(v):
+                assert v is not None
+                groups.setdefault(v[:size], []).append(i)
         slow: list[int] = [i for i, v in enumerate(vals) if not wire.is_framed(v)]
+        parts, slow = self._fast_groups(msgs, vals, groups, slow)
+        return parts, [msgs[i] for i in slow]
+
+    def _fast_groups(
+        self,
+        msgs: Sequence[Any],
+        vals: list[Any],
+        groups: dict[bytes, list[int]],
+        slow: list[int],
+    ) -> tuple[list[_Fast], list[int]]:
+        """Decode each group of records sharing a header; (decoded parts, slow positions)."""
+        size = wire.HEADER_SIZE
+        parts: list[_Fast] = []
         identity = self.identity
         for h, idx in groups.items():
             schema_id = wire.schema_id_of(h)
@@ -416,7 +434,7 @@ class RecordDecoder:
                 pick = where
             parts.append(_Fast(rows, fb, label, pick))
         slow.sort()
-        return parts, [msgs[i] for i in slow]
+        return parts, slow
 
     def _avro_row(self, data: bytes) -> tuple[Any, ...]:
         try:
@@ -456,14 +474,16 @@ class RecordDecoder:
         if not json_input and msgs:
             given = msgs
             max_bytes = self.limits.max_record_bytes
-            if any(len(m.value() or b"") > max_bytes for m in msgs):
+            vals = [m.value() for m in msgs]
+            sizes = [len(v or b"") for v in vals] if None in vals else list(map(len, vals))
+            if max(sizes) > max_bytes:
                 # oversized records skip the fast path: the loop below rejects them unread
-                big = [m for m in msgs if len(m.value() or b"") > max_bytes]
-                given = [m for m in msgs if len(m.value() or b"") <= max_bytes]
+                big = [m for m, n in zip(msgs, sizes, strict=True) if n > max_bytes]
+                given = [m for m, n in zip(msgs, sizes, strict=True) if n <= max_bytes]
                 fast, msgs = self._fast(given)
                 msgs = [*msgs, *big]
             else:
-                fast, msgs = self._fast(msgs)
+                fast, msgs = self._fast(msgs, vals)
             for part in fast:
                 fb, pick = part.batch, part.pick
                 ids, labels, num = fb.longs[:, 0], part.label, fb.values[:, 2:]

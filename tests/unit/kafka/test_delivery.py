@@ -18,6 +18,7 @@ from fraudstream.kafka.delivery import (
     backoff,
     batch_offsets,
     produce,
+    produce_many,
     seek,
 )
 from fraudstream.kafka.errors import DeliveryFailedError
@@ -383,6 +384,70 @@ def test_produce_helper_retries_after_a_full_local_queue() -> None:
     p.full_once = True
     produce(p, "out", b"v", b"k", on_delivery=lambda *_: None)
     assert len(p.pending) == 1 and p.polls == 1
+
+
+class BatchProducer(Producer):
+    """`produce_batch` as confluent-kafka has it: queues until `room` runs out, marks every
+    refused record's dict with `_error` and returns how many were queued."""
+
+    def __init__(self, room: int, refuse: int = KafkaError._QUEUE_FULL) -> None:
+        super().__init__()
+        self.room = room
+        self.refuse = refuse
+        self.calls: list[int] = []
+        self.sent: list[tuple[str, Any, Any]] = []
+
+    def produce_batch(self, topic: str, msgs: list[dict[str, Any]], on_delivery: Any) -> int:
+        self.calls.append(len(msgs))
+        queued = 0
+        for m in msgs:
+            if self.room <= 0:
+                m["_error"] = KafkaError(self.refuse, "refused")
+                continue
+            self.room -= 1
+            queued += 1
+            self.sent.append((topic, m["value"], m["key"]))
+            self.pending.append((on_delivery, Msg(topic, 0, len(self.pending))))
+        return queued
+
+    def poll(self, timeout: float = 0) -> int:
+        self.room += 2  # reports served: room in the local queue again
+        return super().poll(timeout)
+
+
+def test_produce_many_is_one_call_with_a_report_per_record() -> None:
+    p = BatchProducer(room=10)
+    acks: list[KafkaError | None] = []
+    produce_many(p, "out", [b"a", b"b", b"c"], [b"1", b"2", None], lambda e, _m: acks.append(e))
+    assert p.calls == [3] and p.polls == 0
+    assert p.sent == [("out", b"a", b"1"), ("out", b"b", b"2"), ("out", b"c", None)]
+    p.ack()
+    p.poll()
+    assert acks == [None, None, None]
+
+
+def test_produce_many_retries_the_refused_tail_of_a_full_queue_in_order() -> None:
+    p = BatchProducer(room=1)
+    values = [b"%d" % i for i in range(5)]
+    produce_many(p, "out", values, values, lambda *_: None)
+    assert [v for _t, v, _k in p.sent] == values  # every record once, in order
+    assert p.calls == [5, 4, 2] and p.polls == 2
+
+
+def test_produce_many_raises_what_is_not_a_full_queue() -> None:
+    p = BatchProducer(room=1, refuse=KafkaError.MSG_SIZE_TOO_LARGE)
+    with pytest.raises(KafkaException):
+        produce_many(p, "out", [b"ok", b"too big"], [None, None], lambda *_: None)
+    assert [v for _t, v, _k in p.sent] == [b"ok"]
+
+
+def test_produce_many_without_produce_batch_produces_one_by_one() -> None:
+    p = Producer()
+    p.full_once = True
+    produce_many(p, "out", [b"a", b"b"], [b"1", b"2"], lambda *_: None)
+    assert len(p.pending) == 2 and p.polls == 1
+    produce_many(p, "out", [], [], None)
+    assert len(p.pending) == 2
 
 
 def test_backoff_doubles_and_is_capped() -> None:

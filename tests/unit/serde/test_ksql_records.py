@@ -215,7 +215,7 @@ def test_batch_fast_path_agrees_with_per_record_path(
     assert sum(len(p.rows) for p in parts) == len(goods) + 4
     assert len(rest) == len(cases) - 4
     slow = _decoder({7: LIVE, 8: no_amount, 9: string_v1})
-    slow._fast = lambda m: ([], list(m))  # force the per-record path
+    slow._fast = lambda m, *_: ([], list(m))  # force the per-record path
     a, b = fast.decode(msgs), slow.decode(msgs)
     assert a.ids == b.ids == [r["ID"] for r in live_records[1:40]]
     assert a.labels == b.labels and a.users == b.users and a.event_ms == b.event_ms

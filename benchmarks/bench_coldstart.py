@@ -1,0 +1,269 @@
+"""Cold start: per-second latency of a fresh local broker + one scorer under a paced load.
+
+Issue 18 item 2. One run: a new `LocalKafka` (fresh data dir, as `fraudstream up` makes
+it), the embedded registry, a `fraudstream score` process; as soon as the scorer reports
+ready, a separate producer process sends live events at `--rate` for `--secs` seconds
+(stamped at send time). Per second of that load it prints:
+
+- `ack p99`: the input producer's own acknowledgement latency (send -> delivery report);
+- `e2e p99`: event time -> its score record received by a downstream consumer;
+- the scorer's batches and mean batch size in that second (its /metrics, scraped 1/s);
+- CPU used by the broker and by the scorer in that second (from /proc), and the load average.
+
+`--no-scorer` runs the same load against a fresh broker without a scorer (the issue's
+control); `--warm-broker N` sends N seconds of the same load through a scratch topic before
+the scorer starts (what a broker that has already served traffic looks like).
+
+Run:  python benchmarks/bench_coldstart.py [--rate 5000] [--secs 30] [--json out.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing as mp
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import numpy as np
+from confluent_kafka import Consumer, Producer
+
+from fraudstream.kafka import consumer_config, create_topics, producer_config, wait_for_broker
+from fraudstream.local.kafka import LocalKafka
+from fraudstream.local.procs import free_port
+from fraudstream.producer.synthetic import generate_events
+from fraudstream.registry.server import RegistryServer
+from fraudstream.serde.schemas import load_schema
+from fraudstream.testing.scorer import live_value, publish_pca_model, register
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_scorer import _event_time_ms, cpu_seconds
+
+
+def log(msg: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {msg}", flush=True)
+
+
+def paced(
+    bootstrap: str, topic: str, schema_id: int, rate: float, secs: float, out: str, started: Any
+) -> None:
+    """Child process: `rate` events/s for `secs` s; writes (send offset s, ack latency s) and
+    puts its clock's start (monotonic, shared by every process) in `started`."""
+    p = Producer(producer_config(bootstrap, linger_ms=1))
+    events = list(generate_events(int(rate * secs) + 100, seed=33, id_offset=10**9, users=1000))
+    p.list_topics(topic, timeout=10)  # connected and idempotent id fetched before the clock
+    time.sleep(0.5)
+    sent_at: list[float] = []
+    acks: list[tuple[float, float]] = []
+    t0 = time.monotonic()
+    started.value = t0
+
+    def on_ack(i: int) -> Any:
+        def cb(err: Any, _msg: Any) -> None:
+            lat = float("inf") if err is not None else time.monotonic() - t0 - sent_at[i]
+            acks.append((sent_at[i], lat))
+
+        return cb
+
+    total, i = int(rate * secs), 0
+    while i < total:
+        due = min(total, int((time.monotonic() - t0) * rate))
+        while i < due:
+            ev = events[i]
+            ev["Timestamp"] = datetime.now(UTC).isoformat(timespec="milliseconds")[:-6] + "Z"
+            sent_at.append(time.monotonic() - t0)
+            p.produce(topic, live_value(ev, schema_id), ev["User"].encode(), on_delivery=on_ack(i))
+            i += 1
+        p.poll(0)
+        time.sleep(0.002)
+    left = p.flush(30)
+    acks += [(float("nan"), float("inf"))] * left  # never acknowledged: count as infinite
+    np.save(out, np.array(acks).T)  # row 0: send time (s from start), row 1: ack latency
+
+
+def scrape(port: int) -> dict[str, float]:
+    """The scorer's counters of interest (batch count/sum, events scored)."""
+    want = ("fraudstream_batch_size_count", "fraudstream_batch_size_sum",
+            "fraudstream_events_scored_total")  # fmt: skip
+    try:
+        text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=2).text
+    except httpx.HTTPError:
+        return {}
+    out: dict[str, float] = {}
+    for line in text.splitlines():
+        name = line.split(" ", 1)[0]
+        if name in want:
+            out[name] = float(line.split()[-1])
+    return out
+
+
+def per_second(at: np.ndarray[Any, Any], lat: np.ndarray[Any, Any], secs: int) -> list[float]:
+    """p99 (ms) of `lat` for each whole second of `at`; NaN where a second has none."""
+    out = []
+    for s in range(secs):
+        sel = lat[(at >= s) & (at < s + 1)]
+        out.append(float(np.percentile(sel, 99) * 1000) if len(sel) else float("nan"))
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("--rate", type=float, default=5000.0)
+    ap.add_argument("--secs", type=int, default=30)
+    ap.add_argument("--partitions", type=int, default=4)
+    ap.add_argument("--no-scorer", action="store_true")
+    ap.add_argument("--warm-broker", type=float, default=0.0, help="seconds of scratch load")
+    ap.add_argument("--json", type=Path)
+    args = ap.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="bench-cold-"))
+    results: dict[str, Any] = {
+        "loadavg_start": os.getloadavg(),
+        "rate": args.rate,
+        "scorer": not args.no_scorer,
+        "warm_broker_s": args.warm_broker,
+    }
+    broker = LocalKafka(work, port=free_port(), controller_port=free_port(), log_level="WARN")
+    scorer: subprocess.Popen[bytes] | None = None
+    registry: RegistryServer | None = None
+    ctx = mp.get_context("spawn")
+    try:
+        t_boot = time.monotonic()
+        bootstrap = broker.start(timeout=180)
+        log(f"fresh broker up in {time.monotonic() - t_boot:.1f}s")
+        registry = RegistryServer(bootstrap, port=free_port(), topic="_schemas")
+        registry.start(timeout=90)
+        admin = wait_for_broker(bootstrap)
+        topic, scores, alerts, dlq = "live", "scores", "alerts", "dlq"
+        create_topics(admin, [topic, scores, alerts, dlq], partitions=args.partitions)
+        schema_id = register(registry.url, f"{topic}-value", load_schema("live"))
+        if args.warm_broker:
+            create_topics(admin, ["warm"], partitions=args.partitions)
+            w = ctx.Process(target=paced, args=(bootstrap, "warm", schema_id, args.rate,
+                                                args.warm_broker, str(work / "warm.npy"),
+                                                ctx.Value("d", 0.0)))  # fmt: skip
+            w.start()
+            w.join(args.warm_broker + 120)
+            log(f"broker warmed with {args.warm_broker:.0f}s of load")
+        port = free_port()
+        if not args.no_scorer:
+            model_dir = work / "models"
+            publish_pca_model(model_dir, seed=1)
+            env = dict(os.environ, FRAUDSTREAM_KAFKA_BOOTSTRAP=bootstrap,
+                       FRAUDSTREAM_REGISTRY_URL=registry.url,
+                       FRAUDSTREAM_SCORER_TOPIC_SCORES=scores,
+                       FRAUDSTREAM_SCORER_TOPIC_ALERTS=alerts,
+                       FRAUDSTREAM_SCORER_TOPIC_DLQ=dlq)  # fmt: skip
+            scorer = subprocess.Popen(
+                [sys.executable, "-m", "fraudstream", "score", "--topic", topic,
+                 "--group", "cold", "--model-dir", str(model_dir), "--metrics-port", str(port)],
+                env=env, stdout=(work / "scorer.log").open("wb"), stderr=subprocess.STDOUT,
+            )  # fmt: skip
+            deadline = time.monotonic() + 180
+            while scrape(port).get("fraudstream_events_scored_total") is None or (
+                httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=2).status_code != 200
+            ):
+                if scorer.poll() is not None or time.monotonic() > deadline:
+                    raise SystemExit("scorer not ready:\n" + (work / "scorer.log").read_text())
+                time.sleep(0.05)
+            log("scorer ready")
+        c = Consumer(consumer_config(bootstrap, f"lat-{uuid.uuid4().hex[:6]}",
+                                     auto_offset_reset="latest", fetch_wait_max_ms=5))  # fmt: skip
+        c.subscribe([scores])
+        end = time.monotonic() + 10
+        while not c.assignment() and time.monotonic() < end:
+            c.poll(0.1)
+        started = ctx.Value("d", 0.0)
+        out = str(work / "acks.npy")
+        proc = ctx.Process(
+            target=paced, args=(bootstrap, topic, schema_id, args.rate, args.secs, out, started)
+        )
+        proc.start()
+        bpid = broker.pid()
+        while started.value == 0.0 and proc.is_alive():  # the load's clock starts in the child
+            c.poll(0.01)
+        t_start = started.value
+        lat: list[float] = []
+        seen: list[float] = []
+        rows: list[dict[str, float]] = []
+        next_tick = t_start + 1.0
+        prev = {"b": cpu_seconds(bpid) if bpid else 0.0,
+                "s": cpu_seconds(scorer.pid) if scorer else 0.0,
+                **scrape(port)}  # fmt: skip
+        expected = int(args.rate * args.secs)
+        deadline = t_start + args.secs + 30
+
+        def running() -> bool:
+            return proc.is_alive() if args.no_scorer else len(lat) < expected
+
+        while time.monotonic() < deadline and running():
+            first = c.poll(0.02)
+            if first is not None:
+                got = [first, *c.consume(1000, timeout=0)]
+                now_ms = time.time() * 1000.0
+                for m in got:
+                    if m.error() is None:
+                        lat.append((now_ms - _event_time_ms(m.value() or b"")) / 1000.0)
+                        seen.append(time.monotonic() - t_start)
+            if time.monotonic() >= next_tick:
+                cur = {"b": cpu_seconds(bpid) if bpid else 0.0,
+                       "s": cpu_seconds(scorer.pid) if scorer else 0.0, **scrape(port)}  # fmt: skip
+                nb = cur.get("fraudstream_batch_size_count", 0) - prev.get(
+                    "fraudstream_batch_size_count", 0
+                )
+                ne = cur.get("fraudstream_batch_size_sum", 0) - prev.get(
+                    "fraudstream_batch_size_sum", 0
+                )
+                rows.append({"broker_cpu": cur["b"] - prev["b"], "scorer_cpu": cur["s"] - prev["s"],
+                             "batches": nb, "mean_batch": ne / nb if nb else 0.0,
+                             "load1": os.getloadavg()[0]})  # fmt: skip
+                prev = cur
+                next_tick += 1.0
+        proc.join(120)
+        c.close()
+        acks = np.load(work / "acks.npy")
+        n = args.secs
+        ack_p99 = per_second(acks[0], acks[1], n)
+        e2e = per_second(np.asarray(seen), np.asarray(lat), n) if lat else [float("nan")] * n
+        log("second | ack p99 ms | e2e p99 ms | batches | mean batch | broker CPU | scorer CPU"
+            " | load1")  # fmt: skip
+        for s in range(n):
+            r = rows[s] if s < len(rows) else {}
+            log(f"{s:6d} | {ack_p99[s]:10.1f} | {e2e[s]:10.1f} | {r.get('batches', 0):7.0f} | "
+                f"{r.get('mean_batch', 0):10.1f} | {r.get('broker_cpu', 0):10.2f} | "
+                f"{r.get('scorer_cpu', 0):10.2f} | {r.get('load1', 0):5.2f}")  # fmt: skip
+        a = acks[1]
+        results.update(
+            ack_p99_ms_per_s=ack_p99, e2e_p99_ms_per_s=e2e, per_s=rows,
+            ack_p99_ms=float(np.percentile(a, 99) * 1000),
+            e2e_p99_ms=float(np.percentile(lat, 99) * 1000) if lat else None,
+            e2e_p50_ms=float(np.percentile(lat, 50) * 1000) if lat else None,
+            e2e_events=len(lat), loadavg_end=os.getloadavg(),
+        )  # fmt: skip
+        log(f"whole run: ack p99 {results['ack_p99_ms']:.1f} ms; e2e p50 "
+            f"{results['e2e_p50_ms'] or 0:.1f} / p99 {results['e2e_p99_ms'] or 0:.1f} ms over "
+            f"{len(lat)} events; load {results['loadavg_start'][0]:.2f} -> "
+            f"{results['loadavg_end'][0]:.2f}")  # fmt: skip
+    finally:
+        if scorer is not None:
+            scorer.terminate()
+            scorer.wait(30)
+            shutil.copy(work / "scorer.log", Path(tempfile.gettempdir()) / "bench-cold-scorer.log")
+        if registry is not None:
+            registry.stop()
+        broker.stop()
+        shutil.rmtree(work, ignore_errors=True)
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
