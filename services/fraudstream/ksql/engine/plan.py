@@ -20,6 +20,8 @@ from fraudstream.ksql.engine.topology import Column
 __all__ = [
     "AggregateNode",
     "FilterNode",
+    "KeyLookupNode",
+    "LimitNode",
     "PartitionByNode",
     "PlanNode",
     "ProjectNode",
@@ -27,7 +29,9 @@ __all__ = [
     "SourceNode",
     "StreamStreamJoinNode",
     "StreamTableJoinNode",
+    "TableScanNode",
     "TableTableJoinNode",
+    "TopicScanNode",
     "format_schema",
 ]
 
@@ -191,3 +195,57 @@ class SinkNode(PlanNode):
         if self.window:
             out.append(f"Window: {self.window}")
         return out
+
+
+# ----------------------------------------------------------------------------- pull queries
+
+
+@dataclass
+class KeyLookupNode(PlanNode):
+    """Pull query access step: one lookup per key in the table's materialized store."""
+
+    label: ClassVar[str] = "KEY LOOKUP"
+    table: str
+    keys: list[str]
+
+    def details(self) -> list[str]:
+        return [f"Table: {self.table}", f"Keys: {'; '.join(self.keys)}"]
+
+
+@dataclass
+class TableScanNode(PlanNode):
+    """Pull query access step: every row of the table's materialized store (one snapshot)."""
+
+    label: ClassVar[str] = "TABLE SCAN"
+    table: str
+    query_id: str
+
+    def details(self) -> list[str]:
+        return [f"Table: {self.table}", f"Store of: {self.query_id}"]
+
+
+@dataclass
+class TopicScanNode(PlanNode):
+    """Pull query access step: the source's topic read from its start to its end offsets
+    (a source table keeps the latest record of each key)."""
+
+    label: ClassVar[str] = "TOPIC SCAN"
+    name: str
+    kind: str
+    topic: str
+    latest_per_key: bool = False
+
+    def details(self) -> list[str]:
+        out = [f"{self.kind}: {self.name}", f"Topic: {self.topic}"]
+        if self.latest_per_key:
+            out.append("Latest per key")
+        return out
+
+
+@dataclass
+class LimitNode(PlanNode):
+    label: ClassVar[str] = "LIMIT"
+    limit: int
+
+    def details(self) -> list[str]:
+        return [f"Limit: {self.limit}"]

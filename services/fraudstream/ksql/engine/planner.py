@@ -143,6 +143,7 @@ class Planner:
         self.query: BaseQuery | None = None
         self._partition_null = False
         self._key_passthrough = False
+        self.items: list[OutputColumn] = []  # the expanded projection (pull queries read it)
 
     # ------------------------------------------------------------------ helpers
     def _source(self, rel: A.Relation) -> DataSource:
@@ -213,6 +214,7 @@ class Planner:
             synthetic_key=self._synthetic,
         )
         items = self.projection.expand(q)
+        self.items = items
         if not transient:
             analyzer.check_reserved_output_names(q, items)
             analyzer.check_sink_timestamp_column(self.sink_props, items)

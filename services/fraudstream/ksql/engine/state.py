@@ -115,3 +115,70 @@ def _untag(v: Any) -> Any:
         items = [_untag(x) for x in v["$s"]]
         return frozenset(items) if v.get("frozen") else set(items)
     raise ValueError(f"unknown tag in {sorted(v)}")
+
+
+class MaterializedTable(StateStore):
+    """The rows of a table a persistent query writes (a CTAS sink), as pull queries read it:
+    serialized key -> (serialized value, record timestamp), the latest record of each key.
+
+    Keys stay in their wire form (the sink serialized them; a key lookup serializes its
+    literal with the same serde), so keeping the table costs one dict write per output record
+    and no decoding. For a windowed table `windows` indexes the keys without their window
+    suffix (`suffix` bytes: 8 for time windows, 16 for session windows), so a key lookup is a
+    dict lookup there too. The store is a `StateStore`: the runtime writes its changes to the
+    query's changelog and restores them, like the aggregate state.
+    """
+
+    def __init__(self, name: str, suffix: int = 0) -> None:
+        super().__init__(name)
+        self.suffix = suffix
+        self.windows: dict[bytes, set[bytes]] = {}
+
+    def put(self, key: bytes | None, value: bytes | None, timestamp: int) -> None:
+        """One record of the table's topic: a value replaces the key's row, a tombstone
+        deletes it."""
+        k = b"" if key is None else key
+        if value is None:
+            if k not in self.data:
+                return
+            self._delete(k)
+        else:
+            self._set(k, (value, timestamp))
+        if self.dirty is not None:
+            self.dirty.add(k)
+
+    def restore(self, key: Any, value: Any, deleted: bool) -> None:
+        if deleted:
+            self._delete(key)
+        else:
+            self._set(key, (value[0], int(value[1])))
+
+    def _set(self, key: bytes, row: tuple[bytes, int]) -> None:
+        self.data[key] = row
+        if self.suffix:
+            self.windows.setdefault(key[: -self.suffix], set()).add(key)
+
+    def _delete(self, key: bytes) -> None:
+        self.data.pop(key, None)
+        if self.suffix:
+            base = key[: -self.suffix]
+            keys = self.windows.get(base)
+            if keys is not None:
+                keys.discard(key)
+                if not keys:
+                    del self.windows[base]
+
+    def lookup(self, key: bytes) -> list[tuple[bytes, bytes, int]]:
+        """(key, value, timestamp) of one key: its row, or every window of it."""
+        if self.suffix:
+            return [
+                (k, *self.data[k]) for k in sorted(self.windows.get(key, ())) if k in self.data
+            ]
+        row = self.data.get(key)
+        return [] if row is None else [(key, *row)]
+
+    def snapshot(self) -> list[tuple[bytes, bytes, int]]:
+        """Every row, read at one instant (a dict copy is atomic under the GIL, so a runtime
+        thread writing meanwhile never shows a half-applied record)."""
+        data = self.data.copy()
+        return [(k, v, ts) for k, (v, ts) in data.items()]

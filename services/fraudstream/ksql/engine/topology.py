@@ -18,7 +18,7 @@ import orjson
 
 from fraudstream.errors import SerdeError, TransientError
 from fraudstream.ksql.engine.formats import FormatSpec, Serde, window_suffix
-from fraudstream.ksql.engine.state import StateStore
+from fraudstream.ksql.engine.state import MaterializedTable, StateStore
 from fraudstream.ksql.errors import KsqlProcessingError
 from fraudstream.ksql.sql import types as T
 
@@ -295,6 +295,26 @@ class PersistentQuery(BaseQuery):
         super().__init__(*args, **kw)
         self.kind = kind
         self.sink_name = sink_name
+        # the sink table's rows, for pull queries (CTAS only; see `materialize`)
+        self.materialized: MaterializedTable | None = None
+
+    def materialize(self, window_suffix: int) -> MaterializedTable:
+        """Keep the latest row of each key this query writes (a CTAS: its sink is a table pull
+        queries read); the store joins `state_stores`, so it survives a restart."""
+        store = MaterializedTable("materialized", window_suffix)
+        self.materialized = store
+        self.state_stores.append(store)
+        return store
+
+    def process(self, record: InRecord) -> list[OutRecord]:
+        outs = super().process(record)
+        store = self.materialized
+        if store is not None:
+            sink = self.sink_topic
+            for o in outs:
+                if o.topic == sink:
+                    store.put(o.key, o.value, o.timestamp)
+        return outs
 
     def describe(self) -> dict[str, Any]:
         return {
