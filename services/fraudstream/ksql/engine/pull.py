@@ -31,6 +31,7 @@ from typing import Any
 from fraudstream.errors import SerdeError
 from fraudstream.ksql.engine.expressions import ExpressionCompiler, Scope, cast_function
 from fraudstream.ksql.engine.formats import SchemaRegistryLike, make_serde
+from fraudstream.ksql.engine.formats.kafka import default_partition
 from fraudstream.ksql.engine.plan import (
     FilterNode,
     KeyLookupNode,
@@ -49,7 +50,8 @@ from fraudstream.ksql.engine.topology import (
     PersistentQuery,
     TransientQuery,
 )
-from fraudstream.ksql.errors import KsqlProcessingError, KsqlStatementError
+from fraudstream.ksql.engine import messages
+from fraudstream.ksql.errors import KsqlProcessingError, KsqlStatementError, KsqlUnsupportedError
 from fraudstream.ksql.sql import ast as A
 from fraudstream.ksql.sql import types as T
 
@@ -60,13 +62,16 @@ SYNTAX_HELP = f" See {DOC_LINK} for more info.\nAdd EMIT CHANGES if you intended
 DISALLOWED_COLUMNS = ("ROWPARTITION", "ROWOFFSET")
 TABLE_SCAN = "ksql.query.pull.table.scan.enabled"
 LIMIT_ENABLED = "ksql.query.pull.limit.clause.enabled"
+RANGE_SCAN = "ksql.query.pull.range.scan.enabled"
 
 
 @dataclass
 class PullResult:
-    """What a pull query answered: the rows (JSON-ready values, projection order)."""
+    """What a pull query answered: the rows (JSON-ready values, projection order) and, for a
+    pull query over a stream, ksqlDB's closing message (`Query Completed`, `Limit Reached`)."""
 
     rows: list[list[Any]]
+    final_message: str | None = None
 
 
 def _flag(props: Mapping[str, Any], name: str, default: bool) -> bool:
@@ -116,37 +121,68 @@ def validate(q: A.Query, props: Mapping[str, Any]) -> None:
 # ----------------------------------------------------------------------------- WHERE analysis
 
 
-def _disjuncts(e: A.Expr) -> list[A.Expr]:
+def _rewrite(e: A.Expr) -> A.Expr:
+    """ksqlDB's PullQueryRewriter: IN becomes ORed equalities, BETWEEN two bounds."""
+    if isinstance(e, A.Logical):
+        return A.Logical(e.op, _rewrite(e.left), _rewrite(e.right))
+    if isinstance(e, A.InList) and not e.negated and e.items:
+        eqs = [A.Comparison("=", e.expr, i) for i in e.items]
+        out: A.Expr = eqs[0]
+        for eq in eqs[1:]:
+            out = A.Logical("OR", out, eq)
+        return out
+    if isinstance(e, A.Between) and not e.negated:
+        return A.Logical(
+            "AND", A.Comparison(">=", e.expr, e.low), A.Comparison("<=", e.expr, e.high)
+        )
+    return e
+
+
+def _dnf(e: A.Expr) -> list[list[A.Expr]]:
+    """The predicate as ORed conjunctions (each a list of atoms)."""
     if isinstance(e, A.Logical) and e.op == "OR":
-        return _disjuncts(e.left) + _disjuncts(e.right)
-    return [e]
-
-
-def _conjuncts(e: A.Expr) -> list[A.Expr]:
+        return _dnf(e.left) + _dnf(e.right)
     if isinstance(e, A.Logical) and e.op == "AND":
-        return _conjuncts(e.left) + _conjuncts(e.right)
-    return [e]
+        return [a + b for a in _dnf(e.left) for b in _dnf(e.right)]
+    return [[e]]
+
+
+def _conj_text(atoms: list[A.Expr]) -> str:
+    out = atoms[0]
+    for a in atoms[1:]:
+        out = A.Logical("AND", out, a)
+    return A.format_expr(out)
 
 
 def _has_column(e: A.Expr) -> bool:
     return any(isinstance(n, A.ColumnRef) for n in A.walk(e))
 
 
+_RANGE_OPS = ("<", "<=", ">", ">=")
+_OP_NAMES = {
+    "=": "EQUAL",
+    "<>": "NOT_EQUAL",
+    "<": "LESS_THAN",
+    "<=": "LESS_THAN_OR_EQUAL",
+    ">": "GREATER_THAN",
+    ">=": "GREATER_THAN_OR_EQUAL",
+    "IS_DISTINCT": "IS_DISTINCT_FROM",
+    "IS_NOT_DISTINCT": "IS_NOT_DISTINCT_FROM",
+}
+
+
 class KeyResolver:
     """Literals compared with key columns -> values of the key column's type (ksqlDB's
     strict coercion: widening only), with ksqlDB's errors."""
 
-    def __init__(self, source: DataSource) -> None:
-        self.source = source
+    def __init__(self) -> None:
         self.compiler = ExpressionCompiler(Scope([]), "WHERE")
 
     def resolve(self, e: A.Expr, col: Column, hint: A.Expr) -> Any:
         c = self.compiler.compile(e)
         v = c.fn(())
         if v is None:
-            raise KsqlStatementError(
-                f"Primary key columns can not be NULL: {A.format_expr(hint)}"
-            )
+            raise KsqlStatementError(f"Primary key columns can not be NULL: {A.format_expr(hint)}")
         if c.type == col.type:
             return v
         shown = f"'{v}'" if isinstance(v, str) else str(v)
@@ -162,99 +198,156 @@ class KeyResolver:
             raise failure from None
 
 
-def key_lookups(
-    where: A.Expr | None, source: DataSource, props: Mapping[str, Any]
-) -> list[tuple[Any, ...]] | None:
-    """The keys to look up when every disjunct of WHERE fixes every key column to literals
-    (`k = x`, `k IN (...)`); None when the query needs a table scan. With table scans
-    disabled, a WHERE clause ksqlDB refuses is refused with its message."""
-    keys = source.key_columns
-    if where is None or not keys:
-        if where is None and not _flag(props, TABLE_SCAN, True):
-            raise KsqlStatementError(_where_help("WHERE clause missing key column", source))
+class WhereAnalysis:
+    """ksqlDB's QueryFilterNode checks and lookup constraints over the rewritten WHERE clause:
+    does the query need a table scan (or, with scans disabled, which error), and the keys
+    to look up when every disjunct fixes every key column with `=`."""
+
+    def __init__(self, source: DataSource, props: Mapping[str, Any]) -> None:
+        self.source = source
+        self.keys = {c.name: c for c in source.key_columns}
+        self.scan_enabled = _flag(props, TABLE_SCAN, True)
+        self.range_enabled = _flag(props, RANGE_SCAN, True)
+        self.windowed = source.window is not None
+
+    def fail(self, message: str) -> KsqlStatementError:
+        return KsqlStatementError(_where_help(message, self.source))
+
+    def lookups(self, where: A.Expr | None) -> list[tuple[Any, ...]] | None:
+        """Keys to look up, or None for a (range or table) scan."""
+        if where is None or not self.keys:
+            return self._scan()
+        disjuncts = _dnf(_rewrite(where))
+        for atoms in disjuncts:
+            if self._requires_scan(atoms):
+                return self._scan()
+        resolver = KeyResolver()
+        constraints = [self._constraint(atoms, resolver) for atoms in disjuncts]
+        if any(c is None for c in constraints):
+            return self._scan()
+        if all(op == "=" for c in constraints if c is not None for op, _ in c.values()):
+            out: list[tuple[Any, ...]] = []
+            for c in constraints:
+                assert c is not None
+                out.append(tuple(c[name][1] for name in self.keys))
+            return out
+        if len(constraints) == 1 and self.range_enabled and not self.windowed:
+            return None  # a range scan: reads the store, the WHERE clause bounds it
+        return self._scan()
+
+    def _scan(self) -> None:
+        if not self.scan_enabled:
+            raise KsqlStatementError(
+                "Query requires table scan to be enabled. Table scans can be enabled by setting "
+                f"{TABLE_SCAN}=true"
+            )
         return None
-    by_name = {c.name: c for c in keys}
-    resolver = KeyResolver(source)
-    scan_enabled = _flag(props, TABLE_SCAN, True)
-    out: list[tuple[Any, ...]] = []
-    needs_scan = False
-    for disjunct in _disjuncts(where):
-        fixed: dict[str, list[Any]] = {}
-        for conj in _conjuncts(disjunct):
-            values = _key_values(conj, by_name, resolver)
-            if values is None:
-                continue
-            name, vals = values
-            if name in fixed:
-                if not scan_enabled:
-                    raise KsqlStatementError(
-                        _where_help(
-                            "A comparison condition on the key column cannot be combined with "
-                            "other comparisons such as an IN predicate",
-                            source,
+
+    def _requires_scan(self, atoms: list[A.Expr]) -> bool:
+        seen: list[str] = []
+        keyed = False
+        scan = False
+
+        def scan_or(message: str) -> None:
+            nonlocal scan
+            if not self.scan_enabled:
+                raise self.fail(message)
+            scan = True
+
+        for atom in atoms:
+            if isinstance(atom, A.Comparison):
+                if isinstance(atom.right, A.ColumnRef):
+                    col, other = atom.right, atom.left
+                elif isinstance(atom.left, A.ColumnRef):
+                    col, other = atom.left, atom.right
+                else:
+                    scan_or("A comparison must directly reference a key column")
+                    continue
+                if _has_column(other):
+                    scan_or("A comparison must be between a key column and a resolvable expression")
+                    continue
+                name = col.name
+                if name in WINDOW_BOUNDS:
+                    if atom.op not in ("=", *_RANGE_OPS):
+                        raise self.fail(f"Unsupported {name} bounds: {_OP_NAMES[atom.op]}")
+                    if not self.windowed:
+                        raise self.fail("Cannot use WINDOWSTART/WINDOWEND on non-windowed source")
+                    continue
+                if name in self.keys:
+                    if atom.op not in ("=", *_RANGE_OPS):
+                        key_text = ", ".join(
+                            f"`{c.name}` {c.type} KEY" for c in self.source.key_columns
                         )
+                        scan_or(f"Bound on key columns '[{key_text}]' must currently be '='")
+                    if name in seen and not self.scan_enabled:
+                        raise self.fail(
+                            "A comparison condition on the key column cannot be combined with "
+                            "other comparisons such as an IN predicate"
+                        )
+                    seen.append(name)
+                    keyed = True
+            elif isinstance(atom, A.Like):
+                if isinstance(atom.expr, A.ColumnRef):
+                    col_def = self.source.column(atom.expr.name)
+                    if col_def is not None and col_def.type.base != T.STRING:
+                        raise self.fail(
+                            "The column type for Like condition must be VARCHAR. The column "
+                            f"type is {col_def.type.base}"
+                        )
+                else:
+                    scan_or("Like condition must be between strings")
+            else:
+                raise KsqlUnsupportedError(
+                    messages.not_supported(
+                        f"pull query WHERE predicate {A.format_expr(atom)} (ksqlDB accepts "
+                        "comparisons, LIKE, IN and BETWEEN joined by AND/OR)"
                     )
-                needs_scan = True
+                )
+        if scan:
+            return True
+        if not keyed:
+            if self.scan_enabled:
+                return True
+            raise self.fail(f"WHERE clause missing key column for disjunct: {_conj_text(atoms)}")
+        if seen and len(set(seen)) != len(self.keys):
+            if self.scan_enabled:
+                return True
+            names = ", ".join(f"`{n}`" for n in dict.fromkeys(seen))
+            expected = ", ".join(f"`{c.name}` {c.type} KEY" for c in self.source.key_columns)
+            raise self.fail(
+                "Multi-column sources must specify every key in the WHERE clause. "
+                f"Specified: [{names}] Expected: [{expected}]"
+            )
+        return False
+
+    def _constraint(
+        self, atoms: list[A.Expr], resolver: KeyResolver
+    ) -> dict[str, tuple[str, Any]] | None:
+        """KeyValueExtractor: key column -> (operator, value), the most selective per key;
+        None (a non-key constraint) when the disjunct cannot be a lookup or a range."""
+        ops: dict[str, tuple[str, Any]] = {}
+        for atom in atoms:
+            if not isinstance(atom, A.Comparison):
                 continue
-            fixed[name] = vals
-        if len(fixed) != len(keys):
-            if not scan_enabled:
-                _refuse_without_scan(disjunct, fixed, source)
-            needs_scan = True
-            continue
-        combos: list[tuple[Any, ...]] = [()]
-        for c in keys:
-            combos = [(*k, v) for k in combos for v in fixed[c.name]]
-        out.extend(combos)
-    if needs_scan:
+            col = atom.right if isinstance(atom.right, A.ColumnRef) else atom.left
+            other = atom.left if col is atom.right else atom.right
+            if not isinstance(col, A.ColumnRef) or col.name not in self.keys:
+                continue
+            value = resolver.resolve(other, self.keys[col.name], atom)
+            prior = ops.get(col.name)
+            if prior is not None and (prior[0] == "=" or atom.op != "="):
+                continue
+            ops[col.name] = (atom.op, value)
+        if not ops:
+            return None
+        if len(ops) > 1:
+            return ops if all(op == "=" for op, _ in ops.values()) else None
+        ((name, (op, _)),) = ops.items()
+        if op == "=":
+            return ops
+        if self.keys[name].type.base in (T.STRING, T.BYTES) and op in _RANGE_OPS:
+            return ops
         return None
-    return out
-
-
-def _key_values(
-    e: A.Expr, keys: Mapping[str, Column], resolver: KeyResolver
-) -> tuple[str, list[Any]] | None:
-    """(key column, literal values) when `e` is `key = literal` or `key IN (literals)`."""
-    if isinstance(e, A.Comparison) and e.op == "=":
-        col_side, other = (
-            (e.left, e.right) if isinstance(e.left, A.ColumnRef) else (e.right, e.left)
-        )
-        if isinstance(col_side, A.ColumnRef) and col_side.name in keys and not _has_column(other):
-            return col_side.name, [resolver.resolve(other, keys[col_side.name], e)]
-        return None
-    if (
-        isinstance(e, A.InList)
-        and not e.negated
-        and isinstance(e.expr, A.ColumnRef)
-        and e.expr.name in keys
-        and not any(_has_column(i) for i in e.items)
-    ):
-        col = keys[e.expr.name]
-        return col.name, [
-            resolver.resolve(i, col, A.Comparison("=", e.expr, i)) for i in e.items
-        ]
-    return None
-
-
-def _refuse_without_scan(disjunct: A.Expr, fixed: Mapping[str, Any], source: DataSource) -> None:
-    """ksqlDB's refusals when table scans are disabled and a disjunct does not fix the key."""
-    keys = {c.name for c in source.key_columns}
-    refs = [n.name for n in A.walk(disjunct) if isinstance(n, A.ColumnRef)]
-    if not any(r in keys for r in refs):
-        raise KsqlStatementError(
-            _where_help(f"WHERE clause missing key column for disjunct: {A.format_expr(disjunct)}", source)
-        )
-    if fixed:
-        raise KsqlStatementError(
-            _where_help("Multi-column sources must specify every key in the WHERE clause", source)
-        )
-    raise KsqlStatementError(
-        _where_help(
-            f"Bound on key columns '[{', '.join(f'`{c.name}` {c.type} KEY' for c in source.key_columns)}]' "
-            "must currently be '='",
-            source,
-        )
-    )
 
 
 def _where_help(message: str, source: DataSource) -> str:
@@ -318,8 +411,10 @@ class PullQuery:
 
     def header_schema(self) -> str:
         """The header row's schema as ksqlDB prints it (key columns marked KEY)."""
+        keyed = self.source.kind == "TABLE"  # a stream's rows are not keyed
         return ", ".join(
-            f"`{c.name}` {c.type}{' KEY' if c.namespace == 'KEY' else ''}" for c in self.schema
+            f"`{c.name}` {c.type}{' KEY' if keyed and c.namespace == 'KEY' else ''}"
+            for c in self.schema
         )
 
     def execute(self, records: Iterable[InRecord] | None = None) -> PullResult:
@@ -336,7 +431,11 @@ class PullQuery:
             found = self.table_scan(node)
         else:
             found = self.topic_scan(node, records)
-        return PullResult(self.filter_project(found, limit))
+        rows = self.filter_project(found, limit)
+        final = None
+        if self.source.kind == "STREAM":
+            final = "Limit Reached" if limit is not None and len(rows) >= limit else "Query Completed"
+        return PullResult(rows, final)
 
     # one method per access step kind
     def key_lookup(self, node: KeyLookupNode) -> list[InRecord]:
@@ -354,23 +453,29 @@ class PullQuery:
     def table_scan(self, node: TableScanNode) -> list[InRecord]:
         store = self._store
         assert store is not None
-        return [
-            InRecord(self.source.topic, k or None, v, ts) for k, v, ts in sorted(store.snapshot())
-        ]
+        # partition by partition, each in key order: the order ksqlDB's scan reads its stores
+        parts, cut = self.source.partitions, store.suffix
+        rows = sorted(
+            (default_partition(k[: len(k) - cut], parts), k, v, ts)
+            for k, v, ts in store.snapshot()
+        )
+        return [InRecord(self.source.topic, k or None, v, ts, p) for p, k, v, ts in rows]
 
     def topic_scan(self, node: TopicScanNode, records: Iterable[InRecord] | None) -> list[InRecord]:
         if records is None:
             raise KsqlStatementError(f"pull query over {self.source.name}: no records of its topic")
-        if not node.latest_per_key:
-            return [r for r in records if r.value is not None]
+        if not node.latest_per_key:  # a stream: partition by partition, in offset order
+            return sorted(
+                (r for r in records if r.value is not None), key=lambda r: (r.partition, r.offset)
+            )
         latest: dict[bytes | None, InRecord] = {}
         for r in records:
             if r.value is None:
                 latest.pop(r.key, None)
             else:
-                latest.pop(r.key, None)
                 latest[r.key] = r
-        return list(latest.values())
+        # a source table: partition by partition, each in key order (a state store's order)
+        return sorted(latest.values(), key=lambda r: (r.partition, r.key or b""))
 
     def filter_project(self, found: Iterable[InRecord], limit: int | None) -> list[list[Any]]:
         out: list[list[Any]] = []
@@ -415,13 +520,7 @@ def plan_pull(
     src = sources.get(q.source.name)
     if src is None:
         raise KsqlStatementError(f"{q.source.name} does not exist.")
-    owner = materializing_query(src, queries) if src.kind == "TABLE" else None
-    if src.kind == "TABLE" and owner is None and not src.is_source:
-        raise KsqlStatementError(
-            f"The `{src.name}` table isn't queryable. To derive a queryable table, you can do "
-            f"'CREATE TABLE QUERYABLE_{src.name} AS SELECT * FROM {src.name}'. See {DOC_LINK} "
-            "for more info."
-        )
+    _check_where_forms(q.where, src)
     qid = "query_" + "".join(random.choices(string.digits, k=13))
     planner = Planner(
         sources=sources,
@@ -435,7 +534,23 @@ def plan_pull(
         sink_props={},
     )
     # filter + projection: the same SELECT planned as a push query (types, errors, functions)
-    planned = planner.plan(replace(q, emit="CHANGES", limit=None), transient=True)
+    try:
+        planned = planner.plan(replace(q, emit="CHANGES", limit=None), transient=True)
+    except KsqlStatementError as exc:
+        raise _pull_error(exc, q) from None
+    seen: set[str] = set()
+    for it in planner.items:
+        if it.name in seen and it.compiled is not None:
+            raise KsqlStatementError(
+                f"Duplicate value columns found in schema: `{it.name}` {it.compiled.type}"
+            )
+        seen.add(it.name)
+    owner = materializing_query(src, queries) if src.kind == "TABLE" else None
+    if src.kind == "TABLE" and owner is None and not src.is_source:
+        raise KsqlStatementError(
+            f"The `{src.name}` table isn't queryable. To derive a queryable table, you can do "
+            f"'CREATE TABLE QUERYABLE_{src.name} AS SELECT * FROM {src.name}'.{SYNTAX_HELP}"
+        )
     rows = planned.query
     assert isinstance(rows, TransientQuery)
     key_names = {c.name for c in src.key_columns}
@@ -452,7 +567,7 @@ def plan_pull(
     if store is None:
         access = TopicScanNode(src.name, src.kind, src.topic, latest_per_key=src.kind == "TABLE")
     else:
-        lookups = key_lookups(q.where, src, properties)
+        lookups = WhereAnalysis(src, properties).lookups(q.where)
         if lookups is None:
             access = TableScanNode(src.name, owner.id if owner else "", inputs=[scan])
         else:
@@ -483,6 +598,53 @@ def plan_pull(
     if q.limit is not None:
         node = LimitNode(q.limit, inputs=[node])
     return PullQuery(qid, stmt.text, src, node, rows, schema, q.limit, store, keys)
+
+
+def _check_where_forms(where: A.Expr | None, src: DataSource) -> None:
+    """Checks ksqlDB's pull planner makes before typing the WHERE clause: LIKE on a column
+    must be on a STRING column; window bounds given as datetime strings are refused here."""
+    for n in A.walk(where) if where is not None else []:
+        if isinstance(n, A.Like) and isinstance(n.expr, A.ColumnRef):
+            col = src.column(n.expr.name)
+            if col is not None and col.type.base != T.STRING:
+                raise KsqlStatementError(
+                    _where_help(
+                        "The column type for Like condition must be VARCHAR. The column type "
+                        f"is {col.type.base}",
+                        src,
+                    )
+                )
+        if isinstance(n, A.Comparison) and any(
+            isinstance(side, A.ColumnRef) and side.name in WINDOW_BOUNDS
+            for side in (n.left, n.right)
+        ):
+            if any(isinstance(side, A.Literal) and side.kind == "STRING" for side in (n.left, n.right)):
+                raise KsqlUnsupportedError(
+                    messages.not_supported(
+                        "pull query window bounds given as datetime strings "
+                        f"({A.format_expr(n)}); give them as epoch milliseconds"
+                    )
+                )
+
+
+def _pull_error(exc: KsqlStatementError, q: A.Query) -> KsqlStatementError:
+    """A WHERE error as ksqlDB words it for a pull query: its analyzer resolves the columns
+    (`WHERE column 'X' cannot be resolved`), BETWEEN is type-checked after the pull rewrite
+    (`Invalid expression: ...`), other expression errors end with the predicate."""
+    msg = str(exc).split("\nStatement:")[0]
+    prefix = "Error in WHERE expression: "
+    if not msg.startswith(prefix) or q.where is None or type(exc) is not KsqlStatementError:
+        return exc
+    body = msg[len(prefix) :]
+    if body.startswith("Unknown column "):
+        return KsqlStatementError(f"WHERE column '{body[15:].rstrip('.')}' cannot be resolved.")
+    if any(isinstance(n, A.Between) for n in A.walk(q.where)) and body.startswith(
+        "Cannot compare"
+    ):
+        return KsqlStatementError(f"Invalid expression: {body.rstrip('.')}")
+    if body.startswith("Comparison with NULL not supported"):
+        body += "\nUse 'IS NULL' or 'IS NOT NULL' instead."
+    return KsqlStatementError(f"{prefix}{body}\nStatement: {A.format_expr(q.where)}")
 
 
 def _is_key_ref(e: A.Expr, key_names: set[str]) -> bool:
