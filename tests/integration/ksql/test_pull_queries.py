@@ -120,12 +120,9 @@ def test_pull_queries_over_query_and_query_stream(totals: KsqlServer) -> None:
 def test_cli_query_and_shell_print_pull_rows(totals: KsqlServer, tmp_path: Path) -> None:
     with httpx.Client(base_url=totals.url, headers={"Accept": V1}, timeout=60) as h:
         _until_rows(h, "SELECT * FROM TOTALS;", 3)
-    result = CliRunner().invoke(
-        app,
-        ["query", "SELECT WHO, TOTAL FROM TOTALS WHERE WHO = 'user1';", "-o", "json"]
-        + ["--timeout", "60", "--url", totals.url],
-        catch_exceptions=False,
-    )
+    sql = "SELECT WHO, TOTAL FROM TOTALS WHERE WHO = 'user1';"
+    args = ["query", sql, "-o", "json", "--timeout", "60", "--url", totals.url]
+    result = CliRunner().invoke(app, args, catch_exceptions=False)
     assert result.exit_code == 0, result.stdout
     rows = [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
     assert rows == [{"WHO": "user1", "TOTAL": 20.0}]

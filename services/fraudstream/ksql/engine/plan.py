@@ -214,14 +214,20 @@ class KeyLookupNode(PlanNode):
 
 @dataclass
 class TableScanNode(PlanNode):
-    """Pull query access step: every row of the table's materialized store (one snapshot)."""
+    """Pull query access step: every row of the table's materialized store (one snapshot).
+    `key_range`: ksqlDB would run a range scan (bounds on a STRING key); the store has no
+    key order, so it is a scan too, and the WHERE clause above applies the bounds."""
 
     label: ClassVar[str] = "TABLE SCAN"
     table: str
     query_id: str
+    key_range: bool = False
 
     def details(self) -> list[str]:
-        return [f"Table: {self.table}", f"Store of: {self.query_id}"]
+        out = [f"Table: {self.table}", f"Store of: {self.query_id}"]
+        if self.key_range:
+            out.append("Key range (bounds in the filter)")
+        return out
 
 
 @dataclass

@@ -29,6 +29,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from fraudstream.errors import SerdeError
+from fraudstream.ksql.engine import messages
 from fraudstream.ksql.engine.expressions import ExpressionCompiler, Scope, cast_function
 from fraudstream.ksql.engine.formats import SchemaRegistryLike, make_serde
 from fraudstream.ksql.engine.formats.kafka import default_partition
@@ -50,7 +51,6 @@ from fraudstream.ksql.engine.topology import (
     PersistentQuery,
     TransientQuery,
 )
-from fraudstream.ksql.engine import messages
 from fraudstream.ksql.errors import KsqlProcessingError, KsqlStatementError, KsqlUnsupportedError
 from fraudstream.ksql.sql import ast as A
 from fraudstream.ksql.sql import types as T
@@ -58,7 +58,9 @@ from fraudstream.ksql.sql import types as T
 __all__ = ["PullQuery", "PullResult", "plan_pull"]
 
 DOC_LINK = "https://cnfl.io/queries"
-SYNTAX_HELP = f" See {DOC_LINK} for more info.\nAdd EMIT CHANGES if you intended to issue a push query."
+SYNTAX_HELP = (
+    f" See {DOC_LINK} for more info.\nAdd EMIT CHANGES if you intended to issue a push query."
+)
 DISALLOWED_COLUMNS = ("ROWPARTITION", "ROWOFFSET")
 TABLE_SCAN = "ksql.query.pull.table.scan.enabled"
 LIMIT_ENABLED = "ksql.query.pull.limit.clause.enabled"
@@ -187,8 +189,7 @@ class KeyResolver:
             return v
         shown = f"'{v}'" if isinstance(v, str) else str(v)
         failure = KsqlStatementError(
-            f"{shown} can not be converted to the type of the key column: "
-            f"{col.name} {col.type} KEY"
+            f"{shown} can not be converted to the type of the key column: {col.name} {col.type} KEY"
         )
         if not T.can_implicitly_cast(c.type, col.type):
             raise failure
@@ -213,8 +214,8 @@ class WhereAnalysis:
     def fail(self, message: str) -> KsqlStatementError:
         return KsqlStatementError(_where_help(message, self.source))
 
-    def lookups(self, where: A.Expr | None) -> list[tuple[Any, ...]] | None:
-        """Keys to look up, or None for a (range or table) scan."""
+    def access(self, where: A.Expr | None) -> tuple[str, list[tuple[Any, ...]]]:
+        """How to find the rows: ("lookup", keys), ("range", []) or ("scan", [])."""
         if where is None or not self.keys:
             return self._scan()
         disjuncts = _dnf(_rewrite(where))
@@ -230,18 +231,18 @@ class WhereAnalysis:
             for c in constraints:
                 assert c is not None
                 out.append(tuple(c[name][1] for name in self.keys))
-            return out
+            return "lookup", out
         if len(constraints) == 1 and self.range_enabled and not self.windowed:
-            return None  # a range scan: reads the store, the WHERE clause bounds it
+            return "range", []  # reads the store; the WHERE clause bounds the key
         return self._scan()
 
-    def _scan(self) -> None:
+    def _scan(self) -> tuple[str, list[tuple[Any, ...]]]:
         if not self.scan_enabled:
             raise KsqlStatementError(
                 "Query requires table scan to be enabled. Table scans can be enabled by setting "
                 f"{TABLE_SCAN}=true"
             )
-        return None
+        return "scan", []
 
     def _requires_scan(self, atoms: list[A.Expr]) -> bool:
         seen: list[str] = []
@@ -434,7 +435,9 @@ class PullQuery:
         rows = self.filter_project(found, limit)
         final = None
         if self.source.kind == "STREAM":
-            final = "Limit Reached" if limit is not None and len(rows) >= limit else "Query Completed"
+            final = (
+                "Limit Reached" if limit is not None and len(rows) >= limit else "Query Completed"
+            )
         return PullResult(rows, final)
 
     # one method per access step kind
@@ -456,8 +459,7 @@ class PullQuery:
         # partition by partition, each in key order: the order ksqlDB's scan reads its stores
         parts, cut = self.source.partitions, store.suffix
         rows = sorted(
-            (default_partition(k[: len(k) - cut], parts), k, v, ts)
-            for k, v, ts in store.snapshot()
+            (default_partition(k[: len(k) - cut], parts), k, v, ts) for k, v, ts in store.snapshot()
         )
         return [InRecord(self.source.topic, k or None, v, ts, p) for p, k, v, ts in rows]
 
@@ -491,9 +493,7 @@ class PullQuery:
         return out
 
 
-def materializing_query(
-    source: DataSource, queries: Mapping[str, Any]
-) -> PersistentQuery | None:
+def materializing_query(source: DataSource, queries: Mapping[str, Any]) -> PersistentQuery | None:
     for q in queries.values():
         if (
             isinstance(q, PersistentQuery)
@@ -564,12 +564,12 @@ def plan_pull(
     store = owner.materialized if owner is not None else None
     keys: list[bytes] | None = None
     scan = source_node(planner.bound[0])
-    if store is None:
+    if owner is None or store is None:
         access = TopicScanNode(src.name, src.kind, src.topic, latest_per_key=src.kind == "TABLE")
     else:
-        lookups = WhereAnalysis(src, properties).lookups(q.where)
-        if lookups is None:
-            access = TableScanNode(src.name, owner.id if owner else "", inputs=[scan])
+        kind, lookups = WhereAnalysis(src, properties).access(q.where)
+        if kind != "lookup":
+            access = TableScanNode(src.name, owner.id, kind == "range", inputs=[scan])
         else:
             kser = make_serde(
                 src.key_format,
@@ -614,17 +614,16 @@ def _check_where_forms(where: A.Expr | None, src: DataSource) -> None:
                         src,
                     )
                 )
-        if isinstance(n, A.Comparison) and any(
-            isinstance(side, A.ColumnRef) and side.name in WINDOW_BOUNDS
-            for side in (n.left, n.right)
+        sides = (n.left, n.right) if isinstance(n, A.Comparison) else ()
+        if any(isinstance(x, A.ColumnRef) and x.name in WINDOW_BOUNDS for x in sides) and any(
+            isinstance(x, A.Literal) and x.kind == "STRING" for x in sides
         ):
-            if any(isinstance(side, A.Literal) and side.kind == "STRING" for side in (n.left, n.right)):
-                raise KsqlUnsupportedError(
-                    messages.not_supported(
-                        "pull query window bounds given as datetime strings "
-                        f"({A.format_expr(n)}); give them as epoch milliseconds"
-                    )
+            raise KsqlUnsupportedError(
+                messages.not_supported(
+                    "pull query window bounds given as datetime strings "
+                    f"({A.format_expr(n)}); give them as epoch milliseconds"
                 )
+            )
 
 
 def _pull_error(exc: KsqlStatementError, q: A.Query) -> KsqlStatementError:
@@ -638,9 +637,7 @@ def _pull_error(exc: KsqlStatementError, q: A.Query) -> KsqlStatementError:
     body = msg[len(prefix) :]
     if body.startswith("Unknown column "):
         return KsqlStatementError(f"WHERE column '{body[15:].rstrip('.')}' cannot be resolved.")
-    if any(isinstance(n, A.Between) for n in A.walk(q.where)) and body.startswith(
-        "Cannot compare"
-    ):
+    if any(isinstance(n, A.Between) for n in A.walk(q.where)) and body.startswith("Cannot compare"):
         return KsqlStatementError(f"Invalid expression: {body.rstrip('.')}")
     if body.startswith("Comparison with NULL not supported"):
         body += "\nUse 'IS NULL' or 'IS NOT NULL' instead."

@@ -171,9 +171,7 @@ class MaterializedTable(StateStore):
     def lookup(self, key: bytes) -> list[tuple[bytes, bytes, int]]:
         """(key, value, timestamp) of one key: its row, or every window of it."""
         if self.suffix:
-            return [
-                (k, *self.data[k]) for k in sorted(self.windows.get(key, ())) if k in self.data
-            ]
+            return [(k, *self.data[k]) for k in sorted(self.windows.get(key, ())) if k in self.data]
         row = self.data.get(key)
         return [] if row is None else [(key, *row)]
 

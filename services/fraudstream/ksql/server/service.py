@@ -34,12 +34,12 @@ from fraudstream.kafka.clients import producer_config
 from fraudstream.kafka.errors import TopicReadError
 from fraudstream.kafka.reader import iter_snapshot, open_snapshot, reader_consumer
 from fraudstream.ksql.engine.engine import InMemorySchemaRegistry, KsqlEngine, SchemaRegistryLike
+from fraudstream.ksql.engine.pull import PullQuery, PullResult
 from fraudstream.ksql.engine.results import (
     SourceDescription,
     SourceDescriptionList,
     StatementResult,
 )
-from fraudstream.ksql.engine.pull import PullQuery, PullResult
 from fraudstream.ksql.engine.topology import InRecord, OutRecord, PersistentQuery
 from fraudstream.ksql.errors import KsqlParseError, statement_text_of
 from fraudstream.ksql.server import entities
@@ -490,7 +490,7 @@ class KsqlService:
                     m.timestamp()[1],
                     m.partition() or 0,
                     m.offset() or 0,
-                    m.headers() or (),
+                    _headers(m.headers()),
                 )
                 for batch in iter_snapshot(consumer, snap, timeout=timeout)
                 for m in batch
@@ -540,3 +540,11 @@ class KsqlService:
             offset_reset=offset_reset(properties),
             table_topics=tables,
         )
+
+
+def _headers(raw: Any) -> list[tuple[str, bytes | None]]:
+    """A consumed record's headers as the engine's records carry them."""
+    if not raw:
+        return []
+    items = raw.items() if isinstance(raw, dict) else raw
+    return [(str(k), v.encode() if isinstance(v, str) else v) for k, v in items]
