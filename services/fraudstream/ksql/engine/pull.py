@@ -584,7 +584,7 @@ def plan_pull(
                 raise KsqlStatementError(f"Failed to serialize the lookup key: {exc}") from exc
             access = KeyLookupNode(
                 src.name,
-                [", ".join(A.format_expr(A.Literal(v, "")) for v in k) for k in lookups],
+                [", ".join(_key_text(v) for v in k) for k in lookups],
                 inputs=[scan],
             )
     node: PlanNode = access
@@ -642,6 +642,11 @@ def _pull_error(exc: KsqlStatementError, q: A.Query) -> KsqlStatementError:
     if body.startswith("Comparison with NULL not supported"):
         body += "\nUse 'IS NULL' or 'IS NOT NULL' instead."
     return KsqlStatementError(f"{prefix}{body}\nStatement: {A.format_expr(q.where)}")
+
+
+def _key_text(v: Any) -> str:
+    """A looked-up key value as the plan prints it (strings quoted, as in SQL)."""
+    return "'" + v.replace("'", "''") + "'" if isinstance(v, str) else str(v)
 
 
 def _is_key_ref(e: A.Expr, key_names: set[str]) -> bool:
