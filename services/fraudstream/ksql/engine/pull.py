@@ -601,8 +601,8 @@ def plan_pull(
 
 
 def _check_where_forms(where: A.Expr | None, src: DataSource) -> None:
-    """Checks ksqlDB's pull planner makes before typing the WHERE clause: LIKE on a column
-    must be on a STRING column; window bounds given as datetime strings are refused here."""
+    """A check ksqlDB's pull planner makes before typing the WHERE clause: LIKE on a column
+    must be on a STRING column."""
     for n in A.walk(where) if where is not None else []:
         if isinstance(n, A.Like) and isinstance(n.expr, A.ColumnRef):
             col = src.column(n.expr.name)
@@ -614,16 +614,6 @@ def _check_where_forms(where: A.Expr | None, src: DataSource) -> None:
                         src,
                     )
                 )
-        sides = (n.left, n.right) if isinstance(n, A.Comparison) else ()
-        if any(isinstance(x, A.ColumnRef) and x.name in WINDOW_BOUNDS for x in sides) and any(
-            isinstance(x, A.Literal) and x.kind == "STRING" for x in sides
-        ):
-            raise KsqlUnsupportedError(
-                messages.not_supported(
-                    "pull query window bounds given as datetime strings "
-                    f"({A.format_expr(n)}); give them as epoch milliseconds"
-                )
-            )
 
 
 def _pull_error(exc: KsqlStatementError, q: A.Query) -> KsqlStatementError:
