@@ -19,6 +19,7 @@ import pytest
 from typer.testing import CliRunner
 
 from fraudstream.ksql.cli import app
+from fraudstream.ksql.client.api import KSQLAPI
 from fraudstream.ksql.client.client import KsqlClient
 from fraudstream.ksql.server.app import KsqlServer
 
@@ -117,7 +118,7 @@ def test_pull_queries_over_query_and_query_stream(totals: KsqlServer) -> None:
         assert "Pull queries don't support GROUP BY clauses" in grouped.json()["message"]
 
 
-def test_cli_query_and_shell_print_pull_rows(totals: KsqlServer, tmp_path: Path) -> None:
+def test_cli_ksqlapi_and_shell_print_pull_rows(totals: KsqlServer, tmp_path: Path) -> None:
     with httpx.Client(base_url=totals.url, headers={"Accept": V1}, timeout=60) as h:
         _until_rows(h, "SELECT * FROM TOTALS;", 3)
     sql = "SELECT WHO, TOTAL FROM TOTALS WHERE WHO = 'user1';"
@@ -126,6 +127,10 @@ def test_cli_query_and_shell_print_pull_rows(totals: KsqlServer, tmp_path: Path)
     assert result.exit_code == 0, result.stdout
     rows = [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
     assert rows == [{"WHO": "user1", "TOTAL": 20.0}]
+
+    client = KSQLAPI(totals.url)
+    objects = list(client.stream("SELECT WHO, N FROM TOTALS WHERE WHO IN ('user0', 'user1');"))
+    assert sorted(o["WHO"] for o in objects) == ["user0", "user1"]
 
     env = {**os.environ, "PYTHONPATH": str(ROOT / "services"), "XDG_DATA_HOME": str(tmp_path)}
     env["TERM"] = "xterm"
