@@ -514,10 +514,6 @@ class KsqlEngine:
         )
         query = planned.query
         assert isinstance(query, PersistentQuery)
-        if stmt.kind == "TABLE":  # pull queries read the table's rows from its query
-            query.materialize(
-                0 if sink.window is None else 16 if sink.window.type == "SESSION" else 8
-            )
         if self.on_error is not None:
             query.on_error = self.on_error
         self._next_seq()

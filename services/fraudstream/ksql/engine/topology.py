@@ -295,26 +295,9 @@ class PersistentQuery(BaseQuery):
         super().__init__(*args, **kw)
         self.kind = kind
         self.sink_name = sink_name
-        # the sink table's rows, for pull queries (CTAS only; see `materialize`)
+        # a CTAS's table rows, for pull queries: its sink writes every record here too
+        # (the planner creates it; it is one of `state_stores`)
         self.materialized: MaterializedTable | None = None
-
-    def materialize(self, window_suffix: int) -> MaterializedTable:
-        """Keep the latest row of each key this query writes (a CTAS: its sink is a table pull
-        queries read); the store joins `state_stores`, so it survives a restart."""
-        store = MaterializedTable("materialized", window_suffix)
-        self.materialized = store
-        self.state_stores.append(store)
-        return store
-
-    def process(self, record: InRecord) -> list[OutRecord]:
-        outs = super().process(record)
-        store = self.materialized
-        if store is not None:
-            sink = self.sink_topic
-            for o in outs:
-                if o.topic == sink:
-                    store.put(o.key, o.value, o.timestamp)
-        return outs
 
     def describe(self) -> dict[str, Any]:
         return {

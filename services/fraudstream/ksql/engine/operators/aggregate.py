@@ -171,17 +171,16 @@ class AggregateOperator:
                 continue  # window closed: late record dropped
             sk = (gk, ws)
             st = state.get(sk)
-            row_ts = ts
+            prior = times.get(sk)
             if st is None:
                 st = state[sk] = [ag.init() for ag in aggs]
-            else:
-                prior = times.get(sk)
-                if prior is not None and prior > ts:
-                    row_ts = prior
-            if times.get(sk) != row_ts:
-                times[sk] = row_ts
+                prior = None  # a new group starts at this record's time
+            if prior is None or prior < ts:
+                row_ts = times[sk] = ts
                 if times_dirty is not None:
                     times_dirty.add(sk)
+            else:
+                row_ts = prior
             for i, ag in enumerate(aggs):
                 try:
                     st[i] = ag.add(st[i], row) if sign > 0 else ag.undo(st[i], row)
