@@ -38,6 +38,7 @@ from fraudstream.ksql.engine.engine import (
     OutRecord,
 )
 from fraudstream.ksql.engine.formats import avro_schema_for, dumps_json
+from fraudstream.ksql.engine.formats.kafka import murmur2
 from fraudstream.ksql.errors import (
     KsqlError,
     KsqlParseError,
@@ -592,31 +593,6 @@ def _parse_schema(text: str) -> list[tuple[str, str, bool]]:
 RQTT_PARTITIONS = 4
 
 
-def murmur2(data: bytes) -> int:
-    """Kafka's murmur2 hash (the Java client's default partitioner)."""
-    m, r = 0x5BD1E995, 24
-    h = (0x9747B28C ^ len(data)) & 0xFFFFFFFF
-    n4 = len(data) // 4
-    for i in range(n4):
-        (k,) = struct.unpack_from("<I", data, i * 4)
-        k = (k * m) & 0xFFFFFFFF
-        k ^= k >> r
-        k = (k * m) & 0xFFFFFFFF
-        h = ((h * m) & 0xFFFFFFFF) ^ k
-    rest = data[n4 * 4 :]
-    if len(rest) == 3:
-        h ^= rest[2] << 16
-    if len(rest) >= 2:
-        h ^= rest[1] << 8
-    if rest:
-        h ^= rest[0]
-        h = (h * m) & 0xFFFFFFFF
-    h ^= h >> 13
-    h = (h * m) & 0xFFFFFFFF
-    h ^= h >> 15
-    return h
-
-
 class RestCaseRunner(CaseRunner):
     """RQTT: non-SELECT statements as one /ksql request, inputs, then each SELECT as a push
     query over the topics (from the earliest offset), compared with the expected rows."""
@@ -629,6 +605,10 @@ class RestCaseRunner(CaseRunner):
         selects = [s for s in stmts if s.strip().upper().startswith("SELECT ")]
         exp_err = self.case.test.get("expectedError")
         responses: list[dict[str, Any]] = []
+        # upstream's cluster creates the input topics (4 partitions unless declared)
+        for inp in self.case.test.get("inputs", []) or []:
+            declared = self.topic_meta.get(inp["topic"], {}).get("partitions")
+            self.engine.known_topics.setdefault(inp["topic"], int(declared or RQTT_PARTITIONS))
         try:
             if admin:
                 results = self.engine.execute("\n".join(admin))
@@ -643,6 +623,10 @@ class RestCaseRunner(CaseRunner):
             for i, inp in enumerate(self.case.test.get("inputs", []) or []):
                 self._write(self._encode_input(inp, i))
             for sel in selects:
+                stmt = self.engine.parse(sel)
+                if len(stmt) == 1 and getattr(getattr(stmt[0], "query", None), "emit", 1) is None:
+                    responses.append({"query": self._run_pull(sel)})
+                    continue
                 tq = self.engine.transient_query(sel)
                 responses.append({"query": self._run_push(tq)})
         except KsqlUnsupportedError as exc:
@@ -673,7 +657,26 @@ class RestCaseRunner(CaseRunner):
                 cut = 16 if src.window.type == "SESSION" else 8
                 key = key[:-cut] if len(key) >= cut else key
                 break
-        return (murmur2(key) & 0x7FFFFFFF) % RQTT_PARTITIONS
+        declared = self.topic_meta.get(rec.topic, {}).get("partitions")
+        return (murmur2(key) & 0x7FFFFFFF) % int(declared or RQTT_PARTITIONS)
+
+    def _run_pull(self, sql: str) -> list[dict[str, Any]]:
+        """A pull query, answered as the server answers `/query`: header, then rows; a stream
+        or source table is scanned from the records written to its topic so far."""
+        pq = self.engine.pull_query(sql)
+        records = None
+        if pq.scan_topic is not None:
+            records = [
+                InRecord(rec.topic, rec.key, rec.value, rec.timestamp, part, off)
+                for part, off, rec in self.log
+                if rec.topic == pq.scan_topic
+            ]
+        result = pq.execute(records)
+        out: list[dict[str, Any]] = [{"header": {"schema": pq.header_schema()}}]
+        out += [{"row": {"columns": row}} for row in result.rows]
+        if result.final_message is not None:
+            out.append({"finalMessage": result.final_message})
+        return out
 
     def _run_push(self, tq: Any) -> list[dict[str, Any]]:
         out: list[dict[str, Any]] = [{"header": {"schema": tq.header_schema()}}]

@@ -23,7 +23,7 @@ qtt = importlib.util.module_from_spec(_spec)
 sys.modules["ksql_qtt"] = qtt
 _spec.loader.exec_module(qtt)
 
-PASS_FLOOR = 1571
+PASS_FLOOR = 1811
 
 CASES = qtt.load_cases()
 pytestmark = pytest.mark.skipif(not CASES, reason="../shared/ksql-conformance not present")

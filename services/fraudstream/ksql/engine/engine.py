@@ -36,6 +36,7 @@ from fraudstream.ksql.engine.formats import (
 from fraudstream.ksql.engine.formats.timestamps import timestamp_extractor
 from fraudstream.ksql.engine.metastore import Metastore
 from fraudstream.ksql.engine.planner import Planner
+from fraudstream.ksql.engine.pull import PullQuery, plan_pull
 from fraudstream.ksql.engine.results import (
     CommandStatus,
     FunctionList,
@@ -86,6 +87,7 @@ __all__ = [
     "OutRecord",
     "PersistentQuery",
     "ProcessingLogEntry",
+    "PullQuery",
     "SchemaRegistryLike",
     "StatementResult",
     "TopicSpec",
@@ -223,6 +225,34 @@ class KsqlEngine:
         tq = planned.query
         assert isinstance(tq, TransientQuery)
         return tq
+
+    def pull_query(
+        self,
+        sql: str,
+        variables: Mapping[str, str] | None = None,
+        properties: Mapping[str, Any] | None = None,
+    ) -> PullQuery:
+        """Plan a pull query (`SELECT ... [WHERE ...] [LIMIT n]`, no EMIT) from its text."""
+        stmts = self.parse(sql, variables)
+        if len(stmts) != 1 or not isinstance(stmts[0], A.QueryStatement):
+            raise KsqlStatementError("Expected exactly one SELECT statement", sql)
+        return self.plan_pull_query(stmts[0], properties)
+
+    def plan_pull_query(
+        self, stmt: A.QueryStatement, properties: Mapping[str, Any] | None = None
+    ) -> PullQuery:
+        """Plan a parsed pull query against the tables' current state (see `engine.pull`)."""
+        try:
+            return plan_pull(
+                stmt,
+                sources=self._sources,
+                queries=self._queries,
+                registry=self.schema_registry,
+                properties={**self.properties, **(properties or {})},
+            )
+        except KsqlError as exc:
+            bind_statement(exc, stmt.text, replace=True)
+            raise
 
     def _is_scalable_push(self, q: A.Query, props: Mapping[str, Any]) -> bool:
         """Would ksqlDB run this push query as a scalable push query (v2)? It does when

@@ -15,6 +15,7 @@ from fraudstream.ksql.engine import messages
 from fraudstream.ksql.engine.formats import SchemaRegistryLike
 from fraudstream.ksql.engine.plan import PlanNode, SinkNode, SourceNode
 from fraudstream.ksql.engine.planner import Planner
+from fraudstream.ksql.engine.pull import plan_pull
 from fraudstream.ksql.engine.topology import BaseQuery, Column, DataSource, PersistentQuery
 from fraudstream.ksql.errors import KsqlStatementError
 from fraudstream.ksql.sql import ast as A
@@ -29,7 +30,7 @@ class ExplainResult:
     statement_text: str  # the EXPLAIN statement
     query_id: str | None
     query_text: str  # the explained query
-    query_type: str  # PERSISTENT or PUSH
+    query_type: str  # PERSISTENT, PUSH or PULL
     plan: PlanNode
     fields: list[Column] = field(default_factory=list)
     sources: list[str] = field(default_factory=list)
@@ -80,13 +81,30 @@ def explain(
     properties: Mapping[str, Any],
 ) -> ExplainResult:
     """EXPLAIN <query id> (a running persistent query) or EXPLAIN <SELECT> (planned as a push
-    query over the current metastore; nothing starts)."""
+    query, or with no EMIT as a pull query, over the current metastore; nothing starts)."""
     if stmt.query is None:
         pq = queries.get(stmt.target)
         if pq is None or pq.plan is None:
             raise KsqlStatementError(messages.query_does_not_exist(stmt.target), stmt.text)
         return explain_query(stmt.text, pq, pq.plan, persistent=True)
     text = re.sub(r"^\s*EXPLAIN\s+", "", stmt.text, flags=re.IGNORECASE)
+    if stmt.query.emit is None:  # a pull query: its access step, filter, projection, limit
+        pull = plan_pull(
+            A.QueryStatement(stmt.query, text),
+            sources=sources,
+            queries=queries,
+            registry=registry,
+            properties=properties,
+        )
+        return ExplainResult(
+            statement_text=stmt.text,
+            query_id=None,
+            query_text=text,
+            query_type="PULL",
+            plan=pull.plan,
+            fields=list(pull.schema),
+            sources=[pull.source.name],
+        )
     planner = Planner(
         sources=sources,
         registry=registry,

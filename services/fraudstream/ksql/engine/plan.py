@@ -20,6 +20,8 @@ from fraudstream.ksql.engine.topology import Column
 __all__ = [
     "AggregateNode",
     "FilterNode",
+    "KeyLookupNode",
+    "LimitNode",
     "PartitionByNode",
     "PlanNode",
     "ProjectNode",
@@ -27,7 +29,9 @@ __all__ = [
     "SourceNode",
     "StreamStreamJoinNode",
     "StreamTableJoinNode",
+    "TableScanNode",
     "TableTableJoinNode",
+    "TopicScanNode",
     "format_schema",
 ]
 
@@ -200,3 +204,63 @@ class SinkNode(PlanNode):
         if self.window:
             out.append(f"Window: {self.window}")
         return out
+
+
+# ----------------------------------------------------------------------------- pull queries
+
+
+@dataclass
+class KeyLookupNode(PlanNode):
+    """Pull query access step: one lookup per key in the table's materialized store."""
+
+    label: ClassVar[str] = "KEY LOOKUP"
+    table: str
+    keys: list[str]
+
+    def details(self) -> list[str]:
+        return [f"Table: {self.table}", f"Keys: {'; '.join(self.keys)}"]
+
+
+@dataclass
+class TableScanNode(PlanNode):
+    """Pull query access step: every row of the table's materialized store (one snapshot).
+    `key_range`: ksqlDB would run a range scan (bounds on a STRING key); the store has no
+    key order, so it is a scan too, and the WHERE clause above applies the bounds."""
+
+    label: ClassVar[str] = "TABLE SCAN"
+    table: str
+    query_id: str
+    key_range: bool = False
+
+    def details(self) -> list[str]:
+        out = [f"Table: {self.table}", f"Store of: {self.query_id}"]
+        if self.key_range:
+            out.append("Key range (bounds in the filter)")
+        return out
+
+
+@dataclass
+class TopicScanNode(PlanNode):
+    """Pull query access step: the source's topic read from its start to its end offsets
+    (a source table keeps the latest record of each key)."""
+
+    label: ClassVar[str] = "TOPIC SCAN"
+    name: str
+    kind: str
+    topic: str
+    latest_per_key: bool = False
+
+    def details(self) -> list[str]:
+        out = [f"{self.kind}: {self.name}", f"Topic: {self.topic}"]
+        if self.latest_per_key:
+            out.append("Latest per key")
+        return out
+
+
+@dataclass
+class LimitNode(PlanNode):
+    label: ClassVar[str] = "LIMIT"
+    limit: int
+
+    def details(self) -> list[str]:
+        return [f"Limit: {self.limit}"]

@@ -61,6 +61,7 @@ from fraudstream.ksql.engine.plan import (
 )
 from fraudstream.ksql.engine.projection import Projection
 from fraudstream.ksql.engine.sinks import build_sink, sink_formats
+from fraudstream.ksql.engine.state import MaterializedTable
 from fraudstream.ksql.engine.topology import (
     BaseQuery,
     Column,
@@ -162,6 +163,7 @@ class Planner:
         self.query: BaseQuery | None = None
         self._partition_null = False
         self._key_passthrough = False
+        self.items: list[OutputColumn] = []  # the expanded projection (pull queries read it)
 
     # ------------------------------------------------------------------ helpers
     def _source(self, rel: A.Relation) -> DataSource:
@@ -232,6 +234,7 @@ class Planner:
             synthetic_key=self._synthetic,
         )
         items = self.projection.expand(q)
+        self.items = items
         if not transient:
             analyzer.check_reserved_output_names(q, items)
             analyzer.check_sink_timestamp_column(self.sink_props, items)
@@ -370,6 +373,12 @@ class Planner:
             )
             if self.existing_sink is not None:
                 analyzer.check_insert_schema(self.existing_sink, key_cols, value_cols)
+            table = None
+            if self.sink_kind == "TABLE" and isinstance(q, PersistentQuery):
+                # a CTAS: keep its rows for pull queries (a state store: changelog, restore)
+                suffix = 0 if window is None else 16 if window.type == "SESSION" else 8
+                table = q.materialized = MaterializedTable("materialized", suffix)
+                q.state_stores.append(table)
             emitter = build_sink(
                 topic=self.sink_topic or "",
                 items=items,
@@ -383,6 +392,7 @@ class Planner:
                 timestamp_props=None if self.existing_sink is not None else self.sink_props,
                 passthrough_null_key=not self._partition_null and self._key_passthrough,
                 log=self._log,
+                table=table,
             ).emit
         partitions = int(
             self.sink_props.get("PARTITIONS") or max(b.source.partitions for b in self.bound)

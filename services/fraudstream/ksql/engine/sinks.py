@@ -17,6 +17,7 @@ from fraudstream.ksql.engine.formats import (
 from fraudstream.ksql.engine.formats.timestamps import ts_parser
 from fraudstream.ksql.engine.operators.rows import Log
 from fraudstream.ksql.engine.operators.sink import SinkOperator
+from fraudstream.ksql.engine.state import MaterializedTable
 from fraudstream.ksql.engine.topology import Column, DataSource, WindowInfo
 from fraudstream.ksql.errors import KsqlStatementError
 from fraudstream.ksql.sql import types as T
@@ -38,6 +39,7 @@ def build_sink(
     timestamp_props: Mapping[str, Any] | None,
     passthrough_null_key: bool,
     log: Log,
+    table: MaterializedTable | None = None,
 ) -> SinkOperator:
     """Serializers and timestamp for the sink topic (format checks first, as ksqlDB)."""
     value_items = [it for i, it in enumerate(items) if i not in key_idx]
@@ -66,6 +68,7 @@ def build_sink(
         ts_index=None,
         session=window is not None and window.type == "SESSION",
         log=log,
+        table=table,
     )
 
 

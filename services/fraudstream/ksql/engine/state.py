@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import base64
 import math
+import struct
 from decimal import Decimal
 from typing import Any
 
@@ -115,3 +116,86 @@ def _untag(v: Any) -> Any:
         items = [_untag(x) for x in v["$s"]]
         return frozenset(items) if v.get("frozen") else set(items)
     raise ValueError(f"unknown tag in {sorted(v)}")
+
+
+_TS = struct.Struct(">q")
+
+
+class MaterializedTable(StateStore):
+    """The rows of a table a persistent query writes (a CTAS sink), as pull queries read it:
+    serialized key -> the record timestamp (8 bytes, big-endian) + the serialized value, the
+    latest record of each key.
+
+    Keys stay in their wire form (the sink serialized them; a key lookup serializes its
+    literal with the same serde), so keeping the table costs one dict write per output record
+    and no decoding; a row is one bytes object, which the garbage collector never visits (a
+    large table does not slow its query down) and which a reader sees whole. For a windowed
+    table `windows` indexes the keys without their window suffix (`suffix` bytes: 8 for time
+    windows, 16 for session windows), so a key lookup is a dict lookup there too. The store
+    is a `StateStore`: the runtime writes its changes to the query's changelog and restores
+    them, like the aggregate state.
+    """
+
+    def __init__(self, name: str, suffix: int = 0) -> None:
+        super().__init__(name)
+        self.suffix = suffix
+        self.windows: dict[bytes, set[bytes]] = {}
+
+    def put(self, key: bytes | None, value: bytes | None, timestamp: int) -> None:
+        """One record of the table's topic: a value replaces the key's row, a tombstone
+        deletes it."""
+        k = b"" if key is None else key
+        data = self.data
+        if value is None:
+            if k not in data:
+                return
+            self._delete(k)
+        else:  # the per-record path of every table query
+            if self.suffix and k not in data:
+                self._index(k)
+            data[k] = _TS.pack(timestamp) + value
+        if self.dirty is not None:
+            self.dirty.add(k)
+
+    def restore(self, key: Any, value: Any, deleted: bool) -> None:
+        if deleted:
+            self._delete(key)
+            return
+        if self.suffix and key not in self.data:
+            self._index(key)
+        self.data[key] = value
+
+    def _index(self, key: bytes) -> None:
+        base = key[: -self.suffix]
+        keys = self.windows.get(base)
+        if keys is None:
+            self.windows[base] = {key}
+        else:
+            keys.add(key)
+
+    def _delete(self, key: bytes) -> None:
+        self.data.pop(key, None)
+        if self.suffix:
+            base = key[: -self.suffix]
+            keys = self.windows.get(base)
+            if keys is not None:
+                keys.discard(key)
+                if not keys:
+                    del self.windows[base]
+
+    def lookup(self, key: bytes) -> list[tuple[bytes, bytes, int]]:
+        """(key, value, timestamp) of one key: its row, or every window of it."""
+        data = self.data
+        found = sorted(self.windows.get(key, ())) if self.suffix else [key]
+        out = []
+        for k in found:
+            row = data.get(k)
+            if row is not None:  # a window may be deleted between the index and here
+                out.append((k, row[8:], _TS.unpack_from(row)[0]))
+        return out
+
+    def snapshot(self) -> list[tuple[bytes, bytes, int]]:
+        """Every row, read at one instant (a dict copy is atomic under the GIL, so a runtime
+        thread writing meanwhile never shows a half-applied record)."""
+        data = self.data.copy()
+        return [(k, row[8:], _TS.unpack_from(row)[0]) for k, row in data.items()]

@@ -77,16 +77,24 @@ def parse_partial_timestamp(s: str) -> int:
         digits = zone[1:].replace(":", "")
         offset = datetime.timedelta(hours=int(digits[:2]), minutes=int(digits[2:]))
         tz = datetime.timezone(offset if zone[0] == "+" else -offset)
-    dt = datetime.datetime(
-        int(y),
-        int(mo or 1),
-        int(d or 1),
-        int(h or 0),
-        int(mi or 0),
-        int(sec or 0),
-        int((frac or "0").ljust(3, "0")) * 1000,
-        tzinfo=tz,
-    )
+    hour = int(h or 0)
+    # hour 24 is the end of the day (Java's parser reads `T24` as the next midnight)
+    next_day = hour == 24 and not int(mi or 0) and not int(sec or 0) and not int(frac or 0)
+    try:
+        dt = datetime.datetime(
+            int(y),
+            int(mo or 1),
+            int(d or 1),
+            0 if next_day else hour,
+            int(mi or 0),
+            int(sec or 0),
+            int((frac or "0").ljust(3, "0")) * 1000,
+            tzinfo=tz,
+        )
+    except ValueError:  # a field out of range: month 13, hour 25, ...
+        raise KsqlProcessingError(f"Failed to parse timestamp '{s}'") from None
+    if next_day:
+        dt += datetime.timedelta(days=1)
     return (dt - _EPOCH) // datetime.timedelta(milliseconds=1)
 
 

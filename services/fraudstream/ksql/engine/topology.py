@@ -18,7 +18,7 @@ import orjson
 
 from fraudstream.errors import SerdeError, TransientError
 from fraudstream.ksql.engine.formats import FormatSpec, Serde, window_suffix
-from fraudstream.ksql.engine.state import StateStore
+from fraudstream.ksql.engine.state import MaterializedTable, StateStore
 from fraudstream.ksql.errors import KsqlProcessingError
 from fraudstream.ksql.sql import types as T
 
@@ -317,6 +317,9 @@ class PersistentQuery(BaseQuery):
         super().__init__(*args, **kw)
         self.kind = kind
         self.sink_name = sink_name
+        # a CTAS's table rows, for pull queries: its sink writes every record here too
+        # (the planner creates it; it is one of `state_stores`)
+        self.materialized: MaterializedTable | None = None
 
     def describe(self) -> dict[str, Any]:
         return {

@@ -24,6 +24,7 @@ from starlette.routing import Route
 from fraudstream.errors import KsqlError
 from fraudstream.httpserver import HttpSecuritySettings, HttpServer, http_security_settings
 from fraudstream.httpserver.embedded import EmbeddedServer
+from fraudstream.ksql.engine.pull import PullQuery, PullResult
 from fraudstream.ksql.server.entities import StatementFailure, error_body
 from fraudstream.ksql.server.inserts import insert_rows, parse_args
 from fraudstream.ksql.server.push import HEARTBEAT, OpenQueries, PushSession
@@ -76,6 +77,29 @@ async def _query_rows(session: PushSession) -> AsyncIterator[bytes]:
             break
         yield b",\n" + orjson.dumps({"row": {"columns": row}})
     yield b"]\n"
+
+
+def _pull_query_body(pq: PullQuery, result: PullResult) -> bytes:
+    """/query, pull: ksqlDB's JSON array of the header, the rows and (streams) the final
+    message, sent at once (a pull query ends)."""
+    parts: list[Any] = [{"header": {"queryId": pq.id, "schema": pq.header_schema()}}]
+    parts += [{"row": {"columns": row}} for row in result.rows]
+    if result.final_message is not None:
+        parts.append({"finalMessage": result.final_message})
+    return b"[" + b",\n".join(orjson.dumps(p) for p in parts) + b"]\n"
+
+
+def _pull_stream_body(pq: PullQuery, result: PullResult, *, as_json: bool) -> bytes:
+    """/query-stream, pull: the header (column names and types), then one array per row."""
+    header = {
+        "queryId": pq.id,
+        "columnNames": [c.name for c in pq.schema],
+        "columnTypes": [str(c.type) for c in pq.schema],
+    }
+    parts = [orjson.dumps(header)] + [orjson.dumps(row) for row in result.rows]
+    if as_json:
+        return b"[" + b",\n".join(parts) + b"]\n"
+    return b"".join(p + b"\n" for p in parts)
 
 
 def _stream_header(session: PushSession) -> dict[str, Any]:
@@ -198,13 +222,19 @@ def build_app(service: KsqlService, open_queries: OpenQueries | None = None) -> 
             log.exception("/ksql failed")
             return _json(error_body(50000, str(exc), kind="generic_error"), 500)
 
-    async def _open(request: Request, sql_field: str, props_field: str) -> PushSession:
+    async def _open(
+        request: Request, sql_field: str, props_field: str
+    ) -> PushSession | tuple[PullQuery, PullResult]:
+        """A started push session, or a pull query's answer (a SELECT without EMIT)."""
         data = await _body(request)
         sql = data.get(sql_field)
         if not isinstance(sql, str) or not sql.strip():
             raise StatementFailure.generic(
                 400, 40000, f"Request is missing the '{sql_field}' field"
             )
+        stmt = service.parse_query(sql, data.get("sessionVariables"))
+        if stmt.query.emit is None:
+            return await asyncio.to_thread(service.run_pull_query, stmt, data.get(props_field))
         session = await asyncio.to_thread(
             service.open_push_query, sql, data.get("sessionVariables"), data.get(props_field)
         )
@@ -231,6 +261,8 @@ def build_app(service: KsqlService, open_queries: OpenQueries | None = None) -> 
         except Exception as exc:
             log.exception("/query failed")
             return _json(error_body(50000, str(exc), kind="generic_error"), 500)
+        if isinstance(session, tuple):
+            return Response(_pull_query_body(*session), media_type=KSQL_V1)
         return StreamingResponse(tracked(session, _query_rows(session)), media_type=KSQL_V1)
 
     async def query_stream(request: Request) -> Response:
@@ -241,6 +273,12 @@ def build_app(service: KsqlService, open_queries: OpenQueries | None = None) -> 
         except Exception as exc:
             log.exception("/query-stream failed")
             return JSONResponse(error_body(50000, str(exc), kind="generic_error"), 500)
+        if isinstance(session, tuple):
+            wants_json = _wants_json(request.headers.get("accept", ""))
+            return Response(
+                _pull_stream_body(*session, as_json=wants_json),
+                media_type="application/json" if wants_json else DELIMITED,
+            )
         if _wants_json(request.headers.get("accept", "")):
             return StreamingResponse(
                 tracked(session, _json_rows(session)), media_type="application/json"

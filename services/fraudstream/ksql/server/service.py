@@ -31,13 +31,16 @@ from confluent_kafka.admin._metadata import TopicMetadata
 from fraudstream.errors import KsqlError
 from fraudstream.kafka.admin import create_topics, delete_topics, wait_for_broker
 from fraudstream.kafka.clients import producer_config
+from fraudstream.kafka.errors import TopicReadError
+from fraudstream.kafka.reader import iter_snapshot, open_snapshot, reader_consumer
 from fraudstream.ksql.engine.engine import InMemorySchemaRegistry, KsqlEngine, SchemaRegistryLike
+from fraudstream.ksql.engine.pull import PullQuery, PullResult
 from fraudstream.ksql.engine.results import (
     SourceDescription,
     SourceDescriptionList,
     StatementResult,
 )
-from fraudstream.ksql.engine.topology import OutRecord, PersistentQuery
+from fraudstream.ksql.engine.topology import InRecord, OutRecord, PersistentQuery
 from fraudstream.ksql.errors import KsqlParseError, statement_text_of
 from fraudstream.ksql.server import entities
 from fraudstream.ksql.server.commandlog import Command, CommandLog, command_topic_name
@@ -456,15 +459,50 @@ class KsqlService:
                 statement_text=stmt.text,
             )
 
+    # -- pull queries ---------------------------------------------------------------------
+
+    def run_pull_query(
+        self, stmt: A.QueryStatement, properties: Mapping[str, Any] | None
+    ) -> tuple[PullQuery, PullResult]:
+        """Answer one pull query: planned under the engine lock, then read from the table's
+        materialized store (a snapshot; the query runners keep writing), or for a stream or
+        source table from a scan of its topic up to the end offsets of now."""
+        try:
+            with self._lock:
+                pq = self.engine.plan_pull_query(stmt, properties)
+            records = None if pq.scan_topic is None else self._scan_topic(pq.scan_topic)
+            return pq, pq.execute(records)
+        except KsqlError as exc:
+            raise StatementFailure(400, 40001, str(exc), statement_text=stmt.text) from None
+        except TopicReadError as exc:
+            raise StatementFailure(500, 50000, str(exc), statement_text=stmt.text) from None
+
+    def _scan_topic(self, topic: str, timeout: float = 60.0) -> list[InRecord]:
+        """Every record of `topic` from its start to its end offsets at the time of the call."""
+        consumer = reader_consumer(self.bootstrap)
+        try:
+            snap = open_snapshot(consumer, topic)
+            return [
+                InRecord(
+                    topic,
+                    m.key(),
+                    m.value(),
+                    m.timestamp()[1],
+                    m.partition() or 0,
+                    m.offset() or 0,
+                    _headers(m.headers()),
+                )
+                for batch in iter_snapshot(consumer, snap, timeout=timeout)
+                for m in batch
+            ]
+        finally:
+            with contextlib.suppress(Exception):
+                consumer.close()
+
     # -- push queries ---------------------------------------------------------------------
 
-    def open_push_query(
-        self,
-        sql: str,
-        variables: Mapping[str, str] | None,
-        properties: Mapping[str, Any] | None,
-    ) -> PushSession:
-        """Plan one `SELECT ... EMIT CHANGES` and wrap it in a (not yet started) session."""
+    def parse_query(self, sql: str, variables: Mapping[str, str] | None) -> A.QueryStatement:
+        """The one SELECT a query endpoint was sent (push or pull), or a StatementFailure."""
         try:
             stmts = parse(sql, dict(variables or {}))
         except KsqlParseError as exc:
@@ -478,7 +516,16 @@ class KsqlService:
                 "Only a single SELECT ... EMIT CHANGES statement can be sent to this endpoint",
                 statement_text=sql,
             )
-        stmt = stmts[0]
+        return stmts[0]
+
+    def open_push_query(
+        self,
+        sql: str,
+        variables: Mapping[str, str] | None,
+        properties: Mapping[str, Any] | None,
+    ) -> PushSession:
+        """Plan one `SELECT ... EMIT CHANGES` and wrap it in a (not yet started) session."""
+        stmt = self.parse_query(sql, variables)
         try:
             with self._lock:
                 tq = self.engine.plan_push_query(stmt)
@@ -493,3 +540,11 @@ class KsqlService:
             offset_reset=offset_reset(properties),
             table_topics=tables,
         )
+
+
+def _headers(raw: Any) -> list[tuple[str, bytes | None]]:
+    """A consumed record's headers as the engine's records carry them."""
+    if not raw:
+        return []
+    items = raw.items() if isinstance(raw, dict) else raw
+    return [(str(k), v.encode() if isinstance(v, str) else v) for k, v in items]

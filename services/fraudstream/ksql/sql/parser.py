@@ -436,7 +436,12 @@ class _ToAst(Transformer[Token, Any]):
     def limit(self, ch: list[Any]) -> tuple[str, int]:
         # a negative LIMIT parses; the engine refuses it with ksqlDB's message
         sign = -1 if any(isinstance(c, Token) and c.type == "MINUS" for c in ch) else 1
-        return ("LIMIT", sign * int(_not_token(ch)[0].value))
+        value = _not_token(ch)[0].value
+        if value != int(value):  # LIMIT 2.5 is refused, never truncated
+            raise KsqlStatementError(
+                "Failed to prepare statement: Value must be integer for command: LIMIT"
+            )
+        return ("LIMIT", sign * int(value))
 
     def query(self, ch: list[Any]) -> A.Query:
         parts = _not_token(ch)

@@ -13,7 +13,13 @@ import pytest
 
 from fraudstream.errors import SerdeError
 from fraudstream.ksql.engine.engine import InRecord, KsqlEngine
-from fraudstream.ksql.engine.state import changelog_entry, changelog_key, decode_state, encode_state
+from fraudstream.ksql.engine.state import (
+    MaterializedTable,
+    changelog_entry,
+    changelog_key,
+    decode_state,
+    encode_state,
+)
 
 SQL = (
     "CREATE STREAM tx (u STRING KEY, a DOUBLE) WITH (kafka_topic='tx', value_format='JSON',"
@@ -129,3 +135,54 @@ def test_table_table_join_state_restores() -> None:
     assert orjson.loads(upd.value or b"") == {"A": "z", "B": "y"}
     (gone,) = q2.process(InRecord("r", K1, None, 4))
     assert gone.value is None
+
+
+def test_materialized_table_keeps_latest_rows_and_its_window_index() -> None:
+    table = MaterializedTable("materialized", suffix=8)
+    table.track()
+    w1, w2 = (1000).to_bytes(8, "big"), (2000).to_bytes(8, "big")
+    table.put(b"ann" + w1, b"v1", 10)
+    table.put(b"ann" + w2, b"v2", 20)
+    table.put(b"ann" + w1, b"v3", 30)
+    table.put(b"ben" + w1, b"v4", 40)
+    assert table.lookup(b"ann") == [(b"ann" + w1, b"v3", 30), (b"ann" + w2, b"v2", 20)]
+    table.put(b"ann" + w1, None, 50)  # a tombstone deletes the window's row
+    table.put(b"zed" + w1, None, 60)  # and one for a key never seen changes nothing
+    assert table.lookup(b"ann") == [(b"ann" + w2, b"v2", 20)]
+    changes = {k: (v, gone) for k, v, gone in table.drain()}
+    assert {k: gone for k, (_, gone) in changes.items()} == {
+        b"ann" + w1: True,
+        b"ann" + w2: False,
+        b"ben" + w1: False,
+    }
+    # a restarted query restores the rows (and the index) from the changelog records
+    restored = MaterializedTable("materialized", suffix=8)
+    for k, (v, gone) in changes.items():
+        raw = None if gone else encode_state(v)
+        name, key, value, deleted = changelog_entry(changelog_key("materialized", k), raw)
+        assert name == "materialized"
+        restored.restore(key, value, deleted)
+    assert sorted(restored.snapshot()) == [(b"ann" + w2, b"v2", 20), (b"ben" + w1, b"v4", 40)]
+    assert restored.lookup(b"ben") == [(b"ben" + w1, b"v4", 40)]
+    assert restored.lookup(b"ann" + w2) == []  # lookups take the key without its window
+
+
+def test_pull_query_answers_from_a_restored_query() -> None:
+    engine = KsqlEngine()
+    engine.execute(SQL)
+    (q,) = engine.queries.values()
+    for s in q.state_stores:
+        s.track()
+    for ts, a in ((100, 1.0), (200, 3.0), (1100, 5.0)):
+        q.process(InRecord("tx", b"ann", orjson.dumps({"a": a}), ts))
+    drained = [(s.name, k, v, gone) for s in q.state_stores for k, v, gone in s.drain()]
+    fresh = KsqlEngine()
+    fresh.execute(SQL)
+    (q2,) = fresh.queries.values()
+    stores = {s.name: s for s in q2.state_stores}
+    for name, k, v, gone in drained:
+        raw = None if gone else encode_state(v)
+        _, key, value, deleted = changelog_entry(changelog_key(name, k), raw)
+        stores[name].restore(key, value, deleted)
+    rows = fresh.pull_query("SELECT WINDOWSTART, n, m FROM c WHERE u = 'ann';").execute().rows
+    assert rows == [[0, 2, 2.0], [1000, 1, 5.0]]

@@ -65,6 +65,30 @@ def test_explain_a_select_plans_without_starting_anything() -> None:
     assert "Type: INNER | On: T.U = N.U" in ex.execution_plan
 
 
+def test_explain_a_pull_query_shows_its_access_step() -> None:
+    engine = KsqlEngine()
+    engine.execute(DDL + "CREATE TABLE totals AS SELECT u, SUM(amount) AS s FROM tx GROUP BY u;")
+    (lookup,) = engine.execute("EXPLAIN SELECT s FROM totals WHERE u = 'ann';")
+    ex = lookup.outcome
+    assert isinstance(ex, ExplainResult) and ex.query_type == "PULL" and ex.query_id is None
+    assert _labels(ex.execution_plan) == [
+        (0, "PROJECT"),
+        (1, "FILTER"),
+        (2, "KEY LOOKUP"),
+        (3, "SOURCE"),
+    ]
+    assert [c.name for c in ex.fields] == ["S"] and ex.sources == ["TOTALS"]
+    (scan,) = engine.execute("EXPLAIN SELECT * FROM totals WHERE s > 1 LIMIT 2;")
+    assert [label for _, label in _labels(scan.outcome.execution_plan)][:4] == [
+        "LIMIT",
+        "PROJECT",
+        "FILTER",
+        "TABLE SCAN",
+    ]
+    (stream,) = engine.execute("EXPLAIN SELECT * FROM tx;")
+    assert _labels(stream.outcome.execution_plan)[-1] == (1, "TOPIC SCAN")
+
+
 def test_explain_a_windowed_aggregate() -> None:
     engine = KsqlEngine()
     engine.execute(

@@ -44,6 +44,11 @@ def test_partial_rowtime_literals_with_zones() -> None:
     assert parse_partial_timestamp("2019-01-01T00:00:00+0445") == 1546283700000
     with pytest.raises(KsqlProcessingError):
         parse_partial_timestamp("not a time")
+    # hour 24 is the next midnight, as Java reads it; other out-of-range fields are refused
+    assert parse_partial_timestamp("2020-02-24T24") == parse_partial_timestamp("2020-02-25")
+    for bad in ("2020-13", "2020-02-24T25", "2020-02-24T24:30"):
+        with pytest.raises(KsqlProcessingError):
+            parse_partial_timestamp(bad)
 
 
 def test_casts_between_temporal_types() -> None:

@@ -12,7 +12,7 @@ from fraudstream.ksql.engine.formats.spec import Column, Serde, Values
 from fraudstream.ksql.errors import KsqlStatementError
 from fraudstream.ksql.sql import types as T
 
-__all__ = ["kafka_serde", "window_suffix"]
+__all__ = ["default_partition", "kafka_serde", "murmur2", "window_suffix"]
 
 _PACK = {
     T.INTEGER: struct.Struct(">i"),
@@ -58,3 +58,33 @@ def window_suffix(start: int, end: int, session: bool) -> bytes:
     if session:
         return struct.pack(">qq", end, start)
     return struct.pack(">q", start)
+
+
+def murmur2(data: bytes) -> int:
+    """Kafka's murmur2 hash (the Java client's default partitioner)."""
+    m, r = 0x5BD1E995, 24
+    h = (0x9747B28C ^ len(data)) & 0xFFFFFFFF
+    n4 = len(data) // 4
+    for i in range(n4):
+        (k,) = struct.unpack_from("<I", data, i * 4)
+        k = (k * m) & 0xFFFFFFFF
+        k ^= k >> r
+        k = (k * m) & 0xFFFFFFFF
+        h = ((h * m) & 0xFFFFFFFF) ^ k
+    rest = data[n4 * 4 :]
+    if len(rest) == 3:
+        h ^= rest[2] << 16
+    if len(rest) >= 2:
+        h ^= rest[1] << 8
+    if rest:
+        h ^= rest[0]
+        h = (h * m) & 0xFFFFFFFF
+    h ^= h >> 13
+    h = (h * m) & 0xFFFFFFFF
+    h ^= h >> 15
+    return h
+
+
+def default_partition(key: bytes, partitions: int) -> int:
+    """The partition Kafka's default partitioner gives a keyed record."""
+    return (murmur2(key) & 0x7FFFFFFF) % max(partitions, 1)

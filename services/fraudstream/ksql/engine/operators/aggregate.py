@@ -98,11 +98,15 @@ class AggregateOperator:
         self.agg_store = StateStore("aggregate", self.state)
         self.time_store = StateStore("stream_time", self.stream_time)
         self.prev_store = StateStore("table_prev", self.table_prev)
+        # each group's (window's) row timestamp: the max record time folded into it, as
+        # Kafka Streams stamps an aggregate (out-of-order records never move it back)
+        self.row_times: dict[Any, int] = {}
+        self.row_time_store = StateStore("aggregate_time", self.row_times)
         self.seen = 0
 
     @property
     def state_stores(self) -> list[StateStore]:
-        return [self.agg_store, self.time_store, self.prev_store]
+        return [self.agg_store, self.time_store, self.prev_store, self.row_time_store]
 
     def output(
         self, row: list[Any], st: list[Any], ws: int, we: int, rec: InRecord, ts: int
@@ -127,10 +131,13 @@ class AggregateOperator:
         assert self.window is not None
         horizon = self.stream_time["t"] - self.window.grace - self.window.size
         dirty = self.agg_store.dirty
+        times, times_dirty = self.row_times, self.row_time_store.dirty
         for sk in [sk for sk in self.state if sk[1] < horizon]:
             del self.state[sk]
             if dirty is not None:
                 dirty.add(sk)
+            if times.pop(sk, None) is not None and times_dirty is not None:
+                times_dirty.add(sk)
 
     def group_key(self, row: list[Any]) -> Any:
         try:
@@ -157,14 +164,23 @@ class AggregateOperator:
         state = self.state
         aggs = self.aggs
         dirty = self.agg_store.dirty
+        times, times_dirty = self.row_times, self.row_time_store.dirty
         out: list[Any] = []
         for ws, we in window.windows_for(ts) if window is not None else _GLOBAL:
             if window is not None and we + window.grace <= self.stream_time["t"]:
                 continue  # window closed: late record dropped
             sk = (gk, ws)
             st = state.get(sk)
+            prior = times.get(sk)
             if st is None:
                 st = state[sk] = [ag.init() for ag in aggs]
+                prior = None  # a new group starts at this record's time
+            if prior is None or prior < ts:
+                row_ts = times[sk] = ts
+                if times_dirty is not None:
+                    times_dirty.add(sk)
+            else:
+                row_ts = prior
             for i, ag in enumerate(aggs):
                 try:
                     st[i] = ag.add(st[i], row) if sign > 0 else ag.undo(st[i], row)
@@ -173,7 +189,7 @@ class AggregateOperator:
             if dirty is not None:
                 dirty.add(sk)
             if not quiet:
-                out.extend(self.output(row, st, ws, we, rec, ts))
+                out.extend(self.output(row, st, ws, we, rec, row_ts))
         return out
 
     def on_record(self, rec: InRecord) -> list[Any]:

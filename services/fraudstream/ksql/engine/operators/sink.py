@@ -9,6 +9,7 @@ from typing import Any
 from fraudstream.errors import SerdeError
 from fraudstream.ksql.engine.formats.codegen import projector
 from fraudstream.ksql.engine.operators.rows import Log, RowFn, json_ready
+from fraudstream.ksql.engine.state import MaterializedTable
 from fraudstream.ksql.engine.topology import InRecord, OutRecord, TransientRow, windowed_key
 from fraudstream.ksql.errors import KsqlProcessingError
 
@@ -22,7 +23,8 @@ class SinkOperator:
 
     `null_key_formats`: a key that is all NULL is written as a NULL key when there is one
     key column or the key format is DELIMITED/KAFKA; `passthrough_null_key` also when the
-    input record's key was NULL (a stream keeping its key).
+    input record's key was NULL (a stream keeping its key). `table`: the sink is a CTAS table,
+    whose rows pull queries read; each record written is put there as well.
     """
 
     def __init__(
@@ -40,8 +42,10 @@ class SinkOperator:
         ts_index: int | None,
         session: bool,
         log: Log,
+        table: MaterializedTable | None = None,
     ) -> None:
         self.topic = topic
+        self.table = table  # a CTAS: every record written is also the table's row
         self.all_fns = key_fns + value_fns
         self.nk = len(key_fns)
         self.project = projector(
@@ -116,8 +120,11 @@ class SinkOperator:
                 rec,
             )
             return []
+        out_ts = int(ts or 0)
+        if self.table is not None:
+            self.table.put(kb, vb, out_ts)
         # the input record's headers travel on, as Kafka Streams forwards them
-        return [OutRecord(self.topic, kb, vb, int(ts or 0), rec.headers if rec else ())]
+        return [OutRecord(self.topic, kb, vb, out_ts, rec.headers if rec else ())]
 
 
 class TransientSink:

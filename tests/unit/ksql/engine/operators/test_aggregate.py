@@ -68,6 +68,20 @@ def test_tumbling_windows_and_grace(kit: Any) -> None:
     assert op.on_record(kit.rec("s", "a", [1], 1100)) == []  # late record dropped
 
 
+def test_row_time_is_the_max_record_time_of_the_group(kit: Any) -> None:
+    """Kafka Streams stamps an aggregate with the max timestamp folded into it: an
+    out-of-order record updates the row but never moves its time back."""
+    w = WindowSpec("TUMBLING", size=1000, advance=1000, grace=5000)
+    op = _op(kit, window=w, windowed_output=True)
+    assert [e.ts for e in op.on_record(kit.rec("s", "a", [1], 1345))] == [1345]
+    assert [e.ts for e in op.on_record(kit.rec("s", "a", [1], 1211))] == [1345]
+    assert [e.ts for e in op.on_record(kit.rec("s", "a", [1], 1400))] == [1400]
+    assert [e.ts for e in op.on_record(kit.rec("s", "b", [1], 1100))] == [1100]  # own group
+    unwindowed = _op(kit)
+    unwindowed.on_record(kit.rec("s", "a", [1], 50))
+    assert [e.ts for e in unwindowed.on_record(kit.rec("s", "a", [1], 10))] == [50]
+
+
 def test_hopping_windows_cover_each_record_size_over_advance_times() -> None:
     w = WindowSpec("HOPPING", size=1000, advance=250, grace=0)
     assert w.windows_for(1100) == [(250, 1250), (500, 1500), (750, 1750), (1000, 2000)]
