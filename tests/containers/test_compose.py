@@ -61,9 +61,7 @@ print(sum(float(l.split()[-1]) for l in text.splitlines()
 class Compose:
     """docker-compose against podman's API socket, one project name per test module."""
 
-    def __init__(
-        self, sock: Path, files: list[Path], project: str, env: dict[str, str]
-    ) -> None:
+    def __init__(self, sock: Path, files: list[Path], project: str, env: dict[str, str]) -> None:
         exe = shutil.which("docker-compose")
         assert exe, "docker-compose missing (Debian package docker-compose, scripts/bootstrap)"
         flags = [a for f in files for a in ("-f", str(f))]

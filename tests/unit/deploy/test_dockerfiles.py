@@ -107,7 +107,7 @@ def test_the_common_dependency_layer_is_one_layer_shared_by_every_image():
     *_, (arg_op, arg), (_, install) = prefixes["scorer"]
     assert (arg_op, arg.split("=")[0]) == ("ARG", "DEPS_LOCK")
     assert "requirements.py /tmp/src/pyproject.toml > " in install  # no extra
-    assert '--no-index -c /wheels/pins.txt' in install
+    assert "--no-index -c /wheels/pins.txt" in install
 
 
 def test_only_the_trainer_image_installs_the_train_extra():
