@@ -5,20 +5,30 @@
 # Same layout as scorer.Dockerfile (BASE, /opt/venv, the bind-mounted wheelhouse); see there.
 ARG BASE=python:3.11-slim-bookworm
 FROM ${BASE}
+# Everything down to the common dependencies is the same in scorer, trainer and tools, word
+# for word, so that layer is built once and shared by the three images (keep them in step).
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 \
-    TF_CPP_MIN_LOG_LEVEL=2 MPLBACKEND=Agg \
     PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_ROOT_USER_ACTION=ignore
 RUN groupadd --gid 10001 fraudstream \
  && useradd --uid 10001 --gid fraudstream --no-create-home --home-dir /app --shell /usr/sbin/nologin fraudstream \
  && mkdir -p /app /models && chown fraudstream:fraudstream /app /models \
  && python3 -m venv --without-pip /opt/venv
-# Dependencies in a layer of their own (rebuilt only when pyproject.toml changes).
+# Dependencies in layers of their own (rebuilt only when pyproject.toml or the pins change).
+# DEPS_LOCK: a digest of the wheelhouse's pins (`make images`), so new pins rebuild them.
 COPY pyproject.toml deploy/docker/requirements.py /tmp/src/
+ARG DEPS_LOCK=index
 RUN --mount=type=bind,source=deploy/docker/wheels,target=/wheels \
-    python3 /tmp/src/requirements.py /tmp/src/pyproject.toml train > /tmp/src/requirements.txt \
- && if [ -f /wheels/COMPLETE ]; then offline=--no-index; fi \
+    python3 /tmp/src/requirements.py /tmp/src/pyproject.toml > /tmp/src/requirements.txt \
+ && if [ -f /wheels/COMPLETE ]; then offline="--no-index -c /wheels/pins.txt"; fi \
  && python3 -m pip --python /opt/venv/bin/python install --no-cache-dir ${offline:-} \
       --find-links /wheels -r /tmp/src/requirements.txt
+# The train extra on top (TensorFlow: this image only).
+RUN --mount=type=bind,source=deploy/docker/wheels,target=/wheels \
+    python3 /tmp/src/requirements.py /tmp/src/pyproject.toml train > /tmp/src/requirements.txt \
+ && if [ -f /wheels/COMPLETE ]; then offline="--no-index -c /wheels/pins.txt"; fi \
+ && python3 -m pip --python /opt/venv/bin/python install --no-cache-dir ${offline:-} \
+      --find-links /wheels -r /tmp/src/requirements.txt
+ENV TF_CPP_MIN_LOG_LEVEL=2 MPLBACKEND=Agg
 COPY README.md /tmp/src/
 COPY services /tmp/src/services
 RUN --mount=type=bind,source=deploy/docker/wheels,target=/wheels \

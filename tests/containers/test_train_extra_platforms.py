@@ -63,6 +63,7 @@ def _for_target(env: dict[str, str]) -> list[str]:
 
 def _resolve(platforms: list[str], reqs: list[str], tmp: Path, deps: bool = True) -> dict:
     plat = [a for p in platforms for a in ("--platform", p)]
+    tmp.mkdir(parents=True, exist_ok=True)  # pip writes the report, not its directory
     report = tmp / "report.json"
     cmd = [
         sys.executable,

@@ -49,7 +49,8 @@ def test_wheels_are_only_bind_mounted(name):
     ins = _instructions(_dockerfile(name))
     assert not any(op in {"COPY", "ADD"} and "wheels" in a for op, a in ins)
     installs = [a for op, a in ins if op == "RUN" and "-m pip " in a]
-    assert len(installs) == 2
+    # common dependencies, the image's extra (not the scorer's), the project itself
+    assert len(installs) == (2 if name == "scorer" else 3)
     for a in installs:
         assert a.startswith("--mount=type=bind,source=deploy/docker/wheels,target=/wheels ")
         assert "--python /opt/venv/bin/python install" in a
@@ -88,6 +89,37 @@ def test_pip_installs_leave_no_cache(name):
     for op, args in _instructions(_dockerfile(name)):
         if op == "RUN" and re.search(r"\bpip\b.*\b(install|wheel)\b", args):
             assert "--no-cache-dir" in args, args
+
+
+def _up_to_common_dependencies(name: str) -> list[tuple[str, str]]:
+    ins = _instructions(_dockerfile(name))
+    first_install = next(i for i, (op, a) in enumerate(ins) if op == "RUN" and "-m pip " in a)
+    return ins[: first_install + 1]
+
+
+def test_the_common_dependency_layer_is_one_layer_shared_by_every_image():
+    """Word-for-word the same instructions down to the common dependencies: a layer cache
+    (podman's, BuildKit's) builds that layer once for the three images. It installs the
+    base dependencies only, offline under the wheelhouse's pins, and the pins' digest is a
+    build argument of it (new pins rebuild it)."""
+    prefixes = {name: _up_to_common_dependencies(name) for name in IMAGES}
+    assert prefixes["trainer"] == prefixes["scorer"] == prefixes["tools"]
+    *_, (arg_op, arg), (_, install) = prefixes["scorer"]
+    assert (arg_op, arg.split("=")[0]) == ("ARG", "DEPS_LOCK")
+    assert "requirements.py /tmp/src/pyproject.toml > " in install  # no extra
+    assert "--no-index -c /wheels/pins.txt" in install
+
+
+def test_only_the_trainer_image_installs_the_train_extra():
+    extras = {}
+    for name in IMAGES:
+        rest = _instructions(_dockerfile(name))[len(_up_to_common_dependencies(name)) :]
+        extras[name] = [
+            a.split("pyproject.toml ", 1)[1].split()[0]
+            for op, a in rest
+            if op == "RUN" and "requirements.py" in a
+        ]
+    assert extras == {"scorer": [], "trainer": ["train"], "tools": ["report"]}
 
 
 def test_scorer_image_has_no_training_stack():
