@@ -325,12 +325,15 @@ def scorer_throughput(
 def compare_models(
     bootstrap: str, registry_url: str, topic: str, args: argparse.Namespace, work: Path
 ) -> dict[str, Any]:
-    """`scorer_throughput` for each --model-dir, interleaved over --model-rounds rounds:
+    """`scorer_throughput` for each --model-dir, interleaved over --model-rounds rounds
+    (the order reversed every other round):
     per model the runs and medians, and the medians' ratios to the first model's."""
     names = [str(d) for d in args.model_dir]
     runs: dict[str, list[dict[str, float]]] = {d: [] for d in names}
     for r in range(args.model_rounds):
-        for d in args.model_dir:
+        # alternate the order: the second reader of the topic in a round may find the
+        # broker's cache warm, which would favour whichever model always runs second
+        for d in args.model_dir if r % 2 == 0 else reversed(args.model_dir):
             res = scorer_throughput(bootstrap, registry_url, topic, args.partitions, d,
                                     args.events, args.batch_size, work)  # fmt: skip
             runs[str(d)].append(res)
