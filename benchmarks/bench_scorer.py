@@ -18,6 +18,11 @@ Measures, in one run:
 
 Run:  python benchmarks/bench_scorer.py [--events 200000] [--rate 5000] [--no-keras]
                                         [--variants [--variant-rounds 2]]
+                                        [--model-dir models/<ae> --model-dir models/<hybrid>
+                                         [--model-rounds 3]]
+With --model-dir (repeatable), the end-to-end throughput is also measured for each of those
+trained artifacts on the same input topic, interleaved over --model-rounds rounds, and the
+ratios to the first are reported ("models" in the results).
 Uses FRAUDSTREAM_KAFKA_BOOTSTRAP when set, otherwise starts the project's local broker.
 """
 
@@ -46,7 +51,7 @@ from fraudstream.kafka import consumer_config, create_topics, producer_config, w
 from fraudstream.kafka.delivery import produce_many
 from fraudstream.local.kafka import LocalKafka
 from fraudstream.local.procs import free_port
-from fraudstream.model import load_model
+from fraudstream.model import load_model, write_latest
 from fraudstream.producer.synthetic import generate_events
 from fraudstream.registry.server import RegistryServer
 from fraudstream.serde.schemas import load_schema
@@ -335,6 +340,92 @@ def _event_time_ms(value: bytes) -> float:
     return float(rec["event_time"].timestamp() * 1000.0)
 
 
+def scorer_throughput(
+    bootstrap: str, registry_url: str, topic: str, partitions: int, artifact: Path, n: int,
+    batch_size: int, work: Path,
+) -> dict[str, float]:  # fmt: skip
+    """One `fraudstream score` process serving the trained artifact `artifact` (a version
+    directory) over the whole pre-filled `topic`, fresh group and output topics: events/s
+    (ready -> all scored; steady: first to last score record) and the scorer's CPU/event."""
+    tag = uuid.uuid4().hex[:8]
+    store = work / f"models-{tag}"
+    shutil.copytree(artifact, store / artifact.name)
+    write_latest(store, artifact.name)
+    scores, alerts, dlq = (f"{x}-{tag}" for x in ("scores", "alerts", "dlq"))
+    create_topics(wait_for_broker(bootstrap), [scores, alerts, dlq], partitions=partitions)
+    port = free_port()
+    env = dict(os.environ, FRAUDSTREAM_KAFKA_BOOTSTRAP=bootstrap,
+               FRAUDSTREAM_REGISTRY_URL=registry_url, FRAUDSTREAM_SCORER_TOPIC_SCORES=scores,
+               FRAUDSTREAM_SCORER_TOPIC_ALERTS=alerts,
+               FRAUDSTREAM_SCORER_TOPIC_DLQ=dlq)  # fmt: skip
+    scorer_log = work / f"scorer-{tag}.log"
+    with scorer_log.open("wb") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "fraudstream", "score", "--topic", topic,
+             "--group", f"bench-model-{tag}", "--model-dir", str(store),
+             "--metrics-port", str(port), "--batch-size", str(batch_size)],
+            env=env, stdout=out, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 120
+        while metric(port, "fraudstream_ready") != 1.0:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise SystemExit("scorer did not become ready:\n" + scorer_log.read_text())
+            time.sleep(0.01)
+        t0, cpu0 = time.monotonic(), cpu_seconds(proc.pid)
+        while (done := metric(port, "fraudstream_events_scored_total")) < n:
+            if time.monotonic() - t0 > 600:
+                raise SystemExit(f"scorer stuck at {done}")
+            time.sleep(0.25)
+        el, cpu = time.monotonic() - t0, cpu_seconds(proc.pid) - cpu0
+    finally:
+        proc.terminate()
+        proc.wait(30)
+    first_ms, last_ms = output_span(bootstrap, scores, n)
+    return {
+        "events_per_s": n / el,
+        "steady_events_per_s": (n - 1) / max((last_ms - first_ms) / 1000.0, 1e-9),
+        "cpu_us_per_event": cpu / n * 1e6,
+    }
+
+
+def compare_models(
+    bootstrap: str, registry_url: str, topic: str, args: argparse.Namespace, work: Path
+) -> dict[str, Any]:
+    """`scorer_throughput` for each --model-dir, interleaved over --model-rounds rounds
+    (the order reversed every other round):
+    per model the runs and medians, and the medians' ratios to the first model's."""
+    names = [str(d) for d in args.model_dir]
+    runs: dict[str, list[dict[str, float]]] = {d: [] for d in names}
+    for r in range(args.model_rounds):
+        # alternate the order: the second reader of the topic in a round may find the
+        # broker's cache warm, which would favour whichever model always runs second
+        for d in args.model_dir if r % 2 == 0 else reversed(args.model_dir):
+            res = scorer_throughput(bootstrap, registry_url, topic, args.partitions, d,
+                                    args.events, args.batch_size, work)  # fmt: skip
+            runs[str(d)].append(res)
+            log(f"  round {r + 1} {d.name}: {res['events_per_s']:,.0f} events/s, steady "
+                f"{res['steady_events_per_s']:,.0f}, "
+                f"{res['cpu_us_per_event']:.2f} us/event CPU")  # fmt: skip
+    med = {d: {k: float(np.median([x[k] for x in rs])) for k in rs[0]} for d, rs in runs.items()}
+    first = med[names[0]]
+    ratios = {
+        d: {
+            "events_per_s": m["events_per_s"] / first["events_per_s"],
+            "steady_events_per_s": m["steady_events_per_s"] / first["steady_events_per_s"],
+            # throughput per CPU second, relative: the first's CPU/event over this one's
+            "events_per_cpu_s": first["cpu_us_per_event"] / m["cpu_us_per_event"],
+        }
+        for d, m in med.items()
+    }
+    for d, rt in ratios.items():
+        log(
+            f"  {d}: median ratios to the first: "
+            + ", ".join(f"{k} {v:.3f}" for k, v in rt.items())
+        )
+    return {"rounds": args.model_rounds, "runs": runs, "median": med, "ratio_to_first": ratios}
+
+
 def keras_baseline(model_dir: Path, version: str, n: int = 200) -> dict[str, float]:
     """Per-event `model.predict` on a Keras model carrying the same weights."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -491,6 +582,14 @@ def main() -> None:
     ap.add_argument("--variant-rounds", type=int, default=2)
     ap.add_argument("--only-variants", action="store_true",
                     help="skip 1-4: only fill the topic and run the variants")  # fmt: skip
+    ap.add_argument(
+        "--model-dir",
+        type=Path,
+        action="append",
+        default=[],
+        help="a trained version directory to compare end to end (repeatable)",
+    )
+    ap.add_argument("--model-rounds", type=int, default=3)
     args = ap.parse_args()
     args.variants = args.variants or args.only_variants
 
@@ -550,6 +649,9 @@ def main() -> None:
         results["consume_only_cpu_us_per_event"] = base_cpu
         results["consume_only_passes"] = passes
         log(f"  consume-only: {base:,.0f} events/s")
+        if args.model_dir:
+            log(f"trained artifacts end to end, {args.model_rounds} interleaved rounds")
+            results["models"] = compare_models(bootstrap, registry.url, topic, args, work)
 
         log("consume + produce floor (no decode, no scoring, no encoding)")
         create_topics(admin, [f"floor-{tag}"], partitions=args.partitions)

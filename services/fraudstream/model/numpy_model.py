@@ -132,11 +132,11 @@ class NumpyModel:
         split over the features by their positive contributions to the fraud logit.
         """
         x = self.preprocess(x_raw)
-        x_hat = self.reconstruct(x)
-        terms = self.errors_from_reconstruction(x, x_hat)
+        d = x - self.reconstruct(x)
+        terms = self._terms(d)
         if self._sup is None:
             return terms
-        return self._sup.explain(x, x - x_hat, terms)
+        return self._sup.explain(x, d, terms)
 
     def anomaly_terms(self, x_raw: ArrayLike) -> Array:
         """The autoencoder's own per-feature terms (equal to feature_errors without a
@@ -163,10 +163,8 @@ class NumpyModel:
         if self._sup is None:
             raise ModelCorruptError(f"model {self.version} has no supervised part")
         x = self.preprocess(x_raw)
-        x_hat = self.reconstruct(x)
-        terms = self.errors_from_reconstruction(x, x_hat)
-        logit, contrib = self._sup.contributions(x, x - x_hat, terms)
-        return logit, np.asarray(contrib, np.float64)
+        d = x - self.reconstruct(x)
+        return self._sup.contributions(x, d, self._terms(d))
 
     @property
     def reference_logit(self) -> float:
@@ -183,7 +181,10 @@ class NumpyModel:
 
     def errors_from_reconstruction(self, x: Array, x_hat: Array) -> Array:
         """The score's per-feature terms for a given input and reconstruction."""
-        d = np.asarray(x, np.float64) - np.asarray(x_hat, np.float64)
+        return self._terms(np.asarray(x, np.float64) - np.asarray(x_hat, np.float64))
+
+    def _terms(self, d: Array) -> Array:
+        """The score's per-feature terms of the reconstruction error `d = x - x_hat`."""
         if self._components:
             # the terms of the component with the largest score (the first on ties)
             best_terms: Array | None = None
@@ -236,16 +237,20 @@ def hybrid_score(logit: ArrayLike) -> Array:
 class _Supervised:
     """The supervised stack of a hybrid: input assembly, logit, attribution.
 
-    The hot path (`explain`) runs in float32, like the Keras network it was trained as
-    (float64 tanh costs four times as much and gains nothing beyond float32's 1e-7), and
-    never builds the standardized input `z`: the standardization is folded into the first
-    layer's weights, one slice per input block, so the first layer is
-    `x @ Wx + d @ Wd + log(a) * wa + b`, and a block's attribution is
-    `(block - block_ref) * (g @ W_block.T)` with the reference in the same raw units.
+    The hot path (`explain`) runs the network in float32, like the Keras network it was
+    trained as (float64 tanh costs four times as much and gains nothing beyond float32's
+    1e-7), and never builds the standardized input `z`: the standardization is folded into
+    the first layer's weights. The per-feature blocks (`features`, `errors`) are one float32
+    matrix `u` against one stacked weight matrix, the `anomaly` input a rank-1 term, so the
+    first layer is `u @ Wu + log(a) * wa + b` and the attribution of `u` is
+    `(u - u_ref) * (g @ Wu.T)`, computed in place in `u` (the reference in the same raw
+    units). One forward and one backward product per batch; the contributions are summed
+    per feature straight into the float64 result.
     """
 
     def __init__(self, spec: SupervisedSpec, weights: WeightPairs, n_features: int) -> None:
         self.spec = spec
+        self.n_features = n_features
         self.mean = np.asarray(spec.input_mean, np.float64)
         self.std = np.asarray(spec.input_std, np.float64)
         self.ref = np.asarray(spec.reference, np.float64)
@@ -274,24 +279,26 @@ class _Supervised:
             width = 1 if name == "anomaly" else n_features
             self.blocks.append((name, slice(col, col + width)))
             col += width
-        self.w0_block = {name: np.ascontiguousarray(folded[sl], f32) for name, sl in self.blocks}
-        # (hidden, block width), contiguous: the backward pass per block
-        self.w0_block_t = {name: np.ascontiguousarray(w.T) for name, w in self.w0_block.items()}
-        self.u_ref = {name: u_ref[sl].astype(f32) for name, sl in self.blocks}
+        wide = [(name, sl) for name, sl in self.blocks if name != "anomaly"]
+        self.wide: list[str] = [name for name, _ in wide]
+        hidden = w0.shape[1]
+        self.w_wide = np.ascontiguousarray(
+            np.vstack([folded[sl] for _, sl in wide]) if wide else np.zeros((0, hidden)), f32
+        )
+        self.w_wide_t = np.ascontiguousarray(self.w_wide.T)  # (hidden, width): backward
+        self.u_ref_wide = (
+            np.concatenate([u_ref[sl] for _, sl in wide]) if wide else np.zeros(0)
+        ).astype(f32)
+        anomaly = [sl for name, sl in self.blocks if name == "anomaly"]
+        self.w_anomaly: NDArray[np.float32] | None = (
+            folded[anomaly[0]][0].astype(f32) if anomaly else None
+        )
+        self.u_ref_anomaly = float(u_ref[anomaly[0]][0]) if anomaly else 0.0
 
     def inputs(self, x: Array, x_hat: Array, terms: Array) -> Array:
         """The standardized input `z` (the layout the Keras classifier takes), float64."""
-        raw = self._raw_blocks(x, x - x_hat, terms, np.float64)
+        raw = {"features": x, "errors": x - x_hat, "anomaly": _log_anomaly(terms)[:, None]}
         return (np.hstack([raw[name] for name, _ in self.blocks]) - self.mean) / self.std
-
-    @staticmethod
-    def _raw_blocks(x: Array, d: Array, terms: Array, dtype: Any) -> dict[str, Any]:
-        a = np.log(np.maximum(terms.mean(axis=1), ANOMALY_FLOOR))
-        return {
-            "features": x.astype(dtype, copy=False),
-            "errors": d.astype(dtype, copy=False),
-            "anomaly": a[:, None].astype(dtype, copy=False),
-        }
 
     def logit(self, z: Array) -> Array:
         """The float64 reference forward pass on standardized inputs."""
@@ -300,13 +307,20 @@ class _Supervised:
             h = act(h @ w + b)
         return np.asarray(h[:, 0], np.float64)
 
-    def contributions(self, x: Array, d: Array, terms: Array) -> tuple[Array, Any]:
-        """(logit, float32 per-feature contributions): each row's contributions sum to
+    def contributions(self, x: Array, d: Array, terms: Array) -> tuple[Array, Array]:
+        """(logit, per-feature contributions, float64): each row's contributions sum to
         `logit - logit(reference)` (DeepLIFT rescale rule; exact up to float32 rounding)."""
-        raw = self._raw_blocks(x, d, terms, np.float32)
+        n, f = x.shape
+        a = _log_anomaly(terms)
         pre: Any = self.b0  # float32 throughout (the activations are dtype-preserving)
-        for name, _ in self.blocks:
-            pre = pre + raw[name] @ self.w0_block[name]
+        u: Any = None
+        if self.wide:
+            u = np.empty((n, f * len(self.wide)), np.float32)
+            for j, name in enumerate(self.wide):
+                u[:, j * f : (j + 1) * f] = x if name == "features" else d
+            pre = u @ self.w_wide + self.b0
+        if self.w_anomaly is not None:
+            pre = pre + a.astype(np.float32)[:, None] * self.w_anomaly
         mults: list[Any] = []
         h: Any = pre
         for i, (w, b, act) in enumerate(self.layers32):
@@ -318,27 +332,22 @@ class _Supervised:
         g = mults[-1]
         for (w, _, _), m in zip(reversed(self.layers32[1:]), reversed(mults[:-1]), strict=True):
             g = (g @ w.T) * m
-        per_feature: Any = None
-        anomaly: Any = None
-        for name, _ in self.blocks:
-            # the block's inputs' distance from the reference times their rescaled slope
-            c = (raw[name] - self.u_ref[name]) * (g @ self.w0_block_t[name])
-            if name == "anomaly":
-                anomaly = c[:, 0]
-            elif per_feature is None:
-                per_feature = c
-            else:
-                per_feature += c
-        if per_feature is None:
-            per_feature = np.zeros(terms.shape, np.float32)
-        if anomaly is not None:
+        if self.w_anomaly is not None:
             # The anomaly input's share goes to the features by the autoencoder's terms.
+            c_a = (a - self.u_ref_anomaly) * (g @ self.w_anomaly).astype(np.float64)
             total = terms.sum(axis=1)
             ok = total > ANOMALY_FLOOR
-            share = np.where(ok, anomaly / np.where(ok, total, 1.0), 0.0)
-            per_feature += terms.astype(np.float32) * share[:, None].astype(np.float32)
+            share = np.where(ok, c_a / np.where(ok, total, 1.0), 0.0)
+            per_feature = terms * share[:, None]
             if not ok.all():
-                per_feature[~ok] += anomaly[~ok, None] / terms.shape[1]
+                per_feature[~ok] += c_a[~ok, None] / f
+        else:
+            per_feature = np.zeros((n, f), np.float64)
+        if u is not None:
+            u -= self.u_ref_wide  # each input's distance from the reference ...
+            u *= g @ self.w_wide_t  # ... times its rescaled slope
+            for j in range(len(self.wide)):
+                per_feature += u[:, j * f : (j + 1) * f]
         return np.asarray(h[:, 0], np.float64), per_feature
 
     def _multiplier(self, pre: Any, out: Any, i: int, act: Callable[[Array], Array]) -> Any:
@@ -355,18 +364,21 @@ class _Supervised:
 
     def explain(self, x: Array, d: Array, terms: Array) -> Array:
         """Per-feature terms whose row mean is the hybrid score (see SupervisedSpec)."""
-        logit, per_feature = self.contributions(x, d, terms)
-        n = per_feature.shape[1]
-        pos = np.maximum(per_feature, np.float32(0.0), out=per_feature)
-        pos_sum = pos.sum(axis=1, dtype=np.float64)
+        logit, out = self.contributions(x, d, terms)
+        n = out.shape[1]
+        np.maximum(out, 0.0, out=out)  # the positive contributions (towards fraud)
+        pos_sum = out.sum(axis=1)
         score = hybrid_score(logit)
         has = pos_sum > 0
-        scale = np.where(has, n * score / np.where(has, pos_sum, 1.0), 0.0)
-        out = pos.astype(np.float64)
-        out *= scale[:, None]
+        out *= np.where(has, n * score / np.where(has, pos_sum, 1.0), 0.0)[:, None]
         if not has.all():
             out[~has] = score[~has, None]  # nothing pushed towards fraud: spread evenly
         return out
+
+
+def _log_anomaly(terms: Array) -> Array:
+    """The anomaly input of the supervised part: log of the autoencoder's score, floored."""
+    return np.asarray(np.log(np.maximum(terms.mean(axis=1), ANOMALY_FLOOR)), np.float64)
 
 
 def apply_transforms(cols: Array, transforms: Sequence[str]) -> Array:

@@ -60,8 +60,19 @@ def test_hybrid_ranks_differently_from_the_autoencoder(build_hybrid, raw_rows) -
     assert np.corrcoef(model.score(raw), model.anomaly_score(raw))[0, 1] < 0.999
 
 
-def test_explanation_is_exact_and_sums_to_the_score(build_hybrid, raw_rows) -> None:  # type: ignore[no-untyped-def]
-    manifest, ae, sup = build_hybrid(units=(8, 4))
+# The serving path stacks the per-feature blocks into one matrix in the manifest's order and
+# takes the anomaly input apart: every layout must keep the exact attribution.
+@pytest.mark.parametrize(
+    "inputs",
+    [
+        ("features", "errors", "anomaly"),
+        ("errors", "anomaly", "features"),
+        ("features", "errors"),
+        ("anomaly",),
+    ],
+)
+def test_explanation_is_exact_and_sums_to_the_score(build_hybrid, raw_rows, inputs) -> None:  # type: ignore[no-untyped-def]
+    manifest, ae, sup = build_hybrid(units=(8, 4), inputs=inputs)
     model = NumpyModel(manifest, ae, sup)
     raw = raw_rows(80)
     logit, contrib = model.logit_contributions(raw)
