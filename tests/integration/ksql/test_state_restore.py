@@ -8,6 +8,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+import httpx
 import orjson
 import pytest
 from confluent_kafka.admin import AdminClient, ConfigResource
@@ -102,3 +103,57 @@ def test_aggregates_continue_after_restart(
     while time.monotonic() < deadline and runner.changelog_topic in admin.list_topics().topics:
         time.sleep(0.2)
     assert runner.changelog_topic not in admin.list_topics().topics
+
+
+def _pull(url: str, sql: str) -> httpx.Response:
+    return httpx.post(f"{url}/query", json={"ksql": sql, "streamsProperties": {}}, timeout=30)
+
+
+def test_pull_queries_trust_restored_rows_and_refuse_rows_never_kept(
+    make_server: Callable[..., KsqlServer],
+    produce_json: Callable[[str, list[tuple[str | None, Any]]], None],
+    read_topic: Callable[..., list[Any]],
+    kafka_bootstrap: str,
+    unique_id: str,
+) -> None:
+    """A restart restores the table's rows with their "kept" mark: pull queries answer. A query
+    that ran before but whose changelog holds no such mark (an engine version that kept no
+    rows, or a lost changelog) would answer from the keys updated since: refused instead."""
+    src, totals = f"ptx-{unique_id}", f"ptot-{unique_id}"
+    server = make_server()
+    with KsqlClient(server.url) as client:
+        client.ksql(
+            "CREATE STREAM ptx (u VARCHAR KEY, amount DOUBLE, ts BIGINT) WITH"
+            f" (kafka_topic='{src}',"
+            " value_format='JSON', partitions=2, timestamp='ts');"
+            f"CREATE TABLE ptotals WITH (kafka_topic='{totals}') AS SELECT u, COUNT(*) AS n"
+            " FROM ptx GROUP BY u EMIT CHANGES;"
+        )
+    produce_json(src, [tx(i) for i in range(30)])
+    assert wait_counts(read_topic, totals, 10)
+    (runner,) = server.service.runners.values()
+    changelog = runner.changelog_topic
+    assert changelog is not None
+    time.sleep(runner.commit_interval + 1)  # offsets committed with the changelog acked
+    server.stop()
+
+    restarted = make_server()
+    assert all(r.wait_ready(60) for r in restarted.service.runners.values())
+    ok = _pull(restarted.url, "SELECT * FROM ptotals WHERE u = 'ben';")
+    assert ok.status_code == 200, ok.text
+    rows = [e["row"]["columns"] for e in ok.json()[1:] if "row" in e]
+    assert rows == [["ben", 10]]
+    restarted.stop()
+
+    admin = AdminClient({"bootstrap.servers": kafka_bootstrap})
+    admin.delete_topics([changelog])[changelog].result(30)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and changelog in admin.list_topics().topics:
+        time.sleep(0.2)
+    produce_json(src, [tx(30)])  # one key updated after the loss: the store would hold only it
+    third = make_server()
+    assert all(r.wait_ready(60) for r in third.service.runners.values())
+    refused = _pull(third.url, "SELECT * FROM ptotals;")
+    assert refused.status_code == 400, refused.text
+    assert "Pull queries on PTOTALS are refused" in refused.json()["message"]
+    assert "recreate the table" in refused.json()["message"]

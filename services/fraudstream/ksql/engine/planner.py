@@ -378,7 +378,7 @@ class Planner:
                 # a CTAS: keep its rows for pull queries (a state store: changelog, restore)
                 suffix = 0 if window is None else 16 if window.type == "SESSION" else 8
                 table = q.materialized = MaterializedTable("materialized", suffix)
-                q.state_stores.append(table)
+                q.state_stores.extend((table, table.meta))
             emitter = build_sink(
                 topic=self.sink_topic or "",
                 items=items,

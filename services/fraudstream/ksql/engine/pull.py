@@ -567,6 +567,8 @@ def plan_pull(
     ]
     access: PlanNode
     store = owner.materialized if owner is not None else None
+    if store is not None and store.incomplete is not None:
+        raise KsqlStatementError(f"Pull queries on {src.name} are refused: {store.incomplete}.")
     keys: list[bytes] | None = None
     scan = source_node(planner.bound[0])
     if owner is None or store is None:

@@ -121,6 +121,9 @@ def _untag(v: Any) -> Any:
 _TS = struct.Struct(">q")
 
 
+_KEPT = "rows_kept"
+
+
 class MaterializedTable(StateStore):
     """The rows of a table a persistent query writes (a CTAS sink), as pull queries read it:
     serialized key -> the record timestamp (8 bytes, big-endian) + the serialized value, the
@@ -140,6 +143,27 @@ class MaterializedTable(StateStore):
         super().__init__(name)
         self.suffix = suffix
         self.windows: dict[bytes, set[bytes]] = {}
+        # one changelog entry saying "rows kept from the query's first record on"; a table
+        # without it whose query already ran was written by a version that kept no rows
+        self.meta = StateStore(f"{name}_meta")
+        self.incomplete: str | None = None  # why pull queries cannot trust the rows
+
+    def begin(self, processed_before: bool) -> None:
+        """After the state restore: mark the rows kept from now on, or, when the query ran
+        before without keeping them (`processed_before` and no mark in the changelog), refuse
+        pull queries rather than answer from the keys updated since."""
+        if _KEPT in self.meta.data:
+            return
+        if processed_before:
+            self.incomplete = (
+                "its rows were not kept by the version of the engine that ran its query before"
+                " (no record of them in the state changelog): drop and recreate the table, or"
+                " reset its query's changelog topic, to answer pull queries"
+            )
+            return
+        self.meta.data[_KEPT] = 1
+        if self.meta.dirty is not None:
+            self.meta.dirty.add(_KEPT)
 
     def put(self, key: bytes | None, value: bytes | None, timestamp: int) -> None:
         """One record of the table's topic: a value replaces the key's row, a tombstone

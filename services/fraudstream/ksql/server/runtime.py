@@ -28,6 +28,7 @@ import orjson
 from confluent_kafka import (
     OFFSET_BEGINNING,
     Consumer,
+    ConsumerGroupTopicPartitions,
     KafkaError,
     KafkaException,
     Message,
@@ -42,6 +43,7 @@ from fraudstream.kafka.clients import admin_config, consumer_config, producer_co
 from fraudstream.kafka.delivery import DeliveryLedger, InFlightBatch, backoff
 from fraudstream.kafka.errors import DeliveryFailedError
 from fraudstream.ksql.engine.state import (
+    MaterializedTable,
     StateStore,
     changelog_entry,
     changelog_key,
@@ -210,6 +212,12 @@ class QueryRunner:
         if self.changelog_topic is not None:
             changelog = Changelog(self.query, self.bootstrap, self.changelog_topic, stop=self._stop)
             self.stats.restored = changelog.restore()
+            table = getattr(self.query, "materialized", None)
+            if isinstance(table, MaterializedTable):
+                table.begin(
+                    processed_before=self.stats.restored > 0
+                    or group_has_offsets(self.bootstrap, self.group_id)
+                )
 
         stream_topics, feeder = _start_feeder(
             self.query, self.table_topics, self.bootstrap, self.group_id, in_record, self._stop
@@ -458,6 +466,19 @@ class QueryRunner:
                 if self._stop.is_set():
                     return False
                 producer.poll(0.05)
+
+
+def group_has_offsets(bootstrap: str, group_id: str, timeout: float = 15.0) -> bool:
+    """Whether the consumer group committed any offset: its query processed input before."""
+    admin = AdminClient(admin_config(bootstrap))
+    futures = admin.list_consumer_group_offsets(
+        [ConsumerGroupTopicPartitions(group_id)], request_timeout=timeout
+    )
+    try:
+        res = futures[group_id].result(timeout=timeout + 5)
+    except KafkaException as exc:
+        raise KafkaUnavailableError(f"committed offsets of {group_id}: {exc}") from exc
+    return any(tp.offset >= 0 for tp in res.topic_partitions or [])
 
 
 def changelog_topic(group_id: str) -> str:

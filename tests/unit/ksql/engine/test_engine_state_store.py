@@ -186,3 +186,26 @@ def test_pull_query_answers_from_a_restored_query() -> None:
         stores[name].restore(key, value, deleted)
     rows = fresh.pull_query("SELECT WINDOWSTART, n, m FROM c WHERE u = 'ann';").execute().rows
     assert rows == [[0, 2, 2.0], [1000, 1, 5.0]]
+
+
+def test_materialized_table_marks_its_rows_kept_or_knows_it_cannot_trust_them() -> None:
+    fresh = MaterializedTable("materialized")
+    fresh.meta.track()
+    fresh.begin(processed_before=False)  # a new query: rows kept from its first record
+    assert fresh.incomplete is None
+    (mark,) = fresh.meta.drain()  # the mark goes to the changelog with the first batch
+    # a restart restores the mark: the rows are complete even though the query ran before
+    restarted = MaterializedTable("materialized")
+    name, key, value, deleted = changelog_entry(
+        changelog_key(fresh.meta.name, mark[0]), encode_state(mark[1])
+    )
+    assert name == restarted.meta.name
+    restarted.meta.restore(key, value, deleted)
+    restarted.begin(processed_before=True)
+    assert restarted.incomplete is None
+    # a query that ran before without the mark (an older engine, or a lost changelog)
+    upgraded = MaterializedTable("materialized")
+    upgraded.meta.track()
+    upgraded.begin(processed_before=True)
+    assert upgraded.incomplete is not None and "recreate the table" in upgraded.incomplete
+    assert upgraded.meta.drain() == []  # and it never claims completeness later

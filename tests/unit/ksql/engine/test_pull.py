@@ -241,3 +241,14 @@ def test_sources_with_header_columns_are_refused_not_read_empty() -> None:
     )
     with pytest.raises(KsqlUnsupportedError, match="not supported by the embedded engine.*HEADER"):
         engine.pull_query("SELECT * FROM hs;")
+
+
+def test_a_table_whose_rows_were_not_kept_refuses_pull_queries() -> None:
+    """After an upgrade from an engine that kept no table rows, the store holds only the keys
+    updated since: answering from it would be silently partial."""
+    engine, q = _engine()
+    _feed(q, [("ann", 5.0)])
+    assert q.materialized is not None
+    q.materialized.begin(processed_before=True)
+    with pytest.raises(KsqlStatementError, match="Pull queries on TOTALS are refused.*recreate"):
+        engine.pull_query("SELECT * FROM totals WHERE u = 'ann';")
