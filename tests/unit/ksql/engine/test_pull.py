@@ -239,7 +239,7 @@ def test_sources_with_header_columns_are_refused_not_read_empty() -> None:
         "CREATE STREAM hs (k INT KEY, h BYTES HEADER('abc'), v STRING) WITH (kafka_topic='hs',"
         " value_format='JSON', partitions=1);"
     )
-    with pytest.raises(KsqlUnsupportedError, match="not supported by the embedded engine.*HEADER"):
+    with pytest.raises(KsqlUnsupportedError, match=r"not supported by the embedded engine.*HEADER"):
         engine.pull_query("SELECT * FROM hs;")
 
 
@@ -250,5 +250,5 @@ def test_a_table_whose_rows_were_not_kept_refuses_pull_queries() -> None:
     _feed(q, [("ann", 5.0)])
     assert q.materialized is not None
     q.materialized.begin(processed_before=True)
-    with pytest.raises(KsqlStatementError, match="Pull queries on TOTALS are refused.*recreate"):
+    with pytest.raises(KsqlStatementError, match=r"Pull queries on TOTALS are refused.*recreate"):
         engine.pull_query("SELECT * FROM totals WHERE u = 'ann';")
