@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 import shutil
+import sys
 from pathlib import Path
 
 import pytest
@@ -39,9 +40,11 @@ def _compose() -> dict:
 
 @pytest.fixture(scope="module")
 def check_jsonschema() -> str:
-    path = shutil.which("check-jsonschema")
-    if path is None:
-        pytest.skip("check-jsonschema is not installed (pip: check-jsonschema, in .[dev])")
+    # the test interpreter's own venv first: the test command runs .venv/bin/python without
+    # activating the venv, so its scripts are not on PATH
+    path = shutil.which("check-jsonschema", path=str(Path(sys.executable).parent))
+    path = path or shutil.which("check-jsonschema")
+    assert path, "check-jsonschema is not installed (pip: check-jsonschema, in .[dev])"
     return path
 
 
