@@ -40,7 +40,7 @@ class MonitorSettings(FraudstreamSettings):
         5_000_000,
         ge=1,
         description="Most scores (and most labels waiting for their score) held, whatever the "
-        "traffic (36 bytes of columns + about 100 of index each); beyond it the oldest are "
+        "traffic (38 bytes of columns + about 100 of index each); beyond it the oldest are "
         "dropped and a window reaching back to them exports no figures until it has passed "
         "them (fraudstream_monitor_window_complete is 0).",
     )

@@ -4,9 +4,10 @@ Scores and labels meet by event Id in whichever order they arrive (a label norma
 days after its score; after a monitor restart, or with a lagging scorer, it may come first).
 
 Compact: a score is kept as one slot of parallel NumPy columns (Id, version code, score,
-alert, score time, label, label time: 36 bytes) plus its Id's entry in a dict of slots, instead of a
-Python object per event with boxed floats and ints and a deque of tuples beside it. A window
-is computed with array masks, not a Python loop over every row.
+alert, score time, label, label time: 38 bytes) plus its Id's entry in a dict of slots
+(about 100 bytes), instead of a Python object per event with boxed floats and ints and a
+deque of tuples beside it; a window is computed with array masks, not a loop over every row.
+benchmarks/bench_monitor_state.py measures it (docs/benchmarks.md).
 
 Bounded, twice: scores older than `retention_ms` (the longest window plus the label horizon)
 are evicted, and so are labels waiting longer than that for their score; and at most
@@ -67,7 +68,7 @@ class WindowState:
         # slot's absolute number (never reused) is `base + index`, so compaction only moves
         # `base` and the Id -> slot dict stays valid.
         cap = min(_MIN_CAPACITY, max_events)
-        self._version = np.zeros(cap, np.int16)
+        self._version = np.zeros(cap, np.int32)
         self._score = np.zeros(cap, np.float64)
         self._alert = np.zeros(cap, np.bool_)
         self._scored = np.zeros(cap, np.int64)
