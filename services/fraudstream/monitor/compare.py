@@ -95,16 +95,16 @@ def compare_rows(
     models: list[ModelRow] = []
     for role in ROLES:
         rows = scores.get(role, {})
-        state = WindowState(retention_ms=max(to_ms - from_ms, 1))
+        state = WindowState(retention_ms=max(to_ms - from_ms, 1), max_events=max(len(rows), 1))
         for event_id, row in rows.items():
             state.add_score(event_id, ScoreRow(row.version, row.score, row.alert, row.scored_ms))
         for event_id, label, label_ms in labels:
-            if event_id in state.rows:
+            if event_id in state:
                 state.add_label(event_id, label, label_ms)
         window = state.window(to_ms, to_ms - from_ms, k=k, prevalence=prevalence)
         for version in sorted(window):
             q, d = window[version]
-            models.append(_row(role, version, q, d, state))
+            models.append(_row(role, version, q, d, rows))
     champ, chall = scores.get("champion", {}), scores.get("challenger", {})
     common = champ.keys() & chall.keys()
     overlap = None
@@ -121,8 +121,10 @@ def compare_rows(
     return models, overlap
 
 
-def _row(role: str, version: str, q: Quality, d: LabelDelays, state: WindowState) -> ModelRow:
-    alerts = sum(1 for r in state.rows.values() if r.version == version and r.alert)
+def _row(
+    role: str, version: str, q: Quality, d: LabelDelays, rows: dict[int, ScoreRow]
+) -> ModelRow:
+    alerts = sum(1 for r in rows.values() if r.version == version and r.alert)
     return ModelRow(
         role=role,
         version=version,

@@ -110,6 +110,26 @@ class MonitorMetrics:
             "fraudstream_monitor_labels_waiting", "Labels whose score has not been read yet.",
             registry=r,
         )  # fmt: skip
+        self.window_complete = Gauge(
+            "fraudstream_monitor_window_complete",
+            "0 while the state cap (FRAUDSTREAM_MONITOR_MAX_EVENTS) has dropped scores this "
+            "window covers: its quality series are withheld rather than computed on part of it.",
+            ["window"],
+            registry=r,
+        )
+        self.held = Gauge(
+            "fraudstream_monitor_scores_held", "Scores held in the monitor's state.", registry=r
+        )
+        self.dropped_scores = Counter(
+            "fraudstream_monitor_dropped_scores",
+            "Scores dropped by the state cap before their retention.",
+            registry=r,
+        )
+        self.dropped_labels = Counter(
+            "fraudstream_monitor_dropped_labels",
+            "Labels dropped by the state cap while waiting for their score.",
+            registry=r,
+        )
         self.budget = BudgetMetrics(r)  # the alert-rate budget policy (monitor/budget.py)
         self.last_refresh = Gauge(
             "fraudstream_monitor_last_refresh_timestamp_seconds",

@@ -84,7 +84,9 @@ class Monitor:
         self.metrics = metrics or MonitorMetrics()
         self.clock = clock
         self.windows = settings.window_ms()
-        self.state = WindowState(settings.retention_ms())
+        self.state = WindowState(settings.retention_ms(), settings.max_events)
+        self._dropped = (0, 0)  # (scores, labels) already counted in the metrics
+        self._complete: dict[str, bool] = {}  # window -> complete at the last refresh
         self.decoder = AvroDecoder(RegistryClient(registry_url), logical_types=False)
         self.assigned = threading.Event()
         self.budget = budget  # the alert-rate budget policy (monitor/budget.py), if on
@@ -121,10 +123,21 @@ class Monitor:
         now_ms = int(self.clock() * 1000)
         self.state.evict(now_ms)
         s = self.settings
+        st, m = self.state, self.metrics
         for name, ms in self.windows.items():
-            results = self.state.window(now_ms, ms, k=s.top_k, prevalence=s.prevalence)
-            self.metrics.set_window(name, results)
-        self.metrics.waiting.set(len(self.state.waiting))
+            complete = not st.incomplete(now_ms, ms)
+            if complete != self._complete.get(name, True):
+                log.warning("window %s %s: the state cap (max_events=%d) %s scores it covers",
+                            name, "back" if complete else "withheld", st.max_events,
+                            "no longer misses" if complete else "dropped")  # fmt: skip
+            self._complete[name] = complete
+            m.window_complete.labels(name).set(1 if complete else 0)
+            m.set_window(name, st.window(now_ms, ms, k=s.top_k, prevalence=s.prevalence))
+        m.waiting.set(len(st.waiting))
+        m.held.set(len(st))
+        m.dropped_scores.inc(st.dropped_scores - self._dropped[0])
+        m.dropped_labels.inc(st.dropped_labels - self._dropped[1])
+        self._dropped = (st.dropped_scores, st.dropped_labels)
         self.metrics.last_refresh.set(self.clock())
         if self.budget is not None:
             self.budget.evaluate()
@@ -169,4 +182,4 @@ class Monitor:
 
     def summary(self) -> dict[str, Any]:
         """Counts for logs and tests."""
-        return {"scores": len(self.state.rows), "waiting": len(self.state.waiting)}
+        return {"scores": len(self.state), "waiting": len(self.state.waiting)}

@@ -36,6 +36,14 @@ class MonitorSettings(FraudstreamSettings):
         description="How long a score waits for its label (and a label for its score) before "
         "it is evicted; labels later than this are not counted.",
     )
+    max_events: int = Field(
+        5_000_000,
+        ge=1,
+        description="Most scores (and most labels waiting for their score) held, whatever the "
+        "traffic (38 bytes of columns + about 100 of index each); beyond it the oldest are "
+        "dropped and a window reaching back to them exports no figures until it has passed "
+        "them (fraudstream_monitor_window_complete is 0).",
+    )
     top_k: int = Field(100, ge=1, description="Investigation budget: alerts looked at per day.")
     prevalence: float = Field(
         0.00172,
