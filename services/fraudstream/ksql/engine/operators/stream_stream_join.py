@@ -10,6 +10,7 @@ until the window closes and is dropped if a match arrives first.
 from __future__ import annotations
 
 import bisect
+import heapq
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -24,6 +25,9 @@ _MIN_TIME = -(2**63)
 _SWEEP_EVERY = 1024
 
 Buffer = dict[Any, list[tuple[int, list[Any]]]]
+# (ts, sequence, key) of every stored row: the sweep finds expired rows without walking
+# every key (a window of minutes at thousands of events/s holds hundreds of thousands)
+Expiry = list[tuple[int, int, Any]]
 
 
 class StreamStreamJoin(JoinOperator):
@@ -48,6 +52,8 @@ class StreamStreamJoin(JoinOperator):
         self.retention = before + after + (grace if grace is not None else DEFAULT_GRACE_MS)
         self.lbuf: Buffer = {}
         self.rbuf: Buffer = {}
+        self.lexp: Expiry = []
+        self.rexp: Expiry = []
         self.times = {"stream_time": _MIN_TIME, "l_time": _MIN_TIME, "r_time": _MIN_TIME}
         self.pending: list[tuple[int, Any, list[Any], bool, Any]] = []  # ts k row is_left raw
         self.seen = 0
@@ -77,7 +83,7 @@ class StreamStreamJoin(JoinOperator):
         self.pending[:] = keep
         return res
 
-    def store(self, buf: Buffer, tkey: str, k: Any, ts: int, row: list[Any]) -> None:
+    def store(self, buf: Buffer, exp: Expiry, tkey: str, k: Any, ts: int, row: list[Any]) -> None:
         times = self.times
         times[tkey] = max(times[tkey], ts)
         limit = times[tkey] - self.retention
@@ -85,6 +91,7 @@ class StreamStreamJoin(JoinOperator):
             return  # too old for this side's window store
         lst = buf.setdefault(k, [])
         bisect.insort(lst, (ts, row), key=lambda x: x[0])
+        heapq.heappush(exp, (ts, self.seen, k))
         while lst and lst[0][0] <= limit:
             lst.pop(0)
 
@@ -109,9 +116,9 @@ class StreamStreamJoin(JoinOperator):
             res.extend(self.flush_pending(rec))
         res.extend(self._match(row, rec, k, raw, ts, is_left))
         if is_left:
-            self.store(self.lbuf, "l_time", k, ts, row)
+            self.store(self.lbuf, self.lexp, "l_time", k, ts, row)
         else:
-            self.store(self.rbuf, "r_time", k, ts, row)
+            self.store(self.rbuf, self.rexp, "r_time", k, ts, row)
         self.seen += 1
         if self.seen % _SWEEP_EVERY == 0:
             self.sweep()
@@ -146,11 +153,17 @@ class StreamStreamJoin(JoinOperator):
         return res
 
     def sweep(self) -> None:
-        """Drop expired rows of keys that are not seen again (bounded memory)."""
-        for buf, tkey in ((self.lbuf, "l_time"), (self.rbuf, "r_time")):
+        """Drop expired rows of keys that are not seen again (bounded memory).
+
+        The expiry heap names the keys holding rows at or below the limit, so a sweep costs
+        the rows it drops, not the number of keys held."""
+        for buf, exp, tkey in ((self.lbuf, self.lexp, "l_time"), (self.rbuf, self.rexp, "r_time")):
             limit = self.times[tkey] - self.retention
-            for key in list(buf):
-                lst = buf[key]
+            while exp and exp[0][0] <= limit:
+                key = heapq.heappop(exp)[2]
+                lst = buf.get(key)
+                if lst is None:
+                    continue
                 while lst and lst[0][0] <= limit:
                     lst.pop(0)
                 if not lst:
