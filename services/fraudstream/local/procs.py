@@ -135,8 +135,18 @@ def spawn(
             start_new_session=True,
             env=env,
         )
+    _wait_exec(proc.pid)
     write_pid(pid_file, ProcessRef.of(proc.pid, argv[0] if cmd is None else cmd))
     return proc
+
+
+def _wait_exec(pid: int, timeout: float = 5.0) -> None:
+    """Wait until `pid` finished its exec: Popen returns when the close-on-exec pipe closes,
+    before the kernel has set up the new command line, so for a moment /proc/<pid>/cmdline
+    reads empty and `ProcessRef.alive()` would call the new process someone else's."""
+    deadline = time.monotonic() + timeout
+    while not proc_cmdline(pid) and pid_alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.001)
 
 
 def stop_process(ref: ProcessRef, timeout: float = 30.0) -> bool:

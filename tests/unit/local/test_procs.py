@@ -93,6 +93,22 @@ def test_spawned_processes_are_recorded_and_stopped_by_reference(tmp_path: Path)
     assert stop_process(ref, timeout=1) is False
 
 
+def test_a_process_is_alive_by_reference_the_moment_spawn_returns(tmp_path: Path) -> None:
+    """Popen returns before the kernel has written the new command line (/proc/<pid>/cmdline
+    reads empty for a moment): spawn waits for the exec, so the first check sees the process
+    (this failed about 1 spawn in 12 before; the watchdog then restarted a healthy process)."""
+    argv = [sys.executable, "-c", "import time; time.sleep(60)"]
+    for i in range(40):
+        pid_file = tmp_path / f"{i}.pid"
+        proc = spawn(argv, tmp_path / f"{i}.log", pid_file, cmd=" ".join(argv))
+        try:
+            ref = read_ref(pid_file)
+            assert ref is not None and ref.alive(), f"spawn {i}: not alive by reference"
+        finally:
+            proc.kill()
+            proc.wait(5)
+
+
 def _record(name: str, pid: int, start: int | None, cmd: str = "") -> ComponentRecord:
     return ComponentRecord(
         name=name, pid=pid, proc_start=start, cmd=cmd, pid_file="/nonexistent.pid",
