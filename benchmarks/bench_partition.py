@@ -16,25 +16,18 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
-import sys
-import tempfile
 import time
 import uuid
 from pathlib import Path
 from typing import Any
 
-from confluent_kafka import Consumer, Producer
+from confluent_kafka import Consumer
 
-from fraudstream.kafka import consumer_config, create_topics, producer_config, wait_for_broker
-from fraudstream.kafka.delivery import produce_many
-from fraudstream.local.kafka import LocalKafka
-from fraudstream.local.procs import free_port
+from bench_scorer import cpu_seconds
+from benchkit import broker, new_topic_producer, produce_timed
+from fraudstream.kafka import consumer_config, wait_for_broker
 from fraudstream.producer.synthetic import generate_events
 from fraudstream.testing.scorer import live_value
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_scorer import cpu_seconds
 
 
 def log(msg: str) -> None:
@@ -45,19 +38,11 @@ def one_topic(
     bootstrap: str, admin: Any, parts: int, values: list[bytes], bpid: int | None
 ) -> dict[str, float]:
     """Produce `values` to a new topic of `parts` partitions, then consume them back."""
-    topic = f"part{parts}-{uuid.uuid4().hex[:6]}"
-    create_topics(admin, [topic], partitions=parts)
+    topic, p = new_topic_producer(bootstrap, admin, f"part{parts}", parts)
     n = len(values)
     keys = [b"%d" % i for i in range(n)]
-    p = Producer(producer_config(bootstrap))
-    p.list_topics(topic, timeout=10)
     b0 = cpu_seconds(bpid) if bpid else 0.0
-    c0, t0 = time.process_time(), time.monotonic()
-    for i in range(0, n, 2000):
-        produce_many(p, topic, values[i : i + 2000], keys[i : i + 2000])
-        p.poll(0)
-    assert p.flush(120) == 0
-    prod_s, prod_cpu = time.monotonic() - t0, time.process_time() - c0
+    prod_s, prod_cpu = produce_timed(p, topic, values, keys)
     prod_broker = (cpu_seconds(bpid) - b0) if bpid else float("nan")
     c = Consumer(consumer_config(bootstrap, f"part-{uuid.uuid4().hex[:6]}"))
     c.subscribe([topic])
@@ -97,28 +82,19 @@ def main() -> None:
     ap.add_argument("--broker-pid", type=int, help="pid of the broker behind the bootstrap")
     ap.add_argument("--json", type=Path)
     args = ap.parse_args()
-    work = Path(tempfile.mkdtemp(prefix="bench-part-"))
-    broker: LocalKafka | None = None
-    bootstrap = os.environ.get("FRAUDSTREAM_KAFKA_BOOTSTRAP")
-    if not bootstrap:
-        broker = LocalKafka(work, port=free_port(), controller_port=free_port(), log_level="WARN")
-        bootstrap = broker.start(timeout=180)
     results: dict[str, Any] = {"loadavg_start": os.getloadavg(), "events": args.events}
-    try:
+    with broker("bench-part-") as kafka:
+        bootstrap = kafka.bootstrap
         admin = wait_for_broker(bootstrap)
         events = generate_events(args.events, seed=7, users=1000)
         values = [live_value(ev, 1) for ev in events]
         results["bytes_per_event"] = sum(map(len, values)) / len(values)
         log(f"{args.events} live records of {results['bytes_per_event']:.0f} bytes")
-        bpid = broker.pid() if broker is not None else args.broker_pid
+        bpid = kafka.pid or args.broker_pid
         results["runs"] = [one_topic(bootstrap, admin, k, values, bpid)
                            for k in sorted({1, args.partitions})]  # fmt: skip
         results["loadavg_end"] = os.getloadavg()
         log(f"load average {results['loadavg_start'][0]:.2f} -> {results['loadavg_end'][0]:.2f}")
-    finally:
-        if broker is not None:
-            broker.stop()
-        shutil.rmtree(work, ignore_errors=True)
     print(json.dumps(results, indent=2))
     if args.json:
         args.json.write_text(json.dumps(results, indent=2) + "\n")

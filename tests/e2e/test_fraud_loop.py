@@ -25,7 +25,6 @@ import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import httpx
 import orjson
@@ -42,6 +41,7 @@ from fraudstream.kafka.reader import read_topic
 from fraudstream.local.procs import free_port
 from fraudstream.testing.prometheus import Process, Prometheus
 from fraudstream.testing.scorer import decode_all, publish_pca_model
+from fraudstream.testing.wait import wait_until
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(900)]
 
@@ -49,16 +49,6 @@ ROOT = Path(__file__).resolve().parents[2]
 RULES = ROOT / "deploy" / "prometheus" / "rules"
 PSI_ALERT = 0.25  # FraudstreamFeatureDrift's level
 LATENCY = "FraudstreamEventLatencyHigh"
-
-
-def _until(cond: Callable[[], Any], timeout: float, what: str, every: float = 0.5) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        got = cond()
-        if got:
-            return got
-        time.sleep(every)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
 
 
 def _metrics(port: int) -> dict[str, float]:
@@ -161,8 +151,9 @@ def test_the_fraud_loop(
     prom = Prometheus(prom_dir, prometheus, jobs, _rules(tmp_path))
     try:
         prom.wait_ready()
-        _until(lambda: _metrics(sport).get("fraudstream_ready") == 1.0 or None, 120,
-               f"the scorer to be ready:\n{scorer.log()}")  # fmt: skip
+        wait_until(lambda: _metrics(sport).get("fraudstream_ready"), 120,
+                   f"the scorer to be ready:\n{scorer.log()}", done=lambda v: v == 1.0,
+                   interval=0.5)  # fmt: skip
 
         # --- 1. delayed labels: the monitor's figures equal the offline ones ---------------
         n1 = 4000
@@ -178,29 +169,36 @@ def test_the_fraud_loop(
         y, pred = [a for a, _ in joined], [b for _, b in joined]
         assert len(joined) == n1 and sum(y) > 50 and sum(pred) > 5
         key = f'{{model_version="{v1}",window="1h"}}'
-        got = _until(
-            lambda: (m := _metrics(mport)).get(f"fraudstream_monitor_labelled{key}") == n1 and m,
-            90, "the monitor to join every label",
-        )  # fmt: skip
+        got = wait_until(
+            lambda: _metrics(mport), 90, "the monitor to join every label",
+            done=lambda m: m.get(f"fraudstream_monitor_labelled{key}") == n1, interval=0.5,
+        ).value  # fmt: skip
         assert got[f"fraudstream_monitor_precision{key}"] == pytest.approx(precision_score(y, pred))
         assert got[f"fraudstream_monitor_recall{key}"] == pytest.approx(recall_score(y, pred))
         psi = _psi(sport)
         assert set(psi) == {*FEATURE_COLUMNS, "score"} and max(psi.values()) < PSI_ALERT, psi
-        p99 = _until(lambda: prom.value("fraudstream:event_latency_seconds:p99"), 60, "p99")
+        p99 = wait_until(
+            lambda: prom.value("fraudstream:event_latency_seconds:p99"), 60, "p99", interval=0.5
+        ).value
         buckets = {k: v for k, v in _metrics(sport).items() if "latency_seconds_bucket" in k}
-        assert p99 < 2.0 and LATENCY not in prom.alerts(), (p99, os.getloadavg(), buckets)
+        assert p99 is not None and p99 < 2.0 and LATENCY not in prom.alerts(), (
+            p99,
+            os.getloadavg(),
+            buckets,
+        )
 
         # --- 2. shadow, compare, promote, rollback under shifted traffic -------------------
         assert run(["models", "promote", v2, "--candidate", "--reason", "challenger"]) == 0
         n2 = 8000
         producer = _produce(n2, 100_000, 22, 1000, "--shift", "V4=3")
-        _until(lambda: read_topic(kafka_bootstrap, t["scores_shadow"], max_records=1), 60,
-               "shadow scores")  # fmt: skip
+        wait_until(lambda: read_topic(kafka_bootstrap, t["scores_shadow"], max_records=1), 60,
+                   "shadow scores", interval=0.5)  # fmt: skip
         assert run(["models", "promote", v2, "--reason", "the challenger is better"]) == 0
         info = f'fraudstream_model_info{{version="{v2}"}}'
-        _until(lambda: _metrics(sport).get(info) == 1.0, 30, "the scorer to serve v2", 0.1)
+        wait_until(lambda: _metrics(sport).get(info), 30, "v2 served", done=lambda v: v == 1.0)
         assert run(["models", "rollback", "--reason", "back to v1"]) == 0
-        _until(lambda: _metrics(sport).get(info.replace(v2, v1)) == 1.0, 30, "v1 again", 0.1)
+        v1_info = info.replace(v2, v1)
+        wait_until(lambda: _metrics(sport).get(v1_info), 30, "v1 again", done=lambda v: v == 1.0)
         _done(producer)
         capsys.readouterr()
         assert run(["models", "compare", "--since", "30m", "-o", "json"]) == ExitCode.OK
@@ -214,10 +212,22 @@ def test_the_fraud_loop(
         finally:
             os.kill(scorer.proc.pid, signal.SIGCONT)
         _done(producer)
-        _until(lambda: prom.alerts().get(LATENCY) == "firing", 120, "the latency alert")
+        wait_until(
+            lambda: prom.alerts().get(LATENCY),
+            120,
+            "the latency alert",
+            done=lambda s: s == "firing",
+            interval=0.5,
+        )
         # the drifted feature, and only it, crossed the alert level (a window of shifted
         # events); the score may move too: V4 feeds the model
-        psi = _until(lambda: (p := _psi(sport)).get("V4", 0) > PSI_ALERT and p, 60, "V4's PSI")
+        psi = wait_until(
+            lambda: _psi(sport),
+            60,
+            "V4's PSI",
+            done=lambda p: p.get("V4", 0) > PSI_ALERT,
+            interval=0.5,
+        ).value
         assert max(v for f, v in psi.items() if f not in ("V4", "score")) < PSI_ALERT, psi
     finally:
         prom.close()

@@ -9,7 +9,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
@@ -17,6 +16,7 @@ import pytest
 
 from fraudstream.local.liveview import scrape
 from fraudstream.local.topics import topic_count
+from fraudstream.testing.wait import wait_until
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(900)]
 
@@ -34,15 +34,6 @@ def cli(
     )
     assert res.returncode == 0, f"fraudstream {' '.join(args)} failed:\n{res.stderr[-3000:]}"
     return res.stdout if stdout_only else res.stdout + res.stderr  # -o json: data on stdout
-
-
-def wait(cond: object, timeout: float, what: str) -> float:
-    t0 = time.monotonic()
-    while not cond():  # type: ignore[operator]
-        if time.monotonic() - t0 > timeout:
-            pytest.fail(f"timed out after {timeout:.0f}s waiting for {what}")
-        time.sleep(1)
-    return time.monotonic() - t0
 
 
 def test_up_status_retrain_down(tmp_path: Path) -> None:
@@ -67,7 +58,9 @@ def test_up_status_retrain_down(tmp_path: Path) -> None:
         ep = st["endpoints"]
         first = (models / "LATEST").read_text().strip()
         metrics = f"{ep['metrics']}/metrics"
-        wait(lambda: scrape(metrics).scored > 1000, 120, "scores")
+        wait_until(
+            lambda: scrape(metrics).scored, 120, "scores", done=lambda k: k > 1000, interval=1
+        )
         assert scrape(metrics).model_version == first
         if "prometheus" in comps:
             q = f"{ep['prometheus']}/api/v1/query"
@@ -77,7 +70,7 @@ def test_up_status_retrain_down(tmp_path: Path) -> None:
                 res = r.json()["data"]["result"]
                 return bool(res) and res[0]["value"][1] == "1"
 
-            wait(scraped, 60, "Prometheus to scrape the scorer")
+            wait_until(scraped, 60, "Prometheus to scrape the scorer", interval=1)
         # retrain while live, as a user would with the env `status` prints
         env = {
             "FRAUDSTREAM_KAFKA_BOOTSTRAP": ep["kafka"],
@@ -90,13 +83,31 @@ def test_up_status_retrain_down(tmp_path: Path) -> None:
         second = (models / "LATEST").read_text().strip()
         assert second != first
         before = scrape(metrics).scored
-        wait(lambda: scrape(metrics).model_version == second, 60, "the scorer to switch")
+        wait_until(
+            lambda: scrape(metrics).model_version,
+            60,
+            "the scorer to switch",
+            done=lambda v: v == second,
+            interval=1,
+        )
         m = scrape(metrics)
         assert m.reloads_ok >= 1 and m.reloads_failed == 0
-        wait(lambda: scrape(metrics).scored > before + 500, 60, "scores after the switch")
+        wait_until(
+            lambda: scrape(metrics).scored,
+            60,
+            "scores after the switch",
+            done=lambda k: k > before + 500,
+            interval=1,
+        )
         # The scorer keeps scoring: read the counter first, then the topic must hold as many.
         scored = scrape(metrics).scored
-        wait(lambda: topic_count(ep["kafka"], "fraud_scores") >= scored, 60, "scores in the topic")
+        wait_until(
+            lambda: topic_count(ep["kafka"], "fraud_scores"),
+            60,
+            f"{scored} scores in the topic",
+            done=lambda k: k >= scored,
+            interval=1,
+        )
     finally:
         out = cli("down", "--data-dir", str(data))
     for name in ("scorer", "ksql", "registry", "kafka"):

@@ -10,7 +10,6 @@ import os
 import ssl
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
@@ -20,6 +19,7 @@ from fraudstream.errors import KafkaUnavailableError
 from fraudstream.kafka.admin import wait_for_broker
 from fraudstream.kafka.security import KafkaSecurity
 from fraudstream.local.liveview import scrape
+from fraudstream.testing.wait import wait_until
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(1200)]
 
@@ -38,14 +38,6 @@ def run(
 def ok(res: subprocess.CompletedProcess[str]) -> str:
     assert res.returncode == 0, res.stderr[-4000:]
     return res.stdout + res.stderr
-
-
-def wait(cond: object, timeout: float, what: str) -> None:
-    t0 = time.monotonic()
-    while not cond():  # type: ignore[operator]
-        if time.monotonic() - t0 > timeout:
-            pytest.fail(f"timed out after {timeout:.0f}s waiting for {what}")
-        time.sleep(1)
 
 
 def test_up_secure_pipeline_refuses_strangers_and_leaks_nothing(tmp_path: Path) -> None:
@@ -77,7 +69,9 @@ def test_up_secure_pipeline_refuses_strangers_and_leaks_nothing(tmp_path: Path) 
         # model trained, events in, scores out
         assert (models / "LATEST").read_text().strip()
         metrics = f"{ep['metrics']}/metrics"
-        wait(lambda: scrape(metrics).scored > 1000, 180, "scores")
+        wait_until(
+            lambda: scrape(metrics).scored, 180, "scores", done=lambda k: k > 1000, interval=1
+        )
 
         ca = client_env["FRAUDSTREAM_REGISTRY_SSL_CA_LOCATION"]
         tls = ssl.create_default_context(cafile=ca)

@@ -16,6 +16,7 @@ import pytest
 from fraudstream.local.liveview import scrape
 from fraudstream.local.procs import free_port
 from fraudstream.testing.harness import Harness
+from fraudstream.testing.wait import wait_until
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(480)]
 N = 20_000
@@ -78,9 +79,8 @@ def test_sigstop_scorer_beyond_its_session_timeout(
         )
         assert not ledger.lost, ledger.summary()
         assert took_over > 0, "the second replica never took the frozen one's partitions"
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and not h.metrics().ready:
-            time.sleep(1)
-        assert h.metrics().ready, "the resumed replica did not become ready again"
+        wait_until(
+            lambda: h.metrics().ready, 60, "the resumed replica to be ready again", interval=1
+        )
     finally:
         h.sup.stop("scorer2")

@@ -36,7 +36,10 @@ def _monitor_scores(url: str) -> float:
 
 
 def test_broker_down_60s_under_load(
-    stack: Harness, id_block: int, fault_results: list[dict[str, Any]]
+    stack: Harness,
+    id_block: int,
+    fault_results: list[dict[str, Any]],
+    broker_outage: Any,
 ) -> None:
     h = stack
     assert h.dog is not None
@@ -45,7 +48,6 @@ def test_broker_down_60s_under_load(
     h.dog.probes = {**h.dog.probes, "monitor": http_probe(f"{h.ep.monitor_url}/healthz")}
     monitor_start = _monitor_scores(h.ep.monitor_url)
     ids = set(range(id_block, id_block + N))
-    restarts_before = len(h.dog.history)
     argv = python_cli("produce", "--synthetic", str(N), "--first-id", str(id_block),
                       "--seed", "81", "--rate", str(RATE), "--no-users")  # fmt: skip
     before = topic_count(h.ep.bootstrap, h.settings.topic_source)
@@ -54,25 +56,13 @@ def test_broker_down_60s_under_load(
         producer = subprocess.Popen(argv, env={**os.environ, **h.pipe.env()}, stdout=log,
                                     stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)  # fmt: skip
     h.wait_count(h.settings.topic_source, before + int(RATE * 3), timeout=120)  # streaming
-    broker = h.pipe.broker()
-    t_fault = time.monotonic()
-    assert broker.stop(timeout=60)
-    stopped_s = time.monotonic() - t_fault
-    time.sleep(DOWN_S)
-    broker.start(timeout=180)
-    up_s = time.monotonic() - t_fault
-    ref = broker.process()
-    assert ref is not None
-    h.sup.adopt("kafka", ref, broker.pid_file, broker.log_file, broker.bootstrap)
+    broker_outage.stop_for(DOWN_S, start_timeout=180)
     try:
         rc = producer.wait(420)
     finally:
         if producer.poll() is None:
             producer.kill()
-    ledger, _ = h.wait_scored(ids, timeout=420)
-    caught_up_s = time.monotonic() - t_fault
-    restarted = [f"{name} ({why})" for _t, name, why in h.dog.history[restarts_before:]]
-    status = {s.name: s for s in h.sup.status()}
+    rec = broker_outage.recovery(ids, timeout=420)
     # each component works again, not only answers
     subject = f"after-outage-{id_block}-value"
     schema = {"type": "record", "name": "AfterOutage", "fields": [{"name": "n", "type": "long"}]}
@@ -86,26 +76,17 @@ def test_broker_down_60s_under_load(
             break
         time.sleep(2)
     fault_results.append(
-        {
-            "fault": f"broker down {DOWN_S:.0f} s under load ({RATE:,.0f} events/s), restart",
-            "events_in": N,
-            "scored": len(set(ledger.seen)),
-            "lost": len(ledger.lost),
-            "duplicates": ledger.duplicates,
-            "recovery_s": round(caught_up_s - up_s, 1),
-            "notes": f"`fraudstream produce` exit {rc} (0: every event delivered); broker "
-            f"stop took {stopped_s:.1f}s, back {up_s:.1f}s after the stop; all scored "
-            f"{caught_up_s:.1f}s after the stop; watchdog restarts: "
-            f"{', '.join(restarted) or 'none'}; registry register after: {reg.status_code}; "
-            f"KSQL queries healthy: {ksql_ok}; monitor read "
-            f"{monitor_end - monitor_start:,.0f} scores during the test",
-        }
+        rec.row(
+            f"broker down {DOWN_S:.0f} s under load ({RATE:,.0f} events/s), restart",
+            N,
+            before=f"`fraudstream produce` exit {rc} (0: every event delivered)",
+            after=f"registry register after: {reg.status_code}; KSQL queries healthy: "
+            f"{ksql_ok}; monitor read {monitor_end - monitor_start:,.0f} scores during the test",
+        )
     )
     assert rc == 0, out.read_text()[-3000:]
-    assert not ledger.lost, ledger.summary()
-    for name in ("registry", "ksql", "scorer", "monitor"):
-        assert status[name].running, name
-        assert status[name].ready, f"{name} not ready after the broker came back"
+    assert not rec.ledger.lost, rec.ledger.summary()
+    rec.assert_ready(("registry", "ksql", "scorer", "monitor"))
     assert reg.status_code == 200, reg.text
     assert got.status_code == 200 and got.json()["id"] == reg.json()["id"], got.text
     assert ksql_ok, httpx.get(f"{h.ep.ksql_url}/healthcheck", timeout=10).text

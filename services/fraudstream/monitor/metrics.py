@@ -3,6 +3,10 @@
 Names start with `fraudstream_monitor_`; every quality gauge has the labels `model_version`
 and `window` (the window's name, e.g. `1h`). NaN means "not enough labelled events to say"
 (e.g. no alert labelled yet), which alert rules treat as quiet.
+
+Declared in the scorer's shape (`scorer/metrics.py`): one class owning its registry, one
+attribute per metric (the quality family: one gauge per name of `_QUALITY`/`_COUNTS`),
+labels set by name, series replaced through prometheus_client's public API.
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ _COUNTS = {
     "frauds": "Labelled frauds of the window.",
     "alerts_labelled": "Alerts of the window whose label has arrived.",
 }
+_DELAY_QUANTILES = ("0.5", "0.9", "1")  # label_delay's quantile label: p50, p90, max
 
 
 class BudgetMetrics:
@@ -107,9 +112,10 @@ class MonitorMetrics:
             "fraudstream_monitor_bad_labels", "Label records skipped as unusable.", registry=r
         )
         self.waiting = Gauge(
-            "fraudstream_monitor_labels_waiting", "Labels whose score has not been read yet.",
+            "fraudstream_monitor_labels_waiting",
+            "Labels whose score has not been read yet.",
             registry=r,
-        )  # fmt: skip
+        )
         self.window_complete = Gauge(
             "fraudstream_monitor_window_complete",
             "0 while the state cap (FRAUDSTREAM_MONITOR_MAX_EVENTS) has dropped scores this "
@@ -136,17 +142,19 @@ class MonitorMetrics:
             "Unix time the gauges were last recomputed.",
             registry=r,
         )
+        self._versions: dict[str, set[str]] = {}  # window -> model versions with series
 
     def set_window(self, window: str, results: dict[str, tuple[Quality, LabelDelays]]) -> None:
         """Replace this window's series with `results` (versions gone from it disappear)."""
-        for gauge in (*self.quality.values(), self.label_delay):
-            for key in list(gauge._metrics):
-                if key[1] == window:
-                    gauge.remove(*key)
+        for version in self._versions.get(window, set()) - results.keys():
+            for gauge in self.quality.values():
+                gauge.remove(version, window)
+            for quant in _DELAY_QUANTILES:
+                self.label_delay.remove(version, window, quant)
+        self._versions[window] = set(results)
         for version, (q, d) in results.items():
-            for name in _QUALITY:
-                self.quality[name].labels(version, window).set(getattr(q, name))
-            for name in _COUNTS:
-                self.quality[name].labels(version, window).set(getattr(q, name))
-            for quant, value in (("0.5", d.p50_s), ("0.9", d.p90_s), ("1", d.max_s)):
-                self.label_delay.labels(version, window, quant).set(value)
+            labels = {"model_version": version, "window": window}
+            for name, gauge in self.quality.items():
+                gauge.labels(**labels).set(getattr(q, name))
+            for quant, value in zip(_DELAY_QUANTILES, (d.p50_s, d.p90_s, d.max_s), strict=True):
+                self.label_delay.labels(**labels, quantile=quant).set(value)

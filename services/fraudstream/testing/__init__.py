@@ -7,6 +7,7 @@ product code (an import-linter contract in pyproject.toml enforces it).
 - `testing.verify`: read topics back and account for every event id.
 - `testing.datasets`: synthetic training sets.
 - `testing.registry`: an in-process embedded Schema Registry for unit tests.
+- `testing.wait`: `wait_until`, the one polling helper (fails naming what and the last value).
 """
 
 from __future__ import annotations

@@ -31,17 +31,9 @@ from fraudstream.testing.scorer import (
     make_events,
     publish_pca_model,
 )
+from fraudstream.testing.wait import wait_until
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(180)]
-
-
-def _wait(cond: Callable[[], bool], timeout: float, what: str) -> float:
-    start = time.monotonic()
-    while time.monotonic() - start < timeout:
-        if cond():
-            return time.monotonic() - start
-        time.sleep(0.02)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 @pytest.fixture
@@ -122,28 +114,40 @@ def test_promote_threshold_rollback_switch_a_running_scorer_with_no_gap(
             LiveProducer(kafka_bootstrap, schema_registry_url, names["input"]), events, rate=2000
         )
 
+        def scored() -> int:
+            return rs.scorer.total_scored
+
         def after(more: int) -> None:
-            target = rs.scorer.total_scored + more
-            _wait(lambda: rs.scorer.total_scored >= target, 30, f"{more} more scores")
+            target = scored() + more
+            wait_until(scored, 30, f"{more} more scores", done=lambda k: k >= target)
 
         def serving() -> Any:
             return rs.scorer.serving
+
+        def version() -> str:
+            return str(serving().version)
+
+        def threshold() -> float:
+            return float(serving().threshold)
+
+        def switch(probe: Callable[[], Any], to: Any, what: str) -> float:
+            return wait_until(probe, 5, what, done=lambda v: v == to, interval=0.02).seconds
 
         after(2000)
         cli_start = time.monotonic()
         assert run(["models", "promote", v2, "--reason", "challenger won"]) == ExitCode.OK
         print(f"{kind}: promote command took {time.monotonic() - cli_start:.2f}s")
-        took_promote = _wait(lambda: serving().version == v2, 5, "v2 served")
+        took_promote = switch(version, v2, "v2 served")
         after(1500)
         t_new = t2 * 0.5
         assert run(["models", "set-threshold", repr(t_new), "--reason", "budget"]) == 0
-        took_threshold = _wait(lambda: serving().threshold == t_new, 5, "new threshold")
+        took_threshold = switch(threshold, t_new, "the new threshold")
         assert serving().version == v2
         after(1500)
         assert run(["models", "rollback", "--reason", "alerts doubled"]) == ExitCode.OK
-        took_rollback = _wait(lambda: serving().version == v1, 5, "v1 served again")
+        took_rollback = switch(version, v1, "v1 served again")
         sender.thread.join()
-        _wait(lambda: rs.scorer.total_scored >= n, 60, "every event scored")
+        wait_until(scored, 60, "every event scored", done=lambda k: k >= n)
         print(
             f"{kind}: switched in {took_promote:.2f}s (promote), "
             f"{took_threshold:.2f}s (threshold), {took_rollback:.2f}s (rollback)"
@@ -230,11 +234,16 @@ def test_a_candidate_is_scored_in_shadow_and_never_alerts(
         events = make_events(n)
         producer = LiveProducer(kafka_bootstrap, schema_registry_url, names["input"])
         sender = BackgroundSend(producer, events, rate=2000)
-        _wait(lambda: rs.scorer.total_scored >= 2000, 30, "first scores")
+        wait_until(lambda: rs.scorer.total_scored, 30, "first scores", done=lambda k: k >= 2000)
         assert run(["models", "promote", v2, "--candidate", "--reason", "shadow it"]) == 0
-        _wait(lambda: rs.scorer.watcher.challenger is not None, 5, "challenger loaded")
+        wait_until(
+            lambda: rs.scorer.watcher.challenger,
+            5,
+            "challenger loaded",
+            done=lambda c: c is not None,
+        )
         sender.thread.join()
-        _wait(lambda: rs.scorer.total_scored >= n, 60, "every event scored")
+        wait_until(lambda: rs.scorer.total_scored, 60, "every event scored", done=lambda k: k >= n)
     finally:
         rs.close()
     scores = decode_all(

@@ -31,17 +31,9 @@ from fraudstream.testing.scorer import (
     make_events,
     publish_pca_model,
 )
+from fraudstream.testing.wait import wait_until
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(240)]
-
-
-def _wait(cond: Callable[[], bool], timeout: float, what: str) -> float:
-    start = time.monotonic()
-    while time.monotonic() - start < timeout:
-        if cond():
-            return time.monotonic() - start
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def test_the_policy_holds_the_budget_and_the_scorer_switches(
@@ -88,23 +80,29 @@ def test_the_policy_holds_the_budget_and_the_scorer_switches(
         assert scorer.scorer.announcements.assigned.wait(30)
         producer = LiveProducer(kafka_bootstrap, schema_registry_url, live)
         producer.send(make_events(3000, seed=11))
-        _wait(lambda: any(e.by == POLICY for e in store.history()), 60, "a policy change")
+        wait_until(lambda: any(e.by == POLICY for e in store.history()), 60, "a policy change")
         change = next(e for e in store.history() if e.by == POLICY)
         assert change.action == "set-threshold" and change.previous == t0
         assert isinstance(change.new, float) and change.new < t0, "a 5 % budget lowers it"
         assert "alert budget 50/1000" in change.reason
-        took = _wait(
+        took = wait_until(
             lambda: (
-                scorer.scorer.serving is not None
-                and scorer.scorer.serving.threshold == store.threshold_override(version)
+                getattr(scorer.scorer.serving, "threshold", None),
+                store.threshold_override(version),
             ),
             15,
-            "the scorer to switch",
-        )
+            "the scorer to switch (serving, override)",
+            done=lambda t: t[0] is not None and t[0] == t[1],
+        ).seconds
         print(f"scorer switched {took:.2f}s after the policy's change was visible")
         after = 4000
         BackgroundSend(producer, make_events(after, id_offset=10_000, seed=12), 1000).join(60)
-        _wait(lambda: scorer.scorer.total_scored >= 3000 + after, 60, "every event scored")
+        wait_until(
+            lambda: scorer.scorer.total_scored,
+            60,
+            "every event scored",
+            done=lambda k: k >= 3000 + after,
+        )
     finally:
         stop.set()
         runner.join(30)

@@ -21,6 +21,7 @@ from fraudstream.model import NumpyModel
 from fraudstream.model.store import save_model, write_latest
 from fraudstream.producer.synthetic import generate_arrays
 from fraudstream.testing.scorer import pca_model
+from fraudstream.testing.wait import wait_until
 from fraudstream.trainer.reference import drift_reference
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(240)]
@@ -50,17 +51,6 @@ def _produce(bootstrap: str, topic: str, tmp_path: Path, seed: int, first_id: in
     assert res.returncode == 0, res.stderr
 
 
-def _wait(url: str, until: Callable[[dict[str, float], float], bool]) -> dict[str, float]:
-    deadline = time.monotonic() + 90
-    values: dict[str, float] = {}
-    while time.monotonic() < deadline:
-        values, events = _psi(url)
-        if values and until(values, events):
-            return values
-        time.sleep(0.5)
-    raise AssertionError(f"PSI gauges never got there: {values}")
-
-
 def test_a_shifted_feature_raises_its_psi_and_only_its(
     kafka_bootstrap: str,
     topic_factory: Callable[..., str],
@@ -83,12 +73,24 @@ def test_a_shifted_feature_raises_its_psi_and_only_its(
     url = rs.url("/metrics")
 
     _produce(kafka_bootstrap, source, tmp_path, 11, 0)
-    quiet = _wait(url, lambda v, n: n >= 5000)
+    quiet, _ = wait_until(
+        lambda: _psi(url),
+        90,
+        "PSI over a full drift window",
+        done=lambda r: bool(r[0]) and r[1] >= 5000,
+        interval=0.5,
+    ).value
     assert set(quiet) == {*FEATURE_COLUMNS, "score"}
     assert max(quiet.values()) < 0.1, quiet
 
     _produce(kafka_bootstrap, source, tmp_path, 12, 5000, "--shift", "V4=3")
-    _wait(url, lambda v, n: rs.scorer.totals.scored >= 10_000 and v.get("V4", 0) > ALERT)
+    wait_until(
+        lambda: (rs.scorer.totals.scored, _psi(url)),
+        90,
+        "10,000 scored and V4's PSI over the alert level",
+        done=lambda r: r[0] >= 10_000 and r[1][0].get("V4", 0) > ALERT,
+        interval=0.5,
+    )
     time.sleep(1.0)  # one more export after the last batch
     drifted, events = _psi(url)
     assert events == 5000 and rs.scorer.totals.scored == 10_000

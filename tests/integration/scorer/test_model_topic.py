@@ -27,6 +27,7 @@ from fraudstream.model import load_model
 from fraudstream.model.announcements import announce
 from fraudstream.model.topic_store import TopicModelStore, bundle_version, chunk_records
 from fraudstream.testing.scorer import decode_all, make_events, publish_pca_model
+from fraudstream.testing.wait import wait_until
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(150)]
 
@@ -46,15 +47,6 @@ def _publish(bootstrap: str, topic: str, version_dir: Path) -> str:
         return store.publish(version_dir)
     finally:
         store.close()
-
-
-def _wait(cond: Callable[[], bool], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if cond():
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def _reloads(text: str, result: str) -> float:
@@ -126,10 +118,10 @@ def test_corrupt_model_record_is_refused_and_counted_and_the_old_model_serves_on
         reload_interval_s=30.0,  # only the announcement makes it look again
     )
     rs.wait_ready(60)
-    _wait(
+    wait_until(
         lambda: rs.scorer.announcements is not None and rs.scorer.announcements.assigned.is_set(),
         30,
-        "announcement listener",
+        "the announcement listener's assignment",
     )
 
     # v2 arrives damaged: one byte of one chunk flipped, plus a record that is no chunk.
@@ -146,7 +138,12 @@ def test_corrupt_model_record_is_refused_and_counted_and_the_old_model_serves_on
     from fraudstream.model import read_manifest
 
     announce(kafka_bootstrap, news_topic, read_manifest(made / v2), f"{store_topic}/{v2}")
-    _wait(lambda: _reloads(httpx.get(rs.url("/metrics")).text, "failed") >= 1, 30, "refusal")
+    wait_until(
+        lambda: _reloads(httpx.get(rs.url("/metrics")).text, "failed"),
+        30,
+        "a refused reload",
+        done=lambda k: k >= 1,
+    )
     assert rs.scorer.watcher.store.corrupt_records == 1
     assert rs.scorer.serving is not None and rs.scorer.serving.version == v1
 
@@ -160,7 +157,9 @@ def test_corrupt_model_record_is_refused_and_counted_and_the_old_model_serves_on
     v3 = publish_pca_model(made, seed=11, bias=0.02)
     _publish(kafka_bootstrap, store_topic, made / v3)
     announce(kafka_bootstrap, news_topic, read_manifest(made / v3), f"{store_topic}/{v3}")
-    _wait(lambda: rs.scorer.serving is not None and rs.scorer.serving.version == v3, 30, "v3")
+    wait_until(
+        lambda: getattr(rs.scorer.serving, "version", None), 30, "v3", done=lambda v: v == v3
+    )
     text = httpx.get(rs.url("/metrics")).text
     assert _reloads(text, "ok") == 2.0
     assert _reloads(text, "failed") >= 1.0
@@ -204,4 +203,9 @@ def test_no_offsets_are_committed_before_a_model_is_loaded(
     v1 = publish_pca_model(tmp_path / "made", seed=3)
     _publish(kafka_bootstrap, store_topic, tmp_path / "made" / v1)
     rs.wait_ready(60)
-    _wait(lambda: sum(_committed(kafka_admin, group, topics.input).values()) == 200, 30, "commits")
+    wait_until(
+        lambda: _committed(kafka_admin, group, topics.input),
+        30,
+        "200 offsets committed",
+        done=lambda c: sum(c.values()) == 200,
+    )

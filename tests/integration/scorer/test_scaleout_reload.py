@@ -19,17 +19,9 @@ from fraudstream.kafka.reader import read_topic
 from fraudstream.local.procs import free_port
 from fraudstream.model import load_model, write_latest
 from fraudstream.testing.scorer import decode_all, make_events, publish_pca_model
+from fraudstream.testing.wait import wait_until
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
-
-
-def _wait(cond: Callable[[], bool], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if cond():
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def test_two_replicas_share_partitions_and_survive_one_stopping(
@@ -47,11 +39,20 @@ def test_two_replicas_share_partitions_and_survive_one_stopping(
     b = run_scorer(batch_size=200)
     a.wait_ready()
     b.wait_ready()
-    _wait(lambda: len(a.scorer.assigned) == 2 and len(b.scorer.assigned) == 2, 30, "2+2")
+
+    def shares() -> tuple[int, int]:
+        return len(a.scorer.assigned), len(b.scorer.assigned)
+
+    wait_until(shares, 30, "2+2 partitions", done=lambda s: s == (2, 2))
     sender = BackgroundSend(live_producer, events, rate=5000)
-    _wait(lambda: a.scorer.total_scored > 1000 and b.scorer.total_scored > 1000, 30, "both")
+    wait_until(
+        lambda: (a.scorer.total_scored, b.scorer.total_scored),
+        30,
+        "both to score 1000",
+        done=lambda s: min(s) > 1000,
+    )
     b.close()  # mid-stream: its partitions move to a
-    _wait(lambda: len(a.scorer.assigned) == 4, 30, "a takes all 4 partitions")
+    wait_until(shares, 30, "a takes all 4 partitions", done=lambda s: s[0] == 4)
     sender.join()
     msgs = read_topic(kafka_bootstrap, topics.scores, expect=n, timeout=60, read_committed=False)
     counts = Counter(int(m.key()) for m in msgs)
@@ -78,9 +79,11 @@ def test_hot_reload_under_load_no_gap_and_broken_model_refused(
     rs = run_scorer(batch_size=200)
     rs.wait_ready()
     sender = BackgroundSend(live_producer, events, rate=5000)
-    _wait(lambda: rs.scorer.total_scored > 3000, 30, "first scores")
+    wait_until(lambda: rs.scorer.total_scored, 30, "first scores", done=lambda k: k > 3000)
     v2 = publish_pca_model(model_dir, seed=8, bias=0.05)
-    _wait(lambda: rs.scorer.serving is not None and rs.scorer.serving.version == v2, 10, "v2")
+    wait_until(
+        lambda: getattr(rs.scorer.serving, "version", None), 10, "v2", done=lambda v: v == v2
+    )
     # A broken v3 (NaN weights) while still under load: refused, v2 keeps serving.
     v3 = publish_pca_model(model_dir, seed=9, publish=False)
     npz = dict(np.load(model_dir / v3 / "weights.npz"))
@@ -127,7 +130,7 @@ def test_starts_without_model_and_waits_for_one(
     run_scorer: Callable[..., Any],
 ) -> None:
     rs = run_scorer()
-    _wait(lambda: _status(rs.url("/healthz")) == 200, 20, "healthz")
+    wait_until(lambda: _status(rs.url("/healthz")), 20, "healthz", done=lambda c: c == 200)
     assert _status(rs.url("/readyz")) == 503
     assert "fraudstream_ready 0.0" in httpx.get(rs.url("/metrics")).text
     events = make_events(200)
@@ -144,7 +147,7 @@ def test_starts_without_model_and_waits_for_one(
         read_committed=False,
     )
     assert len(msgs) == len(events)
-    _wait(lambda: _status(rs.url("/readyz")) == 200, 10, "readyz")
+    wait_until(lambda: _status(rs.url("/readyz")), 10, "readyz", done=lambda c: c == 200)
 
 
 def test_unreachable_broker_retries_and_stays_alive(
@@ -154,7 +157,7 @@ def test_unreachable_broker_retries_and_stays_alive(
 ) -> None:
     caplog.set_level("WARNING")
     rs = run_scorer(kafka_bootstrap=f"127.0.0.1:{free_port()}")
-    _wait(lambda: "connecting to Kafka" in caplog.text, 30, "retry log line")
+    wait_until(lambda: "connecting to Kafka" in caplog.text, 30, "retry log line")
     assert "retrying in" in caplog.text
     assert rs.thread.is_alive() and rs.error is None
     assert _status(rs.url("/healthz")) == 200

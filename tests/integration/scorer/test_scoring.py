@@ -14,6 +14,7 @@ from fraudstream.events import FEATURE_COLUMNS
 from fraudstream.kafka.reader import read_topic
 from fraudstream.model import load_model
 from fraudstream.testing.scorer import decode_all, make_events
+from fraudstream.testing.wait import wait_until
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
 
@@ -66,15 +67,18 @@ def test_scores_match_model_and_alerts_are_anomalies(
     )
     assert {a["id"] for a in alerts} == anomalous
 
-    import time
+    def lag_lines() -> tuple[list[str], str]:
+        """The lag series first (the failure message shows the start of the value)."""
+        text = httpx.get(rs.url("/metrics")).text
+        return [ln for ln in text.splitlines() if ln.startswith("fraudstream_consumer_lag{")], text
 
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:  # the lag gauge refreshes every 2 s
-        metrics = httpx.get(rs.url("/metrics")).text
-        lags = [ln for ln in metrics.splitlines() if ln.startswith("fraudstream_consumer_lag{")]
-        if len(lags) == 4 and all(ln.endswith(" 0.0") for ln in lags):
-            break
-        time.sleep(0.2)
+    lags, metrics = wait_until(  # the lag gauge refreshes every 2 s
+        lag_lines,
+        10,
+        "no lag on the 4 partitions",
+        done=lambda r: len(r[0]) == 4 and all(ln.endswith(" 0.0") for ln in r[0]),
+        interval=0.2,
+    ).value
     assert len(lags) == 4 and all(f'topic="{topics.input}"' in ln for ln in lags), lags
     assert all(ln.endswith(" 0.0") for ln in lags), "caught up: no lag"
     assert "fraudstream_event_latency_seconds_count 3000.0" in metrics

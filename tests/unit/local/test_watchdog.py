@@ -17,6 +17,7 @@ import pytest
 from fraudstream.local.procs import free_port
 from fraudstream.local.stack import Service, Supervisor
 from fraudstream.local.watchdog import Watchdog, http_probe, ksql_probe
+from fraudstream.testing.wait import wait_until
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -91,14 +92,13 @@ def test_background_thread_restarts(tmp_path: Path) -> None:
     dog.start()
     try:
         os.kill(first.pid, signal.SIGKILL)
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            rec = sup.record("svc")
-            if rec is not None and rec.pid != first.pid and sup.is_running(rec):
-                break
-            time.sleep(0.1)
-        else:
-            pytest.fail("not restarted within 10 s")
+        wait_until(
+            lambda: sup.record("svc"),
+            10,
+            "a restart under a new pid",
+            done=lambda rec: rec is not None and rec.pid != first.pid and sup.is_running(rec),
+            interval=0.1,
+        )
     finally:
         dog.stop()
         sup.stop_all()

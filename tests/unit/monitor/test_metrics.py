@@ -34,3 +34,25 @@ def test_window_series_are_replaced_per_window() -> None:
     assert 'model_version="v1",window="1h"' not in text
     assert 'fraudstream_monitor_precision{model_version="v1",window="1d"} 0.75' in text
     assert 'fraudstream_monitor_precision{model_version="v2",window="1h"} 0.125' in text
+    m.set_window("1h", {"v2": (_q(0.125), d)})  # the same versions again: nothing to remove
+    m.set_window("1d", {})  # every version gone from a window: none of its series left
+    text = generate_latest(m.registry).decode()
+    assert 'window="1d"' not in text
+    assert (
+        'fraudstream_monitor_label_delay_seconds{model_version="v2",quantile="1",window="1h"} 3.0'
+        in text
+    )
+
+
+def test_every_quality_figure_of_a_window_is_exported_under_its_name() -> None:
+    m = MonitorMetrics()
+    q = _q(0.25)
+    m.set_window("1h", {"v1": (q, LabelDelays(1.0, 2.0, 3.0))})
+    text = generate_latest(m.registry).decode()
+    counts = ("events", "labelled", "unlabelled", "frauds", "alerts_labelled")
+    rates = ("precision", "recall", "precision_at_k", "precision_weighted", "roc_auc")
+    for name in (*counts, *rates, "average_precision"):
+        value = float(getattr(q, name))
+        assert f'fraudstream_monitor_{name}{{model_version="v1",window="1h"}} {value!r}' in text, (
+            name
+        )

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -25,6 +24,7 @@ from fraudstream.producer.synthetic import (
     generate_events,
     generate_records,
 )
+from fraudstream.testing.wait import wait_until
 
 SAMPLE = (
     Path(__file__).resolve().parents[3].parent
@@ -183,12 +183,12 @@ def test_prefetch_helper_stops_when_the_consumer_stops_early() -> None:
     for _ in range(CHUNK * 3):
         next(it)
     it.close()
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline and any(
-        t.name == "synthetic-prefetch" for t in threading.enumerate()
-    ):
-        time.sleep(0.05)
-    assert not any(t.name == "synthetic-prefetch" for t in threading.enumerate())
+    wait_until(
+        lambda: [t for t in threading.enumerate() if t.name == "synthetic-prefetch"],
+        10,
+        "the prefetch thread to end",
+        done=lambda alive: not alive,
+    )
 
 
 def test_prefetch_reraises_errors_of_the_helper() -> None:
