@@ -1,0 +1,237 @@
+"""Screening of supervised-part variants on the labelled time split (issue 17).
+
+Phase `cache`: one `run_training` per seed (the protocol's own run: the autoencoder, the
+default hybrid and supervised-only, exactly as `benchmarks/model_protocol.py` trains them),
+then the served model's inputs of every labelled row are kept in `CACHE/seed<N>.npz`:
+standardized features, the autoencoder's per-feature error terms, its anomaly score, the
+default hybrid's and supervised-only's scores, labels, period, Time and Amount. The
+variants below reuse one seed's autoencoder, so they differ only in the supervised part.
+
+Phase `screen`: each variant is fitted on the training period, early-stopped / selected
+on the validation period, and reported on validation and test (selection uses validation
+only). Variants: gradient-boosted trees (scikit-learn HistGradientBoosting) on features +
+errors + anomaly, seed ensembles of the default Keras head, 8 hidden units, focal loss.
+
+    python benchmarks/hybrid_variants.py cache --csv SAMPLE --seeds 0 1 2 3 4 --cache /tmp/hv
+    python benchmarks/hybrid_variants.py screen --cache /tmp/hv --seeds 0 --out screen.json
+
+Not a test: minutes per seed on the shared machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from fraudstream.logs import setup_logging
+from fraudstream.model.numpy_model import hybrid_score
+from fraudstream.model.store import load_model
+from fraudstream.trainer import evaluate
+from fraudstream.trainer.data import RAW_COLUMNS, read_csv
+from fraudstream.trainer.pipeline import choose_split, run_training
+from fraudstream.trainer.settings import TrainerSettings
+from fraudstream.trainer.features import raw_inputs_matrix
+
+PERIODS = ("train", "val", "test")
+
+
+def cache_seed(csv: Path, seed: int, cache: Path, overrides: dict[str, Any]) -> None:
+    """Train the protocol's run for `seed` and keep the served model's inputs per row."""
+    setup_logging("INFO")
+    data = read_csv(csv)
+    settings = TrainerSettings(seed=seed, log_dir=None, **overrides)
+    split, hybrid = choose_split(data, settings)
+    assert hybrid, "no hybrid on this data"
+    with tempfile.TemporaryDirectory(prefix="fraudstream-hv-") as tmp:
+        outcome = run_training(data, settings, Path(tmp) / "models", publish=False)
+        model = load_model(outcome.path)
+    out: dict[str, Any] = {}
+    for name, idx in zip(PERIODS, (split.train, split.val, split.test), strict=True):
+        idx = idx[data.label[idx] != -1]
+        raw = raw_inputs_matrix(data.raw[idx], model.raw_inputs)
+        x = model.preprocess(raw)
+        xh = model.reconstruct(x)
+        out[f"{name}_x"] = x
+        out[f"{name}_err"] = model.errors_from_reconstruction(x, xh)
+        out[f"{name}_anomaly"] = model.anomaly_score(raw)
+        out[f"{name}_z"] = model.supervised_inputs(x, xh)
+        out[f"{name}_hybrid"] = model.score(raw)
+        out[f"{name}_y"] = data.label[idx]
+        out[f"{name}_time"] = data.raw[idx, RAW_COLUMNS.index("Time")]
+        out[f"{name}_amount"] = data.raw[idx, RAW_COLUMNS.index("Amount")]
+    out["test_supervised_only"] = outcome.test_scores["supervised_only"]
+    out["val_supervised_only"] = outcome.val_model_scores["supervised_only"]
+    out["test_hybrid_outcome"] = outcome.test_scores["hybrid"]
+    out["weight_test"] = np.float64(outcome.metrics["normal_weight"])
+    out["weight_val"] = np.float64(evaluate.normal_weight(outcome.val_labels, settings.prevalence))
+    cache.mkdir(parents=True, exist_ok=True)
+    np.savez(cache / f"seed{seed}.npz", **out)
+
+
+Data = dict[str, Any]
+KEYS = ("roc_auc", "weighted_average_precision", "recall_at_fpr_0.01", "recall_at_fpr_0.001")
+
+
+def load(cache: Path, seed: int) -> Data:
+    with np.load(cache / f"seed{seed}.npz") as npz:
+        return {k: npz[k] for k in npz.files}
+
+
+def _metrics(d: Data, val: np.ndarray, test: np.ndarray) -> dict[str, dict[str, float]]:
+    return {
+        "val": {
+            k: v
+            for k, v in evaluate.ranking_metrics(val, d["val_y"], float(d["weight_val"])).items()
+            if k in KEYS
+        },
+        "test": {
+            k: v
+            for k, v in evaluate.ranking_metrics(test, d["test_y"], float(d["weight_test"])).items()
+            if k in KEYS
+        },
+    }
+
+
+def keras_head(
+    d: Data, seed: int, units: list[int], inputs: str = "z", **kw: Any
+) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
+    """The default head's recipe (settings' defaults) with `units` and `kw` overrides;
+    (val logit, test logit, info)."""
+    from fraudstream.trainer.supervised import keras_logit, train_classifier
+
+    s = TrainerSettings()
+    cols = slice(None) if inputs == "z" else slice(0, d["train_x"].shape[1])
+    clf = train_classifier(
+        d["train_z"][:, cols],
+        d["train_y"],
+        d["val_z"][:, cols],
+        d["val_y"],
+        units=units,
+        seed=seed,
+        epochs=s.classifier_epochs,
+        patience=s.classifier_patience,
+        learning_rate=s.classifier_learning_rate,
+        batch_size=s.classifier_batch_size,
+        l2=s.classifier_l2,
+        threads=1,
+        **kw,
+    )
+    info = {"epochs_run": clf.epochs_run, "best_epoch": clf.best_epoch}
+    return (
+        np.asarray(keras_logit(clf.model, d["val_z"][:, cols]), np.float64),
+        np.asarray(keras_logit(clf.model, d["test_z"][:, cols]), np.float64),
+        info,
+    )
+
+
+def hgb(
+    d: Data, seed: int, inputs: str, lr: float, leaves: int, balanced: bool, max_iter: int = 300
+) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
+    """HistGradientBoosting; the number of trees chosen by the (class-balanced) validation
+    log loss, as the Keras head's early stopping does."""
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    cols = slice(None) if inputs == "z" else slice(0, d["train_x"].shape[1])
+    m = HistGradientBoostingClassifier(
+        learning_rate=lr,
+        max_leaf_nodes=leaves,
+        max_iter=max_iter,
+        early_stopping=False,
+        class_weight="balanced" if balanced else None,
+        random_state=seed,
+    )
+    m.fit(d["train_z"][:, cols], d["train_y"])
+    yv = d["val_y"]
+    w = np.where(yv == 1, (yv == 0).sum() / max((yv == 1).sum(), 1), 1.0)
+    # Without subsampling or early stopping the first k trees are those of a k-tree fit.
+    val = list(m.staged_decision_function(d["val_z"][:, cols]))
+    losses = [float((w * (np.logaddexp(0, f) - yv * f)).sum() / w.sum()) for f in val]
+    best = int(np.argmin(losses)) + 1
+    test = list(m.staged_decision_function(d["test_z"][:, cols]))
+    return val[best - 1], test[best - 1], {"trees": best}
+
+
+def screen_seed(d: Data, seed: int, which: list[str]) -> dict[str, Any]:
+    """Every variant of `which` (or all) for one seed's cache: val and test metrics."""
+    out: dict[str, Any] = {}
+
+    def add(name: str, val: np.ndarray, test: np.ndarray, info: dict[str, Any]) -> None:
+        out[name] = {**_metrics(d, val, test), "info": info}
+        t = out[name]["test"]
+        v = out[name]["val"]
+        print(
+            f"seed {seed} {name:34s} val wAP {v['weighted_average_precision']:.3f} "
+            f"r1 {v['recall_at_fpr_0.01']:.3f} | test wAP {t['weighted_average_precision']:.3f} "
+            f"r1 {t['recall_at_fpr_0.01']:.3f} r01 {t['recall_at_fpr_0.001']:.3f} "
+            f"auc {t['roc_auc']:.3f} {info}",
+            flush=True,
+        )
+
+    def want(name: str) -> bool:
+        return not which or any(name.startswith(w) for w in which)
+
+    add("default hybrid (cached)", d["val_hybrid"], d["test_hybrid"], {})
+    add("supervised only (cached)", d["val_supervised_only"], d["test_supervised_only"], {})
+    add("autoencoder alone (cached)", d["val_anomaly"], d["test_anomaly"], {})
+    if want("gbt"):
+        for lr in (0.05, 0.1):
+            for leaves in (7, 15):
+                for bal in (False, True):
+                    v, t, info = hgb(d, seed, "z", lr, leaves, bal)
+                    add(f"gbt z lr{lr} leaves{leaves} bal{int(bal)}", v, t, info)
+    if want("gbtfeat"):
+        for lr in (0.05, 0.1):
+            for leaves in (7, 15):
+                v, t, info = hgb(d, seed, "x", lr, leaves, False)
+                add(f"gbtfeat x lr{lr} leaves{leaves} bal0", v, t, info)
+    if want("units8"):
+        add("units8", *keras_head(d, seed, [8]))
+    if want("focal"):
+        add("focal g2 balanced", *keras_head(d, seed, [16], focal_gamma=2.0))
+        add("focal g2 unweighted", *keras_head(d, seed, [16], focal_gamma=2.0, fraud_weight=1.0))
+    if want("ens"):
+        members = [keras_head(d, seed + 1000 * k, [16]) for k in range(5)]
+        for k in (3, 5):
+            v = np.mean([m[0] for m in members[:k]], axis=0)
+            t = np.mean([m[1] for m in members[:k]], axis=0)
+            add(f"ens{k} (mean logit)", v, t, {"members": [m[2] for m in members[:k]]})
+        add("ens member 0 (default recipe)", *members[0])
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    c = sub.add_parser("cache")
+    c.add_argument("--csv", type=Path, required=True)
+    c.add_argument("--seeds", type=int, nargs="+", default=[0])
+    c.add_argument("--cache", type=Path, required=True)
+    c.add_argument("--set", action="append", default=[], metavar="FIELD=JSON")
+    sc = sub.add_parser("screen")
+    sc.add_argument("--cache", type=Path, required=True)
+    sc.add_argument("--seeds", type=int, nargs="+", default=[0])
+    sc.add_argument("--only", nargs="*", default=[], help="Variant name prefixes.")
+    sc.add_argument("--out", type=Path, required=True)
+    args = ap.parse_args()
+    setup_logging("INFO")
+    if args.cmd == "cache":
+        overrides = {k: json.loads(v) for k, v in (s.split("=", 1) for s in args.set)}
+        for seed in args.seeds:
+            t0 = time.monotonic()
+            cache_seed(args.csv, seed, args.cache, overrides)
+            print(f"seed {seed} cached in {time.monotonic() - t0:.0f} s", flush=True)
+    else:
+        res = {}
+        for seed in args.seeds:
+            res[seed] = screen_seed(load(args.cache, seed), seed, args.only)
+            args.out.write_text(json.dumps(res, indent=1, default=float) + "\n")
+
+
+if __name__ == "__main__":
+    main()
