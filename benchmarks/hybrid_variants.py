@@ -30,13 +30,12 @@ from typing import Any
 import numpy as np
 
 from fraudstream.logs import setup_logging
-from fraudstream.model.numpy_model import hybrid_score
 from fraudstream.model.store import load_model
 from fraudstream.trainer import evaluate
 from fraudstream.trainer.data import RAW_COLUMNS, read_csv
+from fraudstream.trainer.features import raw_inputs_matrix
 from fraudstream.trainer.pipeline import choose_split, run_training
 from fraudstream.trainer.settings import TrainerSettings
-from fraudstream.trainer.features import raw_inputs_matrix
 
 PERIODS = ("train", "val", "test")
 
