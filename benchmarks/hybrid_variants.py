@@ -204,6 +204,152 @@ def screen_seed(d: Data, seed: int, which: list[str]) -> dict[str, Any]:
     return out
 
 
+def variant_scores(d: Data, seed: int, name: str) -> tuple[np.ndarray, np.ndarray]:
+    """(val, test) scores of a named variant: `hybrid`, `supervised_only`, `autoencoder`
+    (the cached protocol run), `gbt:LR:LEAVES:BAL`, `ens:K`, `units8`, `focal`."""
+    cached = {"hybrid": "hybrid", "supervised_only": "supervised_only", "autoencoder": "anomaly"}
+    if name in cached:
+        return d[f"val_{cached[name]}"], d[f"test_{cached[name]}"]
+    kind, *args = name.split(":")
+    if kind == "gbt":
+        v, t, _ = hgb(d, seed, "z", float(args[0]), int(args[1]), bool(int(args[2])))
+        return v, t
+    if kind == "ens":
+        members = [keras_head(d, seed + 1000 * k, [16]) for k in range(int(args[0]))]
+        return np.mean([m[0] for m in members], axis=0), np.mean([m[1] for m in members], axis=0)
+    if kind == "units8":
+        v, t, _ = keras_head(d, seed, [8])
+        return v, t
+    if kind == "focal":
+        v, t, _ = keras_head(d, seed, [16], focal_gamma=2.0)
+        return v, t
+    raise ValueError(f"unknown variant {name}")
+
+
+def confirm(cache: Path, seeds: list[int], names: list[str], n_boot: int) -> dict[str, Any]:
+    """Test-period metrics of each variant over `seeds`: seed means, 95 % bootstrap
+    intervals of the mean and paired differences against supervised-only and the default
+    hybrid (the protocol's stratified resamples, shared by all seeds and models)."""
+    from fraudstream.trainer import bootstrap
+    from fraudstream.trainer.protocol import BOOTSTRAP_SEED
+
+    names = ["hybrid", "supervised_only", "autoencoder", *names]
+    per_seed = []
+    counts = None
+    point: dict[str, list[dict[str, float]]] = {n: [] for n in names}
+    for seed in seeds:
+        d = load(cache, seed)
+        part = cache / f"confirm-seed{seed}.npz"
+        have = dict(np.load(part)) if part.exists() else {}
+        for n in names:
+            if f"test_{n}" not in have:
+                have[f"val_{n}"], have[f"test_{n}"] = variant_scores(d, seed, n)
+                np.savez(part, **have)
+        if counts is None:
+            counts = bootstrap.resample_counts(d["test_y"], n_boot, BOOTSTRAP_SEED)
+        w = float(d["weight_test"])
+        per_seed.append(
+            {
+                n: bootstrap.metrics_from_counts(have[f"test_{n}"], d["test_y"], counts, w)
+                for n in names
+            }
+        )
+        for n in names:
+            m = _metrics(d, have[f"val_{n}"], have[f"test_{n}"])
+            point[n].append(
+                {"seed": seed, **{f"val_{k}": v for k, v in m["val"].items()}, **m["test"]}
+            )
+            print(
+                f"seed {seed} {n:28s} "
+                + " ".join(
+                    f"{k}={point[n][-1][k]:.3f}"
+                    for k in (*KEYS, "val_weighted_average_precision", "val_recall_at_fpr_0.01")
+                ),
+                flush=True,
+            )
+    mean = {n: {k: float(np.mean([r[k] for r in point[n]])) for k in point[n][0]} for n in names}
+    paired = {
+        f"{a}-{b}": {k: bootstrap.paired_difference(per_seed, a, b, k) for k in KEYS}
+        for a in names[3:]
+        for b in ("supervised_only", "hybrid")
+    }
+    return {
+        "seeds": seeds,
+        "resamples": n_boot,
+        "per_seed": point,
+        "mean": mean,
+        "interval95": bootstrap.seed_mean_intervals(per_seed),
+        "paired95": paired,
+    }
+
+
+def misses(cache: Path, seed: int) -> dict[str, Any]:
+    """The test frauds that the default hybrid and supervised-only both miss at 1 % FPR
+    (threshold: the 99th percentile of the test normals' scores), against those caught."""
+    from fraudstream.events import NUMERIC_COLUMNS
+
+    feats = [c for c in NUMERIC_COLUMNS if c != "Time"]
+    d = load(cache, seed)
+    y = d["test_y"]
+    fr = y == 1
+
+    def caught(s: np.ndarray) -> np.ndarray:
+        return np.asarray(s[fr] > np.quantile(s[y == 0], 0.99))
+
+    def pct(s: np.ndarray, rows: np.ndarray) -> list[float]:
+        return [round(float((s[y == 0] < v).mean()), 2) for v in s[fr][rows]]
+
+    c = {m: caught(d[f"test_{m}"]) for m in ("hybrid", "supervised_only", "anomaly")}
+    miss = ~c["hybrid"] & ~c["supervised_only"]
+    x, xt, yt = d["test_x"], d["train_x"], d["train_y"]
+    xf, xn = x[fr], x[y == 0]
+
+    def fraud_share_of_neighbours(rows: np.ndarray) -> np.ndarray:
+        dist = ((rows[:, None, :] - xt[None, :, :]) ** 2).sum(-1)
+        return np.asarray(yt[np.argsort(dist, axis=1)[:, :10]].mean(axis=1))
+
+    gap = xf[~miss].mean(0) - xn.mean(0)
+    top = np.argsort(-np.abs(gap))[:8]
+    return {
+        "seed": seed,
+        "caught_of_frauds": {m: int(v.sum()) for m, v in c.items()},
+        "test_frauds": int(fr.sum()),
+        "missed_by_hybrid_and_supervised": int(miss.sum()),
+        "missed_by_all_three": int((miss & ~c["anomaly"]).sum()),
+        "missed_amount": [round(float(a), 2) for a in d["test_amount"][fr][miss]],
+        "median_amount": {
+            "missed": float(np.median(d["test_amount"][fr][miss])),
+            "caught": float(np.median(d["test_amount"][fr][~miss])),
+            "test_normals": float(np.median(d["test_amount"][y == 0])),
+        },
+        "missed_time_hours": [round(float(t) / 3600, 1) for t in d["test_time"][fr][miss]],
+        "test_period_hours": [
+            round(float(d["test_time"].min()) / 3600, 1),
+            round(float(d["test_time"].max()) / 3600, 1),
+        ],
+        "missed_percentile_among_test_normals": {
+            m: pct(d[f"test_{m}"], miss) for m in ("hybrid", "supervised_only", "anomaly")
+        },
+        "max_abs_feature_missed": [round(float(v), 1) for v in np.abs(xf[miss]).max(1)],
+        "max_abs_feature_median": {
+            "caught": float(np.median(np.abs(xf[~miss]).max(1))),
+            "test_normals": float(np.median(np.abs(xn).max(1))),
+        },
+        "top_features_mean_standardized": {
+            feats[j]: {
+                "normals": round(float(xn[:, j].mean()), 2),
+                "caught": round(float(xf[~miss][:, j].mean()), 2),
+                "missed": round(float(xf[miss][:, j].mean()), 2),
+            }
+            for j in top
+        },
+        "fraud_share_of_10_nearest_training_rows": {
+            "missed": [round(float(v), 1) for v in fraud_share_of_neighbours(xf[miss])],
+            "caught_median": float(np.median(fraud_share_of_neighbours(xf[~miss]))),
+        },
+    }
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     sub = ap.add_subparsers(dest="cmd", required=True)
@@ -217,6 +363,16 @@ def main() -> None:
     sc.add_argument("--seeds", type=int, nargs="+", default=[0])
     sc.add_argument("--only", nargs="*", default=[], help="Variant name prefixes.")
     sc.add_argument("--out", type=Path, required=True)
+    cf = sub.add_parser("confirm")
+    cf.add_argument("--cache", type=Path, required=True)
+    cf.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
+    cf.add_argument("--variants", nargs="+", required=True)
+    cf.add_argument("--resamples", type=int, default=1000)
+    cf.add_argument("--out", type=Path, required=True)
+    mi = sub.add_parser("misses")
+    mi.add_argument("--cache", type=Path, required=True)
+    mi.add_argument("--seeds", type=int, nargs="+", default=[0])
+    mi.add_argument("--out", type=Path, required=True)
     args = ap.parse_args()
     setup_logging("INFO")
     if args.cmd == "cache":
@@ -225,6 +381,13 @@ def main() -> None:
             t0 = time.monotonic()
             cache_seed(args.csv, seed, args.cache, overrides)
             print(f"seed {seed} cached in {time.monotonic() - t0:.0f} s", flush=True)
+    elif args.cmd == "confirm":
+        res = confirm(args.cache, args.seeds, args.variants, args.resamples)
+        args.out.write_text(json.dumps(res, indent=1, default=float) + "\n")
+    elif args.cmd == "misses":
+        out = [misses(args.cache, s) for s in args.seeds]
+        args.out.write_text(json.dumps(out, indent=1) + "\n")
+        print(json.dumps(out, indent=1))
     else:
         res = {}
         for seed in args.seeds:
