@@ -206,7 +206,8 @@ def screen_seed(d: Data, seed: int, which: list[str]) -> dict[str, Any]:
 
 def variant_scores(d: Data, seed: int, name: str) -> tuple[np.ndarray, np.ndarray]:
     """(val, test) scores of a named variant: `hybrid`, `supervised_only`, `autoencoder`
-    (the cached protocol run), `gbt:LR:LEAVES:BAL`, `ens:K`, `units8`, `focal`."""
+    (the cached protocol run), `gbt:LR:LEAVES:BAL`, `ens:K`, `sup_ens:K` (supervised-only,
+    K seeds), `units8`, `focal`."""
     cached = {"hybrid": "hybrid", "supervised_only": "supervised_only", "autoencoder": "anomaly"}
     if name in cached:
         return d[f"val_{cached[name]}"], d[f"test_{cached[name]}"]
@@ -216,6 +217,9 @@ def variant_scores(d: Data, seed: int, name: str) -> tuple[np.ndarray, np.ndarra
         return v, t
     if kind == "ens":
         members = [keras_head(d, seed + 1000 * k, [16]) for k in range(int(args[0]))]
+        return np.mean([m[0] for m in members], axis=0), np.mean([m[1] for m in members], axis=0)
+    if kind == "sup_ens":  # supervised-only (features alone), k seeds, mean logit
+        members = [keras_head(d, seed + 1000 * k, [16], "x") for k in range(int(args[0]))]
         return np.mean([m[0] for m in members], axis=0), np.mean([m[1] for m in members], axis=0)
     if kind == "units8":
         v, t, _ = keras_head(d, seed, [8])
@@ -268,10 +272,12 @@ def confirm(cache: Path, seeds: list[int], names: list[str], n_boot: int) -> dic
                 flush=True,
             )
     mean = {n: {k: float(np.mean([r[k] for r in point[n]])) for k in point[n][0]} for n in names}
+    bases = [b for b in ("supervised_only", "hybrid", *names[3:]) if b in names]
     paired = {
         f"{a}-{b}": {k: bootstrap.paired_difference(per_seed, a, b, k) for k in KEYS}
         for a in names[3:]
-        for b in ("supervised_only", "hybrid")
+        for b in bases
+        if a != b
     }
     return {
         "seeds": seeds,
