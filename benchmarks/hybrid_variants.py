@@ -206,8 +206,8 @@ def screen_seed(d: Data, seed: int, which: list[str]) -> dict[str, Any]:
 
 def variant_scores(d: Data, seed: int, name: str) -> tuple[np.ndarray, np.ndarray]:
     """(val, test) scores of a named variant: `hybrid`, `supervised_only`, `autoencoder`
-    (the cached protocol run), `gbt:LR:LEAVES:BAL`, `ens:K`, `sup_ens:K` (supervised-only,
-    K seeds), `units8`, `focal`."""
+    (the cached protocol run), `gbt:LR:LEAVES:BAL`, `ens:K`, `ens8:K` (8-unit heads),
+    `sup_ens:K` (supervised-only, K seeds), `units8`, `focal`."""
     cached = {"hybrid": "hybrid", "supervised_only": "supervised_only", "autoencoder": "anomaly"}
     if name in cached:
         return d[f"val_{cached[name]}"], d[f"test_{cached[name]}"]
@@ -217,6 +217,9 @@ def variant_scores(d: Data, seed: int, name: str) -> tuple[np.ndarray, np.ndarra
         return v, t
     if kind == "ens":
         members = [keras_head(d, seed + 1000 * k, [16]) for k in range(int(args[0]))]
+        return np.mean([m[0] for m in members], axis=0), np.mean([m[1] for m in members], axis=0)
+    if kind == "ens8":  # k heads of 8 units: k = 2 serves at the default head's width
+        members = [keras_head(d, seed + 1000 * k, [8]) for k in range(int(args[0]))]
         return np.mean([m[0] for m in members], axis=0), np.mean([m[1] for m in members], axis=0)
     if kind == "sup_ens":  # supervised-only (features alone), k seeds, mean logit
         members = [keras_head(d, seed + 1000 * k, [16], "x") for k in range(int(args[0]))]
