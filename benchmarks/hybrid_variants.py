@@ -359,6 +359,35 @@ def misses(cache: Path, seed: int) -> dict[str, Any]:
     }
 
 
+def plot_pr(cache: Path, seed: int, names: list[str], path: Path) -> None:
+    """Weighted precision-recall curves of the confirmed variants on one seed's test period
+    (normals weighted to the real prevalence, as in the protocol's plots)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from sklearn.metrics import precision_recall_curve
+
+    d = load(cache, seed)
+    with np.load(cache / f"confirm-seed{seed}.npz") as part:
+        scores = {n: part[f"test_{n}"] for n in names if f"test_{n}" in part.files}
+    y = (d["test_y"] == 1).astype(int)
+    w = np.where(y == 1, 1.0, float(d["weight_test"]))
+    fig, ax = plt.subplots(figsize=(6, 5))
+    for n, sc in scores.items():
+        p, r, _ = precision_recall_curve(y, sc, sample_weight=w)
+        ax.plot(r, p, label=n, lw=2 if n == "hybrid" else 1)
+    ax.set(
+        xlabel="recall",
+        ylabel="precision (normals weighted to real prevalence)",
+        title=f"Supervised-part variants (test period, seed {seed})",
+    )
+    ax.legend(loc="lower left")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     sub = ap.add_subparsers(dest="cmd", required=True)
@@ -378,6 +407,11 @@ def main() -> None:
     cf.add_argument("--variants", nargs="+", required=True)
     cf.add_argument("--resamples", type=int, default=1000)
     cf.add_argument("--out", type=Path, required=True)
+    pl = sub.add_parser("plot")
+    pl.add_argument("--cache", type=Path, required=True)
+    pl.add_argument("--seed", type=int, default=0)
+    pl.add_argument("--variants", nargs="+", required=True)
+    pl.add_argument("--out", type=Path, required=True)
     mi = sub.add_parser("misses")
     mi.add_argument("--cache", type=Path, required=True)
     mi.add_argument("--seeds", type=int, nargs="+", default=[0])
@@ -393,6 +427,8 @@ def main() -> None:
     elif args.cmd == "confirm":
         res = confirm(args.cache, args.seeds, args.variants, args.resamples)
         args.out.write_text(json.dumps(res, indent=1, default=float) + "\n")
+    elif args.cmd == "plot":
+        plot_pr(args.cache, args.seed, args.variants, args.out)
     elif args.cmd == "misses":
         out = [misses(args.cache, s) for s in args.seeds]
         args.out.write_text(json.dumps(out, indent=1) + "\n")
