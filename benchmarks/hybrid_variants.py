@@ -68,6 +68,7 @@ def cache_seed(csv: Path, seed: int, cache: Path, overrides: dict[str, Any]) -> 
     out["val_supervised_only"] = outcome.val_model_scores["supervised_only"]
     out["test_hybrid_outcome"] = outcome.test_scores["hybrid"]
     out["weight_test"] = np.float64(outcome.metrics["normal_weight"])
+    assert outcome.val_labels is not None
     out["weight_val"] = np.float64(evaluate.normal_weight(outcome.val_labels, settings.prevalence))
     cache.mkdir(parents=True, exist_ok=True)
     np.savez(cache / f"seed{seed}.npz", **out)
