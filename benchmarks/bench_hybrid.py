@@ -52,8 +52,10 @@ def _dense(rng: np.random.Generator, dims: list[int]) -> Weights:
     ]
 
 
-def synthetic_models(seed: int = 0) -> tuple[NumpyModel, NumpyModel]:
-    """(autoencoder, hybrid) with the trained defaults' shapes and random weights."""
+def synthetic_models(seed: int = 0, hidden: int = 16) -> tuple[NumpyModel, NumpyModel]:
+    """(autoencoder, hybrid) with the trained defaults' shapes and random weights; the
+    supervised part has `hidden` tanh units (16 by default; 80 = a 5-member ensemble of
+    16-unit heads merged into one layer)."""
     rng = np.random.default_rng(seed)
     features = list(FEATURE_COLUMNS)
     n = len(features)
@@ -92,13 +94,16 @@ def synthetic_models(seed: int = 0) -> tuple[NumpyModel, NumpyModel]:
         input_mean=[0.0] * width,
         input_std=[1.0] * width,
         reference=[0.0] * width,
-        layers=[LayerSpec(units=16, activation="tanh"), LayerSpec(units=1, activation="linear")],
+        layers=[
+            LayerSpec(units=hidden, activation="tanh"),
+            LayerSpec(units=1, activation="linear"),
+        ],
     )
     ae = NumpyModel(ModelManifest(**base), ae_w)  # type: ignore[arg-type]
     hybrid = NumpyModel(
         ModelManifest(**base, supervised=spec, format_version=HYBRID_FORMAT_VERSION),  # type: ignore[arg-type]
         ae_w,
-        _dense(rng, [width, 16, 1]),
+        _dense(rng, [width, hidden, 1]),
     )
     return ae, hybrid
 
@@ -120,11 +125,12 @@ def main() -> None:
     ap.add_argument("--ae", type=Path)
     ap.add_argument("--hybrid", type=Path)
     ap.add_argument("--scorer-us", type=float, default=7.2)
+    ap.add_argument("--hidden", type=int, default=16, help="Synthetic hybrid's hidden units.")
     args = ap.parse_args()
     if args.ae and args.hybrid:
         ae, hybrid = load_model(args.ae), load_model(args.hybrid)
     else:
-        ae, hybrid = synthetic_models()
+        ae, hybrid = synthetic_models(hidden=args.hidden)
     s_ae, s_hy = prepare(ae), prepare(hybrid)
     assert s_ae.score_is_mean and s_hy.score_is_mean, "one forward pass per batch expected"
     batches = [canned_batch(args.batch, seed=i) for i in range(args.batches)]
