@@ -210,9 +210,11 @@ class WindowState:
 
     # ------------------------------------------------------------------ ring and index
     def _alloc(self, capacity: int) -> None:
-        """Columns of `capacity` slots and an empty index for them (load factor <= 1/2)."""
+        """Columns of `capacity` slots and an empty index for them (load factor <= 1/2).
+        Written through at once (np.full, not np.zeros, whose large arrays the kernel maps
+        lazily): the RSS they add comes now, not page by page during the ring's first lap."""
         for name, dtype in _COLUMNS.items():
-            setattr(self, name, np.zeros(capacity, dtype))
+            setattr(self, name, np.full(capacity, 0, dtype))
         bits = (2 * capacity - 1).bit_length()
         self._table = np.full(1 << bits, -1, np.int32)  # bucket -> ring slot, -1 empty
         self._mask = (1 << bits) - 1
