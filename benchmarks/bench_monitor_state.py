@@ -6,6 +6,15 @@ current `WindowState` and, with `--baseline REV`, for the `state.py` of a git re
 run on the same synthetic scores (ids in order, a label for 5 %, two model versions).
 
     PYTHONPATH=services python benchmarks/bench_monitor_state.py --events 1000000 --baseline 30d6fd5
+
+`--steady-min M` instead drives the state as the soak's monitor sees it (issue 21): `--rate`
+scores a second of event time, every one labelled after an exponential delay (mean 5 s, the
+soak's `exp:5s`), windows 5m and 15m recomputed and the state evicted every 5 s, retention
+20 min (15m + the 5m label horizon of `fraudstream up`), for M simulated minutes, in one child
+process per state (so each RSS is its own), printing per simulated minute the RSS, the bytes
+the state allocates and the CPU time.
+
+    PYTHONPATH=services python benchmarks/bench_monitor_state.py --steady-min 45 --baseline c8f3378
 """
 
 from __future__ import annotations
@@ -19,6 +28,7 @@ import sys
 import tempfile
 import time
 import tracemalloc
+from collections import deque
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -93,12 +103,85 @@ def run(mod: ModuleType, n: int, span_ms: int) -> dict[str, Any]:
     }
 
 
+def _rss_mb() -> float:
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+def _allocated(st: Any) -> int:
+    """Bytes the state allocates: its arrays, and its containers with their int objects."""
+    total = 0
+    for v in vars(st).values():
+        if isinstance(v, np.ndarray):
+            total += v.nbytes
+        elif isinstance(v, dict) and v and isinstance(next(iter(v)), int):
+            total += sys.getsizeof(v) + sum(sys.getsizeof(k) + sys.getsizeof(x)
+                                            for k, x in v.items())  # fmt: skip
+        elif isinstance(v, deque | dict):
+            total += sys.getsizeof(v)
+    return total
+
+
+def steady(mod: ModuleType, minutes: float, rate: int) -> None:
+    """The soak's traffic through one state, a line per simulated minute (see the docstring)."""
+    retention, windows = 20 * 60_000, (300_000, 900_000)
+    st = mod.WindowState(retention)
+    rng = np.random.default_rng(1)
+    due: dict[int, list[Any]] = {}  # second -> [(ids, labels)] published then
+    next_id, cpu0 = 10_000_000_000, time.process_time()
+    cpu_refresh = 0.0
+    print("min,rss_mb,held,state_mb,cpu_s,refresh_cpu_s", flush=True)
+    for sec in range(int(minutes * 60)):
+        base = T0 + sec * 1000
+        ids = np.arange(next_id, next_id + rate)
+        next_id += rate
+        score = rng.random(rate)
+        at = base + 500 + np.sort(rng.integers(0, 1000, rate))
+        for i, sc, t in zip(ids.tolist(), score.tolist(), at.tolist(), strict=True):
+            st.add_score(i, mod.ScoreRow("v1", sc, sc > 0.99, t))
+        when = sec + 1 + rng.exponential(5.0, rate).astype(np.int64)
+        for d in np.unique(when).tolist():
+            m = when == d
+            due.setdefault(d, []).append((ids[m].tolist(), (score[m] > 0.995).tolist()))
+        for label_ids, labels in due.pop(sec, []):
+            for i, lab in zip(label_ids, labels, strict=True):
+                st.add_label(i, int(lab), base + 900)
+        if sec % 5 == 4:
+            c0 = time.process_time()
+            st.evict(base + 1000)
+            for ms in windows:
+                st.window(base + 1000, ms, k=100, prevalence=0.00172)
+            cpu_refresh += time.process_time() - c0
+        if sec % 60 == 59:
+            print(f"{(sec + 1) // 60},{_rss_mb():.1f},{len(st)},{_allocated(st) / 2**20:.1f},"
+                  f"{time.process_time() - cpu0:.1f},{cpu_refresh:.1f}", flush=True)  # fmt: skip
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--events", type=int, default=1_000_000)
     ap.add_argument("--span-h", type=float, default=24.0, help="hours the scores cover")
     ap.add_argument("--baseline", default=None, help="git revision of the state to compare")
+    ap.add_argument("--steady-min", type=float, default=None, help="soak mode: minutes")
+    ap.add_argument("--rate", type=int, default=2000, help="soak mode: scores per second")
+    ap.add_argument("--child", default=None, help=argparse.SUPPRESS)
     a = ap.parse_args()
+    if a.steady_min is not None:
+        if a.child is not None:
+            steady(_load(None if a.child == "current" else a.child), a.steady_min, a.rate)
+            return
+        print(f"load average {os.getloadavg()[0]:.1f}; {a.rate:,} scores/s for "
+              f"{a.steady_min:g} simulated minutes")  # fmt: skip
+        runs = {}
+        for name in ["current", *([a.baseline] if a.baseline else [])]:
+            argv = [sys.executable, __file__, "--steady-min", str(a.steady_min),
+                    "--rate", str(a.rate), "--child", name]  # fmt: skip
+            runs[name] = subprocess.Popen(argv, stdout=subprocess.PIPE, text=True)
+        for name, proc in runs.items():
+            out, _ = proc.communicate()
+            print(f"--- {name}\n{out}", end="", flush=True)
+        print(f"load average {os.getloadavg()[0]:.1f}")
+        return
     span = int(a.span_h * 3_600_000)
     print(f"load average {os.getloadavg()[0]:.1f}; {a.events:,} scores over {a.span_h} h")
     rows = [("current", run(_load(None), a.events, span))]

@@ -136,6 +136,23 @@ class MonitorMetrics:
             "Labels dropped by the state cap while waiting for their score.",
             registry=r,
         )
+        self.expired_unlabelled = Counter(
+            "fraudstream_monitor_expired_unlabelled",
+            "Scores evicted at the retention (longest window + label horizon) without a label: "
+            "their label came later than the horizon, or never.",
+            registry=r,
+        )
+        self.expired_labels = Counter(
+            "fraudstream_monitor_expired_labels",
+            "Labels evicted at the retention while waiting for a score that never came.",
+            registry=r,
+        )
+        self.state_bytes = Gauge(
+            "fraudstream_monitor_state_bytes",
+            "Bytes of the state's columns and Id index (allocated; flat once the retention "
+            "has filled at a steady rate).",
+            registry=r,
+        )
         self.budget = BudgetMetrics(r)  # the alert-rate budget policy (monitor/budget.py)
         self.last_refresh = Gauge(
             "fraudstream_monitor_last_refresh_timestamp_seconds",

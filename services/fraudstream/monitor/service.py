@@ -85,7 +85,7 @@ class Monitor:
         self.clock = clock
         self.windows = settings.window_ms()
         self.state = WindowState(settings.retention_ms(), settings.max_events)
-        self._dropped = (0, 0)  # (scores, labels) already counted in the metrics
+        self._counted = (0, 0, 0, 0)  # the state's counters already added to the metrics
         self._complete: dict[str, bool] = {}  # window -> complete at the last refresh
         self.decoder = AvroDecoder(RegistryClient(registry_url), logical_types=False)
         self.assigned = threading.Event()
@@ -135,9 +135,16 @@ class Monitor:
             m.set_window(name, st.window(now_ms, ms, k=s.top_k, prevalence=s.prevalence))
         m.waiting.set(len(st.waiting))
         m.held.set(len(st))
-        m.dropped_scores.inc(st.dropped_scores - self._dropped[0])
-        m.dropped_labels.inc(st.dropped_labels - self._dropped[1])
-        self._dropped = (st.dropped_scores, st.dropped_labels)
+        m.state_bytes.set(st.nbytes())
+        counts = (st.dropped_scores, st.dropped_labels, st.expired_unlabelled, st.expired_labels)
+        for counter, now, before in zip(
+            (m.dropped_scores, m.dropped_labels, m.expired_unlabelled, m.expired_labels),
+            counts,
+            self._counted,
+            strict=True,
+        ):
+            counter.inc(now - before)
+        self._counted = counts
         self.metrics.last_refresh.set(self.clock())
         if self.budget is not None:
             self.budget.evaluate()

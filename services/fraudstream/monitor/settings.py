@@ -5,6 +5,7 @@ from __future__ import annotations
 from pydantic import Field, field_validator
 
 from fraudstream.config import FraudstreamSettings, settings_config
+from fraudstream.monitor.state import MAX_EVENTS
 
 __all__ = ["MonitorSettings", "parse_windows"]
 
@@ -39,8 +40,9 @@ class MonitorSettings(FraudstreamSettings):
     max_events: int = Field(
         5_000_000,
         ge=1,
+        le=MAX_EVENTS,
         description="Most scores (and most labels waiting for their score) held, whatever the "
-        "traffic (38 bytes of columns + about 100 of index each); beyond it the oldest are "
+        "traffic (38 bytes of columns + 8-16 of index each); beyond it the oldest are "
         "dropped and a window reaching back to them exports no figures until it has passed "
         "them (fraudstream_monitor_window_complete is 0).",
     )

@@ -56,3 +56,22 @@ def test_a_window_cut_by_the_cap_is_withheld_and_counted(monkeypatch: pytest.Mon
     mon.refresh()  # counted once, not again on every refresh
     text = generate_latest(mon.metrics.registry).decode()
     assert "fraudstream_monitor_dropped_scores_total 30.0" in text
+
+
+def test_what_leaves_the_retention_unmatched_is_exported() -> None:
+    now = 1_780_000_000.0
+    settings = MonitorSettings(windows="1m", label_horizon="1m")
+    mon = Monitor(settings, bootstrap="127.0.0.1:1", registry_url="http://127.0.0.1:1",
+                  topic_scores="s", topic_labels="l", clock=lambda: now)  # fmt: skip
+    t0 = int(now * 1000) - 300_000  # older than the 2-minute retention
+    for i in range(10):
+        mon.state.add_score(i, ScoreRow("v1", 0.5, False, t0))
+    mon.state.add_label(3, 1, t0)
+    mon.state.add_label(99, 1, t0)  # its score never came
+    mon.refresh()
+    mon.refresh()  # counted once
+    text = generate_latest(mon.metrics.registry).decode()
+    assert "fraudstream_monitor_expired_unlabelled_total 9.0" in text
+    assert "fraudstream_monitor_expired_labels_total 1.0" in text
+    assert f"fraudstream_monitor_state_bytes {float(mon.state.nbytes())}" in text
+    assert mon.state.nbytes() > 1024 * 38  # the ring's first 1,024 slots

@@ -110,3 +110,106 @@ def test_columns_grow_and_compact_without_losing_a_join() -> None:
         )  # fmt: skip
         assert got[version][0] == want
         assert 0 < want.labelled < want.events
+
+
+def _steady(st: WindowState, first: int, seconds: int, rate: int, t0: int) -> None:
+    """`rate` scores a second (9 in 10 labelled a second later), evicting every second."""
+    for s in range(seconds):
+        base = first + s * rate
+        for i in range(base, base + rate):
+            st.add_score(i, ScoreRow("v1", 0.5, i % 100 == 0, t0 + 1_000 * (i // rate)))
+        for i in range(base - rate, base):
+            if i >= 0 and i % 10:
+                st.add_label(i, int(i % 100 == 0), t0 + 1_000 * (i // rate) + 1_000)
+        st.evict(t0 + 1_000 * ((base + rate) // rate))
+
+
+def test_steady_traffic_holds_the_same_memory_once_the_retention_has_filled() -> None:
+    """Issue 21's soak: the monitor's RSS kept growing after its retention had filled. The
+    cause was over-allocation touched page by page (columns doubled up to 2-4 x the scores
+    held, a dict of Id -> slot with its int objects and deleted entries), so the bound is on
+    what the state allocates (tracemalloc sees NumPy's buffers too): the same after 2 and
+    after 6 retentions of steady traffic, and under 100 bytes per score held."""
+    import tracemalloc
+
+    rate, retention_s = 500, 10
+    tracemalloc.start()
+    try:
+        st = WindowState(retention_ms=1_000 * retention_s)
+        _steady(st, 0, 2 * retention_s, rate, T0)
+        warm, slots = tracemalloc.get_traced_memory()[0], len(st._ids)
+        held = []
+        for lap in range(2, 6):
+            _steady(st, lap * retention_s * rate, retention_s, rate, T0)
+            held.append(tracemalloc.get_traced_memory()[0])
+    finally:
+        tracemalloc.stop()
+    assert max(held) <= warm * 1.02, (warm, held)
+    assert warm / len(st) < 100, warm / len(st)
+    assert len(st) == retention_s * rate and len(st._ids) == slots
+    assert st.expired_unlabelled == 5 * retention_s * rate // 10  # the unlabelled tenth
+
+
+def test_ring_and_index_agree_with_a_plain_model_under_churn() -> None:
+    """Random scores (repeats, Ids colliding in the index, time going back a little),
+    labels before and after their score, evictions and the cap, checked against dicts."""
+    rng = random.Random(7)
+    st = WindowState(retention_ms=50_000, max_events=700)
+    held: dict[int, tuple[int, int]] = {}  # id -> (scored_ms, label), in the order read
+    waiting: dict[int, int] = {}
+    now = T0
+    for step in range(20_000):
+        now += rng.randint(0, 40)
+        event_id = rng.randint(0, 3_000) * 4096 + rng.choice((0, 1))  # many share low bits
+        if rng.random() < 0.7:
+            t = now - rng.randint(0, 3_000)
+            fresh = st.add_score(event_id, ScoreRow("v1", 0.1, False, t))
+            assert fresh == (event_id not in held)
+            if fresh:
+                if len(held) == 700:
+                    del held[next(iter(held))]
+                held[event_id] = (t, waiting.pop(event_id, -1))
+        else:
+            st.add_label(event_id, 1, now)
+            if event_id in held:
+                held[event_id] = (held[event_id][0], 1)
+            else:
+                waiting[event_id] = 1
+        if step % 50 == 0:
+            st.evict(now)
+            while held and next(iter(held.values()))[0] < now - 50_000:
+                del held[next(iter(held))]
+            assert len(st) == len(held) and all(i in st for i in held)
+            assert int((st._table >= 0).sum()) == len(held)
+            labels = st._column("_label")
+            assert int((labels >= 0).sum()) == sum(lab >= 0 for _, lab in held.values())
+            for i in waiting.keys() - st.waiting.keys():
+                del waiting[i]  # expired (checked by count below)
+    assert st.capacity == 700 and st.dropped_scores > 0 and st.duplicates > 0
+    assert not any(rng.randint(0, 3_000) * 4096 + 2 in st for _ in range(100))
+
+
+def test_what_leaves_the_retention_unmatched_is_counted() -> None:
+    st = WindowState(retention_ms=60_000)
+    st.add_score(1, ScoreRow("v1", 1.0, False, T0))  # its label never comes
+    st.add_score(2, ScoreRow("v1", 1.0, False, T0))
+    st.add_label(2, 0, T0 + 1_000)
+    st.add_label(9, 1, T0)  # its score never comes
+    st.add_label(8, 1, T0)
+    st.add_label(8, 0, T0 + 30_000)  # repeated: waits from its latest time
+    st.evict(T0 + 61_000)
+    assert len(st) == 0 and st.expired_unlabelled == 1
+    assert st.waiting == {8: (0, T0 + 30_000)} and st.expired_labels == 1
+    st.evict(T0 + 91_000)
+    assert not st.waiting and st.expired_labels == 2
+
+
+def test_the_order_of_waiting_labels_stays_bounded_by_the_labels_still_waiting() -> None:
+    """Labels that come first and then join (a monitor replaying after a restart) leave
+    nothing behind for the retention to clear."""
+    st = WindowState(retention_ms=DAY_MS)
+    for i in range(50_000):
+        st.add_label(i, 0, T0 + i)
+        st.add_score(i, ScoreRow("v1", 0.1, False, T0 + i))
+    assert not st.waiting and len(st._waiting_order) <= 1_024 + 1
+    assert st.window(T0 + 50_000, DAY_MS, k=5, prevalence=0.01)["v1"][0].labelled == 50_000
