@@ -123,9 +123,9 @@ def new_cluster_id() -> str:
 
 #: The JIT of a short-lived broker: C1 only. A fresh broker with the default tiered JIT spends
 #: about a core for 10-15 s compiling (C2) the produce/fetch paths once a load arrives, and
-#: p99 acks of 160-470 ms follow on two shared cores; C1 alone compiles them in well under a
-#: second and holds p99 acks near 10-40 ms from the first second, at a higher steady CPU per
-#: event (docs/benchmarks.md, "Cold start"). A long-lived broker wants C2: set this to "".
+#: p99 acks of 160-470 ms follow on two shared cores; with C1 alone the broker's CPU is flat
+#: from the first second and its p99 acks were 9-42 ms, at a higher steady CPU per event
+#: (docs/benchmarks.md, "Cold start"). A long-lived broker wants C2: set this to "".
 DEFAULT_JVM_OPTIONS = "-XX:TieredStopAtLevel=1"
 
 
