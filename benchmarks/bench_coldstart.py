@@ -138,7 +138,9 @@ def main() -> None:
     try:
         t_boot = time.monotonic()
         bootstrap = broker.start(timeout=180)
-        log(f"fresh broker up in {time.monotonic() - t_boot:.1f}s")
+        results["jvm_options"] = " ".join(broker.jvm_options or ())
+        log(f"fresh broker up in {time.monotonic() - t_boot:.1f}s (JVM options: "
+            f"{results['jvm_options'] or 'none: tiered C1+C2'})")  # fmt: skip
         registry = RegistryServer(bootstrap, port=free_port(), topic="_schemas")
         registry.start(timeout=90)
         admin = wait_for_broker(bootstrap)
@@ -192,6 +194,7 @@ def main() -> None:
             c.poll(0.01)
         t_start = started.value
         lat: list[float] = []
+        out_ms: list[float] = []
         seen: list[float] = []
         rows: list[dict[str, float]] = []
         next_tick = t_start + 1.0
@@ -211,7 +214,10 @@ def main() -> None:
                 now_ms = time.time() * 1000.0
                 for m in got:
                     if m.error() is None:
-                        lat.append((now_ms - _event_time_ms(m.value() or b"")) / 1000.0)
+                        ev_ms = _event_time_ms(m.value() or b"")
+                        lat.append((now_ms - ev_ms) / 1000.0)
+                        # the score record's CreateTime: when the scorer called produce()
+                        out_ms.append((now_ms - m.timestamp()[1]) / 1000.0)
                         seen.append(time.monotonic() - t_start)
             if time.monotonic() >= next_tick:
                 cur = {"b": cpu_seconds(bpid) if bpid else 0.0,
@@ -233,16 +239,26 @@ def main() -> None:
         n = args.secs
         ack_p99 = per_second(acks[0], acks[1], n)
         e2e = per_second(np.asarray(seen), np.asarray(lat), n) if lat else [float("nan")] * n
-        log("second | ack p99 ms | e2e p99 ms | batches | mean batch | broker CPU | scorer CPU"
-            " | load1")  # fmt: skip
+        # e2e = in (event -> the scorer's produce call) + out (that call -> the reader)
+        at, lat_a, out_a = np.asarray(seen), np.asarray(lat), np.asarray(out_ms)
+        e2e_in = per_second(at, lat_a - out_a, n) if lat else [float("nan")] * n
+        e2e_out = per_second(at, out_a, n) if lat else [float("nan")] * n
+        log("second | ack p99 ms | e2e p99 ms | in p99 | out p99 | batches | mean batch | "
+            "broker CPU | scorer CPU | load1")  # fmt: skip
         for s in range(n):
             r = rows[s] if s < len(rows) else {}
-            log(f"{s:6d} | {ack_p99[s]:10.1f} | {e2e[s]:10.1f} | {r.get('batches', 0):7.0f} | "
+            log(f"{s:6d} | {ack_p99[s]:10.1f} | {e2e[s]:10.1f} | {e2e_in[s]:6.1f} | "
+                f"{e2e_out[s]:7.1f} | {r.get('batches', 0):7.0f} | "
                 f"{r.get('mean_batch', 0):10.1f} | {r.get('broker_cpu', 0):10.2f} | "
                 f"{r.get('scorer_cpu', 0):10.2f} | {r.get('load1', 0):5.2f}")  # fmt: skip
         a = acks[1]
         results.update(
             ack_p99_ms_per_s=ack_p99, e2e_p99_ms_per_s=e2e, per_s=rows,
+            e2e_in_p99_ms_per_s=e2e_in, e2e_out_p99_ms_per_s=e2e_out,
+            e2e_in_p99_ms=float(np.percentile(lat_a - out_a, 99) * 1000) if lat else None,
+            e2e_out_p99_ms=float(np.percentile(out_a, 99) * 1000) if lat else None,
+            broker_cpu_s=sum(r["broker_cpu"] for r in rows),
+            scorer_cpu_s=sum(r["scorer_cpu"] for r in rows),
             ack_p99_ms=float(np.percentile(a, 99) * 1000),
             e2e_p99_ms=float(np.percentile(lat, 99) * 1000) if lat else None,
             e2e_p50_ms=float(np.percentile(lat, 50) * 1000) if lat else None,
@@ -250,7 +266,10 @@ def main() -> None:
         )  # fmt: skip
         log(f"whole run: ack p99 {results['ack_p99_ms']:.1f} ms; e2e p50 "
             f"{results['e2e_p50_ms'] or 0:.1f} / p99 {results['e2e_p99_ms'] or 0:.1f} ms over "
-            f"{len(lat)} events; load {results['loadavg_start'][0]:.2f} -> "
+            f"{len(lat)} events (in p99 {results['e2e_in_p99_ms'] or 0:.1f}, out p99 "
+            f"{results['e2e_out_p99_ms'] or 0:.1f}); broker {results['broker_cpu_s']:.1f} / "
+            f"scorer {results['scorer_cpu_s']:.1f} CPU-s; load "
+            f"{results['loadavg_start'][0]:.2f} -> "
             f"{results['loadavg_end'][0]:.2f}")  # fmt: skip
     finally:
         if scorer is not None:

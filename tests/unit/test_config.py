@@ -68,6 +68,7 @@ def test_model_store_and_topic_layout_settings(monkeypatch: pytest.MonkeyPatch) 
 
 def _settings_classes() -> list[tuple[type, str, str, str]]:
     """(class, env prefix, a field, an invalid value for it) for every settings class."""
+    from fraudstream.local.kafka import LocalKafkaSettings
     from fraudstream.local.pipeline import StackConfig
     from fraudstream.logs import LogSettings
     from fraudstream.producer.settings import ProducerSettings
@@ -83,10 +84,11 @@ def _settings_classes() -> list[tuple[type, str, str, str]]:
         (ProducerSettings, "FRAUDSTREAM_PRODUCER_", "rate", "-1"),
         (StackConfig, "FRAUDSTREAM_STACK_", "data_dir", ""),
         (LogSettings, "FRAUDSTREAM_LOG_", "format", "xml"),
+        (LocalKafkaSettings, "FRAUDSTREAM_LOCAL_KAFKA_", "jvm_options", "kafka.Kafka"),
     ]
 
 
-@pytest.mark.parametrize("case", range(7))
+@pytest.mark.parametrize("case", range(8))
 def test_every_settings_class_follows_the_one_pattern(
     monkeypatch: pytest.MonkeyPatch, case: int
 ) -> None:

@@ -19,6 +19,7 @@ import contextlib
 import logging
 import os
 import secrets
+import shlex
 import shutil
 import subprocess
 import time
@@ -27,6 +28,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from pydantic import Field, field_validator
+
+from fraudstream.config import FraudstreamSettings, load_settings, settings_config
 from fraudstream.errors import KafkaUnavailableError, LocalStackError
 from fraudstream.kafka.admin import wait_for_broker
 from fraudstream.kafka.security import KafkaSecurity
@@ -117,17 +121,69 @@ def new_cluster_id() -> str:
             return cid
 
 
+#: The JIT of a short-lived broker: C1 only. A fresh broker with the default tiered JIT spends
+#: about a core for 10-15 s compiling (C2) the produce/fetch paths once a load arrives, and
+#: p99 acks of 160-470 ms follow on two shared cores; with C1 alone the broker's CPU is flat
+#: from the first second and its p99 acks were 9-42 ms, at a higher steady CPU per event
+#: (docs/benchmarks.md, "Cold start"). A long-lived broker wants C2: set this to "".
+DEFAULT_JVM_OPTIONS = "-XX:TieredStopAtLevel=1"
+
+
+class LocalKafkaSettings(FraudstreamSettings):
+    """The local broker's JVM (`FRAUDSTREAM_LOCAL_KAFKA_*`): every `LocalKafka` (`fraudstream
+    up`, `fraudstream local kafka start`, the tests and benchmarks) starts with these."""
+
+    model_config = settings_config("LOCAL_KAFKA_")
+
+    heap: str = Field("512m", pattern=r"^[0-9]+[kKmMgG]?$", description="-Xms/-Xmx of the JVM.")
+    jvm_options: str = Field(
+        DEFAULT_JVM_OPTIONS,
+        description="Extra JVM options (shell-quoted, after the project's own, so they win); "
+        'default C1-only JIT for fast warm-up, "" for the JVM\'s default tiered C1+C2.',
+    )
+
+    @field_validator("jvm_options")
+    @classmethod
+    def _options(cls, value: str) -> str:
+        try:
+            words = shlex.split(value)
+        except ValueError as exc:
+            raise ValueError(f"not shell-quoted correctly: {exc}") from None
+        bad = [w for w in words if not w.startswith("-")]
+        if bad:
+            raise ValueError(f"every word must be a JVM option starting with '-' ({bad[0]!r})")
+        return value
+
+    def options(self) -> tuple[str, ...]:
+        """`jvm_options` split into arguments."""
+        return tuple(shlex.split(self.jvm_options))
+
+
+def local_kafka_settings() -> LocalKafkaSettings:
+    """The broker JVM settings from the environment (ConfigError names a bad variable)."""
+    return load_settings(LocalKafkaSettings)
+
+
 @dataclass
 class LocalKafka:
-    """One KRaft node. `port` is the client listener, `controller_port` the quorum's."""
+    """One KRaft node. `port` is the client listener, `controller_port` the quorum's.
+
+    `heap` and `jvm_options` default to `LocalKafkaSettings` (the environment)."""
 
     data_dir: Path
     port: int = 9092
     controller_port: int | None = None
     host: str = "127.0.0.1"
-    heap: str = "512m"
+    heap: str | None = None
     log_level: str = "INFO"
     secure: bool = False
+    jvm_options: tuple[str, ...] | None = None
+
+    def __post_init__(self) -> None:
+        if self.heap is None or self.jvm_options is None:
+            jvm = local_kafka_settings()
+            self.heap = jvm.heap if self.heap is None else self.heap
+            self.jvm_options = jvm.options() if self.jvm_options is None else self.jvm_options
 
     @property
     def home(self) -> Path:
@@ -284,6 +340,7 @@ class LocalKafka:
             "-XX:InitiatingHeapOccupancyPercent=35",
             "-Djava.awt.headless=true",
             f"-Dlog4j2.configurationFile={self.home / 'log4j2.properties'}",
+            *(self.jvm_options or ()),
             "-cp",
             f"{libs}/*",
         ]

@@ -144,6 +144,8 @@ def client_configs(s: ResolvedSettings) -> tuple[dict[str, Any], dict[str, Any]]
         # pauses fetching for fetch.queue.backoff.ms (default 1 s!): keep that short.
         "queued.max.messages.kbytes": 16384,
         "fetch.queue.backoff.ms": 5,
+        "fetch.min.bytes": s.fetch_min_bytes,
+        "fetch.wait.max.ms": s.fetch_wait_max_ms,
         "session.timeout.ms": s.session_timeout_ms,
         "heartbeat.interval.ms": max(s.session_timeout_ms // 4, 500),
         "error_cb": _on_client_error,

@@ -75,6 +75,20 @@ class ScorerSettings(FraudstreamSettings):
         description="Poll timeout when idle. A batch is whatever is fetched (<= batch_size) "
         "once the first record arrives, so this does not delay records.",
     )
+    fetch_min_bytes: int = Field(
+        1,
+        ge=1,
+        le=10_000_000,
+        description="Consumer fetch.min.bytes: the broker holds a fetch until this much is "
+        "there (or fetch_wait_max_ms passed). Larger: fewer, larger batches (less CPU per event "
+        "in the scorer and the broker) for at most fetch_wait_max_ms more latency.",
+    )
+    fetch_wait_max_ms: int = Field(
+        500,
+        ge=0,
+        le=60_000,
+        description="Consumer fetch.wait.max.ms: the longest a fetch is held for fetch_min_bytes.",
+    )
     session_timeout_ms: int = Field(
         10_000,
         ge=1000,
