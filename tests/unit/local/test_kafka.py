@@ -31,19 +31,21 @@ def test_the_default_is_the_c1_only_jit_between_the_project_flags_and_the_classp
     assert cmd.index("-XX:TieredStopAtLevel=1") < cmd.index("-cp")
     assert cmd.index("-XX:TieredStopAtLevel=1") > cmd.index("-XX:+UseG1GC")  # later wins
     assert "-Xmx512m" in cmd and "-Xms512m" in cmd
+    assert "-XX:+AlwaysPreTouch" in cmd  # the heap resident from the start (flat RSS)
 
 
 def test_the_environment_replaces_the_options_and_the_heap(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv(
-        "FRAUDSTREAM_LOCAL_KAFKA_JVM_OPTIONS", "-XX:+AlwaysPreTouch '-Dfraudstream.note=a b'"
+        "FRAUDSTREAM_LOCAL_KAFKA_JVM_OPTIONS",
+        "-XX:+UseStringDeduplication '-Dfraudstream.note=a b'",
     )
     monkeypatch.setenv("FRAUDSTREAM_LOCAL_KAFKA_HEAP", "1g")
     cmd = command(LocalKafka(tmp_path))
     assert "-XX:TieredStopAtLevel=1" not in cmd
     assert cmd[cmd.index("-cp") - 2 : cmd.index("-cp")] == [
-        "-XX:+AlwaysPreTouch",
+        "-XX:+UseStringDeduplication",
         "-Dfraudstream.note=a b",
     ]
     assert "-Xmx1g" in cmd and "-Xmx512m" not in cmd
@@ -61,9 +63,9 @@ def test_an_empty_value_leaves_the_jvm_default_tiered_jit(
 def test_the_constructor_overrides_the_environment(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("FRAUDSTREAM_LOCAL_KAFKA_JVM_OPTIONS", "-XX:+AlwaysPreTouch")
+    monkeypatch.setenv("FRAUDSTREAM_LOCAL_KAFKA_JVM_OPTIONS", "-XX:+UseStringDeduplication")
     cmd = command(LocalKafka(tmp_path, heap="256m", jvm_options=("-XX:CICompilerCount=2",)))
-    assert "-XX:CICompilerCount=2" in cmd and "-XX:+AlwaysPreTouch" not in cmd
+    assert "-XX:CICompilerCount=2" in cmd and "-XX:+UseStringDeduplication" not in cmd
     assert "-Xmx256m" in cmd
 
 
