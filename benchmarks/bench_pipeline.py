@@ -97,8 +97,8 @@ def run(h: Harness, burst: int, paced: int, rate: float) -> None:
         if name in cpu0:
             us = (cpu1[name] - cpu0[name]) / burst * 1e6
             total += us
-            rate = burst / max(cpu1[name] - cpu0[name], 1e-9)
-            print(f"    {name:26s} {us:8.1f} us  ({rate:,.0f} events/CPU-s)")
+            per_cpu_s = burst / max(cpu1[name] - cpu0[name], 1e-9)
+            print(f"    {name:26s} {us:8.1f} us  ({per_cpu_s:,.0f} events/CPU-s)")
     print(f"    {'all processes':26s} {total:8.1f} us")
 
     # 2. paced latency

@@ -1010,6 +1010,7 @@ class SharedQueryRunner:
         self.topics = sorted(topics)
         self._legacy: dict[str, dict[tuple[str, int], int]] = {}
         self._committed: dict[tuple[str, int], tuple[int, str]] = {}
+        self._cooperative = True  # the consumer's assignment protocol (set with its config)
         self._last_warning = 0.0
         self._paused = False
         self._attempt = 0
@@ -1096,7 +1097,12 @@ class SharedQueryRunner:
                 m.start[tp] = m.acked[tp] = start
                 starts.append(start)
             part.offset = min(starts) if min(starts) > 0 else OFFSET_BEGINNING
-        consumer.assign(parts)
+        # the callback's own assignment sets where fetching starts (cooperative groups, the
+        # project's default, take the increment; eager ones the whole assignment)
+        if self._cooperative:
+            consumer.incremental_assign(parts)
+        else:
+            consumer.assign(parts)
 
     def _forget(
         self, ledger: DeliveryLedger[None], parts: list[TopicPartition], lost: bool
@@ -1147,15 +1153,15 @@ class SharedQueryRunner:
             self._committed[tp] = (off, md)
         return None
 
-    def _write_back(self) -> None:
+    def _write_back(self, positions: dict[str, dict[tuple[str, int], int]]) -> None:
         """Each member's position into its own group: it resumes there if it runs alone."""
         admin = AdminClient(admin_config(self.bootstrap))
         requests = [
             ConsumerGroupTopicPartitions(
-                m.group_id, [TopicPartition(t, p, off) for (t, p), off in sorted(m.acked.items())]
+                group, [TopicPartition(t, p, off) for (t, p), off in sorted(acked.items())]
             )
-            for m in self.members
-            if m.acked
+            for group, acked in positions.items()
+            if acked
         ]
         for req in requests:  # one group per call: the admin API takes one at a time
             try:
@@ -1173,16 +1179,16 @@ class SharedQueryRunner:
         conf["delivery.report.only.error"] = True
         producer = Producer(conf)
         self._read_legacy()
-        consumer = Consumer(
-            consumer_config(
-                self.bootstrap,
-                self.group_id,
-                fetch_max_bytes=52_428_800,
-                queued_min_messages=100_000,
-                session_timeout_ms=10_000,
-                heartbeat_interval_ms=2_000,
-            )
+        conf = consumer_config(
+            self.bootstrap,
+            self.group_id,
+            fetch_max_bytes=52_428_800,
+            queued_min_messages=100_000,
+            session_timeout_ms=10_000,
+            heartbeat_interval_ms=2_000,
         )
+        self._cooperative = "cooperative" in str(conf.get("partition.assignment.strategy", ""))
+        consumer = Consumer(conf)
         ledger: DeliveryLedger[None] = DeliveryLedger(
             consumer,
             producer,
@@ -1355,12 +1361,13 @@ class SharedQueryRunner:
         failed = self._commit(consumer, ledger.assigned)
         if failed is not None:
             self._warn(f"commit failed: {failed}")
+        positions = {m.group_id: dict(m.acked) for m in self.members}  # close() revokes all
         with contextlib.suppress(KafkaException, RuntimeError):
             consumer.close()
         ledger.clear()
-        if not unacked:
+        if not unacked and failed is None:
             with contextlib.suppress(KafkaException):
-                self._write_back()
+                self._write_back(positions)
         for m in self.members:
             if m.stats.state == "RUNNING":
                 m.stats.state = "TERMINATED"

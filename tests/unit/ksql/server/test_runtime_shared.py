@@ -101,7 +101,7 @@ class Consumer:
             out.append(tp)
         return out
 
-    def assign(self, parts: list[TopicPartition]) -> None:
+    def incremental_assign(self, parts: list[TopicPartition]) -> None:
         self.assigned = list(parts)
 
 
