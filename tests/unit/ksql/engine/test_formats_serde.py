@@ -134,6 +134,13 @@ def test_json_serde_coerces_and_matches_fields_case_insensitively() -> None:
     assert serde.serialize([1, None, float("nan"), "a", False]) == (
         b'{"ID":1,"N":null,"X":"NaN","NAME":"a","OK":false}'
     )
+    # nulls beside a non-finite double, and the text "null" in a string, are told apart
+    assert serde.serialize([None, None, float("-inf"), "null", None]) == (
+        b'{"ID":null,"N":null,"X":"-Infinity","NAME":"null","OK":null}'
+    )
+    assert serde.serialize([None, None, 2.5, "null", None]) == (
+        b'{"ID":null,"N":null,"X":2.5,"NAME":"null","OK":null}'
+    )
 
 
 def test_delimited_quotes_like_commons_csv() -> None:
