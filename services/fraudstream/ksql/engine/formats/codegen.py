@@ -22,11 +22,17 @@ from fraudstream.ksql.sql import types as T
 _PACK_D = struct.Struct("<d").pack
 
 
+_ONE_BYTE = [bytes((i,)) for i in range(0x80)]
+
+
 def zigzag_varint(n: int) -> bytes:
-    """Avro `long`/`int` encoding (zig-zag, then base-128 varint)."""
+    """Avro `long`/`int` encoding (zig-zag, then base-128 varint). The one- and two-byte
+    cases (|n| < 8192: lengths, small ids) skip the loop and the bytearray."""
     n = (n << 1) ^ (n >> 63)
     if n < 0x80:
-        return bytes((n,))
+        return _ONE_BYTE[n]
+    if n < 0x4000:
+        return bytes(((n & 0x7F) | 0x80, n >> 7))
     out = bytearray()
     while n & ~0x7F:
         out.append((n & 0x7F) | 0x80)
