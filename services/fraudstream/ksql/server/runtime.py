@@ -1207,6 +1207,12 @@ class SharedQueryRunner:
         )
         self._set_state("RUNNING")
         self._ready.set()
+        log.info(
+            "shared runtime %s: %s on one consumer of %s",
+            self.group_id,
+            ", ".join(m.query_id for m in self.members),
+            ", ".join(self.topics),
+        )
         last_commit = time.monotonic()
         stopped_unacked = False
         try:
