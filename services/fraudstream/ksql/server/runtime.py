@@ -887,8 +887,9 @@ def shared_group_id(service_id: str, topics: Iterable[str]) -> str:
 
 
 def shareable(query: Any, table_topics: Iterable[str]) -> bool:
-    """Whether a persistent query can run in a shared runtime: stateless (no state stores,
-    so a paused or rewound batch needs no undo) and no table side to keep caught up."""
+    """Whether a persistent query can run in a shared runtime: no state stores (a paused or
+    rewound batch needs no changelog undo; a stream-stream join's window has none either
+    way) and no table side to keep caught up."""
     tables = set(table_topics)
     return not getattr(query, "state_stores", None) and not any(
         t in tables for t in query.source_topics
