@@ -1077,7 +1077,16 @@ class SharedQueryRunner:
     ) -> None:
         """Each member's start on the new partitions; the consumer starts at the lowest."""
         ledger.assign(parts)
-        committed = consumer.committed(parts, timeout=30) if parts else []
+        committed: list[TopicPartition] = []
+        for attempt in range(3):  # the positions are needed: never guess them
+            try:
+                committed = consumer.committed(parts, timeout=30) if parts else []
+                break
+            except KafkaException as exc:
+                if attempt == 2:  # the query stops (state ERROR), nothing replayed or skipped
+                    msg = f"committed offsets of {self.group_id}: {exc}"
+                    raise KafkaUnavailableError(msg) from exc
+                self._stop.wait(backoff(attempt))
         by_tp = {(str(tp.topic), int(tp.partition)): tp for tp in committed}
         for part in parts:
             tp = (str(part.topic), int(part.partition))
