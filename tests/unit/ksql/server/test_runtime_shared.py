@@ -8,8 +8,10 @@ from __future__ import annotations
 from typing import Any
 
 import orjson
-from confluent_kafka import OFFSET_BEGINNING, TopicPartition
+import pytest
+from confluent_kafka import OFFSET_BEGINNING, KafkaError, KafkaException, TopicPartition
 
+from fraudstream.errors import KafkaUnavailableError
 from fraudstream.kafka.delivery import DeliveryLedger
 from fraudstream.ksql.engine.engine import InRecord
 from fraudstream.ksql.server.runtime import (
@@ -272,3 +274,21 @@ def test_share_groups_keeps_the_commit_metadata_under_kafkas_limit() -> None:
 def test_positions_ignore_foreign_metadata() -> None:
     assert _positions(None) == {} and _positions("") == {} and _positions("not json") == {}
     assert _positions("[1]") == {} and _positions('{"A": -1, "B": 3, "C": "x"}') == {"B": 3}
+
+
+def test_unreadable_positions_stop_the_runtime_instead_of_guessing() -> None:
+    class Unreachable(Consumer):
+        def committed(self, parts: list[TopicPartition], timeout: float = 0) -> Any:
+            raise KafkaException(KafkaError(KafkaError._TIMED_OUT))
+
+    a, b = Query("A"), Query("B")
+    rt = SharedQueryRunner(
+        [a, b], bootstrap="127.0.0.1:1", group_id="shared",
+        member_group_ids={"A": "own-A", "B": "own-B"},
+    )  # fmt: skip
+    rt._legacy = {"A": {("src", 0): 5}, "B": {}}
+    consumer = Unreachable()
+    ledger: DeliveryLedger[Any] = DeliveryLedger(consumer, Producer(), acks="each")
+    with pytest.raises(KafkaUnavailableError):
+        rt._on_assign(consumer, ledger, [TopicPartition("src", 0)])  # type: ignore[arg-type]
+    assert consumer.assigned == [], "no partition starts from a guessed position"
