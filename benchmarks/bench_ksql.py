@@ -11,6 +11,11 @@ record on) plus ratios between them measured in the same run.
 
     python benchmarks/bench_ksql.py [--events 200000]
 
+3. the three stateless statements over the source together (03 training, 04 live, 05a re-key,
+   with 02 + 05b present too), once with one consumer per query
+   (`ksql.runtime.feature.shared.enabled=false`) and once in a shared runtime; CPU per
+   source event of this process (the KSQL server runs in it) is the comparison.
+
 Uses FRAUDSTREAM_KAFKA_BOOTSTRAP when set, else starts the project's local broker.
 """
 
@@ -182,6 +187,40 @@ def through_kafka(
         server.stop()
 
 
+def through_kafka_set(
+    bootstrap: str,
+    registry_url: str,
+    events: int,
+    variables: dict[str, str],
+    files: list[str],
+    waits: list[tuple[str, int]],
+    counter: TopicCounter,
+    properties: dict[str, str],
+) -> Rate:
+    """Rates of several statements through the broker, until every output in `waits` is
+    complete (CPU per source event over the whole span)."""
+    server = KsqlServer(
+        bootstrap,
+        registry_url,
+        port=free_port(),
+        service_id=f"b{uuid.uuid4().hex[:6]}_",
+        properties=properties,
+    )
+    server.start(timeout=60)
+    try:
+        with KsqlClient(server.url) as client:
+            t0, c0 = time.perf_counter(), time.process_time()
+            for name in files:
+                for stmt in split_statements((ROOT / "ksql" / name).read_text()):
+                    client.ksql(stmt.text, variables=variables)
+        rate = Rate(0.0, 0.0, 0.0, 0.0)
+        for topic, expected in waits:
+            rate = wait_for(counter, topic, expected, events, t0, c0)
+        return rate
+    finally:
+        server.stop()
+
+
 class IdentityQuery:
     """A query that copies each record: measures the Kafka loop without the engine's work."""
 
@@ -272,8 +311,35 @@ def main() -> None:
             variables["training_topic"], labelled, counter,
         )  # fmt: skip
         print(filt.line("Kafka: filter+project -> Avro (input):"))
+        # 3. the three stateless statements: one consumer each vs one shared runtime
+        shared_runs: dict[str, Rate] = {}
+        create_topics(admin, [f"bench-users-{uid}"], partitions=1)
+        for mode in ("false", "true"):
+            tag = f"{uid}-{mode}"
+            set_vars = {
+                **variables,
+                "live_topic": f"bench-live-{tag}",
+                "training_topic": f"bench-train-{tag}",
+                "users_topic": f"bench-users-{uid}",
+                "users_partitions": "1",
+                "enriched_topic": f"bench-enriched-{tag}",
+                "per_user_topic": f"bench-peruser-{tag}",
+                "per_user_min_v1": "5",
+            }
+            shared_runs[mode] = through_kafka_set(
+                bootstrap, registry.url, args.events, set_vars,
+                ["01_source.sql", "02_users.sql", "03_training.sql", "04_live.sql",
+                 "05_per_user.sql"],
+                [(set_vars["live_topic"], args.events), (set_vars["training_topic"], labelled),
+                 (set_vars["enriched_topic"], args.events)],
+                counter, {"ksql.runtime.feature.shared.enabled": mode},
+            )  # fmt: skip
+            label = "shared runtime" if mode == "true" else "one consumer per query"
+            us = 1e6 / shared_runs[mode].cpu
+            print(shared_runs[mode].line(f"Kafka: 03+04+05, {label}:") + f"  {us:.1f} us/event")
         counter.close()
         ratios = {
+            "shared/per-query 03+04+05 (cpu-s)": shared_runs["true"].cpu / shared_runs["false"].cpu,
             "live/engine_only (cpu-s)": live.cpu / eng.cpu,
             "live/engine_only (wall)": live.wall / eng.wall,
             "live/runtime_only (cpu-s)": live.cpu / rt.cpu,

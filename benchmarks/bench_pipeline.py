@@ -6,6 +6,10 @@ producer -> broker -> KSQL engine (JSON -> Avro, mask, split) -> scorer -> score
 2. paced: M events at R events/s; latency per event from the source record's Kafka timestamp
    to the score's `scored_at` (p50/p95/p99), i.e. the time KSQL + scorer add.
 
+Beside the wall rates, the burst prints each process's CPU time per event (user + system,
+from /proc, over the burst): on a loaded machine the wall rate says little, the CPU per
+event says where the cost is and what one core could carry.
+
 Run: python benchmarks/bench_pipeline.py [--burst 50000] [--paced 10000] [--rate 1000]
 """
 
@@ -13,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import tempfile
 import time
 from pathlib import Path
@@ -39,6 +44,25 @@ def main() -> None:
             h.stop()
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of a process and its reaped children (Linux /proc)."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    ticks = sum(int(x) for x in fields[11:15])  # utime stime cutime cstime
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def process_cpu(h: Harness) -> dict[str, float]:
+    """CPU seconds so far of every process of the stack, and of this one (the producer)."""
+    out = {"producer (this process)": cpu_seconds(os.getpid())}
+    for rec in h.sup.active():
+        try:
+            out[rec.name] = cpu_seconds(rec.pid)
+        except OSError:
+            continue
+    return out
+
+
 def run(h: Harness, burst: int, paced: int, rate: float) -> None:
     s = h.settings
     t = time.monotonic()
@@ -55,14 +79,27 @@ def run(h: Harness, burst: int, paced: int, rate: float) -> None:
     # 1. burst
     events = h.events(burst, id_offset=1_000_000, seed=2)
     base = topic_count(h.ep.bootstrap, s.topic_scores)
+    cpu0 = process_cpu(h)
+    load0 = os.getloadavg()[0]
     t0 = time.monotonic()
     stats = h.produce(events)
     t_prod = time.monotonic() - t0
     h.wait_count(s.topic_scores, base + burst, timeout=900)
     t_all = time.monotonic() - t0
+    cpu1 = process_cpu(h)
+    load1 = os.getloadavg()[0]
     e2e, prod = burst / t_all, stats.delivered / t_prod
     print(f"burst {burst:,}: producer {prod:,.0f} ev/s; end to end (produced -> scored) "
           f"{e2e:,.0f} ev/s; ratio {e2e / prod:.3f}")  # fmt: skip
+    print(f"  load average (1 min) {load0:.1f} before, {load1:.1f} after; CPU per source event:")
+    total = 0.0
+    for name in cpu1:
+        if name in cpu0:
+            us = (cpu1[name] - cpu0[name]) / burst * 1e6
+            total += us
+            per_cpu_s = burst / max(cpu1[name] - cpu0[name], 1e-9)
+            print(f"    {name:26s} {us:8.1f} us  ({per_cpu_s:,.0f} events/CPU-s)")
+    print(f"    {'all processes':26s} {total:8.1f} us")
 
     # 2. paced latency
     events = h.events(paced, id_offset=2_000_000, seed=3)

@@ -37,6 +37,9 @@ class InRecord:
     partition: int = 0
     offset: int = 0
     headers: Sequence[tuple[str, bytes | None]] = ()
+    # decoded values, keyed by the reader that decoded them: a runtime that hands one record
+    # to several queries of the same source passes a dict here, so it is decoded once
+    memo: dict[Any, list[Any]] | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass
@@ -145,6 +148,8 @@ class DataSource:
 
 # ----------------------------------------------------------------------------- readers
 
+# decoded as lists, dicts or buffers: never shared between readers
+_MUTABLE = frozenset({T.ARRAY, T.MAP, T.STRUCT, T.BYTES})
 PSEUDO_COLUMNS = ("ROWTIME", "ROWPARTITION", "ROWOFFSET")
 WINDOW_BOUNDS = ("WINDOWSTART", "WINDOWEND")
 
@@ -170,6 +175,14 @@ class SourceReader:
         self.window = source.window
         self.n_fields = self.n_values + len(self.headers)
         self.width = self.n_keys + self.n_fields + 3 + (2 if self.window else 0)
+        # Readers of the same source share a record's decoded values (`InRecord.memo`) when
+        # they are immutable scalars: a row copies them, and no operator can alter another
+        # query's view. Nested values (lists, dicts) are decoded per reader.
+        self.memo_key: tuple[str, int] | None = (
+            ("value", id(source))
+            if all(c.type.base not in _MUTABLE for c in source.value_columns)
+            else None
+        )
 
     def read_key(self, key: bytes | None) -> tuple[list[Any], list[Any]]:
         """(key values, window bounds)."""
@@ -209,7 +222,13 @@ class SourceReader:
                 rec.offset,
                 *bounds,
             ], True
-        values = self.vde(rec.value)
+        memo = rec.memo
+        if memo is not None and self.memo_key is not None:
+            values = memo.get(self.memo_key)
+            if values is None:  # a failed decode is not memoized: each query logs its own
+                values = memo[self.memo_key] = self.vde(rec.value)
+        else:
+            values = self.vde(rec.value)
         row = [*keys, *values, *headers, rec.timestamp, rec.partition, rec.offset, *bounds]
         if self.timestamp_fn is not None:
             ts = self.timestamp_fn(row)

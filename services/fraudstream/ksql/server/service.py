@@ -46,7 +46,16 @@ from fraudstream.ksql.server import entities
 from fraudstream.ksql.server.commandlog import Command, CommandLog, command_topic_name
 from fraudstream.ksql.server.entities import Entity, StatementFailure
 from fraudstream.ksql.server.push import PushSession
-from fraudstream.ksql.server.runtime import QueryRunner, encode_log_record, query_group_id
+from fraudstream.ksql.server.runtime import (
+    QueryRunner,
+    RunnerStats,
+    SharedMember,
+    SharedQueryRunner,
+    encode_log_record,
+    query_group_id,
+    share_groups,
+    shared_group_id,
+)
 from fraudstream.ksql.sql import ast as A
 from fraudstream.ksql.sql.parser import parse
 from fraudstream.ksql.sql.properties import offset_reset
@@ -78,6 +87,9 @@ def _literal(props: Mapping[str, A.Literal], name: str) -> Any:
     return None
 
 
+SHARED_RUNTIMES = "ksql.runtime.feature.shared.enabled"
+
+
 class KsqlService:
     """Engine + persistent-query runners + command topic + processing log."""
 
@@ -98,7 +110,9 @@ class KsqlService:
         self.command_log = CommandLog(bootstrap, command_topic or command_topic_name(service_id))
         self.processing_log_topic = processing_log_topic or f"{service_id}ksql_processing_log"
         self.engine = self._new_engine()
-        self.runners: dict[str, QueryRunner] = {}
+        self.runners: dict[str, QueryRunner | SharedMember] = {}
+        # stateless queries reading the same topics share one consumer (by those topics)
+        self.shared: dict[frozenset[str], SharedQueryRunner] = {}
         self.admin: AdminClient | None = None
         self._lock = threading.RLock()
         self._log_producer: Producer | None = None
@@ -184,6 +198,9 @@ class KsqlService:
 
     def stop(self) -> None:
         with self._lock:
+            for shared in list(self.shared.values()):
+                shared.stop(timeout=15)
+            self.shared.clear()
             for runner in list(self.runners.values()):
                 runner.stop(timeout=15)
             self.runners.clear()
@@ -244,19 +261,56 @@ class KsqlService:
         return 1
 
     def _sync_runners(self) -> None:
-        """Start a loop for every engine query without one; stop loops of dropped queries."""
+        """Start loops for engine queries without one; stop loops of dropped queries.
+
+        Stateless queries reading the same topics run in one shared runtime (one consumer,
+        one decode per record); a runtime whose members change is stopped (it commits every
+        member's position) and replaced, and each member resumes at its own position."""
         queries = dict(self.engine.queries)
+        tables = self._table_topics()
+        # ksqlDB's switch for shared runtimes; off: one consumer per query, as before
+        enabled = str(self.properties.get(SHARED_RUNTIMES, "true")).strip().lower() != "false"
+        wanted = share_groups(queries, tables) if enabled else {}
+        shared_ids = {qid for ids in wanted.values() for qid in ids}
+        carried: dict[str, RunnerStats] = {}
+        for topics, shared in list(self.shared.items()):
+            members = tuple(m.query_id for m in shared.members)
+            if wanted.get(topics) == members:
+                continue
+            shared.stop(timeout=15)
+            del self.shared[topics]
+            for m in shared.members:
+                self.runners.pop(m.query_id, None)
+                carried[m.query_id] = m.stats
         for qid in list(self.runners):
-            if qid not in queries:
-                gone = self.runners.pop(qid)
-                gone.stop(timeout=15)
-                if gone.changelog_topic and self.admin is not None:
-                    # a terminated query's state is gone with it, as in ksqlDB
-                    with contextlib.suppress(Exception):
-                        delete_topics(self.admin, [gone.changelog_topic])
+            gone = self.runners[qid]
+            if qid in queries and not (qid in shared_ids and isinstance(gone, QueryRunner)):
+                continue
+            del self.runners[qid]
+            gone.stop(timeout=15)  # a clean stop commits: the shared runtime resumes there
+            if qid in queries:
+                carried[qid] = gone.stats
+            elif gone.changelog_topic and self.admin is not None:
+                # a terminated query's state is gone with it, as in ksqlDB
+                with contextlib.suppress(Exception):
+                    delete_topics(self.admin, [gone.changelog_topic])
         if any(qid not in self.runners for qid in queries):
             self._ensure_sink_topics()
-        tables = self._table_topics()
+        for topics, ids in wanted.items():
+            if topics in self.shared:
+                continue
+            runtime = SharedQueryRunner(
+                [queries[qid] for qid in ids],
+                bootstrap=self.bootstrap,
+                group_id=shared_group_id(self.service_id, topics),
+                member_group_ids={qid: query_group_id(self.service_id, qid) for qid in ids},
+                processing_log=self.write_processing_log,
+                stats=carried,
+            )
+            runtime.start()
+            self.shared[topics] = runtime
+            for member in runtime.members:
+                self.runners[member.query_id] = member
         for qid, q in queries.items():
             if qid in self.runners:
                 continue
@@ -267,6 +321,9 @@ class KsqlService:
                 table_topics=tables,
                 processing_log=self.write_processing_log,
             )
+            if qid in carried:
+                runner.stats = carried[qid]
+                runner.stats.state = "PENDING"
             runner.start()
             self.runners[qid] = runner
 

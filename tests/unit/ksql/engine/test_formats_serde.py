@@ -134,6 +134,13 @@ def test_json_serde_coerces_and_matches_fields_case_insensitively() -> None:
     assert serde.serialize([1, None, float("nan"), "a", False]) == (
         b'{"ID":1,"N":null,"X":"NaN","NAME":"a","OK":false}'
     )
+    # nulls beside a non-finite double, and the text "null" in a string, are told apart
+    assert serde.serialize([None, None, float("-inf"), "null", None]) == (
+        b'{"ID":null,"N":null,"X":"-Infinity","NAME":"null","OK":null}'
+    )
+    assert serde.serialize([None, None, 2.5, "null", None]) == (
+        b'{"ID":null,"N":null,"X":2.5,"NAME":"null","OK":null}'
+    )
 
 
 def test_delimited_quotes_like_commons_csv() -> None:
@@ -156,3 +163,23 @@ def test_kafka_format_primitives() -> None:
     assert serde.deserialize(struct.pack(">q", -3)) == [-3]
     with pytest.raises(SerdeError):
         serde.deserialize(b"\x00\x01")
+
+
+def test_json_bulk_decoder_hands_any_conversion_to_the_column_by_column_one() -> None:
+    """Clean rows take the one-`map` path; a value needing a conversion or out of range
+    anywhere in the row gets exactly the per-column decoder's result or error."""
+    cols = [("I", T.SqlType(T.INTEGER)), ("B", T.SqlType(T.BIGINT)), ("S", T.SqlType(T.STRING))]
+    cols += [(f"D{k}", T.SqlType(T.DOUBLE)) for k in range(3)] + [("F", T.SqlType(T.BOOLEAN))]
+    serde = make_serde(FormatSpec("JSON"), cols, "t", False, None)
+    row = b'{"I": 1, "B": 2, "S": "x", "D0": 1.5, "D1": null, "D2": -0.0, "F": true}'
+    assert serde.deserialize(row) == [1, 2, "x", 1.5, None, -0.0, True]
+    assert serde.deserialize(b'{"I": 1, "S": 5, "D1": 3, "F": false}') == [
+        1, None, "5", None, 3.0, None, False,
+    ]  # fmt: skip
+    assert serde.deserialize(b'{"S": true, "D0": "2.5"}') == [
+        None, None, "true", 2.5, None, None, None,
+    ]  # fmt: skip
+    with pytest.raises(SerdeError):
+        serde.deserialize(b'{"I": 2147483648}')  # one past INTEGER's range
+    with pytest.raises(SerdeError):
+        serde.deserialize(b'{"B": true}')

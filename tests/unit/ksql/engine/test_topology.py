@@ -1,5 +1,6 @@
 """Header columns: HEADERS (every header) and HEADER('k') (its last value) read from the
-record, kept out of the value serde, refused as INSERT targets as ksqlDB does."""
+record, kept out of the value serde, refused as INSERT targets as ksqlDB does; and the
+decoded values a record shares between the queries of one source."""
 
 from __future__ import annotations
 
@@ -52,3 +53,44 @@ def test_header_column_types_and_insert_targets_are_checked() -> None:
     )
     with pytest.raises(KsqlStatementError, match="because it has header columns"):
         engine.execute("INSERT INTO s SELECT * FROM t;")
+
+
+def test_queries_of_one_source_share_a_records_decoded_values() -> None:
+    """A runtime feeding one record to several queries decodes it once (`InRecord.memo`);
+    each query still computes its own output, and a bad record is each one's error."""
+    engine = KsqlEngine()
+    engine.execute(
+        "CREATE STREAM s (id BIGINT, amount DOUBLE, u STRING) WITH (kafka_topic='s',"
+        " value_format='JSON', partitions=1);"
+        "CREATE STREAM big AS SELECT id, amount FROM s WHERE amount > 10;"
+        "CREATE STREAM masked AS SELECT id, MASK_LEFT(u, 2) AS u FROM s;"
+    )
+    big, masked = engine.queries.values()
+    rec = InRecord("s", None, b'{"id": 1, "amount": 12.5, "u": "Hans"}', 5, memo={})
+    (b_out,) = big.process(rec)
+    assert rec.memo is not None and len(rec.memo) == 1  # decoded by the first query
+    decoded = next(iter(rec.memo.values()))
+    (m_out,) = masked.process(rec)
+    assert next(iter(rec.memo.values())) is decoded  # not decoded again
+    assert orjson.loads(b_out.value or b"") == {"ID": 1, "AMOUNT": 12.5}
+    assert orjson.loads(m_out.value or b"") == {"ID": 1, "U": "Xxns"}
+    assert decoded == [1, 12.5, "Hans"]  # the projection did not alter the shared values
+
+    bad = InRecord("s", None, b"not json", 6, memo={})
+    assert big.process(bad) == [] and masked.process(bad) == []
+    assert bad.memo == {}
+    assert big.processing_errors == 1 and masked.processing_errors == 1
+
+
+def test_nested_values_are_never_shared_between_queries() -> None:
+    engine = KsqlEngine()
+    engine.execute(
+        "CREATE STREAM s (id BIGINT, tags ARRAY<STRING>) WITH (kafka_topic='s',"
+        " value_format='JSON', partitions=1);"
+        "CREATE STREAM a AS SELECT id, tags FROM s;"
+    )
+    (q,) = engine.queries.values()
+    rec = InRecord("s", None, b'{"id": 1, "tags": ["x"]}', 5, memo={})
+    (out,) = q.process(rec)
+    assert rec.memo == {}
+    assert orjson.loads(out.value or b"") == {"ID": 1, "TAGS": ["x"]}

@@ -12,6 +12,7 @@ from column metadata only, never from record data):
 
 from __future__ import annotations
 
+import operator
 import struct
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -22,11 +23,17 @@ from fraudstream.ksql.sql import types as T
 _PACK_D = struct.Struct("<d").pack
 
 
+_ONE_BYTE = [bytes((i,)) for i in range(0x80)]
+
+
 def zigzag_varint(n: int) -> bytes:
-    """Avro `long`/`int` encoding (zig-zag, then base-128 varint)."""
+    """Avro `long`/`int` encoding (zig-zag, then base-128 varint). The one- and two-byte
+    cases (|n| < 8192: lengths, small ids) skip the loop and the bytearray."""
     n = (n << 1) ^ (n >> 63)
     if n < 0x80:
-        return bytes((n,))
+        return _ONE_BYTE[n]
+    if n < 0x4000:
+        return bytes(((n & 0x7F) | 0x80, n >> 7))
     out = bytearray()
     while n & ~0x7F:
         out.append((n & 0x7F) | 0x80)
@@ -138,7 +145,58 @@ def json_record_decoder(
         ns[f"C{i}"] = coercers[i]
     exec("\n".join(lines), ns)
     decode: Callable[[dict[str, Any]], list[Any]] = ns["decode"]
-    return decode
+    return _bulk_json_decoder(keys, types, decode) or decode
+
+
+_FAST_OK = {T.DOUBLE: "float", T.STRING: "str", T.BOOLEAN: "bool"}
+_INT_RANGE = {T.BIGINT: (-(2**63), 2**63 - 1), T.INTEGER: (-(2**31), 2**31 - 1)}
+
+
+def _bulk_json_decoder(
+    keys: Sequence[str | None],
+    types: Sequence[T.SqlType],
+    slow: Callable[[dict[str, Any]], list[Any]],
+) -> Callable[[dict[str, Any]], list[Any]] | None:
+    """The common case at C speed: every field read with one `map`, and each run of
+    DOUBLE / STRING / BOOLEAN columns checked with one `set` test of the value types; any
+    value that needs a conversion (or is out of an integer range) hands the whole object to
+    `slow`, the column-by-column decoder, so conversions and errors stay exactly its own.
+    None when some column always needs its converter (decimals, nested, temporal)."""
+    bases = [t.base for t in types]
+    if not all(
+        k is None or b in _FAST_OK or b in _INT_RANGE for k, b in zip(keys, bases, strict=True)
+    ):
+        return None
+    ns: dict[str, Any] = {"KEYS": tuple(keys), "SLOW": slow}
+    lines = ["def decode(obj):", "    v = list(map(obj.get, KEYS))"]
+    for base, ok in _FAST_OK.items():
+        idx = [
+            i
+            for i, (k, b) in enumerate(zip(keys, bases, strict=True))
+            if k is not None and b == base
+        ]
+        if not idx:
+            continue
+        ns[f"OK_{base}"] = frozenset({type(None), {"float": float, "str": str, "bool": bool}[ok]})
+        if len(idx) == 1:
+            lines.append(f"    if type(v[{idx[0]}]) not in OK_{base}: return SLOW(obj)")
+        else:
+            ns[f"G_{base}"] = operator.itemgetter(*idx)
+            lines.append(
+                f"    if not OK_{base}.issuperset(map(type, G_{base}(v))): return SLOW(obj)"
+            )
+    for i, (k, b) in enumerate(zip(keys, bases, strict=True)):
+        if k is None or b not in _INT_RANGE:
+            continue
+        lo, hi = _INT_RANGE[b]
+        lines.append(f"    x = v[{i}]")
+        lines.append(
+            f"    if x is not None and (type(x) is not int or not {lo} <= x <= {hi}): return SLOW(obj)"  # noqa: E501
+        )
+    lines.append("    return v")
+    exec("\n".join(lines), ns)
+    fast: Callable[[dict[str, Any]], list[Any]] = ns["decode"]
+    return fast
 
 
 def projector(

@@ -85,10 +85,18 @@ def json_serde(fmt: FormatSpec, columns: Sequence[Column], is_key: bool) -> Serd
     if double_idx and dump is orjson.dumps:
         # orjson writes NaN/Infinity as null; ksqlDB (Jackson) writes them as strings
         fast_dump = orjson.dumps
+        flat = not any(t.base in (T.ARRAY, T.MAP, T.STRUCT) for t in types)
 
         def dump(obj: Any) -> bytes:
             out = fast_dump(obj)
-            if b"null" in out and _has_non_finite(obj):
+            if b"null" not in out:
+                return out
+            # A flat object writes one `null` per None and one per NaN/Infinity (and more
+            # only inside strings): no more of them than Nones means none is non-finite.
+            # Two C-level counts instead of a Python walk over every value.
+            if flat and type(obj) is dict and out.count(b"null") <= [*obj.values()].count(None):
+                return out
+            if _has_non_finite(obj):
                 return dumps_json(obj)
             return out
 
