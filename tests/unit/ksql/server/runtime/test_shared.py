@@ -14,7 +14,7 @@ from confluent_kafka import OFFSET_BEGINNING, KafkaError, KafkaException, TopicP
 from fraudstream.errors import KafkaUnavailableError
 from fraudstream.kafka.delivery import DeliveryLedger
 from fraudstream.ksql.engine.engine import InRecord
-from fraudstream.ksql.server.runtime import (
+from fraudstream.ksql.server.runtime.shared import (
     SharedQueryRunner,
     _positions,
     share_groups,

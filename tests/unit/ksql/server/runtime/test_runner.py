@@ -11,7 +11,7 @@ from confluent_kafka import KafkaError, TopicPartition
 
 from fraudstream.kafka.delivery import DeliveryLedger
 from fraudstream.ksql.engine.engine import InRecord
-from fraudstream.ksql.server.runtime import QueryRunner
+from fraudstream.ksql.server.runtime.runner import QueryRunner
 from fraudstream.serde.errors import RegistryUnavailableError
 
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import orjson
 
 from fraudstream.ksql.server.commandlog import Command, command_topic_name
-from fraudstream.ksql.server.runtime import (
+from fraudstream.ksql.server.runtime.reporting import (
     encode_log_record,
     entry_to_dict,
     processing_log_record,

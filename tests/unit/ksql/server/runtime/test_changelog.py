@@ -6,7 +6,7 @@ from __future__ import annotations
 import orjson
 
 from fraudstream.ksql.engine.engine import InRecord, KsqlEngine
-from fraudstream.ksql.server.runtime import StateJournal
+from fraudstream.ksql.server.runtime.changelog import StateJournal
 
 SQL = (
     "CREATE STREAM tx (u STRING KEY, a DOUBLE) WITH (kafka_topic='tx', value_format='JSON',"

@@ -1,0 +1,364 @@
+"""One persistent query on its own consumer: consume -> process -> produce, at-least-once.
+
+Its consumer group is named like ksqlDB's (`_confluent-ksql-<service id>query_<query id>`); a
+batch's offsets are committed only after every output record of that batch is acknowledged,
+so a restarted server resumes where the last committed batch ended. Records that fail to
+process go to the processing-log topic and are counted; the loop never dies on a bad record.
+A transient failure (registry or broker down) pauses the query on the batch: nothing of it is
+produced, its state changes are rolled back, nothing is committed, and it is read again.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import time
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from confluent_kafka import (
+    Consumer,
+    KafkaError,
+    KafkaException,
+    Message,
+    Producer,
+)
+
+from fraudstream.errors import TransientError
+from fraudstream.kafka.clients import consumer_config, producer_config
+from fraudstream.kafka.delivery import DeliveryLedger, InFlightBatch
+from fraudstream.kafka.errors import DeliveryFailedError
+from fraudstream.ksql.engine.state import (
+    MaterializedTable,
+)
+from fraudstream.ksql.server.runtime.changelog import (
+    Changelog,
+    Undo,
+    changelog_topic,
+    group_has_offsets,
+)
+from fraudstream.ksql.server.runtime.feeder import TableFeeder, start_feeder
+from fraudstream.ksql.server.runtime.loop import LoopThread
+from fraudstream.ksql.server.runtime.reporting import (
+    ProcessingLogSink,
+    RunnerStats,
+    engine_records,
+    entry_to_dict,
+    processing_log_record,
+)
+
+log = logging.getLogger(__name__)
+
+
+class QueryRunner(LoopThread):
+    """Runs one persistent query in a daemon thread until `stop()`."""
+
+    def __init__(
+        self,
+        query: Any,
+        *,
+        bootstrap: str,
+        group_id: str,
+        table_topics: Iterable[str] = (),
+        processing_log: ProcessingLogSink | None = None,
+        batch_size: int = 5000,
+        poll_timeout: float = 0.2,
+        commit_interval: float = 1.0,
+    ) -> None:
+        self.query = query
+        self.query_id: str = str(query.id)
+        self.bootstrap = bootstrap
+        self.group_id = group_id
+        self.table_topics = [t for t in table_topics if t in list(query.source_topics)]
+        self.batch_size = batch_size
+        self.poll_timeout = poll_timeout
+        self.commit_interval = commit_interval
+        # stateful queries keep their state in a compacted changelog topic
+        self.changelog_topic: str | None = (
+            changelog_topic(group_id) if getattr(query, "state_stores", None) else None
+        )
+        self.stats = RunnerStats()
+        self._processing_log = processing_log
+        super().__init__(f"ksql-query-{self.query_id}", f"query {self.query_id}")
+        with contextlib.suppress(AttributeError, TypeError):
+            query.on_error = self._on_error
+
+    # -- lifecycle ------------------------------------------------------------------------
+
+    # -- the loop -------------------------------------------------------------------------
+
+    def _on_error(self, entry: Any) -> None:
+        self.stats.processing_errors += 1
+        body = entry_to_dict(entry)
+        self.stats.last_error = str(body.get("message", body))[:500]
+        if self._processing_log is not None:
+            try:
+                self._processing_log(processing_log_record(self.query_id, entry))
+            except Exception:  # never let the log break the query
+                log.exception("query %s: could not write the processing log", self.query_id)
+
+    def _run(self) -> None:
+        try:
+            self._loop()
+        except Exception as exc:  # the query stops, the server keeps running
+            self.stats.state = "ERROR"
+            self.stats.last_error = f"{type(exc).__name__}: {exc}"
+            log.exception("query %s failed", self.query_id)
+        finally:
+            self._ready.set()
+
+    def _loop(self) -> None:
+        in_record, _ = engine_records()
+        # Delivery reports only for failures: no Python callback per successful record; the
+        # ledger takes a batch as acknowledged once the producer's queue is empty without an
+        # error reported for it.
+        conf = producer_config(self.bootstrap, linger_ms=10)
+        conf["delivery.report.only.error"] = True
+        producer = Producer(conf)
+
+        changelog: Changelog | None = None
+        if self.changelog_topic is not None:
+            changelog = Changelog(self.query, self.bootstrap, self.changelog_topic, stop=self._stop)
+            self.stats.restored = changelog.restore()
+            table = getattr(self.query, "materialized", None)
+            if isinstance(table, MaterializedTable):
+                table.begin(
+                    processed_before=self.stats.restored > 0
+                    or group_has_offsets(self.bootstrap, self.group_id)
+                )
+
+        stream_topics, feeder = start_feeder(
+            self.query, self.table_topics, self.bootstrap, self.group_id, in_record, self._stop
+        )
+        consumer = Consumer(
+            consumer_config(
+                self.bootstrap,
+                self.group_id,
+                fetch_max_bytes=52_428_800,
+                queued_min_messages=100_000,
+                # A crashed server's membership expires in 10 s (default 45 s), so a
+                # restarted one gets the partitions back quickly; a clean stop leaves at once.
+                session_timeout_ms=10_000,
+                heartbeat_interval_ms=2_000,
+            )
+        )
+        # Batches are acknowledged at commit points (every `commit_interval` s, or when
+        # idle): the broker's acks overlap with processing the next batches. No ledger
+        # limit or timeout fires before librdkafka's own message timeout (300 s).
+        ledger: DeliveryLedger[Undo] = DeliveryLedger(
+            consumer,
+            producer,
+            on_rewind=None if changelog is None else changelog.undo_batches(producer),
+            acks="errors",
+            delivery_timeout_s=300.0,
+            commit_interval_s=self.commit_interval,
+            max_inflight_events=10**9,
+            max_inflight_batches=10**9,
+        )
+        consumer.subscribe(
+            stream_topics,
+            on_assign=lambda _c, parts: ledger.assign(parts),
+            # no commit on revoke: whatever was not committed is processed again by the
+            # partition's next owner (at-least-once)
+            on_revoke=lambda _c, parts: ledger.revoke(parts, commit=False),
+            on_lost=lambda _c, parts: ledger.lose(parts),
+        )
+        self.stats.state = "RUNNING"
+        self._ready.set()
+        last_commit = time.monotonic()
+        try:
+            while not self._stop.is_set():
+                try:
+                    msgs = consumer.consume(num_messages=self.batch_size, timeout=self.poll_timeout)
+                except KafkaException as exc:  # broker gone for a while: wait, never die
+                    self._warn(f"consume failed: {exc}")
+                    time.sleep(0.5)
+                    continue
+                if msgs:
+                    self._batch(msgs, ledger, producer, feeder, changelog, in_record)
+                    if self._paused:
+                        self._pause()
+                        continue
+                    if time.monotonic() - last_commit < self.commit_interval:
+                        continue
+                elif not (ledger.inflight or ledger.uncommitted):
+                    producer.poll(0)
+                    continue
+                committed = self._commit_point(ledger)
+                if committed is None:
+                    return  # stopped while the broker was unreachable: nothing committed
+                if committed:
+                    last_commit = time.monotonic()
+        finally:
+            self._close(ledger, consumer, feeder, changelog)
+
+    def _batch(
+        self,
+        msgs: list[Message],
+        ledger: DeliveryLedger[Undo],
+        producer: Producer,
+        feeder: TableFeeder | None,
+        changelog: Changelog | None,
+        in_record: Any,
+    ) -> None:
+        """Process one consumed batch; its outputs and state changes join the ledger.
+
+        A transient failure midway pauses the query on this batch (`_paused`): nothing of it
+        is produced, its state changes are rolled back and the consumer re-reads it."""
+        good: list[Message] = []
+        for msg in msgs:
+            err = msg.error()
+            if err is None:
+                good.append(msg)
+            elif err.code() != KafkaError._PARTITION_EOF:
+                self._warn(f"consume error: {err}")
+        good = ledger.owned(good)
+        self.stats.consumed += len(msgs)
+        if not good:
+            return
+        try:
+            if feeder is not None:  # the table side first: joins see every earlier update
+                try:
+                    feeder.catch_up()
+                except KafkaException as exc:
+                    self._warn(f"table catch-up failed: {exc}")
+            outs = self._process(good, in_record)
+        except TransientError as exc:
+            if changelog is not None:
+                changelog.journal.rollback_pending()
+            ledger.rewind(good)
+            self.stats.transient_errors += 1
+            self.stats.last_error = f"{type(exc).__name__}: {exc}"[:500]
+            self._warn(f"paused on a batch of {len(good)} ({exc}); nothing committed")
+            self._paused = True
+            return
+        self._paused = False
+        self._attempt = 0
+        batch = ledger.open(good, [])
+        produced = self._produce_all(outs, batch, producer)
+        self.stats.produced += produced
+        if changelog is not None:
+            written, batch.payload = changelog.write(producer, on_delivery=batch.ack)
+            produced += written
+        batch.expect(produced)
+        try:
+            ledger.track(batch)
+        except DeliveryFailedError as exc:  # an earlier batch failed: rewound (and undone)
+            self._delivery_failed(exc)
+
+    def _process(self, msgs: list[Message], in_record: Any) -> list[Any]:
+        """Run each record through the query; its outputs, in order. Raises TransientError
+        (the batch pauses) when the registry or the broker did not answer."""
+        process = self.query.process
+        outs: list[Any] = []
+        for msg in msgs:
+            topic, partition, offset = msg.topic(), msg.partition(), msg.offset()
+            rec = in_record(
+                topic, msg.key(), msg.value(), msg.timestamp()[1], partition, offset,
+                msg.headers() or (),
+            )  # fmt: skip
+            try:
+                outs.extend(process(rec))
+            except TransientError:
+                raise
+            except Exception as exc:  # engine contract: should not raise; be safe
+                self._on_error(
+                    {
+                        "type": "RECORD_PROCESSING_ERROR",
+                        "message": f"{type(exc).__name__}: {exc}",
+                        "topic": topic,
+                        "partition": partition,
+                        "offset": offset,
+                    }
+                )
+        return outs
+
+    def _produce_all(self, outs: list[Any], batch: InFlightBatch[Undo], producer: Producer) -> int:
+        """Produce a processed batch's outputs with the batch's delivery callback."""
+        produce = producer.produce
+        ack = batch.ack
+        produced = 0
+        for out in outs:
+            if not out.headers:
+                try:
+                    produce(
+                        out.topic, out.value, out.key, timestamp=out.timestamp or 0,
+                        on_delivery=ack,
+                    )  # fmt: skip
+                    produced += 1
+                    continue
+                except BufferError:
+                    pass
+            if self._produce(producer, out, ack):
+                produced += 1
+            else:  # stopped with the local queue full: the batch must not be stored
+                batch.errors.append(f"{out.topic}: not produced before stop")
+        return produced
+
+    def _delivery_failed(self, exc: DeliveryFailedError) -> None:
+        self.stats.delivery_errors += max(len(exc.errors), 1)
+        self.stats.last_error = exc.errors[-1] if exc.errors else str(exc)
+        self._warn(f"delivery failed: {self.stats.last_error}")
+
+    def _commit_point(self, ledger: DeliveryLedger[Undo]) -> bool | None:
+        """Wait for every output's ack, then commit the stored offsets.
+
+        None: stopped before the broker answered; False: a delivery failed (the ledger
+        rewound to the failed batch, which is read again); True: committed."""
+        try:
+            while not ledger.wait(1.0):
+                if self._stop.is_set():
+                    return None
+        except DeliveryFailedError as exc:
+            self._delivery_failed(exc)
+            time.sleep(0.5)
+            return False
+        failed = ledger.commit(asynchronous=False, quiet=True)
+        if failed is not None:  # the next commit covers these offsets
+            self._warn(f"commit failed: {failed}")
+        return True
+
+    def _close(
+        self,
+        ledger: DeliveryLedger[Undo],
+        consumer: Consumer,
+        feeder: TableFeeder | None,
+        changelog: Changelog | None,
+    ) -> None:
+        # A clean stop commits what it processed, so a restart neither skips nor repeats;
+        # only acknowledged batches have stored offsets, so this never commits past a loss.
+        with contextlib.suppress(DeliveryFailedError):
+            ledger.wait(5.0)
+        failed = ledger.commit(asynchronous=False, quiet=True)
+        if failed is not None:
+            self._warn(f"commit failed: {failed}")
+        with contextlib.suppress(KafkaException, RuntimeError):
+            consumer.close()
+        ledger.clear()
+        if feeder is not None:
+            feeder.close()
+        if changelog is not None:
+            changelog.close()
+        if self.stats.state == "RUNNING":
+            self.stats.state = "TERMINATED"
+
+    def _produce(self, producer: Producer, out: Any, ack: Callable[..., None]) -> bool:
+        """The slow path: records with headers, or a full local queue (wait and retry).
+
+        False if stopped while the local queue stayed full (the record was not produced)."""
+        headers = list(out.headers) if out.headers else None
+        while True:
+            try:
+                producer.produce(
+                    out.topic,
+                    value=out.value,
+                    key=out.key,
+                    timestamp=int(out.timestamp or 0),
+                    headers=headers,
+                    on_delivery=ack,
+                )
+                return True
+            except BufferError:
+                if self._stop.is_set():
+                    return False
+                producer.poll(0.05)
