@@ -171,8 +171,9 @@ def group_lags(admin: AdminClient, bootstrap: str) -> dict[str, int]:
                     p: hi for p, (_lo, hi) in end_offsets(bootstrap, tp.topic).items()
                 }
             total += max(0, ends[tp.topic].get(tp.partition, tp.offset) - tp.offset)
-        if name.startswith("_confluent-ksql"):  # one group per persistent query
-            name = "ksql:" + name.rsplit("query_", 1)[-1]
+        if name.startswith("_confluent-ksql"):  # a persistent query's group, or a shared one
+            tail = name.rsplit("query_", 1)[-1] if "query_" in name else None
+            name = "ksql:" + (tail or "shared:" + name.rsplit("shared_", 1)[-1])
         lags[name] = lags.get(name, 0) + total
     return lags
 
