@@ -67,7 +67,7 @@ class JoinOperator:
         self.null_right: list[Any] = [None] * shape.right_width
         self.null_left: list[Any] = [None] * shape.left_width
 
-    def passes(self, row: list[Any], rec: InRecord, raw_key: Any) -> bool:
+    def passes(self, row: Sequence[Any], rec: InRecord, raw_key: Any) -> bool:
         if self.where is None:
             return True
         try:
@@ -99,7 +99,9 @@ class JoinOperator:
             return (k, row[ws], row[ws + 1])
         return k
 
-    def out(self, full: list[Any], rec: InRecord, ts: int, raw_key: Any, **kw: Any) -> list[Any]:
+    def out(
+        self, full: Sequence[Any], rec: InRecord, ts: int, raw_key: Any, **kw: Any
+    ) -> list[Any]:
         """The join key column always carries the join key (also for outer-join rows)."""
         row = [*full, raw_key]  # the synthetic key slot (ROWKEY) ends the combined row
         if self.shape.windowed_output:
