@@ -361,7 +361,7 @@ def main() -> None:
     ap.add_argument("--interval", type=float, default=10.0)
     ap.add_argument("--warmup-min", type=float, default=5.0)
     ap.add_argument("--drain-s", type=float, default=600.0)
-    ap.add_argument("--out", type=Path, default=Path("/tmp/soak"))
+    ap.add_argument("--out", type=Path, default=Path(tempfile.gettempdir()) / "soak")
     ap.add_argument("--png", type=Path, default=ROOT / "docs" / "img" / "soak.png")
     ap.add_argument(
         "--workdir",

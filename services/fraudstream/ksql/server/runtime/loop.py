@@ -1,13 +1,18 @@
-"""The thread every persistent-query loop runs in: start, ready, stop, paced warnings and the
-backoff of a paused batch, in one place for the per-query and the shared runners."""
+"""The thread every persistent-query loop runs in: start, ready, stop, paced warnings, the
+backoff of a paused batch and the produce of a batch's outputs, in one place for the
+per-query and the shared runners."""
 
 from __future__ import annotations
 
 import logging
 import threading
 import time
+from collections.abc import Sequence
+from typing import Any
 
-from fraudstream.kafka.delivery import backoff
+from confluent_kafka import Producer
+
+from fraudstream.kafka.delivery import InFlightBatch, backoff
 
 log = logging.getLogger(__name__)
 
@@ -54,3 +59,45 @@ class LoopThread:
         if now - self._last_warning >= 10.0:
             log.warning("%s: %s", self._label, message)
             self._last_warning = now
+
+    def _produce_outputs(
+        self, outs: Sequence[Any], batch: InFlightBatch[Any], producer: Producer
+    ) -> int:
+        """Produce a processed batch's outputs with the batch's delivery callback; the count
+        produced. An output not produced before a stop is recorded in `batch.errors`, so the
+        batch is never stored as done."""
+        produce = producer.produce
+        ack = batch.ack
+        produced = 0
+        for out in outs:
+            if not out.headers:  # the fast path: one C call per output
+                try:
+                    produce(
+                        out.topic, out.value, out.key, timestamp=out.timestamp or 0,
+                        on_delivery=ack,
+                    )  # fmt: skip
+                    produced += 1
+                    continue
+                except BufferError:
+                    pass
+            if self._produce_slow(producer, out, batch):
+                produced += 1
+            else:  # stopped with the local queue full: the batch must not be stored
+                batch.errors.append(f"{out.topic}: not produced before stop")
+        return produced
+
+    def _produce_slow(self, producer: Producer, out: Any, batch: InFlightBatch[Any]) -> bool:
+        """Records with headers, or a full local queue (wait and retry); False if stopped
+        while the local queue stayed full (the record was not produced)."""
+        headers = list(out.headers) if out.headers else None
+        while True:
+            try:
+                producer.produce(
+                    out.topic, out.value, out.key, timestamp=int(out.timestamp or 0),
+                    headers=headers, on_delivery=batch.ack,
+                )  # fmt: skip
+                return True
+            except BufferError:
+                if self._stop.is_set():
+                    return False
+                producer.poll(0.05)

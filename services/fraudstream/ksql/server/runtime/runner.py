@@ -13,7 +13,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from typing import Any
 
 from confluent_kafka import (
@@ -26,7 +26,7 @@ from confluent_kafka import (
 
 from fraudstream.errors import TransientError
 from fraudstream.kafka.clients import consumer_config, producer_config
-from fraudstream.kafka.delivery import DeliveryLedger, InFlightBatch
+from fraudstream.kafka.delivery import DeliveryLedger
 from fraudstream.kafka.errors import DeliveryFailedError
 from fraudstream.ksql.engine.state import (
     MaterializedTable,
@@ -235,7 +235,7 @@ class QueryRunner(LoopThread):
         self._paused = False
         self._attempt = 0
         batch = ledger.open(good, [])
-        produced = self._produce_all(outs, batch, producer)
+        produced = self._produce_outputs(outs, batch, producer)
         self.stats.produced += produced
         if changelog is not None:
             written, batch.payload = changelog.write(producer, on_delivery=batch.ack)
@@ -272,28 +272,6 @@ class QueryRunner(LoopThread):
                     }
                 )
         return outs
-
-    def _produce_all(self, outs: list[Any], batch: InFlightBatch[Undo], producer: Producer) -> int:
-        """Produce a processed batch's outputs with the batch's delivery callback."""
-        produce = producer.produce
-        ack = batch.ack
-        produced = 0
-        for out in outs:
-            if not out.headers:
-                try:
-                    produce(
-                        out.topic, out.value, out.key, timestamp=out.timestamp or 0,
-                        on_delivery=ack,
-                    )  # fmt: skip
-                    produced += 1
-                    continue
-                except BufferError:
-                    pass
-            if self._produce(producer, out, ack):
-                produced += 1
-            else:  # stopped with the local queue full: the batch must not be stored
-                batch.errors.append(f"{out.topic}: not produced before stop")
-        return produced
 
     def _delivery_failed(self, exc: DeliveryFailedError) -> None:
         self.stats.delivery_errors += max(len(exc.errors), 1)
@@ -341,24 +319,3 @@ class QueryRunner(LoopThread):
             changelog.close()
         if self.stats.state == "RUNNING":
             self.stats.state = "TERMINATED"
-
-    def _produce(self, producer: Producer, out: Any, ack: Callable[..., None]) -> bool:
-        """The slow path: records with headers, or a full local queue (wait and retry).
-
-        False if stopped while the local queue stayed full (the record was not produced)."""
-        headers = list(out.headers) if out.headers else None
-        while True:
-            try:
-                producer.produce(
-                    out.topic,
-                    value=out.value,
-                    key=out.key,
-                    timestamp=int(out.timestamp or 0),
-                    headers=headers,
-                    on_delivery=ack,
-                )
-                return True
-            except BufferError:
-                if self._stop.is_set():
-                    return False
-                producer.poll(0.05)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from typing import Any
 
 import orjson
@@ -432,24 +432,7 @@ class SharedQueryRunner(LoopThread):
         self._paused = False
         self._attempt = 0
         batch = ledger.open(good, None)
-        produced = 0
-        ack = batch.ack
-        produce = producer.produce
-        for out in outs:
-            if not out.headers:  # the fast path: one C call per output
-                try:
-                    produce(
-                        out.topic, out.value, out.key, timestamp=out.timestamp or 0,
-                        on_delivery=ack,
-                    )  # fmt: skip
-                    produced += 1
-                    continue
-                except BufferError:
-                    pass
-            if self._produce(producer, out, ack):
-                produced += 1
-            else:  # stopped with the local queue full: the batch must not be stored
-                batch.errors.append(f"{out.topic}: not produced before stop")
+        produced = self._produce_outputs(outs, batch, producer)
         for m, n in zip(self.members, counts, strict=True):
             m.stats.produced += n
         batch.expect(produced)
@@ -490,20 +473,6 @@ class SharedQueryRunner(LoopThread):
                     }
                 )
         return len(outs) - before
-
-    def _produce(self, producer: Producer, out: Any, ack: Callable[..., None]) -> bool:
-        headers = list(out.headers) if out.headers else None
-        while True:
-            try:
-                producer.produce(
-                    out.topic, out.value, out.key, timestamp=int(out.timestamp or 0),
-                    headers=headers, on_delivery=ack,
-                )  # fmt: skip
-                return True
-            except BufferError:
-                if self._stop.is_set():
-                    return False
-                producer.poll(0.05)
 
     def _delivery_failed(self, exc: DeliveryFailedError) -> None:
         for m in self.members:
