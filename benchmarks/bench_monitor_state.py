@@ -50,31 +50,27 @@ WINDOWS = {"15m": 900_000, "1h": 3_600_000, "1d": 86_400_000}
 
 
 def _load(rev: str | None) -> ModuleType:
+    """The current state module, or `rev`'s state.py computing `rev`'s quality.py figures."""
     if rev is None:
         from fraudstream.monitor import state
 
         return state
-    text = subprocess.run(
-        ["git", "show", f"{rev}:services/fraudstream/monitor/state.py"],
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout
-    mod = _exec(f"state_{rev}", text)
-    quality = subprocess.run(
-        ["git", "show", f"{rev}:services/fraudstream/monitor/quality.py"],
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout
-    mod.quality = _exec(f"quality_{rev}", quality).quality  # the window's figures of that rev
+    mod = _module_at(rev, "state")
+    mod.quality = _module_at(rev, "quality").quality
     return mod
 
 
-def _exec(name: str, text: str) -> ModuleType:
-    path = Path(tempfile.mkdtemp()) / f"{name}.py"
+def _module_at(rev: str, name: str) -> ModuleType:
+    """services/fraudstream/monitor/<name>.py as it is at `rev`, imported on its own."""
+    text = subprocess.run(
+        ["git", "show", f"{rev}:services/fraudstream/monitor/{name}.py"],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    path = Path(tempfile.mkdtemp()) / f"{name}_{rev}.py"
     path.write_text(text)
-    spec = importlib.util.spec_from_file_location(name, path)
+    spec = importlib.util.spec_from_file_location(f"{name}_{rev}", path)
     assert spec is not None and spec.loader is not None
     mod = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = mod
