@@ -11,8 +11,9 @@ run on the same synthetic scores (ids in order, a label for 5 %, two model versi
 scores a second of event time, every one labelled after an exponential delay (mean 5 s, the
 soak's `exp:5s`), windows 5m and 15m recomputed and the state evicted every 5 s, retention
 20 min (15m + the 5m label horizon of `fraudstream up`), for M simulated minutes, in one child
-process per state (so each RSS is its own), printing per simulated minute the RSS, the bytes
-the state allocates and the CPU time.
+process per state (so each RSS is its own), printing per simulated minute the RSS, the
+highest RSS sampled every 2 ms during that minute (the refreshes' peaks), the bytes the state
+allocates and the CPU time.
 
     PYTHONPATH=services python benchmarks/bench_monitor_state.py --steady-min 45 --baseline c8f3378
 
@@ -148,7 +149,15 @@ def steady(mod: ModuleType, minutes: float, rate: int) -> None:
     due: dict[int, list[Any]] = {}  # second -> [(ids, labels)] published then
     next_id, cpu0 = 10_000_000_000, time.process_time()
     cpu_refresh = 0.0
-    print("min,rss_mb,held,state_mb,cpu_s,refresh_cpu_s", flush=True)
+    peak = [0.0]  # the highest RSS a sampler thread saw this minute (the refreshes' peaks)
+
+    def sample() -> None:
+        while True:
+            peak[0] = max(peak[0], _rss_mb())
+            time.sleep(0.002)
+
+    threading.Thread(target=sample, daemon=True).start()
+    print("min,rss_mb,rss_peak_mb,held,state_mb,cpu_s,refresh_cpu_s", flush=True)
     for sec in range(int(minutes * 60)):
         base = T0 + sec * 1000
         ids = np.arange(next_id, next_id + rate)
@@ -171,8 +180,10 @@ def steady(mod: ModuleType, minutes: float, rate: int) -> None:
                 st.window(base + 1000, ms, k=100, prevalence=0.00172)
             cpu_refresh += time.process_time() - c0
         if sec % 60 == 59:
-            print(f"{(sec + 1) // 60},{_rss_mb():.1f},{len(st)},{_allocated(st) / 2**20:.1f},"
-                  f"{time.process_time() - cpu0:.1f},{cpu_refresh:.1f}", flush=True)  # fmt: skip
+            print(f"{(sec + 1) // 60},{_rss_mb():.1f},{peak[0]:.1f},{len(st)},"
+                  f"{_allocated(st) / 2**20:.1f},{time.process_time() - cpu0:.1f},"
+                  f"{cpu_refresh:.1f}", flush=True)  # fmt: skip
+            peak[0] = 0.0
 
 
 def refresh_peak(mod: ModuleType, rate: int) -> None:
