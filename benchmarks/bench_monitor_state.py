@@ -11,10 +11,20 @@ run on the same synthetic scores (ids in order, a label for 5 %, two model versi
 scores a second of event time, every one labelled after an exponential delay (mean 5 s, the
 soak's `exp:5s`), windows 5m and 15m recomputed and the state evicted every 5 s, retention
 20 min (15m + the 5m label horizon of `fraudstream up`), for M simulated minutes, in one child
-process per state (so each RSS is its own), printing per simulated minute the RSS, the bytes
-the state allocates and the CPU time.
+process per state (so each RSS is its own), printing per simulated minute the RSS, the
+highest RSS sampled every 2 ms during that minute (the refreshes' peaks), the bytes the state
+allocates and the CPU time.
 
     PYTHONPATH=services python benchmarks/bench_monitor_state.py --steady-min 45 --baseline c8f3378
+
+`--refresh-peak` measures one refresh of the soak's state at its steady state (`--rate` scores
+a second over the 20-minute retention, every score labelled 5 s later, one model version):
+for the 5m and 15m windows, the CPU time, the peak of the RSS sampled every millisecond, and
+tracemalloc's peak (NumPy's arrays included), in one child process per state.
+
+    PYTHONPATH=services python benchmarks/bench_monitor_state.py --refresh-peak --baseline 5c17d1e
+
+A baseline is the `state.py` and `quality.py` of that revision.
 """
 
 from __future__ import annotations
@@ -26,6 +36,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import tracemalloc
 from collections import deque
@@ -40,19 +51,27 @@ WINDOWS = {"15m": 900_000, "1h": 3_600_000, "1d": 86_400_000}
 
 
 def _load(rev: str | None) -> ModuleType:
+    """The current state module, or `rev`'s state.py computing `rev`'s quality.py figures."""
     if rev is None:
         from fraudstream.monitor import state
 
         return state
+    mod = _module_at(rev, "state")
+    mod.quality = _module_at(rev, "quality").quality
+    return mod
+
+
+def _module_at(rev: str, name: str) -> ModuleType:
+    """services/fraudstream/monitor/<name>.py as it is at `rev`, imported on its own."""
     text = subprocess.run(
-        ["git", "show", f"{rev}:services/fraudstream/monitor/state.py"],
+        ["git", "show", f"{rev}:services/fraudstream/monitor/{name}.py"],
         check=True,
         capture_output=True,
         text=True,
     ).stdout
-    path = Path(tempfile.mkdtemp()) / f"state_{rev}.py"
+    path = Path(tempfile.mkdtemp()) / f"{name}_{rev}.py"
     path.write_text(text)
-    spec = importlib.util.spec_from_file_location(f"state_{rev}", path)
+    spec = importlib.util.spec_from_file_location(f"{name}_{rev}", path)
     assert spec is not None and spec.loader is not None
     mod = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = mod
@@ -130,7 +149,15 @@ def steady(mod: ModuleType, minutes: float, rate: int) -> None:
     due: dict[int, list[Any]] = {}  # second -> [(ids, labels)] published then
     next_id, cpu0 = 10_000_000_000, time.process_time()
     cpu_refresh = 0.0
-    print("min,rss_mb,held,state_mb,cpu_s,refresh_cpu_s", flush=True)
+    peak = [0.0]  # the highest RSS a sampler thread saw this minute (the refreshes' peaks)
+
+    def sample() -> None:
+        while True:
+            peak[0] = max(peak[0], _rss_mb())
+            time.sleep(0.002)
+
+    threading.Thread(target=sample, daemon=True).start()
+    print("min,rss_mb,rss_peak_mb,held,state_mb,cpu_s,refresh_cpu_s", flush=True)
     for sec in range(int(minutes * 60)):
         base = T0 + sec * 1000
         ids = np.arange(next_id, next_id + rate)
@@ -153,8 +180,51 @@ def steady(mod: ModuleType, minutes: float, rate: int) -> None:
                 st.window(base + 1000, ms, k=100, prevalence=0.00172)
             cpu_refresh += time.process_time() - c0
         if sec % 60 == 59:
-            print(f"{(sec + 1) // 60},{_rss_mb():.1f},{len(st)},{_allocated(st) / 2**20:.1f},"
-                  f"{time.process_time() - cpu0:.1f},{cpu_refresh:.1f}", flush=True)  # fmt: skip
+            print(f"{(sec + 1) // 60},{_rss_mb():.1f},{peak[0]:.1f},{len(st)},"
+                  f"{_allocated(st) / 2**20:.1f},{time.process_time() - cpu0:.1f},"
+                  f"{cpu_refresh:.1f}", flush=True)  # fmt: skip
+            peak[0] = 0.0
+
+
+def refresh_peak(mod: ModuleType, rate: int) -> None:
+    """One refresh of the soak's steady state, per window (see the docstring)."""
+    retention_s = 20 * 60
+    n = rate * retention_s
+    st = mod.WindowState(retention_s * 1000, max(n, 1024))
+    score = np.random.default_rng(1).random(n).tolist()
+    for i in range(n):
+        t = T0 + i * 1000 // rate
+        s = score[i]
+        st.add_score(i, mod.ScoreRow("v1", s, s > 0.99, t, int(s > 0.995), t + 5_000))
+    del score
+    gc.collect()
+    now = T0 + retention_s * 1000
+    peak, stop = [0], threading.Event()
+
+    def sample() -> None:
+        while not stop.is_set():
+            peak[0] = max(peak[0], int(_rss_mb() * 2**20))
+            time.sleep(0.001)
+
+    print("window,events,cpu_s,rss_before_mb,rss_peak_over_mb,traced_peak_mb", flush=True)
+    for name, ms in (("5m", 300_000), ("15m", 900_000)):
+        base = int(_rss_mb() * 2**20)
+        peak[0] = base
+        stop.clear()
+        sampler = threading.Thread(target=sample)
+        sampler.start()
+        cpu0 = time.process_time()
+        st.window(now, ms, k=100, prevalence=0.00172)
+        cpu = time.process_time() - cpu0
+        time.sleep(0.01)
+        stop.set()
+        sampler.join()
+        tracemalloc.start()
+        st.window(now, ms, k=100, prevalence=0.00172)
+        traced = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+        print(f"{name},{ms // 1000 * rate},{cpu:.2f},{base / 2**20:.0f},"
+              f"{(peak[0] - base) / 2**20:.0f},{traced / 2**20:.0f}", flush=True)  # fmt: skip
 
 
 def main() -> None:
@@ -164,8 +234,21 @@ def main() -> None:
     ap.add_argument("--baseline", default=None, help="git revision of the state to compare")
     ap.add_argument("--steady-min", type=float, default=None, help="soak mode: minutes")
     ap.add_argument("--rate", type=int, default=2000, help="soak mode: scores per second")
+    ap.add_argument("--refresh-peak", action="store_true", help="one refresh's memory peak")
     ap.add_argument("--child", default=None, help=argparse.SUPPRESS)
     a = ap.parse_args()
+    if a.refresh_peak:
+        if a.child is not None:
+            refresh_peak(_load(None if a.child == "current" else a.child), a.rate)
+            return
+        print(f"load average {os.getloadavg()[0]:.1f}; {a.rate:,} scores/s, 20 min retention")
+        for name in ["current", *([a.baseline] if a.baseline else [])]:  # one at a time
+            argv = [sys.executable, __file__, "--refresh-peak", "--rate", str(a.rate),
+                    "--child", name]  # fmt: skip
+            out = subprocess.run(argv, check=True, stdout=subprocess.PIPE, text=True).stdout
+            print(f"--- {name}\n{out}", end="", flush=True)
+        print(f"load average {os.getloadavg()[0]:.1f}")
+        return
     if a.steady_min is not None:
         if a.child is not None:
             steady(_load(None if a.child == "current" else a.child), a.steady_min, a.rate)

@@ -33,10 +33,9 @@ from typing import Any
 
 import numpy as np
 
+from benchkit import broker
 from fraudstream.events import CSV_COLUMNS
 from fraudstream.kafka import create_topics, delete_topics, wait_for_broker
-from fraudstream.local.kafka import LocalKafka
-from fraudstream.local.procs import free_port
 from fraudstream.producer.replay import replay, replay_records
 from fraudstream.producer.synthetic import generate_arrays, generate_events, generate_records
 
@@ -186,20 +185,8 @@ def main() -> None:
     args = ap.parse_args()
     print(f"python {platform.python_version()}, {os.cpu_count()} CPUs, {platform.machine()}")
     print(f"load average before: {os.getloadavg()}")
-    with tempfile.TemporaryDirectory(prefix="bench-producer-") as tmp:
-        work = Path(tmp)
-        bootstrap = os.environ.get("FRAUDSTREAM_KAFKA_BOOTSTRAP")
-        if bootstrap:
-            run(bootstrap, args.events, args.csv_rows, work)
-            return
-        broker = LocalKafka(
-            data_dir=work / "stack", port=free_port(), controller_port=free_port(), log_level="WARN"
-        )
-        broker.start(timeout=120)
-        try:
-            run(broker.bootstrap, args.events, args.csv_rows, work)
-        finally:
-            broker.stop()
+    with tempfile.TemporaryDirectory(prefix="bench-producer-") as tmp, broker("bench-kafka-") as b:
+        run(b.bootstrap, args.events, args.csv_rows, Path(tmp))
     print(f"load average after: {os.getloadavg()}")
 
 

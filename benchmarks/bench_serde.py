@@ -1,10 +1,10 @@
 """Serde and registry throughput, measured in one run (ratios are within this run).
 
-    python benchmarks/bench_serde.py [--bootstrap HOST:PORT] [--records 50000]
+    [FRAUDSTREAM_KAFKA_BOOTSTRAP=HOST:PORT] python benchmarks/bench_serde.py [--records 50000]
 
-Without --bootstrap (or FRAUDSTREAM_KAFKA_BOOTSTRAP) it starts the project's local Kafka
-broker in a temporary directory and stops it at the end. It runs the embedded registry
-over that broker, then measures:
+Without FRAUDSTREAM_KAFKA_BOOTSTRAP it starts the project's local Kafka broker in a
+temporary directory (`benchkit.broker`) and removes it at the end. It runs the embedded
+registry over that broker, then measures:
   - registry: registrations/s (each one written to _schemas and read back), uncached
     GET /schemas/ids/{id} requests/s, idempotent re-registrations/s;
   - Avro decode of the live-stream record (33 fields): AvroDecoder.decode and decode_many
@@ -19,12 +19,9 @@ import argparse
 import gc
 import json
 import os
-import sys
-import tempfile
 import time
 import uuid
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -33,6 +30,7 @@ from confluent_kafka.schema_registry import SchemaRegistryClient, topic_subject_
 from confluent_kafka.schema_registry.avro import AvroDeserializer, AvroSerializer
 from confluent_kafka.serialization import MessageField, SerializationContext
 
+from benchkit import broker
 from fraudstream.events import RawCardEvent
 from fraudstream.local.procs import free_port
 from fraudstream.registry.server import RegistryServer
@@ -163,36 +161,23 @@ def bench_json(n: int) -> None:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    ap.add_argument("--bootstrap", default=os.environ.get("FRAUDSTREAM_KAFKA_BOOTSTRAP"))
     ap.add_argument("--records", type=int, default=50_000)
     ap.add_argument("--registrations", type=int, default=200)
     args = ap.parse_args()
-    broker = None
-    bootstrap = args.bootstrap
-    if not bootstrap:
-        from fraudstream.local.kafka import LocalKafka
-
-        print("starting a local Kafka broker ...", file=sys.stderr)
-        broker = LocalKafka(
-            data_dir=Path(tempfile.mkdtemp(prefix="bench-serde-")),
-            port=free_port(),
-            controller_port=free_port(),
-            log_level="WARN",
+    with broker("bench-serde-") as b:
+        server = RegistryServer(
+            b.bootstrap, port=free_port(), topic=f"_schemas-bench-{uuid.uuid4().hex[:6]}"
         )
-        bootstrap = broker.start(timeout=120)
-    server = RegistryServer(
-        bootstrap, port=free_port(), topic=f"_schemas-bench-{uuid.uuid4().hex[:6]}"
-    )
-    try:
-        server.start(timeout=60)
-        print(f"# records={args.records} registrations={args.registrations} cpus={os.cpu_count()}")
-        bench_registry(server.url, args.registrations)
-        bench_avro(server.url, args.records)
-        bench_json(args.records)
-    finally:
-        server.stop()
-        if broker is not None:
-            broker.stop()
+        try:
+            server.start(timeout=60)
+            print(
+                f"# records={args.records} registrations={args.registrations} cpus={os.cpu_count()}"
+            )
+            bench_registry(server.url, args.registrations)
+            bench_avro(server.url, args.records)
+            bench_json(args.records)
+        finally:
+            server.stop()
     return 0
 
 

@@ -20,10 +20,8 @@ from __future__ import annotations
 import argparse
 import os
 import platform
-import tempfile
 import time
 import uuid
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -80,9 +78,9 @@ def _records(n: int) -> list[dict[str, Any]]:
 def bench_read(records: int) -> dict[str, float]:
     from confluent_kafka import Producer
 
+    from benchkit import broker
     from fraudstream.kafka.admin import create_topics, wait_for_broker
     from fraudstream.kafka.clients import producer_config
-    from fraudstream.local.kafka import LocalKafka
     from fraudstream.local.procs import free_port
     from fraudstream.registry.server import RegistryServer
     from fraudstream.serde.avro import AvroEncoder
@@ -90,43 +88,36 @@ def bench_read(records: int) -> dict[str, float]:
     from fraudstream.serde.schemas import load_schema
     from fraudstream.trainer.avro_source import read_dataset, registry_lookup
 
-    broker = None
-    bootstrap = os.environ.get("FRAUDSTREAM_KAFKA_BOOTSTRAP")
-    tmp = tempfile.TemporaryDirectory(prefix="bench-trainer-")
-    if not bootstrap:
-        broker = LocalKafka(Path(tmp.name), port=free_port(), controller_port=free_port(),
-                            log_level="WARN")  # fmt: skip
-        broker.start(timeout=120)
-        bootstrap = broker.bootstrap
-    registry = RegistryServer(bootstrap, port=free_port(), topic=f"_schemas-{uuid.uuid4().hex[:8]}")
-    try:
-        registry.start(timeout=60)
-        admin = wait_for_broker(bootstrap, timeout=30)
-        topic = f"bench-preproc-{uuid.uuid4().hex[:8]}"
-        create_topics(admin, [topic], partitions=3)
-        enc = AvroEncoder(RegistryClient(registry.url), f"{topic}-value",
-                          load_schema("preprocessed"))  # fmt: skip
-        p = Producer(producer_config(bootstrap, linger_ms=20))
-        for i, rec in enumerate(_records(records)):
-            while True:
-                try:
-                    p.produce(topic, value=enc.encode(rec))
-                    break
-                except BufferError:
-                    p.poll(0.1)
-            if i % 10_000 == 0:
-                p.poll(0)
-        p.flush(120)
-        t0 = time.perf_counter()
-        ds = read_dataset(bootstrap, topic, registry_lookup(registry.url))
-        wall = time.perf_counter() - t0
-        assert len(ds) == records, (len(ds), records)
-        return {"records": records, "seconds": wall, "records_per_s": records / wall}
-    finally:
-        registry.stop()
-        if broker is not None:
-            broker.stop()
-        tmp.cleanup()
+    with broker("bench-trainer-") as b:
+        bootstrap = b.bootstrap
+        registry = RegistryServer(
+            bootstrap, port=free_port(), topic=f"_schemas-{uuid.uuid4().hex[:8]}"
+        )
+        try:
+            registry.start(timeout=60)
+            admin = wait_for_broker(bootstrap, timeout=30)
+            topic = f"bench-preproc-{uuid.uuid4().hex[:8]}"
+            create_topics(admin, [topic], partitions=3)
+            enc = AvroEncoder(RegistryClient(registry.url), f"{topic}-value",
+                              load_schema("preprocessed"))  # fmt: skip
+            p = Producer(producer_config(bootstrap, linger_ms=20))
+            for i, rec in enumerate(_records(records)):
+                while True:
+                    try:
+                        p.produce(topic, value=enc.encode(rec))
+                        break
+                    except BufferError:
+                        p.poll(0.1)
+                if i % 10_000 == 0:
+                    p.poll(0)
+            p.flush(120)
+            t0 = time.perf_counter()
+            ds = read_dataset(bootstrap, topic, registry_lookup(registry.url))
+            wall = time.perf_counter() - t0
+            assert len(ds) == records, (len(ds), records)
+            return {"records": records, "seconds": wall, "records_per_s": records / wall}
+        finally:
+            registry.stop()
 
 
 def main() -> None:

@@ -1,4 +1,5 @@
-"""Shared pieces of the Kafka benchmarks (bench_partition.py, bench_produce_paths.py), so
+"""Shared pieces of the Kafka benchmarks (bench_partition.py, bench_produce_paths.py; the
+broker also for bench_producer.py, bench_serde.py, bench_trainer.py), so
 they time the same thing the same way: a broker (FRAUDSTREAM_KAFKA_BOOTSTRAP's, or the
 project's local one started for the run), a fresh topic with its producer, and the timed
 produce loop. A module beside the scripts, not a script: `python benchmarks/x.py` puts this

@@ -7,14 +7,22 @@ collectors add `process_cpu_seconds_total`, `process_resident_memory_bytes`,
 `process_open_fds`, `process_start_time_seconds` and `python_info`. The scorer adds these to
 its own registry (`add_server_metrics`); the registry and KSQL servers, which have no metrics
 of their own, get a /metrics route in front of their app (`with_metrics`).
+
+`MetricSet` is how the servers with metrics of their own (scorer, monitor) declare them: one
+call per metric, with the registry, the name prefix and the label values known up front said
+once.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
+
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
+    Counter,
     Gauge,
+    Histogram,
     PlatformCollector,
     ProcessCollector,
     generate_latest,
@@ -38,6 +46,38 @@ def add_server_metrics(registry: CollectorRegistry, component: str) -> Collector
     ProcessCollector(registry=registry)
     PlatformCollector(registry=registry)
     return registry
+
+
+class MetricSet:
+    """Declares a server's metrics on its registry, each name `prefix` + its own."""
+
+    def __init__(self, registry: CollectorRegistry, prefix: str) -> None:
+        self.registry = registry
+        self.prefix = prefix
+
+    def counter(
+        self, name: str, doc: str, labels: Sequence[str] = (), *, values: Iterable[str] = ()
+    ) -> Counter:
+        """A counter; `values` of its one label are exported at 0 from the start (a series
+        born at its first increment hides that increment from `rate()`)."""
+        values = list(values)
+        if values and len(labels) != 1:
+            raise ValueError(f"{name}: label values are for a counter with one label")
+        counter = Counter(self.prefix + name, doc, labels, registry=self.registry)
+        for value in values:
+            counter.labels(value)
+        return counter
+
+    def gauge(self, name: str, doc: str, labels: Sequence[str] = (), *, nan: bool = False) -> Gauge:
+        """A gauge; `nan`: an unlabelled gauge that reads NaN ("not known") until first set."""
+        gauge = Gauge(self.prefix + name, doc, labels, registry=self.registry)
+        if nan:
+            gauge.set(float("nan"))
+        return gauge
+
+    def histogram(self, name: str, doc: str, buckets: Sequence[float]) -> Histogram:
+        """An unlabelled histogram with these bucket bounds."""
+        return Histogram(self.prefix + name, doc, buckets=buckets, registry=self.registry)
 
 
 def server_registry(component: str) -> CollectorRegistry:
@@ -69,4 +109,4 @@ def with_metrics(app: ASGIApp, component: str) -> ASGIApp:
     return wrapped
 
 
-__all__ = ["BUILD_INFO", "add_server_metrics", "server_registry", "with_metrics"]
+__all__ = ["BUILD_INFO", "MetricSet", "add_server_metrics", "server_registry", "with_metrics"]

@@ -82,7 +82,7 @@ def private_umask() -> Iterator[None]:
         os.umask(old)
 
 
-def secret_file(directory: Path, name: str) -> Path:
+def password_file(directory: Path, name: str) -> Path:
     """`<directory>/<name>.password`: a random password made once (0600), reused after."""
     path = directory / f"{name}.password"
     if not path.is_file():
@@ -210,7 +210,7 @@ class LocalKafka:
         return self.data_dir / "secrets"
 
     def password_file(self, user: str = CLIENT_USER) -> Path:
-        return secret_file(self.secrets_dir, f"kafka-{user}")
+        return password_file(self.secrets_dir, f"kafka-{user}")
 
     def ca_file(self) -> Path:
         return LocalCa(self.tls_dir).ca_file()

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from fraudstream.local.certs import LocalCa, write_private
-from fraudstream.local.kafka import secret_file
+from fraudstream.local.kafka import password_file
 
 __all__ = ["HTTP_USER", "SecureStack", "probe_kwargs"]
 
@@ -47,7 +47,7 @@ class SecureStack:
         return LocalCa(self.tls_dir).ca_file()
 
     def http_password_file(self) -> Path:
-        return secret_file(self.secrets_dir, f"http-{HTTP_USER}")
+        return password_file(self.secrets_dir, f"http-{HTTP_USER}")
 
     def registry_user_info_file(self) -> Path:
         """`user:password` as confluent's `basic.auth.user.info` (FRAUDSTREAM_REGISTRY_...)."""

@@ -401,18 +401,6 @@ def _mark(log_file: Path, what: str) -> None:
         f.write(f"--- [supervisor {time.strftime('%Y-%m-%dT%H:%M:%S')}] {what}\n")
 
 
-def wait_until(
-    check: Callable[[], bool], timeout: float, what: str, interval: float = 0.5
-) -> float:
-    """Poll `check` until true; raise ComponentStartError naming `what` after timeout."""
-    t0 = time.monotonic()
-    while not check():
-        if time.monotonic() - t0 > timeout:
-            raise ComponentStartError(f"timed out after {timeout:.0f}s waiting for {what}")
-        time.sleep(interval)
-    return time.monotonic() - t0
-
-
 __all__: Sequence[str] = (
     "ComponentRecord",
     "ComponentStatus",
@@ -422,5 +410,4 @@ __all__: Sequence[str] = (
     "Supervisor",
     "http_ok",
     "python_cli",
-    "wait_until",
 )

@@ -161,8 +161,7 @@ class TopicModelStore:
         self.corrupt_records = 0  # records skipped because they do not parse
         self._log = TopicLog(bootstrap, topic, config=COMPACTED, write_timeout=timeout_s)
         self._chunks: dict[str, dict[int, _Chunk]] = {}
-        self._consumer: Consumer | None = None
-        self._position = 0
+        self._tail = _Tail(bootstrap, topic)
         self._lock = threading.Lock()
         self._missing_logged = False
         self.lifecycle_topic = topic + LIFECYCLE_SUFFIX
@@ -170,8 +169,7 @@ class TopicModelStore:
             bootstrap, self.lifecycle_topic, config=FOREVER, write_timeout=timeout_s
         )
         self._events: list[LifecycleEvent] = []
-        self._audit_consumer: Consumer | None = None
-        self._audit_position = 0
+        self._audit_tail = _Tail(bootstrap, self.lifecycle_topic)
 
     @property
     def location(self) -> str:
@@ -285,17 +283,7 @@ class TopicModelStore:
     def history(self) -> list[LifecycleEvent]:
         """The audit topic's events, oldest first (reads what is new first)."""
         with self._lock:
-            if self._audit_consumer is None:
-                self._audit_consumer = reader_consumer(
-                    self.bootstrap, **{"enable.partition.eof": True}
-                )
-            self._audit_position = _read_new(
-                self._audit_consumer,
-                self.lifecycle_topic,
-                self._audit_position,
-                self.timeout_s,
-                self._apply_event,
-            )
+            self._audit_tail.read_new(self.timeout_s, self._apply_event)
             return list(self._events)
 
     def _apply_event(self, key: bytes | None, value: bytes | None, offset: int) -> None:
@@ -320,43 +308,9 @@ class TopicModelStore:
 
     def _refresh(self) -> None:
         """Read the records written since the last call (all of them the first time)."""
-        consumer = self._consumer
-        if consumer is None:
-            consumer = self._consumer = reader_consumer(
-                self.bootstrap, **{"enable.partition.eof": True}
-            )
-        tp = TopicPartition(self.topic, 0)
-        deadline = time.monotonic() + self.timeout_s
-        try:
-            low, high = consumer.get_watermark_offsets(tp, timeout=self.timeout_s)
-        except KafkaException as exc:
-            err = exc.args[0] if exc.args else None
-            if isinstance(err, KafkaError) and err.code() in _NO_TOPIC:
-                if not self._missing_logged:
-                    log.info("no %s topic yet: no model published", self.topic)
-                    self._missing_logged = True
-                return
-            raise ModelStoreError(f"cannot read {self.topic}: {exc}") from None
-        if high <= self._position:
-            return
-        if self._position < low:  # compacted or deleted below us (a fresh reader: from the start)
-            self._position = low
-        consumer.assign([TopicPartition(self.topic, 0, self._position)])
-        while self._position < high:
-            if time.monotonic() > deadline:
-                raise ModelStoreError(f"{self.topic} not read to its end in {self.timeout_s:.0f}s")
-            msg = consumer.poll(0.5)
-            if msg is None:
-                continue
-            err = msg.error()
-            if err is not None:
-                if err.code() == KafkaError._PARTITION_EOF:
-                    self._position = max(self._position, int(msg.offset() or high))
-                    continue
-                raise ModelStoreError(f"reading {self.topic}: {err}")
-            offset = int(msg.offset() or 0)
-            self._position = offset + 1
-            self._apply(msg.key(), msg.value(), offset)
+        if not self._tail.read_new(self.timeout_s, self._apply) and not self._missing_logged:
+            log.info("no %s topic yet: no model published", self.topic)
+            self._missing_logged = True
 
     def _apply(self, key: bytes | None, value: bytes | None, offset: int) -> None:
         if value is None:  # a tombstone removes one chunk (and so its version)
@@ -375,49 +329,64 @@ class TopicModelStore:
 
     def close(self) -> None:
         with self._lock:
-            for consumer in (self._consumer, self._audit_consumer):
-                if consumer is not None:
-                    consumer.close()
-            self._consumer = self._audit_consumer = None
+            self._tail.close()
+            self._audit_tail.close()
         self._log.stop()
         self._audit.stop()
 
 
-def _read_new(
-    consumer: Consumer,
-    topic: str,
-    position: int,
-    timeout_s: float,
-    apply: Callable[[bytes | None, bytes | None, int], None],
-) -> int:
-    """Apply the records of partition 0 of `topic` from `position` to its end as of now;
-    return the next position (unchanged while the topic does not exist)."""
-    tp = TopicPartition(topic, 0)
-    deadline = time.monotonic() + timeout_s
-    try:
-        low, high = consumer.get_watermark_offsets(tp, timeout=timeout_s)
-    except KafkaException as exc:
-        err = exc.args[0] if exc.args else None
-        if isinstance(err, KafkaError) and err.code() in _NO_TOPIC:
-            return position
-        raise ModelStoreError(f"cannot read {topic}: {exc}") from None
-    if high <= position:
-        return position
-    position = max(position, low)
-    consumer.assign([TopicPartition(topic, 0, position)])
-    while position < high:
-        if time.monotonic() > deadline:
-            raise ModelStoreError(f"{topic} not read to its end in {timeout_s:.0f}s")
-        msg = consumer.poll(0.5)
-        if msg is None:
-            continue
-        err = msg.error()
-        if err is not None:
-            if err.code() == KafkaError._PARTITION_EOF:
-                position = max(position, int(msg.offset() or high))
+class _Tail:
+    """Partition 0 of a topic read incrementally: each call applies, in order, what was
+    written since the last one. The position moves on with each record applied, so a call
+    that times out midway loses nothing and applies nothing twice on the next call."""
+
+    def __init__(self, bootstrap: str, topic: str) -> None:
+        self.bootstrap = bootstrap
+        self.topic = topic
+        self.position = 0
+        self._consumer: Consumer | None = None
+
+    def read_new(
+        self, timeout_s: float, apply: Callable[[bytes | None, bytes | None, int], None]
+    ) -> bool:
+        """Apply the records from the position to the topic's end as of now; False while
+        the topic does not exist."""
+        if self._consumer is None:
+            self._consumer = reader_consumer(self.bootstrap, **{"enable.partition.eof": True})
+        consumer = self._consumer
+        deadline = time.monotonic() + timeout_s
+        try:
+            low, high = consumer.get_watermark_offsets(
+                TopicPartition(self.topic, 0), timeout=timeout_s
+            )
+        except KafkaException as exc:
+            err = exc.args[0] if exc.args else None
+            if isinstance(err, KafkaError) and err.code() in _NO_TOPIC:
+                return False
+            raise ModelStoreError(f"cannot read {self.topic}: {exc}") from None
+        if high <= self.position:
+            return True
+        # compacted or deleted below us (a fresh reader: from the start)
+        self.position = max(self.position, low)
+        consumer.assign([TopicPartition(self.topic, 0, self.position)])
+        while self.position < high:
+            if time.monotonic() > deadline:
+                raise ModelStoreError(f"{self.topic} not read to its end in {timeout_s:.0f}s")
+            msg = consumer.poll(0.5)
+            if msg is None:
                 continue
-            raise ModelStoreError(f"reading {topic}: {err}")
-        offset = int(msg.offset() or 0)
-        position = offset + 1
-        apply(msg.key(), msg.value(), offset)
-    return position
+            err = msg.error()
+            if err is not None:
+                if err.code() == KafkaError._PARTITION_EOF:
+                    self.position = max(self.position, int(msg.offset() or high))
+                    continue
+                raise ModelStoreError(f"reading {self.topic}: {err}")
+            offset = int(msg.offset() or 0)
+            self.position = offset + 1
+            apply(msg.key(), msg.value(), offset)
+        return True
+
+    def close(self) -> None:
+        if self._consumer is not None:
+            self._consumer.close()
+            self._consumer = None

@@ -5,17 +5,18 @@ and `window` (the window's name, e.g. `1h`). NaN means "not enough labelled even
 (e.g. no alert labelled yet), which alert rules treat as quiet.
 
 Declared in the scorer's shape (`scorer/metrics.py`): one class owning its registry, one
-attribute per metric (the quality family: one gauge per name of `_QUALITY`/`_COUNTS`),
-labels set by name, series replaced through prometheus_client's public API.
+attribute per metric declared through `servermetrics.MetricSet` (the quality family: one gauge
+per name of `_QUALITY`/`_COUNTS`), labels set by name, series replaced through
+prometheus_client's public API.
 """
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Gauge
+from prometheus_client import CollectorRegistry
 
 from fraudstream.monitor.quality import Quality
 from fraudstream.monitor.state import LabelDelays
-from fraudstream.servermetrics import add_server_metrics
+from fraudstream.servermetrics import MetricSet, add_server_metrics
 
 __all__ = ["BudgetMetrics", "MonitorMetrics"]
 
@@ -42,50 +43,34 @@ class BudgetMetrics:
     registry); the gauges are NaN while the policy is off."""
 
     def __init__(self, registry: CollectorRegistry) -> None:
-        r = registry
-        self.budget = Gauge(
-            "fraudstream_monitor_budget_alerts_per_1000",
+        m = MetricSet(registry, "fraudstream_monitor_budget_")
+        self.budget = m.gauge(
+            "alerts_per_1000",
             "The alert budget (alerts per 1,000); NaN: the policy is off.",
-            registry=r,
+            nan=True,
         )
-        self.rate = Gauge(
-            "fraudstream_monitor_budget_observed_alerts_per_1000",
+        self.rate = m.gauge(
+            "observed_alerts_per_1000",
             "Alerts per 1,000 of the champion's window at its serving threshold.",
-            registry=r,
+            nan=True,
         )
-        self.threshold = Gauge(
-            "fraudstream_monitor_budget_threshold", "The champion's serving threshold.", registry=r
-        )
-        self.target = Gauge(
-            "fraudstream_monitor_budget_target_threshold",
+        self.threshold = m.gauge("threshold", "The champion's serving threshold.", nan=True)
+        self.target = m.gauge(
+            "target_threshold",
             "The window's quantile that would give exactly the budget.",
-            registry=r,
+            nan=True,
         )
-        self.window = Gauge(
-            "fraudstream_monitor_budget_window_events", "Champion scores in the window.", registry=r
+        self.window = m.gauge("window_events", "Champion scores in the window.")
+        self.limited = m.gauge(
+            "limited", "1 when the last change was cut by a bound (min/max threshold, max step)."
         )
-        self.limited = Gauge(
-            "fraudstream_monitor_budget_limited",
-            "1 when the last change was cut by a bound (min/max threshold, max step).",
-            registry=r,
+        self.changes = m.counter("changes", "Threshold changes made by the policy.")
+        self.failures = m.counter(
+            "failures", "Evaluations that could not read or write the model store."
         )
-        self.changes = Counter(
-            "fraudstream_monitor_budget_changes",
-            "Threshold changes made by the policy.",
-            registry=r,
+        self.last_change = m.gauge(
+            "last_change_timestamp_seconds", "Unix time of the policy's last change."
         )
-        self.failures = Counter(
-            "fraudstream_monitor_budget_failures",
-            "Evaluations that could not read or write the model store.",
-            registry=r,
-        )
-        self.last_change = Gauge(
-            "fraudstream_monitor_budget_last_change_timestamp_seconds",
-            "Unix time of the policy's last change.",
-            registry=r,
-        )
-        for gauge in (self.budget, self.rate, self.threshold, self.target):
-            gauge.set(float("nan"))
 
 
 class MonitorMetrics:
@@ -94,70 +79,51 @@ class MonitorMetrics:
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
         r = self.registry = registry or CollectorRegistry(auto_describe=True)
         add_server_metrics(r, "monitor")
+        m = MetricSet(r, "fraudstream_monitor_")
         labels = ["model_version", "window"]
         self.quality = {
-            name: Gauge(f"fraudstream_monitor_{name}", doc, labels, registry=r)
-            for name, doc in {**_QUALITY, **_COUNTS}.items()
+            name: m.gauge(name, doc, labels) for name, doc in {**_QUALITY, **_COUNTS}.items()
         }
-        self.label_delay = Gauge(
-            "fraudstream_monitor_label_delay_seconds",
+        self.label_delay = m.gauge(
+            "label_delay_seconds",
             "Label delay (label published - event scored) of the window's labelled events; "
             "0 for a label that came before its score (a scorer backlog).",
             [*labels, "quantile"],
-            registry=r,
         )
-        self.scores = Counter("fraudstream_monitor_scores", "Score records read.", registry=r)
-        self.labels = Counter("fraudstream_monitor_labels", "Label records read.", registry=r)
-        self.bad_labels = Counter(
-            "fraudstream_monitor_bad_labels", "Label records skipped as unusable.", registry=r
-        )
-        self.waiting = Gauge(
-            "fraudstream_monitor_labels_waiting",
-            "Labels whose score has not been read yet.",
-            registry=r,
-        )
-        self.window_complete = Gauge(
-            "fraudstream_monitor_window_complete",
+        self.scores = m.counter("scores", "Score records read.")
+        self.labels = m.counter("labels", "Label records read.")
+        self.bad_labels = m.counter("bad_labels", "Label records skipped as unusable.")
+        self.waiting = m.gauge("labels_waiting", "Labels whose score has not been read yet.")
+        self.window_complete = m.gauge(
+            "window_complete",
             "0 while the state cap (FRAUDSTREAM_MONITOR_MAX_EVENTS) has dropped scores this "
             "window covers: its quality series are withheld rather than computed on part of it.",
             ["window"],
-            registry=r,
         )
-        self.held = Gauge(
-            "fraudstream_monitor_scores_held", "Scores held in the monitor's state.", registry=r
+        self.held = m.gauge("scores_held", "Scores held in the monitor's state.")
+        self.dropped_scores = m.counter(
+            "dropped_scores", "Scores dropped by the state cap before their retention."
         )
-        self.dropped_scores = Counter(
-            "fraudstream_monitor_dropped_scores",
-            "Scores dropped by the state cap before their retention.",
-            registry=r,
+        self.dropped_labels = m.counter(
+            "dropped_labels", "Labels dropped by the state cap while waiting for their score."
         )
-        self.dropped_labels = Counter(
-            "fraudstream_monitor_dropped_labels",
-            "Labels dropped by the state cap while waiting for their score.",
-            registry=r,
-        )
-        self.expired_unlabelled = Counter(
-            "fraudstream_monitor_expired_unlabelled",
+        self.expired_unlabelled = m.counter(
+            "expired_unlabelled",
             "Scores evicted at the retention (longest window + label horizon) without a label: "
             "their label came later than the horizon, or never.",
-            registry=r,
         )
-        self.expired_labels = Counter(
-            "fraudstream_monitor_expired_labels",
+        self.expired_labels = m.counter(
+            "expired_labels",
             "Labels evicted at the retention while waiting for a score that never came.",
-            registry=r,
         )
-        self.state_bytes = Gauge(
-            "fraudstream_monitor_state_bytes",
+        self.state_bytes = m.gauge(
+            "state_bytes",
             "Bytes of the state's columns and Id index (allocated; flat once the retention "
             "has filled at a steady rate).",
-            registry=r,
         )
         self.budget = BudgetMetrics(r)  # the alert-rate budget policy (monitor/budget.py)
-        self.last_refresh = Gauge(
-            "fraudstream_monitor_last_refresh_timestamp_seconds",
-            "Unix time the gauges were last recomputed.",
-            registry=r,
+        self.last_refresh = m.gauge(
+            "last_refresh_timestamp_seconds", "Unix time the gauges were last recomputed."
         )
         self._versions: dict[str, set[str]] = {}  # window -> model versions with series
 

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -36,6 +37,7 @@ __all__ = [
 ]
 
 NAN = float("nan")
+Labels = NDArray[np.integer[Any]]  # 1 fraud, 0 normal, -1 not labelled yet (any integer width)
 
 
 @dataclass(frozen=True)
@@ -62,36 +64,59 @@ def _ratio(a: float, b: float) -> float:
     return a / b if b > 0 else NAN
 
 
-def roc_auc(y: NDArray[np.int64], score: NDArray[np.float64]) -> float:
-    """Area under the ROC curve of labels `y` (0/1) ranked by `score` (NaN with one class)."""
-    pos = int(y.sum())
-    neg = len(y) - pos
-    if pos == 0 or neg == 0:
-        return NAN
-    _, inverse, counts = np.unique(score, return_inverse=True, return_counts=True)
-    ends = np.cumsum(counts)
-    avg_rank = ends - (counts - 1) / 2.0  # 1-based average rank of each distinct value
-    rank_sum = float(avg_rank[inverse][y == 1].sum())
-    return (rank_sum - pos * (pos + 1) / 2.0) / (pos * neg)
+def _ranking(y: Labels, score: NDArray[np.float64]) -> tuple[float, float]:
+    """(ROC-AUC, average precision) of labels `y` (0/1) ranked by `score`, from one sort.
 
-
-def average_precision(y: NDArray[np.int64], score: NDArray[np.float64]) -> float:
-    """Average precision of labels `y` ranked by `score` (NaN without a fraud)."""
+    The scores are sorted once, ascending, and only per distinct score are the events and
+    frauds kept (which of tied events comes first never matters); each working array is
+    dropped once used. A sort per figure, each with its own copies, was most of the
+    monitor's short memory peaks at each refresh (docs/reliability.md). Every sum is over
+    integers and halves below 2**53, so both figures are exact: bit for bit those of the
+    per-event formulas (tests/unit/monitor/test_quality.py).
+    """
+    n = len(y)
     pos = int(y.sum())
     if pos == 0:
-        return NAN
-    order = np.argsort(-score, kind="stable")
-    s, t = score[order], y[order]
-    last = np.r_[np.flatnonzero(np.diff(s)), len(s) - 1]  # last index of each distinct score
-    tp = np.cumsum(t)[last]
-    fp = (last + 1) - tp
-    precision = tp / (tp + fp)
+        return NAN, NAN
+    neg = n - pos
+    order = np.argsort(score)
+    s = score[order]
+    t = y[order]
+    del order
+    ends = np.append(np.flatnonzero(s[1:] != s[:-1]), n - 1)  # last index of each score
+    del s
+    frauds = np.cumsum(t)[ends]  # frauds at or below each distinct score
+    del t
+    # ROC-AUC: the Mann-Whitney statistic, the rank sum of the frauds with average ranks for ties
+    auc = NAN
+    if neg > 0:
+        per_score = np.diff(frauds, prepend=0)
+        avg_rank = (ends + 1) - (np.diff(ends, prepend=-1) - 1) / 2.0  # 1-based
+        auc = (float((per_score * avg_rank).sum()) - pos * (pos + 1) / 2.0) / (pos * neg)
+        del per_score, avg_rank
+    # average precision over the thresholds from the highest score down: at each, the events
+    # and frauds at or above it
+    above = n - np.append(0, ends[:-1] + 1)[::-1]
+    tp = pos - np.append(0, frauds[:-1])[::-1]
+    del ends, frauds
+    precision = tp / above
     recall = tp / pos
-    return float(np.sum(np.diff(np.r_[0.0, recall]) * precision))
+    ap = float(np.sum(np.diff(np.r_[0.0, recall]) * precision))
+    return auc, ap
+
+
+def roc_auc(y: Labels, score: NDArray[np.float64]) -> float:
+    """Area under the ROC curve of labels `y` (0/1) ranked by `score` (NaN with one class)."""
+    return _ranking(y, score)[0]
+
+
+def average_precision(y: Labels, score: NDArray[np.float64]) -> float:
+    """Average precision of labels `y` ranked by `score` (NaN without a fraud)."""
+    return _ranking(y, score)[1]
 
 
 def precision_at_k_per_day(
-    y: NDArray[np.int64],
+    y: Labels,
     alert: NDArray[np.bool_],
     score: NDArray[np.float64],
     day: NDArray[np.int64],
@@ -122,7 +147,7 @@ def weighted_precision(tpr: float, fpr: float, prevalence: float) -> float:
 def quality(
     score: NDArray[np.float64],
     alert: NDArray[np.bool_],
-    label: NDArray[np.int64],
+    label: Labels,
     day: NDArray[np.int64],
     *,
     k: int,
@@ -139,6 +164,7 @@ def quality(
     neg = float(np.sum(y == 0))
     recall = _ratio(tp, pos)
     fpr = _ratio(fp, neg)
+    auc, ap = _ranking(y, s)
     return Quality(
         events=len(label),
         labelled=int(known.sum()),
@@ -148,6 +174,6 @@ def quality(
         recall=recall,
         precision_at_k=precision_at_k_per_day(label, alert, score, day, k),
         precision_weighted=weighted_precision(recall, fpr, prevalence),
-        roc_auc=roc_auc(y, s),
-        average_precision=average_precision(y, s),
+        roc_auc=auc,
+        average_precision=ap,
     )

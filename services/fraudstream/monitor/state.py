@@ -326,17 +326,19 @@ class WindowState:
         empty when the window is incomplete (see the module docstring)."""
         if self.incomplete(now_ms, window_ms):
             return {}
+        # The window's slots as a mask per live run (1 byte a slot, not an 8-byte index), each
+        # column copied once; with one model version its arrays are used as they are (a
+        # refresh's working memory is what a pod's limit must allow for: docs/reliability.md).
         start = now_ms - window_ms
-        sel = np.concatenate(
-            [a + np.flatnonzero(self._scored[a:b] >= start) for a, b in self._runs()]
-        )
-        codes = self._version[sel]
-        score, alert = self._score[sel], self._alert[sel]
-        label = self._label[sel].astype(np.int64)
-        scored, labelled_at = self._scored[sel], self._label_ms[sel]
+        runs = [(a, b, self._scored[a:b] >= start) for a, b in self._runs()]
+        codes = _take(self._version, runs)
+        score, alert, label = (_take(c, runs) for c in (self._score, self._alert, self._label))
+        scored, labelled_at = _take(self._scored, runs), _take(self._label_ms, runs)
+        del runs
+        present = np.flatnonzero(np.bincount(codes, minlength=1)).tolist()
         out: dict[str, tuple[Quality, LabelDelays]] = {}
-        for code in np.unique(codes).tolist():
-            m = codes == code
+        for code in present:
+            m = slice(None) if len(present) == 1 else codes == code
             lab, sc = label[m], scored[m]
             q = quality(score[m], alert[m], lab, sc // DAY_MS, k=k, prevalence=prevalence)
             known = lab >= 0
@@ -348,3 +350,9 @@ class WindowState:
                 d = LabelDelays(float("nan"), float("nan"), float("nan"))
             out[self._versions[code]] = (q, d)
         return out
+
+
+def _take(col: NDArray[Any], runs: list[tuple[int, int, NDArray[np.bool_]]]) -> NDArray[Any]:
+    """The slots of `col` that the (start, end, mask) runs select, oldest first (a copy)."""
+    parts = [col[a:b][sel] for a, b, sel in runs]
+    return parts[0] if len(parts) == 1 else np.concatenate(parts)

@@ -18,11 +18,11 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import CollectorRegistry, Histogram
 
 from fraudstream.scorer.errors import DLQ_REASONS
 from fraudstream.serde.limits import LIMITS
-from fraudstream.servermetrics import add_server_metrics
+from fraudstream.servermetrics import MetricSet, add_server_metrics
 
 BATCH_BUCKETS = (1, 10, 50, 100, 250, 500, 1000, 2000, 5000, 10000, 20000)
 DURATION_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
@@ -96,98 +96,63 @@ class ScorerMetrics:
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
         r = self.registry = registry or CollectorRegistry(auto_describe=True)
         add_server_metrics(r, "scorer")  # build info + process metrics (every server has them)
-        self.consumed = Counter(
-            "fraudstream_events_consumed", "Records read from the input topic.", registry=r
-        )
-        self.scored = Counter("fraudstream_events_scored", "Events scored.", registry=r)
-        self.anomalous = Counter(
-            "fraudstream_events_anomalous", "Events scored above the threshold.", registry=r
-        )
-        self.dead_lettered = Counter(
-            "fraudstream_events_dead_lettered",
+        m = MetricSet(r, "fraudstream_")
+        self.consumed = m.counter("events_consumed", "Records read from the input topic.")
+        self.scored = m.counter("events_scored", "Events scored.")
+        self.anomalous = m.counter("events_anomalous", "Events scored above the threshold.")
+        self.dead_lettered = m.counter(
+            "events_dead_lettered",
             "Records sent to the dead-letter topic, by reason.",
             ["reason"],
-            registry=r,
+            values=DLQ_REASONS,
         )
-        for reason in DLQ_REASONS:
-            self.dead_lettered.labels(reason=reason)
-        self.dead_letters_capped = Counter(
-            "fraudstream_dead_letters_capped",
+        self.dead_letters_capped = m.counter(
+            "dead_letters_capped",
             "Dead letters whose value, key or copied headers were cut to their cap, by part.",
             ["part"],
-            registry=r,
+            values=("value", "key", "headers"),
         )
-        for part in ("value", "key", "headers"):
-            self.dead_letters_capped.labels(part=part)
-        self.dead_letters_spilled = Counter(
-            "fraudstream_dead_letters_spilled",
+        self.dead_letters_spilled = m.counter(
+            "dead_letters_spilled",
             "Dead letters the producer refused even capped, appended to the spill file.",
-            registry=r,
         )
-        self.decode_refusals = Counter(
-            "fraudstream_decode_refusals",
+        self.decode_refusals = m.counter(
+            "decode_refusals",
             "Records refused by a decode limit (FRAUDSTREAM_DECODE_*), by limit.",
             ["limit"],
-            registry=r,
+            values=LIMITS,
         )
-        for limit in LIMITS:
-            self.decode_refusals.labels(limit=limit)
-        self.batch_size = Histogram(
-            "fraudstream_batch_size", "Records per micro-batch.", buckets=BATCH_BUCKETS, registry=r
+        self.batch_size = m.histogram("batch_size", "Records per micro-batch.", BATCH_BUCKETS)
+        self.scoring_duration = m.histogram(
+            "scoring_duration_seconds", "Per batch: decode + score + encode.", DURATION_BUCKETS
         )
-        self.scoring_duration = Histogram(
-            "fraudstream_scoring_duration_seconds",
-            "Per batch: decode + score + encode.",
-            buckets=DURATION_BUCKETS,
-            registry=r,
-        )
-        self.event_latency = Histogram(
-            "fraudstream_event_latency_seconds",
+        self.event_latency = m.histogram(
+            "event_latency_seconds",
             "Kafka record timestamp of the consumed event to its outputs acknowledged.",
-            buckets=LATENCY_BUCKETS,
-            registry=r,
+            LATENCY_BUCKETS,
         )
-        self.score = Histogram(
-            "fraudstream_score", "Anomaly scores.", buckets=SCORE_BUCKETS, registry=r
-        )
-        self.consumer_lag = Gauge(
-            "fraudstream_consumer_lag",
+        self.score = m.histogram("score", "Anomaly scores.", SCORE_BUCKETS)
+        self.consumer_lag = m.gauge(
+            "consumer_lag",
             "High watermark minus position, per assigned partition.",
             ["topic", "partition"],
-            registry=r,
         )
-        self.model_info = Gauge(
-            "fraudstream_model_info", "1 for the model version serving.", ["version"], registry=r
+        self.model_info = m.gauge("model_info", "1 for the model version serving.", ["version"])
+        self.model_reloads = m.counter(
+            "model_reloads", "Model load attempts by result.", ["result"], values=("ok", "failed")
         )
-        self.model_reloads = Counter(
-            "fraudstream_model_reloads",
-            "Model load attempts by result.",
-            ["result"],
-            registry=r,
+        self.model_threshold = m.gauge("model_threshold", "Threshold of the serving model.")
+        self.last_poll = m.gauge(
+            "last_poll_timestamp_seconds", "Unix time of the last poll-loop iteration."
         )
-        for result in ("ok", "failed"):
-            self.model_reloads.labels(result=result)
-        self.model_threshold = Gauge(
-            "fraudstream_model_threshold", "Threshold of the serving model.", registry=r
-        )
-        self.last_poll = Gauge(
-            "fraudstream_last_poll_timestamp_seconds",
-            "Unix time of the last poll-loop iteration.",
-            registry=r,
-        )
-        self.ready = Gauge(
-            "fraudstream_ready", "1 when a model is loaded and partitions are assigned.", registry=r
-        )
-        self.drift_psi = Gauge(
-            "fraudstream_drift_psi",
+        self.ready = m.gauge("ready", "1 when a model is loaded and partitions are assigned.")
+        self.drift_psi = m.gauge(
+            "drift_psi",
             "Population stability index of an input feature (or feature=score) over the "
             "sliding window, against the serving model's training reference.",
             ["feature"],
-            registry=r,
         )
-        self.drift_window = Gauge(
-            "fraudstream_drift_window_events", "Events in the drift window.", registry=r
-        )
+        self.drift_window = m.gauge("drift_window_events", "Events in the drift window.")
 
     def set_drift(self, values: dict[str, float], events: int) -> None:
         """Replace the PSI series (a new model may have other features)."""

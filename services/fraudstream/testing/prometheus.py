@@ -1,5 +1,6 @@
 """A real Prometheus (the Debian binary) on loopback for tests, and child processes in their
-own session: the deploy integration tests and the fraud-loop e2e test share them."""
+own session: the deploy integration tests and the fraud-loop e2e test share them; and the
+scorer's metric contract the deploy tests check against."""
 
 from __future__ import annotations
 
@@ -15,7 +16,26 @@ import yaml
 
 from fraudstream.local.procs import free_port
 
-__all__ = ["Process", "Prometheus"]
+__all__ = ["CONTRACT_METRICS", "Process", "Prometheus"]
+
+# The scorer's metric names and types, exactly as docs/architecture.md ("Scorer metrics") fixes
+# them: the deploy tests check the scorer, the rules and the dashboard against this one table.
+CONTRACT_METRICS = {
+    "fraudstream_events_consumed_total": "counter",
+    "fraudstream_events_scored_total": "counter",
+    "fraudstream_events_anomalous_total": "counter",
+    "fraudstream_events_dead_lettered_total": "counter",
+    "fraudstream_batch_size": "histogram",
+    "fraudstream_scoring_duration_seconds": "histogram",
+    "fraudstream_event_latency_seconds": "histogram",
+    "fraudstream_score": "histogram",
+    "fraudstream_consumer_lag": "gauge",
+    "fraudstream_model_info": "gauge",
+    "fraudstream_model_reloads_total": "counter",
+    "fraudstream_model_threshold": "gauge",
+    "fraudstream_last_poll_timestamp_seconds": "gauge",
+    "fraudstream_ready": "gauge",
+}
 
 
 class Process:

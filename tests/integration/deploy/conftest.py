@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from fraudstream.testing.prometheus import Process, Prometheus
+from fraudstream.testing.prometheus import CONTRACT_METRICS, Process, Prometheus
 
 ROOT = Path(__file__).resolve().parents[3]
 RULES = ROOT / "deploy" / "prometheus" / "rules"
@@ -68,19 +68,4 @@ def start_scorer(tmp_path: Path) -> Iterator[Callable[..., Process]]:
 @pytest.fixture(scope="session")
 def contract_metrics() -> dict[str, str]:
     """The scorer's metrics by the shared contract: name -> Prometheus type."""
-    return {
-        "fraudstream_events_consumed_total": "counter",
-        "fraudstream_events_scored_total": "counter",
-        "fraudstream_events_anomalous_total": "counter",
-        "fraudstream_events_dead_lettered_total": "counter",
-        "fraudstream_batch_size": "histogram",
-        "fraudstream_scoring_duration_seconds": "histogram",
-        "fraudstream_event_latency_seconds": "histogram",
-        "fraudstream_score": "histogram",
-        "fraudstream_consumer_lag": "gauge",
-        "fraudstream_model_info": "gauge",
-        "fraudstream_model_reloads_total": "counter",
-        "fraudstream_model_threshold": "gauge",
-        "fraudstream_last_poll_timestamp_seconds": "gauge",
-        "fraudstream_ready": "gauge",
-    }
+    return dict(CONTRACT_METRICS)

@@ -1,4 +1,5 @@
-"""Helpers for the producer's integration tests: read a topic back completely."""
+"""Helpers for the producer's integration tests: read a topic back completely, and its
+records' JSON values and keys."""
 
 from __future__ import annotations
 
@@ -6,7 +7,9 @@ import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
+import orjson
 import pytest
 from confluent_kafka import Consumer, Message
 
@@ -39,6 +42,20 @@ def consume_all(bootstrap: str, topic: str, expected: int, timeout: float = 60.0
     finally:
         consumer.close()
     return out
+
+
+def record_json(m: Message) -> Any:
+    """The record's JSON value, decoded."""
+    v = m.value()
+    assert v is not None
+    return orjson.loads(v)
+
+
+def record_key(m: Message) -> bytes:
+    """The record's key (the producer always sets one)."""
+    k = m.key()
+    assert isinstance(k, bytes)
+    return k
 
 
 @pytest.fixture

@@ -9,29 +9,16 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import orjson
 import pytest
 from confluent_kafka import Message
 from confluent_kafka.admin import AdminClient, ConfigResource
+from tests.integration.producer.conftest import record_json, record_key
 
 from fraudstream.events import CSV_COLUMNS, RawCardEvent
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(180)]
-
-
-def _val(m: Message) -> Any:
-    """The record's JSON value, decoded."""
-    v = m.value()
-    assert v is not None
-    return orjson.loads(v)
-
-
-def _key(m: Message) -> bytes:
-    k = m.key()
-    assert isinstance(k, bytes)
-    return k
 
 
 def _run(bootstrap: str, tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -86,14 +73,14 @@ def test_synthetic_with_users_table(
     assert "20000 delivered" in res.stderr
     msgs = read_topic(topic, 20000)
     assert len(msgs) == 20000
-    values = [_val(m) for m in msgs]
+    values = [record_json(m) for m in msgs]
     assert sorted(v["Id"] for v in values) == list(range(20000))
     assert 0.45 < sum(v["Class"] is None for v in values) / 20000 < 0.55
     for v in values[:200]:
         RawCardEvent(**v)
     users = read_topic(users_topic, 150)
     assert len(users) == 150
-    table = {_key(m).decode(): _val(m) for m in users}
+    table = {record_key(m).decode(): record_json(m) for m in users}
     assert len(table) == 150 and all(k == v["userid"] for k, v in table.items())
     assert any(v["city"].startswith("Premium") for v in table.values())
     assert {v["User"] for v in values} <= set(table)
@@ -159,7 +146,7 @@ def test_csv_loop_gives_fresh_ids_and_later_times(
     res = _run(kafka_bootstrap, tmp_path, "--csv", str(path), "--topic", topic, "--no-users",
                "--loop", "--limit", "100")  # fmt: skip
     assert res.returncode == 0, res.stderr
-    values = [_val(m) for m in read_topic(topic, 100)]
+    values = [record_json(m) for m in read_topic(topic, 100)]
     assert len(values) == 100
     ids = [v["Id"] for v in values]
     assert len(set(ids)) == 100

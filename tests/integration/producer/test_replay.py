@@ -6,9 +6,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import orjson
 import pytest
 from confluent_kafka import Message
+from tests.integration.producer.conftest import record_json, record_key
 
 from fraudstream.errors import ProducerError
 from fraudstream.events import RAW_FIELDS, RawCardEvent
@@ -18,19 +18,6 @@ from fraudstream.producer.synthetic import generate_events, generate_records
 from fraudstream.producer.users import make_users, publish_users
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(180)]
-
-
-def _val(m: Message) -> Any:
-    """The record's JSON value, decoded."""
-    v = m.value()
-    assert v is not None
-    return orjson.loads(v)
-
-
-def _key(m: Message) -> bytes:
-    k = m.key()
-    assert isinstance(k, bytes)
-    return k
 
 
 def _source_events(sample: Path | None) -> list[dict[str, Any]]:
@@ -54,15 +41,15 @@ def test_real_sample_round_trip(
     by_id = {e["Id"]: e for e in events}
     seen: set[int] = set()
     for m in msgs:
-        value = _val(m)
+        value = record_json(m)
         assert tuple(value) == RAW_FIELDS
         assert value == by_id[value["Id"]]  # every field, exactly as produced
-        assert _key(m) == value["User"].encode()
+        assert record_key(m) == value["User"].encode()
         seen.add(value["Id"])
     assert seen == set(by_id)
-    RawCardEvent(**_val(msgs[0]))
+    RawCardEvent(**record_json(msgs[0]))
     if sample_csv is not None:
-        assert sum(_val(m)["Class"] for m in msgs) == 492
+        assert sum(record_json(m)["Class"] for m in msgs) == 492
 
 
 def test_synthetic_records_round_trip_and_user_partitioning(
@@ -78,15 +65,15 @@ def test_synthetic_records_round_trip_and_user_partitioning(
     assert (stats.produced, stats.delivered, stats.failed) == (n, n, 0)
     msgs = read_topic(topic, n)
     assert len(msgs) == n
-    ids = sorted(_val(m)["Id"] for m in msgs)
+    ids = sorted(record_json(m)["Id"] for m in msgs)
     assert ids == list(range(n))
     # Each user's events live in one partition (key = User) and keep their order there.
     part_of: dict[bytes, int | None] = {}
     last_id: dict[bytes, int] = {}
     for m in msgs:
-        key = _key(m)
+        key = record_key(m)
         assert part_of.setdefault(key, m.partition()) == m.partition()
-        eid = _val(m)["Id"]
+        eid = record_json(m)["Id"]
         assert eid > last_id.get(key, -1)
         last_id[key] = eid
 
@@ -144,7 +131,7 @@ def test_loop_with_limit_renumbers_passes(
 
     stats = replay(passes, bootstrap=kafka_bootstrap, topic=topic, loop=True, limit=120)
     assert (stats.delivered, stats.passes) == (120, 3)
-    ids = sorted(_val(m)["Id"] for m in read_topic(topic, 120))
+    ids = sorted(record_json(m)["Id"] for m in read_topic(topic, 120))
     assert ids == list(range(120))
 
 

@@ -12,26 +12,10 @@ from typing import Any
 
 import pytest
 
+from fraudstream.testing.prometheus import CONTRACT_METRICS
+
 ROOT = Path(__file__).resolve().parents[3]
 DEPLOY = ROOT / "deploy"
-
-# The scorer's metric names, exactly as docs/architecture.md ("Scorer metrics") fixes them.
-CONTRACT_METRICS = {
-    "fraudstream_events_consumed_total": "counter",
-    "fraudstream_events_scored_total": "counter",
-    "fraudstream_events_anomalous_total": "counter",
-    "fraudstream_events_dead_lettered_total": "counter",
-    "fraudstream_batch_size": "histogram",
-    "fraudstream_scoring_duration_seconds": "histogram",
-    "fraudstream_event_latency_seconds": "histogram",
-    "fraudstream_score": "histogram",
-    "fraudstream_consumer_lag": "gauge",
-    "fraudstream_model_info": "gauge",
-    "fraudstream_model_reloads_total": "counter",
-    "fraudstream_model_threshold": "gauge",
-    "fraudstream_last_poll_timestamp_seconds": "gauge",
-    "fraudstream_ready": "gauge",
-}
 
 
 # Beyond the contract: the monitor's quality gauges and the scorer's drift gauge (issue 16).

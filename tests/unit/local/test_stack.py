@@ -13,7 +13,8 @@ import pytest
 from fraudstream.errors import PortInUseError
 from fraudstream.local.errors import ComponentStartError, JobFailedError, StackStateError
 from fraudstream.local.procs import ProcessRef, free_port, pid_alive, read_pid
-from fraudstream.local.stack import Job, Service, Supervisor, wait_until
+from fraudstream.local.stack import Job, Service, Supervisor
+from fraudstream.testing.wait import wait_until
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -168,8 +169,3 @@ def test_jobs_ok_fail_and_timeout(tmp_path: Path) -> None:
             Job(name="slow", argv=[sys.executable, "-c", "import time; time.sleep(30)"], timeout=1)
         )
     assert time.monotonic() - t0 < 10
-
-
-def test_wait_until_times_out() -> None:
-    with pytest.raises(ComponentStartError, match="waiting for nothing"):
-        wait_until(lambda: False, 0.3, "nothing", interval=0.05)

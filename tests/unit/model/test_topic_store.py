@@ -6,12 +6,19 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 
-from fraudstream.model import ModelCorruptError, ModelNotFoundError, load_model, save_model
-from fraudstream.model.topic_store import TopicModelStore, bundle_version, chunk_records
+from fraudstream.model import (
+    ModelCorruptError,
+    ModelNotFoundError,
+    ModelStoreError,
+    load_model,
+    save_model,
+)
+from fraudstream.model.topic_store import TopicModelStore, _Tail, bundle_version, chunk_records
 
 
 @pytest.fixture
@@ -124,3 +131,56 @@ def test_publishing_a_directory_without_weights_names_the_file(tmp_path, saved):
     (path / "weights.npz").unlink()
     with pytest.raises(ModelNotFoundError, match=r"weights\.npz is missing"):
         bundle_version(path)
+
+
+class _Record:
+    def __init__(self, offset: int) -> None:
+        self._offset = offset
+
+    def error(self) -> None:
+        return None
+
+    def offset(self) -> int:
+        return self._offset
+
+    def key(self) -> bytes:
+        return b"k%d" % self._offset
+
+    def value(self) -> bytes:
+        return b"v%d" % self._offset
+
+
+class _Partition:
+    """What the reader sees of a partition of `size` records: it delivers from the offset
+    assigned, and nothing from `stall_at` on (a broker that stops answering)."""
+
+    def __init__(self, size: int, stall_at: int | None = None) -> None:
+        self.size, self.stall_at, self.next = size, stall_at, 0
+
+    def get_watermark_offsets(self, tp: Any, timeout: float) -> tuple[int, int]:
+        return 0, self.size
+
+    def assign(self, tps: list[Any]) -> None:
+        self.next = tps[0].offset
+
+    def poll(self, timeout: float) -> _Record | None:
+        if self.next >= self.size or self.next == self.stall_at:
+            return None
+        self.next += 1
+        return _Record(self.next - 1)
+
+
+def test_a_read_cut_short_by_its_timeout_resumes_where_it_stopped() -> None:
+    """The audit history appended every event again after a timed-out read (its position
+    moved only when a read completed); the tail's moves with each record applied."""
+    tail = _Tail("127.0.0.1:1", "models-unit__lifecycle")
+    tail._consumer = _Partition(5, stall_at=3)  # type: ignore[assignment]
+    applied: list[int] = []
+    with pytest.raises(ModelStoreError, match="not read to its end"):
+        tail.read_new(0.2, lambda key, value, offset: applied.append(offset))
+    assert applied == [0, 1, 2] and tail.position == 3
+    tail._consumer.stall_at = None  # type: ignore[union-attr]
+    assert tail.read_new(5.0, lambda key, value, offset: applied.append(offset))
+    assert applied == [0, 1, 2, 3, 4] and tail.position == 5
+    assert tail.read_new(5.0, lambda key, value, offset: applied.append(offset))  # nothing new
+    assert applied == [0, 1, 2, 3, 4]

@@ -32,6 +32,38 @@ def test_auc_and_average_precision_match_sklearn(seed: int) -> None:
     assert average_precision(y, s) == pytest.approx(average_precision_score(y, s), abs=1e-12)
 
 
+def _auc_by_average_ranks(y: np.ndarray, score: np.ndarray) -> float:
+    """The per-event formula: each fraud's average rank (ties share theirs), summed."""
+    pos, neg = int(y.sum()), len(y) - int(y.sum())
+    _, inverse, counts = np.unique(score, return_inverse=True, return_counts=True)
+    avg_rank = np.cumsum(counts) - (counts - 1) / 2.0
+    return (float(avg_rank[inverse][y == 1].sum()) - pos * (pos + 1) / 2.0) / (pos * neg)
+
+
+def _ap_by_descending_thresholds(y: np.ndarray, score: np.ndarray) -> float:
+    """The per-event formula: sort descending, precision and recall at each distinct score."""
+    order = np.argsort(-score, kind="stable")
+    s, t = score[order], y[order]
+    last = np.r_[np.flatnonzero(np.diff(s)), len(s) - 1]
+    tp = np.cumsum(t)[last]
+    return float(np.sum(np.diff(np.r_[0.0, tp / int(y.sum())]) * (tp / (last + 1))))
+
+
+@pytest.mark.parametrize(("seed", "decimals"), [(5, 0), (6, 1), (7, 3), (8, None)])
+def test_one_sort_gives_the_per_event_formulas_bit_for_bit(seed: int, decimals: int | None) -> None:
+    """Both figures come from one sort grouped by distinct score; they are exact, so they
+    equal the per-event formulas exactly, whatever the ties and the labels' integer width."""
+    rng = np.random.default_rng(seed)
+    y = (rng.random(20_000) < 0.03).astype(np.int64)
+    s = rng.normal(0, 1, len(y)) + y
+    if decimals is not None:
+        s = np.round(s, decimals)
+    auc, ap = _auc_by_average_ranks(y, s), _ap_by_descending_thresholds(y, s)
+    for labels in (y, y.astype(np.int8)):
+        assert roc_auc(labels, s) == auc
+        assert average_precision(labels, s) == ap
+
+
 def test_quality_matches_sklearn_on_the_labelled_part_and_counts_the_rest() -> None:
     y, s = _sample(3)
     label = y.copy()

@@ -213,3 +213,37 @@ def test_the_order_of_waiting_labels_stays_bounded_by_the_labels_still_waiting()
         st.add_score(i, ScoreRow("v1", 0.1, False, T0 + i))
     assert not st.waiting and len(st._waiting_order) <= 1_024 + 1
     assert st.window(T0 + 50_000, DAY_MS, k=5, prevalence=0.01)["v1"][0].labelled == 50_000
+
+
+def test_a_window_over_the_wrapped_ring_equals_quality_on_its_plain_rows() -> None:
+    """The window's rows taken from both runs of a wrapped ring, per version (one version
+    uses the columns as they are, two select by mask), equal `quality` on plain arrays."""
+    rng = np.random.default_rng(3)
+    st = WindowState(retention_ms=30_000)
+    rows = []  # (id, version, score, alert, scored_ms, label)
+    i = 0
+    while i < 3_000 or len(st._runs()) < 2:  # until the live slots wrap round the ring
+        i += 1
+        t = T0 + 30 * i - int(rng.integers(0, 500))  # time goes back a little
+        score = float(np.round(rng.random(), 2))  # ties
+        version = "v2" if i < 2_500 and rng.random() < 0.3 else "v1"
+        st.add_score(i, ScoreRow(version, score, score > 0.9, t))
+        label = int(score > 0.95) if rng.random() < 0.8 else -1
+        if label >= 0:
+            st.add_label(i, label, t + 2_000)
+        rows.append((i, version, score, score > 0.9, t, label))
+        if i % 100 == 99:
+            st.evict(T0 + 30 * i)  # the head moves on, so the ring wraps as it refills
+    assert i < 6_000  # the ring did wrap
+    now = T0 + 30 * i
+    for window_ms, versions in ((10_000, {"v1"}), (25_000, {"v1", "v2"})):
+        got = st.window(now, window_ms, k=5, prevalence=0.01)
+        assert set(got) == versions
+        for version in versions:
+            sel = [r for r in rows if r[0] in st and r[1] == version and r[4] >= now - window_ms]
+            score = np.array([r[2] for r in sel])
+            alert = np.array([r[3] for r in sel])
+            label = np.array([r[5] for r in sel], np.int64)
+            day = np.array([r[4] for r in sel], np.int64) // DAY_MS
+            assert got[version][0] == quality(score, alert, label, day, k=5, prevalence=0.01)
+            assert got[version][1].max_s == pytest.approx(2.0)  # every label 2 s after its score

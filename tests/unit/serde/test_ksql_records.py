@@ -15,6 +15,21 @@ from fraudstream.serde.ksql_records import RecordDecoder, parse_event_time_ms
 from fraudstream.serde.schemas import load_schema
 
 LIVE = load_schema("live")
+# two more writer schemas of the live topic (ids 8 and 9): no AMOUNT, V1 a string
+NO_AMOUNT = {
+    "type": "record",
+    "name": "X",
+    "fields": [f for f in LIVE["fields"] if f["name"] != "AMOUNT"],
+}
+STRING_V1 = {
+    "type": "record",
+    "name": "Y",
+    "fields": [
+        ({"name": "V1", "type": ["null", "string"]} if f["name"] == "V1" else f)
+        for f in LIVE["fields"]
+    ],
+}
+WRITERS = {7: LIVE, 8: NO_AMOUNT, 9: STRING_V1}
 
 
 def _decoder(schemas: dict[int, dict[str, Any]]) -> Any:
@@ -61,19 +76,6 @@ def _bad_avro_cases(rec: dict[str, Any]) -> list[tuple[bytes | None, str]]:
     null_id = dict(rec, ID=None)
     bad_ts = dict(rec, TIMESTAMP="yesterday")
     bad_class = dict(rec, CLASS=7)
-    no_amount = {
-        "type": "record",
-        "name": "X",
-        "fields": [f for f in LIVE["fields"] if f["name"] != "AMOUNT"],
-    }
-    string_v1 = {
-        "type": "record",
-        "name": "Y",
-        "fields": [
-            ({"name": "V1", "type": ["null", "string"]} if f["name"] == "V1" else f)
-            for f in LIVE["fields"]
-        ],
-    }
     return [
         (None, "missing_field"),
         (b"", "decode_error"),
@@ -89,8 +91,8 @@ def _bad_avro_cases(rec: dict[str, Any]) -> list[tuple[bytes | None, str]]:
         (avro(LIVE, null_id, 7), "missing_field"),
         (avro(LIVE, bad_ts, 7), "invalid_value"),
         (avro(LIVE, bad_class, 7), "invalid_value"),
-        (avro(no_amount, rec, 8), "missing_field"),
-        (avro(string_v1, dict(rec, V1="1.0"), 9), "wrong_type"),
+        (avro(NO_AMOUNT, rec, 8), "missing_field"),
+        (avro(STRING_V1, dict(rec, V1="1.0"), 9), "wrong_type"),
     ]
 
 
@@ -100,20 +102,7 @@ def test_bad_avro_records_are_dead_letters_with_reasons(
     from fraudstream.testing.scorer import Msg, avro
 
     cases = _bad_avro_cases(live_records[0])
-    no_amount = {
-        "type": "record",
-        "name": "X",
-        "fields": [f for f in LIVE["fields"] if f["name"] != "AMOUNT"],
-    }
-    string_v1 = {
-        "type": "record",
-        "name": "Y",
-        "fields": [
-            ({"name": "V1", "type": ["null", "string"]} if f["name"] == "V1" else f)
-            for f in LIVE["fields"]
-        ],
-    }
-    dec = _decoder({7: LIVE, 8: no_amount, 9: string_v1})
+    dec = _decoder(dict(WRITERS))
     good = [Msg(avro(LIVE, r, 7), 1000 + i) for i, r in enumerate(live_records[1:6])]
     msgs = [Msg(v, i) for i, (v, _) in enumerate(cases)]
     out = dec.decode(msgs[:8] + good + msgs[8:])
@@ -187,19 +176,6 @@ def test_batch_fast_path_agrees_with_per_record_path(
     one by one, so reasons and good rows are the same whichever path a record takes."""
     from fraudstream.testing.scorer import Msg, avro
 
-    no_amount = {
-        "type": "record",
-        "name": "X",
-        "fields": [f for f in LIVE["fields"] if f["name"] != "AMOUNT"],
-    }
-    string_v1 = {
-        "type": "record",
-        "name": "Y",
-        "fields": [
-            ({"name": "V1", "type": ["null", "string"]} if f["name"] == "V1" else f)
-            for f in LIVE["fields"]
-        ],
-    }
     cases = _bad_avro_cases(live_records[0])
     goods = [avro(LIVE, r, 7) for r in live_records[1:40]]
     values: list[bytes | None] = []
@@ -208,13 +184,13 @@ def test_batch_fast_path_agrees_with_per_record_path(
         if i < len(cases):
             values.append(cases[i][0])
     msgs = [Msg(v, i) for i, v in enumerate(values)]
-    fast = _decoder({7: LIVE, 8: no_amount, 9: string_v1})
+    fast = _decoder(dict(WRITERS))
     parts, rest = fast._fast(msgs)
     # Good records, and decodable ones with invalid values (NaN, bad Timestamp, ...), are
     # read by the vectorized path; the rest is left to the per-record path.
     assert sum(len(p.rows) for p in parts) == len(goods) + 4
     assert len(rest) == len(cases) - 4
-    slow = _decoder({7: LIVE, 8: no_amount, 9: string_v1})
+    slow = _decoder(dict(WRITERS))
     slow._fast = lambda m, *_: ([], list(m))  # force the per-record path
     a, b = fast.decode(msgs), slow.decode(msgs)
     assert a.ids == b.ids == [r["ID"] for r in live_records[1:40]]

@@ -172,10 +172,14 @@ class KsqlEngine:
         properties: Mapping[str, Any] | None = None,
     ) -> TransientQuery:
         """Plan a push query (`SELECT ... EMIT CHANGES [LIMIT n]`) from its text."""
+        return self.plan_push_query(self._one_select(sql, variables), properties)
+
+    def _one_select(self, sql: str, variables: Mapping[str, str] | None) -> A.QueryStatement:
+        """The one SELECT statement `sql` must be (push and pull queries from their text)."""
         stmts = self.parse(sql, variables)
         if len(stmts) != 1 or not isinstance(stmts[0], A.QueryStatement):
             raise KsqlStatementError("Expected exactly one SELECT statement", sql)
-        return self.plan_push_query(stmts[0], properties)
+        return stmts[0]
 
     def plan_push_query(
         self, stmt: A.QueryStatement, properties: Mapping[str, Any] | None = None
@@ -233,10 +237,7 @@ class KsqlEngine:
         properties: Mapping[str, Any] | None = None,
     ) -> PullQuery:
         """Plan a pull query (`SELECT ... [WHERE ...] [LIMIT n]`, no EMIT) from its text."""
-        stmts = self.parse(sql, variables)
-        if len(stmts) != 1 or not isinstance(stmts[0], A.QueryStatement):
-            raise KsqlStatementError("Expected exactly one SELECT statement", sql)
-        return self.plan_pull_query(stmts[0], properties)
+        return self.plan_pull_query(self._one_select(sql, variables), properties)
 
     def plan_pull_query(
         self, stmt: A.QueryStatement, properties: Mapping[str, Any] | None = None

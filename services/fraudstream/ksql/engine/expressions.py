@@ -587,33 +587,22 @@ class ExpressionCompiler:
                     f"{A.format_expr(side)}"
                 )
         af, bf = a.fn, b.fn
-        if e.op == "AND":
+        # SQL's three-valued logic: one side at `decides` settles it (False for AND, True for
+        # OR), else NULL if either side is NULL, else the other value
+        decides = e.op == "OR"
 
-            def and_(r: Row) -> Any:
-                x = af(r)
-                if x is False:
-                    return False
-                y = bf(r)
-                if y is False:
-                    return False
-                if x is None or y is None:
-                    return None
-                return True
-
-            return Compiled(T.T_BOOLEAN, and_)
-
-        def or_(r: Row) -> Any:
+        def logical(r: Row) -> Any:
             x = af(r)
-            if x is True:
-                return True
+            if x is decides:
+                return decides
             y = bf(r)
-            if y is True:
-                return True
+            if y is decides:
+                return decides
             if x is None or y is None:
                 return None
-            return False
+            return not decides
 
-        return Compiled(T.T_BOOLEAN, or_)
+        return Compiled(T.T_BOOLEAN, logical)
 
     def _c_Not(self, e: A.Not) -> Compiled:
         a = self.compile(e.expr)
