@@ -306,6 +306,7 @@ class KsqlService:
                 member_group_ids={qid: query_group_id(self.service_id, qid) for qid in ids},
                 processing_log=self.write_processing_log,
                 stats=carried,
+                shared_prefix=shared_group_id(self.service_id, ()),
             )
             runtime.start()
             self.shared[topics] = runtime

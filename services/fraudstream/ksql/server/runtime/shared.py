@@ -26,6 +26,7 @@ from fraudstream.errors import KafkaUnavailableError, TransientError
 from fraudstream.kafka.clients import admin_config, consumer_config, producer_config
 from fraudstream.kafka.delivery import DeliveryLedger, InFlightBatch, backoff
 from fraudstream.kafka.errors import DeliveryFailedError
+from fraudstream.ksql.engine.plan import StreamStreamJoinNode
 from fraudstream.ksql.server.runtime.loop import LoopThread
 from fraudstream.ksql.server.runtime.reporting import (
     ProcessingLogSink,
@@ -59,26 +60,45 @@ def shareable(query: Any, table_topics: Iterable[str]) -> bool:
     )
 
 
+def holds_window(query: Any) -> bool:
+    """Whether the query keeps records across batches in memory (a stream-stream join's
+    windows): a shared runtime runs it after the stateless members of a batch, so a
+    sibling's transient failure pauses the batch before the window has taken any of it."""
+    plan = getattr(query, "plan", None)
+    return plan is not None and any(isinstance(n, StreamStreamJoinNode) for n in plan.walk())
+
+
 def share_groups(
     queries: dict[str, Any], table_topics: Iterable[str]
 ) -> dict[frozenset[str], tuple[str, ...]]:
     """The shared runtimes to run: stateless queries grouped by the topics they read, two
-    or more per group, as many (in id order) as fit one commit's metadata."""
+    or more per group, as many (in id order) as fit one commit's metadata.
+
+    Queries whose topics overlap share one runtime over the union of their topics (the
+    label join reads the source and the labels: it shares the source's consumer and decode
+    with the stateless statements, and its consumer also fetches the labels); each member
+    is fed only the records of its own topics."""
     tables = list(table_topics)
-    by_topics: dict[frozenset[str], list[str]] = {}
+    groups: list[tuple[set[str], list[str]]] = []
     for qid in sorted(queries):
         q = queries[qid]
-        if shareable(q, tables):
-            by_topics.setdefault(frozenset(q.source_topics), []).append(qid)
+        if not shareable(q, tables):
+            continue
+        topics, ids = set(q.source_topics), [qid]
+        for g in [g for g in groups if g[0] & topics]:  # merge every group it overlaps
+            groups.remove(g)
+            topics |= g[0]
+            ids = [*g[1], *ids]
+        groups.append((topics, sorted(ids)))
     out: dict[frozenset[str], tuple[str, ...]] = {}
-    for topics, ids in by_topics.items():
+    for _topics, ids in groups:
         fit: list[str] = []
         for qid in ids:  # {"<id>": <offset>} per member: at most ~30 bytes beyond the id
             if len(orjson.dumps({q: 2**63 - 1 for q in [*fit, qid]})) > _MAX_COMMIT_METADATA:
                 break
             fit.append(qid)
         if len(fit) >= 2:
-            out[topics] = tuple(fit)
+            out[frozenset(t for qid in fit for t in queries[qid].source_topics)] = tuple(fit)
     return out
 
 
@@ -92,6 +112,7 @@ class SharedMember:
         self.query = query
         self.query_id: str = str(query.id)
         self.group_id = group_id  # its own group: where it committed before it was shared
+        self.topics = frozenset(str(t) for t in query.source_topics)  # what it is fed
         self.stats = RunnerStats()
         # per assigned partition: the first offset this query processes (its own position)
         self.start: dict[tuple[str, int], int] = {}
@@ -154,6 +175,7 @@ class SharedQueryRunner(LoopThread):
         poll_timeout: float = 0.2,
         commit_interval: float = 1.0,
         stats: dict[str, RunnerStats] | None = None,
+        shared_prefix: str | None = None,
     ) -> None:
         self.bootstrap = bootstrap
         self.group_id = group_id
@@ -162,7 +184,8 @@ class SharedQueryRunner(LoopThread):
         self.poll_timeout = poll_timeout
         self.commit_interval = commit_interval
         self.members: list[SharedMember] = []
-        for q in queries:
+        # the members holding a window run last in each batch (see `holds_window`)
+        for q in sorted(queries, key=holds_window):
             member = SharedMember(self, q, member_group_ids[str(q.id)])
             if stats and member.query_id in stats:  # counters carry over a rebuild
                 member.stats = stats[member.query_id]
@@ -173,6 +196,9 @@ class SharedQueryRunner(LoopThread):
         topics = {t for m in self.members for t in m.query.source_topics}
         self.topics = sorted(topics)
         self._legacy: dict[str, dict[tuple[str, int], int]] = {}
+        # other shared runtimes' groups of this server (`_confluent-ksql-<id>shared_`): a
+        # member that ran in one over other topics before has its position in that commit
+        self.shared_prefix = shared_prefix
         self._committed: dict[tuple[str, int], tuple[int, str]] = {}
         self._cooperative = True  # the consumer's assignment protocol (set with its config)
         super().__init__(f"ksql-shared-{len(self.members)}", f"shared runtime {group_id}")
@@ -195,7 +221,9 @@ class SharedQueryRunner(LoopThread):
     # -- positions ------------------------------------------------------------------------
 
     def _read_legacy(self) -> None:
-        """Each member's committed offsets in its own group (before sharing, or alone)."""
+        """Each member's committed offsets in its own group (before sharing, or alone), and
+        its positions in the other shared groups of the server (a runtime over other topics
+        before a sibling joined or left); the newest of them is where it resumes."""
         admin = AdminClient(admin_config(self.bootstrap))
         for m in self.members:
             futures = admin.list_consumer_group_offsets(
@@ -210,6 +238,34 @@ class SharedQueryRunner(LoopThread):
                 for tp in res.topic_partitions or []
                 if tp.offset >= 0
             }
+        if self.shared_prefix is not None:
+            self._read_sibling_groups(admin, self.shared_prefix)
+
+    def _read_sibling_groups(self, admin: AdminClient, prefix: str) -> None:
+        """Member positions from the commit metadata of this server's other shared groups."""
+        try:
+            listing = admin.list_consumer_groups(request_timeout=15).result(timeout=20)
+        except KafkaException as exc:  # never guess a position: fail, not replay
+            raise KafkaUnavailableError(f"consumer groups of {prefix}*: {exc}") from exc
+        groups = sorted(
+            str(g.group_id)
+            for g in listing.valid or []
+            if str(g.group_id).startswith(prefix) and g.group_id != self.group_id
+        )
+        for group in groups:
+            futures = admin.list_consumer_group_offsets(
+                [ConsumerGroupTopicPartitions(group)], request_timeout=15
+            )
+            try:
+                res = futures[group].result(timeout=20)
+            except KafkaException as exc:
+                raise KafkaUnavailableError(f"committed offsets of {group}: {exc}") from exc
+            for tp in res.topic_partitions or []:
+                key = (str(tp.topic), int(tp.partition))
+                for qid, off in _positions(tp.metadata).items():
+                    own = self._legacy.get(qid)
+                    if own is not None and off > own.get(key, -1):
+                        own[key] = off  # both acknowledged positions: the later is newer
 
     def _on_assign(
         self, consumer: Consumer, ledger: DeliveryLedger[None], parts: list[TopicPartition]
@@ -236,6 +292,8 @@ class SharedQueryRunner(LoopThread):
                 self._committed[tp] = (int(c.offset), c.metadata or "")
             starts = []
             for m in self.members:
+                if tp[0] not in m.topics:
+                    continue
                 known = [
                     off
                     for off in (recorded.get(m.query_id), self._legacy[m.query_id].get(tp))
@@ -456,6 +514,9 @@ class SharedQueryRunner(LoopThread):
             todo = recs
         else:  # before this query's own position: it processed those already
             todo = [r for r in recs if r.offset >= start.get((r.topic, r.partition), 0)]
+        if any(t not in m.topics for t, _p in first):  # the runtime reads more than it
+            topics = m.topics
+            todo = [r for r in todo if r.topic in topics]
         m.stats.consumed += len(todo)
         for rec in todo:
             try:
