@@ -14,7 +14,6 @@ from confluent_kafka import (
     OFFSET_BEGINNING,
     Consumer,
     ConsumerGroupTopicPartitions,
-    KafkaError,
     KafkaException,
     Message,
     Producer,
@@ -27,7 +26,7 @@ from fraudstream.kafka.clients import admin_config, consumer_config, producer_co
 from fraudstream.kafka.delivery import DeliveryLedger, InFlightBatch, backoff
 from fraudstream.kafka.errors import DeliveryFailedError
 from fraudstream.ksql.engine.plan import StreamStreamJoinNode
-from fraudstream.ksql.server.runtime.loop import LoopThread
+from fraudstream.ksql.server.runtime.loop import LoopThread, run_records
 from fraudstream.ksql.server.runtime.reporting import (
     ProcessingLogSink,
     RunnerStats,
@@ -420,48 +419,28 @@ class SharedQueryRunner(LoopThread):
             ", ".join(m.query_id for m in self.members),
             ", ".join(self.topics),
         )
-        last_commit = time.monotonic()
         stopped_unacked = False
         try:
-            while not self._stop.is_set():
-                try:
-                    msgs = consumer.consume(num_messages=self.batch_size, timeout=self.poll_timeout)
-                except KafkaException as exc:  # broker gone for a while: wait, never die
-                    self._warn(f"consume failed: {exc}")
-                    time.sleep(0.5)
-                    continue
-                if msgs:
-                    self._batch(msgs, ledger, producer, in_record)
-                    if self._paused:
-                        self._pause()
-                        continue
-                    if time.monotonic() - last_commit < self.commit_interval:
-                        continue
-                elif not ledger.inflight:
-                    producer.poll(0)
-                    if time.monotonic() - last_commit < self.commit_interval:
-                        continue
-                committed = self._commit_point(ledger, consumer)
-                if committed is None:
-                    stopped_unacked = True
-                    return  # stopped while the broker was unreachable: nothing committed
-                if committed:
-                    last_commit = time.monotonic()
+            stopped_unacked = not self._consume_loop(
+                consumer,
+                producer,
+                ledger,
+                lambda msgs: self._batch(msgs, ledger, producer, in_record),
+                lambda: self._commit(consumer, ledger.assigned),
+            )
         finally:
             self._close(ledger, consumer, stopped_unacked)
+
+    def _idle_commit_due(self, ledger: DeliveryLedger[Any], last_commit: float) -> bool:
+        """Idle: the members' positions are committed every `commit_interval` s (`_commit`
+        skips partitions whose commit did not change)."""
+        return time.monotonic() - last_commit >= self.commit_interval
 
     def _batch(
         self, msgs: list[Message], ledger: DeliveryLedger[None], producer: Producer, in_record: Any
     ) -> None:
         """One consumed batch through every member; all outputs join one ledger batch."""
-        good: list[Message] = []
-        for msg in msgs:
-            err = msg.error()
-            if err is None:
-                good.append(msg)
-            elif err.code() != KafkaError._PARTITION_EOF:
-                self._warn(f"consume error: {err}")
-        good = ledger.owned(good)
+        good = ledger.owned(self._good(msgs))
         if not good:
             return
         recs = [
@@ -518,21 +497,7 @@ class SharedQueryRunner(LoopThread):
             topics = m.topics
             todo = [r for r in todo if r.topic in topics]
         m.stats.consumed += len(todo)
-        for rec in todo:
-            try:
-                outs.extend(process(rec))
-            except TransientError:
-                raise
-            except Exception as exc:  # engine contract: should not raise; be safe
-                m.on_error(
-                    {
-                        "type": "RECORD_PROCESSING_ERROR",
-                        "message": f"{type(exc).__name__}: {exc}",
-                        "topic": rec.topic,
-                        "partition": rec.partition,
-                        "offset": rec.offset,
-                    }
-                )
+        run_records(process, todo, outs, m.on_error)
         return len(outs) - before
 
     def _delivery_failed(self, exc: DeliveryFailedError) -> None:
@@ -540,21 +505,6 @@ class SharedQueryRunner(LoopThread):
             m.stats.delivery_errors += max(len(exc.errors), 1)
             m.stats.last_error = exc.errors[-1] if exc.errors else str(exc)
         self._warn(f"delivery failed: {exc.errors[-1] if exc.errors else exc}")
-
-    def _commit_point(self, ledger: DeliveryLedger[None], consumer: Consumer) -> bool | None:
-        """Wait for every output's ack, then commit every member's position."""
-        try:
-            while not ledger.wait(1.0):
-                if self._stop.is_set():
-                    return None
-        except DeliveryFailedError as exc:
-            self._delivery_failed(exc)
-            time.sleep(0.5)
-            return False
-        failed = self._commit(consumer, ledger.assigned)
-        if failed is not None:  # the next commit covers these offsets
-            self._warn(f"commit failed: {failed}")
-        return True
 
     def _close(self, ledger: DeliveryLedger[None], consumer: Consumer, unacked: bool) -> None:
         # A clean stop commits what was acknowledged (only acknowledged batches move a
