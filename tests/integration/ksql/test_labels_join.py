@@ -43,6 +43,13 @@ def test_delayed_labels_join_their_events_into_training(
         ksql_vars[t] for t in ("training_topic", "live_topic", "enriched_topic")
     )
     assert sinks[3] == ksql_vars["labelled_topic"], "the window member runs last"
+    with KsqlClient(server.url) as client:  # an unrelated command leaves the runtime running
+        client.ksql(
+            f"CREATE STREAM other_{ksql_vars['labels_topic'][-10:]} (x INT) WITH"
+            f" (kafka_topic='other-{ksql_vars['labels_topic']}', value_format='JSON',"
+            " partitions=1);"
+        )
+    assert list(server.service.shared.values()) == [runtime], "not stopped and rebuilt"
     labels = DelayedLabels(
         bootstrap=kafka_bootstrap, topic=ksql_vars["labels_topic"],
         delay=LabelDelay.parse("fixed:1s"), drain_s=30,

@@ -274,7 +274,7 @@ class KsqlService:
         shared_ids = {qid for ids in wanted.values() for qid in ids}
         carried: dict[str, RunnerStats] = {}
         for topics, shared in list(self.shared.items()):
-            members = tuple(m.query_id for m in shared.members)
+            members = tuple(sorted(m.query_id for m in shared.members))  # run order aside
             if wanted.get(topics) == members:
                 continue
             shared.stop(timeout=15)
