@@ -13,6 +13,7 @@ from typing import Any
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer
 
 from fraudstream.errors import TransientError
+from fraudstream.kafka.clients import consumer_config, producer_config
 from fraudstream.kafka.delivery import DeliveryLedger, InFlightBatch, backoff
 from fraudstream.kafka.errors import DeliveryFailedError
 
@@ -45,6 +46,29 @@ def run_records(
                     "offset": rec.offset,
                 }
             )
+
+
+def query_producer(bootstrap: str) -> Producer:
+    """The producer of a query loop. Delivery reports only for failures: no Python callback
+    per successful record; the ledger takes a batch as acknowledged once the producer's
+    queue is empty without an error reported for it."""
+    conf = producer_config(bootstrap, linger_ms=10)
+    conf["delivery.report.only.error"] = True
+    return Producer(conf)
+
+
+def query_consumer_config(bootstrap: str, group_id: str) -> dict[str, Any]:
+    """The consumer settings of a query loop: large fetches, and a crashed server's
+    membership expiring in 10 s (default 45 s), so a restarted one gets the partitions back
+    quickly; a clean stop leaves at once."""
+    return consumer_config(
+        bootstrap,
+        group_id,
+        fetch_max_bytes=52_428_800,
+        queued_min_messages=100_000,
+        session_timeout_ms=10_000,
+        heartbeat_interval_ms=2_000,
+    )
 
 
 class LoopThread:
@@ -93,6 +117,24 @@ class LoopThread:
         if now - self._last_warning >= 10.0:
             log.warning("%s: %s", self._label, message)
             self._last_warning = now
+
+    def _ledger(
+        self, consumer: Consumer, producer: Producer, **callbacks: Any
+    ) -> DeliveryLedger[Any]:
+        """The loop's delivery ledger. Batches are acknowledged at commit points (every
+        `commit_interval` s, or when idle): the broker's acks overlap with processing the
+        next batches. No ledger limit or timeout fires before librdkafka's own message
+        timeout (300 s). `callbacks`: on_rewind / on_complete."""
+        return DeliveryLedger(
+            consumer,
+            producer,
+            acks="errors",
+            delivery_timeout_s=300.0,
+            commit_interval_s=self.commit_interval,
+            max_inflight_events=10**9,
+            max_inflight_batches=10**9,
+            **callbacks,
+        )
 
     def _consume_loop(
         self,

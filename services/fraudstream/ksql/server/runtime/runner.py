@@ -23,7 +23,6 @@ from confluent_kafka import (
 )
 
 from fraudstream.errors import TransientError
-from fraudstream.kafka.clients import consumer_config, producer_config
 from fraudstream.kafka.delivery import DeliveryLedger
 from fraudstream.kafka.errors import DeliveryFailedError
 from fraudstream.ksql.engine.state import (
@@ -36,13 +35,16 @@ from fraudstream.ksql.server.runtime.changelog import (
     group_has_offsets,
 )
 from fraudstream.ksql.server.runtime.feeder import TableFeeder, start_feeder
-from fraudstream.ksql.server.runtime.loop import LoopThread, run_records
+from fraudstream.ksql.server.runtime.loop import (
+    LoopThread,
+    query_consumer_config,
+    query_producer,
+    run_records,
+)
 from fraudstream.ksql.server.runtime.reporting import (
     ProcessingLogSink,
     RunnerStats,
     engine_records,
-    entry_to_dict,
-    processing_log_record,
 )
 
 log = logging.getLogger(__name__)
@@ -86,14 +88,7 @@ class QueryRunner(LoopThread):
     # -- the loop -------------------------------------------------------------------------
 
     def _on_error(self, entry: Any) -> None:
-        self.stats.processing_errors += 1
-        body = entry_to_dict(entry)
-        self.stats.last_error = str(body.get("message", body))[:500]
-        if self._processing_log is not None:
-            try:
-                self._processing_log(processing_log_record(self.query_id, entry))
-            except Exception:  # never let the log break the query
-                log.exception("query %s: could not write the processing log", self.query_id)
+        self.stats.processing_error(self.query_id, entry, self._processing_log)
 
     def _run(self) -> None:
         try:
@@ -107,12 +102,7 @@ class QueryRunner(LoopThread):
 
     def _loop(self) -> None:
         in_record, _ = engine_records()
-        # Delivery reports only for failures: no Python callback per successful record; the
-        # ledger takes a batch as acknowledged once the producer's queue is empty without an
-        # error reported for it.
-        conf = producer_config(self.bootstrap, linger_ms=10)
-        conf["delivery.report.only.error"] = True
-        producer = Producer(conf)
+        producer = query_producer(self.bootstrap)
 
         changelog: Changelog | None = None
         if self.changelog_topic is not None:
@@ -128,30 +118,11 @@ class QueryRunner(LoopThread):
         stream_topics, feeder = start_feeder(
             self.query, self.table_topics, self.bootstrap, self.group_id, in_record, self._stop
         )
-        consumer = Consumer(
-            consumer_config(
-                self.bootstrap,
-                self.group_id,
-                fetch_max_bytes=52_428_800,
-                queued_min_messages=100_000,
-                # A crashed server's membership expires in 10 s (default 45 s), so a
-                # restarted one gets the partitions back quickly; a clean stop leaves at once.
-                session_timeout_ms=10_000,
-                heartbeat_interval_ms=2_000,
-            )
-        )
-        # Batches are acknowledged at commit points (every `commit_interval` s, or when
-        # idle): the broker's acks overlap with processing the next batches. No ledger
-        # limit or timeout fires before librdkafka's own message timeout (300 s).
-        ledger: DeliveryLedger[Undo] = DeliveryLedger(
+        consumer = Consumer(query_consumer_config(self.bootstrap, self.group_id))
+        ledger: DeliveryLedger[Undo] = self._ledger(
             consumer,
             producer,
             on_rewind=None if changelog is None else changelog.undo_batches(producer),
-            acks="errors",
-            delivery_timeout_s=300.0,
-            commit_interval_s=self.commit_interval,
-            max_inflight_events=10**9,
-            max_inflight_batches=10**9,
         )
         consumer.subscribe(
             stream_topics,

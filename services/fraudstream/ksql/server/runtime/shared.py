@@ -22,17 +22,20 @@ from confluent_kafka import (
 from confluent_kafka.admin import AdminClient
 
 from fraudstream.errors import KafkaUnavailableError, TransientError
-from fraudstream.kafka.clients import admin_config, consumer_config, producer_config
+from fraudstream.kafka.clients import admin_config
 from fraudstream.kafka.delivery import DeliveryLedger, InFlightBatch, backoff
 from fraudstream.kafka.errors import DeliveryFailedError
 from fraudstream.ksql.engine.plan import StreamStreamJoinNode
-from fraudstream.ksql.server.runtime.loop import LoopThread, run_records
+from fraudstream.ksql.server.runtime.loop import (
+    LoopThread,
+    query_consumer_config,
+    query_producer,
+    run_records,
+)
 from fraudstream.ksql.server.runtime.reporting import (
     ProcessingLogSink,
     RunnerStats,
     engine_records,
-    entry_to_dict,
-    processing_log_record,
 )
 
 log = logging.getLogger(__name__)
@@ -129,15 +132,7 @@ class SharedMember:
         return self.runtime.alive
 
     def on_error(self, entry: Any) -> None:
-        self.stats.processing_errors += 1
-        body = entry_to_dict(entry)
-        self.stats.last_error = str(body.get("message", body))[:500]
-        sink = self.runtime.processing_log
-        if sink is not None:
-            try:
-                sink(processing_log_record(self.query_id, entry))
-            except Exception:  # never let the log break the query
-                log.exception("query %s: could not write the processing log", self.query_id)
+        self.stats.processing_error(self.query_id, entry, self.runtime.processing_log)
 
 
 class SharedQueryRunner(LoopThread):
@@ -381,30 +376,12 @@ class SharedQueryRunner(LoopThread):
 
     def _loop(self) -> None:
         in_record, _ = engine_records()
-        conf = producer_config(self.bootstrap, linger_ms=10)
-        conf["delivery.report.only.error"] = True
-        producer = Producer(conf)
+        producer = query_producer(self.bootstrap)
         self._read_legacy()
-        conf = consumer_config(
-            self.bootstrap,
-            self.group_id,
-            fetch_max_bytes=52_428_800,
-            queued_min_messages=100_000,
-            session_timeout_ms=10_000,
-            heartbeat_interval_ms=2_000,
-        )
+        conf = query_consumer_config(self.bootstrap, self.group_id)
         self._cooperative = "cooperative" in str(conf.get("partition.assignment.strategy", ""))
         consumer = Consumer(conf)
-        ledger: DeliveryLedger[None] = DeliveryLedger(
-            consumer,
-            producer,
-            on_complete=self._completed,
-            acks="errors",
-            delivery_timeout_s=300.0,
-            commit_interval_s=self.commit_interval,
-            max_inflight_events=10**9,
-            max_inflight_batches=10**9,
-        )
+        ledger: DeliveryLedger[None] = self._ledger(consumer, producer, on_complete=self._completed)
         consumer.subscribe(
             self.topics,
             on_assign=lambda c, parts: self._on_assign(c, ledger, parts),
