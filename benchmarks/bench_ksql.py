@@ -16,6 +16,12 @@ record on) plus ratios between them measured in the same run.
    (`ksql.runtime.feature.shared.enabled=false`) and once in a shared runtime; CPU per
    source event of this process (the KSQL server runs in it) is the comparison.
 
+4. `--threads`: only this: the whole ksql/ set (01-06, half the users in a Premium city, no
+   labels) applied first, then N events produced; CPU per source event of each query
+   thread of the server (its shared runtime, the per-user join, the labelled INSERT; read
+   from /proc/self/task) and of the rest of the process (librdkafka's threads, HTTP, the
+   polling) until the training, live, enriched and per-user topics are complete.
+
 Uses FRAUDSTREAM_KAFKA_BOOTSTRAP when set, else starts the project's local broker.
 """
 
@@ -253,10 +259,98 @@ def runtime_only(
         runner.stop()
 
 
+def thread_cpu_s(tid: int) -> float:
+    """CPU seconds (user + system) of one thread of this process."""
+    with open(f"/proc/self/task/{tid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def runtime_threads(server: KsqlServer) -> dict[str, int]:
+    """The native thread id of each query loop of the server, by what it runs."""
+    service = server.service
+    out: dict[str, int] = {}
+    for runtime in service.shared.values():
+        label = "shared: " + " + ".join(m.query_id for m in runtime.members)
+        out[label] = runtime._thread.native_id or 0
+    for qid, runner in service.runners.items():
+        thread = getattr(runner, "_thread", None)  # members of a shared runtime have none
+        if thread is not None and thread.native_id is not None:
+            out[f"alone: {qid}"] = thread.native_id
+    return out
+
+
+def whole_set_threads(
+    bootstrap: str, registry_url: str, events: int, variables: dict[str, str], counter: Any
+) -> dict[str, float]:
+    """us of CPU per source event of each query thread running the whole ksql/ set: the
+    statements run first (over an empty source), then the events are produced, so every
+    loop is running before they arrive (no start-up or catch-up in the figures)."""
+    uid = uuid.uuid4().hex[:6]
+    v = {
+        **variables,
+        "source_topic": f"bench-src-{uid}",
+        "users_topic": f"bench-users-{uid}",
+        "users_partitions": variables["source_partitions"],
+        "live_topic": f"bench-live-{uid}",
+        "training_topic": f"bench-train-{uid}",
+        "enriched_topic": f"bench-enriched-{uid}",
+        "per_user_topic": f"bench-peruser-{uid}",
+        "per_user_min_v1": "-1000",  # every event of a Premium user passes
+        "labels_topic": f"bench-labels-{uid}",
+        "labelled_topic": f"bench-labelled-{uid}",
+    }
+    parts = int(variables["source_partitions"])
+    create_topics(wait_for_broker(bootstrap), [v["users_topic"]], partitions=parts)
+    p = Producer(producer_config(bootstrap))
+    for j, user in enumerate(USERS):
+        city = "Premium Town" if j % 2 else "Basic Town"
+        p.produce(v["users_topic"], key=user.encode(),
+                  value=orjson.dumps({"userid": user, "name": user, "city": city}))  # fmt: skip
+    p.flush(30)
+    records = make_events(events)
+    premium = sum(1 for i in range(events) if (i % len(USERS)) % 2)
+    labelled = sum(1 for i in range(events) if i % 5 != 0)
+    server = KsqlServer(bootstrap, registry_url, port=free_port(), service_id=f"b{uid}_")
+    server.start(timeout=60)
+    try:
+        with KsqlClient(server.url) as client:
+            for f in sorted((ROOT / "ksql").glob("*.sql")):
+                for stmt in split_statements(f.read_text()):
+                    client.ksql(stmt.text, variables=v)
+        for runner in server.service.runners.values():
+            runner.wait_ready(60)
+        time.sleep(5.0)  # the consumer groups' first assignments
+        tids = runtime_threads(server)
+        before = {k: thread_cpu_s(t) for k, t in tids.items()}
+        t0, c0, m0 = time.perf_counter(), time.process_time(), time.thread_time()
+        produce(bootstrap, v["source_topic"], records)
+        producing = time.thread_time() - m0  # this thread's share: not the server's
+        for topic, n in (
+            (v["live_topic"], events),
+            (v["training_topic"], labelled),
+            (v["enriched_topic"], events),
+            (v["per_user_topic"], premium),
+        ):
+            wait_for(counter, topic, n, events, t0, c0)  # fmt: skip
+        cpu = time.process_time() - c0
+        after = {k: thread_cpu_s(t) for k, t in tids.items()}
+        assert runtime_threads(server) == tids, "a query loop was replaced during the run"
+    finally:
+        server.stop()
+    used = {k: after[k] - before[k] for k in tids}
+    out = {k: c / events * 1e6 for k, c in used.items()}
+    rest = cpu - producing - sum(used.values())
+    out["rest (librdkafka's threads, HTTP, this script's polling)"] = rest / events * 1e6
+    out["the server's share of the process (all but producing)"] = (cpu - producing) / events * 1e6
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--events", type=int, default=200_000)
     ap.add_argument("--partitions", type=int, default=4)
+    ap.add_argument("--threads", action="store_true", help="only the whole set, per thread")
     args = ap.parse_args()
 
     print(
@@ -296,6 +390,14 @@ def main() -> None:
             f"load average before: {os.getloadavg()[0]:.1f} (2 cores shared: see CPU-second rates)"
         )
         counter = TopicCounter(bootstrap)
+        if args.threads:
+            for label, us in whole_set_threads(
+                bootstrap, registry.url, args.events, variables, counter
+            ).items():
+                print(f"  {label:<100} {us:6.1f} us/event")
+            print(f"load average after: {os.getloadavg()[0]:.1f}")
+            counter.close()
+            return
         create_topics(admin, [f"bench-copy-{uid}"], partitions=args.partitions)
         rt = runtime_only(bootstrap, source, f"bench-copy-{uid}", args.events, counter)
         print(rt.line("runtime only (identity query, Kafka):"))

@@ -11,6 +11,10 @@ same record: the least any JSON -> Avro pipeline in Python can do):
   shared    the three stateless statements over the source (03 training, 04 live,
             05a re-key) per source event, each decoding the event itself vs one decode
             shared through `InRecord.memo` (what the shared runtime does)
+  whole set every statement of ksql/ (01-06) per source event, as the server runs them:
+            03, 04, 05a and the label join 06 on one shared decode, 05b over 05a's
+            re-keyed records (half the users in a Premium city), no labels (as the
+            pipeline benchmark's burst): CPU per statement and of the one decode
 
     python benchmarks/bench_ksql_engine.py [--events 50000]
 """
@@ -18,6 +22,7 @@ same record: the least any JSON -> Avro pipeline in Python can do):
 from __future__ import annotations
 
 import argparse
+import gc
 import io
 import json
 import os
@@ -26,6 +31,7 @@ import random
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import fastavro
 import orjson
@@ -154,7 +160,87 @@ def main() -> None:
         results[label] = len(recs) / dt
         print(f"{label:44s} {len(recs) / dt:>10,.0f} source events/CPU-s  "
               f"{dt / len(recs) * 1e6:.1f} us each")  # fmt: skip
+    for label, us in whole_set(recs).items():
+        print(f"  whole set: {label:33s} {us:6.1f} us per source event")
     print(json.dumps({k: round(v) for k, v in {"serde_floor": base, **results}.items()}))
+
+
+def whole_engine() -> KsqlEngine:
+    """The whole ksql/ set, its users table loaded: half of `events`' users in a Premium city."""
+    names = {
+        "enriched_topic": "enriched",
+        "per_user_min_v1": "5",
+        "labels_topic": "labels",
+        "labelled_topic": "labelled",
+    }
+    eng = KsqlEngine(schema_registry=InMemorySchemaRegistry())
+    for f in sorted((ROOT / "ksql").glob("*.sql")):
+        eng.execute(f.read_text(), variables={**VARS, **names})
+    (users_q,) = [q for q in eng.queries.values() if "users" in q.source_topics]
+    for j in range(500):
+        city = "Premium Town" if j % 2 else "Basic Town"
+        value = orjson.dumps({"userid": f"user{j}", "name": f"n{j}", "city": city})
+        users_q.process(InRecord("users", f"user{j}".encode(), value, 0, 0, j))
+    return eng
+
+
+def whole_set(recs: list[InRecord]) -> dict[str, float]:
+    """CPU per source event of each statement of the whole ksql/ set in memory: the members
+    of the source's shared runtime (03, 04, 05a, 06) each over records already decoded, the
+    one decode they share, the per-user join (05b) over 05a's records, and all of it."""
+    n = len(recs)
+
+    def fresh() -> list[InRecord]:
+        return [
+            InRecord(r.topic, r.key, r.value, r.timestamp, r.partition, r.offset, (), {})
+            for r in recs
+        ]
+
+    def cpu_us(fn: Callable[[], object]) -> float:
+        gc.collect()  # no collection left over from the previous figure
+        t0 = time.process_time()
+        fn()
+        return (time.process_time() - t0) / n * 1e6
+
+    # 1. as the server runs them: the shared runtime's members on one record, one decode
+    eng = whole_engine()
+    members = [q for q in eng.queries.values() if "src" in q.source_topics]
+    (per_user,) = [q for q in eng.queries.values() if "enriched" in q.source_topics]
+    enriched: list[InRecord] = []
+
+    def shared_pass() -> None:
+        for r in fresh_recs:
+            for q in members:
+                for o in q.process(r):
+                    if o.topic == "enriched":
+                        enriched.append(InRecord("enriched", o.key, o.value, o.timestamp))
+
+    fresh_recs = fresh()
+    out = {"shared runtime (03+04+05a+06)": cpu_us(shared_pass)}
+    out["05b per-user join (CSAS_..._PER_USER)"] = cpu_us(
+        lambda: [per_user.process(r) for r in enriched]
+    )
+    enriched.clear()  # free them before the next figures
+    fresh_recs.clear()
+    # 2. each member alone (a second engine: the join's window starts empty), decode memoized
+    eng = whole_engine()
+    members = [q for q in eng.queries.values() if "src" in q.source_topics]
+    warm = fresh()
+
+    def each(q: Any) -> Callable[[], None]:
+        def run() -> None:
+            for r in warm:  # the outputs are dropped, as the runtime drops them once produced
+                q.process(r)
+
+        return run
+
+    first_cold = cpu_us(each(members[0]))
+    first_warm = cpu_us(each(members[0]))
+    out["the shared JSON decode"] = first_cold - first_warm
+    out[f"member {members[0].id}"] = first_warm
+    for q in members[1:]:
+        out[f"member {q.id}"] = cpu_us(each(q))
+    return out
 
 
 if __name__ == "__main__":

@@ -52,6 +52,30 @@ def cpu_seconds(pid: int) -> float:
     return ticks / os.sysconf("SC_CLK_TCK")
 
 
+def thread_cpu(pid: int) -> dict[str, float]:
+    """CPU seconds so far of a process's threads, summed by kind: librdkafka's own threads
+    (named `rdk:...`: fetch, decompress, compress, send) and the rest (Python's threads,
+    the interpreter's and the HTTP server's)."""
+    out = {"librdkafka threads": 0.0, "Python threads": 0.0}
+    for task in os.listdir(f"/proc/{pid}/task"):
+        try:
+            with open(f"/proc/{pid}/task/{task}/stat") as f:
+                head, tail = f.read().rsplit(")", 1)
+        except OSError:  # the thread ended
+            continue
+        fields = tail.split()
+        ticks = int(fields[11]) + int(fields[12])  # utime stime
+        kind = (
+            "librdkafka threads" if head.split("(", 1)[1].startswith("rdk:") else "Python threads"
+        )
+        out[kind] += ticks / os.sysconf("SC_CLK_TCK")
+    return out
+
+
+def ksql_pid(h: Harness) -> int | None:
+    return next((rec.pid for rec in h.sup.active() if rec.name == "ksql"), None)
+
+
 def process_cpu(h: Harness) -> dict[str, float]:
     """CPU seconds so far of every process of the stack, and of this one (the producer)."""
     out = {"producer (this process)": cpu_seconds(os.getpid())}
@@ -80,6 +104,8 @@ def run(h: Harness, burst: int, paced: int, rate: float) -> None:
     events = h.events(burst, id_offset=1_000_000, seed=2)
     base = topic_count(h.ep.bootstrap, s.topic_scores)
     cpu0 = process_cpu(h)
+    kpid = ksql_pid(h)
+    threads0 = thread_cpu(kpid) if kpid else {}
     load0 = os.getloadavg()[0]
     t0 = time.monotonic()
     stats = h.produce(events)
@@ -87,6 +113,7 @@ def run(h: Harness, burst: int, paced: int, rate: float) -> None:
     h.wait_count(s.topic_scores, base + burst, timeout=900)
     t_all = time.monotonic() - t0
     cpu1 = process_cpu(h)
+    threads1 = thread_cpu(kpid) if kpid else {}
     load1 = os.getloadavg()[0]
     e2e, prod = burst / t_all, stats.delivered / t_prod
     print(f"burst {burst:,}: producer {prod:,.0f} ev/s; end to end (produced -> scored) "
@@ -100,6 +127,9 @@ def run(h: Harness, burst: int, paced: int, rate: float) -> None:
             per_cpu_s = burst / max(cpu1[name] - cpu0[name], 1e-9)
             print(f"    {name:26s} {us:8.1f} us  ({per_cpu_s:,.0f} events/CPU-s)")
     print(f"    {'all processes':26s} {total:8.1f} us")
+    for kind, after in threads1.items():  # threads that ended during the burst are missing
+        us = (after - threads0.get(kind, 0.0)) / burst * 1e6
+        print(f"      ksql: {kind:20s} {us:8.1f} us")
 
     # 2. paced latency
     events = h.events(paced, id_offset=2_000_000, seed=3)

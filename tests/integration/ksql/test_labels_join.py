@@ -35,6 +35,21 @@ def test_delayed_labels_join_their_events_into_training(
     with KsqlClient(server.url) as client:
         steps = applier.plan(applier.statement_files(KSQL_DIR), set(), replace=False)
         applier.apply(client, steps, ksql_vars)
+    # the label join shares the source's consumer (and decode) with 03, 04 and 05a
+    (runtime,) = server.service.shared.values()
+    assert runtime.topics == sorted([ksql_vars["source_topic"], ksql_vars["labels_topic"]])
+    sinks = [m.query.sink_topic for m in runtime.members]
+    assert sorted(sinks[:3]) == sorted(
+        ksql_vars[t] for t in ("training_topic", "live_topic", "enriched_topic")
+    )
+    assert sinks[3] == ksql_vars["labelled_topic"], "the window member runs last"
+    with KsqlClient(server.url) as client:  # an unrelated command leaves the runtime running
+        client.ksql(
+            f"CREATE STREAM other_{ksql_vars['labels_topic'][-10:]} (x INT) WITH"
+            f" (kafka_topic='other-{ksql_vars['labels_topic']}', value_format='JSON',"
+            " partitions=1);"
+        )
+    assert list(server.service.shared.values()) == [runtime], "not stopped and rebuilt"
     labels = DelayedLabels(
         bootstrap=kafka_bootstrap, topic=ksql_vars["labels_topic"],
         delay=LabelDelay.parse("fixed:1s"), drain_s=30,

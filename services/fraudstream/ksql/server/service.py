@@ -274,7 +274,7 @@ class KsqlService:
         shared_ids = {qid for ids in wanted.values() for qid in ids}
         carried: dict[str, RunnerStats] = {}
         for topics, shared in list(self.shared.items()):
-            members = tuple(m.query_id for m in shared.members)
+            members = tuple(sorted(m.query_id for m in shared.members))  # run order aside
             if wanted.get(topics) == members:
                 continue
             shared.stop(timeout=15)
@@ -306,6 +306,7 @@ class KsqlService:
                 member_group_ids={qid: query_group_id(self.service_id, qid) for qid in ids},
                 processing_log=self.write_processing_log,
                 stats=carried,
+                shared_prefix=shared_group_id(self.service_id, ()),
             )
             runtime.start()
             self.shared[topics] = runtime

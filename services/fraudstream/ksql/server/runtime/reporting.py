@@ -76,6 +76,18 @@ class RunnerStats:
     last_error: str | None = None
     state: str = "PENDING"
 
+    def processing_error(self, query_id: str, entry: Any, sink: ProcessingLogSink | None) -> None:
+        """A record the query could not process: counted, and written to the processing
+        log (a failing log write is logged, never a reason to stop the query)."""
+        self.processing_errors += 1
+        body = entry_to_dict(entry)
+        self.last_error = str(body.get("message", body))[:500]
+        if sink is not None:
+            try:
+                sink(processing_log_record(query_id, entry))
+            except Exception:
+                log.exception("query %s: could not write the processing log", query_id)
+
 
 def encode_log_record(record: dict[str, Any]) -> bytes:
     return orjson.dumps(record)

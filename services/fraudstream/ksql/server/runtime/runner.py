@@ -12,20 +12,17 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import time
 from collections.abc import Iterable
 from typing import Any
 
 from confluent_kafka import (
     Consumer,
-    KafkaError,
     KafkaException,
     Message,
     Producer,
 )
 
 from fraudstream.errors import TransientError
-from fraudstream.kafka.clients import consumer_config, producer_config
 from fraudstream.kafka.delivery import DeliveryLedger
 from fraudstream.kafka.errors import DeliveryFailedError
 from fraudstream.ksql.engine.state import (
@@ -38,13 +35,16 @@ from fraudstream.ksql.server.runtime.changelog import (
     group_has_offsets,
 )
 from fraudstream.ksql.server.runtime.feeder import TableFeeder, start_feeder
-from fraudstream.ksql.server.runtime.loop import LoopThread
+from fraudstream.ksql.server.runtime.loop import (
+    LoopThread,
+    query_consumer_config,
+    query_producer,
+    run_records,
+)
 from fraudstream.ksql.server.runtime.reporting import (
     ProcessingLogSink,
     RunnerStats,
     engine_records,
-    entry_to_dict,
-    processing_log_record,
 )
 
 log = logging.getLogger(__name__)
@@ -88,14 +88,7 @@ class QueryRunner(LoopThread):
     # -- the loop -------------------------------------------------------------------------
 
     def _on_error(self, entry: Any) -> None:
-        self.stats.processing_errors += 1
-        body = entry_to_dict(entry)
-        self.stats.last_error = str(body.get("message", body))[:500]
-        if self._processing_log is not None:
-            try:
-                self._processing_log(processing_log_record(self.query_id, entry))
-            except Exception:  # never let the log break the query
-                log.exception("query %s: could not write the processing log", self.query_id)
+        self.stats.processing_error(self.query_id, entry, self._processing_log)
 
     def _run(self) -> None:
         try:
@@ -109,12 +102,7 @@ class QueryRunner(LoopThread):
 
     def _loop(self) -> None:
         in_record, _ = engine_records()
-        # Delivery reports only for failures: no Python callback per successful record; the
-        # ledger takes a batch as acknowledged once the producer's queue is empty without an
-        # error reported for it.
-        conf = producer_config(self.bootstrap, linger_ms=10)
-        conf["delivery.report.only.error"] = True
-        producer = Producer(conf)
+        producer = query_producer(self.bootstrap)
 
         changelog: Changelog | None = None
         if self.changelog_topic is not None:
@@ -130,30 +118,11 @@ class QueryRunner(LoopThread):
         stream_topics, feeder = start_feeder(
             self.query, self.table_topics, self.bootstrap, self.group_id, in_record, self._stop
         )
-        consumer = Consumer(
-            consumer_config(
-                self.bootstrap,
-                self.group_id,
-                fetch_max_bytes=52_428_800,
-                queued_min_messages=100_000,
-                # A crashed server's membership expires in 10 s (default 45 s), so a
-                # restarted one gets the partitions back quickly; a clean stop leaves at once.
-                session_timeout_ms=10_000,
-                heartbeat_interval_ms=2_000,
-            )
-        )
-        # Batches are acknowledged at commit points (every `commit_interval` s, or when
-        # idle): the broker's acks overlap with processing the next batches. No ledger
-        # limit or timeout fires before librdkafka's own message timeout (300 s).
-        ledger: DeliveryLedger[Undo] = DeliveryLedger(
+        consumer = Consumer(query_consumer_config(self.bootstrap, self.group_id))
+        ledger: DeliveryLedger[Undo] = self._ledger(
             consumer,
             producer,
             on_rewind=None if changelog is None else changelog.undo_batches(producer),
-            acks="errors",
-            delivery_timeout_s=300.0,
-            commit_interval_s=self.commit_interval,
-            max_inflight_events=10**9,
-            max_inflight_batches=10**9,
         )
         consumer.subscribe(
             stream_topics,
@@ -165,30 +134,18 @@ class QueryRunner(LoopThread):
         )
         self.stats.state = "RUNNING"
         self._ready.set()
-        last_commit = time.monotonic()
+
+        def commit() -> str | None:
+            return ledger.commit(asynchronous=False, quiet=True)
+
         try:
-            while not self._stop.is_set():
-                try:
-                    msgs = consumer.consume(num_messages=self.batch_size, timeout=self.poll_timeout)
-                except KafkaException as exc:  # broker gone for a while: wait, never die
-                    self._warn(f"consume failed: {exc}")
-                    time.sleep(0.5)
-                    continue
-                if msgs:
-                    self._batch(msgs, ledger, producer, feeder, changelog, in_record)
-                    if self._paused:
-                        self._pause()
-                        continue
-                    if time.monotonic() - last_commit < self.commit_interval:
-                        continue
-                elif not (ledger.inflight or ledger.uncommitted):
-                    producer.poll(0)
-                    continue
-                committed = self._commit_point(ledger)
-                if committed is None:
-                    return  # stopped while the broker was unreachable: nothing committed
-                if committed:
-                    last_commit = time.monotonic()
+            self._consume_loop(
+                consumer,
+                producer,
+                ledger,
+                lambda msgs: self._batch(msgs, ledger, producer, feeder, changelog, in_record),
+                commit,
+            )
         finally:
             self._close(ledger, consumer, feeder, changelog)
 
@@ -205,14 +162,7 @@ class QueryRunner(LoopThread):
 
         A transient failure midway pauses the query on this batch (`_paused`): nothing of it
         is produced, its state changes are rolled back and the consumer re-reads it."""
-        good: list[Message] = []
-        for msg in msgs:
-            err = msg.error()
-            if err is None:
-                good.append(msg)
-            elif err.code() != KafkaError._PARTITION_EOF:
-                self._warn(f"consume error: {err}")
-        good = ledger.owned(good)
+        good = ledger.owned(self._good(msgs))
         self.stats.consumed += len(msgs)
         if not good:
             return
@@ -249,52 +199,21 @@ class QueryRunner(LoopThread):
     def _process(self, msgs: list[Message], in_record: Any) -> list[Any]:
         """Run each record through the query; its outputs, in order. Raises TransientError
         (the batch pauses) when the registry or the broker did not answer."""
-        process = self.query.process
+        recs = [
+            in_record(
+                msg.topic(), msg.key(), msg.value(), msg.timestamp()[1], msg.partition(),
+                msg.offset(), msg.headers() or (),
+            )
+            for msg in msgs
+        ]  # fmt: skip
         outs: list[Any] = []
-        for msg in msgs:
-            topic, partition, offset = msg.topic(), msg.partition(), msg.offset()
-            rec = in_record(
-                topic, msg.key(), msg.value(), msg.timestamp()[1], partition, offset,
-                msg.headers() or (),
-            )  # fmt: skip
-            try:
-                outs.extend(process(rec))
-            except TransientError:
-                raise
-            except Exception as exc:  # engine contract: should not raise; be safe
-                self._on_error(
-                    {
-                        "type": "RECORD_PROCESSING_ERROR",
-                        "message": f"{type(exc).__name__}: {exc}",
-                        "topic": topic,
-                        "partition": partition,
-                        "offset": offset,
-                    }
-                )
+        run_records(self.query.process, recs, outs, self._on_error)
         return outs
 
     def _delivery_failed(self, exc: DeliveryFailedError) -> None:
         self.stats.delivery_errors += max(len(exc.errors), 1)
         self.stats.last_error = exc.errors[-1] if exc.errors else str(exc)
         self._warn(f"delivery failed: {self.stats.last_error}")
-
-    def _commit_point(self, ledger: DeliveryLedger[Undo]) -> bool | None:
-        """Wait for every output's ack, then commit the stored offsets.
-
-        None: stopped before the broker answered; False: a delivery failed (the ledger
-        rewound to the failed batch, which is read again); True: committed."""
-        try:
-            while not ledger.wait(1.0):
-                if self._stop.is_set():
-                    return None
-        except DeliveryFailedError as exc:
-            self._delivery_failed(exc)
-            time.sleep(0.5)
-            return False
-        failed = ledger.commit(asynchronous=False, quiet=True)
-        if failed is not None:  # the next commit covers these offsets
-            self._warn(f"commit failed: {failed}")
-        return True
 
     def _close(
         self,

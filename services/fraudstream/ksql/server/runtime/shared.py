@@ -14,7 +14,6 @@ from confluent_kafka import (
     OFFSET_BEGINNING,
     Consumer,
     ConsumerGroupTopicPartitions,
-    KafkaError,
     KafkaException,
     Message,
     Producer,
@@ -23,16 +22,20 @@ from confluent_kafka import (
 from confluent_kafka.admin import AdminClient
 
 from fraudstream.errors import KafkaUnavailableError, TransientError
-from fraudstream.kafka.clients import admin_config, consumer_config, producer_config
+from fraudstream.kafka.clients import admin_config
 from fraudstream.kafka.delivery import DeliveryLedger, InFlightBatch, backoff
 from fraudstream.kafka.errors import DeliveryFailedError
-from fraudstream.ksql.server.runtime.loop import LoopThread
+from fraudstream.ksql.engine.plan import StreamStreamJoinNode
+from fraudstream.ksql.server.runtime.loop import (
+    LoopThread,
+    query_consumer_config,
+    query_producer,
+    run_records,
+)
 from fraudstream.ksql.server.runtime.reporting import (
     ProcessingLogSink,
     RunnerStats,
     engine_records,
-    entry_to_dict,
-    processing_log_record,
 )
 
 log = logging.getLogger(__name__)
@@ -59,26 +62,45 @@ def shareable(query: Any, table_topics: Iterable[str]) -> bool:
     )
 
 
+def holds_window(query: Any) -> bool:
+    """Whether the query keeps records across batches in memory (a stream-stream join's
+    windows): a shared runtime runs it after the stateless members of a batch, so a
+    sibling's transient failure pauses the batch before the window has taken any of it."""
+    plan = getattr(query, "plan", None)
+    return plan is not None and any(isinstance(n, StreamStreamJoinNode) for n in plan.walk())
+
+
 def share_groups(
     queries: dict[str, Any], table_topics: Iterable[str]
 ) -> dict[frozenset[str], tuple[str, ...]]:
     """The shared runtimes to run: stateless queries grouped by the topics they read, two
-    or more per group, as many (in id order) as fit one commit's metadata."""
+    or more per group, as many (in id order) as fit one commit's metadata.
+
+    Queries whose topics overlap share one runtime over the union of their topics (the
+    label join reads the source and the labels: it shares the source's consumer and decode
+    with the stateless statements, and its consumer also fetches the labels); each member
+    is fed only the records of its own topics."""
     tables = list(table_topics)
-    by_topics: dict[frozenset[str], list[str]] = {}
+    groups: list[tuple[set[str], list[str]]] = []
     for qid in sorted(queries):
         q = queries[qid]
-        if shareable(q, tables):
-            by_topics.setdefault(frozenset(q.source_topics), []).append(qid)
+        if not shareable(q, tables):
+            continue
+        topics, ids = set(q.source_topics), [qid]
+        for g in [g for g in groups if g[0] & topics]:  # merge every group it overlaps
+            groups.remove(g)
+            topics |= g[0]
+            ids = [*g[1], *ids]
+        groups.append((topics, sorted(ids)))
     out: dict[frozenset[str], tuple[str, ...]] = {}
-    for topics, ids in by_topics.items():
+    for _topics, ids in groups:
         fit: list[str] = []
         for qid in ids:  # {"<id>": <offset>} per member: at most ~30 bytes beyond the id
             if len(orjson.dumps({q: 2**63 - 1 for q in [*fit, qid]})) > _MAX_COMMIT_METADATA:
                 break
             fit.append(qid)
         if len(fit) >= 2:
-            out[topics] = tuple(fit)
+            out[frozenset(t for qid in fit for t in queries[qid].source_topics)] = tuple(fit)
     return out
 
 
@@ -92,6 +114,7 @@ class SharedMember:
         self.query = query
         self.query_id: str = str(query.id)
         self.group_id = group_id  # its own group: where it committed before it was shared
+        self.topics = frozenset(str(t) for t in query.source_topics)  # what it is fed
         self.stats = RunnerStats()
         # per assigned partition: the first offset this query processes (its own position)
         self.start: dict[tuple[str, int], int] = {}
@@ -109,15 +132,7 @@ class SharedMember:
         return self.runtime.alive
 
     def on_error(self, entry: Any) -> None:
-        self.stats.processing_errors += 1
-        body = entry_to_dict(entry)
-        self.stats.last_error = str(body.get("message", body))[:500]
-        sink = self.runtime.processing_log
-        if sink is not None:
-            try:
-                sink(processing_log_record(self.query_id, entry))
-            except Exception:  # never let the log break the query
-                log.exception("query %s: could not write the processing log", self.query_id)
+        self.stats.processing_error(self.query_id, entry, self.runtime.processing_log)
 
 
 class SharedQueryRunner(LoopThread):
@@ -154,6 +169,7 @@ class SharedQueryRunner(LoopThread):
         poll_timeout: float = 0.2,
         commit_interval: float = 1.0,
         stats: dict[str, RunnerStats] | None = None,
+        shared_prefix: str | None = None,
     ) -> None:
         self.bootstrap = bootstrap
         self.group_id = group_id
@@ -162,7 +178,8 @@ class SharedQueryRunner(LoopThread):
         self.poll_timeout = poll_timeout
         self.commit_interval = commit_interval
         self.members: list[SharedMember] = []
-        for q in queries:
+        # the members holding a window run last in each batch (see `holds_window`)
+        for q in sorted(queries, key=holds_window):
             member = SharedMember(self, q, member_group_ids[str(q.id)])
             if stats and member.query_id in stats:  # counters carry over a rebuild
                 member.stats = stats[member.query_id]
@@ -173,6 +190,9 @@ class SharedQueryRunner(LoopThread):
         topics = {t for m in self.members for t in m.query.source_topics}
         self.topics = sorted(topics)
         self._legacy: dict[str, dict[tuple[str, int], int]] = {}
+        # other shared runtimes' groups of this server (`_confluent-ksql-<id>shared_`): a
+        # member that ran in one over other topics before has its position in that commit
+        self.shared_prefix = shared_prefix
         self._committed: dict[tuple[str, int], tuple[int, str]] = {}
         self._cooperative = True  # the consumer's assignment protocol (set with its config)
         super().__init__(f"ksql-shared-{len(self.members)}", f"shared runtime {group_id}")
@@ -195,7 +215,9 @@ class SharedQueryRunner(LoopThread):
     # -- positions ------------------------------------------------------------------------
 
     def _read_legacy(self) -> None:
-        """Each member's committed offsets in its own group (before sharing, or alone)."""
+        """Each member's committed offsets in its own group (before sharing, or alone), and
+        its positions in the other shared groups of the server (a runtime over other topics
+        before a sibling joined or left); the newest of them is where it resumes."""
         admin = AdminClient(admin_config(self.bootstrap))
         for m in self.members:
             futures = admin.list_consumer_group_offsets(
@@ -210,6 +232,34 @@ class SharedQueryRunner(LoopThread):
                 for tp in res.topic_partitions or []
                 if tp.offset >= 0
             }
+        if self.shared_prefix is not None:
+            self._read_sibling_groups(admin, self.shared_prefix)
+
+    def _read_sibling_groups(self, admin: AdminClient, prefix: str) -> None:
+        """Member positions from the commit metadata of this server's other shared groups."""
+        try:
+            listing = admin.list_consumer_groups(request_timeout=15).result(timeout=20)
+        except KafkaException as exc:  # never guess a position: fail, not replay
+            raise KafkaUnavailableError(f"consumer groups of {prefix}*: {exc}") from exc
+        groups = sorted(
+            str(g.group_id)
+            for g in listing.valid or []
+            if str(g.group_id).startswith(prefix) and g.group_id != self.group_id
+        )
+        for group in groups:
+            futures = admin.list_consumer_group_offsets(
+                [ConsumerGroupTopicPartitions(group)], request_timeout=15
+            )
+            try:
+                res = futures[group].result(timeout=20)
+            except KafkaException as exc:
+                raise KafkaUnavailableError(f"committed offsets of {group}: {exc}") from exc
+            for tp in res.topic_partitions or []:
+                key = (str(tp.topic), int(tp.partition))
+                for qid, off in _positions(tp.metadata).items():
+                    own = self._legacy.get(qid)
+                    if own is not None and off > own.get(key, -1):
+                        own[key] = off  # both acknowledged positions: the later is newer
 
     def _on_assign(
         self, consumer: Consumer, ledger: DeliveryLedger[None], parts: list[TopicPartition]
@@ -236,6 +286,8 @@ class SharedQueryRunner(LoopThread):
                 self._committed[tp] = (int(c.offset), c.metadata or "")
             starts = []
             for m in self.members:
+                if tp[0] not in m.topics:
+                    continue
                 known = [
                     off
                     for off in (recorded.get(m.query_id), self._legacy[m.query_id].get(tp))
@@ -324,30 +376,12 @@ class SharedQueryRunner(LoopThread):
 
     def _loop(self) -> None:
         in_record, _ = engine_records()
-        conf = producer_config(self.bootstrap, linger_ms=10)
-        conf["delivery.report.only.error"] = True
-        producer = Producer(conf)
+        producer = query_producer(self.bootstrap)
         self._read_legacy()
-        conf = consumer_config(
-            self.bootstrap,
-            self.group_id,
-            fetch_max_bytes=52_428_800,
-            queued_min_messages=100_000,
-            session_timeout_ms=10_000,
-            heartbeat_interval_ms=2_000,
-        )
+        conf = query_consumer_config(self.bootstrap, self.group_id)
         self._cooperative = "cooperative" in str(conf.get("partition.assignment.strategy", ""))
         consumer = Consumer(conf)
-        ledger: DeliveryLedger[None] = DeliveryLedger(
-            consumer,
-            producer,
-            on_complete=self._completed,
-            acks="errors",
-            delivery_timeout_s=300.0,
-            commit_interval_s=self.commit_interval,
-            max_inflight_events=10**9,
-            max_inflight_batches=10**9,
-        )
+        ledger: DeliveryLedger[None] = self._ledger(consumer, producer, on_complete=self._completed)
         consumer.subscribe(
             self.topics,
             on_assign=lambda c, parts: self._on_assign(c, ledger, parts),
@@ -362,48 +396,28 @@ class SharedQueryRunner(LoopThread):
             ", ".join(m.query_id for m in self.members),
             ", ".join(self.topics),
         )
-        last_commit = time.monotonic()
         stopped_unacked = False
         try:
-            while not self._stop.is_set():
-                try:
-                    msgs = consumer.consume(num_messages=self.batch_size, timeout=self.poll_timeout)
-                except KafkaException as exc:  # broker gone for a while: wait, never die
-                    self._warn(f"consume failed: {exc}")
-                    time.sleep(0.5)
-                    continue
-                if msgs:
-                    self._batch(msgs, ledger, producer, in_record)
-                    if self._paused:
-                        self._pause()
-                        continue
-                    if time.monotonic() - last_commit < self.commit_interval:
-                        continue
-                elif not ledger.inflight:
-                    producer.poll(0)
-                    if time.monotonic() - last_commit < self.commit_interval:
-                        continue
-                committed = self._commit_point(ledger, consumer)
-                if committed is None:
-                    stopped_unacked = True
-                    return  # stopped while the broker was unreachable: nothing committed
-                if committed:
-                    last_commit = time.monotonic()
+            stopped_unacked = not self._consume_loop(
+                consumer,
+                producer,
+                ledger,
+                lambda msgs: self._batch(msgs, ledger, producer, in_record),
+                lambda: self._commit(consumer, ledger.assigned),
+            )
         finally:
             self._close(ledger, consumer, stopped_unacked)
+
+    def _idle_commit_due(self, ledger: DeliveryLedger[Any], last_commit: float) -> bool:
+        """Idle: the members' positions are committed every `commit_interval` s (`_commit`
+        skips partitions whose commit did not change)."""
+        return time.monotonic() - last_commit >= self.commit_interval
 
     def _batch(
         self, msgs: list[Message], ledger: DeliveryLedger[None], producer: Producer, in_record: Any
     ) -> None:
         """One consumed batch through every member; all outputs join one ledger batch."""
-        good: list[Message] = []
-        for msg in msgs:
-            err = msg.error()
-            if err is None:
-                good.append(msg)
-            elif err.code() != KafkaError._PARTITION_EOF:
-                self._warn(f"consume error: {err}")
-        good = ledger.owned(good)
+        good = ledger.owned(self._good(msgs))
         if not good:
             return
         recs = [
@@ -456,22 +470,11 @@ class SharedQueryRunner(LoopThread):
             todo = recs
         else:  # before this query's own position: it processed those already
             todo = [r for r in recs if r.offset >= start.get((r.topic, r.partition), 0)]
+        if any(t not in m.topics for t, _p in first):  # the runtime reads more than it
+            topics = m.topics
+            todo = [r for r in todo if r.topic in topics]
         m.stats.consumed += len(todo)
-        for rec in todo:
-            try:
-                outs.extend(process(rec))
-            except TransientError:
-                raise
-            except Exception as exc:  # engine contract: should not raise; be safe
-                m.on_error(
-                    {
-                        "type": "RECORD_PROCESSING_ERROR",
-                        "message": f"{type(exc).__name__}: {exc}",
-                        "topic": rec.topic,
-                        "partition": rec.partition,
-                        "offset": rec.offset,
-                    }
-                )
+        run_records(process, todo, outs, m.on_error)
         return len(outs) - before
 
     def _delivery_failed(self, exc: DeliveryFailedError) -> None:
@@ -479,21 +482,6 @@ class SharedQueryRunner(LoopThread):
             m.stats.delivery_errors += max(len(exc.errors), 1)
             m.stats.last_error = exc.errors[-1] if exc.errors else str(exc)
         self._warn(f"delivery failed: {exc.errors[-1] if exc.errors else exc}")
-
-    def _commit_point(self, ledger: DeliveryLedger[None], consumer: Consumer) -> bool | None:
-        """Wait for every output's ack, then commit every member's position."""
-        try:
-            while not ledger.wait(1.0):
-                if self._stop.is_set():
-                    return None
-        except DeliveryFailedError as exc:
-            self._delivery_failed(exc)
-            time.sleep(0.5)
-            return False
-        failed = self._commit(consumer, ledger.assigned)
-        if failed is not None:  # the next commit covers these offsets
-            self._warn(f"commit failed: {failed}")
-        return True
 
     def _close(self, ledger: DeliveryLedger[None], consumer: Consumer, unacked: bool) -> None:
         # A clean stop commits what was acknowledged (only acknowledged batches move a

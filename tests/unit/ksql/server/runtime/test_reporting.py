@@ -8,6 +8,7 @@ import orjson
 
 from fraudstream.ksql.server.commandlog import Command, command_topic_name
 from fraudstream.ksql.server.runtime.reporting import (
+    RunnerStats,
     encode_log_record,
     entry_to_dict,
     processing_log_record,
@@ -64,3 +65,19 @@ def test_command_round_trips_as_json() -> None:
     cmd = Command(statement="CREATE STREAM X (A INT) WITH (KAFKA_TOPIC='x');", properties={"a": 1})
     back = Command.model_validate_json(cmd.model_dump_json())
     assert back.statement == cmd.statement and back.properties == {"a": 1}
+
+
+def test_a_processing_error_is_counted_and_logged_and_a_broken_log_stops_nothing() -> None:
+    stats, written = RunnerStats(), []
+    entry = {"type": "RECORD_PROCESSING_ERROR", "message": "x" * 600, "topic": "t"}
+    stats.processing_error("Q1", entry, written.append)
+    assert stats.processing_errors == 1 and stats.last_error == "x" * 500
+    (record,) = written
+    assert record["MESSAGE"]["TYPE"] == "RECORD_PROCESSING_ERROR"
+
+    def broken(_record: dict[str, object]) -> None:
+        raise RuntimeError("log topic gone")
+
+    stats.processing_error("Q1", {"type": "X", "message": "again"}, broken)
+    stats.processing_error("Q1", {"type": "X", "message": "no sink"}, None)
+    assert stats.processing_errors == 3 and stats.last_error == "no sink"

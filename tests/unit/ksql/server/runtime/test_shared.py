@@ -13,10 +13,12 @@ from confluent_kafka import OFFSET_BEGINNING, KafkaError, KafkaException, TopicP
 
 from fraudstream.errors import KafkaUnavailableError
 from fraudstream.kafka.delivery import DeliveryLedger
-from fraudstream.ksql.engine.engine import InRecord
+from fraudstream.ksql.engine.engine import InMemorySchemaRegistry, InRecord, KsqlEngine
+from fraudstream.ksql.engine.plan import ProjectNode, StreamStreamJoinNode
 from fraudstream.ksql.server.runtime.shared import (
     SharedQueryRunner,
     _positions,
+    holds_window,
     share_groups,
     shareable,
     shared_group_id,
@@ -292,3 +294,135 @@ def test_unreadable_positions_stop_the_runtime_instead_of_guessing() -> None:
     with pytest.raises(KafkaUnavailableError):
         rt._on_assign(consumer, ledger, [TopicPartition("src", 0)])  # type: ignore[arg-type]
     assert consumer.assigned == [], "no partition starts from a guessed position"
+
+
+class TopicMsg(Msg):
+    def __init__(self, topic: str, offset: int, partition: int = 0) -> None:
+        super().__init__(offset, partition)
+        self._t = topic
+
+    def topic(self) -> str:
+        return self._t
+
+
+class WindowQuery(Query):
+    """A query whose plan holds a stream-stream join (its window keeps records)."""
+
+    def __init__(self, qid: str, topics: tuple[str, ...]) -> None:
+        super().__init__(qid, topics=topics)
+        self.plan = ProjectNode(["X"], inputs=[StreamStreamJoinNode("INNER", "A", "B")])
+
+    def process(self, rec: InRecord) -> list[Out]:
+        if rec.topic not in self.source_topics:  # as BaseQuery.process: not its topic
+            return []
+        return super().process(rec)
+
+
+def test_share_groups_merges_queries_whose_topics_overlap_into_one_runtime() -> None:
+    queries = {
+        "A": Query("A"),
+        "B": Query("B"),
+        "J": WindowQuery("J", ("src", "labels")),  # the label join: the source and labels
+        "L": Query("L", topics=("labelled",)),  # alone on its topic
+        "M": Query("M", topics=("other",)),
+        "N": Query("N", topics=("other", "more")),
+    }
+    assert share_groups(queries, []) == {
+        frozenset({"src", "labels"}): ("A", "B", "J"),
+        frozenset({"other", "more"}): ("M", "N"),
+    }
+    assert holds_window(queries["J"]) and not holds_window(queries["A"])
+
+
+def test_holds_window_reads_the_engines_plan() -> None:
+    eng = KsqlEngine(schema_registry=InMemorySchemaRegistry())
+    eng.execute(
+        "CREATE STREAM e (id BIGINT, v DOUBLE) WITH (kafka_topic='e', value_format='JSON',"
+        " partitions=1);"
+        "CREATE STREAM l (id BIGINT, c INT) WITH (kafka_topic='l', value_format='JSON',"
+        " partitions=1);"
+        "CREATE STREAM j AS SELECT e.id AS id, e.v, l.c FROM e JOIN l WITHIN 1 MINUTE"
+        " ON e.id = l.id;"
+        "CREATE STREAM p AS SELECT id, v FROM e WHERE v > 0;"
+    )
+    windows = {q.sink_topic: holds_window(q) for q in eng.queries.values()}
+    assert windows == {"J": True, "P": False}
+
+
+def test_a_member_is_fed_and_positioned_only_on_its_own_topics() -> None:
+    a, j = Query("A"), WindowQuery("J", ("src", "labels"))
+    rt = SharedQueryRunner(
+        [j, a], bootstrap="127.0.0.1:1", group_id="shared",
+        member_group_ids={"A": "own-A", "J": "own-J"},
+    )  # fmt: skip
+    assert [m.query_id for m in rt.members] == ["A", "J"], "the window member runs last"
+    assert rt.topics == ["labels", "src"]
+    rt._legacy = {"A": {("src", 0): 2}, "J": {("labels", 0): 1}}
+    consumer, producer = Consumer(), Producer()
+    ledger: DeliveryLedger[Any] = DeliveryLedger(
+        consumer, producer, on_complete=rt._completed, acks="each"
+    )
+    parts = [TopicPartition("src", 0), TopicPartition("labels", 0)]
+    rt._on_assign(consumer, ledger, parts)  # type: ignore[arg-type]
+    # src-0 starts at the lowest member position (J's: earliest), labels-0 at J's own
+    assert [(tp.topic, tp.offset) for tp in consumer.assigned] == [
+        ("src", OFFSET_BEGINNING),
+        ("labels", 1),
+    ]
+    msgs = [TopicMsg("src", i) for i in range(4)] + [TopicMsg("labels", 1)]
+    rt._batch(msgs, ledger, producer, InRecord)  # type: ignore[arg-type]
+    assert a.seen == [(0, 2), (0, 3)], "A: the source from its own position, no labels"
+    assert j.seen == [(0, 0), (0, 1), (0, 2), (0, 3), (0, 1)]
+    assert [m.stats.consumed for m in rt.members] == [2, 5]
+    _ack_all(producer)
+    ledger.settle()
+    rt._commit(consumer, ledger.assigned)
+    got = {tp.topic: (tp.offset, _positions(tp.metadata)) for tp in consumer.commits[-1]}
+    assert got == {"src": (4, {"A": 4, "J": 4}), "labels": (2, {"J": 2})}
+
+
+def test_a_siblings_outage_pauses_the_batch_before_the_window_takes_any_of_it() -> None:
+    j, b = WindowQuery("A_JOIN", ("src",)), Query("B", fail_at=6)  # J sorts first by id
+    rt, ledger, _consumer, producer = _runtime(j, b)
+    assert [m.query_id for m in rt.members] == ["B", "A_JOIN"]
+    rt._batch([Msg(5), Msg(6), Msg(7)], ledger, producer, InRecord)  # type: ignore[arg-type]
+    assert rt._paused and j.seen == [], "the window saw nothing of the paused batch"
+    b.fail_at = None
+    rt._batch([Msg(5), Msg(6), Msg(7)], ledger, producer, InRecord)  # type: ignore[arg-type]
+    assert j.seen == [(0, 5), (0, 6), (0, 7)], "each record once in the window"
+
+
+def test_positions_in_the_servers_other_shared_groups_are_read_newest_first() -> None:
+    class Listing:
+        def __init__(self, *groups: str) -> None:
+            self.valid = [type("G", (), {"group_id": g})() for g in groups]
+
+    class Done:
+        def __init__(self, value: Any) -> None:
+            self.value = value
+
+        def result(self, timeout: float = 0) -> Any:
+            return self.value
+
+    src_meta = orjson.dumps({"A": 7, "B": 3, "Z": 99}).decode()
+    commits = {
+        "pre_shared_src": [TopicPartition("src", 0, 3, metadata=src_meta)],
+        "pre_shared_labels+src": [TopicPartition("src", 0, 5, metadata='{"A": 5}')],
+    }
+
+    class Admin:
+        def list_consumer_groups(self, **_kw: Any) -> Done:
+            return Done(Listing(*commits, "other-group", "pre_shared_now"))
+
+        def list_consumer_group_offsets(self, reqs: list[Any], **_kw: Any) -> dict[str, Done]:
+            (req,) = reqs
+            res = type("R", (), {"topic_partitions": commits[req.group_id]})()
+            return {req.group_id: Done(res)}
+
+    rt = SharedQueryRunner(
+        [Query("A"), Query("B")], bootstrap="127.0.0.1:1", group_id="pre_shared_now",
+        member_group_ids={"A": "own-A", "B": "own-B"},
+    )  # fmt: skip
+    rt._legacy = {"A": {("src", 0): 6}, "B": {}}
+    rt._read_sibling_groups(Admin(), "pre_shared_")  # type: ignore[arg-type]
+    assert rt._legacy == {"A": {("src", 0): 7}, "B": {("src", 0): 3}}, "the newest of each"
