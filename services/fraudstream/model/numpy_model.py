@@ -387,11 +387,15 @@ def apply_transforms(cols: Array, transforms: Sequence[str]) -> Array:
     Shared with the trainer so training and serving cannot drift apart.
     """
     out = np.empty(cols.shape, np.float64)
+    # identity columns in one copy: a per-column loop was ~1 us per column and batch
+    same = [j for j, t in enumerate(transforms) if t == "identity"]
+    if same:
+        out[:, same] = cols[:, same]
     for j, t in enumerate(transforms):
-        c = cols[:, j]
         if t == "identity":
-            out[:, j] = c
-        elif t == "log1p":
+            continue
+        c = cols[:, j]
+        if t == "log1p":
             out[:, j] = np.log1p(np.maximum(c, 0.0))
         elif t == "hour_sin":
             out[:, j] = np.sin(2.0 * np.pi * (np.mod(c, SECONDS_PER_DAY) / SECONDS_PER_DAY))
