@@ -55,6 +55,8 @@ class NumpyModel:
         self._mean = np.asarray(p.mean, np.float64)
         self._std = np.asarray(p.std, np.float64)
         raw = manifest.raw_inputs
+        self._n_raw = len(raw)  # the manifest computes raw_inputs on each access
+        self._n_features = len(manifest.features)
         self._src_idx = np.asarray([raw.index(s) for s in p.sources], np.intp)
         self._transforms = list(p.transforms)
         sc = manifest.score
@@ -114,12 +116,12 @@ class NumpyModel:
 
     def preprocess(self, x_raw: ArrayLike) -> Array:
         """Raw columns (`raw_inputs` order) -> standardized model input (`features` order)."""
-        raw = self._as_matrix(x_raw, len(self.raw_inputs), "raw_inputs")
+        raw = self._as_matrix(x_raw, self._n_raw, "raw_inputs")
         return (apply_transforms(raw[:, self._src_idx], self._transforms) - self._mean) / self._std
 
     def reconstruct(self, x: ArrayLike) -> Array:
         """Standardized input -> the autoencoder's reconstruction (same shape)."""
-        h = self._as_matrix(x, len(self.features), "features")
+        h = self._as_matrix(x, self._n_features, "features")
         for w, b, act in self._layers:
             h = act(h @ w + b)
         return h
