@@ -27,6 +27,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from datetime import UTC, datetime
@@ -90,12 +91,12 @@ def paced(
     np.save(out, np.array(acks).T)  # row 0: send time (s from start), row 1: ack latency
 
 
-def scrape(port: int) -> dict[str, float]:
+def scrape(client: httpx.Client, port: int) -> dict[str, float]:
     """The scorer's counters of interest (batch count/sum, events scored)."""
     want = ("fraudstream_batch_size_count", "fraudstream_batch_size_sum",
             "fraudstream_events_scored_total")  # fmt: skip
     try:
-        text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=2).text
+        text = client.get(f"http://127.0.0.1:{port}/metrics", timeout=2).text
     except httpx.HTTPError:
         return {}
     out: dict[str, float] = {}
@@ -104,6 +105,60 @@ def scrape(port: int) -> dict[str, float]:
         if name in want:
             out[name] = float(line.split()[-1])
     return out
+
+
+def thread_cpu(pid: int) -> dict[str, float]:
+    """CPU-seconds per thread kind of a process: `main` (its main thread), `rdk` (librdkafka's
+    threads), `other` (other Python threads: HTTP server, model watcher)."""
+    out = {"main": 0.0, "rdk": 0.0, "other": 0.0}
+    tick = os.sysconf("SC_CLK_TCK")
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        try:
+            stat = Path(f"/proc/{pid}/task/{tid}/stat").read_text()
+        except OSError:
+            continue
+        name = stat[stat.index("(") + 1 : stat.rindex(")")]
+        f = stat.rsplit(")", 1)[1].split()
+        kind = "main" if tid == str(pid) else "rdk" if name.startswith("rdk:") else "other"
+        out[kind] += (int(f[11]) + int(f[12])) / tick
+    return out
+
+
+class Sampler(threading.Thread):
+    """Once a second of the load: the CPU the broker and the scorer used and the scorer's
+    batch counters. A thread of its own with one HTTP client, so the reader never waits for
+    it: a fresh `httpx.get` costs ~22 ms of CPU (a new SSL context per call), which held
+    the reader once a second and showed up in every second's p99."""
+
+    def __init__(self, t_start: float, port: int, bpid: int | None, spid: int | None) -> None:
+        super().__init__(daemon=True)
+        self.t_start, self.port, self.bpid, self.spid = t_start, port, bpid, spid
+        self.rows: list[dict[str, float]] = []
+        self.client = httpx.Client()
+        self.stop = threading.Event()
+
+    def sample(self) -> dict[str, float]:
+        return {"b": cpu_seconds(self.bpid) if self.bpid else 0.0,
+                "s": cpu_seconds(self.spid) if self.spid else 0.0,
+                **scrape(self.client, self.port)}  # fmt: skip
+
+    def run(self) -> None:
+        prev = self.sample()
+        tick = self.t_start + 1.0
+        while not self.stop.wait(max(tick - time.monotonic(), 0.0)):
+            cur = self.sample()
+            nb = cur.get("fraudstream_batch_size_count", 0) - prev.get(
+                "fraudstream_batch_size_count", 0
+            )
+            ne = cur.get("fraudstream_batch_size_sum", 0) - prev.get(
+                "fraudstream_batch_size_sum", 0
+            )
+            self.rows.append({"broker_cpu": cur["b"] - prev["b"],
+                              "scorer_cpu": cur["s"] - prev["s"],
+                              "batches": nb, "mean_batch": ne / nb if nb else 0.0,
+                              "load1": os.getloadavg()[0]})  # fmt: skip
+            prev = cur
+            tick += 1.0
 
 
 def per_second(at: np.ndarray[Any, Any], lat: np.ndarray[Any, Any], secs: int) -> list[float]:
@@ -123,6 +178,7 @@ def main() -> None:
     ap.add_argument("--no-scorer", action="store_true")
     ap.add_argument("--warm-broker", type=float, default=0.0, help="seconds of scratch load")
     ap.add_argument("--json", type=Path)
+    ap.add_argument("--profile", type=Path, help="run the scorer under cProfile, stats here")
     args = ap.parse_args()
     work = Path(tempfile.mkdtemp(prefix="bench-cold-"))
     results: dict[str, Any] = {
@@ -135,6 +191,7 @@ def main() -> None:
     scorer: subprocess.Popen[bytes] | None = None
     registry: RegistryServer | None = None
     ctx = mp.get_context("spawn")
+    http = httpx.Client()
     try:
         t_boot = time.monotonic()
         bootstrap = broker.start(timeout=180)
@@ -164,14 +221,15 @@ def main() -> None:
                        FRAUDSTREAM_SCORER_TOPIC_SCORES=scores,
                        FRAUDSTREAM_SCORER_TOPIC_ALERTS=alerts,
                        FRAUDSTREAM_SCORER_TOPIC_DLQ=dlq)  # fmt: skip
+            prof = [] if args.profile is None else ["-m", "cProfile", "-o", str(args.profile)]
             scorer = subprocess.Popen(
-                [sys.executable, "-m", "fraudstream", "score", "--topic", topic,
+                [sys.executable, *prof, "-m", "fraudstream", "score", "--topic", topic,
                  "--group", "cold", "--model-dir", str(model_dir), "--metrics-port", str(port)],
                 env=env, stdout=(work / "scorer.log").open("wb"), stderr=subprocess.STDOUT,
             )  # fmt: skip
             deadline = time.monotonic() + 180
-            while scrape(port).get("fraudstream_events_scored_total") is None or (
-                httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=2).status_code != 200
+            while scrape(http, port).get("fraudstream_events_scored_total") is None or (
+                http.get(f"http://127.0.0.1:{port}/readyz", timeout=2).status_code != 200
             ):
                 if scorer.poll() is not None or time.monotonic() > deadline:
                     raise SystemExit("scorer not ready:\n" + (work / "scorer.log").read_text())
@@ -196,11 +254,9 @@ def main() -> None:
         lat: list[float] = []
         out_ms: list[float] = []
         seen: list[float] = []
-        rows: list[dict[str, float]] = []
-        next_tick = t_start + 1.0
-        prev = {"b": cpu_seconds(bpid) if bpid else 0.0,
-                "s": cpu_seconds(scorer.pid) if scorer else 0.0,
-                **scrape(port)}  # fmt: skip
+        sampler = Sampler(t_start, port, bpid, scorer.pid if scorer else None)
+        threads0 = thread_cpu(scorer.pid) if scorer else {}
+        sampler.start()
         expected = int(args.rate * args.secs)
         deadline = t_start + args.secs + 30
 
@@ -219,20 +275,12 @@ def main() -> None:
                         # the score record's CreateTime: when the scorer called produce()
                         out_ms.append((now_ms - m.timestamp()[1]) / 1000.0)
                         seen.append(time.monotonic() - t_start)
-            if time.monotonic() >= next_tick:
-                cur = {"b": cpu_seconds(bpid) if bpid else 0.0,
-                       "s": cpu_seconds(scorer.pid) if scorer else 0.0, **scrape(port)}  # fmt: skip
-                nb = cur.get("fraudstream_batch_size_count", 0) - prev.get(
-                    "fraudstream_batch_size_count", 0
-                )
-                ne = cur.get("fraudstream_batch_size_sum", 0) - prev.get(
-                    "fraudstream_batch_size_sum", 0
-                )
-                rows.append({"broker_cpu": cur["b"] - prev["b"], "scorer_cpu": cur["s"] - prev["s"],
-                             "batches": nb, "mean_batch": ne / nb if nb else 0.0,
-                             "load1": os.getloadavg()[0]})  # fmt: skip
-                prev = cur
-                next_tick += 1.0
+        sampler.stop.set()
+        sampler.join(10)
+        rows = sampler.rows[: args.secs]
+        if scorer is not None:
+            threads1 = thread_cpu(scorer.pid)
+            results["scorer_thread_cpu_s"] = {k: threads1[k] - threads0[k] for k in threads1}
         proc.join(120)
         c.close()
         acks = np.load(work / "acks.npy")
@@ -264,6 +312,13 @@ def main() -> None:
             e2e_p50_ms=float(np.percentile(lat, 50) * 1000) if lat else None,
             e2e_events=len(lat), loadavg_end=os.getloadavg(),
         )  # fmt: skip
+        if scorer is not None:
+            per_event = results["scorer_cpu_s"] / max(len(lat), 1) * 1e6
+            threads = results["scorer_thread_cpu_s"]
+            log(f"scorer CPU per event over the load: {per_event:.1f} us (threads, CPU-s: "
+                f"main {threads['main']:.2f}, librdkafka {threads['rdk']:.2f}, "
+                f"other {threads['other']:.2f})")  # fmt: skip
+            results["scorer_cpu_us_per_event"] = per_event
         log(f"whole run: ack p99 {results['ack_p99_ms']:.1f} ms; e2e p50 "
             f"{results['e2e_p50_ms'] or 0:.1f} / p99 {results['e2e_p99_ms'] or 0:.1f} ms over "
             f"{len(lat)} events (in p99 {results['e2e_in_p99_ms'] or 0:.1f}, out p99 "
@@ -272,6 +327,7 @@ def main() -> None:
             f"{results['loadavg_start'][0]:.2f} -> "
             f"{results['loadavg_end'][0]:.2f}")  # fmt: skip
     finally:
+        http.close()
         if scorer is not None:
             scorer.terminate()
             scorer.wait(30)

@@ -97,14 +97,15 @@ def _take(values: Any, ok: NDArray[np.bool_]) -> Any:
 def _explain(fe: Any, top_k: int) -> tuple[Any, Any]:
     """The k features with the largest errors per row (largest first) and their shares."""
     k = min(top_k, fe.shape[1])
-    top = np.argpartition(-fe, k - 1, axis=1)[:, :k] if k < fe.shape[1] else None
-    if top is None:
+    rows = np.arange(fe.shape[0])[:, None]  # plain indexing: take_along_axis costs ~10 us a call
+    if k < fe.shape[1]:
+        top = np.argpartition(-fe, k - 1, axis=1)[:, :k]
+        # order the k largest (argpartition leaves them unordered)
+        top = top[rows, np.argsort(-fe[rows, top], axis=1, kind="stable")]
+    else:
         top = np.argsort(-fe, axis=1, kind="stable")
-    else:  # order the k largest (argpartition leaves them unordered)
-        order = np.argsort(-np.take_along_axis(fe, top, axis=1), axis=1, kind="stable")
-        top = np.take_along_axis(top, order, axis=1)
     total = fe.sum(axis=1, keepdims=True)
-    share = np.take_along_axis(fe, top, axis=1) / np.where(total > 0, total, 1.0)
+    share = fe[rows, top] / np.where(total > 0, total, 1.0)
     return top, share
 
 

@@ -37,8 +37,9 @@ from fraudstream.scorer.privacy import MaskingDecoder
 from fraudstream.scorer.reload import ModelWatcher, ServingModel
 from fraudstream.scorer.scoring import Scored
 from fraudstream.scorer.settings import ResolvedSettings, ScorerSettings
+from fraudstream.serde.errors import RegistryError, SerdeFailure
 from fraudstream.serde.ksql_records import RecordDecoder
-from fraudstream.serde.registry_client import RegistryClient
+from fraudstream.serde.registry_client import RegistryClient, value_subject
 
 log = logging.getLogger(__name__)
 
@@ -149,6 +150,8 @@ class Scorer:
         decoder = (
             RecordDecoder("avro", self._schemas) if s.input_format == "avro" else MaskingDecoder()
         )
+        if isinstance(decoder, RecordDecoder):
+            self._warm_decoder(decoder, s.topic)
         self._consumer, self._producer = make_clients(s)
         self._ledger = DeliveryLedger(
             self._consumer,
@@ -178,6 +181,19 @@ class Scorer:
             s.topic, s.input_format, s.topic_scores, s.topic_alerts, s.group, mode, s.batch_size,
         )  # fmt: skip
         return True
+
+    def _warm_decoder(self, decoder: RecordDecoder, topic: str) -> None:
+        """Fetch and plan the input's latest writer schema before reporting ready: the first
+        batch would otherwise wait for the registry (and build the plan) while the first
+        records of a load queue behind it. Best effort: on any refusal the first record
+        looks its schema up as before."""
+        assert self._schemas is not None
+        try:
+            latest = self._schemas.latest(value_subject(topic))
+            if latest is not None and decoder.prepare(latest[0]):
+                log.info("input schema id %d of %s planned ahead", latest[0], topic)
+        except (RegistryError, SerdeFailure) as exc:
+            log.info("input schema of %s not looked up ahead (%s)", topic, exc)
 
     # ------------------------------------------------------------------ rebalance
     def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:

@@ -349,6 +349,14 @@ class RecordDecoder:
         """The usable writer schemas seen so far, by id (the trainer's lineage)."""
         return {i: p.schema for i, p in self._plans.items() if p.schema is not None}
 
+    def prepare(self, schema_id: int) -> bool:
+        """Fetch and plan writer schema `schema_id` now (True: its records are decodable),
+        so the first record written with it does not wait for the registry. Registry errors
+        propagate as in `decode`."""
+        if self.input_format != "avro":
+            return False
+        return self._plan(schema_id).reason is None
+
     def _plan(self, schema_id: int) -> _Plan:
         plan = self._plans.get(schema_id)
         if plan is None:

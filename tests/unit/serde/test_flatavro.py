@@ -76,6 +76,35 @@ def test_flat_plan_matches_fastavro(nulls: float, offset: int) -> None:
     assert vouched > 0
 
 
+def test_small_batches_and_a_field_null_in_every_record_decode_as_one_large_batch() -> None:
+    """A union branch shared by the whole batch takes a shortcut (one comparison), so the
+    same records must decode alike in batches of 1, 2 and 7 (shared branches) and in one
+    batch (mixed), also when a field is null in every record of a batch."""
+    plan = FlatPlan.build(LIVE, NUMERIC, TEXT)
+    assert plan is not None
+    rng = random.Random(11)
+    recs = [_live_rec(rng, 0.0) for _ in range(40)]
+    for r in recs[:14]:  # two small batches (7 each) where USERID and TIME are always null
+        r["USERID"] = r["TIME"] = None
+    recs[20]["ID"] = None  # one record off the shared branch
+    values = [_body(LIVE, r) for r in recs]
+    whole = plan.decode(values)
+    for size in (1, 2, 7):
+        for start in range(0, len(values), size):
+            part = plan.decode(values[start : start + size])
+            rows = slice(start, start + size)
+            assert np.array_equal(part.ok, whole.ok[rows])
+            assert np.array_equal(part.nulls, whole.nulls[rows])
+            assert np.array_equal(part.longs, whole.longs[rows])
+            assert np.array_equal(part.values, whole.values[rows], equal_nan=True)
+            assert part.text == [t[rows] for t in whole.text]
+    assert whole.ok.all()
+    assert whole.nulls[:14, NUMERIC.index("TIME")].all()
+    assert whole.text[1][:14] == [None] * 14 and whole.text[1][14] == recs[14]["USERID"]
+    assert whole.nulls[20, NUMERIC.index("ID")] and not whole.nulls[21, NUMERIC.index("ID")]
+    assert whole.longs[21, NUMERIC.index("ID")] == recs[21]["ID"]
+
+
 def test_declines_corrupt_bodies_and_decode_one_says_why() -> None:
     plan = FlatPlan.build(LIVE, NUMERIC, TEXT)
     assert plan is not None

@@ -406,3 +406,19 @@ def test_json_class_and_numbers_out_of_range_are_dead_letters(events: list[dict[
     assert [d.reason for d in out.dead] == ["invalid_value"]
     assert out.dead[0].msg is huge_class
     assert out.msgs == [huge_v]  # a big but finite number is a valid feature value
+
+
+def test_a_writer_schema_prepared_ahead_is_not_fetched_again_by_the_first_batch(
+    live_records: list[dict[str, Any]],
+) -> None:
+    from fraudstream.testing.scorer import Msg, avro
+
+    dec = _decoder({7: LIVE, 8: {"type": "record", "name": "Other", "fields": []}})
+    assert dec.prepare(7) is True
+    assert dec._schemas.lookups == 1
+    out = dec.decode([Msg(avro(LIVE, r, 7), i) for i, r in enumerate(live_records[:5])])
+    assert len(out) == 5 and out.dead == []
+    assert dec._schemas.lookups == 1, "the first batch used the plan made ahead"
+    assert dec.prepare(8) is False  # a schema its records cannot be decoded with
+    assert dec.prepare(99) is False  # unknown id: not cached, the first record retries
+    assert RecordDecoder("json").prepare(7) is False
