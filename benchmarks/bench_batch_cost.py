@@ -36,40 +36,12 @@ from fraudstream.scorer.settings import scorer_settings
 from fraudstream.serde.ksql_records import RecordBatch, RecordDecoder
 from fraudstream.serde.schemas import load_schema
 from fraudstream.serde.wire import header
+from fraudstream.testing.messages import Msg as FakeMsg
 from fraudstream.testing.scorer import MemorySchemas, live_value, make_events, publish_pca_model
 
 
-class Msg:
-    """What the loop reads of a consumed record."""
-
-    __slots__ = ("_o", "_p", "_v")
-
-    def __init__(self, value: bytes, offset: int, partition: int) -> None:
-        self._v, self._o, self._p = value, offset, partition
-
-    def value(self) -> bytes:
-        return self._v
-
-    def key(self) -> bytes:
-        return b"k"
-
-    def topic(self) -> str:
-        return "live"
-
-    def partition(self) -> int:
-        return self._p
-
-    def offset(self) -> int:
-        return self._o
-
-    def headers(self) -> None:
-        return None
-
-    def error(self) -> None:
-        return None
-
-    def timestamp(self) -> tuple[int, int]:
-        return (1, int(time.time() * 1000))
+def Msg(value: bytes, offset: int, partition: int) -> FakeMsg:
+    return FakeMsg(value, offset, topic="live", partition=partition)
 
 
 class NoConsumer:

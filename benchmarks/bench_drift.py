@@ -35,6 +35,7 @@ from fraudstream.scorer.scoring import score_batch
 from fraudstream.serde.ksql_records import RecordDecoder
 from fraudstream.serde.schemas import load_schema
 from fraudstream.serde.wire import header
+from fraudstream.testing.messages import Msg as FakeMsg
 from fraudstream.testing.scorer import live_value, pca_model
 from fraudstream.trainer.reference import drift_reference
 
@@ -46,32 +47,8 @@ class _Schemas:
         return load_schema("live")
 
 
-class _Msg:
-    __slots__ = ("_v",)
-
-    def __init__(self, v: bytes) -> None:
-        self._v = v
-
-    def value(self) -> bytes:
-        return self._v
-
-    def key(self) -> bytes:
-        return b"k"
-
-    def topic(self) -> str:
-        return "live"
-
-    def partition(self) -> int:
-        return 0
-
-    def offset(self) -> int:
-        return 0
-
-    def headers(self) -> None:
-        return None
-
-    def timestamp(self) -> tuple[int, int]:
-        return (1, 0)
+def _Msg(v: bytes) -> FakeMsg:
+    return FakeMsg(v, topic="live")
 
 
 def main() -> None:

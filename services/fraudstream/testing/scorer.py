@@ -45,7 +45,6 @@ __all__ = [
     "BackgroundSend",
     "LiveProducer",
     "MemorySchemas",
-    "Msg",
     "RunningScorer",
     "Weights",
     "avro",
@@ -271,34 +270,6 @@ class RunningScorer:
                 return
             time.sleep(0.1)
         raise AssertionError(f"scorer not ready: {self.scorer.ready()[1]}")
-
-
-@dataclass
-class Msg:
-    """The subset of confluent_kafka.Message the decoder reads."""
-
-    _value: bytes | None
-    _offset: int = 0
-    _key: bytes | None = b"k"
-    _headers: list[tuple[str, bytes]] | None = field(default=None)
-
-    def value(self) -> bytes | None:
-        return self._value
-
-    def key(self) -> bytes | None:
-        return self._key
-
-    def topic(self) -> str:
-        return "in"
-
-    def partition(self) -> int:
-        return 0
-
-    def offset(self) -> int:
-        return self._offset
-
-    def headers(self) -> list[tuple[str, bytes]] | None:
-        return self._headers
 
 
 class MemorySchemas:

@@ -22,20 +22,11 @@ from fraudstream.kafka.delivery import (
     seek,
 )
 from fraudstream.kafka.errors import DeliveryFailedError
+from fraudstream.testing.messages import Msg as FakeMsg
 
 
-class Msg:
-    def __init__(self, topic: str, partition: int, offset: int) -> None:
-        self._t, self._p, self._o = topic, partition, offset
-
-    def topic(self) -> str:
-        return self._t
-
-    def partition(self) -> int:
-        return self._p
-
-    def offset(self) -> int:
-        return self._o
+def Msg(topic: str, partition: int, offset: int) -> FakeMsg:
+    return FakeMsg(offset=offset, topic=topic, partition=partition)
 
 
 class Consumer:

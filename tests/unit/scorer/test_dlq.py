@@ -14,7 +14,7 @@ from confluent_kafka import Producer
 
 from fraudstream.scorer.dlq import DeadLetterWriter, dead_letter_record
 from fraudstream.serde.ksql_records import Reject
-from fraudstream.testing.scorer import Msg
+from fraudstream.testing.messages import Msg
 
 
 def _producer(max_bytes: int = 1_000_000) -> Any:

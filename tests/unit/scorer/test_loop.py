@@ -20,26 +20,11 @@ from fraudstream.scorer.loop import ScoringLoop, Totals
 from fraudstream.scorer.metrics import ScorerMetrics
 from fraudstream.scorer.scoring import Scored
 from fraudstream.serde.ksql_records import RecordBatch
+from fraudstream.testing.messages import Msg as FakeMsg
 
 
-class Msg:
-    def __init__(self, offset: int) -> None:
-        self._o = offset
-
-    def topic(self) -> str:
-        return "live"
-
-    def partition(self) -> int:
-        return 0
-
-    def offset(self) -> int:
-        return self._o
-
-    def error(self) -> None:
-        return None
-
-    def timestamp(self) -> tuple[int, int]:
-        return (1, 1_700_000_000_000)
+def Msg(offset: int) -> FakeMsg:
+    return FakeMsg(offset=offset, topic="live")
 
 
 class TimedConsumer:

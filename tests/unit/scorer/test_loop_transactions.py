@@ -18,26 +18,13 @@ from fraudstream.scorer.loop import ScoringLoop, Totals
 from fraudstream.scorer.metrics import ScorerMetrics
 from fraudstream.scorer.scoring import Scored
 from fraudstream.serde.ksql_records import RecordBatch
+from fraudstream.testing.messages import Msg as FakeMsg
 
 
-class Msg:
-    def __init__(self, partition: int, offset: int) -> None:
-        self._p, self._o = partition, offset
-
-    def topic(self) -> str:
-        return "live"
-
-    def partition(self) -> int:
-        return self._p
-
-    def offset(self) -> int:
-        return self._o
-
-    def error(self) -> None:
-        return None
-
-    def timestamp(self) -> tuple[int, int]:
-        return (1, 1_700_000_000_000)  # TIMESTAMP_CREATE_TIME
+def Msg(partition: int, offset: int) -> FakeMsg:
+    return FakeMsg(
+        offset=offset, topic="live", partition=partition, timestamp=(1, 1_700_000_000_000)
+    )
 
 
 class Consumer:

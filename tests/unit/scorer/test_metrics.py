@@ -12,14 +12,11 @@ from fraudstream.scorer.metrics import (
     observe_many,
     record_times_ms,
 )
+from fraudstream.testing.messages import Msg as FakeMsg
 
 
-class _Msg:
-    def __init__(self, kind: int, ms: int) -> None:
-        self._ts = (kind, ms)
-
-    def timestamp(self) -> tuple[int, int]:
-        return self._ts
+def _Msg(kind: int, ms: int) -> FakeMsg:
+    return FakeMsg(timestamp=(kind, ms))
 
 
 def test_record_times_reads_create_time_and_marks_missing_as_nan() -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
@@ -11,34 +10,18 @@ import pytest
 from fraudstream.ksql.engine.functions import mask_left
 from fraudstream.scorer.dlq import dead_letter_record
 from fraudstream.scorer.privacy import MaskingDecoder, mask_user
+from fraudstream.testing.messages import Msg as FakeMsg
 from fraudstream.testing.scorer import make_events
 
 RAW = "Wilhelmina_4711"
 
 
-@dataclass
-class Msg:
-    _value: bytes | None
-    _key: bytes | None = RAW.encode()
-    _headers: list[tuple[str, bytes]] | None = field(default=None)
-
-    def value(self) -> bytes | None:
-        return self._value
-
-    def key(self) -> bytes | None:
-        return self._key
-
-    def headers(self) -> list[tuple[str, bytes]] | None:
-        return self._headers
-
-    def topic(self) -> str:
-        return "creditcardfraud_source"
-
-    def partition(self) -> int:
-        return 0
-
-    def offset(self) -> int:
-        return 7
+def Msg(
+    value: bytes | None,
+    headers: list[tuple[str, bytes]] | None = None,
+    key: bytes | None = RAW.encode(),
+) -> FakeMsg:
+    return FakeMsg(value, 7, key, headers, topic="creditcardfraud_source")
 
 
 def _event(**over: Any) -> dict[str, Any]:
@@ -83,7 +66,7 @@ def test_scored_users_are_masked() -> None:
 )
 def test_dead_letters_hold_no_raw_user(value: bytes) -> None:
     headers = [("origin-user", RAW.encode()), ("trace", b"t-1")]
-    batch = MaskingDecoder().decode([Msg(value, _headers=headers)])
+    batch = MaskingDecoder().decode([Msg(value, headers=headers)])
     assert len(batch.dead) == 1
     d = batch.dead[0]
     key, out, hdrs = dead_letter_record(d, "now", 900_000)
@@ -105,7 +88,7 @@ def test_dead_letters_hold_no_raw_user(value: bytes) -> None:
 
 def test_short_user_in_a_field_is_masked_without_mangling_the_record() -> None:
     value = orjson.dumps(_event(User="ab", Amount="x"))
-    batch = MaskingDecoder().decode([Msg(value, _key=b"ab")])
+    batch = MaskingDecoder().decode([Msg(value, key=b"ab")])
     _, out, _ = dead_letter_record(batch.dead[0], "now", 900_000)
     parsed = orjson.loads(out or b"")
     assert parsed["User"] == "xx" and parsed["Amount"] == "x"

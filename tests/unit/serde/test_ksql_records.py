@@ -41,7 +41,8 @@ def _decoder(schemas: dict[int, dict[str, Any]]) -> Any:
 def test_avro_batch_decodes_to_columns(
     live_records: list[dict[str, Any]], events: list[dict[str, Any]], request: Any
 ) -> None:
-    from fraudstream.testing.scorer import Msg, avro, numeric
+    from fraudstream.testing.messages import Msg
+    from fraudstream.testing.scorer import avro, numeric
 
     dec = _decoder({7: LIVE})
     msgs = [Msg(avro(LIVE, r, 7), i) for i, r in enumerate(live_records)]
@@ -56,7 +57,8 @@ def test_avro_batch_decodes_to_columns(
 
 
 def test_json_batch_decodes_to_columns(events: list[dict[str, Any]]) -> None:
-    from fraudstream.testing.scorer import Msg, numeric
+    from fraudstream.testing.messages import Msg
+    from fraudstream.testing.scorer import numeric
 
     out = RecordDecoder("json").decode([Msg(orjson.dumps(e)) for e in events])
     assert out.dead == []
@@ -99,7 +101,8 @@ def _bad_avro_cases(rec: dict[str, Any]) -> list[tuple[bytes | None, str]]:
 def test_bad_avro_records_are_dead_letters_with_reasons(
     live_records: list[dict[str, Any]],
 ) -> None:
-    from fraudstream.testing.scorer import Msg, avro
+    from fraudstream.testing.messages import Msg
+    from fraudstream.testing.scorer import avro
 
     cases = _bad_avro_cases(live_records[0])
     dec = _decoder(dict(WRITERS))
@@ -129,7 +132,7 @@ def test_bad_avro_records_are_dead_letters_with_reasons(
     ],
 )
 def test_bad_json_records(events: list[dict[str, Any]], payload: Any, reason: str) -> None:
-    from fraudstream.testing.scorer import Msg
+    from fraudstream.testing.messages import Msg
 
     ev = dict(events[0])
     if payload == "V1":
@@ -152,7 +155,7 @@ def test_bad_json_records(events: list[dict[str, Any]], payload: Any, reason: st
 
 
 def test_json_accepts_uppercase_keys_and_quoted_class(events: list[dict[str, Any]]) -> None:
-    from fraudstream.testing.scorer import Msg
+    from fraudstream.testing.messages import Msg
 
     ev = {k.upper(): v for k, v in events[1].items()}
     ev["USERID"] = ev.pop("USER")
@@ -174,7 +177,8 @@ def test_batch_fast_path_agrees_with_per_record_path(
 ) -> None:
     """The whole-batch reader handles the common case; every record it declines is re-read
     one by one, so reasons and good rows are the same whichever path a record takes."""
-    from fraudstream.testing.scorer import Msg, avro
+    from fraudstream.testing.messages import Msg
+    from fraudstream.testing.scorer import avro
 
     cases = _bad_avro_cases(live_records[0])
     goods = [avro(LIVE, r, 7) for r in live_records[1:40]]
@@ -229,7 +233,8 @@ def _trainer_decoder(schemas: dict[int, dict[str, Any]]) -> Any:
 @pytest.mark.parametrize("flat", [True, False])
 def test_trainer_profile_counts_rejects_in_the_same_vocabulary(flat: bool) -> None:
     from fraudstream.events import NUMERIC_COLUMNS
-    from fraudstream.testing.scorer import Msg, avro
+    from fraudstream.testing.messages import Msg
+    from fraudstream.testing.scorer import avro
 
     schema = PREPROCESSED
     if not flat:  # an extra enum field forces the per-record fastavro path
@@ -268,7 +273,7 @@ def test_trainer_profile_counts_rejects_in_the_same_vocabulary(flat: bool) -> No
 
 def test_trainer_profile_refuses_a_schema_without_needed_fields() -> None:
     from fraudstream.serde.errors import MissingFieldError
-    from fraudstream.testing.scorer import Msg
+    from fraudstream.testing.messages import Msg
 
     schema = {
         **PREPROCESSED,
@@ -284,7 +289,8 @@ def test_trainer_profile_refuses_a_schema_without_needed_fields() -> None:
 def test_trainer_profile_needs_the_label_column_the_scorer_does_not(
     live_records: list[dict[str, Any]],
 ) -> None:
-    from fraudstream.testing.scorer import Msg, avro
+    from fraudstream.testing.messages import Msg
+    from fraudstream.testing.scorer import avro
 
     no_class = {**LIVE, "fields": [f for f in LIVE["fields"] if f["name"] != "CLASS"]}
     rec = {k: v for k, v in live_records[0].items() if k != "CLASS"}
@@ -296,7 +302,7 @@ def test_trainer_profile_needs_the_label_column_the_scorer_does_not(
 
 def test_batch_length_survives_freeing_the_messages(events: list[dict[str, Any]]) -> None:
     """The scorer drops `msgs` once outputs are produced and counts the batch later."""
-    from fraudstream.testing.scorer import Msg
+    from fraudstream.testing.messages import Msg
 
     out = RecordDecoder("json").decode([Msg(orjson.dumps(e)) for e in events[:5]])
     out.msgs = []
@@ -320,7 +326,8 @@ def test_schema_with_a_collection_is_refused_as_unexpected_schema_once(
     """A writer schema with the required columns plus an array of nulls: a record claiming
     millions of items is a dead letter `unexpected_schema`, decoded without allocating, and
     the schema is looked up (and refused) once for its id."""
-    from fraudstream.testing.scorer import Msg, avro
+    from fraudstream.testing.messages import Msg
+    from fraudstream.testing.scorer import avro
 
     hostile = dict(
         LIVE, fields=[*LIVE["fields"], {"name": "X", "type": {"type": "array", "items": "null"}}]
@@ -339,7 +346,8 @@ def test_schema_with_a_collection_is_refused_as_unexpected_schema_once(
 def test_trainer_profile_skips_unexpected_schemas_without_raising(
     live_records: list[dict[str, Any]],
 ) -> None:
-    from fraudstream.testing.scorer import MemorySchemas, Msg, avro
+    from fraudstream.testing.messages import Msg
+    from fraudstream.testing.scorer import MemorySchemas, avro
 
     nested = dict(
         LIVE,
@@ -357,7 +365,8 @@ def test_records_over_the_size_limit_are_refused_before_decoding(
     live_records: list[dict[str, Any]],
 ) -> None:
     from fraudstream.serde.ksql_records import DecodeLimits
-    from fraudstream.testing.scorer import MemorySchemas, Msg, avro
+    from fraudstream.testing.messages import Msg
+    from fraudstream.testing.scorer import MemorySchemas, avro
 
     wide = dict(live_records[0], USERID="u" * 5000)
     dec = RecordDecoder(
@@ -380,7 +389,7 @@ def test_records_over_the_size_limit_are_refused_before_decoding(
 def test_json_id_out_of_int64_range_is_a_dead_letter(
     events: list[dict[str, Any]], eid: int
 ) -> None:
-    from fraudstream.testing.scorer import Msg
+    from fraudstream.testing.messages import Msg
 
     good = Msg(orjson.dumps(events[1]), 1)
     bad = Msg(
@@ -398,7 +407,7 @@ def test_json_id_out_of_int64_range_is_a_dead_letter(
 
 
 def test_json_class_and_numbers_out_of_range_are_dead_letters(events: list[dict[str, Any]]) -> None:
-    from fraudstream.testing.scorer import Msg
+    from fraudstream.testing.messages import Msg
 
     huge_class = Msg(orjson.dumps(dict(events[0], Class=2**64 - 1)), 0)
     huge_v = Msg(orjson.dumps(dict(events[0], V4=2**64 - 1)), 1)
@@ -411,7 +420,8 @@ def test_json_class_and_numbers_out_of_range_are_dead_letters(events: list[dict[
 def test_a_writer_schema_prepared_ahead_is_not_fetched_again_by_the_first_batch(
     live_records: list[dict[str, Any]],
 ) -> None:
-    from fraudstream.testing.scorer import Msg, avro
+    from fraudstream.testing.messages import Msg
+    from fraudstream.testing.scorer import avro
 
     dec = _decoder({7: LIVE, 8: {"type": "record", "name": "Other", "fields": []}})
     assert dec.prepare(7) is True

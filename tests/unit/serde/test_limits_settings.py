@@ -12,7 +12,8 @@ from fraudstream.errors import ConfigError
 from fraudstream.serde.ksql_records import RecordDecoder
 from fraudstream.serde.limits import DecodeLimits, decode_limits
 from fraudstream.serde.schemas import load_schema
-from fraudstream.testing.scorer import MemorySchemas, Msg, avro
+from fraudstream.testing.messages import Msg
+from fraudstream.testing.scorer import MemorySchemas, avro
 
 LIVE = load_schema("live")
 

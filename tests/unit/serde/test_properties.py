@@ -25,7 +25,8 @@ from fraudstream.serde.flatavro import FlatPlan, decode_one
 from fraudstream.serde.jsonevents import decode_raw_event
 from fraudstream.serde.ksql_records import DecodeLimits, RecordDecoder
 from fraudstream.serde.schemas import load_schema
-from fraudstream.testing.scorer import MemorySchemas, Msg, avro, live_record
+from fraudstream.testing.messages import Msg
+from fraudstream.testing.scorer import MemorySchemas, avro, live_record
 
 LIVE = load_schema("live")
 PARSED = fastavro.parse_schema(LIVE)

@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 
 from fraudstream.serde.schemas import load_schema
-from fraudstream.testing.scorer import MemorySchemas, Msg, avro
+from fraudstream.testing.messages import Msg
+from fraudstream.testing.scorer import MemorySchemas, avro
 from fraudstream.trainer.avro_source import SnapshotDecoder, parse_since
 from fraudstream.trainer.data import RAW_COLUMNS
 from fraudstream.trainer.errors import InputSchemaError, TrainerError

@@ -13,35 +13,11 @@ from fraudstream.kafka.delivery import DeliveryLedger
 from fraudstream.ksql.engine.engine import InRecord
 from fraudstream.ksql.server.runtime.runner import QueryRunner
 from fraudstream.serde.errors import RegistryUnavailableError
+from fraudstream.testing.messages import Msg as FakeMsg
 
 
-class Msg:
-    def __init__(self, offset: int) -> None:
-        self._o = offset
-
-    def topic(self) -> str:
-        return "src"
-
-    def partition(self) -> int:
-        return 0
-
-    def offset(self) -> int:
-        return self._o
-
-    def error(self) -> None:
-        return None
-
-    def key(self) -> bytes:
-        return b"k"
-
-    def value(self) -> bytes:
-        return b"{}"
-
-    def timestamp(self) -> tuple[int, int]:
-        return (1, 1)
-
-    def headers(self) -> None:
-        return None
+def Msg(offset: int) -> FakeMsg:
+    return FakeMsg(b"{}", offset, topic="src")
 
 
 class Out:

@@ -24,35 +24,11 @@ from fraudstream.ksql.server.runtime.shared import (
     shared_group_id,
 )
 from fraudstream.serde.errors import RegistryUnavailableError
+from fraudstream.testing.messages import Msg as FakeMsg
 
 
-class Msg:
-    def __init__(self, offset: int, partition: int = 0) -> None:
-        self._o, self._p = offset, partition
-
-    def topic(self) -> str:
-        return "src"
-
-    def partition(self) -> int:
-        return self._p
-
-    def offset(self) -> int:
-        return self._o
-
-    def error(self) -> None:
-        return None
-
-    def key(self) -> bytes:
-        return b"k"
-
-    def value(self) -> bytes:
-        return b"{}"
-
-    def timestamp(self) -> tuple[int, int]:
-        return (1, 1)
-
-    def headers(self) -> None:
-        return None
+def Msg(offset: int, partition: int = 0) -> FakeMsg:
+    return FakeMsg(b"{}", offset, topic="src", partition=partition)
 
 
 class Out:
@@ -296,13 +272,8 @@ def test_unreadable_positions_stop_the_runtime_instead_of_guessing() -> None:
     assert consumer.assigned == [], "no partition starts from a guessed position"
 
 
-class TopicMsg(Msg):
-    def __init__(self, topic: str, offset: int, partition: int = 0) -> None:
-        super().__init__(offset, partition)
-        self._t = topic
-
-    def topic(self) -> str:
-        return self._t
+def TopicMsg(topic: str, offset: int, partition: int = 0) -> FakeMsg:
+    return FakeMsg(b"{}", offset, topic=topic, partition=partition)
 
 
 class WindowQuery(Query):
