@@ -36,7 +36,12 @@ from typing import Any
 import numpy as np
 import orjson
 import psutil
-from confluent_kafka import OFFSET_BEGINNING, ConsumerGroupTopicPartitions, TopicPartition
+from confluent_kafka import (
+    OFFSET_BEGINNING,
+    ConsumerGroupState,
+    ConsumerGroupTopicPartitions,
+    TopicPartition,
+)
 from confluent_kafka.admin import AdminClient
 
 from fraudstream.kafka.clients import admin_config
@@ -154,9 +159,18 @@ class Tracker:
 
 
 def group_lags(admin: AdminClient, bootstrap: str) -> dict[str, int]:
-    """Consumer lag per group kind: end offset minus committed offset, summed."""
+    """Consumer lag per group kind: end offset minus committed offset, summed.
+
+    Only groups with members: a group nobody consumes in any more (a KSQL runtime replaced
+    when its members changed leaves its old shared group and, on a clean stop, each
+    member's own group behind) would show the topic's growth as "lag". A stalled consumer
+    that still holds its group counts; one that crashed is caught by the scored == in check."""
     listed = admin.list_consumer_groups(request_timeout=10).result()
-    names = [g.group_id for g in listed.valid if not g.group_id.startswith("fraudstream-reader")]
+    names = [
+        g.group_id
+        for g in listed.valid
+        if not g.group_id.startswith("fraudstream-reader") and g.state != ConsumerGroupState.EMPTY
+    ]
     ends: dict[str, dict[int, int]] = {}
     lags: dict[str, int] = {}
     for name in names:
