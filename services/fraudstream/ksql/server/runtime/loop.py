@@ -153,7 +153,7 @@ class LoopThread:
                 msgs = consumer.consume(num_messages=self.batch_size, timeout=self.poll_timeout)
             except KafkaException as exc:  # broker gone for a while: wait, never die
                 self._warn(f"consume failed: {exc}")
-                time.sleep(0.5)
+                self._stop.wait(0.5)  # a stop ends the wait
                 continue
             if msgs:
                 on_batch(msgs)
@@ -190,7 +190,7 @@ class LoopThread:
                     return None
         except DeliveryFailedError as exc:
             self._delivery_failed(exc)
-            time.sleep(0.5)
+            self._stop.wait(0.5)
             return False
         failed = commit()
         if failed is not None:  # the next commit covers these offsets
